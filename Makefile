@@ -1,0 +1,58 @@
+# Two commands: `make run` serves the demo, `make test` runs the whole suite.
+# Nothing here downloads at run time; installs come from the hashed lock files.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+export CONFIDE_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: run test test-sqlite test-postgres install install-dev screenshots check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The stamp files make a second `make run` skip the install entirely.
+$(VENV)/.installed-base: requirements/base.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/base.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(VENV)/.installed-dev: requirements/dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@ $(VENV)/.installed-base
+
+install: $(VENV)/.installed-base
+install-dev: $(VENV)/.installed-dev
+
+# The demo is served over plain HTTP on loopback, so secure-only cookies are off for it;
+# the secret key is made once, kept under the data directory with mode 0600.
+run: export CONFIDE_SECRET_KEY_FILE ?= $(CONFIDE_DATA_DIR)/secret_key
+run: export CONFIDE_HTTPS ?= 0
+run: install
+	@mkdir -p "$(CONFIDE_DATA_DIR)"
+	@test -s "$(CONFIDE_SECRET_KEY_FILE)" || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))' > "$(CONFIDE_SECRET_KEY_FILE)")
+	@$(BIN)/confide migrate --noinput -v 0
+	@$(BIN)/confide demo
+	@echo "Serving Confide on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
+	@$(BIN)/gunicorn confide.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
+	  --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss' --access-logfile - --log-level warning
+
+# SQLite always; PostgreSQL as well when DATABASE_URL is set (CI sets it). The browser
+# tests run in the SQLite pass only: they test the UI, which does not depend on the database.
+test: install-dev
+	$(BIN)/python -m pytest -q
+	@if [ -n "$$DATABASE_URL" ]; then \
+	  echo "== PostgreSQL pass ($${DATABASE_URL%%@*}@...) =="; \
+	  CONFIDE_TEST_DATABASE=postgres $(BIN)/python -m pytest -q -m "not e2e"; \
+	else echo "DATABASE_URL not set: PostgreSQL pass skipped (CI runs it)."; fi
+
+screenshots: install-dev
+	CONFIDE_SCREENSHOTS_DIR=$(CURDIR)/docs/img $(BIN)/python -m pytest -q tests/e2e/test_screenshots.py -p no:randomly
+
+check: install-dev
+	$(BIN)/confide check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var

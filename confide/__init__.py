@@ -1,0 +1,1 @@
+"""Confide: a practice platform whose privacy promises are enforced by its code."""

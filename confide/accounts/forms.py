@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from confide.core.permissions import Role
+
+
+class SignInForm(AuthenticationForm):
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True, "class": "form-control"}))
+    password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "class": "form-control"}))
+
+    error_messages = {
+        "invalid_login": "That email and password did not match an account. Both are case-sensitive except the email.",
+        "inactive": "This account is disabled. Ask your practice's owner.",
+    }
+
+
+class CodeForm(forms.Form):
+    token = forms.CharField(
+        label="Code",
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True, "class": "form-control"}),
+        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.",
+    )
+
+
+class EnrolForm(forms.Form):
+    token = forms.RegexField(
+        label="Code from your app",
+        regex=r"^\s*\d{3}\s?\d{3}\s*$",
+        error_messages={"invalid": "Enter the 6 digits your app shows."},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "class": "form-control"}),
+    )
+
+
+class ReauthForm(forms.Form):
+    password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True, "class": "form-control"}))
+    token = forms.CharField(
+        label="Code", max_length=16, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "class": "form-control"}),
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

@@ -1,0 +1,231 @@
+"""Users (email is the login), memberships in practices with a role, MFA devices and the
+security-event record of sign-ins, failures, lockouts and MFA changes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from base64 import b32encode
+from enum import StrEnum, unique
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+
+from confide.accounts import secretbox
+from confide.core.models import Practice, TenantModel
+from confide.core.permissions import Role
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        if not email:
+            raise ValueError("an email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    """A member of staff. Patients get portal accounts of their own in a later package."""
+
+    id = models.BigAutoField(primary_key=True)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(unique=True)
+    display_name = models.CharField(max_length=150)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["display_name"]
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        # Deliberately the id: str(user) ends up in places (logs, reprs) where an email must not.
+        return f"user:{self.pk}"
+
+
+class Membership(TenantModel):
+    """User × practice × role. One user may belong to several practices."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+
+    # A user must be able to list their own memberships before any practice is chosen.
+    rls_extra_condition = "user_id = NULLIF(current_setting('confide.user_id', true), '')::bigint"
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "practice"], name="membership_unique_user_practice")]
+
+    def __str__(self) -> str:
+        return f"membership:{self.pk}"
+
+
+class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A TOTP authenticator whose secret is sealed at rest (django-otp's own keeps it in clear).
+
+    Verification mirrors django-otp's TOTPDevice: ±1 step tolerance, and a code is accepted only
+    for a time step later than the last one used, so a code cannot be replayed."""
+
+    sealed_key = models.TextField()
+    last_t = models.BigIntegerField(default=-1)
+    step = 30
+    digits = 6
+    tolerance = 1
+
+    class Meta(Device.Meta):
+        verbose_name = "TOTP device"
+
+    def _aad(self) -> dict:
+        return {"table": self._meta.db_table, "column": "sealed_key", "row_id": f"{self.user_id}"}
+
+    def set_secret(self, secret: bytes) -> None:
+        self.sealed_key = secretbox.seal(secret, **self._aad())
+
+    @property
+    def bin_key(self) -> bytes:
+        return secretbox.open_sealed(self.sealed_key, **self._aad())
+
+    def current_code(self) -> str:
+        totp = TOTP(self.bin_key, self.step, 0, self.digits, 0)
+        totp.time = time.time()
+        return f"{totp.token():0{self.digits}d}"
+
+    def verify_token(self, token) -> bool:
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        token = str(token).strip().replace(" ", "")
+        verified = False
+        if token.isdigit() and len(token) == self.digits:
+            totp = TOTP(self.bin_key, self.step, 0, self.digits, 0)
+            totp.time = time.time()
+            verified = totp.verify(int(token), self.tolerance, self.last_t + 1)
+            if verified:
+                self.last_t = totp.t()
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1)
+
+    def config_url(self) -> str:
+        issuer = settings.OTP_TOTP_ISSUER.replace(":", "")
+        label = f"{issuer}:{self.user.email}"
+        params = urlencode({"secret": b32encode(self.bin_key).decode(), "digits": self.digits, "period": self.step})
+        return f"otpauth://totp/{quote(label)}?{params}&issuer={quote(issuer)}"
+
+
+def _hash_recovery_code(code: str) -> str:
+    # Codes are 50 random bits each, single-use and throttled: a keyed fast hash is enough.
+    normalised = code.strip().lower().replace("-", "").replace(" ", "")
+    return hashlib.sha256(f"{settings.SECRET_KEY}:recovery:{normalised}".encode()).hexdigest()
+
+
+class RecoveryCodeDevice(ThrottlingMixin, Device):
+    """Single-use recovery codes, stored only as keyed hashes (django-otp's static tokens are clear)."""
+
+    class Meta(Device.Meta):
+        verbose_name = "recovery codes"
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    def regenerate(self, count: int = 10) -> list[str]:
+        self.codes.all().delete()
+        codes = []
+        for _ in range(count):
+            raw = "".join(secrets.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(10))
+            codes.append(f"{raw[:5]}-{raw[5:]}")
+        RecoveryCode.objects.bulk_create([RecoveryCode(device=self, code_hash=_hash_recovery_code(c)) for c in codes])
+        return codes
+
+    def verify_token(self, token) -> bool:
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        match = self.codes.filter(code_hash=_hash_recovery_code(str(token))).first()
+        if match is None:
+            self.throttle_increment(commit=True)
+            return False
+        match.delete()
+        self.throttle_reset(commit=True)
+        return True
+
+    def remaining(self) -> int:
+        return self.codes.count()
+
+
+class RecoveryCode(models.Model):
+    device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "code_hash"], name="recovery_code_unique")]
+
+
+@unique
+class SecurityEventKind(StrEnum):
+    SIGNIN_SUCCEEDED = "accounts:signin:succeeded"
+    SIGNIN_FAILED = "accounts:signin:failed"
+    SIGNIN_LOCKED_OUT = "accounts:signin:locked-out"
+    SIGNED_OUT = "accounts:signin:signed-out"
+    SESSION_IDLE_EXPIRED = "accounts:session:idle-expired"
+    MFA_VERIFIED = "accounts:mfa:verified"
+    MFA_FAILED = "accounts:mfa:failed"
+    MFA_ENROLLED = "accounts:mfa:enrolled"
+    MFA_RECOVERY_CODE_USED = "accounts:mfa:recovery-code-used"
+    MFA_RECOVERY_CODES_REGENERATED = "accounts:mfa:recovery-codes-regenerated"
+    MFA_RESET = "accounts:mfa:reset"
+    REAUTH_SUCCEEDED = "accounts:reauth:succeeded"
+    REAUTH_FAILED = "accounts:reauth:failed"
+    ROLE_CHANGED = "accounts:membership:role-changed"
+    PRACTICE_SWITCHED = "accounts:practice:switched"
+    ACCESS_REVOKED_MID_SESSION = "accounts:membership:revoked-mid-session"
+    PRACTICE_SETTINGS_CHANGED = "core:practice:settings-changed"
+
+
+class SecurityEvent(models.Model):
+    """Append-only record of account security events (ACC6). Ids only: never an email address
+    or a password; a failed sign-in for an unknown address keeps a keyed hash of the address.
+    The audit issue moves these into the hash-chained log."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=64, choices=[(k.value, k.value) for k in SecurityEventKind])
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    practice = models.ForeignKey(Practice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    identifier_hash = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("security events are append-only")
+        super().save(*args, **kwargs)

@@ -1,0 +1,319 @@
+"""Account services: the only code that changes users, memberships, MFA devices and sessions.
+
+Each public function takes the acting principal explicitly, authorizes, makes the change and
+records the security event in one transaction; e-mail goes out only after commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django_otp import login as otp_login
+
+from confide.accounts.models import (
+    Membership,
+    RecoveryCodeDevice,
+    SecurityEvent,
+    SecurityEventKind,
+    TOTPDevice,
+    User,
+)
+from confide.core.actors import StaffActor
+from confide.core.errors import Forbidden, InvalidInput, NotFound
+from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE
+from confide.core.models import Practice
+from confide.core.permissions import Perm, Role, role_sees_phi
+from confide.core.tenancy import tenant_context
+
+SESSION_PENDING_REPLACE = "confide_replacing_authenticator"
+
+
+# --- Security events --------------------------------------------------------------------------
+def identifier_hash(identifier: str) -> str:
+    """A keyed hash of a sign-in identifier: lets repeated attempts be correlated, not read."""
+    normalised = identifier.strip().lower()
+    return hmac.new(settings.SECRET_KEY.encode(), f"signin:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+
+def record_security_event(
+    kind: SecurityEventKind,
+    *,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    actor: User | None = None,
+    practice_id: uuid.UUID | str | None = None,
+    identifier: str | None = None,
+    detail: dict | None = None,
+) -> SecurityEvent:
+    event = SecurityEvent(
+        kind=kind,
+        user=user,
+        actor=actor if actor is not None else user,
+        practice_id=practice_id,
+        identifier_hash=identifier_hash(identifier) if identifier else "",
+        detail=detail or {},
+    )
+    if request is not None:
+        event.ip_address = request.META.get("REMOTE_ADDR") or None
+        event.user_agent = request.headers.get("User-Agent", "")[:200]
+        event.request_id = getattr(request, "request_id", "")
+    event.save()
+    return event
+
+
+def record_access_revoked(request: HttpRequest, *, practice_id: str) -> None:
+    try:
+        practice_uuid = uuid.UUID(practice_id)
+    except ValueError:
+        practice_uuid = None
+    record_security_event(
+        SecurityEventKind.ACCESS_REVOKED_MID_SESSION,
+        request=request,
+        user=request.user,
+        practice_id=practice_uuid if Practice.objects.filter(id=practice_uuid).exists() else None,
+    )
+
+
+def record_idle_expiry(request: HttpRequest, *, practice_id) -> None:
+    record_security_event(SecurityEventKind.SESSION_IDLE_EXPIRED, request=request, user=request.user, practice_id=practice_id)
+
+
+# --- Memberships ------------------------------------------------------------------------------
+def list_active_memberships(user: User) -> list[Membership]:
+    """The user's own active memberships across practices (row security admits them by user id)."""
+    with tenant_context(practice_id=None, user_id=user.pk):
+        return list(
+            Membership.across_practices.filter(user=user, is_active=True)
+            .select_related("practice")
+            .order_by("practice__name")
+        )
+
+
+def access_membership_by_id(actor: StaffActor, membership_id: uuid.UUID) -> Membership:
+    """A membership of the actor's practice, or NotFound (the same for another practice's)."""
+    try:
+        return Membership.objects.select_related("user").get(id=membership_id, practice_id=actor.practice_id)
+    except Membership.DoesNotExist:
+        raise NotFound("membership") from None
+
+
+def list_memberships(actor: StaffActor) -> list[Membership]:
+    if not actor.has(Perm.STAFF_LIST):
+        raise Forbidden(Perm.STAFF_LIST)
+    return list(Membership.objects.select_related("user").order_by("user__email"))
+
+
+def do_switch_practice(request: HttpRequest, practice_id: str) -> Membership:
+    membership = next((m for m in request.memberships if str(m.practice_id) == practice_id), None)
+    if membership is None:
+        raise NotFound("practice")
+    request.session[SESSION_PRACTICE] = str(membership.practice_id)
+    record_security_event(
+        SecurityEventKind.PRACTICE_SWITCHED, request=request, user=request.user, practice_id=membership.practice_id
+    )
+    return membership
+
+
+@transaction.atomic
+def check_change_role(*, actor: StaffActor, membership_id: uuid.UUID, role: str, request: HttpRequest) -> Membership:
+    if not actor.has(Perm.STAFF_CHANGE_ROLE):
+        raise Forbidden(Perm.STAFF_CHANGE_ROLE)
+    membership = access_membership_by_id(actor, membership_id)
+    if role not in Role.values:
+        raise InvalidInput("Choose one of the listed roles.")
+    if membership.role == role:
+        return membership
+    if membership.role == Role.OWNER and not Membership.objects.filter(role=Role.OWNER, is_active=True).exclude(
+        id=membership.id
+    ).exists():
+        raise InvalidInput("A practice needs at least one owner: make someone else owner first.")
+    previous = membership.role
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    record_security_event(
+        SecurityEventKind.ROLE_CHANGED,
+        request=request,
+        user=membership.user,
+        actor=request.user,
+        practice_id=actor.practice_id,
+        detail={"membership_id": str(membership.id), "from": previous, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def check_reset_mfa(*, actor: StaffActor, membership_id: uuid.UUID, request: HttpRequest) -> Membership:
+    """An owner clears a member's authenticator and recovery codes (lost phone). The member
+    enrols again at next sign-in; the reset is recorded and the member is told by e-mail."""
+    if not actor.has(Perm.STAFF_RESET_MFA):
+        raise Forbidden(Perm.STAFF_RESET_MFA)
+    membership = access_membership_by_id(actor, membership_id)
+    if membership.user_id == actor.user_id:
+        raise InvalidInput("Use “Replace authenticator” on your own security page to change your own MFA.")
+    target = membership.user
+    removed = TOTPDevice.objects.filter(user=target).delete()[0] + RecoveryCodeDevice.objects.filter(user=target).delete()[0]
+    record_security_event(
+        SecurityEventKind.MFA_RESET,
+        request=request,
+        user=target,
+        actor=request.user,
+        practice_id=actor.practice_id,
+        detail={"membership_id": str(membership.id), "devices_removed": removed},
+    )
+    practice_name = membership.practice.name
+    transaction.on_commit(lambda: _send_mfa_reset_notice(target.email, practice_name))
+    return membership
+
+
+def _send_mfa_reset_notice(email: str, practice_name: str) -> None:
+    send_mail(
+        subject="Your Confide sign-in security was reset",
+        message=(
+            f"An owner of {practice_name} reset the multi-factor authentication on your Confide account.\n\n"
+            "The next time you sign in you will be asked to set up an authenticator app again.\n"
+            "If you did not ask for this, contact your practice's owner or privacy officer now."
+        ),
+        from_email=None,
+        recipient_list=[email],
+    )
+
+
+# --- MFA --------------------------------------------------------------------------------------
+def mfa_required_for(memberships: list[Membership]) -> bool:
+    """ACC2: enrolment is required if any practice the user works in requires it for their role."""
+    return any(m.practice.mfa_required and role_sees_phi(m.role) for m in memberships)
+
+
+def confirmed_totp(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def mfa_step_pending(user: User, memberships: list[Membership]) -> str | None:
+    """"verify" when the user has an authenticator but has not used it this session, "enrol"
+    when they have none and must have one, None when nothing stands in the way."""
+    if user.is_verified():
+        return None
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return "verify"
+    if mfa_required_for(memberships):
+        return "enrol"
+    return None
+
+
+def start_totp_enrolment(user: User) -> TOTPDevice:
+    """The pending (unconfirmed) authenticator for this user; made once and reused on reload."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice(user=user, name="Authenticator app", confirmed=False)
+        device.set_secret(secrets.token_bytes(20))
+        device.save()
+    return device
+
+
+@transaction.atomic
+def check_confirm_enrolment(request: HttpRequest, token: str) -> list[str]:
+    user = request.user
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+    if device is None:
+        raise InvalidInput("Start again: the setup page shows a new secret.")
+    if not device.verify_token(token):
+        record_security_event(SecurityEventKind.MFA_FAILED, request=request, user=user, detail={"stage": "enrol"})
+        raise InvalidInput(_mfa_failure_message(device))
+    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
+    codes = recovery.regenerate()
+    otp_login(request, device)
+    mark_auth_fresh(request)
+    request.session.pop(SESSION_PENDING_REPLACE, None)
+    record_security_event(SecurityEventKind.MFA_ENROLLED, request=request, user=user)
+    return codes
+
+
+def _mfa_failure_message(device) -> str:
+    allowed, data = device.verify_is_allowed()
+    if not allowed and data and data.get("locked_until"):
+        wait = max(1, int((data["locked_until"] - timezone.now()).total_seconds()))
+        return f"Too many wrong codes. Wait {wait} seconds, then try again."
+    return "That code did not match. Codes change every 30 seconds and each works only once."
+
+
+def _verify_second_factor(user: User, token: str) -> tuple[object | None, str]:
+    token = (token or "").strip()
+    totp = confirmed_totp(user)
+    if totp is not None and token.replace(" ", "").isdigit():
+        return (totp if totp.verify_token(token) else None), "totp"
+    recovery = RecoveryCodeDevice.objects.filter(user=user, confirmed=True).first()
+    if recovery is not None and token and recovery.verify_token(token):
+        return recovery, "recovery"
+    return None, "totp" if totp is not None else "recovery"
+
+
+@transaction.atomic
+def check_verify_mfa(request: HttpRequest, token: str) -> None:
+    user = request.user
+    device, kind = _verify_second_factor(user, token)
+    if device is None:
+        record_security_event(SecurityEventKind.MFA_FAILED, request=request, user=user, detail={"stage": "signin"})
+        totp = confirmed_totp(user)
+        raise InvalidInput(_mfa_failure_message(totp) if totp else "That code did not match.")
+    otp_login(request, device)
+    mark_auth_fresh(request)
+    record_security_event(SecurityEventKind.MFA_VERIFIED, request=request, user=user, detail={"method": kind})
+    if kind == "recovery":
+        record_security_event(
+            SecurityEventKind.MFA_RECOVERY_CODE_USED, request=request, user=user,
+            detail={"remaining": device.remaining()},
+        )
+
+
+@transaction.atomic
+def check_reauth(request: HttpRequest, password: str, token: str) -> None:
+    """Fresh proof for sensitive actions: the password again and, if enrolled, a second factor."""
+    user = request.user
+    ok = authenticate(request, username=user.email, password=password) is not None
+    if ok and (confirmed_totp(user) or RecoveryCodeDevice.objects.filter(user=user).exists()):
+        ok = _verify_second_factor(user, token)[0] is not None
+    if not ok:
+        record_security_event(SecurityEventKind.REAUTH_FAILED, request=request, user=user)
+        raise InvalidInput("The password or code was not right.")
+    mark_auth_fresh(request)
+    record_security_event(SecurityEventKind.REAUTH_SUCCEEDED, request=request, user=user)
+
+
+def mark_auth_fresh(request: HttpRequest) -> None:
+    request.session[SESSION_AUTH_FRESH_AT] = int(time.time())
+
+
+def auth_is_fresh(request: HttpRequest) -> bool:
+    at = request.session.get(SESSION_AUTH_FRESH_AT)
+    return at is not None and time.time() - at <= settings.CONFIDE_RECENT_AUTH_MINUTES * 60
+
+
+@transaction.atomic
+def do_regenerate_recovery_codes(request: HttpRequest) -> list[str]:
+    user = request.user
+    recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
+    codes = recovery.regenerate()
+    record_security_event(SecurityEventKind.MFA_RECOVERY_CODES_REGENERATED, request=request, user=user)
+    return codes
+
+
+@transaction.atomic
+def do_replace_authenticator(request: HttpRequest) -> None:
+    """Drop the current authenticator; the user is sent straight to enrol a new one."""
+    user = request.user
+    TOTPDevice.objects.filter(user=user).delete()
+    request.session[SESSION_PENDING_REPLACE] = True
+    record_security_event(SecurityEventKind.MFA_RESET, request=request, user=user, detail={"self_service": True})

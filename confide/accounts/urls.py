@@ -1,0 +1,19 @@
+from django.urls import path
+
+from confide.accounts import views
+
+app_name = "accounts"
+urlpatterns = [
+    path("signin/", views.login, name="login"),
+    path("signout/", views.logout_view, name="logout"),
+    path("signin/verify/", views.mfa_verify, name="mfa-verify"),
+    path("signin/enrol/", views.mfa_enrol, name="mfa-enrol"),
+    path("account/confirm/", views.reauth, name="reauth"),
+    path("account/security/", views.security, name="security"),
+    path("account/recovery-codes/", views.recovery_codes_regenerate, name="recovery-codes-regenerate"),
+    path("account/replace-authenticator/", views.mfa_replace, name="mfa-replace"),
+    path("staff/", views.staff_list, name="staff-list"),
+    path("staff/<uuid:membership_id>/role/", views.staff_change_role, name="staff-change-role"),
+    path("staff/<uuid:membership_id>/reset-mfa/", views.staff_reset_mfa, name="staff-reset-mfa"),
+    path("security-events/", views.security_events, name="security-events"),
+]

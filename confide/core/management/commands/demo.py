@@ -1,0 +1,88 @@
+"""`confide demo`: seed the demo practices and staff, idempotently, and print the sign-ins.
+
+Demo only: the TOTP secrets are derived from the e-mail address so the printed otpauth URIs
+stay the same across runs; `confide demo --code EMAIL` prints a current code for one of them.
+Real accounts never get derived secrets, and --code refuses any address outside the demo domain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from confide.accounts.models import Membership, RecoveryCodeDevice, TOTPDevice, User
+from confide.core.models import Practice
+from confide.core.permissions import Role
+from confide.core.tenancy import tenant_context
+
+DEMO_DOMAIN = "demo.confide.test"
+DEMO_PASSWORD = "Confide-demo-2026!"
+PRACTICES = [("demo", "Demo Family Therapy"), ("demo-north", "Demo Physio North")]
+STAFF = [
+    # email local part, display name, {practice slug: role}, MFA enrolled
+    ("owner", "Olivia Owner", {"demo": Role.OWNER, "demo-north": Role.CLINICIAN}, True),
+    ("clinician", "Chris Clinician", {"demo": Role.CLINICIAN}, True),
+    ("frontdesk", "Farah Frontdesk", {"demo": Role.FRONT_DESK}, True),
+    ("billing", "Bill Billing", {"demo": Role.BILLING}, True),
+    ("privacy", "Priya Privacy", {"demo": Role.PRIVACY_OFFICER}, True),
+    ("newhire", "Nat Newhire", {"demo": Role.CLINICIAN}, False),
+]
+
+
+def demo_secret(email: str) -> bytes:
+    return hashlib.sha256(f"confide-demo-totp:{email}".encode()).digest()[:20]
+
+
+class Command(BaseCommand):
+    help = "Create the demo practices and staff (idempotent) and print how to sign in."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--code", metavar="EMAIL", help="print the current TOTP code of a demo user")
+        parser.add_argument("--quiet", action="store_true", help="seed without printing the sign-ins")
+
+    def handle(self, *args, code=None, quiet=False, **options):
+        if code:
+            self._print_code(code)
+            return
+        with transaction.atomic():
+            practices = {slug: Practice.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in PRACTICES}
+            rows = []
+            for local, display, roles, enrolled in STAFF:
+                email = f"{local}@{DEMO_DOMAIN}"
+                user = User.objects.filter(email=email).first()
+                if user is None:
+                    user = User.objects.create_user(email, DEMO_PASSWORD, display_name=display)
+                for slug, role in roles.items():
+                    with tenant_context(practice_id=practices[slug].id):
+                        Membership.objects.get_or_create(user=user, practice=practices[slug], defaults={"role": role})
+                uri = self._ensure_totp(user) if enrolled else None
+                rows.append((email, ", ".join(f"{r.label} @ {s}" for s, r in roles.items()), uri))
+        if quiet:
+            return
+        out = self.stdout.write
+        out("Demo practices: " + ", ".join(f"{name} ({slug})" for slug, name in PRACTICES))
+        out(f"Demo sign-ins — password for all: {DEMO_PASSWORD}")
+        for email, roles, uri in rows:
+            out(f"  {email:32} {roles}")
+            out(f"      TOTP: {uri}" if uri else "      (no authenticator yet: sets one up at first sign-in)")
+        out(f"Current code for a demo user: .venv/bin/confide demo --code owner@{DEMO_DOMAIN}")
+
+    def _ensure_totp(self, user: User) -> str:
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice(user=user, name="Demo authenticator", confirmed=True)
+            device.set_secret(demo_secret(user.email))
+            device.save()
+            recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
+            recovery.regenerate()
+        return device.config_url()
+
+    def _print_code(self, email: str) -> None:
+        if not email.lower().endswith(f"@{DEMO_DOMAIN}"):
+            raise CommandError(f"--code works only for demo accounts (@{DEMO_DOMAIN})")
+        device = TOTPDevice.objects.filter(user__email=email.lower(), confirmed=True).first()
+        if device is None:
+            raise CommandError(f"{email} has no authenticator; run `confide demo` first")
+        self.stdout.write(device.current_code())

@@ -1,0 +1,67 @@
+"""Roles and permissions: one table, snapshot-tested (tests/security/test_permissions_table.py).
+
+A permission names `<package>:<resource>:<action>`. Later packages add their members here and
+grant them in ROLE_PERMISSIONS so every change to who-may-do-what is one visible diff.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum, unique
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    CLINICIAN = "clinician", "Clinician"
+    FRONT_DESK = "front_desk", "Front desk"
+    BILLING = "billing", "Billing"
+    PRIVACY_OFFICER = "privacy_officer", "Privacy officer"
+
+
+@unique
+class Perm(StrEnum):
+    DASHBOARD_VIEW = "core:dashboard:view"
+    STAFF_LIST = "accounts:staff:list"
+    STAFF_CHANGE_ROLE = "accounts:staff:change-role"
+    STAFF_RESET_MFA = "accounts:staff:reset-mfa"
+    SECURITY_EVENTS_VIEW = "accounts:security-events:view"
+    PRACTICE_SETTINGS_EDIT = "core:practice-settings:edit"
+    # Chart permissions: granted now so the role table is whole; the records issue adds the views.
+    CHART_READ = "records:chart:read"
+    CHART_WRITE = "records:chart:write"
+    CONTACT_READ = "records:contact:read"
+    BILLING_READ = "billing:invoice:read"
+
+
+_EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.OWNER: _EVERY_ROLE
+    | {
+        Perm.STAFF_LIST,
+        Perm.STAFF_CHANGE_ROLE,
+        Perm.STAFF_RESET_MFA,
+        Perm.SECURITY_EVENTS_VIEW,
+        Perm.PRACTICE_SETTINGS_EDIT,
+        Perm.CHART_READ,
+        Perm.CHART_WRITE,
+        Perm.CONTACT_READ,
+        Perm.BILLING_READ,
+    },
+    Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ},
+    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ},
+    Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ},
+    Role.PRIVACY_OFFICER: _EVERY_ROLE | {Perm.STAFF_LIST, Perm.SECURITY_EVENTS_VIEW, Perm.CHART_READ},
+}
+
+# Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).
+PHI_PERMISSIONS = frozenset({Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.BILLING_READ})
+
+
+def role_has(role: str, perm: Perm) -> bool:
+    return perm in ROLE_PERMISSIONS.get(Role(role), frozenset())
+
+
+def role_sees_phi(role: str) -> bool:
+    return bool(ROLE_PERMISSIONS[Role(role)] & PHI_PERMISSIONS)

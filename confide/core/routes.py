@@ -1,0 +1,57 @@
+"""The route-policy table: every URL name, who may reach it, with which permission and methods.
+
+Views do not describe their own access; they name their row with `@route("app:name")` and the
+decorator applies it (methods, public/login), and `RoutePolicyMiddleware` enforces the rest
+(MFA, practice membership, permission, fresh re-authentication). A URL without a row, a row
+without a URL, or a view whose stamp differs from its row fails tests/security/test_route_policy.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from confide.core.permissions import Perm
+
+
+class Audience(StrEnum):
+    PUBLIC = "public"  # anyone, signed in or not
+    SIGNING_IN = "signing-in"  # password checked, MFA may still be pending (verify, enrol, sign out)
+    ACCOUNT = "account"  # signed in with MFA satisfied; no practice needed (own account, switcher)
+    STAFF = "staff"  # signed in, MFA satisfied, active member of the current practice, has `perm`
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    audience: Audience
+    perm: Perm | None
+    tenant_scoped: bool  # the URL carries ids of practice-owned objects
+    methods: frozenset[str]
+    recent_auth: bool = False  # password + MFA re-checked within CONFIDE_RECENT_AUTH_MINUTES
+
+
+def _p(audience: Audience, perm: Perm | None, tenant_scoped: bool, methods: str, recent_auth: bool = False) -> RoutePolicy:
+    return RoutePolicy(audience, perm, tenant_scoped, frozenset(methods.split()), recent_auth)
+
+
+A = Audience
+ROUTE_POLICY: dict[str, RoutePolicy] = {
+    # name                                audience       permission                   tenant  methods     recent auth
+    "core:healthz":                    _p(A.PUBLIC,     None,                        False, "GET"),
+    "core:dashboard":                  _p(A.STAFF,      Perm.DASHBOARD_VIEW,         False, "GET"),
+    "core:select-practice":            _p(A.ACCOUNT,    None,                        False, "GET"),
+    "core:switch-practice":            _p(A.ACCOUNT,    None,                        False, "POST"),
+    "core:practice-settings":          _p(A.STAFF,      Perm.PRACTICE_SETTINGS_EDIT, False, "GET POST", True),
+    "accounts:login":                  _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "accounts:logout":                 _p(A.SIGNING_IN, None,                        False, "POST"),
+    "accounts:mfa-verify":             _p(A.SIGNING_IN, None,                        False, "GET POST"),
+    "accounts:mfa-enrol":              _p(A.SIGNING_IN, None,                        False, "GET POST"),
+    "accounts:reauth":                 _p(A.ACCOUNT,    None,                        False, "GET POST"),
+    "accounts:security":               _p(A.ACCOUNT,    None,                        False, "GET"),
+    "accounts:recovery-codes-regenerate": _p(A.ACCOUNT, None,                        False, "POST", True),
+    "accounts:mfa-replace":            _p(A.ACCOUNT,    None,                        False, "POST", True),
+    "accounts:staff-list":             _p(A.STAFF,      Perm.STAFF_LIST,             False, "GET"),
+    "accounts:staff-change-role":      _p(A.STAFF,      Perm.STAFF_CHANGE_ROLE,      True,  "POST", True),
+    "accounts:staff-reset-mfa":        _p(A.STAFF,      Perm.STAFF_RESET_MFA,        True,  "POST", True),
+    "accounts:security-events":        _p(A.STAFF,      Perm.SECURITY_EVENTS_VIEW,   False, "GET"),
+}  # fmt: skip

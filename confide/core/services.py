@@ -1,0 +1,30 @@
+"""Practice settings: the only code that changes a Practice."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from confide.core.actors import StaffActor
+from confide.core.errors import Forbidden
+from confide.core.models import Practice
+from confide.core.permissions import Perm
+
+
+@transaction.atomic
+def do_update_practice_settings(*, actor: StaffActor, changes: dict, request=None) -> Practice:
+    if not actor.has(Perm.PRACTICE_SETTINGS_EDIT):
+        raise Forbidden(Perm.PRACTICE_SETTINGS_EDIT)
+    practice = Practice.objects.select_for_update().get(id=actor.practice_id)
+    changed = sorted(name for name, value in changes.items() if getattr(practice, name) != value)
+    for name in changed:
+        setattr(practice, name, changes[name])
+    if changed:
+        practice.save(update_fields=[*changed, "updated_at"])
+        from confide.accounts.models import SecurityEventKind
+        from confide.accounts.services import record_security_event
+
+        record_security_event(
+            SecurityEventKind.PRACTICE_SETTINGS_CHANGED, request=request, user=None,
+            actor=request.user if request else None, practice_id=practice.id, detail={"fields": changed},
+        )
+    return practice

@@ -1,0 +1,239 @@
+"""Django settings for Confide. Everything that varies per deployment comes from the
+environment through `confide.env`; the defaults are the safe ones (DEBUG off, HTTPS on)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+from confide.env import env_bool, env_int, env_list, env_path, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = env_path("CONFIDE_DATA_DIR", Path.cwd() / "var")
+
+# Dev mode is the one place a placeholder secret is tolerated (tests, a throwaway checkout).
+DEV_MODE = env_bool("CONFIDE_DEV_MODE", False)
+DEBUG = env_bool("CONFIDE_DEBUG", False)
+if DEBUG and not DEV_MODE:
+    raise ImproperlyConfigured("CONFIDE_DEBUG=1 is only allowed together with CONFIDE_DEV_MODE=1")
+
+PLACEHOLDER_SECRET_KEY = "confide-dev-placeholder-secret-key-not-for-production"
+SECRET_KEY = env_secret("CONFIDE_SECRET_KEY") or PLACEHOLDER_SECRET_KEY
+if SECRET_KEY == PLACEHOLDER_SECRET_KEY and not DEV_MODE:
+    raise ImproperlyConfigured(
+        "CONFIDE_SECRET_KEY (or CONFIDE_SECRET_KEY_FILE) must be set outside dev mode; "
+        "`make run` creates one under CONFIDE_DATA_DIR"
+    )
+if len(SECRET_KEY) < 50 and not DEV_MODE:
+    raise ImproperlyConfigured("CONFIDE_SECRET_KEY must be at least 50 characters")
+
+ALLOWED_HOSTS = env_list("CONFIDE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CONFIDE_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "axes",
+    "csp",
+    "django_htmx",
+    "confide.core",
+    "confide.accounts",
+]
+
+MIDDLEWARE = [
+    "confide.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "confide.core.middleware.PracticeMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "confide.urls"
+WSGI_APPLICATION = "confide.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "confide.core.context_processors.practice",
+            ],
+        },
+    }
+]
+
+
+# --- Database ------------------------------------------------------------------------------
+# SQLite under the data directory unless DATABASE_URL names another database. On PostgreSQL
+# the application connects as an ordinary role (row-level security applies to it); migrations
+# run as the owning role given by DATABASE_MIGRATE_URL (`confide migrate --database owner`).
+def _sqlite(path: Path) -> dict:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        },
+    }
+
+
+def _postgres(url: str, name: str) -> dict:
+    try:
+        config = dj_database_url.parse(url, conn_max_age=env_int("CONFIDE_DB_CONN_MAX_AGE", 60, minimum=0))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not a database URL: {exc}") from None
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"{name} must be a postgres:// URL (SQLite is the default without it)")
+    # Our backend subclass carries the tenant context into each transaction for row-level security.
+    config["ENGINE"] = "confide.core.db.postgresql"
+    return config
+
+
+_database_url = env_str("DATABASE_URL")
+if not _database_url:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": _postgres(_database_url, "DATABASE_URL") if _database_url else _sqlite(DATA_DIR / "confide.sqlite3")}
+_migrate_url = env_str("DATABASE_MIGRATE_URL")
+if _migrate_url:
+    DATABASES["owner"] = _postgres(_migrate_url, "DATABASE_MIGRATE_URL")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# --- Accounts, passwords, MFA, lockout -----------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out credentials before checking them
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "core:dashboard"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+OTP_TOTP_ISSUER = env_str("CONFIDE_OTP_ISSUER", "Confide")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Minutes a password+MFA check stays fresh for exports, role changes and MFA changes.
+CONFIDE_RECENT_AUTH_MINUTES = env_int("CONFIDE_RECENT_AUTH_MINUTES", 10, minimum=1, maximum=60)
+
+# Lock a (username, IP) pair out for a cool-off after repeated failures, and a username from
+# any address after more: never permanent, never by IP alone (a shared clinic IP must not lock
+# out the whole practice; a botnet must not get unlimited guesses at one account).
+AXES_FAILURE_LIMIT = env_int("CONFIDE_LOCKOUT_FAILURES", 5, minimum=2)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CONFIDE_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "confide.accounts.views.locked_out"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+
+# --- Sessions, cookies, transport ----------------------------------------------------------
+HTTPS = env_bool("CONFIDE_HTTPS", True)
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = 12 * 60 * 60  # hard cap; inactivity is enforced per practice by middleware
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = HTTPS and env_bool("CONFIDE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("CONFIDE_HSTS_SECONDS", 31536000, minimum=0) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("CONFIDE_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# One policy dict, so moving to Django 6's built-in CSP later is mechanical. No inline script
+# or style anywhere: htmx is configured not to inject its indicator styles or use eval.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+
+
+# --- Static files, email -------------------------------------------------------------------
+STATIC_URL = "/static/"
+# `confide collectstatic` writes here for production; the demo serves from the package directly.
+STATIC_ROOT = env_path("CONFIDE_STATIC_ROOT", DATA_DIR / "static")
+if not STATIC_ROOT.is_dir():
+    STATIC_ROOT = None if not env_str("CONFIDE_STATIC_ROOT") else STATIC_ROOT
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # serve from the package in place; no collectstatic step for the demo
+WHITENOISE_AUTOREFRESH = False
+
+EMAIL_BACKEND = env_str("CONFIDE_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = DATA_DIR / "outbox"
+DEFAULT_FROM_EMAIL = env_str("CONFIDE_FROM_EMAIL", "Confide <no-reply@confide.invalid>")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+
+# --- Logging: JSON lines with a request id; never PHI (see confide/logging.py) --------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "confide.logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "confide.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": env_str("CONFIDE_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
+}

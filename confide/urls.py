@@ -1,0 +1,13 @@
+"""Every route is named and has a row in confide.core.routes.ROUTE_POLICY."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("confide.core.urls")),
+    path("", include("confide.accounts.urls")),
+]
+
+handler400 = "confide.core.views.bad_request"
+handler403 = "confide.core.views.permission_denied"
+handler404 = "confide.core.views.page_not_found"
+handler500 = "confide.core.views.server_error"
