@@ -1,0 +1,1 @@
+"""PostgreSQL test-database setup (placeholder until written: SQLite uses pytest-django's default)."""
