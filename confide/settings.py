@@ -156,6 +156,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "confide.accounts.views.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
+# Lower-cased so "Owner@…" and "owner@…" share one failure counter.
+AXES_USERNAME_CALLABLE = "confide.accounts.lockout.username_for_lockout"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]

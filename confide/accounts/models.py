@@ -34,6 +34,10 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str) -> User:
+        # Addresses are stored lower-cased; sign-in with any capitalisation finds the account.
+        return self.get(email=username.strip().lower())
+
 
 class User(AbstractBaseUser):
     """A member of staff. Patients get portal accounts of their own in a later package."""

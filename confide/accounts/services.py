@@ -220,54 +220,66 @@ def start_totp_enrolment(user: User) -> TOTPDevice:
     return device
 
 
-@transaction.atomic
+# The check_* functions below are deliberately not one transaction: a failed attempt must leave
+# its throttling increment and its security event behind, not roll them back with the error.
 def check_confirm_enrolment(request: HttpRequest, token: str) -> list[str]:
     user = request.user
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
         raise InvalidInput("Start again: the setup page shows a new secret.")
-    if not device.verify_token(token):
+    throttled = _throttled_message(device)
+    if throttled or not device.verify_token(token):
         record_security_event(SecurityEventKind.MFA_FAILED, request=request, user=user, detail={"stage": "enrol"})
-        raise InvalidInput(_mfa_failure_message(device))
-    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
-    codes = recovery.regenerate()
+        raise InvalidInput(throttled or WRONG_CODE)
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
+        codes = recovery.regenerate()
+        record_security_event(SecurityEventKind.MFA_ENROLLED, request=request, user=user)
     otp_login(request, device)
     mark_auth_fresh(request)
     request.session.pop(SESSION_PENDING_REPLACE, None)
-    record_security_event(SecurityEventKind.MFA_ENROLLED, request=request, user=user)
     return codes
 
 
-def _mfa_failure_message(device) -> str:
+WRONG_CODE = "That code did not match. Codes change every 30 seconds and each works only once."
+
+
+def _throttled_message(device) -> str | None:
     allowed, data = device.verify_is_allowed()
-    if not allowed and data and data.get("locked_until"):
-        wait = max(1, int((data["locked_until"] - timezone.now()).total_seconds()))
-        return f"Too many wrong codes. Wait {wait} seconds, then try again."
-    return "That code did not match. Codes change every 30 seconds and each works only once."
+    if allowed:
+        return None
+    wait = max(1, int((data["locked_until"] - timezone.now()).total_seconds() + 0.999)) if data and data.get("locked_until") else 1
+    return f"Too many wrong codes. Wait {wait} seconds, then try again."
 
 
-def _verify_second_factor(user: User, token: str) -> tuple[object | None, str]:
+def _verify_second_factor(user: User, token: str) -> tuple[object | None, str, str | None]:
+    """(device that accepted the token or None, "totp"/"recovery", throttling message or None)."""
     token = (token or "").strip()
     totp = confirmed_totp(user)
     if totp is not None and token.replace(" ", "").isdigit():
-        return (totp if totp.verify_token(token) else None), "totp"
+        throttled = _throttled_message(totp)
+        if throttled:
+            return None, "totp", throttled
+        return (totp if totp.verify_token(token) else None), "totp", None
     recovery = RecoveryCodeDevice.objects.filter(user=user, confirmed=True).first()
-    if recovery is not None and token and recovery.verify_token(token):
-        return recovery, "recovery"
-    return None, "totp" if totp is not None else "recovery"
+    if recovery is not None and token:
+        throttled = _throttled_message(recovery)
+        if throttled:
+            return None, "recovery", throttled
+        if recovery.verify_token(token):
+            return recovery, "recovery", None
+    return None, "recovery", None
 
 
-@transaction.atomic
 def check_verify_mfa(request: HttpRequest, token: str) -> None:
     user = request.user
-    device, kind = _verify_second_factor(user, token)
+    device, kind, throttled = _verify_second_factor(user, token)
     if device is None:
         record_security_event(SecurityEventKind.MFA_FAILED, request=request, user=user, detail={"stage": "signin"})
-        totp = confirmed_totp(user)
-        raise InvalidInput(_mfa_failure_message(totp) if totp else "That code did not match.")
+        raise InvalidInput(throttled or WRONG_CODE)
     otp_login(request, device)
     mark_auth_fresh(request)
     record_security_event(SecurityEventKind.MFA_VERIFIED, request=request, user=user, detail={"method": kind})
@@ -278,16 +290,17 @@ def check_verify_mfa(request: HttpRequest, token: str) -> None:
         )
 
 
-@transaction.atomic
 def check_reauth(request: HttpRequest, password: str, token: str) -> None:
     """Fresh proof for sensitive actions: the password again and, if enrolled, a second factor."""
     user = request.user
     ok = authenticate(request, username=user.email, password=password) is not None
+    throttled = None
     if ok and (confirmed_totp(user) or RecoveryCodeDevice.objects.filter(user=user).exists()):
-        ok = _verify_second_factor(user, token)[0] is not None
+        device, _kind, throttled = _verify_second_factor(user, token)
+        ok = device is not None
     if not ok:
         record_security_event(SecurityEventKind.REAUTH_FAILED, request=request, user=user)
-        raise InvalidInput("The password or code was not right.")
+        raise InvalidInput(throttled or "The password or code was not right.")
     mark_auth_fresh(request)
     record_security_event(SecurityEventKind.REAUTH_SUCCEEDED, request=request, user=user)
 

@@ -1,0 +1,53 @@
+"""Sign-in: password step (ACC1), then the MFA step (ACC2); failures are recorded (ACC6)."""
+
+from django.contrib.auth.hashers import identify_hasher
+from django.urls import reverse
+
+from confide.accounts.models import SecurityEvent, SecurityEventKind
+from confide.core.permissions import Role
+from tests.conftest import CANARIES, PASSWORD
+
+
+def test_acc1_passwords_are_stored_as_argon2_hashes(world):
+    user = world.a.user(Role.CLINICIAN)
+    assert identify_hasher(user.password).algorithm == "argon2"
+    assert PASSWORD not in user.password
+
+
+def test_right_password_leads_to_the_code_step_not_the_dashboard(client, world):
+    response = client.post(reverse("accounts:login"), {"username": "owner@a.example.test", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:mfa-verify"))
+    # Not verified yet: the dashboard sends the user back to the code step.
+    dashboard = client.get(reverse("core:dashboard"))
+    assert dashboard.status_code == 302
+    assert dashboard["Location"].startswith(reverse("accounts:mfa-verify"))
+    assert SecurityEvent.objects.filter(kind=SecurityEventKind.SIGNIN_SUCCEEDED, user=world.a.owner).count() == 1
+
+
+def test_email_is_case_insensitive(client, world):
+    response = client.post(reverse("accounts:login"), {"username": "OWNER@A.example.test", "password": PASSWORD})
+    assert response.status_code == 302
+
+
+def test_wrong_password_gives_a_clear_message_and_records_only_a_hash(client, world):
+    response = client.post(reverse("accounts:login"), {"username": CANARIES["email"], "password": "wrong-password-123"})
+    assert response.status_code == 200
+    assert b"did not match an account" in response.content
+    assert "_auth_user_id" not in client.session
+    event = SecurityEvent.objects.get(kind=SecurityEventKind.SIGNIN_FAILED)
+    assert event.user == world.a.user(Role.CLINICIAN)
+    assert event.identifier_hash and CANARIES["email"] not in str(event.detail) + event.identifier_hash
+
+
+def test_unknown_email_fails_the_same_way(client, world):
+    response = client.post(reverse("accounts:login"), {"username": "nobody@example.test", "password": PASSWORD})
+    assert response.status_code == 200
+    assert b"did not match an account" in response.content
+    assert SecurityEvent.objects.get(kind=SecurityEventKind.SIGNIN_FAILED).user is None
+
+
+def test_malformed_email_is_rejected_with_a_field_message(client, world):
+    response = client.post(reverse("accounts:login"), {"username": "not-an-email", "password": "x"})
+    assert response.status_code == 200
+    assert b"Enter a valid email address" in response.content

@@ -1,0 +1,59 @@
+"""Sensitive actions (role and MFA changes, exports later) need a fresh password + code."""
+
+import time
+
+from django.urls import reverse
+
+from confide.accounts.models import Membership, SecurityEvent, SecurityEventKind, TOTPDevice
+from confide.core.middleware import SESSION_AUTH_FRESH_AT
+from confide.core.permissions import Role
+from confide.core.tenancy import tenant_context
+from tests.conftest import PASSWORD
+
+
+def _make_stale(client):
+    session = client.session
+    session[SESSION_AUTH_FRESH_AT] = int(time.time()) - 3600
+    session.save()
+
+
+def test_stale_owner_is_asked_to_confirm_before_a_role_change(signed_in, world):
+    client = signed_in(Role.OWNER)
+    _make_stale(client)
+    target = world.a.memberships[Role.FRONT_DESK]
+    response = client.post(reverse("accounts:staff-change-role", args=[target.id]), {"role": "billing"},
+                           headers={"Referer": "http://testserver/staff/"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:reauth')}?next=/staff/"
+    with tenant_context(practice_id=world.a.practice.id):
+        assert Membership.objects.get(id=target.id).role == Role.FRONT_DESK
+
+
+def test_reauth_with_password_and_code_makes_the_session_fresh(signed_in, world):
+    client = signed_in(Role.OWNER)
+    _make_stale(client)
+    code = TOTPDevice.objects.get(user=world.a.owner).current_code()
+    response = client.post(reverse("accounts:reauth"), {"password": PASSWORD, "token": code, "next": "/staff/"})
+    assert response.status_code == 302 and response["Location"] == "/staff/"
+    assert time.time() - client.session[SESSION_AUTH_FRESH_AT] < 5
+    assert SecurityEvent.objects.filter(kind=SecurityEventKind.REAUTH_SUCCEEDED, user=world.a.owner).exists()
+
+
+def test_reauth_refuses_a_wrong_password_or_missing_code(signed_in, world):
+    client = signed_in(Role.OWNER)
+    _make_stale(client)
+    before = client.session[SESSION_AUTH_FRESH_AT]
+    code = TOTPDevice.objects.get(user=world.a.owner).current_code()
+    wrong_password = client.post(reverse("accounts:reauth"), {"password": "not-it-at-all", "token": code})
+    assert wrong_password.status_code == 400 and b"password or code was not right" in wrong_password.content
+    no_code = client.post(reverse("accounts:reauth"), {"password": PASSWORD, "token": ""})
+    assert no_code.status_code == 400
+    assert client.session[SESSION_AUTH_FRESH_AT] == before
+    assert SecurityEvent.objects.filter(kind=SecurityEventKind.REAUTH_FAILED).count() == 2
+
+
+def test_reauth_next_must_stay_on_this_site(signed_in, world):
+    client = signed_in(Role.OWNER)
+    code = TOTPDevice.objects.get(user=world.a.owner).current_code()
+    response = client.post(reverse("accounts:reauth"), {"password": PASSWORD, "token": code, "next": "https://evil.example/"})
+    assert response["Location"] == reverse("core:dashboard")
