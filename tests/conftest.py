@@ -112,5 +112,14 @@ def caplog_all(caplog):
     return caplog
 
 
+@pytest.fixture
+def clock():
+    """A fixed clock at 2026-03-02 09:00 UTC; `clock.shift(seconds)` moves it."""
+    import time_machine
+
+    with time_machine.travel("2026-03-02T09:00:00Z", tick=False) as traveller:
+        yield traveller
+
+
 def random_uuid() -> uuid.UUID:
     return uuid.uuid4()
