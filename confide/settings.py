@@ -203,6 +203,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Static files, email -------------------------------------------------------------------
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the project-wide assets (vendored Bootstrap and htmx)
 # `confide collectstatic` writes here for production; the demo serves from the package directly.
 STATIC_ROOT = env_path("CONFIDE_STATIC_ROOT", DATA_DIR / "static")
 if not STATIC_ROOT.is_dir():

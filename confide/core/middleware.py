@@ -74,7 +74,9 @@ class PracticeMiddleware:
             account_services.record_access_revoked(request, practice_id=wanted)
             request.session.pop(SESSION_PRACTICE, None)
             messages.warning(request, "You no longer have access to that practice.")
-        if current is None and not wanted and len(memberships) == 1:
+        if current is None and memberships:
+            # Nothing chosen yet (or the choice was revoked): start in the first practice; the
+            # switcher in the header moves between them.
             current = memberships[0]
             request.session[SESSION_PRACTICE] = str(current.practice_id)
 
