@@ -113,6 +113,18 @@ def list_memberships(actor: StaffActor) -> list[Membership]:
     return list(Membership.objects.select_related("user").order_by("user__email"))
 
 
+def list_practice_security_events(actor: StaffActor, limit: int = 200) -> list[SecurityEvent]:
+    """Events of this practice, plus the practice-less ones (sign-ins, lockouts, MFA) of its
+    members: the privacy officer needs to see who signed in, not only what happened inside."""
+    if not actor.has(Perm.SECURITY_EVENTS_VIEW):
+        raise Forbidden(Perm.SECURITY_EVENTS_VIEW)
+    from django.db.models import Q
+
+    member_ids = Membership.objects.values_list("user_id", flat=True)
+    scope = Q(practice_id=actor.practice_id) | Q(practice__isnull=True, user_id__in=member_ids)
+    return list(SecurityEvent.objects.filter(scope).select_related("user", "actor")[:limit])
+
+
 def do_switch_practice(request: HttpRequest, practice_id: str) -> Membership:
     membership = next((m for m in request.memberships if str(m.practice_id) == practice_id), None)
     if membership is None:

@@ -171,7 +171,7 @@ def staff_reset_mfa(request: HttpRequest, membership_id: uuid.UUID) -> HttpRespo
 
 @route("accounts:security-events")
 def security_events(request: HttpRequest) -> HttpResponse:
-    events = SecurityEvent.objects.filter(practice_id=request.actor.practice_id).select_related("user", "actor")[:200]
+    events = services.list_practice_security_events(request.actor)
     return render(request, "accounts/security_events.html", {"events": events})
 
 
