@@ -1,0 +1,172 @@
+"""Walk the URLconf, fill URL kwargs from the test world, and detect writes.
+
+`all_routes()` is what the route-policy and access-matrix tests iterate over, so a new URL is
+covered (or fails for want of a policy row / a KWARG_SOURCES entry) without anyone adding it
+to a list by hand.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls.converters import IntConverter, UUIDConverter
+
+from confide.core.permissions import Role
+from confide.core.routes import ROUTE_POLICY, Audience
+
+# Path converter name -> the value of that kwarg for an object of the given practice world.
+# Pick objects that make a harmless target: the front desk is never the acting user in the
+# tests below that are allowed to act (only the owner holds the staff permissions).
+KWARG_SOURCES: dict[str, Callable[[object], object]] = {
+    "membership_id": lambda pw: pw.memberships[Role.FRONT_DESK].id,
+}
+
+
+def _walk(resolver: URLResolver, namespace: str | None, params: tuple[tuple[str, object], ...]) -> Iterator[tuple[str, URLPattern, dict]]:
+    for entry in resolver.url_patterns:
+        converters = dict(params)
+        converters.update(getattr(entry.pattern, "converters", {}))
+        for group in entry.pattern.regex.groupindex:
+            converters.setdefault(group, None)
+        if isinstance(entry, URLResolver):
+            inner = namespace
+            if entry.namespace:
+                inner = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from _walk(entry, inner, tuple(converters.items()))
+        elif isinstance(entry, URLPattern):
+            if entry.name is None:
+                # Unnamed routes cannot have a policy row: report them under a recognisable key.
+                name = f"<unnamed {entry.pattern}>"
+            else:
+                name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield name, entry, converters
+
+
+def _routes(urlconf: str | None = None) -> list[tuple[str, URLPattern, dict]]:
+    return list(_walk(get_resolver(urlconf), None, ()))
+
+
+def all_routes(urlconf: str | None = None) -> Iterator[tuple[str, URLPattern]]:
+    """(url_name, URLPattern) for every route, namespaces joined ("accounts:staff-list")."""
+    for name, pattern, _converters in _routes(urlconf):
+        yield name, pattern
+
+
+def kwarg_converters(name: str) -> dict:
+    """{kwarg name: converter instance (or None for regex groups)} for the named route."""
+    for route_name, _pattern, converters in _routes():
+        if route_name == name:
+            return converters
+    raise LookupError(f"no route named {name!r}")
+
+
+def kwargs_for(name: str, practice_world) -> dict:
+    """URL kwargs for `name` that point at objects of `practice_world`."""
+    kwargs = {}
+    for kwarg in kwarg_converters(name):
+        if kwarg not in KWARG_SOURCES:
+            pytest.fail(f"route {name!r} takes <{kwarg}>: add it to KWARG_SOURCES in tests/security/routes_helpers.py")
+        kwargs[kwarg] = KWARG_SOURCES[kwarg](practice_world)
+    return kwargs
+
+
+def _random_value(kwarg: str, converter) -> object:
+    if isinstance(converter, UUIDConverter):
+        return uuid.uuid4()
+    if isinstance(converter, IntConverter):
+        return random.randint(10**8, 10**9)
+    pytest.fail(f"<{kwarg}> uses converter {converter!r}: teach random_kwargs_for how to make a missing id")
+
+
+def random_kwargs_for(name: str) -> dict:
+    """URL kwargs for `name` that point at nothing (random ids)."""
+    kwargs = {}
+    for kwarg, converter in kwarg_converters(name).items():
+        if kwarg not in KWARG_SOURCES:
+            pytest.fail(f"route {name!r} takes <{kwarg}>: add it to KWARG_SOURCES in tests/security/routes_helpers.py")
+        kwargs[kwarg] = _random_value(kwarg, converter)
+    return kwargs
+
+
+def url_for(name: str, practice_world) -> str:
+    return reverse(name, kwargs=kwargs_for(name, practice_world))
+
+
+# --- Selections of the policy table, for parametrize ------------------------------------------
+def route_names(*, audiences: set[Audience] | None = None, tenant_scoped: bool | None = None, recent_auth: bool | None = None) -> list[str]:
+    names = []
+    for name, policy in sorted(ROUTE_POLICY.items()):
+        if audiences is not None and policy.audience not in audiences:
+            continue
+        if tenant_scoped is not None and policy.tenant_scoped != tenant_scoped:
+            continue
+        if recent_auth is not None and policy.recent_auth != recent_auth:
+            continue
+        names.append(name)
+    return names
+
+
+NON_PUBLIC = {Audience.SIGNING_IN, Audience.ACCOUNT, Audience.STAFF}
+
+
+def route_methods(names: list[str]) -> list[tuple[str, str]]:
+    return [(name, method) for name in names for method in sorted(ROUTE_POLICY[name].methods)]
+
+
+# --- Writes -------------------------------------------------------------------------------
+def snapshot() -> dict[str, list]:
+    """Every row (all columns) of the tables a security test must not see change.
+
+    Membership is tenant-owned: read it practice by practice, inside each practice's context,
+    so the snapshot is complete under PostgreSQL row-level security too."""
+    from confide.accounts.models import Membership, RecoveryCode, RecoveryCodeDevice, SecurityEvent, TOTPDevice, User
+    from confide.core.models import Practice
+    from confide.core.tenancy import tenant_context
+
+    def rows(queryset) -> list:
+        return sorted((tuple(sorted(row.items())) for row in queryset.values()), key=repr)
+
+    practices = rows(Practice.objects.all())
+    memberships = []
+    for practice_id in Practice.objects.values_list("id", flat=True):
+        with tenant_context(practice_id=practice_id):
+            memberships += rows(Membership.objects.all())
+    return {
+        "Practice": practices,
+        "Membership": sorted(memberships, key=repr),
+        "SecurityEvent": rows(SecurityEvent.objects.all()),
+        "TOTPDevice": rows(TOTPDevice.objects.all()),
+        "RecoveryCodeDevice": rows(RecoveryCodeDevice.objects.all()),
+        "RecoveryCode": rows(RecoveryCode.objects.all()),
+        "User": rows(User.objects.all()),
+    }
+
+
+@contextmanager
+def assert_no_writes() -> Iterator[None]:
+    """Fail if any row of Practice/Membership/SecurityEvent/TOTPDevice/RecoveryCode*/User was
+    added, removed or changed inside the block (row counts alone miss an in-place role change)."""
+    before = snapshot()
+    yield
+    after = snapshot()
+    changed = {table: (len(before[table]), len(after[table])) for table in before if before[table] != after[table]}
+    assert not changed, f"rows changed (table: (before, after) counts): {changed}"
+
+
+# --- Response bodies ----------------------------------------------------------------------
+_VOLATILE = [
+    (re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"'), b'name="csrfmiddlewaretoken" value="CSRF"'),
+    (re.compile(rb"\b[0-9a-f]{32}\b"), b"REQUEST-ID"),  # request ids (uuid4().hex)
+]
+
+
+def normalise(body: bytes) -> bytes:
+    for pattern, replacement in _VOLATILE:
+        body = pattern.sub(replacement, body)
+    return body

@@ -1,0 +1,212 @@
+"""Who can reach what: anonymous visitors, another practice, each role, stale re-auth, CSRF.
+
+Driven by ROUTE_POLICY and the URLconf walker, so a new route is exercised here automatically."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from confide.accounts.models import Membership, TOTPDevice
+from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE
+from confide.core.permissions import ROLE_PERMISSIONS, Perm, Role
+from confide.core.routes import ROUTE_POLICY, Audience
+from confide.core.tenancy import tenant_context
+from tests.conftest import CANARIES, sign_in
+from tests.factories import MembershipFactory
+from tests.security.routes_helpers import (
+    NON_PUBLIC,
+    assert_no_writes,
+    kwargs_for,
+    normalise,
+    random_kwargs_for,
+    route_methods,
+    route_names,
+    snapshot,
+    url_for,
+)
+
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _assert_no_canary(response) -> None:
+    body = response.content.decode(errors="replace")
+    leaked = [key for key, value in CANARIES.items() if value in body]
+    assert not leaked, f"canary values {leaked} in the response body"
+
+
+def payload_for(name: str, method: str, practice_world) -> dict:
+    """A valid body that, where possible, changes nothing (the matrix tests access, not effects)."""
+    if method != "POST":
+        return {}
+    if name == "accounts:staff-change-role":
+        with tenant_context(practice_id=practice_world.practice.id):
+            target = Membership.objects.get(id=kwargs_for(name, practice_world)["membership_id"])
+        return {"role": target.role}
+    if name == "core:practice-settings":
+        practice = practice_world.practice
+        return {"name": practice.name, "mfa_required": "on" if practice.mfa_required else "", "idle_timeout_minutes": str(practice.idle_timeout_minutes)}
+    return {}
+
+
+# --- (a) anonymous --------------------------------------------------------------------------
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize(("name", "method"), route_methods(route_names(audiences=NON_PUBLIC)))
+def test_anonymous_is_sent_to_sign_in_and_nothing_changes(world, name, method, htmx):
+    client = Client()
+    url = url_for(name, world.a)
+    headers = {"HX-Request": "true"} if htmx else {}
+    with assert_no_writes():
+        response = client.generic(method, url, headers=headers)
+    login = reverse(settings.LOGIN_URL)
+    if htmx:
+        assert response.status_code == 401
+        assert response["HX-Redirect"].startswith(f"{login}?next=")
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith(f"{login}?next=")
+    _assert_no_canary(response)
+
+
+# --- (b) another practice ---------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "method"), route_methods(route_names(tenant_scoped=True)))
+def test_another_practice_gets_the_same_404_as_a_missing_id(world, name, method):
+    assert ROUTE_POLICY[name].audience is Audience.STAFF
+    client = sign_in(Client(), world.b.owner, world.b.practice)  # the most privileged user of B
+    data = payload_for(name, method, world.b)
+    with assert_no_writes():
+        other = client.generic(method, url_for(name, world.a), data=_encode(data), content_type=_FORM)
+        missing = client.generic(method, reverse(name, kwargs=random_kwargs_for(name)), data=_encode(data), content_type=_FORM)
+    assert other.status_code == missing.status_code == 404
+    assert normalise(other.content) == normalise(missing.content)
+    _assert_no_canary(other)
+    # The same request aimed at B's own object is not a 404: the test is not passing vacuously.
+    own = client.generic(method, url_for(name, world.b), data=_encode(data), content_type=_FORM)
+    assert own.status_code == 302
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _encode(data: dict) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(data)
+
+
+# --- (c) each role in its own practice ---------------------------------------------------------
+STAFF_ROUTE_METHODS = route_methods(route_names(audiences={Audience.STAFF}))
+
+
+@pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
+@pytest.mark.parametrize(("name", "method"), STAFF_ROUTE_METHODS)
+def test_role_matrix(world, name, method, role):
+    policy = ROUTE_POLICY[name]
+    user = world.a.user(role)
+    client = sign_in(Client(), user, world.a.practice)
+    kwargs = kwargs_for(name, world.a)
+    if kwargs.get("membership_id") == world.a.memberships[role].id:
+        kwargs["membership_id"] = world.a.memberships[Role.BILLING if role is not Role.BILLING else Role.CLINICIAN].id
+    url = reverse(name, kwargs=kwargs)
+    allowed = policy.perm in ROLE_PERMISSIONS[role]
+    effectful = allowed and name == "accounts:staff-reset-mfa"  # there is no no-op MFA reset
+    before = snapshot()
+    response = client.generic(method, url, data=_encode(payload_for(name, method, world.a)), content_type=_FORM)
+    if allowed:
+        assert response.status_code < 400, f"{role} holds {policy.perm} but got {response.status_code} on {method} {name}"
+    else:
+        assert response.status_code == 403, f"{role} lacks {policy.perm} but got {response.status_code} on {method} {name}"
+    if not effectful:
+        assert snapshot() == before, f"{method} {name} as {role} changed rows"
+
+
+def test_the_effectful_route_really_took_effect_for_the_owner(world):
+    """Guards the role matrix against a reset-MFA that 'succeeds' with a redirect but does nothing."""
+    client = sign_in(Client(), world.a.owner, world.a.practice)
+    target = world.a.user(Role.FRONT_DESK)
+    assert TOTPDevice.objects.filter(user=target).exists()
+    client.post(url_for("accounts:staff-reset-mfa", world.a))
+    assert not TOTPDevice.objects.filter(user=target).exists()
+
+
+def test_every_staff_permission_is_held_by_someone_and_refused_to_someone():
+    """Otherwise a row of the matrix would be all-allowed or all-forbidden by accident."""
+    for name in route_names(audiences={Audience.STAFF}):
+        holders = {role for role in Role if ROUTE_POLICY[name].perm in ROLE_PERMISSIONS[role]}
+        assert Role.OWNER in holders, name
+        if ROUTE_POLICY[name].perm is not Perm.DASHBOARD_VIEW:  # the one permission every role holds
+            assert holders != set(Role), f"{name}: every role holds {ROUTE_POLICY[name].perm}"
+
+
+# --- Recent re-authentication -------------------------------------------------------------------
+@pytest.mark.parametrize("staleness", ["old", "never"])
+@pytest.mark.parametrize(("name", "method"), route_methods(route_names(recent_auth=True)))
+def test_stale_reauth_is_sent_to_confirm_and_nothing_changes(world, name, method, staleness):
+    client = sign_in(Client(), world.a.owner, world.a.practice)  # the owner holds every permission
+    session = client.session
+    if staleness == "old":
+        session[SESSION_AUTH_FRESH_AT] = int(time.time()) - settings.CONFIDE_RECENT_AUTH_MINUTES * 60 - 60
+    else:
+        del session[SESSION_AUTH_FRESH_AT]
+    session.save()
+    with assert_no_writes():
+        response = client.generic(method, url_for(name, world.a), data=_encode(payload_for(name, method, world.a)), content_type=_FORM)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{reverse('accounts:reauth')}?next=")
+
+
+@pytest.mark.parametrize("name", route_names(audiences=NON_PUBLIC))
+def test_methods_outside_the_row_are_refused(world, name):
+    client = sign_in(Client(), world.a.owner, world.a.practice)
+    allowed = ROUTE_POLICY[name].methods | ({"HEAD"} if "GET" in ROUTE_POLICY[name].methods else set())
+    for method in sorted(set(ALL_METHODS) - allowed):
+        with assert_no_writes():
+            response = client.generic(method, url_for(name, world.a))
+        assert response.status_code == 405, f"{method} {name}: {response.status_code}"
+
+
+# --- (d) CSRF ------------------------------------------------------------------------------
+def _csrf_client(user, practice) -> Client:
+    client = sign_in(Client(enforce_csrf_checks=True), user, practice)
+    assert client.get(reverse("core:dashboard")).status_code == 200  # sets the csrftoken cookie
+    return client
+
+
+@pytest.fixture
+def two_practice_owner(world):
+    """Practice A's owner, also a member of practice B (so a switch would change something)."""
+    with tenant_context(practice_id=world.b.practice.id):
+        MembershipFactory(user=world.a.owner, practice=world.b.practice, role=Role.FRONT_DESK)
+    return world.a.owner
+
+
+def _csrf_cases(world):
+    target = world.a.memberships[Role.FRONT_DESK]
+    return {
+        "staff-change-role": (reverse("accounts:staff-change-role", args=[target.id]), {"role": Role.BILLING.value}),
+        "switch-practice": (reverse("core:switch-practice"), {"practice_id": str(world.b.practice.id)}),
+        "logout": (reverse("accounts:logout"), {}),
+        "practice-settings": (reverse("core:practice-settings"), {"name": "Renamed", "mfa_required": "on", "idle_timeout_minutes": "30"}),
+        "staff-reset-mfa": (reverse("accounts:staff-reset-mfa", args=[target.id]), {}),
+    }
+
+
+@pytest.mark.parametrize("case", ["staff-change-role", "switch-practice", "logout", "practice-settings", "staff-reset-mfa"])
+def test_post_without_csrf_token_is_refused_and_changes_nothing(world, two_practice_owner, case):
+    url, data = _csrf_cases(world)[case]
+    client = _csrf_client(two_practice_owner, world.a.practice)
+    with assert_no_writes():
+        response = client.post(url, data)
+    assert response.status_code == 403
+    session = client.session
+    assert session.get("_auth_user_id") == str(two_practice_owner.pk), "signed out by a forged POST"
+    assert session.get(SESSION_PRACTICE) == str(world.a.practice.id), "practice switched by a forged POST"
+
+    # Control: the same POST with the token goes through (so the 403 above was the CSRF check).
+    token = client.cookies[settings.CSRF_COOKIE_NAME].value
+    accepted = client.post(url, {**data, "csrfmiddlewaretoken": token})
+    assert accepted.status_code in (200, 302)

@@ -1,0 +1,115 @@
+"""The canary test: PHI-shaped values go through sign-in, pages, a 404 and a 500, and must not
+come out in a log line, an error page, or a security event."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from urllib.parse import quote
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from confide.accounts.models import SecurityEvent, SecurityEventKind, TOTPDevice
+from confide.accounts.services import identifier_hash
+from confide.core.permissions import Role
+from confide.logging import JsonFormatter, RequestIdFilter
+from tests.conftest import CANARIES, PASSWORD, sign_in
+
+# Each canary as it may appear: verbatim, URL-encoded, or JSON-escaped.
+NEEDLES = sorted({form for value in CANARIES.values() for form in (value, quote(value), quote(value, safe=""), json.dumps(value)[1:-1])})
+
+
+def _leaks(text: str) -> list[str]:
+    return [needle for needle in NEEDLES if needle in text]
+
+
+@pytest.fixture
+def json_logs(caplog):
+    """Everything logged anywhere, at DEBUG: caplog's records plus a real JsonFormatter handler."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    caplog.set_level(logging.DEBUG)
+    for name in ("django", "axes", "confide"):  # loggers configured above DEBUG still get through
+        caplog.set_level(logging.DEBUG, logger=name)
+    try:
+        yield caplog, stream
+    finally:
+        root.removeHandler(handler)
+
+
+def _formatted_lines(caplog, stream) -> list[str]:
+    formatter = JsonFormatter()
+    lines = [formatter.format(record) for record in caplog.records]
+    lines += [line for line in stream.getvalue().splitlines() if line]
+    return lines
+
+
+def test_canaries_never_reach_the_logs(world, json_logs):
+    caplog, stream = json_logs
+    clinician = world.a.user(Role.CLINICIAN)
+    assert (clinician.email, clinician.display_name) == (CANARIES["email"], CANARIES["name"])
+
+    # 1. A failed sign-in with the canary address as the username.
+    client = Client()
+    failed = client.post(reverse("accounts:login"), {"username": CANARIES["email"], "password": "wrong-password-123"})
+    assert failed.status_code == 200 and b"did not match an account" in failed.content
+
+    # 2. The canary clinician signs in for real (password, then TOTP) and opens the dashboard.
+    signed = client.post(reverse("accounts:login"), {"username": CANARIES["email"], "password": PASSWORD})
+    assert signed.status_code == 302
+    code = TOTPDevice.objects.get(user=clinician, confirmed=True).current_code()
+    verified = client.post(reverse("accounts:mfa-verify"), {"token": code})
+    assert verified.status_code == 302
+    dashboard = client.get(reverse("core:dashboard"))
+    assert dashboard.status_code == 200
+    assert CANARIES["name"].encode() in dashboard.content  # the page shows the name; the logs must not
+
+    # 3. A 404 with canaries in the path.
+    not_found = client.get(f"/patients/{quote(CANARIES['name'])}/{CANARIES['email']}/")
+    assert not_found.status_code == 404
+    assert not _leaks(not_found.content.decode()), "canary in the 404 page"
+
+    # 4. A 500 whose exception message carries a canary.
+    with override_settings(ROOT_URLCONF="tests.security.urls_boom"):
+        server_error = Client(raise_request_exception=False).get("/boom/")
+    assert server_error.status_code == 500
+    assert not _leaks(server_error.content.decode()), "canary in the 500 page"
+
+    # 5. The staff list (which shows the canary name) viewed by the owner.
+    owner = sign_in(Client(), world.a.owner, world.a.practice)
+    staff = owner.get(reverse("accounts:staff-list"))
+    assert staff.status_code == 200 and CANARIES["name"].encode() in staff.content
+
+    # The capture really captured: each step above left a trace.
+    lines = _formatted_lines(caplog, stream)
+    assert any('"status_code":404' in line and "django.request" in line for line in lines)
+    error_lines = [line for line in lines if '"exception":"builtins.ValueError"' in line]
+    assert error_lines, "the 500 was not logged with its exception class"
+    assert any("urls_boom.py" in line for line in error_lines), "the 500 line lost its stack"
+    assert all("boom " not in line for line in error_lines), "the exception message reached the log"
+
+    leaked = [(line, _leaks(line)) for line in lines if _leaks(line)]
+    assert not leaked, f"canary in log lines: {leaked}"
+
+
+def test_raw_records_do_carry_the_canary_so_the_formatter_is_what_protects(world, json_logs):
+    """Control: without JsonFormatter the same 404 would log the canary (so the test above can fail)."""
+    caplog, _stream = json_logs
+    Client().get(f"/patients/{CANARIES['email']}/")
+    assert any(CANARIES["email"] in record.getMessage() for record in caplog.records)
+
+
+def test_failed_sign_in_stores_only_a_hash_of_the_identifier(world):
+    Client().post(reverse("accounts:login"), {"username": CANARIES["email"], "password": "wrong-password-123"})
+    event = SecurityEvent.objects.get(kind=SecurityEventKind.SIGNIN_FAILED)
+    assert event.identifier_hash == identifier_hash(CANARIES["email"])
+    for row in SecurityEvent.objects.values():
+        assert not _leaks(json.dumps(row, default=str)), f"canary in security event {row['kind']}"

@@ -1,0 +1,104 @@
+"""Snapshots of who-may-do-what. A change to a role, a permission or a route's access policy
+must show up as a diff of this file, reviewed on purpose — never as a side effect."""
+
+from __future__ import annotations
+
+from confide.core.permissions import PHI_PERMISSIONS, ROLE_PERMISSIONS, Perm, Role
+from confide.core.routes import ROUTE_POLICY
+
+EXPECTED_PERMS = [
+    "core:dashboard:view",
+    "accounts:staff:list",
+    "accounts:staff:change-role",
+    "accounts:staff:reset-mfa",
+    "accounts:security-events:view",
+    "core:practice-settings:edit",
+    "records:chart:read",
+    "records:chart:write",
+    "records:contact:read",
+    "billing:invoice:read",
+]
+
+EXPECTED_ROLE_PERMISSIONS = {
+    "owner": [
+        "accounts:security-events:view",
+        "accounts:staff:change-role",
+        "accounts:staff:list",
+        "accounts:staff:reset-mfa",
+        "billing:invoice:read",
+        "core:dashboard:view",
+        "core:practice-settings:edit",
+        "records:chart:read",
+        "records:chart:write",
+        "records:contact:read",
+    ],
+    "clinician": [
+        "core:dashboard:view",
+        "records:chart:read",
+        "records:chart:write",
+        "records:contact:read",
+    ],
+    "front_desk": [
+        "core:dashboard:view",
+        "records:contact:read",
+    ],
+    "billing": [
+        "billing:invoice:read",
+        "core:dashboard:view",
+        "records:contact:read",
+    ],
+    "privacy_officer": [
+        "accounts:security-events:view",
+        "accounts:staff:list",
+        "core:dashboard:view",
+        "records:chart:read",
+    ],
+}
+
+EXPECTED_PHI_PERMISSIONS = ["billing:invoice:read", "records:chart:read", "records:chart:write", "records:contact:read"]
+
+# name -> (audience, perm, tenant_scoped, sorted methods, recent_auth)
+EXPECTED_ROUTE_POLICY = {
+    "core:healthz":                       ("public",     None,                            False, ["GET"],         False),
+    "core:dashboard":                     ("staff",      "core:dashboard:view",           False, ["GET"],         False),
+    "core:select-practice":               ("account",    None,                            False, ["GET"],         False),
+    "core:switch-practice":               ("account",    None,                            False, ["POST"],        False),
+    "core:practice-settings":             ("staff",      "core:practice-settings:edit",   False, ["GET", "POST"], True),
+    "accounts:login":                     ("public",     None,                            False, ["GET", "POST"], False),
+    "accounts:logout":                    ("signing-in", None,                            False, ["POST"],        False),
+    "accounts:mfa-verify":                ("signing-in", None,                            False, ["GET", "POST"], False),
+    "accounts:mfa-enrol":                 ("signing-in", None,                            False, ["GET", "POST"], False),
+    "accounts:reauth":                    ("account",    None,                            False, ["GET", "POST"], False),
+    "accounts:security":                  ("account",    None,                            False, ["GET"],         False),
+    "accounts:recovery-codes-regenerate": ("account",    None,                            False, ["POST"],        True),
+    "accounts:mfa-replace":               ("account",    None,                            False, ["POST"],        True),
+    "accounts:staff-list":                ("staff",      "accounts:staff:list",           False, ["GET"],         False),
+    "accounts:staff-change-role":         ("staff",      "accounts:staff:change-role",    True,  ["POST"],        True),
+    "accounts:staff-reset-mfa":           ("staff",      "accounts:staff:reset-mfa",      True,  ["POST"],        True),
+    "accounts:security-events":           ("staff",      "accounts:security-events:view", False, ["GET"],         False),
+}  # fmt: skip
+
+
+def test_permission_list_is_exactly_this():
+    assert [perm.value for perm in Perm] == EXPECTED_PERMS
+
+
+def test_role_list_is_exactly_this():
+    assert [role.value for role in Role] == list(EXPECTED_ROLE_PERMISSIONS)
+
+
+def test_role_permission_table_is_exactly_this():
+    actual = {role.value: sorted(perm.value for perm in perms) for role, perms in ROLE_PERMISSIONS.items()}
+    assert actual == EXPECTED_ROLE_PERMISSIONS
+
+
+def test_phi_permission_set_is_exactly_this():
+    assert sorted(perm.value for perm in PHI_PERMISSIONS) == EXPECTED_PHI_PERMISSIONS
+
+
+def test_route_policy_table_is_exactly_this():
+    actual = {
+        name: (policy.audience.value, policy.perm.value if policy.perm else None, policy.tenant_scoped, sorted(policy.methods), policy.recent_auth)
+        for name, policy in ROUTE_POLICY.items()
+    }
+    assert actual == EXPECTED_ROUTE_POLICY
