@@ -1,0 +1,60 @@
+"""The README's screenshots, taken through the browser.
+
+`make screenshots` sets CONFIDE_SCREENSHOTS_DIR=docs/img and so regenerates docs/img/*.png.
+Without it (every ordinary test run) the pictures go to pytest's tmp_path and are only checked
+to exist and to be more than a blank page: a test run never writes into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from confide.core.permissions import Role
+from tests.e2e.conftest import VIEWPORT, browser_sign_in
+from tests.factories import PracticeFactory
+
+MIN_PNG_BYTES = 5 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _output_dir(tmp_path: Path) -> Path:
+    configured = os.environ.get("CONFIDE_SCREENSHOTS_DIR")
+    if not configured:
+        return tmp_path
+    out = Path(configured)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def test_screenshots_of_sign_in_and_dashboard(page, page_problems, e2e_world, tmp_path):
+    from confide.core.tenancy import tenant_context
+    from tests.factories import MembershipFactory
+
+    # Like `confide demo`: the owner also works as a clinician in a second practice, so the
+    # header shows the practice switcher.
+    owner = e2e_world.users[Role.OWNER]
+    north = PracticeFactory(slug="demo-north", name="Demo Physio North")
+    with tenant_context(practice_id=north.id):
+        MembershipFactory(user=owner, practice=north, role=Role.CLINICIAN)
+
+    out = _output_dir(tmp_path)
+    assert page.viewport_size == VIEWPORT
+
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Sign in to Confide")).to_be_visible()
+    page.screenshot(path=out / "signin.png")
+
+    browser_sign_in(page, owner)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Demo Family Therapy")
+    expect(page.get_by_text("Signed in as Olivia Owner · Owner")).to_be_visible()
+    page.mouse.move(0, VIEWPORT["height"] - 1)  # no hover effect in the picture
+    page.screenshot(path=out / "dashboard.png")
+
+    assert page_problems.all() == []
+    for name in ("signin.png", "dashboard.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_MAGIC), name
+        assert len(data) > MIN_PNG_BYTES, f"{name} is only {len(data)} bytes: a blank page?"
