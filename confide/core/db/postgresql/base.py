@@ -15,6 +15,7 @@ only when the context changed.
 from __future__ import annotations
 
 from django.db.backends.postgresql import base
+from psycopg import pq
 
 from confide.core import tenancy
 
@@ -40,6 +41,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         user_id = tenancy.current_user_id()
         wanted = ("" if practice_id is None else str(practice_id), "" if user_id is None else str(user_id))
         in_transaction = not self.get_autocommit()
+        if in_transaction and self.connection.info.transaction_status == pq.TransactionStatus.INERROR:
+            # The transaction has failed: only ROLLBACK (TO SAVEPOINT) can run now, and a
+            # set_config here would itself fail and hide the original error. Whatever runs
+            # after the rollback finds the context marked unknown and sets it then.
+            return execute(sql, params, many, context)
         in_force = (self._confide_local or self._confide_session) if in_transaction else self._confide_session
         if in_force != wanted:
             with self.connection.cursor() as cursor:  # the raw psycopg cursor: no recursion
@@ -60,8 +66,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _savepoint_rollback(self, sid):
         # Whatever SET LOCAL was in force before the savepoint is unknown from here: re-set.
-        self._confide_local = _UNKNOWN
-        return super()._savepoint_rollback(sid)
+        # Marked after the rollback, not before: an unknown value would make the wrapper send
+        # set_config ahead of ROLLBACK TO SAVEPOINT, which fails in an aborted transaction.
+        try:
+            return super()._savepoint_rollback(sid)
+        finally:
+            self._confide_local = _UNKNOWN
 
     def _set_autocommit(self, autocommit):
         self._confide_local = None
