@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "confide.core",
     "confide.accounts",
+    "confide.vault",
+    "confide.records",
 ]
 
 MIDDLEWARE = [

@@ -207,6 +207,9 @@ class SecurityEventKind(StrEnum):
     PRACTICE_SWITCHED = "accounts:practice:switched"
     ACCESS_REVOKED_MID_SESSION = "accounts:membership:revoked-mid-session"
     PRACTICE_SETTINGS_CHANGED = "core:practice:settings-changed"
+    SUBJECT_SHREDDED = "vault:subject:shredded"
+    KEK_ROTATED = "vault:kek:rotated"
+    SUBJECT_KEY_ROTATED = "vault:subject-key:rotated"
 
 
 class SecurityEvent(models.Model):

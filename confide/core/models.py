@@ -44,7 +44,19 @@ class Practice(TimestampedModel):
 
 
 class TenantQuerySet(models.QuerySet):
-    pass
+    def order_by(self, *field_names):
+        for name in field_names:
+            if isinstance(name, str):
+                first = name.lstrip("-").split("__", 1)[0]
+                try:
+                    field = self.model._meta.get_field(first)
+                except Exception:  # FieldDoesNotExist, expressions: Django reports those itself
+                    continue
+                if getattr(field, "refuses_ordering", False):
+                    from django.core.exceptions import FieldError
+
+                    raise FieldError(f"{first} is encrypted: ordering by ciphertext is refused")
+        return super().order_by(*field_names)
 
 
 class TenantManager(models.Manager.from_queryset(TenantQuerySet)):

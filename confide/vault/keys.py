@@ -1,0 +1,180 @@
+"""Data keys: create, wrap, unwrap, shred. The only code that touches key material.
+
+Associated data binds each wrapped key to its practice, subject and version, so a wrapped key
+copied onto another subject's row does not open.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+
+import tink
+from django.db import transaction
+from django.utils import timezone
+from tink import aead
+
+from confide.core import tenancy
+from confide.vault import tombstones
+from confide.vault.allowance import current as current_allowance
+from confide.vault.errors import DecryptionFailed, KeyManagerError, VaultError
+from confide.vault.kms import key_manager
+from confide.vault.models import PracticeKey, SubjectKey
+
+logger = logging.getLogger(__name__)
+AEAD_TEMPLATE = aead.aead_key_templates.AES256_GCM
+
+
+class SubjectErased(VaultError):
+    """The subject's data key was destroyed (crypto-shredded): their data is gone for good."""
+
+
+def _cache() -> dict | None:
+    allowance = current_allowance()
+    return allowance.key_cache if allowance is not None else None
+
+
+def _require_context(practice_id: uuid.UUID) -> None:
+    if tenancy.current_practice_id() != practice_id:
+        # Keys are tenant-owned rows; reading another practice's keys is never what is meant.
+        raise VaultError("vault keys are used only inside their own practice's context")
+
+
+def _practice_ad(practice_id, purpose: str) -> bytes:
+    return f"confide-practice-key|{practice_id}|{purpose}".encode()
+
+
+def _subject_ad(practice_id, subject_id, version: int) -> bytes:
+    return f"confide-subject-key|{practice_id}|{subject_id}|{version}".encode()
+
+
+def ensure_practice_key(practice_id: uuid.UUID) -> PracticeKey:
+    _require_context(practice_id)
+    existing = PracticeKey.objects.filter(practice_id=practice_id).first()
+    if existing is not None:
+        return existing
+    manager = key_manager()
+    kek_id = manager.create_kek(str(practice_id))
+    kek = manager.kek_aead(kek_id)
+    data_keyset = tink.new_keyset_handle(AEAD_TEMPLATE)
+    with transaction.atomic():
+        return PracticeKey.objects.create(
+            practice_id=practice_id,
+            key_manager=manager.name,
+            kek_id=kek_id,
+            wrapped_data_keyset=tink.proto_keyset_format.serialize_encrypted(
+                data_keyset, kek, _practice_ad(practice_id, "data")
+            ),
+            wrapped_index_key=kek.encrypt(secrets.token_bytes(32), _practice_ad(practice_id, "index")),
+        )
+
+
+def _kek_for(practice_key: PracticeKey) -> aead.Aead:
+    manager = key_manager()
+    if practice_key.key_manager != manager.name:
+        raise KeyManagerError(
+            f"practice {practice_key.practice_id} keys are under the {practice_key.key_manager} key manager, "
+            f"but CONFIDE_KEY_MANAGER is {manager.name}"
+        )
+    return manager.kek_aead(practice_key.kek_id)
+
+
+def practice_aead(practice_id: uuid.UUID) -> aead.Aead:
+    cache = _cache()
+    if cache is not None and ("p", practice_id) in cache:
+        return cache[("p", practice_id)]
+    practice_key = ensure_practice_key(practice_id)
+    try:
+        handle = tink.proto_keyset_format.parse_encrypted(
+            bytes(practice_key.wrapped_data_keyset), _kek_for(practice_key), _practice_ad(practice_id, "data")
+        )
+    except tink.TinkError:
+        logger.error("practice data key did not unwrap", extra={"practice_id": str(practice_id)})
+        raise DecryptionFailed(f"practice {practice_id} data key did not unwrap (wrong KEK?)") from None
+    primitive = handle.primitive(aead.Aead)
+    if cache is not None:
+        cache[("p", practice_id)] = primitive
+    return primitive
+
+
+def index_key(practice_id: uuid.UUID) -> bytes:
+    cache = _cache()
+    if cache is not None and ("i", practice_id) in cache:
+        return cache[("i", practice_id)]
+    practice_key = ensure_practice_key(practice_id)
+    try:
+        key = _kek_for(practice_key).decrypt(bytes(practice_key.wrapped_index_key), _practice_ad(practice_id, "index"))
+    except tink.TinkError:
+        raise DecryptionFailed(f"practice {practice_id} index key did not unwrap (wrong KEK?)") from None
+    if cache is not None:
+        cache[("i", practice_id)] = key
+    return key
+
+
+def _unwrap_subject(practice_id, row: SubjectKey) -> aead.Aead:
+    practice_key = ensure_practice_key(practice_id)
+    try:
+        handle = tink.proto_keyset_format.parse_encrypted(
+            bytes(row.wrapped_keyset), _kek_for(practice_key), _subject_ad(practice_id, row.subject_id, row.version)
+        )
+    except tink.TinkError:
+        logger.error("subject data key did not unwrap", extra={"object_id": str(row.subject_id)})
+        raise DecryptionFailed(f"data key of subject {row.subject_id} v{row.version} did not unwrap") from None
+    return handle.primitive(aead.Aead)
+
+
+def new_subject_key(practice_id: uuid.UUID, subject_id: uuid.UUID, version: int) -> SubjectKey:
+    practice_key = ensure_practice_key(practice_id)
+    handle = tink.new_keyset_handle(AEAD_TEMPLATE)
+    wrapped = tink.proto_keyset_format.serialize_encrypted(
+        handle, _kek_for(practice_key), _subject_ad(practice_id, subject_id, version)
+    )
+    return SubjectKey.objects.create(practice_id=practice_id, subject_id=subject_id, version=version, wrapped_keyset=wrapped)
+
+
+def subject_aead(practice_id: uuid.UUID, subject_id: uuid.UUID, version: int | None = None) -> tuple[int, aead.Aead]:
+    """The AEAD of a subject's key: `version=None` is the active one (made on first use)."""
+    _require_context(practice_id)
+    if tombstones.is_shredded(str(subject_id)):
+        raise SubjectErased(f"subject {subject_id} was erased")
+    cache = _cache()
+    cache_key = ("s", subject_id, version)
+    if cache is not None and cache_key in cache:
+        return cache[cache_key]
+    rows = SubjectKey.objects.filter(subject_id=subject_id)
+    if version is None:
+        row = rows.filter(state=SubjectKey.State.ACTIVE).order_by("-version").first()
+        if row is None:
+            if rows.exists():  # every version destroyed: shredded
+                raise SubjectErased(f"subject {subject_id} was erased")
+            row = new_subject_key(practice_id, subject_id, 1)
+    else:
+        row = rows.filter(version=version).first()
+        if row is None:
+            raise DecryptionFailed(f"subject {subject_id} has no key version {version}")
+    if row.wrapped_keyset is None:
+        raise SubjectErased(f"subject {subject_id} was erased")
+    result = (row.version, _unwrap_subject(practice_id, row))
+    if cache is not None:
+        cache[cache_key] = result
+        cache[("s", subject_id, row.version)] = result
+    return result
+
+
+def shred_subject(practice_id: uuid.UUID, subject_id: uuid.UUID) -> int:
+    """Destroy every version of a subject's data key. Irreversible. Returns versions destroyed.
+
+    The tombstone is written (and fsync'd) before the database change commits: if the process
+    dies in between, the subject is already unreadable, which is the safe side to fail on."""
+    _require_context(practice_id)
+    tombstones.record(str(subject_id))
+    cache = _cache()
+    if cache is not None:
+        for key in [k for k in cache if k[0] == "s" and k[1] == subject_id]:
+            del cache[key]
+    return SubjectKey.objects.filter(subject_id=subject_id).update(
+        wrapped_keyset=None, state=SubjectKey.State.DESTROYED, destroyed_at=timezone.now()
+    )
+
+
