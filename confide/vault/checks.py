@@ -15,7 +15,7 @@ from confide.vault.errors import KeyringMissing
 
 def keyring_problem() -> str | None:
     from confide.vault.kms import key_manager
-    from confide.vault.models import PracticeKey
+    from confide.vault.models import PlatformKey, PracticeKey
 
     manager = key_manager()
     if manager.exists():
@@ -25,8 +25,10 @@ def keyring_problem() -> str | None:
 
     try:
         # Practice by practice: on PostgreSQL row security shows keys only inside a context.
-        in_use = False
+        in_use = PlatformKey.objects.filter(key_manager=manager.name).exists()
         for practice_id in Practice.objects.values_list("id", flat=True):
+            if in_use:
+                break
             with tenant_context(practice_id=practice_id):
                 if PracticeKey.objects.filter(key_manager=manager.name).exists():
                     in_use = True

@@ -55,3 +55,14 @@ class BlindIndexEntry(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["subject_id", "kind", "digest"], name="blind_index_unique_entry")
         ]
+
+
+class PlatformKey(models.Model):
+    """The single installation-wide data key (see platform.py). Not tenant-owned."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    key_manager = models.CharField(max_length=20)
+    kek_id = models.CharField(max_length=300)
+    wrapped_keyset = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -85,7 +85,7 @@ def test_totp_secret_is_sealed_at_rest_and_bound_to_its_row(world):
 
     device = TOTPDevice.objects.get(user=world.a.owner)
     other = TOTPDevice.objects.get(user=world.b.owner)
-    assert device.sealed_key.startswith("sb1:")
+    assert device.sealed_key.startswith("pk1:")
     assert device.bin_key.hex() not in device.sealed_key
     # Pasting one user's sealed secret into another's row does not open.
     other.sealed_key = device.sealed_key
