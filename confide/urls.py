@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("confide.core.urls")),
     path("", include("confide.accounts.urls")),
+    path("", include("confide.records.urls")),
 ]
 
 handler400 = "confide.core.views.bad_request"

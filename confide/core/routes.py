@@ -54,4 +54,5 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "accounts:staff-change-role":      _p(A.STAFF,      Perm.STAFF_CHANGE_ROLE,      True,  "POST", True),
     "accounts:staff-reset-mfa":        _p(A.STAFF,      Perm.STAFF_RESET_MFA,        True,  "POST", True),
     "accounts:security-events":        _p(A.STAFF,      Perm.SECURITY_EVENTS_VIEW,   False, "GET"),
+    "records:patient-list":            _p(A.STAFF,      Perm.CONTACT_READ,           False, "GET"),
 }  # fmt: skip

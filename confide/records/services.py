@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -83,6 +84,33 @@ def search_patients(actor: StaffActor, query: str) -> list[Patient]:
     except blind_index.NotSearchable as exc:
         raise InvalidInput(f"Search: {exc}.") from None
     return list(Patient.objects.filter(id__in=subject_ids))
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """What the patient list shows: identity and contact, decrypted inside the service."""
+
+    id: uuid.UUID
+    display_name: str
+    date_of_birth: datetime.date | None
+    phone: str | None
+    email: str | None
+
+
+def list_patient_summaries(actor: StaffActor, query: str = "") -> list[PatientSummary]:
+    patients = search_patients(actor, query)
+    with allow(IDENTITY):
+        rows = [
+            PatientSummary(
+                id=p.id,
+                display_name=" ".join(str(part) for part in (p.preferred_name or p.given_name, p.family_name) if part) or str(p.given_name),
+                date_of_birth=p.date_of_birth if isinstance(p.date_of_birth, datetime.date) else None,
+                phone=p.phone or None,
+                email=p.email or None,
+            )
+            for p in patients
+        ]
+    return sorted(rows, key=lambda row: row.display_name.casefold())
 
 
 @transaction.atomic

@@ -76,6 +76,7 @@ EXPECTED_ROUTE_POLICY = {
     "accounts:staff-change-role":         ("staff",      "accounts:staff:change-role",    True,  ["POST"],        True),
     "accounts:staff-reset-mfa":           ("staff",      "accounts:staff:reset-mfa",      True,  ["POST"],        True),
     "accounts:security-events":           ("staff",      "accounts:security-events:view", False, ["GET"],         False),
+    "records:patient-list":               ("staff",      "records:contact:read",          False, ["GET"],         False),
 }  # fmt: skip
 
 

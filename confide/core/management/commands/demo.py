@@ -29,6 +29,15 @@ STAFF = [
     ("privacy", "Priya Privacy", {"demo": Role.PRIVACY_OFFICER}, True),
     ("newhire", "Nat Newhire", {"demo": Role.CLINICIAN}, False),
 ]
+# Synthetic patients, made up here: no real people. (given, family, date of birth, phone, email)
+PATIENTS = [
+    ("Marisol", "Quintero", "1984-02-11", "+1 415 555 0142", "marisol.q@example.org"),
+    ("Tobias", "Lindqvist", "1991-09-30", "+1 415 555 0187", "tobias.lindqvist@example.org"),
+    ("Aurélie", "Fontaine", "1978-05-04", "+1 628 555 0119", "a.fontaine@example.net"),
+    ("Kwame", "Mensah", "2001-12-19", "+1 510 555 0163", "kwame.m@example.com"),
+    ("Ingrid", "Halvorsen", "1966-07-08", "+1 650 555 0105", None),
+    ("Dev", "Raghunathan", "2010-03-22", "+1 415 555 0131", "raghunathan.family@example.org"),
+]
 
 
 def demo_secret(email: str) -> bytes:
@@ -59,6 +68,7 @@ class Command(BaseCommand):
                         Membership.objects.get_or_create(user=user, practice=practices[slug], defaults={"role": role})
                 uri = self._ensure_totp(user) if enrolled else None
                 rows.append((email, ", ".join(f"{r.label} @ {s}" for s, r in roles.items()), uri))
+            self._ensure_patients(practices["demo"])
         if quiet:
             return
         out = self.stdout.write
@@ -68,6 +78,24 @@ class Command(BaseCommand):
             out(f"  {email:32} {roles}")
             out(f"      TOTP: {uri}" if uri else "      (no authenticator yet: sets one up at first sign-in)")
         out(f"Current code for a demo user: .venv/bin/confide demo --code owner@{DEMO_DOMAIN}")
+
+    def _ensure_patients(self, practice: Practice) -> None:
+        import datetime
+
+        from confide.core.actors import StaffActor
+        from confide.records.models import Patient
+        from confide.records.services import do_create_patient
+
+        with tenant_context(practice_id=practice.id):
+            if Patient.objects.exists():
+                return
+            owner = Membership.objects.get(user__email=f"owner@{DEMO_DOMAIN}")
+            actor = StaffActor.from_membership(owner)
+            for given, family, dob, phone, email in PATIENTS:
+                do_create_patient(
+                    actor=actor, given_name=given, family_name=family,
+                    date_of_birth=datetime.date.fromisoformat(dob), phone=phone, email=email,
+                )
 
     def _ensure_totp(self, user: User) -> str:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
