@@ -19,5 +19,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     except InvalidInput as exc:
         patients, error = [], str(exc)
     context = {"patients": patients, "query": query, "error": error}
-    template = "records/_patient_rows.html" if request.htmx else "records/patient_list.html"
-    return render(request, template, context, status=400 if error else 200)
+    if request.htmx:
+        # htmx swaps only 2xx responses; the message is inside the fragment it replaces.
+        return render(request, "records/_patient_rows.html", context)
+    return render(request, "records/patient_list.html", context, status=400 if error else 200)

@@ -50,3 +50,8 @@ def test_the_list_view_makes_a_bounded_number_of_queries(signed_in, world, djang
     client = signed_in(Role.CLINICIAN)
     with django_assert_max_num_queries(25):
         assert client.get(reverse("records:patient-list")).status_code == 200
+
+
+def test_an_htmx_search_error_is_swapped_in_with_its_message(signed_in, world):
+    page = signed_in(Role.CLINICIAN).get(reverse("records:patient-list"), {"q": "1984-02-31"}, headers={"HX-Request": "true"})
+    assert page.status_code == 200 and b"not a date (YYYY-MM-DD)" in page.content
