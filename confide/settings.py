@@ -217,6 +217,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+CONFIDE_UPLOAD_MAX_BYTES = env_int("CONFIDE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)  # vault/files.py
 WHITENOISE_USE_FINDERS = True  # serve from the package in place; no collectstatic step for the demo
 WHITENOISE_AUTOREFRESH = False
 
