@@ -136,12 +136,14 @@ def new_subject_key(practice_id: uuid.UUID, subject_id: uuid.UUID, version: int)
 def subject_aead(practice_id: uuid.UUID, subject_id: uuid.UUID, version: int | None = None) -> tuple[int, aead.Aead]:
     """The AEAD of a subject's key: `version=None` is the active one (made on first use)."""
     _require_context(practice_id)
-    if tombstones.is_shredded(str(subject_id)):
-        raise SubjectErased(f"subject {subject_id} was erased")
     cache = _cache()
     cache_key = ("s", subject_id, version)
+    # A cached key was checked against the shredded list when it entered this allowance (one
+    # request); a shred in this process drops it from the cache at once (shred_subject).
     if cache is not None and cache_key in cache:
         return cache[cache_key]
+    if tombstones.is_shredded(str(subject_id)):
+        raise SubjectErased(f"subject {subject_id} was erased")
     rows = SubjectKey.objects.filter(subject_id=subject_id)
     if version is None:
         row = rows.filter(state=SubjectKey.State.ACTIVE).order_by("-version").first()
@@ -154,6 +156,10 @@ def subject_aead(practice_id: uuid.UUID, subject_id: uuid.UUID, version: int | N
         if row is None:
             raise DecryptionFailed(f"subject {subject_id} has no key version {version}")
     if row.wrapped_keyset is None:
+        if rows.exclude(wrapped_keyset=None).exists():
+            # Not a shred: this one version was destroyed by rotation while others live. A
+            # value still under it is a rotation fault, and must not pass for an erasure.
+            raise DecryptionFailed(f"subject {subject_id} key version {row.version} was retired by rotation")
         raise SubjectErased(f"subject {subject_id} was erased")
     result = (row.version, _unwrap_subject(practice_id, row))
     if cache is not None:
@@ -178,3 +184,55 @@ def shred_subject(practice_id: uuid.UUID, subject_id: uuid.UUID) -> int:
     )
 
 
+
+
+# --- Rotation support (used by confide.vault.rotation) ---------------------------------------
+# Re-wrapping stays here so this module remains the only code that handles unwrapped keys.
+
+
+def rewrap_practice_keys(practice_key: PracticeKey, old_kek: aead.Aead, new_kek: aead.Aead) -> tuple[bytes, bytes]:
+    """The practice's data keyset and index key, unwrapped with `old_kek` and wrapped with
+    `new_kek` under the same associated data. Returns (wrapped data keyset, wrapped index key);
+    nothing is saved."""
+    practice_id = practice_key.practice_id
+    try:
+        handle = tink.proto_keyset_format.parse_encrypted(
+            bytes(practice_key.wrapped_data_keyset), old_kek, _practice_ad(practice_id, "data")
+        )
+        index = old_kek.decrypt(bytes(practice_key.wrapped_index_key), _practice_ad(practice_id, "index"))
+    except tink.TinkError:
+        raise DecryptionFailed(f"practice {practice_id} keys did not unwrap under the current KEK") from None
+    return (
+        tink.proto_keyset_format.serialize_encrypted(handle, new_kek, _practice_ad(practice_id, "data")),
+        new_kek.encrypt(index, _practice_ad(practice_id, "index")),
+    )
+
+
+def rewrap_subject_keyset(practice_id: uuid.UUID, row: SubjectKey, old_kek: aead.Aead, new_kek: aead.Aead) -> bytes:
+    """One subject key version's keyset re-wrapped from `old_kek` to `new_kek` (same associated
+    data). Nothing is saved."""
+    ad = _subject_ad(practice_id, row.subject_id, row.version)
+    try:
+        handle = tink.proto_keyset_format.parse_encrypted(bytes(row.wrapped_keyset), old_kek, ad)
+    except tink.TinkError:
+        raise DecryptionFailed(f"data key of subject {row.subject_id} v{row.version} did not unwrap") from None
+    return tink.proto_keyset_format.serialize_encrypted(handle, new_kek, ad)
+
+
+def subject_keyset_opens(practice_id: uuid.UUID, row: SubjectKey, kek: aead.Aead) -> bool:
+    """Whether this subject key version unwraps under `kek` (a check; the key is dropped)."""
+    try:
+        tink.proto_keyset_format.parse_encrypted(
+            bytes(row.wrapped_keyset), kek, _subject_ad(practice_id, row.subject_id, row.version)
+        )
+    except tink.TinkError:
+        return False
+    return True
+
+
+def forget_cached_subject(subject_id: uuid.UUID) -> None:
+    """Drop a subject's unwrapped keys from the current allowance's cache (its versions changed)."""
+    cache = _cache()
+    if cache is not None:
+        for key in [k for k in cache if k[0] == "s" and str(k[1]) == str(subject_id)]:
+            del cache[key]

@@ -45,3 +45,14 @@ def test_writing_to_a_shredded_patient_is_refused(make_patient, in_practice_a, w
         fresh = Patient.objects.get(id=patient.id)
         fresh.email = "new@example.test"
         fresh.save()
+
+
+def test_a_value_left_on_a_version_retired_by_rotation_is_an_error_not_an_erasure(make_patient, in_practice_a, world):
+    from confide.vault import keys
+    from confide.vault.errors import DecryptionFailed
+
+    patient = make_patient(email="left@example.test")
+    keys.new_subject_key(world.a.practice.id, patient.id, 2)
+    SubjectKey.objects.filter(subject_id=patient.id, version=1).update(wrapped_keyset=None, state="destroyed")
+    with allow(CHART), pytest.raises(DecryptionFailed, match="retired by rotation"):
+        Patient.objects.get(id=patient.id).email
