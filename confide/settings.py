@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "confide.core",
     "confide.accounts",
     "confide.vault",
+    "confide.audit",
     "confide.records",
 ]
 

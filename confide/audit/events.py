@@ -1,0 +1,35 @@
+"""Every kind of audit entry, named `<package>:<resource>:<action>`."""
+
+from enum import StrEnum, unique
+
+
+@unique
+class AuditEvent(StrEnum):
+    # accounts (moved here from the foundation's security-event table)
+    SIGNIN_SUCCEEDED = "accounts:signin:succeeded"
+    SIGNIN_FAILED = "accounts:signin:failed"
+    SIGNIN_LOCKED_OUT = "accounts:signin:locked-out"
+    SIGNED_OUT = "accounts:signin:signed-out"
+    SESSION_IDLE_EXPIRED = "accounts:session:idle-expired"
+    MFA_VERIFIED = "accounts:mfa:verified"
+    MFA_FAILED = "accounts:mfa:failed"
+    MFA_ENROLLED = "accounts:mfa:enrolled"
+    MFA_RECOVERY_CODE_USED = "accounts:mfa:recovery-code-used"
+    MFA_RECOVERY_CODES_REGENERATED = "accounts:mfa:recovery-codes-regenerated"
+    MFA_RESET = "accounts:mfa:reset"
+    REAUTH_SUCCEEDED = "accounts:reauth:succeeded"
+    REAUTH_FAILED = "accounts:reauth:failed"
+    ROLE_CHANGED = "accounts:membership:role-changed"
+    PRACTICE_SWITCHED = "accounts:practice:switched"
+    ACCESS_REVOKED_MID_SESSION = "accounts:membership:revoked-mid-session"
+    PRACTICE_SETTINGS_CHANGED = "core:practice:settings-changed"
+    # vault
+    SUBJECT_SHREDDED = "vault:subject:shredded"
+    KEK_ROTATED = "vault:kek:rotated"
+    SUBJECT_KEY_ROTATED = "vault:subject-key:rotated"
+    # the chart door
+    CHART_OPENED = "records:chart:opened"
+    CHART_CHANGED = "records:chart:changed"
+    PATIENT_CREATED = "records:patient:created"
+    ACCESS_DENIED = "access:denied"
+    BREAK_GLASS = "access:break-glass"
