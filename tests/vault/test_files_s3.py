@@ -10,7 +10,6 @@ import os
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from storages.backends.s3 import S3Storage
 
 from confide.vault import files, keys
@@ -18,8 +17,8 @@ from confide.vault.allowance import allow
 from confide.vault.errors import DecryptionFailed
 from confide.vault.files import EncryptedStorage, rewrap_file_header
 from confide.vault.models import SubjectKey
+from tests.moto_server import REGION, moto_endpoint
 
-REGION = "us-east-1"
 BUCKET = "confide-files-test"
 CATEGORY = "health.documents"
 CANARY = b"canary-diagnosis-xyzzy"
@@ -27,29 +26,10 @@ CANARY = b"canary-diagnosis-xyzzy"
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
-    """A moto server on an ephemeral loopback port, fake credentials, no ~/.aws, one bucket."""
-    aws_dir = tmp_path_factory.mktemp("aws")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_CONFIG_FILE", str(aws_dir / "config"))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_dir / "credentials"))
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        try:
-            boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-            yield endpoint
-        finally:
-            server.stop()
-            # stop() shuts the loop down but leaves the listening socket open (ResourceWarning).
-            if server._server is not None:
-                server._server.server_close()
+    """A moto server on an ephemeral loopback port, with one bucket."""
+    with moto_endpoint(tmp_path_factory.mktemp("aws"), "s3") as endpoint:
+        boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+        yield endpoint
 
 
 @pytest.fixture

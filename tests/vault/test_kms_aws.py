@@ -16,41 +16,21 @@ import boto3
 import pytest
 import tink
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 from tink import aead
 
 from confide.vault import kms
 from confide.vault.errors import KeyManagerError
 from confide.vault.kms_aws import AwsKmsKeyManager
+from tests.moto_server import REGION, moto_endpoint
 
-REGION = "us-east-1"
 AD = b"confide-practice-key|practice-1|data"
 
 
 @pytest.fixture(scope="module")
 def kms_endpoint(tmp_path_factory):
-    """A moto server on an ephemeral loopback port, with fake credentials and no ~/.aws."""
-    aws_dir = tmp_path_factory.mktemp("aws")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_SESSION_TOKEN", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_CONFIG_FILE", str(aws_dir / "config"))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_dir / "credentials"))
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-            # stop() shuts the loop down but leaves the listening socket open (ResourceWarning).
-            if server._server is not None:
-                server._server.server_close()
+    """A moto server on an ephemeral loopback port."""
+    with moto_endpoint(tmp_path_factory.mktemp("aws"), "kms") as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
