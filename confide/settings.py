@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "confide.accounts",
     "confide.vault",
     "confide.audit",
+    "confide.access",
     "confide.records",
 ]
 
@@ -225,11 +226,31 @@ WHITENOISE_AUTOREFRESH = False
 EMAIL_BACKEND = env_str("CONFIDE_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = DATA_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("CONFIDE_FROM_EMAIL", "Confide <no-reply@confide.invalid>")
+# Where links in e-mails point (e.g. the break-the-glass notice to privacy officers).
+CONFIDE_BASE_URL = env_str("CONFIDE_BASE_URL", "http://127.0.0.1:8000")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+
+# --- Audit log: signed checkpoints outside the database (confide/audit/checkpoints.py) -------
+# A checkpoint every N entries of a chain, or when one is appended M minutes after the last one.
+CONFIDE_AUDIT_CHECKPOINT_EVERY = env_int("CONFIDE_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)
+CONFIDE_AUDIT_CHECKPOINT_MINUTES = env_int("CONFIDE_AUDIT_CHECKPOINT_MINUTES", 10, minimum=1)
+CONFIDE_AUDIT_CHECKPOINT_SINK = env_str("CONFIDE_AUDIT_CHECKPOINT_SINK", "directory")  # directory | s3
+if CONFIDE_AUDIT_CHECKPOINT_SINK not in {"directory", "s3"}:
+    raise ImproperlyConfigured(f"CONFIDE_AUDIT_CHECKPOINT_SINK must be directory or s3; got {CONFIDE_AUDIT_CHECKPOINT_SINK!r}")
+CONFIDE_AUDIT_CHECKPOINT_DIR = env_path("CONFIDE_AUDIT_CHECKPOINT_DIR", DATA_DIR / "audit-checkpoints")
+# s3: a bucket created with Object Lock enabled; objects locked in COMPLIANCE mode for RETAIN_DAYS
+# (default six years, HIPAA's retention for documentation). ENDPOINT_URL for S3-compatible stores.
+CONFIDE_AUDIT_CHECKPOINT_S3_BUCKET = env_str("CONFIDE_AUDIT_CHECKPOINT_S3_BUCKET")
+CONFIDE_AUDIT_CHECKPOINT_S3_PREFIX = env_str("CONFIDE_AUDIT_CHECKPOINT_S3_PREFIX", "audit-checkpoints/")
+CONFIDE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS = env_int("CONFIDE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS", 2190, minimum=1)
+CONFIDE_AUDIT_CHECKPOINT_S3_ENDPOINT_URL = env_str("CONFIDE_AUDIT_CHECKPOINT_S3_ENDPOINT_URL")
+if CONFIDE_AUDIT_CHECKPOINT_SINK == "s3" and not CONFIDE_AUDIT_CHECKPOINT_S3_BUCKET:
+    raise ImproperlyConfigured("CONFIDE_AUDIT_CHECKPOINT_SINK=s3 needs CONFIDE_AUDIT_CHECKPOINT_S3_BUCKET")
 
 
 # --- Logging: JSON lines with a request id; never PHI (see confide/logging.py) --------------

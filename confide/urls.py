@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("confide.core.urls")),
     path("", include("confide.accounts.urls")),
     path("", include("confide.records.urls")),
+    path("", include("confide.audit.urls")),
 ]
 
 handler400 = "confide.core.views.bad_request"

@@ -69,6 +69,17 @@ def _build_practice(slug: str, canary: bool) -> PracticeWorld:
     return pw
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _audit_log_flushable():
+    """Transactional tests (browser tests, tests/vault/test_cli_keys.py) are reset by a flush,
+    which the append-only audit log refuses on SQLite once they have written an entry: that
+    flush, and only it, may empty the log. See tests/audit/flushable.py."""
+    from tests.audit.flushable import audit_log_flushable
+
+    with audit_log_flushable():
+        yield
+
+
 @pytest.fixture
 def world(db) -> World:
     return World(a=_build_practice("a", canary=True), b=_build_practice("b", canary=False))

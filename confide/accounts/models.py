@@ -1,5 +1,5 @@
-"""Users (email is the login), memberships in practices with a role, MFA devices and the
-security-event record of sign-ins, failures, lockouts and MFA changes."""
+"""Users (email is the login), memberships in practices with a role, and MFA devices. Sign-ins,
+failures, lockouts and MFA changes are recorded in the audit log (confide/audit)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import secrets
 import time
 import uuid
 from base64 import b32encode
-from enum import StrEnum, unique
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -19,7 +18,7 @@ from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
 from confide.accounts import secretbox
-from confide.core.models import Practice, TenantModel
+from confide.core.models import TenantModel
 from confide.core.permissions import Role
 
 
@@ -186,53 +185,3 @@ class RecoveryCode(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "code_hash"], name="recovery_code_unique")]
-
-
-@unique
-class SecurityEventKind(StrEnum):
-    SIGNIN_SUCCEEDED = "accounts:signin:succeeded"
-    SIGNIN_FAILED = "accounts:signin:failed"
-    SIGNIN_LOCKED_OUT = "accounts:signin:locked-out"
-    SIGNED_OUT = "accounts:signin:signed-out"
-    SESSION_IDLE_EXPIRED = "accounts:session:idle-expired"
-    MFA_VERIFIED = "accounts:mfa:verified"
-    MFA_FAILED = "accounts:mfa:failed"
-    MFA_ENROLLED = "accounts:mfa:enrolled"
-    MFA_RECOVERY_CODE_USED = "accounts:mfa:recovery-code-used"
-    MFA_RECOVERY_CODES_REGENERATED = "accounts:mfa:recovery-codes-regenerated"
-    MFA_RESET = "accounts:mfa:reset"
-    REAUTH_SUCCEEDED = "accounts:reauth:succeeded"
-    REAUTH_FAILED = "accounts:reauth:failed"
-    ROLE_CHANGED = "accounts:membership:role-changed"
-    PRACTICE_SWITCHED = "accounts:practice:switched"
-    ACCESS_REVOKED_MID_SESSION = "accounts:membership:revoked-mid-session"
-    PRACTICE_SETTINGS_CHANGED = "core:practice:settings-changed"
-    SUBJECT_SHREDDED = "vault:subject:shredded"
-    KEK_ROTATED = "vault:kek:rotated"
-    SUBJECT_KEY_ROTATED = "vault:subject-key:rotated"
-
-
-class SecurityEvent(models.Model):
-    """Append-only record of account security events (ACC6). Ids only: never an email address
-    or a password; a failed sign-in for an unknown address keeps a keyed hash of the address.
-    The audit issue moves these into the hash-chained log."""
-
-    id = models.BigAutoField(primary_key=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    kind = models.CharField(max_length=64, choices=[(k.value, k.value) for k in SecurityEventKind])
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    practice = models.ForeignKey(Practice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    identifier_hash = models.CharField(max_length=64, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=200, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise RuntimeError("security events are append-only")
-        super().save(*args, **kwargs)

@@ -20,14 +20,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
 
-from confide.accounts.models import (
-    Membership,
-    RecoveryCodeDevice,
-    SecurityEvent,
-    SecurityEventKind,
-    TOTPDevice,
-    User,
-)
+from confide.accounts.models import Membership, RecoveryCodeDevice, TOTPDevice, User
+from confide.audit import chain as audit
+from confide.audit import reports
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
+from confide.audit.reports import EntryView
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE
@@ -45,30 +43,34 @@ def identifier_hash(identifier: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), f"signin:{normalised}".encode(), hashlib.sha256).hexdigest()
 
 
+# Attempts made before anyone is signed in: the account named is the target, not the actor.
+_UNAUTHENTICATED_EVENTS = frozenset({AuditEvent.SIGNIN_FAILED, AuditEvent.SIGNIN_LOCKED_OUT})
+
+
 def record_security_event(
-    kind: SecurityEventKind,
+    kind: AuditEvent,
     *,
     request: HttpRequest | None = None,
     user: User | None = None,
-    actor: User | None = None,
+    actor: User | StaffActor | None = None,
     practice_id: uuid.UUID | str | None = None,
     identifier: str | None = None,
     detail: dict | None = None,
-) -> SecurityEvent:
-    event = SecurityEvent(
-        kind=kind,
-        user=user,
-        actor=actor if actor is not None else user,
-        practice_id=practice_id,
-        identifier_hash=identifier_hash(identifier) if identifier else "",
-        detail=detail or {},
-    )
-    if request is not None:
-        event.ip_address = request.META.get("REMOTE_ADDR") or None
-        event.user_agent = request.headers.get("User-Agent", "")[:200]
-        event.request_id = getattr(request, "request_id", "")
-    event.save()
-    return event
+) -> AuditEntry:
+    """An account security event (ACC6) as an audit entry: on the practice's chain when it is
+    tied to a practice, else on the platform chain. Ids only: the affected account goes into
+    detail["user_id"], the one acting into the actor (the account itself unless someone else
+    acted; nobody for a failed or locked-out sign-in), an unknown sign-in address only as a
+    keyed hash (detail["identifier_hash"])."""
+    kind = AuditEvent(kind)
+    if actor is None and user is not None and kind not in _UNAUTHENTICATED_EVENTS:
+        actor = user
+    extra = dict(detail or {})
+    if user is not None:
+        extra["user_id"] = str(user.pk)
+    if identifier:
+        extra["identifier_hash"] = identifier_hash(identifier)
+    return audit.record(kind, practice_id=practice_id, actor=actor, detail=extra, request=request)
 
 
 def record_access_revoked(request: HttpRequest, *, practice_id: str) -> None:
@@ -77,7 +79,7 @@ def record_access_revoked(request: HttpRequest, *, practice_id: str) -> None:
     except ValueError:
         practice_uuid = None
     record_security_event(
-        SecurityEventKind.ACCESS_REVOKED_MID_SESSION,
+        AuditEvent.ACCESS_REVOKED_MID_SESSION,
         request=request,
         user=request.user,
         practice_id=practice_uuid if Practice.objects.filter(id=practice_uuid).exists() else None,
@@ -85,7 +87,7 @@ def record_access_revoked(request: HttpRequest, *, practice_id: str) -> None:
 
 
 def record_idle_expiry(request: HttpRequest, *, practice_id) -> None:
-    record_security_event(SecurityEventKind.SESSION_IDLE_EXPIRED, request=request, user=request.user, practice_id=practice_id)
+    record_security_event(AuditEvent.SESSION_IDLE_EXPIRED, request=request, user=request.user, practice_id=practice_id)
 
 
 # --- Memberships ------------------------------------------------------------------------------
@@ -113,16 +115,16 @@ def list_memberships(actor: StaffActor) -> list[Membership]:
     return list(Membership.objects.select_related("user").order_by("user__email"))
 
 
-def list_practice_security_events(actor: StaffActor, limit: int = 200) -> list[SecurityEvent]:
-    """Events of this practice, plus the practice-less ones (sign-ins, lockouts, MFA) of its
-    members: the privacy officer needs to see who signed in, not only what happened inside."""
-    if not actor.has(Perm.SECURITY_EVENTS_VIEW):
-        raise Forbidden(Perm.SECURITY_EVENTS_VIEW)
-    from django.db.models import Q
+def list_practice_security_events(actor: StaffActor, limit: int = 200) -> list[EntryView]:
+    """Security events of this practice's audit chain, plus the platform-chain ones (sign-ins,
+    lockouts, MFA) of its members: the privacy officer needs to see who signed in, not only
+    what happened inside."""
+    return reports.practice_security_events(actor, limit)
 
-    member_ids = Membership.objects.values_list("user_id", flat=True)
-    scope = Q(practice_id=actor.practice_id) | Q(practice__isnull=True, user_id__in=member_ids)
-    return list(SecurityEvent.objects.filter(scope).select_related("user", "actor")[:limit])
+
+def list_own_security_events(user: User, limit: int = 20) -> list[EntryView]:
+    """The user's own recent security events, by them or about them, on any chain."""
+    return reports.own_security_events(user, limit)
 
 
 def do_switch_practice(request: HttpRequest, practice_id: str) -> Membership:
@@ -131,7 +133,7 @@ def do_switch_practice(request: HttpRequest, practice_id: str) -> Membership:
         raise NotFound("practice")
     request.session[SESSION_PRACTICE] = str(membership.practice_id)
     record_security_event(
-        SecurityEventKind.PRACTICE_SWITCHED, request=request, user=request.user, practice_id=membership.practice_id
+        AuditEvent.PRACTICE_SWITCHED, request=request, user=request.user, practice_id=membership.practice_id
     )
     return membership
 
@@ -153,10 +155,10 @@ def check_change_role(*, actor: StaffActor, membership_id: uuid.UUID, role: str,
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
     record_security_event(
-        SecurityEventKind.ROLE_CHANGED,
+        AuditEvent.ROLE_CHANGED,
         request=request,
         user=membership.user,
-        actor=request.user,
+        actor=actor,
         practice_id=actor.practice_id,
         detail={"membership_id": str(membership.id), "from": previous, "to": role},
     )
@@ -175,10 +177,10 @@ def check_reset_mfa(*, actor: StaffActor, membership_id: uuid.UUID, request: Htt
     target = membership.user
     removed = TOTPDevice.objects.filter(user=target).delete()[0] + RecoveryCodeDevice.objects.filter(user=target).delete()[0]
     record_security_event(
-        SecurityEventKind.MFA_RESET,
+        AuditEvent.MFA_RESET,
         request=request,
         user=target,
-        actor=request.user,
+        actor=actor,
         practice_id=actor.practice_id,
         detail={"membership_id": str(membership.id), "devices_removed": removed},
     )
@@ -241,7 +243,7 @@ def check_confirm_enrolment(request: HttpRequest, token: str) -> list[str]:
         raise InvalidInput("Start again: the setup page shows a new secret.")
     throttled = _throttled_message(device)
     if throttled or not device.verify_token(token):
-        record_security_event(SecurityEventKind.MFA_FAILED, request=request, user=user, detail={"stage": "enrol"})
+        record_security_event(AuditEvent.MFA_FAILED, request=request, user=user, detail={"stage": "enrol"})
         raise InvalidInput(throttled or WRONG_CODE)
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=True).delete()
@@ -249,7 +251,7 @@ def check_confirm_enrolment(request: HttpRequest, token: str) -> list[str]:
         device.save(update_fields=["confirmed"])
         recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
         codes = recovery.regenerate()
-        record_security_event(SecurityEventKind.MFA_ENROLLED, request=request, user=user)
+        record_security_event(AuditEvent.MFA_ENROLLED, request=request, user=user)
     otp_login(request, device)
     mark_auth_fresh(request)
     request.session.pop(SESSION_PENDING_REPLACE, None)
@@ -290,14 +292,14 @@ def check_verify_mfa(request: HttpRequest, token: str) -> None:
     user = request.user
     device, kind, throttled = _verify_second_factor(user, token)
     if device is None:
-        record_security_event(SecurityEventKind.MFA_FAILED, request=request, user=user, detail={"stage": "signin"})
+        record_security_event(AuditEvent.MFA_FAILED, request=request, user=user, detail={"stage": "signin"})
         raise InvalidInput(throttled or WRONG_CODE)
     otp_login(request, device)
     mark_auth_fresh(request)
-    record_security_event(SecurityEventKind.MFA_VERIFIED, request=request, user=user, detail={"method": kind})
+    record_security_event(AuditEvent.MFA_VERIFIED, request=request, user=user, detail={"method": kind})
     if kind == "recovery":
         record_security_event(
-            SecurityEventKind.MFA_RECOVERY_CODE_USED, request=request, user=user,
+            AuditEvent.MFA_RECOVERY_CODE_USED, request=request, user=user,
             detail={"remaining": device.remaining()},
         )
 
@@ -311,10 +313,10 @@ def check_reauth(request: HttpRequest, password: str, token: str) -> None:
         device, _kind, throttled = _verify_second_factor(user, token)
         ok = device is not None
     if not ok:
-        record_security_event(SecurityEventKind.REAUTH_FAILED, request=request, user=user)
+        record_security_event(AuditEvent.REAUTH_FAILED, request=request, user=user)
         raise InvalidInput(throttled or "The password or code was not right.")
     mark_auth_fresh(request)
-    record_security_event(SecurityEventKind.REAUTH_SUCCEEDED, request=request, user=user)
+    record_security_event(AuditEvent.REAUTH_SUCCEEDED, request=request, user=user)
 
 
 def mark_auth_fresh(request: HttpRequest) -> None:
@@ -331,7 +333,7 @@ def do_regenerate_recovery_codes(request: HttpRequest) -> list[str]:
     user = request.user
     recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
     codes = recovery.regenerate()
-    record_security_event(SecurityEventKind.MFA_RECOVERY_CODES_REGENERATED, request=request, user=user)
+    record_security_event(AuditEvent.MFA_RECOVERY_CODES_REGENERATED, request=request, user=user)
     return codes
 
 
@@ -341,4 +343,4 @@ def do_replace_authenticator(request: HttpRequest) -> None:
     user = request.user
     TOTPDevice.objects.filter(user=user).delete()
     request.session[SESSION_PENDING_REPLACE] = True
-    record_security_event(SecurityEventKind.MFA_RESET, request=request, user=user, detail={"self_service": True})
+    record_security_event(AuditEvent.MFA_RESET, request=request, user=user, detail={"self_service": True})

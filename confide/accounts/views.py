@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from confide.accounts import services
 from confide.accounts.forms import CodeForm, EnrolForm, ReauthForm, RoleForm, SignInForm
-from confide.accounts.models import RecoveryCodeDevice, SecurityEvent
+from confide.accounts.models import RecoveryCodeDevice
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput
 from confide.core.permissions import Perm, Role
@@ -115,7 +115,7 @@ def reauth(request: HttpRequest) -> HttpResponse:
 @route("accounts:security")
 def security(request: HttpRequest) -> HttpResponse:
     recovery = RecoveryCodeDevice.objects.filter(user=request.user).first()
-    events = SecurityEvent.objects.filter(user=request.user)[:20]
+    events = services.list_own_security_events(request.user)
     context = {
         "totp": services.confirmed_totp(request.user),
         "recovery_remaining": recovery.remaining() if recovery else 0,

@@ -4,7 +4,8 @@
 transaction (atomic, not durable), so the action and its entry commit or roll back together.
 The chain head row is locked for the append (PostgreSQL: SELECT … FOR UPDATE; SQLite: the
 IMMEDIATE transaction already holds the write lock), so concurrent writers get gap-free,
-strictly increasing sequence numbers.
+strictly increasing sequence numbers. When a signed checkpoint is due it is written after the
+transaction commits (confide/audit/checkpoints.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from confide.audit import checkpoints
 from confide.audit.events import AuditEvent
 from confide.audit.models import GENESIS, AuditEntry, ChainHead
 
@@ -130,5 +132,6 @@ def record(
         )
         entry.hash = entry_hash(entry)
         entry.save(force_insert=True)
-        ChainHead.objects.filter(chain=chain).update(seq=entry.seq, hash=entry.hash)
+        checkpoint_fields = checkpoints.after_append(head, entry)  # a signed checkpoint after commit, when due
+        ChainHead.objects.filter(chain=chain).update(seq=entry.seq, hash=entry.hash, **checkpoint_fields)
     return entry

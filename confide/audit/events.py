@@ -31,5 +31,6 @@ class AuditEvent(StrEnum):
     CHART_OPENED = "records:chart:opened"
     CHART_CHANGED = "records:chart:changed"
     PATIENT_CREATED = "records:patient:created"
+    PATIENTS_LISTED = "records:patients:listed"  # one entry per list shown; resource_ids name the patients
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"

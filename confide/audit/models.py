@@ -21,6 +21,11 @@ class ChainHead(models.Model):
     chain = models.CharField(max_length=40, primary_key=True)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS)
+    # The last signed checkpoint scheduled for this chain (0: none yet), and when: the clock for
+    # CONFIDE_AUDIT_CHECKPOINT_MINUTES (it starts at the chain's first entry). Updated under the
+    # same lock and in the same transaction as seq/hash; see confide/audit/checkpoints.py.
+    checkpoint_seq = models.BigIntegerField(default=0)
+    checkpoint_at = models.DateTimeField(null=True, blank=True)
 
 
 class AuditEntry(models.Model):

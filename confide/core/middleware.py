@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -146,8 +147,9 @@ class PracticeMiddleware:
                 return render_error(request, 403)
         if policy.recent_auth and not account_services.auth_is_fresh(request):
             messages.info(request, "Confirm it is you: enter your password and a code from your authenticator.")
-            back = request.path if request.method == "GET" else _safe_referer_path(request)
-            return redirect(f"{reverse('accounts:reauth')}?next={back}")
+            # A GET comes back with its query (an export keeps its filters); quoted, so it stays one parameter.
+            back = request.get_full_path() if request.method == "GET" else _safe_referer_path(request)
+            return redirect(f"{reverse('accounts:reauth')}?next={quote(back, safe='/')}")
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception):

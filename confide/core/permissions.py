@@ -32,6 +32,7 @@ class Perm(StrEnum):
     CHART_WRITE = "records:chart:write"
     CONTACT_READ = "records:contact:read"
     BILLING_READ = "billing:invoice:read"
+    AUDIT_LOG_VIEW = "audit:log:view"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -48,11 +49,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.CHART_WRITE,
         Perm.CONTACT_READ,
         Perm.BILLING_READ,
+        Perm.AUDIT_LOG_VIEW,
     },
     Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ},
     Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ},
     Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ},
-    Role.PRIVACY_OFFICER: _EVERY_ROLE | {Perm.STAFF_LIST, Perm.SECURITY_EVENTS_VIEW, Perm.CHART_READ},
+    Role.PRIVACY_OFFICER: _EVERY_ROLE
+    | {Perm.STAFF_LIST, Perm.SECURITY_EVENTS_VIEW, Perm.CHART_READ, Perm.AUDIT_LOG_VIEW},
 }
 
 # Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).

@@ -55,4 +55,6 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "accounts:staff-reset-mfa":        _p(A.STAFF,      Perm.STAFF_RESET_MFA,        True,  "POST", True),
     "accounts:security-events":        _p(A.STAFF,      Perm.SECURITY_EVENTS_VIEW,   False, "GET"),
     "records:patient-list":            _p(A.STAFF,      Perm.CONTACT_READ,           False, "GET"),
+    "audit:log":                       _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET"),
+    "audit:log-export":                _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET", True),
 }  # fmt: skip

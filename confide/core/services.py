@@ -20,11 +20,10 @@ def do_update_practice_settings(*, actor: StaffActor, changes: dict, request=Non
         setattr(practice, name, changes[name])
     if changed:
         practice.save(update_fields=[*changed, "updated_at"])
-        from confide.accounts.models import SecurityEventKind
         from confide.accounts.services import record_security_event
+        from confide.audit.events import AuditEvent
 
         record_security_event(
-            SecurityEventKind.PRACTICE_SETTINGS_CHANGED, request=request, user=None,
-            actor=request.user if request else None, practice_id=practice.id, detail={"fields": changed},
+            AuditEvent.PRACTICE_SETTINGS_CHANGED, request=request, actor=actor, practice_id=practice.id, detail={"fields": changed},
         )
     return practice

@@ -1,5 +1,9 @@
-"""Patient services. Until the chart door (access issue) lands, each opens the vault allowance
-for exactly the categories it touches."""
+"""Patient services. Every reading or writing of a patient's PHI goes through the chart door
+(`confide.access.door`): these functions never open a vault allowance themselves.
+
+They open the door outside any transaction of their own: the door runs the block in its
+transaction (so a change and its audit entry commit together) and commits a refusal's
+`access:denied` entry before raising."""
 
 from __future__ import annotations
 
@@ -9,28 +13,40 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from confide.access.door import create_chart, open_chart, open_patient_list
+from confide.access.purposes import Purpose
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
 from confide.records.models import Patient
 from confide.vault import blind_index, keys
-from confide.vault.allowance import allow
+from confide.vault.fields import encrypted_fields
 
 IDENTITY = {"identifiers.name", "identifiers.dob", "contact.email", "contact.phone"}
 CHART = IDENTITY | {"health.background", "health.medications"}
 
+# Blind-index kind → the patient fields it is computed from.
+INDEXED = {
+    "email": ("email",),
+    "phone": ("phone",),
+    "dob": ("date_of_birth",),
+    "name": ("given_name", "family_name", "preferred_name"),
+}
+EDITABLE = frozenset(f.name for f in encrypted_fields(Patient))
+REQUIRED = frozenset({"given_name", "family_name"})
 
-def _index(patient: Patient) -> None:
-    practice_id = patient.practice_id
-    blind_index.replace_entries(practice_id, patient.id, "email", [patient.email])
-    blind_index.replace_entries(practice_id, patient.id, "phone", [patient.phone])
-    blind_index.replace_entries(practice_id, patient.id, "dob", [patient.date_of_birth])
-    blind_index.replace_entries(
-        practice_id, patient.id, "name", [patient.given_name, patient.family_name, patient.preferred_name]
-    )
+
+def _category(field_name: str) -> str:
+    return Patient._meta.get_field(field_name).category
 
 
-@transaction.atomic
+def _index(patient: Patient, changed: set[str] | None = None) -> None:
+    """Recompute the blind indexes of the kinds whose fields are in `changed` (all when None)."""
+    for kind, fields in INDEXED.items():
+        if changed is None or changed & set(fields):
+            blind_index.replace_entries(patient.practice_id, patient.id, kind, [getattr(patient, f) for f in fields])
+
+
 def do_create_patient(
     *,
     actor: StaffActor,
@@ -42,29 +58,63 @@ def do_create_patient(
     preferred_name: str | None = None,
     health_background: str | None = None,
     medications: list | None = None,
+    request=None,
 ) -> Patient:
+    """A new patient, through the door for new charts (purpose treatment; the categories are
+    those of the fields given). One `records:patient:created` entry, in the insert's transaction."""
     if not actor.has(Perm.CHART_WRITE):
         raise Forbidden(Perm.CHART_WRITE)
     if not (given_name or "").strip() or not (family_name or "").strip():
         raise InvalidInput("A patient needs a given name and a family name.")
-    with allow(CHART):
-        patient = Patient(
-            practice_id=actor.practice_id,
-            given_name=given_name.strip(),
-            family_name=family_name.strip(),
-            preferred_name=preferred_name,
-            date_of_birth=date_of_birth,
-            email=email,
-            phone=phone,
-            health_background=health_background,
-            medications=medications,
-        )
+    values = {
+        "given_name": given_name.strip(),
+        "family_name": family_name.strip(),
+        "preferred_name": preferred_name,
+        "date_of_birth": date_of_birth,
+        "email": email,
+        "phone": phone,
+        "health_background": health_background,
+        "medications": medications,
+    }
+    categories = {_category(name) for name, value in values.items() if value is not None}
+    with create_chart(actor, Purpose.TREATMENT, categories=categories, request=request) as chart:
+        patient = chart.patient
+        for name, value in values.items():
+            setattr(patient, name, value)
         patient.save()
-        _index(patient)
+        _index(patient, {name for name, value in values.items() if value is not None})
+    return patient
+
+
+def do_update_patient(*, actor: StaffActor, patient_id: uuid.UUID, reason: str, request=None, **changes) -> Patient:
+    """Change fields of a patient's record (REC4): `reason` is patient_request,
+    error_correction or immaterial; the change and its `records:chart:changed` entry (field
+    names and the reason, never values) commit together, or neither does."""
+    if not actor.has(Perm.CHART_WRITE):
+        raise Forbidden(Perm.CHART_WRITE)
+    unknown = set(changes) - EDITABLE
+    if not changes or unknown:
+        raise InvalidInput("Name the fields of the patient's record to change.")
+    for name in REQUIRED & set(changes):
+        if not isinstance(changes[name], str) or not changes[name].strip():
+            raise InvalidInput("A patient needs a given name and a family name.")
+    categories = {_category(name) for name in changes}
+    if set(changes) & {f for fields in INDEXED.values() for f in fields}:
+        # Re-indexing a kind reads its sibling fields (a name's three parts), same category.
+        categories |= {_category(f) for fields in INDEXED.values() if set(fields) & set(changes) for f in fields}
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories=categories, request=request) as chart:
+        chart.record_change(changes, reason)
+        patient = chart.patient
+        for name, value in changes.items():
+            setattr(patient, name, value.strip() if name in REQUIRED else value)
+        patient.save()
+        _index(patient, set(changes))
     return patient
 
 
 def access_patient_by_id(actor: StaffActor, patient_id: uuid.UUID) -> Patient:
+    """A scoped fetch: the patient of the actor's practice, or NotFound (the same for another
+    practice's). The row comes back sealed; reading its PHI needs the door (open_chart)."""
     try:
         return Patient.objects.get(id=patient_id)
     except Patient.DoesNotExist:
@@ -72,23 +122,30 @@ def access_patient_by_id(actor: StaffActor, patient_id: uuid.UUID) -> Patient:
 
 
 def search_patients(actor: StaffActor, query: str) -> list[Patient]:
-    """Exact search by email, phone, date of birth or name tokens, through blind indexes."""
+    """Exact search by email, phone, date of birth or name tokens, through blind indexes.
+
+    Returns sealed Patient rows (nothing decrypted, nothing audited): what a caller shows of
+    them it opens through the door, as list_patient_summaries does."""
+    return list(Patient.objects.filter(id__in=search_patient_ids(actor, query)))
+
+
+def search_patient_ids(actor: StaffActor, query: str) -> list[uuid.UUID]:
+    """The ids search_patients finds (an empty query: the first 50 active patients)."""
     if not actor.has(Perm.CONTACT_READ):
         raise Forbidden(Perm.CONTACT_READ)
     query = (query or "").strip()
     if not query:
-        return list(Patient.objects.filter(is_active=True)[:50])
+        return list(Patient.objects.filter(is_active=True).values_list("id", flat=True)[:50])
     kind = blind_index.classify(query)
     try:
-        subject_ids = blind_index.search(actor.practice_id, kind, query)
+        return sorted(blind_index.search(actor.practice_id, kind, query), key=str)
     except blind_index.NotSearchable as exc:
         raise InvalidInput(f"Search: {exc}.") from None
-    return list(Patient.objects.filter(id__in=subject_ids))
 
 
 @dataclass(frozen=True)
 class PatientSummary:
-    """What the patient list shows: identity and contact, decrypted inside the service."""
+    """What the patient list shows: identity and contact, decrypted inside the door."""
 
     id: uuid.UUID
     display_name: str
@@ -97,9 +154,14 @@ class PatientSummary:
     email: str | None
 
 
-def list_patient_summaries(actor: StaffActor, query: str = "") -> list[PatientSummary]:
-    patients = search_patients(actor, query)
-    with allow(IDENTITY):
+SUMMARY_CATEGORIES = frozenset(IDENTITY)
+
+
+def list_patient_summaries(actor: StaffActor, query: str = "", *, request=None) -> list[PatientSummary]:
+    """The patient list: purpose operations (finding a patient in the practice's register),
+    identity and contact only, one `records:patients:listed` audit entry for the whole list."""
+    patient_ids = search_patient_ids(actor, query)
+    with open_patient_list(actor, Purpose.OPERATIONS, patient_ids, categories=SUMMARY_CATEGORIES, request=request) as listed:
         rows = [
             PatientSummary(
                 id=p.id,
@@ -108,7 +170,7 @@ def list_patient_summaries(actor: StaffActor, query: str = "") -> list[PatientSu
                 phone=p.phone or None,
                 email=p.email or None,
             )
-            for p in patients
+            for p in listed
         ]
     return sorted(rows, key=lambda row: row.display_name.casefold())
 
@@ -116,9 +178,10 @@ def list_patient_summaries(actor: StaffActor, query: str = "") -> list[PatientSu
 @transaction.atomic
 def do_shred_patient(*, practice_id: uuid.UUID, patient_id: uuid.UUID, actor_user=None) -> int:
     """Crypto-shred: destroy the patient's data keys. Every field and file of the patient
-    becomes unreadable everywhere, backups included; the blind index entries go too."""
-    from confide.accounts.models import SecurityEventKind
-    from confide.accounts.services import record_security_event
+    becomes unreadable everywhere, backups included; the blind index entries go too. Reads no
+    PHI, so it needs no door; afterwards the door refuses the patient (`patient_shredded`)."""
+    from confide.audit.chain import record, system_actor
+    from confide.audit.events import AuditEvent
     from confide.vault.models import BlindIndexEntry
 
     if not Patient.objects.filter(id=patient_id).exists():
@@ -126,8 +189,8 @@ def do_shred_patient(*, practice_id: uuid.UUID, patient_id: uuid.UUID, actor_use
     destroyed = keys.shred_subject(practice_id, patient_id)
     BlindIndexEntry.objects.filter(subject_id=patient_id).delete()
     Patient.objects.filter(id=patient_id).update(is_active=False)
-    record_security_event(
-        SecurityEventKind.SUBJECT_SHREDDED, actor=actor_user, practice_id=practice_id,
-        detail={"subject_id": str(patient_id), "key_versions_destroyed": destroyed},
+    record(
+        AuditEvent.SUBJECT_SHREDDED, practice_id=practice_id, actor=actor_user or system_actor("keys-command"),
+        subject_id=patient_id, detail={"key_versions_destroyed": destroyed},
     )
     return destroyed

@@ -15,7 +15,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:200]
     error = None
     try:
-        patients = services.list_patient_summaries(request.actor, query)
+        patients = services.list_patient_summaries(request.actor, query, request=request)
     except InvalidInput as exc:
         patients, error = [], str(exc)
     context = {"patients": patients, "query": query, "error": error}

@@ -1,9 +1,12 @@
 """Decryption needs an allowance: `with vault.allow(categories={"contact.email"}):`.
 
 Outside an allowance, reading or writing an encrypted attribute raises PHIAccessDenied, so a
-view that forgets the chart door leaks nothing. The access issue's chart door opens allowances;
-until then services open them directly. Unwrapped data keys are cached only for the life of
-the outermost allowance and dropped when it closes.
+view that forgets the chart door leaks nothing. The chart door (`confide.access.door`) opens
+allowances for exactly the categories it granted and binds them to the subjects (patients) it
+opened: `allow(categories, subjects={patient_id})` admits a read only if the row's subject is
+one of those, so a door opened for one patient does not decrypt another. An allowance without
+`subjects` (vault tests, rotation) is bound by category only. Unwrapped data keys are cached
+only for the life of the outermost allowance and dropped when it closes.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ ALL = "*"  # only for system maintenance (rotation); never for a person
 class Allowance:
     categories: frozenset[str]
     key_cache: dict = field(default_factory=dict)
+    subjects: frozenset[str] | None = None  # None: any subject; else only these (as strings)
 
-    def permits(self, category: str) -> bool:
+    def permits(self, category: str, subject=None) -> bool:
+        if self.subjects is not None and (subject is None or str(subject) not in self.subjects):
+            return False
         if ALL in self.categories or category in self.categories:
             return True
         # "health" grants "health.medications": a category grants its descendants.
@@ -34,11 +40,12 @@ _current: contextvars.ContextVar[Allowance | None] = contextvars.ContextVar("con
 
 
 @contextmanager
-def allow(categories: Iterable[str]) -> Iterator[Allowance]:
+def allow(categories: Iterable[str], subjects: Iterable | None = None) -> Iterator[Allowance]:
     outer = _current.get()
     granted = frozenset(categories)
+    bound = None if subjects is None else frozenset(str(s) for s in subjects)
     # Nested allowances narrow or widen only for their block; keys stay cached in the outer one.
-    allowance = Allowance(granted, outer.key_cache if outer else {})
+    allowance = Allowance(granted, outer.key_cache if outer else {}, bound)
     token = _current.set(allowance)
     try:
         yield allowance
@@ -48,9 +55,9 @@ def allow(categories: Iterable[str]) -> Iterator[Allowance]:
             allowance.key_cache.clear()
 
 
-def require(category: str) -> Allowance:
+def require(category: str, subject=None) -> Allowance:
     allowance = _current.get()
-    if allowance is None or not allowance.permits(category):
+    if allowance is None or not allowance.permits(category, subject):
         raise PHIAccessDenied(f"no allowance for category {category}")
     return allowance
 

@@ -60,7 +60,7 @@ class EncryptedDescriptor:
         value = instance.__dict__.get(self.field.attname)
         if value is None:
             return None
-        allowance.require(self.field.category)
+        allowance.require(self.field.category, self.field.subject_of(instance))
         if isinstance(value, Sealed):
             return self.field.open(instance, value)
         return value
@@ -95,6 +95,10 @@ class EncryptedField(models.TextField):
     def contribute_to_class(self, cls, name, private_only=False):
         super().contribute_to_class(cls, name, private_only)
         setattr(cls, self.attname, EncryptedDescriptor(self))
+
+    def subject_of(self, instance):
+        """The data subject a value belongs to (checked against a subject-bound allowance)."""
+        return getattr(instance, self.subject_field, None)
 
     # --- serialisation of plaintext, overridden per type --------------------------------------
     def to_bytes(self, value) -> bytes:
@@ -149,7 +153,7 @@ class EncryptedField(models.TextField):
             return value
         if is_erased(value):
             raise DecryptionFailed("an erased value cannot be written back")
-        allowance.require(self.category)
+        allowance.require(self.category, self.subject_of(model_instance))
         sealed = Sealed(self.seal(model_instance, value))
         return sealed
 

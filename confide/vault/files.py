@@ -498,7 +498,7 @@ class EncryptedStorage:
         have a `size`) and store it; returns the stored name. `name_prefix` is a kind label such
         as "attachment" (never a filename)."""
         _check_category(category)
-        allowance.require(category)
+        allowance.require(category, subject_id)
         if not _KIND.match(name_prefix or ""):
             raise ValueError("name_prefix is a short lowercase kind such as 'attachment', never a filename")
         if not _MIME.match(content_type or ""):
@@ -536,7 +536,7 @@ class EncryptedStorage:
     def open_decrypted(self, name: str, *, practice_id, subject_id, category: str) -> DecryptedFile:
         """A readable binary file streaming the plaintext; close it (or use `with`)."""
         _check_category(category)
-        allowance.require(category)
+        allowance.require(category, subject_id)
         practice_id, subject_id = _plain_ids(practice_id, subject_id)
         _check_path(name, practice_id, subject_id)
         source = _open_stored(self.storage, name)

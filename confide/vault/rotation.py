@@ -467,7 +467,7 @@ def _test_pause() -> float:
 
 
 def _record(kind: str, practice_id: uuid.UUID, detail: dict) -> None:
-    from confide.accounts.models import SecurityEventKind
-    from confide.accounts.services import record_security_event
+    from confide.audit.chain import record, system_actor
+    from confide.audit.events import AuditEvent
 
-    record_security_event(getattr(SecurityEventKind, kind), practice_id=practice_id, detail=detail)
+    record(AuditEvent[kind], practice_id=practice_id, actor=system_actor("vault-rotation"), detail=detail)

@@ -6,7 +6,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from confide.accounts.models import SecurityEvent, SecurityEventKind
+from confide.audit.chain import PLATFORM_CHAIN
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from tests.conftest import PASSWORD
 
 
@@ -23,7 +25,9 @@ def test_acc6_five_failures_lock_out_even_the_right_password(client, world, sett
     assert b"paused for 15 minutes" in locked.content
     assert _attempt(client, email, PASSWORD).status_code == 429
     assert "_auth_user_id" not in client.session
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.SIGNIN_LOCKED_OUT, user=world.a.owner).exists()
+    locked = AuditEntry.objects.filter(event=AuditEvent.SIGNIN_LOCKED_OUT, detail__user_id=str(world.a.owner.pk)).first()  # once per refused try
+    # Before sign-in there is no practice and nobody acting: the platform chain, an anonymous actor.
+    assert (locked.chain, locked.actor_kind, locked.actor_id, locked.ip_address) == (PLATFORM_CHAIN, "anonymous", "", "203.0.113.9")
 
 
 def test_case_variations_share_one_failure_counter(client, world, settings):

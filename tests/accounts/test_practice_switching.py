@@ -2,7 +2,9 @@
 
 from django.urls import reverse
 
-from confide.accounts.models import Membership, SecurityEvent, SecurityEventKind
+from confide.accounts.models import Membership
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
 from tests.conftest import sign_in
@@ -23,7 +25,8 @@ def test_a_member_of_two_practices_switches_between_them(client, world):
     assert b"You are now working in Practice B" in response.content
     # In B the user is a clinician: B's staff page is not theirs.
     assert client.get(reverse("accounts:staff-list")).status_code == 403
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.PRACTICE_SWITCHED, practice=world.b.practice).exists()
+    switched = AuditEntry.objects.get(event=AuditEvent.PRACTICE_SWITCHED)
+    assert (switched.chain, switched.practice_id, switched.actor_id) == (str(world.b.practice.id), world.b.practice.id, str(owner.pk))
 
 
 def test_switching_to_a_practice_you_are_not_in_is_refused(signed_in, world):
@@ -44,7 +47,8 @@ def test_a_user_removed_mid_session_loses_access_on_the_next_request(signed_in, 
     assert response.redirect_chain[-1][0] == reverse("core:select-practice")
     assert b"You no longer have access to that practice" in response.content
     assert b"not a member of any practice" in response.content
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.ACCESS_REVOKED_MID_SESSION).exists()
+    revoked = AuditEntry.objects.get(event=AuditEvent.ACCESS_REVOKED_MID_SESSION)
+    assert (revoked.chain, revoked.detail) == (str(world.a.practice.id), {"user_id": str(world.a.user(Role.FRONT_DESK).pk)})
 
 
 def test_staff_page_lists_only_this_practices_members(signed_in, world):

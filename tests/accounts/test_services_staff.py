@@ -5,7 +5,9 @@ import uuid
 from django.core import mail
 from django.urls import reverse
 
-from confide.accounts.models import Membership, RecoveryCodeDevice, SecurityEvent, SecurityEventKind, TOTPDevice
+from confide.accounts.models import Membership, RecoveryCodeDevice, TOTPDevice
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
 
@@ -21,9 +23,10 @@ def test_owner_changes_a_role_and_it_is_recorded(signed_in, world):
     response = client.post(reverse("accounts:staff-change-role", args=[target.id]), {"role": "billing"}, follow=True)
     assert b"Role updated" in response.content
     assert _role_of(world, target.id) == Role.BILLING
-    event = SecurityEvent.objects.get(kind=SecurityEventKind.ROLE_CHANGED)
-    assert (event.user, event.actor, event.practice_id) == (target.user, world.a.owner, world.a.practice.id)
-    assert event.detail == {"membership_id": str(target.id), "from": "front_desk", "to": "billing"}
+    event = AuditEntry.objects.get(event=AuditEvent.ROLE_CHANGED)
+    assert (event.chain, event.practice_id) == (str(world.a.practice.id), world.a.practice.id)
+    assert (event.actor_kind, event.actor_id, event.actor_role) == ("user", str(world.a.owner.pk), "owner")
+    assert event.detail == {"membership_id": str(target.id), "from": "front_desk", "to": "billing", "user_id": str(target.user.pk)}
 
 
 def test_an_unknown_role_changes_nothing(signed_in, world):
@@ -32,7 +35,7 @@ def test_an_unknown_role_changes_nothing(signed_in, world):
     response = client.post(reverse("accounts:staff-change-role", args=[target.id]), {"role": "superuser"}, follow=True)
     assert b"Choose one of the listed roles" in response.content
     assert _role_of(world, target.id) == Role.FRONT_DESK
-    assert not SecurityEvent.objects.filter(kind=SecurityEventKind.ROLE_CHANGED).exists()
+    assert not AuditEntry.objects.filter(event=AuditEvent.ROLE_CHANGED).exists()
 
 
 def test_the_last_owner_cannot_be_demoted(signed_in, world):
@@ -59,8 +62,9 @@ def test_owner_resets_mfa_which_is_recorded_and_emailed(signed_in, world, django
     assert b"MFA reset" in response.content
     assert not TOTPDevice.objects.filter(user=target.user).exists()
     assert not RecoveryCodeDevice.objects.filter(user=target.user).exists()
-    event = SecurityEvent.objects.get(kind=SecurityEventKind.MFA_RESET)
-    assert (event.user, event.actor) == (target.user, world.a.owner)
+    event = AuditEntry.objects.get(event=AuditEvent.MFA_RESET)
+    assert (event.chain, event.actor_id, event.actor_role) == (str(world.a.practice.id), str(world.a.owner.pk), "owner")
+    assert (event.detail["membership_id"], event.detail["user_id"]) == (str(target.id), str(target.user.pk))
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [target.user.email]
     assert "Practice A" in mail.outbox[0].body

@@ -5,7 +5,8 @@ import time
 import time_machine
 from django.urls import reverse
 
-from confide.accounts.models import SecurityEvent, SecurityEventKind
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.permissions import Role
 
 
@@ -16,7 +17,8 @@ def test_acc6_idle_session_is_signed_out_after_the_practice_timeout(signed_in, w
         response = client.get("/", follow=True)
     assert response.redirect_chain[0][0].startswith(reverse("accounts:login"))
     assert b"signed out after a period of inactivity" in response.content
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.SESSION_IDLE_EXPIRED, user=world.a.user(Role.CLINICIAN)).exists()
+    expired = AuditEntry.objects.get(event=AuditEvent.SESSION_IDLE_EXPIRED)
+    assert (expired.chain, expired.actor_id) == (str(world.a.practice.id), str(world.a.user(Role.CLINICIAN).pk))
     assert "_auth_user_id" not in client.session
 
 

@@ -3,7 +3,10 @@
 from django.contrib.auth.hashers import identify_hasher
 from django.urls import reverse
 
-from confide.accounts.models import SecurityEvent, SecurityEventKind
+from confide.accounts.services import identifier_hash
+from confide.audit.chain import PLATFORM_CHAIN
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.permissions import Role
 from tests.conftest import CANARIES, PASSWORD
 
@@ -22,7 +25,9 @@ def test_right_password_leads_to_the_code_step_not_the_dashboard(client, world):
     dashboard = client.get(reverse("core:dashboard"))
     assert dashboard.status_code == 302
     assert dashboard["Location"].startswith(reverse("accounts:mfa-verify"))
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.SIGNIN_SUCCEEDED, user=world.a.owner).count() == 1
+    signed_in = AuditEntry.objects.get(event=AuditEvent.SIGNIN_SUCCEEDED)
+    owner_id = str(world.a.owner.pk)
+    assert (signed_in.chain, signed_in.actor_kind, signed_in.actor_id, signed_in.detail) == (PLATFORM_CHAIN, "user", owner_id, {"user_id": owner_id})
 
 
 def test_email_is_case_insensitive(client, world):
@@ -35,16 +40,17 @@ def test_wrong_password_gives_a_clear_message_and_records_only_a_hash(client, wo
     assert response.status_code == 200
     assert b"did not match an account" in response.content
     assert "_auth_user_id" not in client.session
-    event = SecurityEvent.objects.get(kind=SecurityEventKind.SIGNIN_FAILED)
-    assert event.user == world.a.user(Role.CLINICIAN)
-    assert event.identifier_hash and CANARIES["email"] not in str(event.detail) + event.identifier_hash
+    event = AuditEntry.objects.get(event=AuditEvent.SIGNIN_FAILED)
+    assert event.chain == PLATFORM_CHAIN and event.actor_kind == "anonymous"
+    assert event.detail == {"user_id": str(world.a.user(Role.CLINICIAN).pk), "identifier_hash": identifier_hash(CANARIES["email"])}
+    assert CANARIES["email"] not in str(event.detail)
 
 
 def test_unknown_email_fails_the_same_way(client, world):
     response = client.post(reverse("accounts:login"), {"username": "nobody@example.test", "password": PASSWORD})
     assert response.status_code == 200
     assert b"did not match an account" in response.content
-    assert SecurityEvent.objects.get(kind=SecurityEventKind.SIGNIN_FAILED).user is None
+    assert AuditEntry.objects.get(event=AuditEvent.SIGNIN_FAILED).detail == {"identifier_hash": identifier_hash("nobody@example.test")}
 
 
 def test_malformed_email_is_rejected_with_a_field_message(client, world):

@@ -7,7 +7,10 @@ import time
 from django.urls import reverse
 from django_otp.oath import TOTP
 
-from confide.accounts.models import RecoveryCodeDevice, SecurityEvent, SecurityEventKind, TOTPDevice
+from confide.accounts.models import RecoveryCodeDevice, TOTPDevice
+from confide.audit.chain import PLATFORM_CHAIN
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.permissions import Role
 from tests.conftest import PASSWORD
 from tests.factories import MembershipFactory, UserFactory
@@ -44,7 +47,8 @@ def test_acc2_new_staff_must_enrol_before_the_dashboard(client, world):
     assert client.get("/").status_code == 200
     assert TOTPDevice.objects.get(user=user).confirmed
     assert RecoveryCodeDevice.objects.get(user=user).remaining() == 10
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.MFA_ENROLLED, user=user).exists()
+    enrolled = AuditEntry.objects.get(event=AuditEvent.MFA_ENROLLED)
+    assert (enrolled.chain, enrolled.actor_id, enrolled.detail) == (PLATFORM_CHAIN, str(user.pk), {"user_id": str(user.pk)})
 
 
 def test_a_wrong_enrolment_code_changes_nothing(client, world):

@@ -5,7 +5,10 @@ import time
 from django.urls import reverse
 from django_otp.oath import TOTP
 
-from confide.accounts.models import SecurityEvent, SecurityEventKind, TOTPDevice
+from confide.accounts.models import TOTPDevice
+from confide.audit.chain import PLATFORM_CHAIN
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.permissions import Role
 from tests.conftest import PASSWORD
 
@@ -28,7 +31,8 @@ def test_right_code_reaches_the_dashboard(client, world):
     response = client.post(reverse("accounts:mfa-verify"), {"token": _code(device), "next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/").status_code == 200
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.MFA_VERIFIED, user=owner).exists()
+    verified = AuditEntry.objects.get(event=AuditEvent.MFA_VERIFIED)
+    assert (verified.chain, verified.actor_id, verified.detail) == (PLATFORM_CHAIN, str(owner.pk), {"method": "totp", "user_id": str(owner.pk)})
 
 
 def test_wrong_code_is_refused_with_a_message_and_recorded(client, world):
@@ -38,7 +42,7 @@ def test_wrong_code_is_refused_with_a_message_and_recorded(client, world):
     assert response.status_code == 400
     assert b"did not match" in response.content
     assert client.get("/").status_code == 302
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.MFA_FAILED, user=owner).count() == 1
+    assert AuditEntry.objects.filter(event=AuditEvent.MFA_FAILED, actor_id=str(owner.pk), detail__stage="signin").count() == 1
 
 
 def test_a_code_cannot_be_used_twice(client, world, settings):
@@ -74,7 +78,7 @@ def test_a_recovery_code_works_once(client, world):
     codes = enrol_totp(user).recovery_codes
     _password_step(client, user.email)
     assert client.post(reverse("accounts:mfa-verify"), {"token": codes[0]}).status_code == 302
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.MFA_RECOVERY_CODE_USED, user=user).exists()
+    assert AuditEntry.objects.filter(event=AuditEvent.MFA_RECOVERY_CODE_USED, actor_id=str(user.pk), detail__user_id=str(user.pk)).exists()
     client.post(reverse("accounts:logout"))
     _password_step(client, user.email)
     assert client.post(reverse("accounts:mfa-verify"), {"token": codes[0]}).status_code == 400

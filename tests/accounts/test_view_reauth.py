@@ -4,7 +4,9 @@ import time
 
 from django.urls import reverse
 
-from confide.accounts.models import Membership, SecurityEvent, SecurityEventKind, TOTPDevice
+from confide.accounts.models import Membership, TOTPDevice
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.middleware import SESSION_AUTH_FRESH_AT
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
@@ -36,7 +38,7 @@ def test_reauth_with_password_and_code_makes_the_session_fresh(signed_in, world)
     response = client.post(reverse("accounts:reauth"), {"password": PASSWORD, "token": code, "next": "/staff/"})
     assert response.status_code == 302 and response["Location"] == "/staff/"
     assert time.time() - client.session[SESSION_AUTH_FRESH_AT] < 5
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.REAUTH_SUCCEEDED, user=world.a.owner).exists()
+    assert AuditEntry.objects.filter(event=AuditEvent.REAUTH_SUCCEEDED, actor_id=str(world.a.owner.pk), detail__user_id=str(world.a.owner.pk)).exists()
 
 
 def test_reauth_refuses_a_wrong_password_or_missing_code(signed_in, world):
@@ -49,7 +51,7 @@ def test_reauth_refuses_a_wrong_password_or_missing_code(signed_in, world):
     no_code = client.post(reverse("accounts:reauth"), {"password": PASSWORD, "token": ""})
     assert no_code.status_code == 400
     assert client.session[SESSION_AUTH_FRESH_AT] == before
-    assert SecurityEvent.objects.filter(kind=SecurityEventKind.REAUTH_FAILED).count() == 2
+    assert AuditEntry.objects.filter(event=AuditEvent.REAUTH_FAILED, actor_id=str(world.a.owner.pk)).count() == 2
 
 
 def test_reauth_next_must_stay_on_this_site(signed_in, world):

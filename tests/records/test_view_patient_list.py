@@ -48,7 +48,9 @@ def test_the_list_view_makes_a_bounded_number_of_queries(signed_in, world, djang
     for n in range(5):
         _patient(world, world.a, given_name=f"P{n}", family_name="Test")
     client = signed_in(Role.CLINICIAN)
-    with django_assert_max_num_queries(25):
+    # 25 before the chart door; it adds the membership re-check and one audit entry for the
+    # whole list (a chained append: locked head, insert, head update) — not one per row.
+    with django_assert_max_num_queries(30):
         assert client.get(reverse("records:patient-list")).status_code == 200
 
 

@@ -1,5 +1,5 @@
 """The canary test: PHI-shaped values go through sign-in, pages, a 404 and a 500, and must not
-come out in a log line, an error page, or a security event."""
+come out in a log line, an error page, or an audit entry."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from confide.accounts.models import SecurityEvent, SecurityEventKind, TOTPDevice
+from confide.accounts.models import TOTPDevice
 from confide.accounts.services import identifier_hash
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.permissions import Role
 from confide.logging import JsonFormatter, RequestIdFilter
 from tests.conftest import CANARIES, PASSWORD, sign_in
@@ -109,7 +111,7 @@ def test_raw_records_do_carry_the_canary_so_the_formatter_is_what_protects(world
 
 def test_failed_sign_in_stores_only_a_hash_of_the_identifier(world):
     Client().post(reverse("accounts:login"), {"username": CANARIES["email"], "password": "wrong-password-123"})
-    event = SecurityEvent.objects.get(kind=SecurityEventKind.SIGNIN_FAILED)
-    assert event.identifier_hash == identifier_hash(CANARIES["email"])
-    for row in SecurityEvent.objects.values():
-        assert not _leaks(json.dumps(row, default=str)), f"canary in security event {row['kind']}"
+    event = AuditEntry.objects.get(event=AuditEvent.SIGNIN_FAILED)
+    assert event.detail["identifier_hash"] == identifier_hash(CANARIES["email"])
+    for row in AuditEntry.objects.values():
+        assert not _leaks(json.dumps(row, default=str)), f"canary in audit entry {row['event']}"

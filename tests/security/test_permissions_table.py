@@ -17,6 +17,7 @@ EXPECTED_PERMS = [
     "records:chart:write",
     "records:contact:read",
     "billing:invoice:read",
+    "audit:log:view",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -25,6 +26,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "accounts:staff:change-role",
         "accounts:staff:list",
         "accounts:staff:reset-mfa",
+        "audit:log:view",
         "billing:invoice:read",
         "core:dashboard:view",
         "core:practice-settings:edit",
@@ -50,6 +52,7 @@ EXPECTED_ROLE_PERMISSIONS = {
     "privacy_officer": [
         "accounts:security-events:view",
         "accounts:staff:list",
+        "audit:log:view",
         "core:dashboard:view",
         "records:chart:read",
     ],
@@ -77,6 +80,8 @@ EXPECTED_ROUTE_POLICY = {
     "accounts:staff-reset-mfa":           ("staff",      "accounts:staff:reset-mfa",      True,  ["POST"],        True),
     "accounts:security-events":           ("staff",      "accounts:security-events:view", False, ["GET"],         False),
     "records:patient-list":               ("staff",      "records:contact:read",          False, ["GET"],         False),
+    "audit:log":                          ("staff",      "audit:log:view",                False, ["GET"],         False),
+    "audit:log-export":                   ("staff",      "audit:log:view",                False, ["GET"],         True),
 }  # fmt: skip
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from confide.accounts.models import SecurityEvent, SecurityEventKind
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.records.models import Patient
 from confide.records.services import CHART, do_shred_patient, search_patients
 from confide.vault import keys, kms, rotation
@@ -117,7 +118,8 @@ def test_rotate_kek_rewraps_every_key_and_leaves_the_data_alone(
     assert _read(patients[0].id) == FULL
     assert _read(patients[1].id)["email"] == "grace@example.test"
     assert [p.id for p in search_patients(in_practice_a, "grace@example.test")] == [patients[1].id]  # index key
-    event = SecurityEvent.objects.get(kind=SecurityEventKind.KEK_ROTATED)
+    event = AuditEntry.objects.get(event=AuditEvent.KEK_ROTATED)
+    assert (event.chain, event.actor_kind, event.actor_id) == (str(practice_id), "system", "vault-rotation")
     assert event.detail == {
         "old_kek_id": old_kek, "new_kek_id": result.new_kek_id, "subject_keys_rewrapped": 3, "subject_keys_skipped": 1,
     }
@@ -200,7 +202,8 @@ def test_rotate_subject_moves_every_field_to_version_2_and_destroys_version_1(ma
     assert (v1.state, v1.wrapped_keyset, v1.destroyed_at is not None) == (SubjectKey.State.DESTROYED, None, True)
     assert (v2.version, v2.state, v2.wrapped_keyset is not None) == (2, SubjectKey.State.ACTIVE, True)
     assert _raw(other) == other_raw  # another subject is untouched
-    event = SecurityEvent.objects.get(kind=SecurityEventKind.SUBJECT_KEY_ROTATED)
+    event = AuditEntry.objects.get(event=AuditEvent.SUBJECT_KEY_ROTATED)
+    assert (event.chain, event.actor_id) == (str(world.a.practice.id), "vault-rotation")
     assert event.detail == {
         "subject_id": str(patient.id), "to_version": 2, "destroyed_versions": [1], "ciphertexts_moved": 8,
         "files_rewrapped": 0, "resumed": False,

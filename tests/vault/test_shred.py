@@ -4,7 +4,8 @@ import pytest
 
 from confide.records.models import Patient
 from confide.records.services import CHART, do_shred_patient, search_patients
-from confide.accounts.models import SecurityEvent, SecurityEventKind
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.vault import tombstones
 from confide.vault.allowance import allow
 from confide.vault.fields import ERASED, is_erased
@@ -22,8 +23,9 @@ def test_rts4_shredded_patient_reads_as_erased_and_others_are_untouched(make_pat
     assert SubjectKey.objects.get(subject_id=gone.id).wrapped_keyset is None
     assert search_patients(in_practice_a, "gone@example.test") == []
     assert tombstones.is_shredded(str(gone.id))
-    event = SecurityEvent.objects.get(kind=SecurityEventKind.SUBJECT_SHREDDED)
-    assert event.detail == {"subject_id": str(gone.id), "key_versions_destroyed": 1}
+    event = AuditEntry.objects.get(event=AuditEvent.SUBJECT_SHREDDED)
+    assert (event.chain, event.subject_id, event.actor_kind, event.actor_id) == (str(world.a.practice.id), gone.id, "system", "keys-command")
+    assert event.detail == {"key_versions_destroyed": 1}
 
 
 def test_a_restored_pre_shred_key_still_cannot_open_the_data(make_patient, in_practice_a, world):

@@ -1,0 +1,23 @@
+"""The chart door: the one way to read or write a patient's PHI (ARCHITECTURE rule 2).
+
+    from confide.access.door import open_chart
+    from confide.access.purposes import Purpose
+
+    with open_chart(actor, patient_id, Purpose.TREATMENT) as chart:
+        chart.patient.given_name           # decrypts: the door granted identifiers.name
+        chart.patient.phone = "+1 …"
+        chart.record_change(["phone"], "patient_request")   # REC4: every change names its reason
+        chart.patient.save()
+
+Opening checks, in order: the actor (a staff member or a registered system job), the purpose
+(a `Purpose`), the actor's membership (re-read from the database), the patient (in the actor's
+practice: another practice's id is the same NotFound as a missing one), restrictions (shredded,
+inactive), consent where the purpose needs it, and the categories the role may see for that
+purpose (`policy.CATEGORY_GRANTS`, minimum necessary) or a clinician's break-the-glass. A
+refusal writes an `access:denied` audit entry; an opening writes one `records:chart:opened`
+entry and opens the vault allowance for exactly the granted categories, bound to this patient.
+
+Modules: `purposes.py` (the enum), `policy.py` (role × purpose → categories), `door.py`
+(open_chart, create_chart, open_patient_list, system actors), `services.py` (break-the-glass
+report), `models.py` (the break-the-glass reason, encrypted), `errors.py`.
+"""

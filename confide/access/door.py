@@ -1,0 +1,586 @@
+"""The chart door: `open_chart` is the only way to read or write a patient's PHI.
+
+    with open_chart(actor, patient_id, Purpose.TREATMENT) as chart:
+        ...chart.patient...
+
+Opening checks, each a line of `open_chart` and each refusal an `access:denied` audit entry
+(ids, purpose, a reason code; never a name) committed before the error is raised:
+
+1. the actor is a `StaffActor`, or a `SystemActor` made from a registered `SystemJob`;
+2. the purpose is a `Purpose` (a string outside the enum is refused);
+3. the categories asked for are in the taxonomy (`policy.KNOWN_CATEGORIES`);
+4. the actor's membership in its practice is active *now* (re-read from the database, role
+   unchanged), and its user is active;
+5. the patient exists in the actor's practice: another practice's patient raises the same
+   `NotFound` as a missing one;
+6. the record is not restricted: a shredded or inactive (removed from the active database)
+   patient is refused (hook `_restriction` for restrictions requested by the patient);
+7. consent, where the purpose needs it: marketing, analytics and AI assistance are refused
+   until the consent ledger exists;
+8. the categories are within what the role may see for the purpose (`policy.CATEGORY_GRANTS`),
+   or a clinician breaks the glass with a typed reason (never for psychotherapy notes; a
+   reason given when the normal grant already covers the request makes a normal opening).
+
+An opening writes one `records:chart:opened` entry listing the categories granted — in its own
+transaction when the caller has none, so the reading is on record even if the block later
+fails — then runs the block inside a transaction and a vault allowance for exactly those
+categories, bound to this patient. Changes are recorded with `chart.record_change(fields,
+reason)` (REC4); when the block ends the door compares the patient's stored ciphertexts with
+those it opened, and a field that changed without a recorded reason rolls the block back.
+
+When the caller is already inside a transaction, every entry joins it: a refusal the caller
+lets escape and roll back takes its `access:denied` entry with it. Services therefore open the
+door outside their own `atomic` (the door provides the transaction for the block).
+
+`create_chart` is the door for a patient who does not exist yet (one `records:patient:created`
+entry, in the transaction of the insert); `open_patient_list` opens identity/contact for a list
+of patients with one `records:patients:listed` entry naming them all (not one entry per row).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+
+from confide.access import policy
+from confide.access.errors import AccessRefused
+from confide.access.purposes import Purpose
+from confide.audit.chain import record, system_actor
+from confide.audit.events import AuditEvent
+from confide.core import tenancy
+from confide.core.actors import StaffActor
+from confide.core.errors import InvalidInput, NotFound
+from confide.core.permissions import Role
+from confide.vault import tombstones
+from confide.vault.allowance import allow
+from confide.vault.fields import encrypted_fields
+
+logger = logging.getLogger(__name__)
+
+# REC4: a change to PHI names one of these (the patient asked; an error was corrected; the
+# change is immaterial, e.g. reformatting). Stored as the audit entry's `reason` code.
+CHANGE_REASONS = frozenset({"patient_request", "error_correction", "immaterial"})
+BREAK_GLASS = "break-glass"  # the reason code of a flagged opening; the typed text is elsewhere
+
+
+# --- system actors ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SystemActor:
+    """A background job acting in one practice, with the narrowest categories it needs."""
+
+    name: str
+    categories: frozenset[str]
+    practice_id: uuid.UUID
+    purposes: frozenset[Purpose] = frozenset()
+
+
+@dataclass(frozen=True)
+class SystemJob:
+    """The declaration of a system actor. Only registered jobs open the door, and only with
+    exactly their declared categories and purposes: a hand-made SystemActor is refused."""
+
+    name: str
+    categories: frozenset[str]
+    purposes: frozenset[Purpose]
+
+    def for_practice(self, practice_id) -> SystemActor:
+        return SystemActor(self.name, self.categories, uuid.UUID(str(practice_id)), self.purposes)
+
+
+# Appointment reminders: a phone number and the appointment, for treatment; nothing else.
+REMINDER_JOB = SystemJob("reminder-job", frozenset({policy.PHONE, policy.APPOINTMENTS}), frozenset({Purpose.TREATMENT}))
+SYSTEM_JOBS: dict[str, SystemJob] = {job.name: job for job in (REMINDER_JOB,)}
+
+
+# --- an attempt, and its refusal ----------------------------------------------------------------
+def _as_uuid(value) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+@dataclass
+class _Attempt:
+    actor: object
+    request: object
+    practice_id: uuid.UUID | None = None
+    purpose: str = ""
+    subject_id: uuid.UUID | None = None
+    categories: frozenset[str] = frozenset()
+    break_glass: bool = False
+    detail: dict = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, actor, request, *, break_glass: bool = False) -> _Attempt:
+        if isinstance(actor, (StaffActor, SystemActor)):
+            practice_id = _as_uuid(actor.practice_id)
+        else:
+            practice_id = tenancy.current_practice_id()
+        return cls(actor=actor, request=request, practice_id=practice_id, break_glass=break_glass)
+
+    @property
+    def audit_actor(self):
+        if isinstance(self.actor, SystemActor):
+            return system_actor(self.actor.name)
+        if isinstance(self.actor, StaffActor):
+            return self.actor
+        return None  # recorded as anonymous; the type goes into the detail
+
+    def refuse(self, code: str, message: str, *, not_found: bool = False) -> Exception:
+        """Write the `access:denied` entry and return the error to raise."""
+        detail = dict(self.detail)
+        if not isinstance(self.actor, (StaffActor, SystemActor)):
+            detail["actor_type"] = type(self.actor).__name__[:40]
+        if self.break_glass:
+            detail["break_glass"] = True
+        record(  # atomic by itself: committed at once unless the caller holds a transaction
+            AuditEvent.ACCESS_DENIED,
+            practice_id=self.practice_id,
+            actor=self.audit_actor,
+            purpose=self.purpose,
+            subject_id=self.subject_id,
+            categories=self.categories,
+            outcome="denied",
+            reason=code,
+            flagged=self.break_glass,
+            detail=detail,
+            request=self.request,
+        )
+        logger.info("chart door refused", extra={"code": code})
+        if not_found:
+            return NotFound("patient")
+        return AccessRefused(code, message)
+
+
+# --- the checks, one function each ------------------------------------------------------------
+def _check_actor(attempt: _Attempt) -> None:
+    actor = attempt.actor
+    if isinstance(actor, StaffActor):
+        if attempt.practice_id is None:
+            raise attempt.refuse("unknown_actor", "the acting staff member names no practice")
+        return
+    if isinstance(actor, SystemActor):
+        job = SYSTEM_JOBS.get(actor.name)
+        if job is None or job.categories != actor.categories or job.purposes != actor.purposes or attempt.practice_id is None:
+            raise attempt.refuse("unknown_system_actor", "not a registered system job, or not as registered")
+        return
+    raise attempt.refuse("unknown_actor", "the door opens only for a staff member or a registered system job")
+
+
+@contextmanager
+def acting_in_practice(attempt_or_actor) -> Iterator[None]:
+    """Run the block in the actor's practice context; a different practice already in context
+    is refused (it would mean a request for one practice acting as a member of another)."""
+    attempt = attempt_or_actor if isinstance(attempt_or_actor, _Attempt) else _Attempt.start(attempt_or_actor, None)
+    current = tenancy.current_practice_id()
+    if current is not None and current != attempt.practice_id:
+        raise attempt.refuse("practice_context_mismatch", "the actor belongs to another practice than the one in context")
+    with tenancy.tenant_context(practice_id=attempt.practice_id, user_id=tenancy.current_user_id()):
+        yield
+
+
+def _check_purpose(attempt: _Attempt, purpose) -> Purpose:
+    try:
+        checked = Purpose(purpose)
+    except ValueError:
+        raise attempt.refuse("unknown_purpose", f"purpose must be one of: {', '.join(p.value for p in Purpose)}") from None
+    attempt.purpose = checked.value
+    return checked
+
+
+def _check_known_categories(attempt: _Attempt, categories: Iterable[str] | None) -> frozenset[str] | None:
+    if categories is None:
+        return None
+    if isinstance(categories, str):  # a lone "contact.email" would iterate as characters
+        categories = [categories]
+    wanted = frozenset(str(c) for c in categories)
+    attempt.categories = wanted & policy.KNOWN_CATEGORIES
+    try:
+        policy.check_known(wanted)
+    except policy.UnknownCategory as exc:
+        attempt.detail["unknown_categories"] = len(wanted - policy.KNOWN_CATEGORIES)
+        raise attempt.refuse("unknown_category", str(exc)) from None
+    if not wanted:
+        raise attempt.refuse("nothing_requested", "no data categories were asked for")
+    return wanted
+
+
+def _check_membership(attempt: _Attempt) -> Role | None:
+    """The staff member's membership, re-read now: closed, or its role changed → refused."""
+    actor = attempt.actor
+    if isinstance(actor, SystemActor):
+        return None
+    from confide.accounts.models import Membership
+
+    role = (
+        Membership.objects.filter(id=actor.membership_id, user_id=actor.user_id, is_active=True, user__is_active=True)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if role is None:
+        raise attempt.refuse("membership_inactive", "the acting staff member has no active membership in this practice")
+    if role != actor.role:
+        raise attempt.refuse("role_changed", "the acting staff member's role changed; sign in again")
+    return Role(role)
+
+
+def _load_patient(attempt: _Attempt, patient_id):
+    from confide.records.models import Patient
+
+    pk = _as_uuid(getattr(patient_id, "pk", patient_id))
+    attempt.subject_id = pk
+    patient = Patient.objects.filter(pk=pk).first() if pk is not None else None
+    if patient is None:  # missing, or another practice's: the same answer
+        raise attempt.refuse("not_found", "patient", not_found=True)
+    return patient
+
+
+def _restriction(patient, purpose: Purpose) -> tuple[str, str] | None:
+    """Why the record may not be opened at all right now, or None.
+
+    Restrictions a patient requests (HIPAA's right to request restrictions) are a hook here:
+    the rights issue adds their ledger and checks it per purpose at this point."""
+    if tombstones.is_shredded(str(patient.pk)):
+        return "patient_shredded", "this patient's record was erased (crypto-shredded)"
+    if not patient.is_active:
+        return "patient_inactive", "this patient's record is not in the active database (deletion or archive)"
+    return None
+
+
+def _check_restrictions(attempt: _Attempt, patient, purpose: Purpose) -> None:
+    restricted = _restriction(patient, purpose)
+    if restricted is not None:
+        raise attempt.refuse(*restricted)
+
+
+def _check_consent(attempt: _Attempt, purpose: Purpose) -> None:
+    if purpose in policy.CONSENT_PURPOSES:
+        raise attempt.refuse(
+            "consent_required", f"{purpose.value}: consent required; consent ledger not yet available"
+        )
+
+
+def _normal_grant(attempt: _Attempt, role: Role | None, purpose: Purpose) -> frozenset[str]:
+    actor = attempt.actor
+    if isinstance(actor, SystemActor):
+        return actor.categories if purpose in actor.purposes else frozenset()
+    return policy.categories_for(role, purpose)
+
+
+def _check_grant(
+    attempt: _Attempt, role: Role | None, purpose: Purpose, wanted: frozenset[str] | None, break_glass_reason
+) -> tuple[frozenset[str], str | None]:
+    """(categories granted, the typed break-the-glass reason if the glass was broken)."""
+    normal = _normal_grant(attempt, role, purpose)
+    if wanted is None:
+        wanted = policy.BREAK_GLASS_CEILING if break_glass_reason is not None else normal
+        attempt.categories = wanted
+    if wanted & policy.AUTHOR_ONLY_CATEGORIES:
+        raise attempt.refuse(
+            "psychotherapy_notes_author_only", "psychotherapy notes are opened only by their author, through the notes"
+        )
+    if wanted and wanted <= normal:
+        return wanted, None
+    if break_glass_reason is None:
+        if not normal:
+            raise attempt.refuse("nothing_granted", f"this role sees no patient data for {purpose.value}")
+        raise attempt.refuse("category_not_granted", f"this role may not see {', '.join(sorted(wanted - normal))} for {purpose.value}")
+    # Break the glass.
+    attempt.break_glass = True
+    if not isinstance(attempt.actor, StaffActor) or role not in policy.BREAK_GLASS_ROLES:
+        raise attempt.refuse("break_glass_not_permitted", "only a clinician may break the glass")
+    if purpose not in policy.BREAK_GLASS_PURPOSES:
+        raise attempt.refuse("break_glass_not_permitted", f"break-the-glass is not available for {purpose.value}")
+    reason = str(break_glass_reason).strip()
+    if len(reason) < policy.BREAK_GLASS_REASON_MIN_CHARS:
+        raise attempt.refuse(
+            "break_glass_reason_too_short", f"say why, in at least {policy.BREAK_GLASS_REASON_MIN_CHARS} characters"
+        )
+    if len(reason) > policy.BREAK_GLASS_REASON_MAX_CHARS:
+        raise attempt.refuse(
+            "break_glass_reason_too_long", f"the reason is limited to {policy.BREAK_GLASS_REASON_MAX_CHARS} characters"
+        )
+    if not wanted <= policy.BREAK_GLASS_CEILING:
+        raise attempt.refuse(
+            "beyond_break_glass", f"break-the-glass never opens {', '.join(sorted(wanted - policy.BREAK_GLASS_CEILING))}"
+        )
+    return wanted, reason
+
+
+# --- the open chart ---------------------------------------------------------------------------
+class Chart:
+    """An open chart: `.patient` decrypts the granted categories while the door is open."""
+
+    def __init__(self, *, attempt: _Attempt, patient, purpose: Purpose, categories: frozenset[str], break_glass: bool = False, entry=None, creating: bool = False):
+        self._attempt = attempt
+        self.actor = attempt.actor
+        self.patient = patient
+        self.purpose = purpose
+        self.categories = categories
+        self.break_glass = break_glass
+        self.entry = entry  # the records:chart:opened audit entry
+        self._creating = creating
+        self._is_open = False
+        self._recorded: set[str] = set()
+        self._sealed_at_open = {f.name: patient.__dict__.get(f.attname) for f in encrypted_fields(type(patient))}
+
+    @property
+    def is_open(self) -> bool:
+        return self._is_open
+
+    def record_change(self, fields: Iterable[str], reason: str):
+        """Record, in the block's transaction, that `fields` of the patient change for `reason`
+        (REC4: one of CHANGE_REASONS). Call it before or after saving, inside the door."""
+        if not self._is_open:
+            raise AccessRefused("chart_closed", "changes are recorded inside the open door only")
+        if self._creating:
+            raise AccessRefused("chart_creating", "a new patient's fields are recorded by create_chart itself")
+        if isinstance(fields, str):
+            fields = [fields]
+        names = sorted(set(fields))
+        reason = str(reason or "")
+        if reason not in CHANGE_REASONS:
+            raise InvalidInput(
+                "A change to a patient's record needs its reason: the patient's request, the correction of an error, "
+                "or an immaterial change."
+            )
+        by_name = {f.name: f for f in encrypted_fields(type(self.patient))}
+        unknown = [n for n in names if n not in by_name]
+        if not names or unknown:
+            raise InvalidInput("Name the changed fields of the patient's record.")
+        touched = frozenset(by_name[n].category for n in names)
+        if not touched <= self.categories:
+            raise AccessRefused("category_not_granted", f"this opening does not cover {', '.join(sorted(touched - self.categories))}")
+        entry = record(
+            AuditEvent.CHART_CHANGED,
+            practice_id=self.patient.practice_id,
+            actor=self._attempt.audit_actor,
+            purpose=self.purpose.value,
+            subject_id=self.patient.pk,
+            categories=touched,
+            fields_changed=names,
+            reason=reason,
+            flagged=self.break_glass,
+            request=self._attempt.request,
+        )
+        self._recorded.update(names)
+        return entry
+
+    def _unrecorded_changes(self) -> list[str]:
+        model = type(self.patient)
+        fields = encrypted_fields(model)
+        stored = model.across_practices.filter(pk=self.patient.pk).values_list(*[f.attname for f in fields]).first()
+        if stored is None:
+            return sorted(f.name for f in fields)
+        changed = {f.name for f, now in zip(fields, stored, strict=True) if now != self._sealed_at_open[f.name]}
+        return sorted(changed - self._recorded)
+
+
+class _UnrecordedChange(Exception):
+    pass
+
+
+@contextmanager
+def _inside(chart: Chart) -> Iterator[Chart]:
+    try:
+        with transaction.atomic():
+            with allow(chart.categories, subjects={chart.patient.pk}):
+                chart._is_open = True
+                try:
+                    yield chart
+                finally:
+                    chart._is_open = False
+            # A block that swallowed a database error leaves the transaction to be rolled back:
+            # nothing it changed will stay, so there is nothing to check.
+            unrecorded = [] if transaction.get_connection().needs_rollback else chart._unrecorded_changes()
+            if unrecorded:
+                chart._attempt.detail["fields"] = unrecorded
+                raise _UnrecordedChange
+    except _UnrecordedChange:
+        raise chart._attempt.refuse(
+            "change_without_reason", "a field of the record changed without a recorded reason (REC4); nothing was saved"
+        ) from None
+
+
+def _open(attempt: _Attempt, patient, purpose: Purpose, granted: frozenset[str], glass_reason: str | None) -> Chart:
+    from confide.access.models import BreakGlassReason
+
+    opened = dict(
+        practice_id=patient.practice_id,
+        actor=attempt.audit_actor,
+        purpose=purpose.value,
+        subject_id=patient.pk,
+        categories=granted,
+        request=attempt.request,
+    )
+    if not glass_reason:
+        entry = record(AuditEvent.CHART_OPENED, **opened)  # atomic by itself
+        return Chart(attempt=attempt, patient=patient, purpose=purpose, categories=granted, entry=entry)
+    with transaction.atomic():  # the flagged entry, the typed reason and the notice: together
+        entry = record(AuditEvent.CHART_OPENED, reason=BREAK_GLASS, flagged=True, detail={"break_glass": True}, **opened)
+        with allow({policy.BREAK_GLASS_REASON}, subjects={patient.pk}):
+            BreakGlassReason.objects.create(
+                practice_id=patient.practice_id, patient=patient, audit_entry=entry,
+                opened_by_id=attempt.actor.user_id, reason=glass_reason,
+            )  # fmt: skip
+        recipients = _reviewer_emails()
+        notice = _break_glass_notice(entry)
+        transaction.on_commit(lambda: _send_break_glass_notice(recipients, notice), robust=True)
+    return Chart(attempt=attempt, patient=patient, purpose=purpose, categories=granted, break_glass=True, entry=entry)
+
+
+def _reviewer_emails() -> list[str]:
+    from confide.accounts.models import Membership
+
+    return sorted(
+        Membership.objects.filter(role__in=[r.value for r in policy.BREAK_GLASS_REVIEWERS], is_active=True, user__is_active=True)
+        .values_list("user__email", flat=True)
+    )
+
+
+def _break_glass_notice(entry) -> str:
+    link = f"{getattr(settings, 'CONFIDE_BASE_URL', '').rstrip('/')}{reverse('core:dashboard')}"
+    return (
+        "A clinician opened a patient's chart outside their normal access (break-the-glass) and gave a reason.\n\n"
+        f"Practice: {entry.practice_id}\n"
+        f"Audit entry: {entry.chain} #{entry.seq}\n"
+        f"Patient id: {entry.subject_id}\n"
+        f"Opened by user id: {entry.actor_id} (role {entry.actor_role})\n"
+        f"Purpose: {entry.purpose}\n"
+        f"Categories: {', '.join(entry.categories)}\n"
+        f"At: {entry.at.isoformat()}\n\n"
+        "The reason is shown only in Confide, in the break-the-glass report for privacy officers:\n"
+        f"{link}\n"
+    )
+
+
+def _send_break_glass_notice(recipients: list[str], body: str) -> None:
+    if recipients:
+        send_mail(
+            subject="Confide: a chart was opened with break-the-glass",
+            message=body,
+            from_email=None,
+            recipient_list=recipients,
+        )
+    else:
+        logger.warning("break-the-glass opening with no privacy officer to notify")
+
+
+# --- the doors ----------------------------------------------------------------------------------
+@contextmanager
+def open_chart(
+    actor,
+    patient_id,
+    purpose,
+    *,
+    categories: Iterable[str] | None = None,
+    break_glass_reason: str | None = None,
+    request=None,
+) -> Iterator[Chart]:
+    """Open a patient's chart for `purpose`: all the role may see for it (`categories=None`),
+    or exactly `categories`. A clinician may pass `break_glass_reason` to open beyond the
+    normal grant (flagged, the privacy officer notified)."""
+    attempt = _Attempt.start(actor, request, break_glass=break_glass_reason is not None)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        purpose = _check_purpose(attempt, purpose)
+        wanted = _check_known_categories(attempt, categories)
+        role = _check_membership(attempt)
+        patient = _load_patient(attempt, patient_id)
+        _check_restrictions(attempt, patient, purpose)
+        _check_consent(attempt, purpose)
+        granted, glass_reason = _check_grant(attempt, role, purpose, wanted, break_glass_reason)
+        chart = _open(attempt, patient, purpose, granted, glass_reason)
+        with _inside(chart):
+            yield chart
+
+
+@contextmanager
+def create_chart(actor, purpose, *, categories: Iterable[str], request=None) -> Iterator[Chart]:
+    """The door for a new patient: yields a Chart whose `.patient` is a new, unsaved Patient of
+    the actor's practice. The block sets its fields and saves it; the door then writes one
+    `records:patient:created` entry (the fields set, the categories) in the same transaction."""
+    from confide.records.models import Patient
+
+    attempt = _Attempt.start(actor, request)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        purpose = _check_purpose(attempt, purpose)
+        wanted = _check_known_categories(attempt, categories if categories is not None else ())
+        role = _check_membership(attempt)
+        _check_consent(attempt, purpose)
+        granted, _ = _check_grant(attempt, role, purpose, wanted, None)
+        patient = Patient(practice_id=attempt.practice_id)
+        attempt.subject_id = patient.pk
+        chart = Chart(attempt=attempt, patient=patient, purpose=purpose, categories=granted, creating=True)
+        with transaction.atomic():
+            with allow(granted, subjects={patient.pk}):
+                chart._is_open = True
+                try:
+                    yield chart
+                finally:
+                    chart._is_open = False
+            if patient._state.adding:
+                raise RuntimeError("create_chart: the block must save chart.patient")
+            chart.entry = record(
+                AuditEvent.PATIENT_CREATED,
+                practice_id=patient.practice_id,
+                actor=attempt.audit_actor,
+                purpose=purpose.value,
+                subject_id=patient.pk,
+                categories=granted,
+                fields_changed=[f.name for f in encrypted_fields(Patient) if patient.__dict__.get(f.attname) is not None],
+                request=request,
+            )
+
+
+@contextmanager
+def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iterable[str], request=None) -> Iterator[list]:
+    """Open `categories` (e.g. name and contact) of several patients for a list, with ONE
+    `records:patients:listed` entry whose resource_ids name every patient shown.
+
+    Opening each chart would write one entry per row of every search: the lesson of OpenEMR's
+    log. A list is not a chart: no break-the-glass, no changes (the allowance is for reading).
+    Ids not in the actor's practice, inactive or shredded are left out, silently: a list shows
+    what may be listed."""
+    from confide.records.models import Patient
+
+    attempt = _Attempt.start(actor, request)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        purpose = _check_purpose(attempt, purpose)
+        wanted = _check_known_categories(attempt, categories if categories is not None else ())
+        role = _check_membership(attempt)
+        _check_consent(attempt, purpose)
+        granted, _ = _check_grant(attempt, role, purpose, wanted, None)
+        order = {}
+        for raw in patient_ids:
+            pk = _as_uuid(getattr(raw, "pk", raw))
+            if pk is not None:
+                order.setdefault(pk, len(order))
+        found = Patient.objects.filter(pk__in=list(order), is_active=True) if order else []
+        shredded = tombstones.shredded()
+        patients = sorted((p for p in found if str(p.pk) not in shredded), key=lambda p: order[p.pk])
+        record(
+            AuditEvent.PATIENTS_LISTED,
+            practice_id=attempt.practice_id,
+            actor=attempt.audit_actor,
+            purpose=purpose.value,
+            resource_ids=[p.pk for p in patients],
+            categories=granted,
+            detail={"count": len(patients)},
+            request=request,
+        )
+        with allow(granted, subjects={p.pk for p in patients}):
+            yield patients

@@ -1,0 +1,151 @@
+"""Minimum necessary (ACC3): which data categories each role may see, for each purpose.
+
+`CATEGORY_GRANTS` is the whole rule, in one table, snapshot-tested
+(tests/access/test_policy.py::test_the_minimum_necessary_table_is_exactly_this). A role × purpose
+pair not in the table grants nothing. In words:
+
+* front desk: names, date of birth, contact and scheduling, for treatment and operations;
+  never anything under `health.` or `financial.`;
+* billing: names, date of birth, contact and `financial.*` for payment (identity and contact
+  for operations, e.g. the patient list); never notes, photos or any other `health.*`;
+* clinician: everything clinical for treatment except psychotherapy notes; identity, contact
+  and scheduling for operations;
+* owner: as a clinician for treatment and operations, plus names, dob, contact and
+  `financial.*` for payment;
+* privacy officer: names, dob and contact for operations (audit review), plus the typed
+  reasons of break-the-glass openings it reviews; nothing clinical, nothing financial.
+
+Purposes that need consent (marketing, analytics, AI assistance) are refused by the door until
+the consent ledger exists, and granted to no role. `patient_request` and `legal` are granted to
+no role yet: the rights and disclosure issues add them together with their own gates.
+
+**Psychotherapy notes** (`health.psychotherapy_notes`) are in no role's grant. HIPAA keeps
+them apart from the rest of the record: readable only by the clinician who wrote them (and
+roles granted explicitly). That is a rule about a particular note, not about a role, so it
+is `psychotherapy_notes_author_only(actor, author_user_id)` below; the notes code (records
+issue) calls it after loading a note, and the door refuses the category outright, including
+through break-the-glass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from confide.access.purposes import Purpose
+from confide.core.permissions import Role
+
+# --- the taxonomy of data categories a chart holds -------------------------------------------
+NAME = "identifiers.name"
+DOB = "identifiers.dob"
+EMAIL = "contact.email"
+PHONE = "contact.phone"
+APPOINTMENTS = "scheduling.appointments"
+BACKGROUND = "health.background"
+MEDICATIONS = "health.medications"
+NOTES = "health.notes"
+PSYCHOTHERAPY_NOTES = "health.psychotherapy_notes"
+PHOTOS = "health.photos"
+DOCUMENTS = "health.documents"
+INSURANCE = "financial.insurance"
+INVOICES = "financial.invoices"
+BREAK_GLASS_REASON = "operations.break_glass_reason"
+
+IDENTITY = frozenset({NAME, DOB})
+CONTACT = frozenset({EMAIL, PHONE})
+SCHEDULING = frozenset({APPOINTMENTS})
+HEALTH = frozenset({BACKGROUND, MEDICATIONS, NOTES, PSYCHOTHERAPY_NOTES, PHOTOS, DOCUMENTS})
+FINANCIAL = frozenset({INSURANCE, INVOICES})
+OPERATIONS_RECORDS = frozenset({BREAK_GLASS_REASON})
+
+KNOWN_CATEGORIES: frozenset[str] = IDENTITY | CONTACT | SCHEDULING | HEALTH | FINANCIAL | OPERATIONS_RECORDS
+
+# Categories granted per note, never per role (see the module docstring).
+AUTHOR_ONLY_CATEGORIES = frozenset({PSYCHOTHERAPY_NOTES})
+
+_REGISTRATION = IDENTITY | CONTACT | SCHEDULING
+_CLINICAL_CARE = IDENTITY | CONTACT | SCHEDULING | (HEALTH - AUTHOR_ONLY_CATEGORIES)
+_BILLING = IDENTITY | CONTACT | FINANCIAL
+
+CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
+    Role.OWNER: {
+        Purpose.TREATMENT: _CLINICAL_CARE,
+        Purpose.PAYMENT: _BILLING,
+        Purpose.OPERATIONS: _REGISTRATION,
+    },
+    Role.CLINICIAN: {
+        Purpose.TREATMENT: _CLINICAL_CARE,
+        Purpose.OPERATIONS: _REGISTRATION,
+    },
+    Role.FRONT_DESK: {
+        Purpose.TREATMENT: _REGISTRATION,
+        Purpose.OPERATIONS: _REGISTRATION,
+    },
+    Role.BILLING: {
+        Purpose.PAYMENT: _BILLING,
+        Purpose.OPERATIONS: IDENTITY | CONTACT,
+    },
+    Role.PRIVACY_OFFICER: {
+        Purpose.OPERATIONS: IDENTITY | CONTACT | OPERATIONS_RECORDS,
+    },
+}
+
+# Purposes that need the patient's consent (CON1): refused until the consent ledger exists.
+CONSENT_PURPOSES = frozenset({Purpose.MARKETING, Purpose.ANALYTICS, Purpose.AI_ASSIST})
+
+# Break-the-glass: only a clinician, only for these purposes, never beyond this ceiling
+# (a clinician's own treatment grant, so never psychotherapy notes, never financial data).
+BREAK_GLASS_ROLES = frozenset({Role.CLINICIAN})
+BREAK_GLASS_PURPOSES = frozenset({Purpose.TREATMENT, Purpose.OPERATIONS})
+BREAK_GLASS_CEILING = _CLINICAL_CARE
+BREAK_GLASS_REASON_MIN_CHARS = 10
+BREAK_GLASS_REASON_MAX_CHARS = 2000
+# Who reviews break-the-glass openings (and gets the e-mail).
+BREAK_GLASS_REVIEWERS = frozenset({Role.PRIVACY_OFFICER})
+
+# Roles that may author psychotherapy notes (and so read their own).
+PSYCHOTHERAPY_AUTHOR_ROLES = frozenset({Role.CLINICIAN, Role.OWNER})
+
+
+class UnknownCategory(ValueError):
+    """A category outside the taxonomy."""
+
+
+def check_known(categories: Iterable[str]) -> frozenset[str]:
+    """The categories as a frozenset, or UnknownCategory naming the first unknown one."""
+    result = frozenset(categories)
+    unknown = sorted(str(c) for c in result - KNOWN_CATEGORIES)
+    if unknown:
+        raise UnknownCategory(f"unknown data category {unknown[0][:64]!r}")
+    return result
+
+
+def categories_for(role: str, purpose: str) -> frozenset[str]:
+    """What `role` may see for `purpose`; empty when nothing is granted. Unknown role or
+    purpose: ValueError."""
+    return CATEGORY_GRANTS.get(Role(role), {}).get(Purpose(purpose), frozenset())
+
+
+def psychotherapy_notes_author_only(actor, author_user_id) -> bool:
+    """The per-note rule for `health.psychotherapy_notes`: only the staff member who wrote the
+    note, in a role that writes them. Enforced by the notes code (records issue) after it loads
+    a note; the door itself never grants this category."""
+    from confide.core.actors import StaffActor
+
+    return (
+        isinstance(actor, StaffActor)
+        and actor.role in PSYCHOTHERAPY_AUTHOR_ROLES
+        and author_user_id is not None
+        and str(actor.user_id) == str(author_user_id)
+    )
+
+
+def _self_check() -> None:
+    for role, by_purpose in CATEGORY_GRANTS.items():
+        for purpose, granted in by_purpose.items():
+            assert granted <= KNOWN_CATEGORIES, (role, purpose)
+            assert not granted & AUTHOR_ONLY_CATEGORIES, (role, purpose)
+            assert purpose not in CONSENT_PURPOSES, (role, purpose)
+    assert not BREAK_GLASS_CEILING & AUTHOR_ONLY_CATEGORIES
+
+
+_self_check()

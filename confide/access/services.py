@@ -1,0 +1,67 @@
+"""Reports about the door: the break-the-glass openings a privacy officer reviews."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+
+from confide.access import policy
+from confide.access.door import acting_in_practice, open_chart
+from confide.access.purposes import Purpose
+from confide.core.actors import StaffActor
+from confide.core.errors import Forbidden
+from confide.vault import tombstones
+
+
+@dataclass(frozen=True)
+class BreakGlassOpening:
+    audit_entry_id: int
+    seq: int
+    at: datetime.datetime
+    patient_id: uuid.UUID
+    opened_by_user_id: int
+    role: str
+    purpose: str
+    categories: tuple[str, ...]
+    reason: str | None  # None when the patient was erased or removed from the active database
+
+
+def list_break_glass_openings(actor: StaffActor, *, request=None) -> list[BreakGlassOpening]:
+    """Every break-the-glass opening in the actor's practice, newest first, with its reason.
+
+    Privacy officers only. The typed reasons are PHI: they are read through the door, one
+    `records:chart:opened` entry (purpose operations, category operations.break_glass_reason)
+    per patient shown, so reviewing is audited like any other reading."""
+    from confide.access.models import BreakGlassReason
+    from confide.records.models import Patient
+
+    if not isinstance(actor, StaffActor) or actor.role not in policy.BREAK_GLASS_REVIEWERS:
+        raise Forbidden("break-the-glass report")
+    with acting_in_practice(actor):
+        rows = list(BreakGlassReason.objects.select_related("audit_entry").order_by("-created_at", "-id"))
+        patient_ids = {row.patient_id for row in rows}
+        shredded = tombstones.shredded()
+        readable = {
+            pk for pk in Patient.objects.filter(pk__in=patient_ids, is_active=True).values_list("pk", flat=True) if str(pk) not in shredded
+        }
+        reasons: dict[uuid.UUID, str] = {}
+        for patient_id in sorted(readable, key=str):
+            with open_chart(actor, patient_id, Purpose.OPERATIONS, categories={policy.BREAK_GLASS_REASON}, request=request):
+                for row in rows:
+                    if row.patient_id == patient_id:
+                        reasons[row.pk] = str(row.reason)
+        return [
+            BreakGlassOpening(
+                audit_entry_id=row.audit_entry_id,
+                seq=row.audit_entry.seq,
+                at=row.audit_entry.at,
+                patient_id=row.patient_id,
+                opened_by_user_id=row.opened_by_id,
+                role=row.audit_entry.actor_role,
+                purpose=row.audit_entry.purpose,
+                categories=tuple(row.audit_entry.categories),
+                reason=reasons.get(row.pk),
+            )
+            for row in rows
+        ]

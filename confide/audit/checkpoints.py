@@ -1,0 +1,433 @@
+"""Signed checkpoints of each chain, written to a sink outside the database.
+
+A checkpoint says "chain C had its entry `seq` with hash H at time T", signed with Ed25519. The
+chain hash makes entry `seq` commit to every entry before it, so a checkpoint kept where the
+database's writers cannot reach lets `confide audit verify` detect what the chain alone cannot:
+a tail truncated after the checkpoint, or a prefix rewritten with recomputed hashes.
+
+When: `record()` (confide/audit/chain.py) calls `after_append` under the chain-head lock. A
+checkpoint is due when the entry's seq is a multiple of CONFIDE_AUDIT_CHECKPOINT_EVERY (100), or
+when CONFIDE_AUDIT_CHECKPOINT_MINUTES (10) have passed since the chain's last checkpoint (the
+clock starts at the chain's first entry; it is checked at append time, so an idle chain gets its
+next checkpoint with its next entry, or from `confide audit checkpoint`). The checkpoint is signed
+and written in `transaction.on_commit`: a rolled-back entry never gets one. Writing it is
+best-effort for the append: a failing sink is logged (ids only) and the action still commits;
+`verify` warns when a chain head names a checkpoint the sink does not hold.
+
+Key: DATA_DIR/keyring/audit-signing.key (PKCS#8 PEM, mode 0600), created on first use, never in
+the database, never logged; its public half is DATA_DIR/keyring/audit-signing.pub. If the public
+key exists without the private key, nothing is re-created (checkpoints signed by a lost key
+would silently stop verifying): restore the key, or move the .pub aside deliberately. Verifiers
+should pin a copy of the .pub kept elsewhere (`verify --public-key`).
+
+Sinks (CONFIDE_AUDIT_CHECKPOINT_SINK):
+* `directory` (default): CONFIDE_AUDIT_CHECKPOINT_DIR/<chain>/<seq:012d>.json (default
+  DATA_DIR/audit-checkpoints), written to a temporary file, fsynced, then hard-linked into place,
+  so a file appears whole or not at all and is never overwritten. Point it at storage the
+  database's host cannot rewrite (a mount from another machine, a synced folder) in production.
+* `s3`: an S3 bucket created with Object Lock; each object is put with ObjectLockMode=COMPLIANCE
+  and a retain-until date CONFIDE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS ahead (If-None-Match: * so an
+  existing key is never replaced). Verification reads every object *version*, so a delete marker
+  cannot hide a checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+SIGNING_KEY_NAME = "audit-signing.key"
+PUBLIC_KEY_NAME = "audit-signing.pub"
+DOMAIN = b"confide-audit-checkpoint/v1\n"  # what a signature is over starts with this: no cross-protocol reuse
+_CHAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")  # practice UUIDs and "platform": safe path parts
+
+
+class CheckpointError(Exception):
+    pass
+
+
+class SigningKeyMissing(CheckpointError):
+    pass
+
+
+def _timestamp(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _check_chain(chain: str) -> str:
+    if not _CHAIN_NAME.match(chain):
+        raise CheckpointError(f"not a chain name: {chain[:50]!r}")
+    return chain
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    chain: str
+    seq: int
+    hash: str
+    at: str  # when it was signed, UTC
+    key_id: str = ""
+    signature: str = ""  # base64 Ed25519 signature over message()
+
+    def message(self) -> bytes:
+        return DOMAIN + f"{self.chain}\n{self.seq}\n{self.hash}\n{self.at}\n".encode()
+
+    def to_json(self) -> bytes:
+        return (json.dumps({"v": 1, **asdict(self)}, sort_keys=True, indent=1) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Checkpoint:
+        try:
+            data = json.loads(raw)
+            if data.get("v") != 1:
+                raise ValueError(f"unknown version {data.get('v')!r}")
+            checkpoint = cls(
+                chain=str(data["chain"]), seq=int(data["seq"]), hash=str(data["hash"]), at=str(data["at"]),
+                key_id=str(data["key_id"]), signature=str(data["signature"]),
+            )  # fmt: skip
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"malformed checkpoint: {type(exc).__name__}: {str(exc)[:80]}") from None
+        if "\n" in checkpoint.chain + checkpoint.hash + checkpoint.at:
+            raise CheckpointError("malformed checkpoint: a field contains a newline")
+        return checkpoint
+
+
+# --- keys ------------------------------------------------------------------------------------
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def keyring_dir() -> Path:
+    return Path(settings.DATA_DIR) / "keyring"
+
+
+def _public_pem(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _create_exclusive(path: Path, data: bytes, mode: int) -> bool:
+    """Write `path` whole or not at all, never replacing an existing file. False if it existed."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(path.parent)
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_key_lock = threading.Lock()
+_keys: dict[Path, Ed25519PrivateKey] = {}
+
+
+def signing_key() -> Ed25519PrivateKey:
+    """The checkpoint signing key, created (with its .pub) on first use. Cached per process."""
+    directory = keyring_dir()
+    path = directory / SIGNING_KEY_NAME
+    with _key_lock:
+        cached = _keys.get(path)
+        if cached is not None:
+            return cached
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pub_path = directory / PUBLIC_KEY_NAME
+        if not path.exists():
+            if pub_path.exists():
+                raise SigningKeyMissing(
+                    f"{path} is missing but {pub_path} exists: restore the signing key from backup "
+                    "(or move the .pub aside on purpose to start a new key; keep it to verify older checkpoints)"
+                )
+            fresh = Ed25519PrivateKey.generate()
+            pem = fresh.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            _create_exclusive(path, pem, 0o600)  # a concurrent process may have won: read what is there
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{path} is unreadable: {type(exc).__name__}") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise CheckpointError(f"{path} is not an Ed25519 key")
+        expected = _public_pem(key.public_key())
+        if not pub_path.exists():
+            _create_exclusive(pub_path, expected, 0o644)
+        if pub_path.read_bytes() != expected:
+            raise CheckpointError(f"{pub_path} does not belong to {path}")
+        _keys[path] = key
+        return key
+
+
+def load_public_key(path: Path | None = None) -> Ed25519PublicKey | None:
+    """The verification key: `path`, or DATA_DIR/keyring/audit-signing.pub. None if absent."""
+    path = path or keyring_dir() / PUBLIC_KEY_NAME
+    if not path.exists():
+        return None
+    key = serialization.load_pem_public_key(path.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise CheckpointError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def forget_keys() -> None:
+    """Drop cached keys (tests move DATA_DIR)."""
+    with _key_lock:
+        _keys.clear()
+
+
+def sign(chain: str, seq: int, head_hash: str, at: datetime.datetime | None = None, key: Ed25519PrivateKey | None = None) -> Checkpoint:
+    key = key or signing_key()
+    unsigned = Checkpoint(chain=_check_chain(chain), seq=int(seq), hash=head_hash, at=_timestamp(at or timezone.now()))
+    signature = base64.b64encode(key.sign(unsigned.message())).decode()
+    return Checkpoint(**{**asdict(unsigned), "key_id": key_id(key.public_key()), "signature": signature})
+
+
+def signature_problem(checkpoint: Checkpoint, public_key: Ed25519PublicKey | None) -> str:
+    """'' when the signature is good; otherwise what is wrong with it."""
+    if public_key is None:
+        return "no public key to check it against"
+    if checkpoint.key_id != key_id(public_key):
+        return f"signed by key {checkpoint.key_id[:40]!r}, not by {key_id(public_key)}"
+    try:
+        public_key.verify(base64.b64decode(checkpoint.signature, validate=True), checkpoint.message())
+    except (InvalidSignature, ValueError):
+        return "the signature does not verify"
+    return ""
+
+
+# --- sinks -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """One checkpoint as read back from a sink: parsed, or the reason it could not be."""
+
+    location: str
+    seq: int  # from the object's name
+    checkpoint: Checkpoint | None
+    error: str = ""
+
+
+class CheckpointSink(Protocol):
+    name: str
+
+    def put(self, checkpoint: Checkpoint) -> bool:
+        """Store a checkpoint; False (and nothing changed) if one is already stored at its seq."""
+
+    def chains(self) -> list[str]:
+        """Every chain the sink holds checkpoints for."""
+
+    def read(self, chain: str) -> list[StoredCheckpoint]:
+        """The chain's checkpoints, ordered by seq."""
+
+
+def _parse_stored(location: str, name: str, raw: bytes) -> StoredCheckpoint:
+    stem = name.removesuffix(".json")
+    seq = int(stem) if stem.isdigit() else -1
+    try:
+        checkpoint = Checkpoint.from_json(raw)
+    except CheckpointError as exc:
+        return StoredCheckpoint(location, seq, None, str(exc))
+    if checkpoint.seq != seq:
+        return StoredCheckpoint(location, seq, None, f"named for seq {seq} but says seq {checkpoint.seq}")
+    return StoredCheckpoint(location, seq, checkpoint)
+
+
+class DirectorySink:
+    name = "directory"
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, chain: str, seq: int) -> Path:
+        return self.root / _check_chain(chain) / f"{seq:012d}.json"
+
+    def put(self, checkpoint: Checkpoint) -> bool:
+        final = self.path(checkpoint.chain, checkpoint.seq)
+        final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if final.exists():
+            return False
+        return _create_exclusive(final, checkpoint.to_json(), 0o444)
+
+    def chains(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _CHAIN_NAME.match(p.name))
+
+    def read(self, chain: str) -> list[StoredCheckpoint]:
+        directory = self.root / _check_chain(chain)
+        if not directory.is_dir():
+            return []
+        stored = [
+            _parse_stored(str(p), p.name, p.read_bytes())
+            for p in directory.iterdir()
+            if p.is_file() and not p.name.startswith(".")
+        ]
+        return sorted(stored, key=lambda s: (s.seq, s.location))
+
+
+class S3ObjectLockSink:
+    name = "s3"
+
+    def __init__(self, bucket: str, prefix: str = "audit-checkpoints/", retain_days: int = 2190, client=None, endpoint_url: str = ""):
+        if client is None:
+            import boto3
+
+            client = boto3.client("s3", endpoint_url=endpoint_url or None)
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        self.retain_days = retain_days
+
+    def key(self, chain: str, seq: int) -> str:
+        return f"{self.prefix}{_check_chain(chain)}/{seq:012d}.json"
+
+    def put(self, checkpoint: Checkpoint) -> bool:
+        from botocore.exceptions import ClientError
+
+        until = timezone.now() + datetime.timedelta(days=self.retain_days)
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.key(checkpoint.chain, checkpoint.seq), Body=checkpoint.to_json(),
+                ContentType="application/json", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
+                IfNoneMatch="*",
+            )  # fmt: skip
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+                return False
+            raise
+        return True
+
+    def _pages(self, **kwargs) -> Iterator[dict]:
+        yield from self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, **kwargs)
+
+    def chains(self) -> list[str]:
+        names = set()
+        for page in self._pages(Prefix=self.prefix, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                name = common["Prefix"][len(self.prefix) :].rstrip("/")
+                if _CHAIN_NAME.match(name):
+                    names.add(name)
+        return sorted(names)
+
+    def read(self, chain: str) -> list[StoredCheckpoint]:
+        stored = []
+        for page in self._pages(Prefix=f"{self.prefix}{_check_chain(chain)}/"):
+            for version in page.get("Versions", []):  # every version: a newer one or a delete marker hides nothing
+                key, version_id = version["Key"], version["VersionId"]
+                body = self.client.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)["Body"].read()
+                stored.append(_parse_stored(f"s3://{self.bucket}/{key}?versionId={version_id}", key.rsplit("/", 1)[-1], body))
+        return sorted(stored, key=lambda s: (s.seq, s.location))
+
+
+@functools.lru_cache(maxsize=8)
+def _sink_for(kind: str, directory: str, bucket: str, prefix: str, retain_days: int, endpoint_url: str) -> CheckpointSink:
+    if kind == "directory":
+        return DirectorySink(Path(directory))
+    if kind == "s3":
+        if not bucket:
+            raise CheckpointError("CONFIDE_AUDIT_CHECKPOINT_SINK=s3 needs CONFIDE_AUDIT_CHECKPOINT_S3_BUCKET")
+        return S3ObjectLockSink(bucket, prefix, retain_days, endpoint_url=endpoint_url)
+    raise CheckpointError(f"CONFIDE_AUDIT_CHECKPOINT_SINK must be directory or s3; got {kind!r}")
+
+
+def sink() -> CheckpointSink:
+    """The configured sink (settings are read on each call, so overriding them in tests works)."""
+    return _sink_for(
+        settings.CONFIDE_AUDIT_CHECKPOINT_SINK,
+        str(settings.CONFIDE_AUDIT_CHECKPOINT_DIR),
+        settings.CONFIDE_AUDIT_CHECKPOINT_S3_BUCKET,
+        settings.CONFIDE_AUDIT_CHECKPOINT_S3_PREFIX,
+        settings.CONFIDE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS,
+        settings.CONFIDE_AUDIT_CHECKPOINT_S3_ENDPOINT_URL,
+    )
+
+
+# --- when, and the write ---------------------------------------------------------------------
+def after_append(head, entry) -> dict:
+    """Called by `record()` with the locked chain head (before this entry) and the new entry.
+
+    Returns the extra ChainHead fields to update with seq/hash; if a checkpoint is due, arranges
+    for it to be signed and written once the transaction commits."""
+    every = settings.CONFIDE_AUDIT_CHECKPOINT_EVERY
+    on_schedule = entry.seq % every == 0
+    if head.checkpoint_at is None and not on_schedule:
+        return {"checkpoint_at": entry.at}  # the chain's first entry starts the clock
+    overdue = head.checkpoint_at is not None and entry.at - head.checkpoint_at >= datetime.timedelta(
+        minutes=settings.CONFIDE_AUDIT_CHECKPOINT_MINUTES
+    )
+    if not (on_schedule or overdue):
+        return {}
+    transaction.on_commit(functools.partial(_write_after_commit, entry.chain, entry.seq, entry.hash))
+    return {"checkpoint_seq": entry.seq, "checkpoint_at": entry.at}
+
+
+def write(chain: str, seq: int, head_hash: str, target: CheckpointSink | None = None) -> Checkpoint:
+    """Sign and store a checkpoint now. Storing the same seq twice keeps the first."""
+    checkpoint = sign(chain, seq, head_hash)
+    (target or sink()).put(checkpoint)
+    return checkpoint
+
+
+def _write_after_commit(chain: str, seq: int, head_hash: str) -> None:
+    try:
+        write(chain, seq, head_hash)
+    except Exception:  # noqa: BLE001 — the entry is committed; a lost checkpoint must not fail the action
+        logger.error(
+            "audit checkpoint could not be written",
+            exc_info=True,
+            extra={"event": "audit:checkpoint:failed", "object_id": chain, "count": seq},
+        )
+
+
+def checkpoint_heads(chains: Iterable[str] | None = None) -> list[Checkpoint]:
+    """Checkpoint the current head of each chain (all, or those named): `confide audit checkpoint`,
+    for a cron job or shutdown. Returns the checkpoints newly stored (a head already checkpointed
+    at its seq is left as it is)."""
+    from confide.audit.models import ChainHead
+
+    target, written = sink(), []
+    heads = ChainHead.objects.filter(seq__gt=0).order_by("chain")
+    if chains is not None:
+        heads = heads.filter(chain__in=list(chains))
+    for chain in heads.values_list("chain", flat=True):
+        with transaction.atomic():
+            head = ChainHead.objects.select_for_update().get(chain=chain)
+            if head.checkpoint_seq != head.seq:
+                ChainHead.objects.filter(chain=chain).update(checkpoint_seq=head.seq, checkpoint_at=timezone.now())
+        checkpoint = sign(head.chain, head.seq, head.hash)
+        if target.put(checkpoint):
+            written.append(checkpoint)
+    return written

@@ -1,0 +1,198 @@
+"""Verifying the audit chains: `confide audit verify`.
+
+`verify_chain` is a pure function over an iterable of entries (anything with the hashed fields and
+`hash` as attributes, ordered by seq), the chain's stored checkpoints, the verification key and
+the chain-head row. It walks the entries once, keeping only the previous two hashes and the
+checkpoints by seq, so verifying a chain takes constant memory in its length; `verify_chains`
+feeds it rows streamed from the database with `.iterator(chunk_size=...)`.
+
+For each entry at position `expected` (seqs start at 1 and step by 1):
+
+* seq ≠ expected → **deleted** (a gap: entries expected..seq-1 are missing) or **inserted** (a
+  seq seen again: a duplicate or an entry moved back);
+* its hash ≠ SHA-256(canonical(entry)) with prev_hash linking to the entry before → **edited**;
+* it claims the same predecessor as the entry before it → **inserted** (that one was slipped in);
+* prev_hash ≠ the previous entry's hash → **reordered** (entries swapped or moved; or the entry
+  before was rewritten with a recomputed hash);
+
+then every checkpoint: its Ed25519 signature (**bad-signature**), that it names this chain, that the
+entry at its seq has the hash it signed (**rewritten**: the chain up to there was recomputed), and
+that its seq is not beyond the last entry (**truncated**); and the chain head row against the last
+entry (**deleted** / **inserted** / **edited** at the tail). After a problem the walk resynchronises
+on the entry's stored hash, so one tampered entry is reported once, not as a cascade.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from confide.audit.chain import HASHED_FIELDS, entry_hash
+from confide.audit.checkpoints import CheckpointSink, StoredCheckpoint, signature_problem
+from confide.audit.models import GENESIS
+
+Row = namedtuple("Row", (*HASHED_FIELDS, "hash"))
+MAX_PROBLEMS = 100  # kept per chain (the rest are only counted): bounded memory on a badly broken chain
+
+# Ties at one seq: what the entries themselves show first, then the checkpoints, then the head row.
+_PRIORITY = {"edited": 0, "deleted": 0, "inserted": 0, "reordered": 0, "truncated": 1, "rewritten": 1,
+             "bad-signature": 2, "bad-checkpoint": 2, "head": 3}  # fmt: skip
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    seq: int
+    priority: int
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"seq {self.seq}: {self.kind}: {self.message}"
+
+
+@dataclass
+class ChainReport:
+    chain: str
+    entries: int = 0
+    checkpoints: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    more_problems: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return min(self.problems) if self.problems else None
+
+    def add(self, seq: int, kind: str, message: str) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.more_problems += 1
+        else:
+            self.problems.append(Problem(seq, _PRIORITY[kind], kind, message))
+
+
+def _with_prev(row, prev_hash: str) -> str:
+    """The hash the row would have with `prev_hash` as its link (tells an edited link from a moved row)."""
+    values = {name: getattr(row, name) for name in HASHED_FIELDS}
+    values["prev_hash"] = prev_hash
+    return entry_hash(Row(**values, hash=""))
+
+
+def verify_chain(
+    chain: str,
+    rows: Iterable,
+    checkpoints: Iterable[StoredCheckpoint] = (),
+    *,
+    public_key=None,
+    head: tuple[int, str] | None = None,
+    head_checkpoint_seq: int = 0,
+) -> ChainReport:
+    """Check one chain. `rows` ordered by seq; `head` is the ChainHead row's (seq, hash), None if absent."""
+    report = ChainReport(chain)
+
+    signed: dict[int, list] = {}
+    for stored in checkpoints:
+        report.checkpoints += 1
+        cp = stored.checkpoint
+        if cp is None:
+            report.add(max(stored.seq, 0), "bad-checkpoint", f"unreadable checkpoint {stored.location}: {stored.error}")
+            continue
+        problem = signature_problem(cp, public_key)
+        if problem:
+            report.add(cp.seq, "bad-signature", f"checkpoint {stored.location}: {problem}")
+        elif cp.chain != chain:
+            report.add(cp.seq, "bad-checkpoint", f"checkpoint {stored.location} is signed for chain {cp.chain}, not this one")
+        else:
+            signed.setdefault(cp.seq, []).append(cp)
+    if head_checkpoint_seq and head_checkpoint_seq not in signed:
+        report.warnings.append(
+            f"the chain head records a checkpoint at seq {head_checkpoint_seq} that the sink does not hold "
+            "(it failed to write, or the sink was changed): see the application log"
+        )
+
+    expected, prev, prev_prev = 1, GENESIS, None
+    last_seq, last_hash = 0, GENESIS
+    for row in rows:
+        report.entries += 1
+        seq = row.seq
+        if seq > expected:
+            missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
+            report.add(expected, "deleted", f"seq gap: entry {missing} is missing (deleted); the next entry is seq {seq}")
+        elif seq < expected:
+            report.add(seq, "inserted", f"seq {seq} again after seq {expected - 1}: a duplicate or out-of-order entry was inserted")
+        else:
+            hash_ok = entry_hash(row) == row.hash
+            link_ok = row.prev_hash == prev
+            if not link_ok and prev_prev is not None and row.prev_hash == prev_prev and seq > 1:
+                report.add(seq - 1, "inserted", f"entries {seq - 1} and {seq} both follow entry {seq - 2}: entry {seq - 1} was inserted")
+            elif not hash_ok and (link_ok or _with_prev(row, prev) == row.hash):
+                report.add(seq, "edited", "the stored hash does not match the entry's content: the entry was edited")
+            elif not hash_ok:
+                report.add(seq, "reordered", f"neither its hash nor its link to entry {seq - 1} matches: entries were reordered (or this one rewritten)")
+            elif not link_ok:
+                report.add(seq, "reordered", f"prev_hash does not match entry {seq - 1}'s hash: entries before it were reordered, replaced or removed")
+        for cp in signed.pop(seq, ()):
+            if cp.hash != row.hash:
+                report.add(seq, "rewritten", f"entry {seq}'s hash differs from the checkpoint signed at {cp.at}: the chain up to it was rewritten")
+        prev_prev, prev = row.prev_hash, row.hash
+        expected = max(expected, seq + 1)
+        last_seq, last_hash = max(last_seq, seq), row.hash
+
+    for seq, cps in sorted(signed.items()):
+        if seq > last_seq:
+            report.add(last_seq + 1, "truncated",
+                       f"the checkpoint signed at {cps[0].at} covers seq {seq}, but the last entry is seq {last_seq}: "
+                       f"entries {last_seq + 1}..{seq} were truncated")  # fmt: skip
+        else:
+            report.add(seq, "deleted", f"entry {seq}, named by the checkpoint signed at {cps[0].at}, is missing")
+
+    if head is None:
+        if report.entries:
+            report.add(last_seq, "head", "the chain has entries but no chain head row")
+    elif head[0] > last_seq:
+        report.add(last_seq + 1, "deleted", f"the chain head records seq {head[0]} but the last entry is seq {last_seq}: entries after it were deleted")
+    elif head[0] < last_seq:
+        report.add(head[0] + 1, "inserted", f"entries {head[0] + 1}..{last_seq} are beyond the chain head (seq {head[0]}): inserted")
+    elif head[1] != last_hash:
+        report.add(last_seq, "edited", f"the chain head's hash differs from entry {last_seq}'s hash")
+    return report
+
+
+# --- the database side -----------------------------------------------------------------------
+def stream_rows(chain: str, chunk_size: int = 2000) -> Iterator[Row]:
+    """A chain's entries ordered by seq, read in chunks (a server-side cursor on PostgreSQL)."""
+    from confide.audit.models import AuditEntry
+
+    query = AuditEntry.objects.filter(chain=chain).order_by("seq", "id").values_list(*HASHED_FIELDS, "hash")
+    for values in query.iterator(chunk_size=chunk_size):
+        yield Row._make(values)
+
+
+def all_chains(sink: CheckpointSink) -> list[str]:
+    """Every chain anything knows of: head rows, entries, and the sink (a chain whose rows were
+    all deleted, head included, still has its checkpoints)."""
+    from confide.audit.models import AuditEntry, ChainHead
+
+    names = set(ChainHead.objects.values_list("chain", flat=True))
+    names.update(AuditEntry.objects.order_by().values_list("chain", flat=True).distinct())
+    names.update(sink.chains())
+    return sorted(names)
+
+
+def verify_chains(chains: Iterable[str], *, sink: CheckpointSink, public_key, chunk_size: int = 2000) -> Iterator[ChainReport]:
+    from confide.audit.models import ChainHead
+
+    for chain in chains:
+        head = ChainHead.objects.filter(chain=chain).values_list("seq", "hash", "checkpoint_seq").first()
+        yield verify_chain(
+            chain,
+            stream_rows(chain, chunk_size),
+            sink.read(chain),
+            public_key=public_key,
+            head=head[:2] if head else None,
+            head_checkpoint_seq=head[2] if head else 0,
+        )

@@ -1,0 +1,96 @@
+"""ACC3, minimum necessary: the role × purpose × category table, as a literal snapshot, and the
+rules it must keep whatever else changes."""
+
+import pytest
+
+from confide.access import policy
+from confide.access.policy import CATEGORY_GRANTS, KNOWN_CATEGORIES, categories_for, psychotherapy_notes_author_only
+from confide.access.purposes import Purpose
+from confide.core.actors import StaffActor
+from confide.core.permissions import Role
+
+NAME_DOB = ["identifiers.dob", "identifiers.name"]
+CONTACT = ["contact.email", "contact.phone"]
+CLINICAL = sorted(
+    NAME_DOB + CONTACT + ["scheduling.appointments", "health.background", "health.medications", "health.notes", "health.photos", "health.documents"]
+)
+REGISTRATION = sorted(NAME_DOB + CONTACT + ["scheduling.appointments"])
+BILLING = sorted(NAME_DOB + CONTACT + ["financial.insurance", "financial.invoices"])
+
+
+def test_the_minimum_necessary_table_is_exactly_this():
+    """A change to who may see what must change this literal too: one visible diff."""
+    table = {role.value: {purpose.value: sorted(cats) for purpose, cats in grants.items()} for role, grants in CATEGORY_GRANTS.items()}
+    assert table == {
+        "owner": {"treatment": CLINICAL, "payment": BILLING, "operations": REGISTRATION},
+        "clinician": {"treatment": CLINICAL, "operations": REGISTRATION},
+        "front_desk": {"treatment": REGISTRATION, "operations": REGISTRATION},
+        "billing": {"payment": BILLING, "operations": sorted(NAME_DOB + CONTACT)},
+        "privacy_officer": {"operations": sorted(NAME_DOB + CONTACT + ["operations.break_glass_reason"])},
+    }
+    assert sorted(KNOWN_CATEGORIES) == sorted(
+        CLINICAL + ["health.psychotherapy_notes", "financial.insurance", "financial.invoices", "operations.break_glass_reason"]
+    )
+    assert [p.value for p in Purpose] == [
+        "treatment", "payment", "operations", "patient_request", "marketing", "analytics", "ai_assist", "legal"
+    ]  # fmt: skip
+
+
+def _everything(role: Role) -> set[str]:
+    return {c for purpose in Purpose for c in categories_for(role, purpose)}
+
+
+def test_acc3_front_desk_never_sees_anything_clinical_or_financial():
+    assert not {c for c in _everything(Role.FRONT_DESK) if c.startswith(("health.", "financial."))}
+    assert {"identifiers.name", "identifiers.dob", "contact.phone", "scheduling.appointments"} <= _everything(Role.FRONT_DESK)
+
+
+def test_acc3_billing_never_sees_notes_or_photos():
+    seen = _everything(Role.BILLING)
+    assert not seen & {"health.notes", "health.psychotherapy_notes", "health.photos"}
+    assert not {c for c in seen if c.startswith("health.")}
+    assert {"financial.insurance", "financial.invoices"} <= categories_for(Role.BILLING, Purpose.PAYMENT)
+
+
+def test_acc3_privacy_officer_sees_nothing_clinical_or_financial():
+    seen = _everything(Role.PRIVACY_OFFICER)
+    assert not {c for c in seen if c.startswith(("health.", "financial.", "scheduling."))}
+    assert set(NAME_DOB + CONTACT) <= categories_for(Role.PRIVACY_OFFICER, Purpose.OPERATIONS)
+
+
+def test_clinicians_see_the_clinical_record_for_treatment_only():
+    assert categories_for(Role.CLINICIAN, Purpose.TREATMENT) >= {"health.background", "health.notes", "health.photos"}
+    assert not {c for c in categories_for(Role.CLINICIAN, Purpose.OPERATIONS) if c.startswith("health.")}
+    assert categories_for(Role.CLINICIAN, Purpose.PAYMENT) == frozenset()
+
+
+def test_owner_is_clinician_for_treatment_plus_financial_for_payment():
+    assert categories_for(Role.OWNER, Purpose.TREATMENT) == categories_for(Role.CLINICIAN, Purpose.TREATMENT)
+    assert {"financial.insurance", "financial.invoices"} <= categories_for(Role.OWNER, Purpose.PAYMENT)
+
+
+def test_no_role_is_granted_psychotherapy_notes_or_a_consent_purpose():
+    for role in Role:
+        assert "health.psychotherapy_notes" not in _everything(role)
+        for purpose in policy.CONSENT_PURPOSES | {Purpose.PATIENT_REQUEST, Purpose.LEGAL}:
+            assert categories_for(role, purpose) == frozenset(), (role, purpose)
+    assert "health.psychotherapy_notes" not in policy.BREAK_GLASS_CEILING
+
+
+def test_unknown_purpose_role_and_category_are_refused():
+    with pytest.raises(ValueError):
+        categories_for(Role.CLINICIAN, "curiosity")
+    with pytest.raises(ValueError):
+        categories_for("janitor", Purpose.TREATMENT)
+    with pytest.raises(policy.UnknownCategory, match="health.everything"):
+        policy.check_known({"contact.email", "health.everything"})
+    assert policy.check_known(["contact.email"]) == frozenset({"contact.email"})
+
+
+def test_psychotherapy_notes_are_for_their_author_only(world):
+    clinician = StaffActor.from_membership(world.a.memberships[Role.CLINICIAN])
+    front_desk = StaffActor.from_membership(world.a.memberships[Role.FRONT_DESK])
+    assert psychotherapy_notes_author_only(clinician, clinician.user_id)
+    assert not psychotherapy_notes_author_only(clinician, clinician.user_id + 1000)
+    assert not psychotherapy_notes_author_only(front_desk, front_desk.user_id)  # not a role that writes notes
+    assert not psychotherapy_notes_author_only(clinician, None)

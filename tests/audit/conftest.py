@@ -1,0 +1,132 @@
+"""Fixtures for the audit tests: an isolated checkpoint sink and signing key, raw access to the
+append-only triggers, and (PostgreSQL) a connection as the owning role for the tamper tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from confide.audit import checkpoints
+
+REPO = Path(__file__).resolve().parents[2]
+ON_POSTGRES = os.environ.get("CONFIDE_TEST_DATABASE") == "postgres"
+FAIL_LINE = re.compile(r"FAIL chain (?P<chain>\S+)[^:]*: first bad seq (?P<seq>-?\d+): (?P<kind>[a-z-]+): ")
+
+
+@pytest.fixture
+def keyring(tmp_path, monkeypatch) -> Path:
+    """A fresh keyring directory for the checkpoint signing key."""
+    directory = tmp_path / "keyring"
+    monkeypatch.setattr(checkpoints, "keyring_dir", lambda: directory)
+    checkpoints.forget_keys()
+    yield directory
+    checkpoints.forget_keys()
+
+
+@pytest.fixture
+def sink_dir(settings, tmp_path, keyring) -> Path:
+    """Checkpoints go to a directory of this test's own, signed by a key of its own."""
+    settings.CONFIDE_AUDIT_CHECKPOINT_SINK = "directory"
+    settings.CONFIDE_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    return tmp_path / "checkpoints"
+
+
+@contextmanager
+def sqlite_triggers_dropped() -> Iterator[None]:
+    """SQLite: drop the append-only triggers for a tamper test. Call inside a transaction (the test's,
+    or `transaction.atomic()`): DDL is transactional in SQLite, so rolling back restores them."""
+    assert connection.vendor == "sqlite" and connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_auditentry'")
+        names = [row[0] for row in cursor.fetchall()]
+        assert names, "the append-only triggers are missing"
+        for name in names:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+    yield
+
+
+def parse_failure(output: str) -> dict[str, dict]:
+    """{chain: {"seq": int, "kind": str, "line": str}} from `confide audit verify` output."""
+    found = {}
+    for line in output.splitlines():
+        match = FAIL_LINE.search(line)
+        if match:
+            found[match["chain"]] = {"seq": int(match["seq"]), "kind": match["kind"], "line": line}
+    return found
+
+
+# --- subprocesses: real commits, as the application would make them --------------------------
+def subprocess_env(data_dir: Path, **extra: str) -> dict:
+    """The test settings in a child process, with its own data directory (keyring, sink, and on
+    SQLite its own database file). On PostgreSQL it connects as the application role."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_AUDIT_")}
+    return env | {"DJANGO_SETTINGS_MODULE": "tests.settings", "CONFIDE_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)} | extra
+
+
+def run_python(args: list[str], env: dict, *, timeout: int = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def append_in_subprocess(env: dict, chains: list[str], *, threads: int, per_thread: int, migrate: bool) -> dict:
+    args = ["-m", "tests.audit.append_worker", "--threads", str(threads), "--per-thread", str(per_thread)]
+    args += [a for chain in chains for a in ("--chain", chain)] + (["--migrate"] if migrate else [])
+    result = run_python(args, env)
+    assert result.returncode == 0, f"append worker failed:\n{result.stdout}\n{result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def verify_in_subprocess(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return run_python(["-m", "django", "audit", "verify", *args], env)
+
+
+# --- PostgreSQL: the owning role, for what the application role may not do ---------------------
+@contextmanager
+def owner_connection():
+    """A psycopg connection as the role that owns the tables (DATABASE_MIGRATE_URL): the one role
+    that can ALTER TABLE … DISABLE TRIGGER, i.e. the attacker with the most access short of the
+    superuser. Separate from the test's connection: what it does is committed (and undone by the
+    test). A lock timeout turns a lock conflict with the test's transaction into an error, not a hang."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["owner"]
+    with psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], password=db.get("PASSWORD") or None,
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, autocommit=True,
+    ) as conn:  # fmt: skip
+        conn.execute("SET lock_timeout = '10s'")
+        yield conn
+
+
+def owner_tamper(conn, *statements: tuple[str, tuple]) -> None:
+    """Run statements as the owner with the append-only trigger disabled, in one transaction (the
+    trigger is never off for anyone else: ALTER TABLE is transactional)."""
+    with conn.transaction():
+        conn.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_append_only")
+        for sql, params in statements:
+            conn.execute(sql, params)
+        # Tables referencing entries have deferred foreign-key checks queued by a DELETE; run them
+        # now (ALTER TABLE refuses a table with pending trigger events).
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        conn.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_append_only")
+
+
+def owner_remove_chains(chains: list[str]) -> None:
+    """Take committed test chains out of the shared PostgreSQL test database again."""
+    with owner_connection() as conn:
+        owner_tamper(conn, ("DELETE FROM audit_auditentry WHERE chain = ANY(%s)", (chains,)))
+        conn.execute("DELETE FROM audit_chainhead WHERE chain = ANY(%s)", (chains,))
+
+
+def new_chain() -> str:
+    return str(uuid.uuid4())
