@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("confide.accounts.urls")),
     path("", include("confide.records.urls")),
     path("", include("confide.audit.urls")),
+    path("", include("confide.access.urls")),
 ]
 
 handler400 = "confide.core.views.bad_request"

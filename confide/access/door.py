@@ -450,7 +450,7 @@ def _reviewer_emails() -> list[str]:
 
 
 def _break_glass_notice(entry) -> str:
-    link = f"{getattr(settings, 'CONFIDE_BASE_URL', '').rstrip('/')}{reverse('core:dashboard')}"
+    link = f"{getattr(settings, 'CONFIDE_BASE_URL', '').rstrip('/')}{reverse('access:break-glass-report')}"
     return (
         "A clinician opened a patient's chart outside their normal access (break-the-glass) and gave a reason.\n\n"
         f"Practice: {entry.practice_id}\n"

@@ -11,7 +11,7 @@ pair not in the table grants nothing. In words:
 * clinician: everything clinical for treatment except psychotherapy notes; identity, contact
   and scheduling for operations;
 * owner: as a clinician for treatment and operations, plus names, dob, contact and
-  `financial.*` for payment;
+  `financial.*` for payment, and (for operations) the break-the-glass reasons it reviews;
 * privacy officer: names, dob and contact for operations (audit review), plus the typed
   reasons of break-the-glass openings it reviews; nothing clinical, nothing financial.
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from confide.access.purposes import Purpose
-from confide.core.permissions import Role
+from confide.core.permissions import ROLE_PERMISSIONS, Perm, Role
 
 # --- the taxonomy of data categories a chart holds -------------------------------------------
 NAME = "identifiers.name"
@@ -70,7 +70,7 @@ CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
     Role.OWNER: {
         Purpose.TREATMENT: _CLINICAL_CARE,
         Purpose.PAYMENT: _BILLING,
-        Purpose.OPERATIONS: _REGISTRATION,
+        Purpose.OPERATIONS: _REGISTRATION | OPERATIONS_RECORDS,
     },
     Role.CLINICIAN: {
         Purpose.TREATMENT: _CLINICAL_CARE,
@@ -99,8 +99,9 @@ BREAK_GLASS_PURPOSES = frozenset({Purpose.TREATMENT, Purpose.OPERATIONS})
 BREAK_GLASS_CEILING = _CLINICAL_CARE
 BREAK_GLASS_REASON_MIN_CHARS = 10
 BREAK_GLASS_REASON_MAX_CHARS = 2000
-# Who reviews break-the-glass openings (and gets the e-mail).
-BREAK_GLASS_REVIEWERS = frozenset({Role.PRIVACY_OFFICER})
+# Who reviews break-the-glass openings (and gets the e-mail): the roles granted the report's
+# permission in the role table, so the report page and the notice cannot disagree.
+BREAK_GLASS_REVIEWERS = frozenset(role for role, perms in ROLE_PERMISSIONS.items() if Perm.BREAK_GLASS_REVIEW in perms)
 
 # Roles that may author psychotherapy notes (and so read their own).
 PSYCHOTHERAPY_AUTHOR_ROLES = frozenset({Role.CLINICIAN, Role.OWNER})

@@ -11,6 +11,7 @@ from confide.access.door import acting_in_practice, open_chart
 from confide.access.purposes import Purpose
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden
+from confide.core.permissions import Perm
 from confide.vault import tombstones
 
 
@@ -21,6 +22,7 @@ class BreakGlassOpening:
     at: datetime.datetime
     patient_id: uuid.UUID
     opened_by_user_id: int
+    opened_by_name: str
     role: str
     purpose: str
     categories: tuple[str, ...]
@@ -30,16 +32,16 @@ class BreakGlassOpening:
 def list_break_glass_openings(actor: StaffActor, *, request=None) -> list[BreakGlassOpening]:
     """Every break-the-glass opening in the actor's practice, newest first, with its reason.
 
-    Privacy officers only. The typed reasons are PHI: they are read through the door, one
+    Holders of `access:break-glass:review` (privacy officers) only. The typed reasons are PHI: they are read through the door, one
     `records:chart:opened` entry (purpose operations, category operations.break_glass_reason)
     per patient shown, so reviewing is audited like any other reading."""
     from confide.access.models import BreakGlassReason
     from confide.records.models import Patient
 
-    if not isinstance(actor, StaffActor) or actor.role not in policy.BREAK_GLASS_REVIEWERS:
-        raise Forbidden("break-the-glass report")
+    if not isinstance(actor, StaffActor) or not actor.has(Perm.BREAK_GLASS_REVIEW):
+        raise Forbidden(Perm.BREAK_GLASS_REVIEW)
     with acting_in_practice(actor):
-        rows = list(BreakGlassReason.objects.select_related("audit_entry").order_by("-created_at", "-id"))
+        rows = list(BreakGlassReason.objects.select_related("audit_entry", "opened_by").order_by("-created_at", "-id"))
         patient_ids = {row.patient_id for row in rows}
         shredded = tombstones.shredded()
         readable = {
@@ -58,6 +60,7 @@ def list_break_glass_openings(actor: StaffActor, *, request=None) -> list[BreakG
                 at=row.audit_entry.at,
                 patient_id=row.patient_id,
                 opened_by_user_id=row.opened_by_id,
+                opened_by_name=row.opened_by.display_name,
                 role=row.audit_entry.actor_role,
                 purpose=row.audit_entry.purpose,
                 categories=tuple(row.audit_entry.categories),

@@ -57,4 +57,5 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "records:patient-list":            _p(A.STAFF,      Perm.CONTACT_READ,           False, "GET"),
     "audit:log":                       _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET"),
     "audit:log-export":                _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET", True),
+    "access:break-glass-report":       _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     False, "GET"),
 }  # fmt: skip

@@ -18,10 +18,12 @@ EXPECTED_PERMS = [
     "records:contact:read",
     "billing:invoice:read",
     "audit:log:view",
+    "access:break-glass:review",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
     "owner": [
+        "access:break-glass:review",
         "accounts:security-events:view",
         "accounts:staff:change-role",
         "accounts:staff:list",
@@ -50,6 +52,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:contact:read",
     ],
     "privacy_officer": [
+        "access:break-glass:review",
         "accounts:security-events:view",
         "accounts:staff:list",
         "audit:log:view",
@@ -82,6 +85,7 @@ EXPECTED_ROUTE_POLICY = {
     "records:patient-list":               ("staff",      "records:contact:read",          False, ["GET"],         False),
     "audit:log":                          ("staff",      "audit:log:view",                False, ["GET"],         False),
     "audit:log-export":                   ("staff",      "audit:log:view",                False, ["GET"],         True),
+    "access:break-glass-report":          ("staff",      "access:break-glass:review",     False, ["GET"],         False),
 }  # fmt: skip
 
 

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from confide.access import views
+
+app_name = "access"
+urlpatterns = [
+    path("access/break-glass/", views.break_glass_report, name="break-glass-report"),
+]

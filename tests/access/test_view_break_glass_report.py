@@ -1,0 +1,59 @@
+"""The break-the-glass report page: the privacy officer sees every opening of the practice with
+the typed reason; nobody else sees the page; another practice's openings never appear."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from confide.access.door import open_chart
+from confide.access.purposes import Purpose
+from confide.audit.events import AuditEvent
+from confide.core.permissions import Role
+from tests.access.conftest import entries
+
+REASON = "Fell in the car park; allergies needed before giving anything"
+URL = reverse("access:break-glass-report")
+
+
+def _break_glass(staff, patient_id, where=None, reason=REASON):
+    with open_chart(staff(Role.CLINICIAN, where), patient_id, Purpose.OPERATIONS, categories={"health.background"}, break_glass_reason=reason):
+        pass
+
+
+def test_the_privacy_officer_sees_each_opening_with_who_and_why(world, staff, make_patient, signed_in):
+    patient = make_patient()
+    _break_glass(staff, patient.id)
+    page = signed_in(Role.PRIVACY_OFFICER).get(URL)
+    assert page.status_code == 200
+    html = page.content.decode()
+    opened = entries(AuditEvent.CHART_OPENED)[-2]  # the flagged opening; the last one is the report's own reading
+    assert opened.flagged
+    assert f'data-testid="opening-{opened.seq}"' in html
+    assert REASON in html and str(patient.id) in html and world.a.user(Role.CLINICIAN).display_name in html
+    assert "Marisol" not in html  # the report shows ids, not the patient's name
+
+
+def test_another_practices_openings_never_appear(world, staff, make_patient, signed_in):
+    other = make_patient(where=world.b)
+    _break_glass(staff, other.id, where=world.b, reason="Practice B's own emergency, history needed")
+    html = signed_in(Role.PRIVACY_OFFICER).get(URL).content.decode()
+    assert "Practice B's own emergency" not in html and str(other.id) not in html
+    assert "No chart has been opened with break-the-glass." in html
+
+
+def test_the_notice_links_to_the_report(world, staff, make_patient, mailoutbox, django_capture_on_commit_callbacks):
+    patient = make_patient()
+    with django_capture_on_commit_callbacks(execute=True):
+        _break_glass(staff, patient.id)
+    [message] = mailoutbox
+    assert URL in message.body
+
+
+def test_the_owner_may_review_too(world, staff, make_patient, signed_in):
+    _break_glass(staff, make_patient().id)
+    assert REASON in signed_in(Role.OWNER).get(URL).content.decode()
+
+
+def test_clinicians_front_desk_and_billing_are_refused(signed_in):
+    for role in (Role.CLINICIAN, Role.FRONT_DESK, Role.BILLING):
+        assert signed_in(role).get(URL).status_code == 403, role
