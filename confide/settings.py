@@ -44,11 +44,14 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "confide.core",
     "confide.accounts",
     "confide.vault",
     "confide.audit",
     "confide.access",
+    "confide.policy",
     "confide.records",
 ]
 
@@ -125,6 +128,7 @@ DATABASES = {"default": _postgres(_database_url, "DATABASE_URL") if _database_ur
 _migrate_url = env_str("DATABASE_MIGRATE_URL")
 if _migrate_url:
     DATABASES["owner"] = _postgres(_migrate_url, "DATABASE_MIGRATE_URL")
+DATABASE_ROUTERS = ["confide.core.db.routers.MigratingDatabaseRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -233,6 +237,21 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+
+# --- Privacy policy: a material change is published at least this many days before it applies
+CONFIDE_POLICY_MATERIAL_NOTICE_DAYS = env_int("CONFIDE_POLICY_MATERIAL_NOTICE_DAYS", 30, minimum=1, maximum=365)
+
+
+# --- Background work: the Django Tasks API (django-tasks), database backend by default ----------
+# `confide db_worker` runs the queue (make run starts one beside the web server). Task arguments
+# are ids only, never PHI: they are stored in plain text in the task table.
+# CONFIDE_TASKS_BACKEND=immediate runs each task in the enqueuing process (one-off scripts).
+_TASK_BACKENDS = {"database": "django_tasks_db.DatabaseBackend", "immediate": "django_tasks.backends.immediate.ImmediateBackend"}
+CONFIDE_TASKS_BACKEND = env_str("CONFIDE_TASKS_BACKEND", "database")
+if CONFIDE_TASKS_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(f"CONFIDE_TASKS_BACKEND must be one of {', '.join(_TASK_BACKENDS)}; got {CONFIDE_TASKS_BACKEND!r}")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[CONFIDE_TASKS_BACKEND]}}
 
 
 # --- Audit log: signed checkpoints outside the database (confide/audit/checkpoints.py) -------

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("confide.records.urls")),
     path("", include("confide.audit.urls")),
     path("", include("confide.access.urls")),
+    path("", include("confide.policy.urls")),
 ]
 
 handler400 = "confide.core.views.bad_request"

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from unittest import mock
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from confide.core.permissions import Role
@@ -130,6 +132,19 @@ def clock():
 
     with time_machine.travel("2026-03-02T09:00:00Z", tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture
+def run_tasks():
+    """Run the queued background tasks now with the real worker (`confide db_worker --batch`),
+    then return. The worker's `close_old_connections()` is held off: inside a test's
+    transaction it would close the connection the test is using (on PostgreSQL)."""
+
+    def run():
+        with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+            call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+
+    return run
 
 
 def random_uuid() -> uuid.UUID:

@@ -97,7 +97,9 @@ class SystemJob:
 
 # Appointment reminders: a phone number and the appointment, for treatment; nothing else.
 REMINDER_JOB = SystemJob("reminder-job", frozenset({policy.PHONE, policy.APPOINTMENTS}), frozenset({Purpose.TREATMENT}))
-SYSTEM_JOBS: dict[str, SystemJob] = {job.name: job for job in (REMINDER_JOB,)}
+# Notices of material changes to the privacy notice: the e-mail address, for operations.
+POLICY_NOTICE_JOB = SystemJob("policy-notice-job", frozenset({policy.EMAIL}), frozenset({Purpose.OPERATIONS}))
+SYSTEM_JOBS: dict[str, SystemJob] = {job.name: job for job in (REMINDER_JOB, POLICY_NOTICE_JOB)}
 
 
 # --- an attempt, and its refusal ----------------------------------------------------------------

@@ -33,19 +33,35 @@ from collections.abc import Iterable
 
 from confide.access.purposes import Purpose
 from confide.core.permissions import ROLE_PERMISSIONS, Perm, Role
+from confide.policy.loader import load_default
 
-# --- the taxonomy of data categories a chart holds -------------------------------------------
+# --- the categories the door grants, by name --------------------------------------------------
+# The taxonomy itself is the privacy declaration's (confide/policy/default.toml): KNOWN_CATEGORIES
+# is read from it, and _self_check() below fails the import if a name here is not in it.
 NAME = "identifiers.name"
 DOB = "identifiers.dob"
+DEMOGRAPHICS = "identifiers.demographics"
+MRN = "identifiers.medical_record_number"
+GOVERNMENT_ID = "identifiers.government"
 EMAIL = "contact.email"
 PHONE = "contact.phone"
+ADDRESS = "contact.address"
+EMERGENCY_CONTACT = "contact.emergency"
+GUARDIAN = "contact.guardian"
 APPOINTMENTS = "scheduling.appointments"
 BACKGROUND = "health.background"
 MEDICATIONS = "health.medications"
+ALLERGIES = "health.allergies"
+CONDITIONS = "health.conditions"
+LAB_RESULTS = "health.lab_results"
+IMMUNIZATIONS = "health.immunizations"
+ENCOUNTERS = "health.encounters"
 NOTES = "health.notes"
 PSYCHOTHERAPY_NOTES = "health.psychotherapy_notes"
+INTAKE = "health.intake"
 PHOTOS = "health.photos"
 DOCUMENTS = "health.documents"
+RECORDINGS = "health.recordings"
 INSURANCE = "financial.insurance"
 INVOICES = "financial.invoices"
 BREAK_GLASS_REASON = "operations.break_glass_reason"
@@ -57,7 +73,7 @@ HEALTH = frozenset({BACKGROUND, MEDICATIONS, NOTES, PSYCHOTHERAPY_NOTES, PHOTOS,
 FINANCIAL = frozenset({INSURANCE, INVOICES})
 OPERATIONS_RECORDS = frozenset({BREAK_GLASS_REASON})
 
-KNOWN_CATEGORIES: frozenset[str] = IDENTITY | CONTACT | SCHEDULING | HEALTH | FINANCIAL | OPERATIONS_RECORDS
+KNOWN_CATEGORIES: frozenset[str] = frozenset(load_default().categories)
 
 # Categories granted per note, never per role (see the module docstring).
 AUTHOR_ONLY_CATEGORIES = frozenset({PSYCHOTHERAPY_NOTES})
@@ -89,8 +105,9 @@ CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
     },
 }
 
-# Purposes that need the patient's consent (CON1): refused until the consent ledger exists.
-CONSENT_PURPOSES = frozenset({Purpose.MARKETING, Purpose.ANALYTICS, Purpose.AI_ASSIST})
+# Purposes that need the patient's consent (CON1), as the declaration says: refused by the door
+# until the consent ledger answers for them.
+CONSENT_PURPOSES = frozenset(Purpose(p) for p in load_default().consent_purposes())
 
 # Break-the-glass: only a clinician, only for these purposes, never beyond this ceiling
 # (a clinician's own treatment grant, so never psychotherapy notes, never financial data).
@@ -141,6 +158,8 @@ def psychotherapy_notes_author_only(actor, author_user_id) -> bool:
 
 
 def _self_check() -> None:
+    named = [v for k, v in globals().items() if k.isupper() and isinstance(v, str) and "." in v]
+    assert set(named) <= KNOWN_CATEGORIES, sorted(set(named) - KNOWN_CATEGORIES)
     for role, by_purpose in CATEGORY_GRANTS.items():
         for purpose, granted in by_purpose.items():
             assert granted <= KNOWN_CATEGORIES, (role, purpose)

@@ -34,3 +34,7 @@ class AuditEvent(StrEnum):
     PATIENTS_LISTED = "records:patients:listed"  # one entry per list shown; resource_ids name the patients
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"
+    # policy
+    POLICY_PUBLISHED = "policy:version:published"
+    POLICY_EGRESS_ALLOWED = "policy:egress:allowed"
+    POLICY_EGRESS_REFUSED = "policy:egress:refused"

@@ -8,3 +8,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from confide.core import rls  # noqa: F401  (connects the post-migrate RLS installer)
+        from confide.core.db import routers  # noqa: F401  (connects the migrating-database signals)

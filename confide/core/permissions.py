@@ -34,6 +34,7 @@ class Perm(StrEnum):
     BILLING_READ = "billing:invoice:read"
     AUDIT_LOG_VIEW = "audit:log:view"
     BREAK_GLASS_REVIEW = "access:break-glass:review"
+    POLICY_EDIT = "policy:declaration:edit"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -54,12 +55,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         # The owner answers for the practice and may be its privacy officer too (one role per
         # membership), so they review break-the-glass openings as well.
         Perm.BREAK_GLASS_REVIEW,
+        Perm.POLICY_EDIT,
     },
     Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ},
     Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ},
     Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ},
     Role.PRIVACY_OFFICER: _EVERY_ROLE
-    | {Perm.STAFF_LIST, Perm.SECURITY_EVENTS_VIEW, Perm.CHART_READ, Perm.AUDIT_LOG_VIEW, Perm.BREAK_GLASS_REVIEW},
+    | {Perm.STAFF_LIST, Perm.SECURITY_EVENTS_VIEW, Perm.CHART_READ, Perm.AUDIT_LOG_VIEW, Perm.BREAK_GLASS_REVIEW, Perm.POLICY_EDIT},
 }
 
 # Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).

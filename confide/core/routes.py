@@ -58,4 +58,6 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "audit:log":                       _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET"),
     "audit:log-export":                _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET", True),
     "access:break-glass-report":       _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     False, "GET"),
+    "policy:notice":                   _p(A.PUBLIC,     None,                        True,  "GET"),
+    "policy:notice-version":           _p(A.PUBLIC,     None,                        True,  "GET"),
 }  # fmt: skip

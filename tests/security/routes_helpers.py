@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.urls.converters import IntConverter, UUIDConverter
+from django.urls.converters import IntConverter, SlugConverter, UUIDConverter
 
 from confide.audit.events import AuditEvent
 from confide.core.permissions import Role
@@ -26,6 +26,8 @@ from confide.core.routes import ROUTE_POLICY, Audience
 # tests below that are allowed to act (only the owner holds the staff permissions).
 KWARG_SOURCES: dict[str, Callable[[object], object]] = {
     "membership_id": lambda pw: pw.memberships[Role.FRONT_DESK].id,
+    "practice_slug": lambda pw: pw.practice.slug,
+    "number": lambda pw: 1,  # version 1 of the practice's privacy notice exists from its creation
 }
 
 
@@ -82,6 +84,8 @@ def _random_value(kwarg: str, converter) -> object:
         return uuid.uuid4()
     if isinstance(converter, IntConverter):
         return random.randint(10**8, 10**9)
+    if isinstance(converter, SlugConverter):
+        return f"no-such-practice-{uuid.uuid4().hex[:12]}"
     pytest.fail(f"<{kwarg}> uses converter {converter!r}: teach random_kwargs_for how to make a missing id")
 
 

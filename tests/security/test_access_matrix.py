@@ -73,9 +73,8 @@ def test_anonymous_is_sent_to_sign_in_and_nothing_changes(world, name, method, h
 
 
 # --- (b) another practice ---------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "method"), route_methods(route_names(tenant_scoped=True)))
+@pytest.mark.parametrize(("name", "method"), route_methods(route_names(tenant_scoped=True, audiences={Audience.STAFF})))
 def test_another_practice_gets_the_same_404_as_a_missing_id(world, name, method):
-    assert ROUTE_POLICY[name].audience is Audience.STAFF
     client = sign_in(Client(), world.b.owner, world.b.practice)  # the most privileged user of B
     data = payload_for(name, method, world.b)
     with assert_no_writes():
@@ -87,6 +86,30 @@ def test_another_practice_gets_the_same_404_as_a_missing_id(world, name, method)
     # The same request aimed at B's own object is not a 404: the test is not passing vacuously.
     own = client.generic(method, url_for(name, world.b), data=_encode(data), content_type=_FORM)
     assert own.status_code == 302
+
+
+# Public pages of a practice (/p/<practice_slug>/…): the slug picks the practice, so "another
+# practice" is another slug; what must hold is that an unknown slug or id is a plain 404 that
+# reveals nothing, and that a page shows only its own practice.
+PUBLIC_PRACTICE_ROUTES = route_methods(route_names(tenant_scoped=True, audiences={Audience.PUBLIC}))
+
+
+def test_public_practice_routes_are_only_reads_or_posts():
+    assert all(method in {"GET", "POST"} for _, method in PUBLIC_PRACTICE_ROUTES)
+
+
+@pytest.mark.parametrize(("name", "method"), [rm for rm in PUBLIC_PRACTICE_ROUTES if rm[1] == "GET"])
+def test_public_practice_pages_answer_for_their_practice_and_404_for_an_unknown_one(world, name, method):
+    client = Client()
+    with assert_no_writes():
+        own = client.get(url_for(name, world.a))
+        missing = client.get(reverse(name, kwargs=random_kwargs_for(name)))
+    assert own.status_code == 200
+    assert missing.status_code == 404
+    _assert_no_canary(own)
+    _assert_no_canary(missing)
+    body = own.content.decode()
+    assert world.a.practice.name in body and world.b.practice.name not in body
 
 
 _FORM = "application/x-www-form-urlencoded"

@@ -19,6 +19,7 @@ EXPECTED_PERMS = [
     "billing:invoice:read",
     "audit:log:view",
     "access:break-glass:review",
+    "policy:declaration:edit",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -32,6 +33,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "billing:invoice:read",
         "core:dashboard:view",
         "core:practice-settings:edit",
+        "policy:declaration:edit",
         "records:chart:read",
         "records:chart:write",
         "records:contact:read",
@@ -57,6 +59,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "accounts:staff:list",
         "audit:log:view",
         "core:dashboard:view",
+        "policy:declaration:edit",
         "records:chart:read",
     ],
 }
@@ -86,6 +89,8 @@ EXPECTED_ROUTE_POLICY = {
     "audit:log":                          ("staff",      "audit:log:view",                False, ["GET"],         False),
     "audit:log-export":                   ("staff",      "audit:log:view",                False, ["GET"],         True),
     "access:break-glass-report":          ("staff",      "access:break-glass:review",     False, ["GET"],         False),
+    "policy:notice":                      ("public",     None,                            True,  ["GET"],         False),
+    "policy:notice-version":              ("public",     None,                            True,  ["GET"],         False),
 }  # fmt: skip
 
 

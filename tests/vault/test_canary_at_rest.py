@@ -61,13 +61,16 @@ from django.db import transaction
 from confide.accounts.models import Membership, User
 from confide.core.models import Practice
 from confide.core.tenancy import tenant_context
+from confide.policy.models import NoticeDelivery, PolicyVersion
 from confide.records.models import Patient
 from confide.vault.models import BlindIndexEntry, PracticeKey, SubjectKey
 
 seeded = json.loads(os.environ["CANARY_SEEDED"])
 with transaction.atomic():
     with tenant_context(practice_id=seeded["practice_id"]):
-        for model in (BlindIndexEntry, Patient, SubjectKey, PracticeKey, Membership):
+        # A practice's tenant rows, every kind it can have here (a queryset delete: the models'
+        # own delete() refuses, e.g. immutable policy versions, which this throwaway practice may drop).
+        for model in (BlindIndexEntry, Patient, SubjectKey, PracticeKey, Membership, NoticeDelivery, PolicyVersion):
             model.objects.all().delete()
     User.objects.filter(id=seeded["user_id"]).delete()
     Practice.objects.filter(id=seeded["practice_id"]).delete()

@@ -69,6 +69,7 @@ class Command(BaseCommand):
                 uri = self._ensure_totp(user) if enrolled else None
                 rows.append((email, ", ".join(f"{r.label} @ {s}" for s, r in roles.items()), uri))
             self._ensure_patients(practices["demo"])
+            self._ensure_policy(practices["demo"])
         if quiet:
             return
         out = self.stdout.write
@@ -96,6 +97,25 @@ class Command(BaseCommand):
                     actor=actor, given_name=given, family_name=family,
                     date_of_birth=datetime.date.fromisoformat(dob), phone=phone, email=email,
                 )
+
+    def _ensure_policy(self, practice: Practice) -> None:
+        """Version 2 of the demo practice's notice: its contacts, the demo outbox, age 13."""
+        from pathlib import Path
+
+        from django.utils import timezone
+
+        from confide.core.actors import StaffActor
+        from confide.policy import services
+
+        if services.latest_version(practice.id).number > 1:
+            return
+        with tenant_context(practice_id=practice.id):
+            officer = Membership.objects.get(user__email=f"privacy@{DEMO_DOMAIN}")
+        override = (Path(services.__file__).with_name("demo_override.toml")).read_text(encoding="utf-8")
+        services.do_publish_policy(
+            actor=StaffActor.from_membership(officer), override_toml=override, effective_at=timezone.now(), material=False,
+            summary="Named our privacy officer and HIPAA compliance officer; e-mail goes to the demo outbox; patients from age 13.",
+        )  # fmt: skip
 
     def _ensure_totp(self, user: User) -> str:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()

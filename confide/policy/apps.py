@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class PolicyConfig(AppConfig):
+    name = "confide.policy"
+    label = "policy"
+    verbose_name = "Privacy policy"
+
+    def ready(self) -> None:
+        from confide.policy import loader, signals  # noqa: F401  (signals: version 1 of each new practice)
+
+        loader.load_default()  # a broken shipped declaration stops the start, naming its line

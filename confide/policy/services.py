@@ -1,0 +1,256 @@
+"""A practice's privacy declaration over time: versions, the one in force, publishing a new one,
+and what changed between two.
+
+    declaration_in_force(practice_id)          the Declaration the code enforces right now
+    version_in_force(practice_id, at=…)        the PolicyVersion in force at a moment
+    do_publish_policy(actor=…, override_toml=…, effective_at=…, material=…, summary=…)
+    diff(a, b)                                 [Change(path, before, after)], for the CLI and the notice
+
+Publishing validates the override (PolicyError names the line), refuses a version identical to
+the latest, and appends version n+1 with one `policy:version:published` audit entry in the same
+transaction. A material change must take effect at least CONFIDE_POLICY_MATERIAL_NOTICE_DAYS
+ahead, so the people it affects hear of it first (confide/policy/notices.py sends the notices).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from confide.audit.chain import record
+from confide.audit.events import AuditEvent
+from confide.core.actors import StaffActor
+from confide.core.errors import Forbidden, InvalidInput
+from confide.core.permissions import Perm
+from confide.core.tenancy import tenant_context
+from confide.policy.loader import PolicyError, apply, load_default, parse_override
+from confide.policy.models import PolicyVersion
+from confide.policy.schema import Declaration
+
+SUMMARY_MAX = 300
+
+
+def canonical(declaration: Declaration | dict) -> bytes:
+    data = declaration.model_dump(by_alias=True) if isinstance(declaration, Declaration) else declaration
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def digest(declaration: Declaration | dict) -> str:
+    return hashlib.sha256(canonical(declaration)).hexdigest()
+
+
+_BY_DIGEST: dict[str, Declaration] = {}  # versions are immutable, so their declarations can be kept
+
+
+def declaration_of(version: PolicyVersion) -> Declaration:
+    declaration = _BY_DIGEST.get(version.digest)
+    if declaration is None:
+        declaration = Declaration.model_validate(version.resolved)
+        if len(_BY_DIGEST) > 512:
+            _BY_DIGEST.clear()
+        _BY_DIGEST[version.digest] = declaration
+    return declaration
+
+
+# --- versions ----------------------------------------------------------------------------------
+def create_first_version(practice_id: uuid.UUID) -> PolicyVersion:
+    """Version 1 of a new practice: the shipped default, in force from now. Idempotent."""
+    default = load_default()
+    with tenant_context(practice_id=practice_id):
+        existing = PolicyVersion.objects.filter(number=1).first()
+        if existing is not None:
+            return existing
+        resolved = default.model_dump(by_alias=True)
+        try:
+            with transaction.atomic():
+                return PolicyVersion.objects.create(
+                    practice_id=practice_id,
+                    number=1,
+                    override_toml="",
+                    resolved=resolved,
+                    digest=digest(resolved),
+                    default_version=default.version,
+                    effective_at=timezone.now(),
+                    summary="First version: Confide's defaults.",
+                )
+        except IntegrityError:  # made concurrently
+            return PolicyVersion.objects.get(number=1)
+
+
+def list_versions(practice_id: uuid.UUID) -> list[PolicyVersion]:
+    with tenant_context(practice_id=practice_id):
+        return list(PolicyVersion.objects.order_by("number"))
+
+
+def get_version(practice_id: uuid.UUID, number: int) -> PolicyVersion | None:
+    with tenant_context(practice_id=practice_id):
+        return PolicyVersion.objects.filter(number=number).first()
+
+
+def version_in_force(practice_id: uuid.UUID, at: datetime.datetime | None = None) -> PolicyVersion:
+    at = at or timezone.now()
+    with tenant_context(practice_id=practice_id):
+        version = PolicyVersion.objects.filter(effective_at__lte=at).order_by("-number").first()
+        if version is None:
+            if PolicyVersion.objects.exists():  # only future versions: the first takes effect later
+                return PolicyVersion.objects.order_by("number").first()
+            return create_first_version(practice_id)
+        return version
+
+
+def upcoming_versions(practice_id: uuid.UUID, at: datetime.datetime | None = None) -> list[PolicyVersion]:
+    """Published versions not yet in force, soonest first."""
+    at = at or timezone.now()
+    with tenant_context(practice_id=practice_id):
+        return list(PolicyVersion.objects.filter(effective_at__gt=at).order_by("effective_at", "number"))
+
+
+def declaration_in_force(practice_id: uuid.UUID, at: datetime.datetime | None = None) -> Declaration:
+    return declaration_of(version_in_force(practice_id, at))
+
+
+def latest_version(practice_id: uuid.UUID) -> PolicyVersion:
+    with tenant_context(practice_id=practice_id):
+        version = PolicyVersion.objects.order_by("-number").first()
+    return version or create_first_version(practice_id)
+
+
+# --- publishing -----------------------------------------------------------------------------------
+def _check_editor(actor) -> None:
+    if not isinstance(actor, StaffActor) or not actor.has(Perm.POLICY_EDIT):
+        raise Forbidden(Perm.POLICY_EDIT)
+
+
+def check_override(override_toml: str) -> Declaration:
+    """The declaration an override makes, or PolicyError naming the line."""
+    return apply(load_default(), parse_override(override_toml), text=override_toml)
+
+
+def do_publish_policy(
+    *,
+    actor: StaffActor,
+    override_toml: str,
+    effective_at: datetime.datetime,
+    material: bool,
+    summary: str,
+    request=None,
+) -> PolicyVersion:
+    _check_editor(actor)
+    declaration = check_override(override_toml)  # PolicyError (an InvalidInput-like error with a line)
+    summary = (summary or "").strip()
+    if not summary:
+        raise InvalidInput("Say in a sentence what changes: it is shown to the people the change affects.")
+    if len(summary) > SUMMARY_MAX:
+        raise InvalidInput(f"The summary is limited to {SUMMARY_MAX} characters.")
+    if effective_at is None or timezone.is_naive(effective_at):
+        raise InvalidInput("Give the date and time the new version takes effect.")
+    now = timezone.now()
+    if effective_at < now - datetime.timedelta(minutes=5):
+        raise InvalidInput("A new version cannot take effect in the past.")
+    if material:
+        lead = datetime.timedelta(days=settings.CONFIDE_POLICY_MATERIAL_NOTICE_DAYS)
+        if effective_at < now + lead - datetime.timedelta(minutes=5):
+            raise InvalidInput(
+                f"A material change takes effect at least {settings.CONFIDE_POLICY_MATERIAL_NOTICE_DAYS} days after it is "
+                "published, so patients and staff hear of it first."
+            )
+    resolved = declaration.model_dump(by_alias=True)
+    new_digest = digest(resolved)
+    with tenant_context(practice_id=actor.practice_id), transaction.atomic():
+        latest = PolicyVersion.objects.select_for_update().order_by("-number").first()
+        if latest is None:
+            latest = create_first_version(actor.practice_id)
+        if latest.digest == new_digest:
+            raise InvalidInput("This override changes nothing in the notice in force or already published.")
+        changes = diff(declaration_of(latest), declaration)
+        version = PolicyVersion.objects.create(
+            practice_id=actor.practice_id,
+            number=latest.number + 1,
+            override_toml=override_toml,
+            resolved=resolved,
+            digest=new_digest,
+            default_version=declaration.version,
+            effective_at=effective_at,
+            material=material,
+            summary=summary,
+            published_by_id=actor.user_id,
+        )
+        record(
+            AuditEvent.POLICY_PUBLISHED,
+            practice_id=actor.practice_id,
+            actor=actor,
+            purpose="operations",
+            resource_ids=[version.pk],
+            detail={"number": version.number, "material": material, "changes": len(changes)},
+            request=request,
+        )
+        if material:
+            from confide.policy import notices
+
+            transaction.on_commit(functools.partial(notices.enqueue_material_notice, version.pk, actor.practice_id))
+    return version
+
+
+# --- what changed --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    path: str
+    before: object
+    after: object
+
+    @property
+    def kind(self) -> str:
+        if self.before is None:
+            return "added"
+        if self.after is None:
+            return "removed"
+        return "changed"
+
+    def __str__(self) -> str:
+        sign = {"added": "+", "removed": "-", "changed": "~"}[self.kind]
+        if self.kind == "changed":
+            return f"{sign} {self.path}: {_show(self.before)} -> {_show(self.after)}"
+        return f"{sign} {self.path}: {_show(self.after if self.kind == 'added' else self.before)}"
+
+
+def _show(value) -> str:
+    if value == "":
+        return "(empty)"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if not isinstance(value, str) else value
+
+
+def _flatten(value, prefix: str, out: dict) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+    elif isinstance(value, list) and value and all(isinstance(i, dict) and "id" in i for i in value):
+        for item in value:  # processors, retention rules: by id, not by position
+            _flatten({k: v for k, v in item.items() if k != "id"}, f"{prefix}.{item['id']}", out)
+    else:
+        out[prefix] = value
+
+
+def diff(a: Declaration | dict, b: Declaration | dict) -> list[Change]:
+    """What changed from `a` to `b`, leaf by leaf, sorted by path."""
+    left, right = {}, {}
+    _flatten(a.model_dump(by_alias=True) if isinstance(a, Declaration) else a, "", left)
+    _flatten(b.model_dump(by_alias=True) if isinstance(b, Declaration) else b, "", right)
+    return [
+        Change(path, left.get(path), right.get(path))
+        for path in sorted(set(left) | set(right))
+        if left.get(path) != right.get(path)
+    ]
+
+
+__all__ = [
+    "Change", "PolicyError", "check_override", "create_first_version", "declaration_in_force", "declaration_of", "diff",
+    "do_publish_policy", "get_version", "latest_version", "list_versions", "upcoming_versions", "version_in_force",
+]  # fmt: skip

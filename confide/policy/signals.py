@@ -1,0 +1,19 @@
+"""Every new practice starts with version 1 of its privacy declaration: the shipped default.
+
+So there is always a version in force to render, to cite in a consent record, and to diff a
+practice's first change against."""
+
+from __future__ import annotations
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from confide.core.models import Practice
+
+
+@receiver(post_save, sender=Practice, dispatch_uid="policy-first-version")
+def _first_version(sender, instance: Practice, created: bool, raw: bool = False, **kwargs) -> None:
+    if created and not raw:
+        from confide.policy.services import create_first_version
+
+        create_first_version(instance.pk)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from confide.policy import views
+
+app_name = "policy"
+urlpatterns = [
+    path("p/<slug:practice_slug>/privacy/", views.notice, name="notice"),
+    path("p/<slug:practice_slug>/privacy/versions/<int:number>/", views.notice_version, name="notice-version"),
+]
