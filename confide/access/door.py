@@ -67,7 +67,11 @@ logger = logging.getLogger(__name__)
 
 # REC4: a change to PHI names one of these (the patient asked; an error was corrected; the
 # change is immaterial, e.g. reformatting). Stored as the audit entry's `reason` code.
-CHANGE_REASONS = frozenset({"patient_request", "error_correction", "immaterial"})
+# `new_entry` is not an alteration: something new is added to the record during care (a
+# medication started, a result received) and nothing already there changes; the services that
+# use it (records.services.do_add_item) only ever append.
+ALTERATION_REASONS = frozenset({"patient_request", "error_correction", "immaterial"})
+CHANGE_REASONS = ALTERATION_REASONS | {"new_entry"}
 BREAK_GLASS = "break-glass"  # the reason code of a flagged opening; the typed text is elsewhere
 
 
@@ -99,7 +103,20 @@ class SystemJob:
 REMINDER_JOB = SystemJob("reminder-job", frozenset({policy.PHONE, policy.APPOINTMENTS}), frozenset({Purpose.TREATMENT}))
 # Notices of material changes to the privacy notice: the e-mail address, for operations.
 POLICY_NOTICE_JOB = SystemJob("policy-notice-job", frozenset({policy.EMAIL}), frozenset({Purpose.OPERATIONS}))
-SYSTEM_JOBS: dict[str, SystemJob] = {job.name: job for job in (REMINDER_JOB, POLICY_NOTICE_JOB)}
+# FHIR import (`confide fhir import`): writes identity, contact and the clinical lists of the
+# patients it imports, for treatment (continuity of care); never notes, files or money.
+FHIR_IMPORT_JOB = SystemJob(
+    "fhir-import-job",
+    frozenset({policy.NAME, policy.DOB, policy.DEMOGRAPHICS, policy.MRN, policy.EMAIL, policy.PHONE, policy.ADDRESS,
+               policy.BACKGROUND, policy.MEDICATIONS, policy.ALLERGIES, policy.CONDITIONS, policy.LAB_RESULTS,
+               policy.IMMUNIZATIONS, policy.ENCOUNTERS}),
+    frozenset({Purpose.TREATMENT}),
+)  # fmt: skip
+# FHIR export (`confide fhir export`): a patient's portable copy (RTS2), at the patient's request.
+FHIR_EXPORT_JOB = SystemJob("fhir-export-job", FHIR_IMPORT_JOB.categories | {policy.NOTES}, frozenset({Purpose.PATIENT_REQUEST}))
+SYSTEM_JOBS: dict[str, SystemJob] = {
+    job.name: job for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB)
+}
 
 
 # --- an attempt, and its refusal ----------------------------------------------------------------
@@ -586,3 +603,57 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
         )
         with allow(granted, subjects={p.pk for p in patients}):
             yield patients
+
+
+# --- psychotherapy notes: a door of their own --------------------------------------------------
+@dataclass
+class PsychotherapyChart:
+    """An open door to one patient's psychotherapy notes *by this author*: `.notes` holds them
+    (newest first), decryptable while the door is open; nothing else of the patient is granted."""
+
+    actor: StaffActor
+    patient: object
+    notes: list
+    entry: object
+    request: object = None
+
+
+@contextmanager
+def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[PsychotherapyChart]:
+    """HIPAA keeps psychotherapy notes apart: only the clinician who writes them reads them.
+
+    Checks the actor (a staff member whose role writes them: `policy.PSYCHOTHERAPY_AUTHOR_ROLES`),
+    the membership (re-read), the patient (another practice's is NotFound), restrictions; then
+    loads the notes *this author* wrote for the patient — the rule is per note, so the door
+    itself picks the rows — writes one `records:chart:opened` entry (category
+    health.psychotherapy_notes, resource ids of the notes) and opens an allowance for that
+    category bound to this patient. No break-the-glass, no other role, no other author's notes:
+    those are for a disclosure with the patient's specific authorization (the export, later)."""
+    from confide.records.models import PsychotherapyNote
+
+    attempt = _Attempt.start(actor, request)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        attempt.purpose = Purpose.TREATMENT.value
+        attempt.categories = frozenset({policy.PSYCHOTHERAPY_NOTES})
+        if not isinstance(actor, StaffActor):
+            raise attempt.refuse("psychotherapy_notes_author_only", "psychotherapy notes are opened only by their author")
+        role = _check_membership(attempt)
+        patient = _load_patient(attempt, patient_id)
+        _check_restrictions(attempt, patient, Purpose.TREATMENT)
+        if role not in policy.PSYCHOTHERAPY_AUTHOR_ROLES:
+            raise attempt.refuse("psychotherapy_notes_author_only", "only a treating clinician writes and reads psychotherapy notes")
+        notes = list(PsychotherapyNote.objects.filter(patient_id=patient.pk, author_id=actor.user_id).order_by("-created_at"))
+        entry = record(
+            AuditEvent.CHART_OPENED,
+            practice_id=patient.practice_id,
+            actor=actor,
+            purpose=Purpose.TREATMENT.value,
+            subject_id=patient.pk,
+            resource_ids=[n.pk for n in notes],
+            categories={policy.PSYCHOTHERAPY_NOTES},
+            request=request,
+        )
+        chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
+        with transaction.atomic(), allow({policy.PSYCHOTHERAPY_NOTES}, subjects={patient.pk}):
+            yield chart

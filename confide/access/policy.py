@@ -4,16 +4,19 @@
 (tests/access/test_policy.py::test_the_minimum_necessary_table_is_exactly_this). A role × purpose
 pair not in the table grants nothing. In words:
 
-* front desk: names, date of birth, contact and scheduling, for treatment and operations;
-  never anything under `health.` or `financial.`;
-* billing: names, date of birth, contact and `financial.*` for payment (identity and contact
-  for operations, e.g. the patient list); never notes, photos or any other `health.*`;
-* clinician: everything clinical for treatment except psychotherapy notes; identity, contact
-  and scheduling for operations;
-* owner: as a clinician for treatment and operations, plus names, dob, contact and
-  `financial.*` for payment, and (for operations) the break-the-glass reasons it reviews;
-* privacy officer: names, dob and contact for operations (audit review), plus the typed
-  reasons of break-the-glass openings it reviews; nothing clinical, nothing financial.
+* front desk: registration — names, date of birth, demographics, record number, the ID checked
+  at the desk, contact details (address, emergency contact, guardian) and scheduling, for
+  treatment and operations; never anything under `health.` or `financial.`;
+* billing: names, date of birth, demographics, record number, contact, address and
+  `financial.*` for payment (names and contact for operations, e.g. the patient list); never
+  notes, photos or any other `health.*`;
+* clinician: the chart for treatment — identity, contact, scheduling and everything under
+  `health.` except psychotherapy notes; no government ID, nothing financial; registration for
+  operations;
+* owner: as a clinician for treatment and operations, plus billing's grant for payment, and
+  (for operations) the break-the-glass reasons it reviews;
+* privacy officer: names and contact for operations (audit review), plus the typed reasons of
+  break-the-glass openings it reviews; nothing clinical, nothing financial.
 
 Purposes that need consent (marketing, analytics, AI assistance) are refused by the door until
 the consent ledger exists, and granted to no role. `patient_request` and `legal` are granted to
@@ -66,11 +69,19 @@ INSURANCE = "financial.insurance"
 INVOICES = "financial.invoices"
 BREAK_GLASS_REASON = "operations.break_glass_reason"
 
+PAYMENT = "financial.payment"
+
 IDENTITY = frozenset({NAME, DOB})
+DEMOGRAPHIC = frozenset({DEMOGRAPHICS})
+RECORD_NUMBERS = frozenset({MRN})
 CONTACT = frozenset({EMAIL, PHONE})
+CONTACT_DETAILS = frozenset({ADDRESS, EMERGENCY_CONTACT, GUARDIAN})
 SCHEDULING = frozenset({APPOINTMENTS})
-HEALTH = frozenset({BACKGROUND, MEDICATIONS, NOTES, PSYCHOTHERAPY_NOTES, PHOTOS, DOCUMENTS})
-FINANCIAL = frozenset({INSURANCE, INVOICES})
+HEALTH = frozenset({
+    BACKGROUND, MEDICATIONS, ALLERGIES, CONDITIONS, LAB_RESULTS, IMMUNIZATIONS, ENCOUNTERS, NOTES,
+    PSYCHOTHERAPY_NOTES, INTAKE, PHOTOS, DOCUMENTS, RECORDINGS,
+})  # fmt: skip
+FINANCIAL = frozenset({INSURANCE, INVOICES, PAYMENT})
 OPERATIONS_RECORDS = frozenset({BREAK_GLASS_REASON})
 
 KNOWN_CATEGORIES: frozenset[str] = frozenset(load_default().categories)
@@ -78,9 +89,14 @@ KNOWN_CATEGORIES: frozenset[str] = frozenset(load_default().categories)
 # Categories granted per note, never per role (see the module docstring).
 AUTHOR_ONLY_CATEGORIES = frozenset({PSYCHOTHERAPY_NOTES})
 
-_REGISTRATION = IDENTITY | CONTACT | SCHEDULING
-_CLINICAL_CARE = IDENTITY | CONTACT | SCHEDULING | (HEALTH - AUTHOR_ONLY_CATEGORIES)
-_BILLING = IDENTITY | CONTACT | FINANCIAL
+# Registering and scheduling a patient: who they are (a government ID is checked at the desk),
+# how to reach them and whom to call, their appointments. Nothing clinical, nothing financial.
+_REGISTRATION = IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | {GOVERNMENT_ID} | CONTACT | CONTACT_DETAILS | SCHEDULING
+# Care: the record except psychotherapy notes (per note, see above); no government ID, no money.
+_CLINICAL_CARE = IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | CONTACT | CONTACT_DETAILS | SCHEDULING | (HEALTH - AUTHOR_ONLY_CATEGORIES)
+# Billing: who is billed (a claim needs sex and date of birth), where to send it, and the money.
+_BILLING = IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | CONTACT | {ADDRESS} | FINANCIAL
+_REGISTER_LOOKUP = IDENTITY | CONTACT
 
 CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
     Role.OWNER: {
@@ -98,10 +114,10 @@ CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
     },
     Role.BILLING: {
         Purpose.PAYMENT: _BILLING,
-        Purpose.OPERATIONS: IDENTITY | CONTACT,
+        Purpose.OPERATIONS: _REGISTER_LOOKUP,
     },
     Role.PRIVACY_OFFICER: {
-        Purpose.OPERATIONS: IDENTITY | CONTACT | OPERATIONS_RECORDS,
+        Purpose.OPERATIONS: _REGISTER_LOOKUP | OPERATIONS_RECORDS,
     },
 }
 

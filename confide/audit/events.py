@@ -32,6 +32,11 @@ class AuditEvent(StrEnum):
     CHART_CHANGED = "records:chart:changed"
     PATIENT_CREATED = "records:patient:created"
     PATIENTS_LISTED = "records:patients:listed"  # one entry per list shown; resource_ids name the patients
+    NOTE_CREATED = "records:note:created"
+    NOTE_UPDATED = "records:note:updated"
+    NOTE_SIGNED = "records:note:signed"  # detail: the content hash
+    NOTE_ADDENDUM_SIGNED = "records:note:addendum-signed"
+    FILE_ADDED = "records:file:added"
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"
     # policy

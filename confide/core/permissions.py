@@ -35,6 +35,8 @@ class Perm(StrEnum):
     AUDIT_LOG_VIEW = "audit:log:view"
     BREAK_GLASS_REVIEW = "access:break-glass:review"
     POLICY_EDIT = "policy:declaration:edit"
+    REGISTRATION_WRITE = "records:registration:write"  # who a patient is and how to reach them
+    BILLING_WRITE = "billing:insurance:write"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -56,16 +58,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         # membership), so they review break-the-glass openings as well.
         Perm.BREAK_GLASS_REVIEW,
         Perm.POLICY_EDIT,
+        Perm.REGISTRATION_WRITE,
+        Perm.BILLING_WRITE,
     },
-    Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ},
-    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ},
-    Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ},
+    Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE},
+    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE},
+    Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ, Perm.BILLING_WRITE},
     Role.PRIVACY_OFFICER: _EVERY_ROLE
     | {Perm.STAFF_LIST, Perm.SECURITY_EVENTS_VIEW, Perm.CHART_READ, Perm.AUDIT_LOG_VIEW, Perm.BREAK_GLASS_REVIEW, Perm.POLICY_EDIT},
 }
 
 # Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).
-PHI_PERMISSIONS = frozenset({Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.BILLING_READ})
+PHI_PERMISSIONS = frozenset({
+    Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.BILLING_READ, Perm.REGISTRATION_WRITE, Perm.BILLING_WRITE,
+})  # fmt: skip
 
 
 def role_has(role: str, perm: Perm) -> bool:

@@ -1,5 +1,15 @@
+"""The chart: patients, their clinical lists, notes, psychotherapy notes kept apart, files, and
+online consultations (REC1–REC5).
+
+Every field that holds something about a person is encrypted under that person's data key and
+declares its category from the privacy declaration (confide/policy/default.toml); the chart door
+(confide/access/door.py) grants categories, never tables. Reading any of it outside an open door
+raises. `str()` of any of these is an id, never a name: it ends up in logs and reprs.
+"""
+
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from confide.core.models import TenantModel
@@ -9,18 +19,156 @@ from confide.vault.fields import EncryptedDateField, EncryptedJSONField, Encrypt
 class Patient(TenantModel):
     """A data subject. Every identifying or health field is encrypted under the patient's key."""
 
+    # identity
     given_name = EncryptedTextField(category="identifiers.name")
     family_name = EncryptedTextField(category="identifiers.name")
     preferred_name = EncryptedTextField(category="identifiers.name")
     date_of_birth = EncryptedDateField(category="identifiers.dob")
+    sex = EncryptedTextField(category="identifiers.demographics")  # administrative sex: female, male, other, unknown
+    gender_identity = EncryptedTextField(category="identifiers.demographics")
+    pronouns = EncryptedTextField(category="identifiers.demographics")
+    language = EncryptedTextField(category="identifiers.demographics")
+    medical_record_number = EncryptedTextField(category="identifiers.medical_record_number")
+    drivers_licence = EncryptedTextField(category="identifiers.government")
+    # contact
     email = EncryptedTextField(category="contact.email")
     phone = EncryptedTextField(category="contact.phone")
+    phone_other = EncryptedTextField(category="contact.phone")
+    address = EncryptedJSONField(category="contact.address")  # clinical.Address
+    emergency_contact = EncryptedJSONField(category="contact.emergency")  # clinical.Person
+    guardian = EncryptedJSONField(category="contact.guardian")  # clinical.Person, for a minor
+    # billing
+    insurance = EncryptedJSONField(category="financial.insurance")  # clinical.Insurance
+    # health: free text and the clinical lists (clinical.LISTS gives each item's shape)
     health_background = EncryptedTextField(category="health.background")
     medications = EncryptedJSONField(category="health.medications")
+    allergies = EncryptedJSONField(category="health.allergies")
+    conditions = EncryptedJSONField(category="health.conditions")
+    lab_results = EncryptedJSONField(category="health.lab_results")
+    immunizations = EncryptedJSONField(category="health.immunizations")
+    encounters = EncryptedJSONField(category="health.encounters")
+    procedures = EncryptedJSONField(category="health.encounters")
+
     is_active = models.BooleanField(default=True)
+    # A keyed hash of where the record came from (a FHIR import's source system and Patient id):
+    # re-importing the same bundle finds this patient instead of making a second one.
+    source_key = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         ordering = ["created_at"]
 
     def __str__(self) -> str:
-        return f"patient:{self.pk}"  # never a name: str() ends up in logs and reprs
+        return f"patient:{self.pk}"
+
+
+class NoteStatus(models.TextChoices):
+    DRAFT = "draft"
+    SIGNED = "signed"
+
+
+class _SignedText(TenantModel):
+    """What a note, a psychotherapy note and an addendum share: an author, a lock, a hash.
+
+    Signing locks the row: its content can never change in place again (REC3); later changes
+    are addenda. `content_hash` is SHA-256 over a per-row random salt and the canonical content,
+    recorded in the signing audit entry, so a later check proves the text is what was signed;
+    the salt (kept only here) stops anyone holding the audit log from guessing short texts."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=NoteStatus.choices, default=NoteStatus.DRAFT)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    content_salt = models.CharField(max_length=32, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at"]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            stored = type(self).objects.filter(pk=self.pk).values_list("status", flat=True).first()
+            if stored == NoteStatus.SIGNED:
+                raise RuntimeError("a signed note is never changed in place: add an addendum")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("notes are part of the record: they are never deleted")
+
+
+class NoteTemplate(models.TextChoices):
+    SOAP = "soap", "SOAP (subjective, objective, assessment, plan)"
+    FREE = "free", "Free text"
+
+
+class ProgressNote(_SignedText):
+    """A clinical note (health.notes): SOAP sections or free text, in `content` as JSON."""
+
+    template = models.CharField(max_length=8, choices=NoteTemplate.choices, default=NoteTemplate.SOAP)
+    content = EncryptedJSONField(category="health.notes", subject_field="patient_id")
+
+    def __str__(self) -> str:
+        return f"note:{self.pk}"
+
+
+class Addendum(_SignedText):
+    """A signed change to a signed progress note: linked to it, signed when written."""
+
+    note = models.ForeignKey(ProgressNote, on_delete=models.PROTECT, related_name="addenda")
+    content = EncryptedTextField(category="health.notes", subject_field="patient_id")
+
+    def __str__(self) -> str:
+        return f"addendum:{self.pk}"
+
+
+class PsychotherapyNote(_SignedText):
+    """HIPAA's psychotherapy notes, kept apart: a table of their own, a category no role is
+    granted, readable only by the author through the door's per-note rule, never in the portal
+    or an access export unless the patient specifically authorizes it."""
+
+    content = EncryptedTextField(category="health.psychotherapy_notes", subject_field="patient_id")
+
+    def __str__(self) -> str:
+        return f"psychotherapy-note:{self.pk}"
+
+
+class PsychotherapyAddendum(_SignedText):
+    note = models.ForeignKey(PsychotherapyNote, on_delete=models.PROTECT, related_name="addenda")
+    content = EncryptedTextField(category="health.psychotherapy_notes", subject_field="patient_id")
+
+    def __str__(self) -> str:
+        return f"psychotherapy-addendum:{self.pk}"
+
+
+class _StoredFile(TenantModel):
+    """A file's bytes live in encrypted storage (confide/vault/files.py) under the patient's key;
+    the row holds the storage name (ids and a kind, never a filename), its type and size, and
+    the title, encrypted. Documents and photos are separate tables with separate categories, so
+    billing (never photos) and front desk (never documents) are refused by the door before any
+    byte is read."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    stored_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+class Document(_StoredFile):
+    CATEGORY = "health.documents"
+    title = EncryptedTextField(category="health.documents", subject_field="patient_id")
+
+    def __str__(self) -> str:
+        return f"document:{self.pk}"
+
+
+class Photo(_StoredFile):
+    CATEGORY = "health.photos"
+    title = EncryptedTextField(category="health.photos", subject_field="patient_id")
+
+    def __str__(self) -> str:
+        return f"photo:{self.pk}"

@@ -13,27 +13,32 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from confide.access.door import create_chart, open_chart, open_patient_list
+from django.utils import timezone
+from pydantic import ValidationError
+
+from confide.access.door import ALTERATION_REASONS, create_chart, open_chart, open_patient_list
 from confide.access.purposes import Purpose
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
+from confide.records import clinical
 from confide.records.models import Patient
 from confide.vault import blind_index, keys
-from confide.vault.fields import encrypted_fields
-
-IDENTITY = {"identifiers.name", "identifiers.dob", "contact.email", "contact.phone"}
-CHART = IDENTITY | {"health.background", "health.medications"}
+from confide.vault.fields import EncryptedTextField, encrypted_fields
 
 # Blind-index kind → the patient fields it is computed from.
 INDEXED = {
     "email": ("email",),
-    "phone": ("phone",),
+    "phone": ("phone", "phone_other"),
     "dob": ("date_of_birth",),
     "name": ("given_name", "family_name", "preferred_name"),
 }
 EDITABLE = frozenset(f.name for f in encrypted_fields(Patient))
+# Every category a patient row holds (maintenance code such as rotation tests reads them all).
+CHART = frozenset(f.category for f in encrypted_fields(Patient))
 REQUIRED = frozenset({"given_name", "family_name"})
+TEXT_LIMIT = 20_000
+_TEXT_FIELDS = frozenset(name for name in EDITABLE if isinstance(Patient._meta.get_field(name), EncryptedTextField))
 
 
 def _category(field_name: str) -> str:
@@ -47,69 +52,181 @@ def _index(patient: Patient, changed: set[str] | None = None) -> None:
             blind_index.replace_entries(patient.practice_id, patient.id, kind, [getattr(patient, f) for f in fields])
 
 
-def do_create_patient(
-    *,
-    actor: StaffActor,
-    given_name: str,
-    family_name: str,
-    date_of_birth: datetime.date | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    preferred_name: str | None = None,
-    health_background: str | None = None,
-    medications: list | None = None,
-    request=None,
-) -> Patient:
-    """A new patient, through the door for new charts (purpose treatment; the categories are
-    those of the fields given). One `records:patient:created` entry, in the insert's transaction."""
-    if not actor.has(Perm.CHART_WRITE):
-        raise Forbidden(Perm.CHART_WRITE)
-    if not (given_name or "").strip() or not (family_name or "").strip():
+def clean_fields(values: dict) -> dict:
+    """Validate patient field values (InvalidInput naming the field); returns what to store."""
+    unknown = sorted(set(values) - EDITABLE)
+    if unknown:
+        raise InvalidInput(f"Not a field of the patient's record: {unknown[0][:40]}.")
+    cleaned = {}
+    for name, value in values.items():
+        if value is None:
+            cleaned[name] = None
+        elif name in REQUIRED:
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInput("A patient needs a given name and a family name.")
+            cleaned[name] = value.strip()[:300]
+        elif name in _TEXT_FIELDS:
+            if not isinstance(value, str):
+                raise InvalidInput(f"{name.replace('_', ' ').capitalize()} must be text.")
+            value = value.strip()
+            if len(value) > TEXT_LIMIT:
+                raise InvalidInput(f"{name.replace('_', ' ').capitalize()} is limited to {TEXT_LIMIT} characters.")
+            cleaned[name] = value or None
+        elif name == "date_of_birth":
+            if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+                raise InvalidInput("Give the date of birth as a date.")
+            if value > datetime.date.today() or value.year < 1800:
+                raise InvalidInput("The date of birth is not a possible one.")
+            cleaned[name] = value
+        else:
+            try:
+                cleaned[name] = clinical.clean_list(name, value) if name in clinical.LISTS else clinical.clean_structured(name, value)
+            except ValidationError as exc:
+                raise InvalidInput(f"{name.replace('_', ' ').capitalize()}: {_first_problem(exc)}") from None
+            except ValueError as exc:
+                raise InvalidInput(f"{name.replace('_', ' ').capitalize()}: {exc}") from None
+    return cleaned
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+def purpose_and_permission(categories) -> tuple[Purpose, Perm]:
+    """What a write of these categories is for, and the permission it needs: clinical data is
+    written for treatment (records:chart:write), insurance for payment
+    (billing:insurance:write), who the patient is and how to reach them for operations —
+    registration (records:registration:write). A write mixing clinical and billing data is
+    refused: the two are different people's work and different grants."""
+    categories = set(categories)
+    health = {c for c in categories if c.startswith("health.")}
+    money = {c for c in categories if c.startswith("financial.")}
+    if health and money:
+        raise InvalidInput("Save clinical details and insurance separately.")
+    if health:
+        return Purpose.TREATMENT, Perm.CHART_WRITE
+    if money:
+        return Purpose.PAYMENT, Perm.BILLING_WRITE
+    return Purpose.OPERATIONS, Perm.REGISTRATION_WRITE
+
+
+def _check_write(actor: StaffActor, categories) -> Purpose:
+    purpose, perm = purpose_and_permission(categories)
+    if not actor.has(perm):
+        raise Forbidden(perm)
+    return purpose
+
+
+def do_create_patient(*, actor: StaffActor, request=None, **fields) -> Patient:
+    """A new patient, through the door for new charts, with one `records:patient:created`
+    entry in the insert's transaction. The purpose follows the fields given (registration only:
+    operations; with clinical details: treatment); the door checks the role may write them."""
+    if not all(isinstance(fields.get(n), str) and fields[n].strip() for n in REQUIRED):
         raise InvalidInput("A patient needs a given name and a family name.")
-    values = {
-        "given_name": given_name.strip(),
-        "family_name": family_name.strip(),
-        "preferred_name": preferred_name,
-        "date_of_birth": date_of_birth,
-        "email": email,
-        "phone": phone,
-        "health_background": health_background,
-        "medications": medications,
-    }
-    categories = {_category(name) for name, value in values.items() if value is not None}
-    with create_chart(actor, Purpose.TREATMENT, categories=categories, request=request) as chart:
+    values = {name: value for name, value in clean_fields(fields).items() if value is not None}
+    categories = {_category(name) for name in values}
+    purpose = _check_write(actor, categories)
+    with create_chart(actor, purpose, categories=categories, request=request) as chart:
         patient = chart.patient
         for name, value in values.items():
             setattr(patient, name, value)
         patient.save()
-        _index(patient, {name for name, value in values.items() if value is not None})
+        _index(patient, set(values))
     return patient
+
+
+def _categories_for_change(names) -> set[str]:
+    categories = {_category(name) for name in names}
+    # Re-indexing a kind reads its sibling fields (a name's three parts, both phones).
+    categories |= {_category(f) for fields in INDEXED.values() if set(fields) & set(names) for f in fields}
+    return categories
 
 
 def do_update_patient(*, actor: StaffActor, patient_id: uuid.UUID, reason: str, request=None, **changes) -> Patient:
     """Change fields of a patient's record (REC4): `reason` is patient_request,
     error_correction or immaterial; the change and its `records:chart:changed` entry (field
     names and the reason, never values) commit together, or neither does."""
-    if not actor.has(Perm.CHART_WRITE):
-        raise Forbidden(Perm.CHART_WRITE)
-    unknown = set(changes) - EDITABLE
-    if not changes or unknown:
+    if not changes:
         raise InvalidInput("Name the fields of the patient's record to change.")
+    if reason not in ALTERATION_REASONS:
+        raise InvalidInput(
+            "A change to a patient's record needs its reason: the patient's request, the correction of an error, "
+            "or an immaterial change."
+        )
     for name in REQUIRED & set(changes):
         if not isinstance(changes[name], str) or not changes[name].strip():
             raise InvalidInput("A patient needs a given name and a family name.")
-    categories = {_category(name) for name in changes}
-    if set(changes) & {f for fields in INDEXED.values() for f in fields}:
-        # Re-indexing a kind reads its sibling fields (a name's three parts), same category.
-        categories |= {_category(f) for fields in INDEXED.values() if set(fields) & set(changes) for f in fields}
-    with open_chart(actor, patient_id, Purpose.TREATMENT, categories=categories, request=request) as chart:
-        chart.record_change(changes, reason)
+    cleaned = clean_fields(changes)
+    categories = _categories_for_change(cleaned)
+    purpose = _check_write(actor, categories)
+    with open_chart(actor, patient_id, purpose, categories=categories, request=request) as chart:
         patient = chart.patient
-        for name, value in changes.items():
-            setattr(patient, name, value.strip() if name in REQUIRED else value)
+        changed = {name for name, value in cleaned.items() if getattr(patient, name) != value}
+        if not changed:
+            raise InvalidInput("Nothing changed.")
+        chart.record_change(changed, reason)
+        for name in changed:
+            setattr(patient, name, cleaned[name])
         patient.save()
-        _index(patient, set(changes))
+        _index(patient, changed)
     return patient
+
+
+# --- the clinical lists: medications, allergies, conditions, results, ... -----------------------------
+def _list_door(actor, patient_id, list_name: str, request):
+    if list_name not in clinical.LISTS:
+        raise InvalidInput(f"Not a list of the chart: {str(list_name)[:40]}.")
+    if not actor.has(Perm.CHART_WRITE):
+        raise Forbidden(Perm.CHART_WRITE)
+    return open_chart(actor, patient_id, Purpose.TREATMENT, categories={_category(list_name)}, request=request)
+
+
+def do_add_item(*, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item: dict, request=None) -> dict:
+    """Add one item (a medication, an allergy, a result …) to a list of the chart. A new entry
+    alters nothing already there, so its reason is `new_entry`; the audit entry names the list."""
+    with _list_door(actor, patient_id, list_name, request) as chart:
+        patient = chart.patient
+        current = list(getattr(patient, list_name) or [])
+        try:
+            new = clinical.LISTS[list_name].model_validate({**item, "recorded_at": timezone.now()}).model_dump(mode="json")
+        except ValidationError as exc:
+            raise InvalidInput(_first_problem(exc)) from None
+        if any(existing["id"] == new["id"] for existing in current):
+            raise InvalidInput("An item with that id is already on the list.")
+        chart.record_change([list_name], "new_entry")
+        setattr(patient, list_name, [*current, new])
+        patient.save(update_fields=[list_name, "updated_at"])
+    return new
+
+
+def do_update_item(
+    *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, changes: dict, reason: str, request=None
+) -> dict:
+    """Change one item of a list (REC4: with its reason). Marking an item entered-in-error is a
+    change like any other: items are never deleted from the record."""
+    if reason not in ALTERATION_REASONS:
+        raise InvalidInput("A change to the record needs its reason: the patient's request, an error corrected, or immaterial.")
+    with _list_door(actor, patient_id, list_name, request) as chart:
+        patient = chart.patient
+        current = list(getattr(patient, list_name) or [])
+        index = next((n for n, existing in enumerate(current) if existing["id"] == item_id), None)
+        if index is None:
+            raise NotFound("item")
+        if "id" in changes or "source_key" in changes:
+            raise InvalidInput("An item's id and source cannot change.")
+        try:
+            updated = clinical.LISTS[list_name].model_validate({**current[index], **changes}).model_dump(mode="json")
+        except ValidationError as exc:
+            raise InvalidInput(_first_problem(exc)) from None
+        if updated == current[index]:
+            raise InvalidInput("Nothing changed.")
+        chart.record_change([list_name], reason)
+        current[index] = updated
+        setattr(patient, list_name, current)
+        patient.save(update_fields=[list_name, "updated_at"])
+    return updated
 
 
 def access_patient_by_id(actor: StaffActor, patient_id: uuid.UUID) -> Patient:
@@ -154,7 +271,7 @@ class PatientSummary:
     email: str | None
 
 
-SUMMARY_CATEGORIES = frozenset(IDENTITY)
+SUMMARY_CATEGORIES = frozenset({"identifiers.name", "identifiers.dob", "contact.email", "contact.phone"})
 
 
 def list_patient_summaries(actor: StaffActor, query: str = "", *, request=None) -> list[PatientSummary]:

@@ -12,16 +12,36 @@ from confide.core.actors import StaffActor
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
 
+# What a clinician registers at a first visit: identity, contact and the clinical lists. The
+# government ID (front desk, operations) and insurance (billing, payment) are others' to write:
+# REGISTRATION_EXTRA and BILLING_EXTRA, filled through their services by fill_every_field().
 FULL = {
     "given_name": "Marisol",
     "family_name": "Quintero",
     "preferred_name": "Mari",
     "date_of_birth": datetime.date(1984, 2, 11),
+    "sex": "female",
+    "gender_identity": "woman",
+    "pronouns": "she/her",
+    "language": "es",
+    "medical_record_number": "MRN-0042",
     "email": "marisol@example.test",
     "phone": "+1 415 555 0142",
+    "phone_other": "+1 415 555 0199",
+    "address": {"lines": ["12 Alder St"], "city": "Oakland", "state": "CA", "postal_code": "94607", "country": "US"},
+    "emergency_contact": {"name": "Lucía Quintero", "relationship": "sister", "phone": "+1 415 555 0150"},
+    "guardian": {"name": "Rosa Quintero", "relationship": "mother", "phone": "+1 415 555 0151"},
     "health_background": "asthma since childhood",
-    "medications": [{"name": "salbutamol", "otc": False}],
+    "medications": [{"name": "salbutamol", "kind": "prescription", "dose": "100 mcg as needed"}],
+    "allergies": [{"substance": "penicillin", "category": "medication", "criticality": "high"}],
+    "conditions": [{"name": "Asthma", "coding": {"system": "http://snomed.info/sct", "code": "195967001", "display": "Asthma"}}],
+    "lab_results": [{"name": "Peak flow", "value": 410.0, "unit": "L/min", "category": "vital-signs"}],
+    "immunizations": [{"vaccine": "Influenza, seasonal", "date": "2025-10-01"}],
+    "encounters": [{"kind": "General examination", "start": "2025-10-01T09:00:00+00:00", "end": "2025-10-01T09:30:00+00:00"}],
+    "procedures": [{"name": "Spirometry", "performed": "2025-10-01T09:10:00+00:00"}],
 }
+REGISTRATION_EXTRA = {"drivers_licence": "CA D1234567"}
+BILLING_EXTRA = {"insurance": {"payer": "Acme Health", "member_id": "XJ-99812", "group": "G-12"}}
 
 
 @pytest.fixture

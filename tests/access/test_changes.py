@@ -29,9 +29,9 @@ def test_rec4_a_change_is_recorded_with_its_reason_and_field_names(world, staff,
     [changed] = entries(AuditEvent.CHART_CHANGED)
     assert shape(changed) == {
         "event": "records:chart:changed", "chain": str(world.a.practice.id), "actor": who(clinician),
-        "subject": str(patient.id), "purpose": "treatment", "categories": ["contact.phone"], "outcome": "ok",
+        "subject": str(patient.id), "purpose": "operations", "categories": ["contact.phone"], "outcome": "ok",
         "reason": reason, "flagged": False,
-    }  # fmt: skip
+    }  # fmt: skip  (contact details are registration: written for operations)
     assert changed.fields_changed == ["phone"]
     assert "555 0199" not in str(changed.detail) and "0199" not in changed.hash  # ids and names, never values
     assert _phone(staff, patient.id) == "+1 415 555 0199"
@@ -87,11 +87,15 @@ def test_rec4_a_change_outside_the_granted_categories_or_the_door_is_refused(sta
     assert caught.value.code == "chart_closed"
 
 
-def test_front_desk_cannot_change_a_record(staff, make_patient):
+def test_front_desk_updates_registration_but_never_the_clinical_record(staff, make_patient):
     from confide.core.errors import Forbidden
 
     patient = make_patient()
+    do_update_patient(actor=staff(Role.FRONT_DESK), patient_id=patient.id, reason="patient_request", phone="+1 415 555 0199")
     with pytest.raises(Forbidden):
-        do_update_patient(actor=staff(Role.FRONT_DESK), patient_id=patient.id, reason="patient_request", phone="+1 415 555 0199")
+        do_update_patient(actor=staff(Role.FRONT_DESK), patient_id=patient.id, reason="patient_request", health_background="x")
+    with pytest.raises(Forbidden):  # nor insurance: billing's
+        do_update_patient(actor=staff(Role.FRONT_DESK), patient_id=patient.id, reason="patient_request",
+                          insurance={"payer": "X", "member_id": "1"})  # fmt: skip
     with pytest.raises(InvalidInput):
         do_update_patient(actor=staff(Role.CLINICIAN), patient_id=patient.id, reason="patient_request", family_name="  ")

@@ -38,7 +38,7 @@ def test_an_opening_writes_one_entry_and_decrypts_what_it_granted(world, staff, 
     clinician = staff(Role.CLINICIAN)
     with open_chart(clinician, patient.id, Purpose.TREATMENT) as chart:
         assert (chart.patient.given_name, chart.patient.health_background) == ("Marisol", "asthma since childhood")
-        assert chart.patient.medications == [{"name": "salbutamol", "otc": False}]
+        assert [(m["name"], m["kind"], m["status"]) for m in chart.patient.medications] == [("salbutamol", "prescription", "active")]
     [opened] = entries(AuditEvent.CHART_OPENED)
     assert shape(opened) == {
         "event": "records:chart:opened",

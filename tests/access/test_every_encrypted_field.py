@@ -12,13 +12,19 @@ from confide.access.models import BreakGlassReason
 from confide.access.purposes import Purpose
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
-from confide.records.models import Patient
+from confide.records.models import Addendum, Document, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
 from confide.vault.errors import PHIAccessDenied
 from confide.vault.fields import Sealed, encrypted_fields
 
 
 def _patient(world, staff, make_patient):
-    return make_patient()
+    from confide.records.services import do_update_patient
+    from tests.access.conftest import BILLING_EXTRA, REGISTRATION_EXTRA
+
+    patient = make_patient()
+    with tenant_context(practice_id=world.a.practice.id):
+        do_update_patient(actor=staff(Role.FRONT_DESK), patient_id=patient.id, reason="patient_request", **REGISTRATION_EXTRA)
+        return do_update_patient(actor=staff(Role.BILLING), patient_id=patient.id, reason="patient_request", **BILLING_EXTRA)
 
 
 def _break_glass_reason(world, staff, make_patient):
@@ -30,7 +36,62 @@ def _break_glass_reason(world, staff, make_patient):
         return BreakGlassReason.objects.get(patient_id=patient.id)
 
 
-MAKERS = {Patient: _patient, BreakGlassReason: _break_glass_reason}
+def _in_a(world, make):
+    with tenant_context(practice_id=world.a.practice.id):
+        return make()
+
+
+def _signed_note(world, staff, make_patient):
+    from confide.records import notes
+
+    clinician = staff(Role.CLINICIAN)
+    note = _in_a(world, lambda: notes.do_create_note(actor=clinician, patient_id=make_patient().id, content={"subjective": "Worse at night"}))
+    return _in_a(world, lambda: notes.do_sign_note(actor=clinician, note_id=note.pk))
+
+
+def _addendum(world, staff, make_patient):
+    from confide.records import notes
+
+    note = _signed_note(world, staff, make_patient)
+    return _in_a(world, lambda: notes.do_add_addendum(actor=staff(Role.CLINICIAN), note_id=note.pk, text="Also: wheeze on exertion"))
+
+
+def _psychotherapy_note(world, staff, make_patient):
+    from confide.records import notes
+
+    return _in_a(world, lambda: notes.do_create_psychotherapy_note(actor=staff(Role.CLINICIAN), patient_id=make_patient().id, text="Session 3"))
+
+
+def _psychotherapy_addendum(world, staff, make_patient):
+    from confide.records import notes
+
+    clinician = staff(Role.CLINICIAN)
+    note = _psychotherapy_note(world, staff, make_patient)
+    _in_a(world, lambda: notes.do_sign_psychotherapy_note(actor=clinician, patient_id=note.patient_id, note_id=note.pk))
+    return _in_a(world, lambda: notes.do_add_psychotherapy_addendum(actor=clinician, patient_id=note.patient_id, note_id=note.pk, text="Later"))
+
+
+def _file(kind):
+    def make(world, staff, make_patient):
+        from confide.records.files import do_add_file
+        from tests.records.uploads import png_upload
+
+        return _in_a(world, lambda: do_add_file(actor=staff(Role.CLINICIAN), patient_id=make_patient().id, kind=kind,
+                                                upload=png_upload(), title=f"A {kind}"))  # fmt: skip
+
+    return make
+
+
+MAKERS = {
+    Patient: _patient,
+    BreakGlassReason: _break_glass_reason,
+    ProgressNote: _signed_note,
+    Addendum: _addendum,
+    PsychotherapyNote: _psychotherapy_note,
+    PsychotherapyAddendum: _psychotherapy_addendum,
+    Document: _file("document"),
+    Photo: _file("photo"),
+}
 
 
 def _models_with_encrypted_fields():

@@ -11,11 +11,16 @@ from confide.core.permissions import Role
 
 NAME_DOB = ["identifiers.dob", "identifiers.name"]
 CONTACT = ["contact.email", "contact.phone"]
-CLINICAL = sorted(
-    NAME_DOB + CONTACT + ["scheduling.appointments", "health.background", "health.medications", "health.notes", "health.photos", "health.documents"]
-)
-REGISTRATION = sorted(NAME_DOB + CONTACT + ["scheduling.appointments"])
-BILLING = sorted(NAME_DOB + CONTACT + ["financial.insurance", "financial.invoices"])
+WHO = NAME_DOB + ["identifiers.demographics", "identifiers.medical_record_number"]
+DETAILS = ["contact.address", "contact.emergency", "contact.guardian"]
+HEALTH = [
+    "health.background", "health.medications", "health.allergies", "health.conditions", "health.lab_results",
+    "health.immunizations", "health.encounters", "health.notes", "health.intake", "health.photos", "health.documents",
+    "health.recordings",
+]  # fmt: skip
+CLINICAL = sorted(WHO + CONTACT + DETAILS + ["scheduling.appointments"] + HEALTH)
+REGISTRATION = sorted(WHO + ["identifiers.government"] + CONTACT + DETAILS + ["scheduling.appointments"])
+BILLING = sorted(WHO + CONTACT + ["contact.address", "financial.insurance", "financial.invoices", "financial.payment"])
 
 
 def test_the_minimum_necessary_table_is_exactly_this():
@@ -25,7 +30,7 @@ def test_the_minimum_necessary_table_is_exactly_this():
         "owner": {"treatment": CLINICAL, "payment": BILLING, "operations": sorted(REGISTRATION + ["operations.break_glass_reason"])},
         "clinician": {"treatment": CLINICAL, "operations": REGISTRATION},
         "front_desk": {"treatment": REGISTRATION, "operations": REGISTRATION},
-        "billing": {"payment": BILLING, "operations": sorted(NAME_DOB + CONTACT)},
+        "billing": {"payment": BILLING, "operations": sorted(NAME_DOB + CONTACT)},  # the patient list
         "privacy_officer": {"operations": sorted(NAME_DOB + CONTACT + ["operations.break_glass_reason"])},
     }
     # The taxonomy is the privacy declaration's (confide/policy/default.toml), not a list kept here.

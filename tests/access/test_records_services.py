@@ -23,7 +23,7 @@ def test_creating_a_patient_writes_one_created_entry(world, staff):
     [created] = entries(AuditEvent.PATIENT_CREATED)
     assert shape(created) == {
         "event": "records:patient:created", "chain": str(world.a.practice.id), "actor": who(owner),
-        "subject": str(patient.id), "purpose": "treatment", "categories": ["contact.email", "identifiers.name"],
+        "subject": str(patient.id), "purpose": "operations", "categories": ["contact.email", "identifiers.name"],
         "outcome": "ok", "reason": "", "flagged": False,
     }  # fmt: skip
     assert created.fields_changed == ["email", "family_name", "given_name"]

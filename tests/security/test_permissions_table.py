@@ -20,6 +20,8 @@ EXPECTED_PERMS = [
     "audit:log:view",
     "access:break-glass:review",
     "policy:declaration:edit",
+    "records:registration:write",
+    "billing:insurance:write",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -30,6 +32,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "accounts:staff:list",
         "accounts:staff:reset-mfa",
         "audit:log:view",
+        "billing:insurance:write",
         "billing:invoice:read",
         "core:dashboard:view",
         "core:practice-settings:edit",
@@ -37,18 +40,22 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:chart:read",
         "records:chart:write",
         "records:contact:read",
+        "records:registration:write",
     ],
     "clinician": [
         "core:dashboard:view",
         "records:chart:read",
         "records:chart:write",
         "records:contact:read",
+        "records:registration:write",
     ],
     "front_desk": [
         "core:dashboard:view",
         "records:contact:read",
+        "records:registration:write",
     ],
     "billing": [
+        "billing:insurance:write",
         "billing:invoice:read",
         "core:dashboard:view",
         "records:contact:read",
@@ -64,7 +71,10 @@ EXPECTED_ROLE_PERMISSIONS = {
     ],
 }
 
-EXPECTED_PHI_PERMISSIONS = ["billing:invoice:read", "records:chart:read", "records:chart:write", "records:contact:read"]
+EXPECTED_PHI_PERMISSIONS = [
+    "billing:insurance:write", "billing:invoice:read", "records:chart:read", "records:chart:write", "records:contact:read",
+    "records:registration:write",
+]
 
 # name -> (audience, perm, tenant_scoped, sorted methods, recent_auth)
 EXPECTED_ROUTE_POLICY = {

@@ -19,6 +19,7 @@ from django.db import connection
 
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry
+from confide.records.clinical import clean_list
 from confide.records.models import Patient
 from confide.records.services import CHART, do_shred_patient, search_patients
 from confide.vault import keys, kms, rotation
@@ -37,8 +38,10 @@ FULL = {
     "email": "ada@example.test",
     "phone": "+44 20 7946 0000",
     "health_background": "note-xyzzy",
-    "medications": [{"name": "laudanum", "dose": "none"}],
+    # A fixed item id, so the stored (validated) list is known: see confide/records/clinical.py.
+    "medications": [{"id": "m1", "name": "laudanum", "dose": "none"}],
 }
+STORED = FULL | {"medications": clean_list("medications", FULL["medications"])}
 
 
 def _raw_rows() -> dict[str, tuple]:
@@ -115,7 +118,7 @@ def test_rotate_kek_rewraps_every_key_and_leaves_the_data_alone(
             assert wrapped_after[key] != before, key  # every live key is wrapped anew
     assert _raw_rows() == raw_before  # no ciphertext column changed
     kms.reset_key_manager()  # forget cached KEKs: read through the keyring file as a new process would
-    assert _read(patients[0].id) == FULL
+    assert _read(patients[0].id) == STORED
     assert _read(patients[1].id)["email"] == "grace@example.test"
     assert [p.id for p in search_patients(in_practice_a, "grace@example.test")] == [patients[1].id]  # index key
     event = AuditEntry.objects.get(event=AuditEvent.KEK_ROTATED)
@@ -140,7 +143,7 @@ def test_rotate_kek_keeps_going_when_the_manager_cannot_destroy_the_old_kek(
     assert not result.old_kek_destroyed and "cannot be destroyed" in result.old_kek_note
     assert PracticeKey.objects.get(practice_id=world.a.practice.id).kek_id == result.new_kek_id
     assert old_kek in _keyring_ids()
-    assert _read(patient.id) == FULL
+    assert _read(patient.id) == STORED
 
 
 def test_a_failed_kek_rotation_changes_nothing_and_drops_the_new_kek(make_patient, world, monkeypatch, fresh_manager):
@@ -162,7 +165,7 @@ def test_a_failed_kek_rotation_changes_nothing_and_drops_the_new_kek(make_patien
     assert _wrapped(practice_id) == wrapped_before
     assert _keyring_ids() == ids_before  # the unused new KEK was removed again
     kms.reset_key_manager()
-    assert _read(patients[0].id) == FULL
+    assert _read(patients[0].id) == STORED
 
 
 def test_the_env_key_manager_cannot_rotate_a_derived_kek(make_patient, world, monkeypatch, fresh_manager):
@@ -197,7 +200,7 @@ def test_rotate_subject_moves_every_field_to_version_2_and_destroys_version_1(ma
     assert (result.to_version, result.retiring_versions, result.destroyed_versions) == (2, [1], [1])
     assert (result.moved, result.batches, result.resumed) == (8, 3, False)  # 8 ciphertexts, 3 per transaction
     assert _versions(patient) == {2}
-    assert _read(patient.id) == FULL
+    assert _read(patient.id) == STORED
     v1, v2 = SubjectKey.objects.filter(subject_id=patient.id).order_by("version")
     assert (v1.state, v1.wrapped_keyset, v1.destroyed_at is not None) == (SubjectKey.State.DESTROYED, None, True)
     assert (v2.version, v2.state, v2.wrapped_keyset is not None) == (2, SubjectKey.State.ACTIVE, True)
@@ -215,7 +218,7 @@ def test_rotate_subject_moves_every_field_to_version_2_and_destroys_version_1(ma
         fresh.save()
     assert rotation.rotate_subject(world.a.practice.id, patient.id).destroyed_versions == [2]
     assert _versions(patient) == {3}
-    assert _read(patient.id) == FULL | {"email": "new@example.test"}
+    assert _read(patient.id) == STORED | {"email": "new@example.test"}
 
 
 def test_an_interrupted_subject_rotation_stays_readable_and_resumes(make_patient, world, monkeypatch):
@@ -234,15 +237,15 @@ def test_an_interrupted_subject_rotation_stays_readable_and_resumes(make_patient
     monkeypatch.setattr(rotation, "_move_row", real)
 
     assert _versions(patient) == {1, 2}  # two batches committed, the third rolled back
-    assert [int(v.split(":")[2]) for v in _raw(patient)].count(2) == 4
+    assert [int(v.split(":")[2]) for v in _raw(patient) if v is not None].count(2) == 4
     states = dict(SubjectKey.objects.filter(subject_id=patient.id).values_list("version", "state"))
     assert states == {1: SubjectKey.State.RETIRING, 2: SubjectKey.State.ACTIVE}
-    assert _read(patient.id) == FULL  # mixed versions, all readable
+    assert _read(patient.id) == STORED  # mixed versions, all readable
 
     result = rotation.rotate_subject(world.a.practice.id, patient.id, batch_size=2)
     assert result.resumed and result.moved == 4 and result.destroyed_versions == [1]
     assert _versions(patient) == {2}
-    assert _read(patient.id) == FULL
+    assert _read(patient.id) == STORED
 
 
 def test_a_stale_writer_putting_back_an_old_ciphertext_is_caught_before_the_old_key_goes(make_patient, world, monkeypatch):
@@ -262,7 +265,7 @@ def test_a_stale_writer_putting_back_an_old_ciphertext_is_caught_before_the_old_
     result = rotation.rotate_subject(world.a.practice.id, patient.id)
     assert len(calls) == 2 and result.moved == 9
     assert _versions(patient) == {2}
-    assert _read(patient.id) == FULL
+    assert _read(patient.id) == STORED
 
 
 def test_rotation_inside_an_allowance_that_cached_the_old_key_still_seals_under_the_new_one(make_patient, world):
@@ -277,7 +280,7 @@ def test_rotation_inside_an_allowance_that_cached_the_old_key_still_seals_under_
         fresh.email = "after@example.test"
         fresh.save()
     assert _versions(patient) == {2}
-    assert _read(patient.id) == FULL | {"phone": "+1 555 0100", "email": "after@example.test"}
+    assert _read(patient.id) == STORED | {"phone": "+1 555 0100", "email": "after@example.test"}
 
 
 def test_a_shredded_subject_cannot_be_rotated(make_patient, world):
@@ -328,7 +331,7 @@ with tenant_context(practice_id=practice.id), allow(CHART):
         p = Patient(
             practice_id=practice.id, given_name=f"Given{n}", family_name=f"Family{n}", preferred_name=f"Pref{n}",
             date_of_birth=datetime.date(1980, 1, n + 1), email=f"p{n}@example.test", phone=f"+1 555 010{n}",
-            health_background=f"background {n}", medications=[{"name": f"med{n}"}],
+            health_background=f"background {n}", medications=[{"id": f"m{n}", "name": f"med{n}"}],
         )
         p.save()
         ids.append(str(p.id))
@@ -351,6 +354,8 @@ with tenant_context(practice_id=practice.id), allow(CHART):
     for p in Patient.objects.all():
         row = {}
         for f in encrypted_fields(Patient):
+            if p.__dict__[f.attname] is None:
+                continue  # not filled in
             value = getattr(p, f.name)  # raises if a ciphertext does not open
             row[f.name] = [int(p.__dict__[f.attname].split(":")[2]), value.isoformat() if isinstance(value, datetime.date) else value]
         out[str(p.id)] = row
@@ -363,7 +368,7 @@ def _expected(n: int) -> dict:
     return {
         "given_name": f"Given{n}", "family_name": f"Family{n}", "preferred_name": f"Pref{n}",
         "date_of_birth": f"1980-01-0{n + 1}", "email": f"p{n}@example.test", "phone": f"+1 555 010{n}",
-        "health_background": f"background {n}", "medications": [{"name": f"med{n}"}],
+        "health_background": f"background {n}", "medications": [{"id": f"m{n}", "name": f"med{n}"}],
     }
 
 
@@ -396,7 +401,7 @@ def _raw_versions(database: Path, patient_id: str) -> list[int]:
         row = db.execute(f"SELECT {', '.join(COLUMNS)} FROM records_patient WHERE id = ?", [patient_id.replace("-", "")]).fetchone()
     finally:
         db.close()
-    return [int(value.split(":")[2]) for value in row]
+    return [int(value.split(":")[2]) for value in row if value is not None]
 
 
 def _raw_patients(database: Path) -> dict:

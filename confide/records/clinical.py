@@ -1,0 +1,193 @@
+"""The shapes of a chart's clinical lists, checked before they are sealed (REC1).
+
+A patient's medications, allergies, conditions, results, immunizations, encounters and
+procedures are each one encrypted JSON list on the `Patient` row (one category per list, so the
+chart door can grant them one by one). Every item is validated by the pydantic model here on
+its way in — from a form, from a FHIR import — so what is stored has one shape whatever its
+source: codes with their system, values with units, ISO dates, a status from a fixed set.
+
+`source_key` identifies an item that came from elsewhere (a keyed hash of the source system and
+its resource id, never the id itself): importing the same FHIR bundle twice replaces items
+rather than duplicating them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    source_key: str = ""  # keyed hash of (source system, resource id); "" when entered here
+    recorded_at: datetime.datetime | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not value or len(value) > 64 or not value.replace("-", "").isalnum():
+            raise ValueError("an item id is up to 64 letters, digits and dashes")
+        return value
+
+
+class Coding(BaseModel):
+    """A code from a terminology (SNOMED CT, RxNorm, LOINC, CVX, ICD-10) with its display."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    system: Short = ""
+    code: Short = ""
+    display: Text = ""
+
+
+class Medication(Item):
+    name: Name
+    coding: Coding | None = None
+    dose: Short = ""  # "500 mg twice daily", as written
+    route: Short = ""
+    kind: Literal["prescription", "otc"] = "prescription"
+    status: Literal["active", "stopped", "completed", "on-hold", "entered-in-error", "unknown"] = "active"
+    start: datetime.date | None = None
+    end: datetime.date | None = None
+    prescriber: Short = ""
+    note: Text = ""
+
+    @model_validator(mode="after")
+    def _dates(self) -> Medication:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError("a medication cannot end before it starts")
+        return self
+
+
+class Allergy(Item):
+    substance: Name
+    coding: Coding | None = None
+    category: Literal["food", "medication", "environment", "biologic", "unknown"] = "unknown"
+    criticality: Literal["low", "high", "unable-to-assess", "unknown"] = "unknown"
+    reaction: Text = ""
+    status: Literal["active", "inactive", "resolved", "entered-in-error"] = "active"
+    onset: datetime.date | None = None
+
+
+class Condition(Item):
+    name: Name
+    coding: Coding | None = None
+    status: Literal["active", "recurrence", "relapse", "inactive", "remission", "resolved", "entered-in-error", "unknown"] = "active"
+    onset: datetime.date | None = None
+    abatement: datetime.date | None = None
+
+
+class Result(Item):
+    """An observation: a lab value, a vital sign, a score. A value with its unit, or text."""
+
+    name: Name
+    coding: Coding | None = None
+    category: Short = ""  # laboratory, vital-signs, survey, …
+    value: float | None = None
+    unit: Short = ""
+    value_text: Text = ""
+    components: list[Result] = Field(default_factory=list, max_length=20)  # e.g. blood pressure
+    effective: datetime.datetime | None = None
+    status: Literal["final", "preliminary", "amended", "corrected", "cancelled", "entered-in-error", "registered", "unknown"] = "final"
+
+
+class Immunization(Item):
+    vaccine: Name
+    coding: Coding | None = None
+    date: datetime.date | None = None
+    status: Literal["completed", "not-done", "entered-in-error"] = "completed"
+    lot_number: Short = ""
+
+
+class Encounter(Item):
+    kind: Name  # "General examination", "Physiotherapy session"
+    coding: Coding | None = None
+    klass: Short = ""  # ambulatory, virtual, emergency, …
+    start: datetime.datetime | None = None
+    end: datetime.datetime | None = None
+    status: Literal["planned", "arrived", "in-progress", "finished", "cancelled", "entered-in-error", "unknown"] = "finished"
+    reason: Text = ""
+    source_encounter: str = ""  # the source's encounter reference, keyed like source_key
+
+
+class Procedure(Item):
+    name: Name
+    coding: Coding | None = None
+    performed: datetime.datetime | None = None
+    status: Literal["preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"] = "completed"
+    encounter_key: str = ""
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    lines: list[Short] = Field(default_factory=list, max_length=3)
+    city: Short = ""
+    state: Short = ""
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
+    country: Short = ""
+
+
+class Person(BaseModel):
+    """An emergency contact or a parent/guardian."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name
+    relationship: Short
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = ""
+
+
+class Insurance(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    payer: Name
+    member_id: Short
+    group: Short = ""
+
+
+# field name on Patient → the item model of its list
+LISTS: dict[str, type[Item]] = {
+    "medications": Medication,
+    "allergies": Allergy,
+    "conditions": Condition,
+    "lab_results": Result,
+    "immunizations": Immunization,
+    "encounters": Encounter,
+    "procedures": Procedure,
+}
+# field name on Patient → the model of its single structured value
+STRUCTURED: dict[str, type[BaseModel]] = {
+    "address": Address,
+    "emergency_contact": Person,
+    "guardian": Person,
+    "insurance": Insurance,
+}
+
+
+def clean_list(field_name: str, items) -> list[dict]:
+    """Validate a whole list for `field_name`; returns JSON-ready dicts (ValueError if not)."""
+    model = LISTS[field_name]
+    if not isinstance(items, list):
+        raise ValueError(f"{field_name} is a list")
+    cleaned = [model.model_validate(item).model_dump(mode="json") for item in items]
+    ids = [item["id"] for item in cleaned]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"two {field_name} items share an id")
+    return cleaned
+
+
+def clean_structured(field_name: str, value) -> dict | None:
+    if value is None:
+        return None
+    return STRUCTURED[field_name].model_validate(value).model_dump(mode="json")

@@ -1,0 +1,113 @@
+"""Documents and photos of a chart: validated, re-encoded (images lose their EXIF), encrypted
+under the patient's key in streaming AEAD, and read back only through the chart door.
+
+    doc = do_add_file(actor=…, patient_id=…, kind="document", upload=request.FILES["file"], title="Referral")
+    with open_file(actor, kind="photo", file_id=…) as (row, stream): …
+
+Documents (health.documents) and photos (health.photos) are separate tables with separate
+categories, so the door refuses billing a photo and the front desk a document before a byte is
+read. One `records:file:added` audit entry per upload (ids, category, size); each opening is
+the door's `records:chart:opened` naming the file.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from confide.access.door import open_chart
+from confide.access.purposes import Purpose
+from confide.audit.chain import record
+from confide.audit.events import AuditEvent
+from confide.core.actors import StaffActor
+from confide.core.errors import Forbidden, InvalidInput, NotFound
+from confide.core.permissions import Perm
+from confide.records.models import Document, Photo
+from confide.vault.files import JPEG, PDF, PNG, EncryptedStorage, FileRejected, validate_upload
+
+KINDS = {"document": Document, "photo": Photo}
+ALLOWED = {"document": (PDF, JPEG, PNG), "photo": (JPEG, PNG)}
+TITLE_LIMIT = 200
+
+
+def _model(kind: str):
+    if kind not in KINDS:
+        raise InvalidInput("A file is a document or a photo.")
+    return KINDS[kind]
+
+
+def do_add_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str, request=None, storage: EncryptedStorage | None = None):
+    """Store an upload in the patient's chart. Bad files (type, size, damage) raise
+    InvalidInput with the validator's message; nothing is stored then."""
+    model = _model(kind)
+    if not isinstance(actor, StaffActor) or not actor.has(Perm.CHART_WRITE):
+        raise Forbidden(Perm.CHART_WRITE)
+    title = (title or "").strip()
+    if not title or len(title) > TITLE_LIMIT:
+        raise InvalidInput(f"Give the file a title of up to {TITLE_LIMIT} characters (never the patient's name is needed).")
+    declared = getattr(upload, "content_type", "") or ""
+    if declared.split(";", 1)[0].strip().lower() not in ALLOWED[kind]:
+        raise InvalidInput("Photos are JPEG or PNG; documents are PDF, JPEG or PNG.")
+    try:
+        clean = validate_upload(upload, declared_content_type=declared)
+    except FileRejected as exc:
+        raise InvalidInput(str(exc)) from None
+    storage = storage or EncryptedStorage()
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request) as chart:
+        patient = chart.patient
+        stored_name = storage.save_encrypted(
+            kind, clean.file, practice_id=patient.practice_id, subject_id=patient.pk, content_type=clean.content_type, category=model.CATEGORY
+        )
+        try:
+            row = model(
+                practice_id=patient.practice_id, patient=patient, uploaded_by_id=actor.user_id, stored_name=stored_name,
+                content_type=clean.content_type, size=clean.size,
+            )  # fmt: skip
+            row.title = title
+            row.save()
+            record(
+                AuditEvent.FILE_ADDED, practice_id=patient.practice_id, actor=actor, purpose=Purpose.TREATMENT.value,
+                subject_id=patient.pk, resource_ids=[row.pk], categories={model.CATEGORY},
+                detail={"kind": kind, "size": clean.size, "content_type": clean.content_type}, request=request,
+            )  # fmt: skip
+        except BaseException:
+            storage.delete(stored_name)  # the row did not commit: no orphaned ciphertext
+            raise
+    return row
+
+
+def _file_row(kind: str, file_id):
+    model = _model(kind)
+    try:
+        pk = uuid.UUID(str(file_id))
+    except ValueError:
+        raise NotFound("file") from None
+    row = model.objects.filter(pk=pk).first()
+    if row is None:
+        raise NotFound("file")
+    return model, row
+
+
+@contextmanager
+def open_file(actor: StaffActor, *, kind: str, file_id, request=None, storage: EncryptedStorage | None = None) -> Iterator[tuple]:
+    """(row with its title readable, a binary stream of the plaintext) while the door is open."""
+    model, row = _file_row(kind, file_id)
+    storage = storage or EncryptedStorage()
+    with open_chart(actor, row.patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request) as chart:
+        chart.entry  # the opening is on record before any byte is read  # noqa: B018
+        stream = storage.open_decrypted(row.stored_name, practice_id=row.practice_id, subject_id=row.patient_id, category=model.CATEGORY)
+        try:
+            yield row, stream
+        finally:
+            stream.close()
+
+
+def list_files(actor: StaffActor, patient_id, *, kind: str, request=None) -> list[dict]:
+    model = _model(kind)
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request) as chart:
+        return [
+            {"id": r.pk, "title": str(r.title), "content_type": r.content_type, "size": r.size, "created_at": r.created_at,
+             "uploaded_by_id": r.uploaded_by_id}
+            for r in model.objects.filter(patient_id=chart.patient.pk)
+        ]  # fmt: skip
