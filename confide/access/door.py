@@ -657,3 +657,67 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[Psy
         chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
         with transaction.atomic(), allow({policy.PSYCHOTHERAPY_NOTES}, subjects={patient.pk}):
             yield chart
+
+
+# --- online consultations: subjects that are not patients yet -----------------------------------
+# The public consultation form writes as this job: what the form asks for, nothing else.
+CONSULT_FORM_JOB = SystemJob(
+    "consult-form",
+    frozenset({policy.NAME, policy.DOB, policy.EMAIL, policy.PHONE, policy.GUARDIAN, policy.INTAKE, policy.MEDICATIONS, policy.PHOTOS}),
+    frozenset({Purpose.TREATMENT}),
+)
+SYSTEM_JOBS[CONSULT_FORM_JOB.name] = CONSULT_FORM_JOB
+
+
+@contextmanager
+def write_new_subject(actor, purpose, *, categories: Iterable[str], subject_id, request=None) -> Iterator[None]:
+    """The door for a record that is its own data subject and does not exist yet (a visitor's
+    online consultation): the same checks of actor, purpose and categories as any opening, then
+    an allowance for exactly those categories bound to the new subject's id. The service
+    writes its own audit entry (ids and categories) in the same transaction."""
+    attempt = _Attempt.start(actor, request)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        purpose = _check_purpose(attempt, purpose)
+        wanted = _check_known_categories(attempt, categories)
+        role = _check_membership(attempt)
+        attempt.subject_id = _as_uuid(subject_id)
+        granted, _ = _check_grant(attempt, role, purpose, wanted, None)
+        with transaction.atomic(), allow(granted, subjects={subject_id}):
+            yield
+
+
+@dataclass
+class IntakeChart:
+    submission: object
+    categories: frozenset[str]
+    entry: object
+
+
+@contextmanager
+def open_intake(actor, submission_id, *, categories: Iterable[str] | None = None, request=None) -> Iterator[IntakeChart]:
+    """Staff reviewing an online consultation: the actor's membership, the submission in the
+    actor's practice (another practice's is the same NotFound as a missing one), and the
+    categories within the role's grant for treatment (clinicians and owners: front desk and
+    billing see no consultation answers). One `records:intake:opened` entry; the allowance is
+    bound to the submission's own key."""
+    from confide.records.models import IntakeSubmission
+
+    attempt = _Attempt.start(actor, request)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        purpose = _check_purpose(attempt, Purpose.TREATMENT)
+        wanted = _check_known_categories(attempt, categories if categories is not None else CONSULT_FORM_JOB.categories)
+        role = _check_membership(attempt)
+        pk = _as_uuid(submission_id)
+        attempt.subject_id = pk
+        submission = IntakeSubmission.objects.filter(pk=pk).first() if pk is not None else None
+        if submission is None or submission.status != IntakeSubmission.Status.RECEIVED:
+            raise attempt.refuse("not_found", "consultation", not_found=True)
+        granted, _ = _check_grant(attempt, role, purpose, wanted, None)
+        entry = record(
+            AuditEvent.INTAKE_OPENED, practice_id=submission.practice_id, actor=attempt.audit_actor, purpose=purpose.value,
+            subject_id=submission.pk, categories=granted, request=request,
+        )  # fmt: skip
+        with transaction.atomic(), allow(granted, subjects={submission.pk}):
+            yield IntakeChart(submission=submission, categories=granted, entry=entry)

@@ -37,6 +37,12 @@ class AuditEvent(StrEnum):
     NOTE_SIGNED = "records:note:signed"  # detail: the content hash
     NOTE_ADDENDUM_SIGNED = "records:note:addendum-signed"
     FILE_ADDED = "records:file:added"
+    INTAKE_RECEIVED = "records:intake:received"
+    INTAKE_REFUSED = "records:intake:refused"  # age rule, honeypot: a reason code, no ids of a person
+    INTAKE_OPENED = "records:intake:opened"
+    INTAKE_ACCEPTED = "records:intake:accepted"
+    INTAKE_REJECTED = "records:intake:rejected"
+    INTAKE_FORM_CHANGED = "records:intake-form:changed"
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"
     # policy

@@ -37,6 +37,8 @@ class Perm(StrEnum):
     POLICY_EDIT = "policy:declaration:edit"
     REGISTRATION_WRITE = "records:registration:write"  # who a patient is and how to reach them
     BILLING_WRITE = "billing:insurance:write"
+    INTAKE_REVIEW = "records:intake:review"  # read online consultations, accept or reject them
+    INTAKE_CONFIGURE = "records:intake:configure"  # the questions and authorization text
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -60,8 +62,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.POLICY_EDIT,
         Perm.REGISTRATION_WRITE,
         Perm.BILLING_WRITE,
+        Perm.INTAKE_REVIEW,
+        Perm.INTAKE_CONFIGURE,
     },
-    Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE},
+    Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.INTAKE_REVIEW},
     Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE},
     Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ, Perm.BILLING_WRITE},
     Role.PRIVACY_OFFICER: _EVERY_ROLE
@@ -71,6 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 # Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).
 PHI_PERMISSIONS = frozenset({
     Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.BILLING_READ, Perm.REGISTRATION_WRITE, Perm.BILLING_WRITE,
+    Perm.INTAKE_REVIEW,
 })  # fmt: skip
 
 

@@ -60,4 +60,11 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "access:break-glass-report":       _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     False, "GET"),
     "policy:notice":                   _p(A.PUBLIC,     None,                        True,  "GET"),
     "policy:notice-version":           _p(A.PUBLIC,     None,                        True,  "GET"),
+    "intake:consult":                  _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "intake:queue":                    _p(A.STAFF,      Perm.INTAKE_REVIEW,          False, "GET"),
+    "intake:form":                     _p(A.STAFF,      Perm.INTAKE_CONFIGURE,       False, "GET POST"),
+    "intake:detail":                   _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "GET"),
+    "intake:photo":                    _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "GET"),
+    "intake:accept":                   _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "POST"),
+    "intake:reject":                   _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "POST"),
 }  # fmt: skip

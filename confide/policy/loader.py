@@ -103,7 +103,7 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
 _PATTERN_MESSAGES = {"email": "not an email address", "phone": "a phone number has digits, spaces and + ( ) - . only"}
 
 
-def _explain(exc: ValidationError) -> tuple[tuple, str]:
+def explain(exc: ValidationError) -> tuple[tuple, str]:
     """The first problem as (where, plain message)."""
     error = exc.errors(include_url=False)[0]
     loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith(("function-", "literal["))))
@@ -121,7 +121,7 @@ def _explain(exc: ValidationError) -> tuple[tuple, str]:
 
 
 def _first_error(exc: ValidationError, text: str, source: str) -> PolicyError:
-    loc, message = _explain(exc)
+    loc, message = explain(exc)
     where = ".".join(str(p) for p in loc) or "(top level)"
     return PolicyError(f"{where}: {message}", source=source, line=_line_for(loc, key_lines(text)))
 
@@ -207,7 +207,7 @@ def apply(default: Declaration, override: Override, *, text: str = "", source: s
     try:
         return Declaration.model_validate(data)
     except ValidationError as exc:
-        loc, message = _explain(exc)
+        loc, message = explain(exc)
         mapped = positions.get(loc[:2], loc[:2]) + loc[2:] if len(loc) >= 2 else loc
         where = ".".join(str(p) for p in mapped) or "(top level)"
         raise PolicyError(f"{where}: {message}", source=source, line=_line_for(mapped, lines) if mapped != loc or loc[:1] not in {("processors",), ("retention",)} else None) from None

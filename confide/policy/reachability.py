@@ -6,7 +6,9 @@ installed model and reports, for each model with an encrypted field:
 
 * a field whose category is not in the declared taxonomy (confide/policy/default.toml);
 * a field whose `subject_field` (whose key encrypts it) is not the patient the row belongs to;
-* a model with no chain of foreign keys to `records.Patient`.
+* a model with no chain of foreign keys to `records.Patient` — unless it declares itself a
+  data subject of its own (`DATA_SUBJECT_ROOT = True`: an online consultation before it is
+  accepted into a chart), whose fields must then all be sealed under its own id.
 
 tests/policy/test_reachability.py runs it over the real app registry (the build fails on any
 problem) and over a model made unreachable on purpose (so the check itself is shown to work).
@@ -74,6 +76,13 @@ def problems(models_to_check: Iterable | None = None) -> list[str]:
                 found.append(f"{label}.{field.name}: category {field.category!r} is not in the declared taxonomy")
         if all(field.scope != "s" for field in fields):
             continue  # sealed under the practice's key: practice-owned secrets, no patient's data
+        if getattr(model, "DATA_SUBJECT_ROOT", False):
+            # A subject of its own (an online consultation before it becomes a patient): every
+            # field under the row's own key, so shredding that key erases it all.
+            for field in fields:
+                if field.subject_field not in {"id", "pk"}:
+                    found.append(f"{label}.{field.name}: a data-subject root seals under its own id, not {field.subject_field!r}")
+            continue
         path = path_to_patient(model)
         if path is None:
             found.append(f"{label}: holds personal data but no chain of foreign keys reaches records.Patient")

@@ -166,6 +166,24 @@ LISTS: dict[str, type[Item]] = {
     "encounters": Encounter,
     "procedures": Procedure,
 }
+class IntakeAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    question: Text
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+
+
+class Consultation(Item):
+    """An online consultation accepted into the chart: the questions as asked, the answers as given."""
+
+    submitted_at: datetime.datetime
+    form_version: int
+    answers: list[IntakeAnswer] = Field(default_factory=list, max_length=60)
+    guardian_submitted: bool = False
+
+
+LISTS["intake_answers"] = Consultation
+
 # field name on Patient → the model of its single structured value
 STRUCTURED: dict[str, type[BaseModel]] = {
     "address": Address,

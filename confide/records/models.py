@@ -48,6 +48,8 @@ class Patient(TenantModel):
     immunizations = EncryptedJSONField(category="health.immunizations")
     encounters = EncryptedJSONField(category="health.encounters")
     procedures = EncryptedJSONField(category="health.encounters")
+    # Online consultations accepted into this chart: [{submitted_at, form_version, answers: [{question, answer}]}]
+    intake_answers = EncryptedJSONField(category="health.intake")
 
     is_active = models.BooleanField(default=True)
     # A keyed hash of where the record came from (a FHIR import's source system and Patient id):
@@ -172,3 +174,73 @@ class Photo(_StoredFile):
 
     def __str__(self) -> str:
         return f"photo:{self.pk}"
+
+
+class IntakeForm(TenantModel):
+    """A practice's online consultation form: its questions and the authorization text a visitor
+    agrees to. Configuration, not patient data (plain text); each change is a new version, so
+    every submission says which questions and which authorization its person saw."""
+
+    version = models.PositiveIntegerField()
+    questions = models.JSONField()  # intake.Question items, validated by confide/records/intake.py
+    authorization_text = models.TextField()
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["practice", "version"], name="intake_form_unique_version")]
+
+    def __str__(self) -> str:
+        return f"intake-form:{self.pk}:v{self.version}"
+
+
+class IntakeSubmission(TenantModel):
+    """An online consultation waiting for review (REC2). Until staff accept it the person is not
+    a patient, so the submission is a data subject of its own: everything it holds is sealed
+    under the submission's own key (`subject_field="id"`). Accepting copies it into a chart under
+    the patient's key and shreds the submission's key; rejecting deletes it and shreds the key.
+    Either way nothing of the person stays readable outside the chart."""
+
+    DATA_SUBJECT_ROOT = True  # confide/policy/reachability.py: a subject of its own, not yet a patient
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        ACCEPTED = "accepted"
+
+    form = models.ForeignKey(IntakeForm, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    authorization_hash = models.CharField(max_length=64)  # SHA-256 of the exact authorization text shown
+    submitted_by_guardian = models.BooleanField(default=False)
+    given_name = EncryptedTextField(category="identifiers.name")
+    family_name = EncryptedTextField(category="identifiers.name")
+    date_of_birth = EncryptedDateField(category="identifiers.dob")
+    email = EncryptedTextField(category="contact.email")
+    phone = EncryptedTextField(category="contact.phone")
+    guardian = EncryptedJSONField(category="contact.guardian")  # clinical.Person + {"authorized": true}
+    answers = EncryptedJSONField(category="health.intake")  # {question id: answer}
+    medications = EncryptedJSONField(category="health.medications")  # from a medication-list question
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"intake:{self.pk}"
+
+
+class IntakePhoto(TenantModel):
+    """A photo sent with a consultation: bytes in encrypted storage under the submission's key."""
+
+    DATA_SUBJECT_ROOT = True
+
+    submission = models.ForeignKey(IntakeSubmission, on_delete=models.CASCADE, related_name="photos")
+    question_id = models.CharField(max_length=40)
+    stored_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+
+    def __str__(self) -> str:
+        return f"intake-photo:{self.pk}"

@@ -16,7 +16,9 @@ from pathlib import Path
 from django.conf import settings
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[float, frozenset[str]]] = {}
+# Keyed by (mtime, size): an append always grows the file, while two appends can land within one
+# tick of the filesystem's clock and leave the mtime unchanged (seen: a shred was missed that way).
+_cache: dict[str, tuple[tuple[int, int], frozenset[str]]] = {}
 
 
 def path() -> Path:
@@ -32,19 +34,21 @@ def record(subject_id: str) -> None:
             handle.write(f"{subject_id}\n")
             handle.flush()
             os.fsync(handle.fileno())
+        _cache.pop(str(target), None)
 
 
 def shredded() -> frozenset[str]:
     target = path()
     try:
-        mtime = target.stat().st_mtime_ns
+        stat = target.stat()
     except FileNotFoundError:
         return frozenset()
+    version = (stat.st_mtime_ns, stat.st_size)
     cached = _cache.get(str(target))
-    if cached and cached[0] == mtime:
+    if cached and cached[0] == version:
         return cached[1]
     subjects = frozenset(line.strip() for line in target.read_text().splitlines() if line.strip())
-    _cache[str(target)] = (mtime, subjects)
+    _cache[str(target)] = (version, subjects)
     return subjects
 
 

@@ -39,6 +39,8 @@ FULL = {
     "immunizations": [{"vaccine": "Influenza, seasonal", "date": "2025-10-01"}],
     "encounters": [{"kind": "General examination", "start": "2025-10-01T09:00:00+00:00", "end": "2025-10-01T09:30:00+00:00"}],
     "procedures": [{"name": "Spirometry", "performed": "2025-10-01T09:10:00+00:00"}],
+    "intake_answers": [{"submitted_at": "2025-09-20T18:00:00+00:00", "form_version": 1,
+                        "answers": [{"question": "What brings you in?", "answer": "Wheezing at night"}]}],
 }
 REGISTRATION_EXTRA = {"drivers_licence": "CA D1234567"}
 BILLING_EXTRA = {"insurance": {"payer": "Acme Health", "member_id": "XJ-99812", "group": "G-12"}}

@@ -12,7 +12,7 @@ from confide.access.models import BreakGlassReason
 from confide.access.purposes import Purpose
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
-from confide.records.models import Addendum, Document, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
+from confide.records.models import Addendum, Document, IntakeSubmission, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
 from confide.vault.errors import PHIAccessDenied
 from confide.vault.fields import Sealed, encrypted_fields
 
@@ -82,7 +82,18 @@ def _file(kind):
     return make
 
 
+def _consultation(world, staff, make_patient):
+    from django.core.cache import cache
+
+    from tests.records.consultations import submit
+
+    cache.clear()
+    return submit(world.a.practice, date_of_birth="2011-04-02", guardian_name="Rana Haddad", guardian_relationship="mother",
+                  guardian_authorization="on")  # fmt: skip  (a minor: so the guardian field is filled too)
+
+
 MAKERS = {
+    IntakeSubmission: _consultation,
     Patient: _patient,
     BreakGlassReason: _break_glass_reason,
     ProgressNote: _signed_note,

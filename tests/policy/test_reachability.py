@@ -20,7 +20,7 @@ def test_the_walk_sees_the_models_that_hold_phi():
     from django.apps import apps
 
     holding = {m._meta.label for m in apps.get_models() if encrypted_fields(m)}
-    assert {"records.Patient", "access.BreakGlassReason"} <= holding
+    assert {"records.Patient", "access.BreakGlassReason", "records.IntakeSubmission"} <= holding
     assert path_to_patient(apps.get_model("access", "BreakGlassReason")) == ["patient"]
 
 
@@ -70,3 +70,17 @@ def test_a_model_two_hops_from_the_patient_is_reachable():
     assert path_to_patient(EpisodeNote) == ["episode", "patient"]
     # Reachable, but its key is the episode's id: a row must be sealed under its patient's key.
     assert problems([EpisodeNote]) == ["policy.EpisodeNote.body: encrypted under 'episode_id', not the patient the row belongs to"]
+
+
+@isolate_apps("confide.policy")
+def test_a_data_subject_root_must_seal_everything_under_its_own_key():
+    class Application(TenantModel):
+        DATA_SUBJECT_ROOT = True
+        referrer_id = models.UUIDField()
+        name = EncryptedTextField(category="identifiers.name")
+        story = EncryptedTextField(category="health.intake", subject_field="referrer_id")
+
+        class Meta:
+            app_label = "policy"
+
+    assert problems([Application]) == ["policy.Application.story: a data-subject root seals under its own id, not 'referrer_id'"]

@@ -24,8 +24,28 @@ from confide.core.routes import ROUTE_POLICY, Audience
 # Path converter name -> the value of that kwarg for an object of the given practice world.
 # Pick objects that make a harmless target: the front desk is never the acting user in the
 # tests below that are allowed to act (only the owner holds the staff permissions).
+def _photo_of(submission):
+    from confide.core.tenancy import tenant_context
+    from confide.records.models import IntakePhoto
+
+    with tenant_context(practice_id=submission.practice_id):
+        return IntakePhoto.objects.get(submission=submission).pk
+
+
+def _consultation(pw):
+    """An online consultation (with a photo) waiting in the practice's queue, made once per world."""
+    made = getattr(pw, "_consultation", None)
+    if made is None:
+        from tests.records.consultations import submit
+
+        made = pw._consultation = submit(pw.practice, photo=True)
+    return made
+
+
 KWARG_SOURCES: dict[str, Callable[[object], object]] = {
     "membership_id": lambda pw: pw.memberships[Role.FRONT_DESK].id,
+    "submission_id": lambda pw: _consultation(pw).pk,
+    "photo_id": lambda pw: _photo_of(_consultation(pw)),
     "practice_slug": lambda pw: pw.practice.slug,
     "number": lambda pw: 1,  # version 1 of the practice's privacy notice exists from its creation
 }
@@ -126,9 +146,11 @@ def route_methods(names: list[str]) -> list[tuple[str, str]]:
 
 # --- Writes -------------------------------------------------------------------------------
 # Reads are audited as well: a GET that shows a patient list or opens a chart appends these,
-# and that is not a change the tests below look for. Every other entry (a sign-in, a role
-# change, a failed re-authentication, ...) is.
-READ_EVENTS = frozenset({AuditEvent.PATIENTS_LISTED.value, AuditEvent.CHART_OPENED.value})
+# and so is every refusal of the chart door (access:denied): neither is a change the tests
+# below look for. Every other entry (a sign-in, a role change, a failed re-authentication, ...) is.
+READ_EVENTS = frozenset({
+    AuditEvent.PATIENTS_LISTED.value, AuditEvent.CHART_OPENED.value, AuditEvent.INTAKE_OPENED.value, AuditEvent.ACCESS_DENIED.value,
+})  # fmt: skip
 
 def snapshot() -> dict[str, list]:
     """Every row (all columns) of the tables a security test must not see change.

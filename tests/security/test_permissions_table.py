@@ -22,6 +22,8 @@ EXPECTED_PERMS = [
     "policy:declaration:edit",
     "records:registration:write",
     "billing:insurance:write",
+    "records:intake:review",
+    "records:intake:configure",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -40,6 +42,8 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:chart:read",
         "records:chart:write",
         "records:contact:read",
+        "records:intake:configure",
+        "records:intake:review",
         "records:registration:write",
     ],
     "clinician": [
@@ -47,6 +51,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:chart:read",
         "records:chart:write",
         "records:contact:read",
+        "records:intake:review",
         "records:registration:write",
     ],
     "front_desk": [
@@ -73,7 +78,7 @@ EXPECTED_ROLE_PERMISSIONS = {
 
 EXPECTED_PHI_PERMISSIONS = [
     "billing:insurance:write", "billing:invoice:read", "records:chart:read", "records:chart:write", "records:contact:read",
-    "records:registration:write",
+    "records:intake:review", "records:registration:write",
 ]
 
 # name -> (audience, perm, tenant_scoped, sorted methods, recent_auth)
@@ -101,6 +106,13 @@ EXPECTED_ROUTE_POLICY = {
     "access:break-glass-report":          ("staff",      "access:break-glass:review",     False, ["GET"],         False),
     "policy:notice":                      ("public",     None,                            True,  ["GET"],         False),
     "policy:notice-version":              ("public",     None,                            True,  ["GET"],         False),
+    "intake:consult":                     ("public",     None,                            True,  ["GET", "POST"], False),
+    "intake:queue":                       ("staff",      "records:intake:review",         False, ["GET"],         False),
+    "intake:form":                        ("staff",      "records:intake:configure",      False, ["GET", "POST"], False),
+    "intake:detail":                      ("staff",      "records:intake:review",         True,  ["GET"],         False),
+    "intake:photo":                       ("staff",      "records:intake:review",         True,  ["GET"],         False),
+    "intake:accept":                      ("staff",      "records:intake:review",         True,  ["POST"],        False),
+    "intake:reject":                      ("staff",      "records:intake:review",         True,  ["POST"],        False),
 }  # fmt: skip
 
 
