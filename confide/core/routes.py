@@ -60,4 +60,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "access:break-glass-report":       _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     False, "GET"),
     "policy:notice":                   _p(A.PUBLIC,     None,                        True,  "GET"),
     "policy:notice-version":           _p(A.PUBLIC,     None,                        True,  "GET"),
+    # Preview is a POST to the settings page and writes nothing; publishing is its own route so
+    # that it, and only it, asks for a fresh password and code.
+    "policy:settings":                 _p(A.STAFF,      Perm.POLICY_EDIT,            False, "GET POST"),
+    "policy:publish":                  _p(A.STAFF,      Perm.POLICY_EDIT,            False, "POST", True),
 }  # fmt: skip

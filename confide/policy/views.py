@@ -1,17 +1,27 @@
-"""The privacy notice, rendered from the declaration in force (public), and its past versions."""
+"""The privacy notice, rendered from the declaration in force (public), and its past versions;
+the owner's and privacy officer's policy settings page (preview, publish). Thin: parse with a
+form, call confide/policy/services.py, render."""
 
 from __future__ import annotations
 
+import datetime
+
+from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from confide.accounts import services as account_services
 from confide.core.decorators import route
 from confide.core.public import public_practice_page
 from confide.policy import services
+from confide.policy.forms import PolicyChangeForm, mark_errors
+from confide.policy.loader import PolicyError
 from confide.policy.notice import build_notice
 
 
+# --- the public notice ---------------------------------------------------------------------------
 def _render_notice(request: HttpRequest, practice, version, *, current: bool) -> HttpResponse:
     versions = services.list_versions(practice.id)
     published = [v for v in versions if v.effective_at <= timezone.now() or v.number <= version.number]
@@ -45,3 +55,63 @@ def notice_version(request: HttpRequest, practice, number: int) -> HttpResponse:
     if version is None:
         raise Http404("version")
     return _render_notice(request, practice, version, current=False)
+
+
+# --- the policy settings page ----------------------------------------------------------------------
+def _render_settings(request: HttpRequest, form: PolicyChangeForm, *, preview=None, policy_error: PolicyError | None = None, status: int = 200) -> HttpResponse:
+    mark_errors(form)
+    error_line = None
+    if policy_error is not None and policy_error.line:
+        lines = (form.data.get("override_toml") or "").replace("\r\n", "\n").splitlines()
+        error_line = lines[policy_error.line - 1] if policy_error.line <= len(lines) else None
+    context = {
+        "overview": services.get_policy_overview(actor=request.actor),
+        "form": form,
+        "preview": preview,
+        "policy_error": policy_error,
+        "error_line": error_line,
+        "notice_days": settings.CONFIDE_POLICY_MATERIAL_NOTICE_DAYS,
+        "auth_fresh": account_services.auth_is_fresh(request),
+        "now": timezone.now(),
+    }
+    return render(request, "policy/settings.html", context, status=status)
+
+
+@route("policy:settings")
+def policy_settings(request: HttpRequest) -> HttpResponse:
+    """GET: the page, the override starting from the latest version's. POST: Preview."""
+    if request.method == "GET":
+        latest = services.latest_version(request.actor.practice_id)
+        # The next full hour: soon enough for a change that is not material, and not yet past
+        # when the officer has finished typing.
+        next_hour = timezone.now().replace(minute=0, second=0, microsecond=0) + datetime.timedelta(hours=1)
+        return _render_settings(request, PolicyChangeForm(initial={"override_toml": latest.override_toml, "effective_at": next_hour}))
+    form = PolicyChangeForm(request.POST)
+    if not form.is_valid():
+        return _render_settings(request, form, status=400)
+    try:
+        preview = services.preview_policy(actor=request.actor, **form.cleaned_data)
+    except PolicyError as exc:
+        form.add_error("override_toml", str(exc))
+        return _render_settings(request, form, policy_error=exc, status=400)
+    return _render_settings(request, form, preview=preview)
+
+
+@route("policy:publish")
+def policy_publish(request: HttpRequest) -> HttpResponse:
+    form = PolicyChangeForm(request.POST)
+    if not form.is_valid():
+        return _render_settings(request, form, status=400)
+    try:
+        version = services.do_publish_policy(actor=request.actor, request=request, **form.cleaned_data)
+    except PolicyError as exc:
+        form.add_error("override_toml", str(exc))
+        return _render_settings(request, form, policy_error=exc, status=400)
+    except services.PublishRefused as exc:
+        form.add_error(exc.field, str(exc))
+        return _render_settings(request, form, status=400)
+    text = f"Version {version.number} is published. It takes effect on {version.effective_at:%B %-d, %Y at %H:%M} UTC."
+    if version.material:
+        text += " Everyone it affects is being e-mailed, and staff see a banner until they say they have read it."
+    messages.success(request, text)
+    return redirect("policy:settings")

@@ -91,6 +91,8 @@ EXPECTED_ROUTE_POLICY = {
     "access:break-glass-report":          ("staff",      "access:break-glass:review",     False, ["GET"],         False),
     "policy:notice":                      ("public",     None,                            True,  ["GET"],         False),
     "policy:notice-version":              ("public",     None,                            True,  ["GET"],         False),
+    "policy:settings":                    ("staff",      "policy:declaration:edit",       False, ["GET", "POST"], False),
+    "policy:publish":                     ("staff",      "policy:declaration:edit",       False, ["POST"],        True),
 }  # fmt: skip
 
 
