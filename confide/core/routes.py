@@ -64,4 +64,6 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     # that it, and only it, asks for a fresh password and code.
     "policy:settings":                 _p(A.STAFF,      Perm.POLICY_EDIT,            False, "GET POST"),
     "policy:publish":                  _p(A.STAFF,      Perm.POLICY_EDIT,            False, "POST", True),
+    # "I have read it" on the banner every member sees: anyone who may use the app at all.
+    "policy:acknowledge":              _p(A.STAFF,      Perm.DASHBOARD_VIEW,         True,  "POST"),
 }  # fmt: skip

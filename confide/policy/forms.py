@@ -39,6 +39,10 @@ class PolicyChangeForm(forms.Form):
         return self.cleaned_data["override_toml"].replace("\r\n", "\n")
 
 
+class AcknowledgeForm(forms.Form):
+    next = forms.CharField(required=False, max_length=2000)
+
+
 def mark_errors(form: forms.Form) -> None:
     """Mark exactly the fields that have errors as invalid (and point them at their message),
     so an error in the override highlights the override and nothing else."""

@@ -20,7 +20,7 @@ from confide.core.middleware import SESSION_AUTH_FRESH_AT
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
 from confide.policy.loader import load_default
-from confide.policy.models import NoticeDelivery, PolicyVersion
+from confide.policy.models import NoticeAcknowledgement, NoticeDelivery, PolicyVersion
 
 SETTINGS = reverse("policy:settings")
 PUBLISH = reverse("policy:publish")
@@ -48,7 +48,7 @@ def _writes(world) -> tuple:
     counts = []
     for pw in (world.a, world.b):
         with tenant_context(practice_id=pw.practice.id):
-            counts += [PolicyVersion.objects.count(), NoticeDelivery.objects.count()]
+            counts += [PolicyVersion.objects.count(), NoticeDelivery.objects.count(), NoticeAcknowledgement.objects.count()]
     return (*counts, AuditEntry.objects.exclude(event__in=["records:patients:listed"]).count())
 
 
@@ -121,7 +121,7 @@ def test_another_practices_versions_are_never_shown(signed_in, world, publish):
     publish('[age]\nminimum = 13\n', actor=b_officer, days=40, material=True, summary="Practice B's upcoming change.")
     html = signed_in(Role.OWNER).get(SETTINGS).content.decode()
     assert "Practice B" not in html
-    assert 'data-testid="version-2"' not in html
+    assert 'data-testid="version-2"' not in html and 'data-testid="report-3"' not in html
 
 
 # --- Preview ------------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ EXPECTED_ROUTE_POLICY = {
     "policy:notice-version":              ("public",     None,                            True,  ["GET"],         False),
     "policy:settings":                    ("staff",      "policy:declaration:edit",       False, ["GET", "POST"], False),
     "policy:publish":                     ("staff",      "policy:declaration:edit",       False, ["POST"],        True),
+    "policy:acknowledge":                 ("staff",      "core:dashboard:view",           True,  ["POST"],        False),
 }  # fmt: skip
 
 
