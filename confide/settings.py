@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "confide.core.context_processors.practice",
+                "confide.policy.context_processors.notice_banners",  # POL2: the in-app announcement
             ],
         },
     }

@@ -67,4 +67,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "intake:photo":                    _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "GET"),
     "intake:accept":                   _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "POST"),
     "intake:reject":                   _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "POST"),
+    # Preview is a POST to the settings page and writes nothing; publishing is its own route so
+    # that it, and only it, asks for a fresh password and code.
+    "policy:settings":                 _p(A.STAFF,      Perm.POLICY_EDIT,            False, "GET POST"),
+    "policy:publish":                  _p(A.STAFF,      Perm.POLICY_EDIT,            False, "POST", True),
+    # "I have read it" on the banner every member sees: anyone who may use the app at all.
+    "policy:acknowledge":              _p(A.STAFF,      Perm.DASHBOARD_VIEW,         True,  "POST"),
 }  # fmt: skip

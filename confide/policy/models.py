@@ -63,3 +63,33 @@ class NoticeDelivery(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["version", "recipient_kind", "recipient_id", "channel"], name="notice_delivery_once"),
         ]
+
+
+class NoticeAcknowledgement(TenantModel):
+    """Evidence that someone saw or accepted a version of the notice (POL2), one row per
+    version, subject and kind. Subjects are generic (`staff` + user id today; the portal adds
+    `patient` + patient id) so the banner and the report serve both. Append-only: evidence is
+    never edited or withdrawn; a later version gets rows of its own."""
+
+    class Kind(models.TextChoices):
+        SEEN = "seen"  # opened the version's page while signed in
+        ACCEPTED = "accepted"  # pressed "I have read it"
+
+    version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="acknowledgements")
+    subject_kind = models.CharField(max_length=16)  # staff | patient
+    subject_id = models.CharField(max_length=64)  # a user id or a patient id; never a name or an address
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "subject_kind", "subject_id", "kind"], name="notice_acknowledgement_once"),
+        ]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RuntimeError("acknowledgements are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("acknowledgements are append-only")

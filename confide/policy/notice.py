@@ -64,6 +64,7 @@ class Notice:
     effective_at: datetime.datetime
     last_updated: datetime.datetime
     regimes: list[str]
+    regimes_text: str  # the regimes in force, as a phrase for the middle of a sentence
     groups: list[CategoryGroup]
     purposes: list[tuple[str, str, bool]]  # (label, description, needs consent)
     processors: list[dict]
@@ -87,6 +88,25 @@ def _period_text(period: str) -> str:
     return f"{number} {word}{'' if number == 1 else 's'}"
 
 
+def _plural(n: int, unit: str = "day") -> str:
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def _in_sentence(key: str, label: str) -> str:
+    """A regime's label as it reads mid-sentence. Most labels start with a name or an acronym
+    (HIPAA, California, GDPR); the ones that start with an ordinary word are lower-cased."""
+    return label[:1].lower() + label[1:] if key in _COMMON_NOUN_REGIMES else label
+
+
+_COMMON_NOUN_REGIMES = frozenset({"us_states"})  # "Other US state privacy laws (…)"
+
+
+def _and_join(items: list[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _rights(declaration: Declaration) -> list[Right]:
     regimes = declaration.regimes
     rights: list[Right] = []
@@ -94,11 +114,11 @@ def _rights(declaration: Declaration) -> list[Right]:
         h = regimes.hipaa
         rights += [
             Right("See and get a copy of your record", "You may inspect your health record and get a copy, on paper or electronically, including in a machine-readable form. A fee, if the practice charges one, covers only the cost of labour, materials and postage.",
-                  f"within {h.access.respond_days} days (once extendable by {h.access.extension_days} days, with the reason in writing)"),
+                  f"We answer within {_plural(h.access.respond_days)} (once extendable by {_plural(h.access.extension_days)}, with the reason in writing)."),
             Right("Ask us to correct your record", "If you think something in your record is wrong or incomplete, ask us to amend it. If we decline, we tell you why in writing, you may file a statement of disagreement that stays with your record, and you may ask for a review.",
-                  f"within {h.amendment.respond_days} days (once extendable by {h.amendment.extension_days} days)"),
-            Right("Know who we disclosed it to", f"You may ask for a list of disclosures of your health information for purposes other than your care, payment and our operations, going back {h.accounting_of_disclosures.lookback_years} years.",
-                  f"within {h.accounting_of_disclosures.respond_days} days (once extendable by {h.accounting_of_disclosures.extension_days} days)"),
+                  f"We answer within {_plural(h.amendment.respond_days)} (once extendable by {_plural(h.amendment.extension_days)})."),
+            Right("Know who we disclosed it to", f"You may ask for a list of disclosures of your health information for purposes other than your care, payment and our operations, going back {_plural(h.accounting_of_disclosures.lookback_years, 'year')}.",
+                  f"We answer within {_plural(h.accounting_of_disclosures.respond_days)} (once extendable by {_plural(h.accounting_of_disclosures.extension_days)})."),
             Right("Ask us to limit what we use or share", "You may ask us not to use or share certain information for treatment, payment or operations. If you pay in full out of pocket, we must agree not to share that with your health plan."),
             Right("Choose how we contact you", "You may ask us to contact you in a specific way (for example, only at a work number) or at a different address."),
             Right("Have someone act for you", "A parent, guardian or someone with your legal authority may use these rights for you, once we have checked their authority."),
@@ -108,17 +128,17 @@ def _rights(declaration: Declaration) -> list[Right]:
         ext = regimes.ccpa.extension_days if regimes.ccpa.in_force else regimes.us_states.extension_days
         rights += [
             Right("Know and delete", "You may ask what personal information we hold about you, where it came from, why we use it and with whom we share it, and ask us to delete it. Health records we must keep by law are moved out of the active system and kept only as long as the law requires; we tell you when that is why we cannot delete something.",
-                  f"we confirm receipt within {regimes.ccpa.acknowledge_business_days} business days and answer within {days} days (extendable by {ext} days with notice)"),
+                  f"We confirm receipt within {_plural(regimes.ccpa.acknowledge_business_days, 'business day')} and answer within {_plural(days)} (extendable by {_plural(ext)}, and we tell you if we need it)."),
             Right("Opt out of sale or sharing, and limit sensitive information", "We do not sell your personal information or share it for cross-context advertising. You may still record that choice, and ask us to limit the use of sensitive information to what your care needs, on the pages linked at the bottom of every page. Neither needs an account.",
-                  f"within {regimes.ccpa.opt_out_business_days} business days"),
+                  f"We act on it within {_plural(regimes.ccpa.opt_out_business_days, 'business day')}."),
             Right("No penalty for using your rights", "Using any of these rights never changes the care you receive, its price or its quality."),
         ]
         if regimes.us_states.in_force:
-            rights.append(Right("Appeal", "If we decline a request, you may appeal, and we answer the appeal in writing.", f"within {regimes.us_states.appeal_decision_days} days"))
+            rights.append(Right("Appeal", "If we decline a request, you may appeal, and we answer the appeal in writing.", f"We decide an appeal within {_plural(regimes.us_states.appeal_decision_days)}."))
     if regimes.gdpr.in_force:
         g = regimes.gdpr
-        rights.append(Right("Rights under the GDPR", "If you are in the EU or EEA: access, correction, erasure, restriction, portability and objection, and complaint to your data protection authority.",
-                            f"within {g.respond_months} month (extendable by {g.extension_months} months for complex requests)"))
+        rights.append(Right("Rights under the GDPR", "If you are in the EU or EEA, you also have the rights of access, correction, erasure, restriction, portability and objection, and you may complain to your data protection authority.",
+                            f"We answer within {_plural(g.respond_months, 'month')} (extendable by {_plural(g.extension_months, 'month')} for complex requests)."))
     return rights
 
 
@@ -151,6 +171,7 @@ def build_notice(practice, version, declaration: Declaration, *, last_updated: d
         if category.retired:
             continue
         groups.setdefault(key.split(".", 1)[0], []).append((category.label, category.description, category.sensitive))
+    regimes = [(key, getattr(declaration.regimes, key).label) for key in ("hipaa", "ccpa", "us_states", "gdpr") if getattr(declaration.regimes, key).in_force]
     contacts, missing = [], []
     for name in ("privacy_officer", "hipaa_compliance_officer", "dpo"):
         contact = getattr(declaration.contacts, name)
@@ -166,7 +187,8 @@ def build_notice(practice, version, declaration: Declaration, *, last_updated: d
         version=version.number,
         effective_at=version.effective_at,
         last_updated=last_updated,
-        regimes=[r.label for r in (declaration.regimes.hipaa, declaration.regimes.ccpa, declaration.regimes.us_states, declaration.regimes.gdpr) if r.in_force],
+        regimes=[label for _, label in regimes],
+        regimes_text=_and_join([_in_sentence(key, label) for key, label in regimes]),
         groups=[CategoryGroup(GROUP_LABELS.get(g, g.title()), items) for g, items in groups.items()],
         purposes=[
             (p.label, p.description, p.needs_consent)
@@ -178,7 +200,8 @@ def build_notice(practice, version, declaration: Declaration, *, last_updated: d
             for p in declaration.processors if p.in_use
         ],  # fmt: skip
         retention=[
-            {"label": r.label, "period": _period_text(r.period), "starts": r.starts, "then": r.then, "days": period_days(r.period)}
+            {"label": r.label, "period": _period_text(r.period), "starts": r.starts, "then": r.then, "days": period_days(r.period),
+             "open_ended": period_days(r.period) == float("inf")}
             for r in declaration.retention
         ],
         rights=_rights(declaration),

@@ -5,6 +5,8 @@ and what changed between two.
     version_in_force(practice_id, at=…)        the PolicyVersion in force at a moment
     do_publish_policy(actor=…, override_toml=…, effective_at=…, material=…, summary=…)
     diff(a, b)                                 [Change(path, before, after)], for the CLI and the notice
+    get_policy_overview(actor=…)               the settings page: in force, upcoming, every version, the guide
+    preview_policy(actor=…, …)                 what Publish would make and refuse, without writing anything
 
 Publishing validates the override (PolicyError names the line), refuses a version identical to
 the latest, and appends version n+1 with one `policy:version:published` audit entry in the same
@@ -124,6 +126,43 @@ def latest_version(practice_id: uuid.UUID) -> PolicyVersion:
 
 
 # --- publishing -----------------------------------------------------------------------------------
+class PublishRefused(InvalidInput):
+    """A publication the rules refuse, with the form field its message belongs next to."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+NOTHING_CHANGES = "This override changes nothing in the notice in force or already published."
+
+
+def publish_problems(*, summary: str, effective_at: datetime.datetime | None, material: bool) -> list[PublishRefused]:
+    """What `do_publish_policy` would refuse about the summary and the date, in the order it
+    checks them. The policy settings page's Preview shows them before anything is published."""
+    problems: list[PublishRefused] = []
+    summary = (summary or "").strip()
+    if not summary:
+        problems.append(PublishRefused("Say in a sentence what changes: it is shown to the people the change affects.", field="summary"))
+    elif len(summary) > SUMMARY_MAX:
+        problems.append(PublishRefused(f"The summary is limited to {SUMMARY_MAX} characters.", field="summary"))
+    if effective_at is None or timezone.is_naive(effective_at):
+        problems.append(PublishRefused("Give the date and time the new version takes effect.", field="effective_at"))
+        return problems
+    now = timezone.now()
+    if effective_at < now - datetime.timedelta(minutes=5):
+        problems.append(PublishRefused("A new version cannot take effect in the past.", field="effective_at"))
+    elif material:
+        lead = datetime.timedelta(days=settings.CONFIDE_POLICY_MATERIAL_NOTICE_DAYS)
+        if effective_at < now + lead - datetime.timedelta(minutes=5):
+            problems.append(PublishRefused(
+                f"A material change takes effect at least {settings.CONFIDE_POLICY_MATERIAL_NOTICE_DAYS} days after it is "
+                "published, so patients and staff hear of it first.",
+                field="effective_at",
+            ))  # fmt: skip
+    return problems
+
+
 def _check_editor(actor) -> None:
     if not isinstance(actor, StaffActor) or not actor.has(Perm.POLICY_EDIT):
         raise Forbidden(Perm.POLICY_EDIT)
@@ -145,23 +184,10 @@ def do_publish_policy(
 ) -> PolicyVersion:
     _check_editor(actor)
     declaration = check_override(override_toml)  # PolicyError (an InvalidInput-like error with a line)
-    summary = (summary or "").strip()
-    if not summary:
-        raise InvalidInput("Say in a sentence what changes: it is shown to the people the change affects.")
-    if len(summary) > SUMMARY_MAX:
-        raise InvalidInput(f"The summary is limited to {SUMMARY_MAX} characters.")
-    if effective_at is None or timezone.is_naive(effective_at):
-        raise InvalidInput("Give the date and time the new version takes effect.")
-    now = timezone.now()
-    if effective_at < now - datetime.timedelta(minutes=5):
-        raise InvalidInput("A new version cannot take effect in the past.")
-    if material:
-        lead = datetime.timedelta(days=settings.CONFIDE_POLICY_MATERIAL_NOTICE_DAYS)
-        if effective_at < now + lead - datetime.timedelta(minutes=5):
-            raise InvalidInput(
-                f"A material change takes effect at least {settings.CONFIDE_POLICY_MATERIAL_NOTICE_DAYS} days after it is "
-                "published, so patients and staff hear of it first."
-            )
+    problems = publish_problems(summary=summary, effective_at=effective_at, material=material)
+    if problems:
+        raise problems[0]
+    summary = summary.strip()
     resolved = declaration.model_dump(by_alias=True)
     new_digest = digest(resolved)
     with tenant_context(practice_id=actor.practice_id), transaction.atomic():
@@ -169,7 +195,7 @@ def do_publish_policy(
         if latest is None:
             latest = create_first_version(actor.practice_id)
         if latest.digest == new_digest:
-            raise InvalidInput("This override changes nothing in the notice in force or already published.")
+            raise PublishRefused(NOTHING_CHANGES, field="override_toml")
         changes = diff(declaration_of(latest), declaration)
         version = PolicyVersion.objects.create(
             practice_id=actor.practice_id,
@@ -199,6 +225,74 @@ def do_publish_policy(
     return version
 
 
+# --- the policy settings page -------------------------------------------------------------------
+@dataclass(frozen=True)
+class PolicyOverview:
+    """What the owner and the privacy officer see before they change anything."""
+
+    in_force: PolicyVersion
+    upcoming: list[PolicyVersion]
+    versions: list[PolicyVersion]  # newest first, `published_by` loaded (its display name is shown)
+    latest: PolicyVersion
+    guide: object  # confide.policy.guide.Guide, built from the latest version's declaration
+
+
+def get_policy_overview(*, actor: StaffActor) -> PolicyOverview:
+    _check_editor(actor)
+    from confide.policy.guide import build_guide
+
+    in_force = version_in_force(actor.practice_id)  # makes version 1 if a practice somehow has none
+    with tenant_context(practice_id=actor.practice_id):
+        versions = list(PolicyVersion.objects.select_related("published_by").order_by("-number"))
+    latest = versions[0]
+    return PolicyOverview(
+        in_force=in_force,
+        upcoming=upcoming_versions(actor.practice_id),
+        versions=versions,
+        latest=latest,
+        guide=build_guide(declaration_of(latest)),
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """An override as it would be published: what changes against the latest version, what
+    Publish would still refuse, and the notice it makes. Building it writes nothing."""
+
+    base: PolicyVersion
+    changes: list[Change]
+    problems: list[PublishRefused]
+    notice: object  # confide.policy.notice.Notice
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """The stand-in for a version not yet written, for the notice builder."""
+
+    number: int
+    effective_at: datetime.datetime
+
+
+def preview_policy(
+    *, actor: StaffActor, override_toml: str, effective_at: datetime.datetime | None, material: bool, summary: str
+) -> Preview:
+    """PolicyError (naming the line) for an override that cannot be used; otherwise a Preview."""
+    _check_editor(actor)
+    from confide.core.models import Practice
+    from confide.policy.notice import build_notice
+
+    declaration = check_override(override_toml)
+    base = latest_version(actor.practice_id)
+    changes = diff(declaration_of(base), declaration)
+    problems = publish_problems(summary=summary, effective_at=effective_at, material=material)
+    if not changes:
+        problems.insert(0, PublishRefused(NOTHING_CHANGES, field="override_toml"))
+    now = timezone.now()
+    practice = Practice.objects.get(pk=actor.practice_id)
+    notice = build_notice(practice, _Draft(base.number + 1, effective_at or now), declaration, last_updated=now)
+    return Preview(base=base, changes=changes, problems=problems, notice=notice)
+
+
 # --- what changed --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Change:
@@ -213,6 +307,14 @@ class Change:
         if self.after is None:
             return "removed"
         return "changed"
+
+    @property
+    def before_text(self) -> str:
+        return _show(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return _show(self.after)
 
     def __str__(self) -> str:
         sign = {"added": "+", "removed": "-", "changed": "~"}[self.kind]
@@ -251,6 +353,7 @@ def diff(a: Declaration | dict, b: Declaration | dict) -> list[Change]:
 
 
 __all__ = [
-    "Change", "PolicyError", "check_override", "create_first_version", "declaration_in_force", "declaration_of", "diff",
-    "do_publish_policy", "get_version", "latest_version", "list_versions", "upcoming_versions", "version_in_force",
+    "Change", "PolicyError", "PolicyOverview", "Preview", "PublishRefused", "check_override", "create_first_version",
+    "declaration_in_force", "declaration_of", "diff", "do_publish_policy", "get_policy_overview", "get_version",
+    "latest_version", "list_versions", "preview_policy", "publish_problems", "upcoming_versions", "version_in_force",
 ]  # fmt: skip

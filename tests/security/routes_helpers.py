@@ -48,7 +48,16 @@ KWARG_SOURCES: dict[str, Callable[[object], object]] = {
     "photo_id": lambda pw: _photo_of(_consultation(pw)),
     "practice_slug": lambda pw: pw.practice.slug,
     "number": lambda pw: 1,  # version 1 of the practice's privacy notice exists from its creation
+    "version_id": lambda pw: _first_policy_version_id(pw),
 }
+
+
+def _first_policy_version_id(practice_world) -> uuid.UUID:
+    from confide.core.tenancy import tenant_context
+    from confide.policy.models import PolicyVersion
+
+    with tenant_context(practice_id=practice_world.practice.id):
+        return PolicyVersion.objects.get(number=1).id
 
 
 def _walk(resolver: URLResolver, namespace: str | None, params: tuple[tuple[str, object], ...]) -> Iterator[tuple[str, URLPattern, dict]]:

@@ -4,12 +4,14 @@ Driven by ROUTE_POLICY and the URLconf walker, so a new route is exercised here 
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from confide.accounts.models import Membership, TOTPDevice
 from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE
@@ -56,7 +58,17 @@ def payload_for(name: str, method: str, practice_world) -> dict:
     if name == "core:practice-settings":
         practice = practice_world.practice
         return {"name": practice.name, "mfa_required": "on" if practice.mfa_required else "", "idle_timeout_minutes": str(practice.idle_timeout_minutes)}
+    if name == "policy:settings":  # a Preview of the override in force: it writes nothing
+        return {"override_toml": "", "effective_at": "", "summary": "", "action": "preview"}
+    if name == "policy:publish":  # there is no publication that changes nothing: see EFFECTFUL
+        effective = (timezone.now() + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+        return {"override_toml": '[contacts.privacy_officer]\nname = "Matrix Check"\n', "effective_at": effective, "summary": "Named the privacy officer."}
     return {}
+
+
+# Routes whose allowed request cannot be a no-op; the matrix checks their refusals only, and a
+# test below checks that the allowed request really took effect.
+EFFECTFUL = frozenset({"accounts:staff-reset-mfa", "policy:publish", "intake:accept", "intake:reject", "intake:form"})
 
 
 # --- (a) anonymous --------------------------------------------------------------------------
@@ -143,8 +155,7 @@ def test_role_matrix(world, name, method, role):
         kwargs["membership_id"] = world.a.memberships[Role.BILLING if role is not Role.BILLING else Role.CLINICIAN].id
     url = reverse(name, kwargs=kwargs)
     allowed = policy.perm in ROLE_PERMISSIONS[role]
-    # There is no no-op MFA reset, consultation acceptance or rejection.
-    effectful = allowed and name in {"accounts:staff-reset-mfa", "intake:accept", "intake:reject", "intake:form"}
+    effectful = allowed and name in EFFECTFUL
     before = snapshot()
     response = client.generic(method, url, data=_encode(payload_for(name, method, world.a)), content_type=_FORM)
     if allowed:
@@ -162,6 +173,15 @@ def test_the_effectful_route_really_took_effect_for_the_owner(world):
     assert TOTPDevice.objects.filter(user=target).exists()
     client.post(url_for("accounts:staff-reset-mfa", world.a))
     assert not TOTPDevice.objects.filter(user=target).exists()
+
+
+def test_the_effectful_publish_really_published_for_the_privacy_officer(world):
+    from confide.policy.services import latest_version
+
+    client = sign_in(Client(), world.a.user(Role.PRIVACY_OFFICER), world.a.practice)
+    response = client.post(url_for("policy:publish", world.a), payload_for("policy:publish", "POST", world.a))
+    assert response.status_code == 302
+    assert latest_version(world.a.practice.id).number == 2
 
 
 def test_every_staff_permission_is_held_by_someone_and_refused_to_someone():

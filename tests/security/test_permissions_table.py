@@ -113,6 +113,9 @@ EXPECTED_ROUTE_POLICY = {
     "intake:photo":                       ("staff",      "records:intake:review",         True,  ["GET"],         False),
     "intake:accept":                      ("staff",      "records:intake:review",         True,  ["POST"],        False),
     "intake:reject":                      ("staff",      "records:intake:review",         True,  ["POST"],        False),
+    "policy:settings":                    ("staff",      "policy:declaration:edit",       False, ["GET", "POST"], False),
+    "policy:publish":                     ("staff",      "policy:declaration:edit",       False, ["POST"],        True),
+    "policy:acknowledge":                 ("staff",      "core:dashboard:view",           True,  ["POST"],        False),
 }  # fmt: skip
 
 
