@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "confide.audit",
     "confide.access",
     "confide.policy",
+    "confide.consent",
     "confide.records",
 ]
 

@@ -35,6 +35,8 @@ class Perm(StrEnum):
     AUDIT_LOG_VIEW = "audit:log:view"
     BREAK_GLASS_REVIEW = "access:break-glass:review"
     POLICY_EDIT = "policy:declaration:edit"
+    # Record a patient's consent choice made by phone, on paper, or imported (the staff member is recorded too).
+    CONSENT_RECORD = "consent:patient:record"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -56,12 +58,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         # membership), so they review break-the-glass openings as well.
         Perm.BREAK_GLASS_REVIEW,
         Perm.POLICY_EDIT,
+        Perm.CONSENT_RECORD,
     },
-    Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ},
-    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ},
+    # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
+    # desk, the privacy officer (who answers consent questions). Billing does not.
+    Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.CONSENT_RECORD},
+    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.CONSENT_RECORD},
     Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ},
     Role.PRIVACY_OFFICER: _EVERY_ROLE
-    | {Perm.STAFF_LIST, Perm.SECURITY_EVENTS_VIEW, Perm.CHART_READ, Perm.AUDIT_LOG_VIEW, Perm.BREAK_GLASS_REVIEW, Perm.POLICY_EDIT},
+    | {
+        Perm.STAFF_LIST,
+        Perm.SECURITY_EVENTS_VIEW,
+        Perm.CHART_READ,
+        Perm.AUDIT_LOG_VIEW,
+        Perm.BREAK_GLASS_REVIEW,
+        Perm.POLICY_EDIT,
+        Perm.CONSENT_RECORD,
+    },
 }
 
 # Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).

@@ -10,6 +10,7 @@ from django.apps import apps
 from confide.access.door import open_chart
 from confide.access.models import BreakGlassReason
 from confide.access.purposes import Purpose
+from confide.consent.models import ConsentEvidence
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
 from confide.records.models import Patient
@@ -30,7 +31,24 @@ def _break_glass_reason(world, staff, make_patient):
         return BreakGlassReason.objects.get(patient_id=patient.id)
 
 
-MAKERS = {Patient: _patient, BreakGlassReason: _break_glass_reason}
+def _consent_evidence(world, staff, make_patient):
+    from django.test import RequestFactory
+
+    from confide.consent.actors import PatientActor
+    from confide.consent.models import ConsentEvidence
+    from confide.consent.services import Subject, do_grant
+
+    patient = make_patient()
+    request = RequestFactory().post("/portal/choices/", REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT="Mozilla/5.0 Firefox/140.0")
+    event = do_grant(
+        actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
+        topic="marketing_email", channel="portal", method="form_button", shown_text="News by e-mail? [Yes]", request=request,
+    )  # fmt: skip
+    with tenant_context(practice_id=world.a.practice.id):
+        return ConsentEvidence.objects.get(event=event)
+
+
+MAKERS = {Patient: _patient, BreakGlassReason: _break_glass_reason, ConsentEvidence: _consent_evidence}
 
 
 def _models_with_encrypted_fields():

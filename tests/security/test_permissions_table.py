@@ -20,6 +20,7 @@ EXPECTED_PERMS = [
     "audit:log:view",
     "access:break-glass:review",
     "policy:declaration:edit",
+    "consent:patient:record",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -31,6 +32,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "accounts:staff:reset-mfa",
         "audit:log:view",
         "billing:invoice:read",
+        "consent:patient:record",
         "core:dashboard:view",
         "core:practice-settings:edit",
         "policy:declaration:edit",
@@ -39,12 +41,14 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:contact:read",
     ],
     "clinician": [
+        "consent:patient:record",
         "core:dashboard:view",
         "records:chart:read",
         "records:chart:write",
         "records:contact:read",
     ],
     "front_desk": [
+        "consent:patient:record",
         "core:dashboard:view",
         "records:contact:read",
     ],
@@ -58,6 +62,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "accounts:security-events:view",
         "accounts:staff:list",
         "audit:log:view",
+        "consent:patient:record",
         "core:dashboard:view",
         "policy:declaration:edit",
         "records:chart:read",
