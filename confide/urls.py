@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("confide.audit.urls")),
     path("", include("confide.access.urls")),
     path("", include("confide.policy.urls")),
+    path("", include("confide.consent.urls")),
 ]
 
 handler400 = "confide.core.views.bad_request"

@@ -60,4 +60,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "access:break-glass-report":       _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     False, "GET"),
     "policy:notice":                   _p(A.PUBLIC,     None,                        True,  "GET"),
     "policy:notice-version":           _p(A.PUBLIC,     None,                        True,  "GET"),
+    "consent:choices":                 _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "consent:do-not-sell":             _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "consent:limit-sensitive":         _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "consent:collect":                 _p(A.PUBLIC,     None,                        True,  "POST"),
 }  # fmt: skip

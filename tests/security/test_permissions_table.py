@@ -96,6 +96,10 @@ EXPECTED_ROUTE_POLICY = {
     "access:break-glass-report":          ("staff",      "access:break-glass:review",     False, ["GET"],         False),
     "policy:notice":                      ("public",     None,                            True,  ["GET"],         False),
     "policy:notice-version":              ("public",     None,                            True,  ["GET"],         False),
+    "consent:choices":                    ("public",     None,                            True,  ["GET", "POST"], False),
+    "consent:do-not-sell":                ("public",     None,                            True,  ["GET", "POST"], False),
+    "consent:limit-sensitive":            ("public",     None,                            True,  ["GET", "POST"], False),
+    "consent:collect":                    ("public",     None,                            True,  ["POST"],        False),
 }  # fmt: skip
 
 
