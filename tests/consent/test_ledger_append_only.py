@@ -3,6 +3,8 @@ be re-sealed (key rotation); nothing else about it changes and it is never delet
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
@@ -65,20 +67,23 @@ def test_con2_deleting_every_event_is_refused(world, make_patient):
     assert len(events(world.a.practice)) == 1
 
 
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "UPDATE consent_consentevidence SET event_id = event_id WHERE id = %s",
-        "UPDATE consent_consentevidence SET created_at = updated_at WHERE id = %s",
-        "DELETE FROM consent_consentevidence WHERE id = %s",
-    ],
-)
-def test_trk1_consent_evidence_is_never_deleted_nor_moved_to_another_event(world, make_patient, sql):
-    _patient_choice(world, make_patient())
+@pytest.mark.parametrize("change", ["move to another event", "move to another patient", "backdate", "delete"])
+def test_trk1_consent_evidence_is_never_deleted_nor_moved_nor_backdated(world, make_patient, change):
+    patient, other = make_patient(), make_patient(given_name="Tobias")
+    _patient_choice(world, patient)
+    phone_event = by_phone(world.a, patient.id, "marketing_email")  # an event without evidence
     [row] = evidence(world.a.practice)
+    sql, params = {
+        "move to another event": ("UPDATE consent_consentevidence SET event_id = %s WHERE id = %s", [_db_id(phone_event), _db_id(row)]),
+        "move to another patient": ("UPDATE consent_consentevidence SET patient_id = %s WHERE id = %s", [_db_id(other), _db_id(row)]),
+        "backdate": ("UPDATE consent_consentevidence SET created_at = %s WHERE id = %s", [datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC), _db_id(row)]),
+        "delete": ("DELETE FROM consent_consentevidence WHERE id = %s", [_db_id(row)]),
+    }[change]
     with tenant_context(practice_id=world.a.practice.id):
-        message = _refused(sql, [_db_id(row)])
+        message = _refused(sql, params)
     assert "consent evidence is append-only" in message
+    [still] = evidence(world.a.practice)
+    assert (still.event_id, still.patient_id, still.created_at) == (row.event_id, row.patient_id, row.created_at)
     with pytest.raises(RuntimeError, match="consent evidence is append-only"):
         row.delete()
     with pytest.raises(RuntimeError, match="consent evidence is append-only"):
