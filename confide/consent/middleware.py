@@ -5,13 +5,13 @@ known, so only PUBLIC routes carrying `<practice_slug>`, for a method the row al
 handled; the practice is resolved once (and handed to `public_practice_page`), the signals are
 honoured in the practice's tenant context (confide/consent/signals.py), and the result is
 `request.privacy_signals`. On the way out the response sets the visitor cookie when this
-request allocated one, and varies on the signal headers.
+request allocated one, varies on the signal headers and the cookie, and is marked private.
 """
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from confide.consent import signals
 from confide.core.models import Practice
@@ -28,7 +28,9 @@ class PrivacySignalsMiddleware:
         response = self.get_response(request)
         found = request.privacy_signals
         if found is not None:
-            patch_vary_headers(response, ("Sec-GPC", "DNT"))
+            # The page depends on the visitor's choices and signals: never a shared cache's copy.
+            patch_vary_headers(response, ("Sec-GPC", "DNT", "Cookie"))
+            patch_cache_control(response, private=True)
             if found.new_visitor_id:
                 signals.set_visitor_cookie(response, found.practice, found.new_visitor_id)
         return response

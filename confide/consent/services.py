@@ -45,7 +45,7 @@ from confide.consent import locks
 from confide.consent.actors import PatientActor, VisitorActor
 from confide.consent.evidence import browser_family, network_prefix, text_sha256
 from confide.consent.models import ConsentEvent, ConsentEvidence, ConsentState
-from confide.consent.state import STATE_FIELDS, TopicState, as_row, fold, order_key, step
+from confide.consent.state import STATE_FIELDS, TopicState, as_row, fold
 from confide.consent.topics import (
     MARKETING_CHANNEL_TOPICS,
     SIGNAL_METHODS,
@@ -509,5 +509,5 @@ def rebuild_projection(practice_id, *, write: bool = True) -> RebuildReport:
 
 __all__ = [
     "RebuildReport", "Subject", "current_states", "do_choose", "do_decline", "do_grant", "do_withdraw", "has_consent",
-    "missing_consent", "order_key", "patients_with_consent", "rebuild_projection", "record_signal", "state", "step",
+    "missing_consent", "patients_with_consent", "rebuild_projection", "record_signal", "state",
 ]  # fmt: skip

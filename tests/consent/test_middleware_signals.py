@@ -55,7 +55,8 @@ def test_trk3_the_visitor_cookie_is_signed_first_party_httponly_lax_and_for_this
     assert cookie["max-age"] == 365 * 86400 and not cookie["domain"]
     [visitor] = {e.subject_id for e in events(world.a.practice)}
     assert cookie.value.startswith(f"{visitor}:")  # the id, and its signature
-    assert "Sec-GPC" in response["Vary"] and "DNT" in response["Vary"]
+    assert {"Sec-GPC", "DNT", "Cookie"} <= {v.strip() for v in response["Vary"].split(",")}
+    assert "private" in response["Cache-Control"]  # the page depends on this visitor's choices
 
 
 def test_trk3_no_signal_no_cookie_no_record(world):
