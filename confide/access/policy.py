@@ -11,7 +11,8 @@ pair not in the table grants nothing. In words:
 * clinician: everything clinical for treatment except psychotherapy notes; identity, contact
   and scheduling for operations;
 * owner: as a clinician for treatment and operations, plus names, dob, contact and
-  `financial.*` for payment, and (for operations) the break-the-glass reasons it reviews;
+  `financial.*` for payment, (for operations) the break-the-glass reasons it reviews, and
+  (for marketing, with the patient's consent) the name and contact channels;
 * privacy officer: names, dob and contact for operations (audit review), plus the typed
   reasons of break-the-glass openings it reviews; nothing clinical, nothing financial.
 
