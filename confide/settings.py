@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "confide.audit",
     "confide.access",
     "confide.policy",
+    "confide.consent",
     "confide.records",
 ]
 
@@ -70,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "confide.core.middleware.PracticeMiddleware",
+    # GPC / DNT on public practice pages, the visitor cookie, request.privacy_signals (TRK3)
+    "confide.consent.middleware.PrivacySignalsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -254,6 +257,11 @@ CONFIDE_CONSULT_PER_HOUR = env_int("CONFIDE_CONSULT_PER_HOUR", 5, minimum=1, max
 
 # --- Privacy policy: a material change is published at least this many days before it applies
 CONFIDE_POLICY_MATERIAL_NOTICE_DAYS = env_int("CONFIDE_POLICY_MATERIAL_NOTICE_DAYS", 30, minimum=1, maximum=365)
+
+
+# --- Consent: new visitor ids (cookie-less clients recording a choice or a browser signal) per
+# IP address per hour; beyond it a signal is still honoured, just not recorded (confide/consent/signals.py).
+CONFIDE_CONSENT_NEW_VISITORS_PER_IP_HOUR = env_int("CONFIDE_CONSENT_NEW_VISITORS_PER_IP_HOUR", 30, minimum=1, maximum=100000)
 
 
 # --- Background work: the Django Tasks API (django-tasks), database backend by default ----------

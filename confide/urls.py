@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("confide.access.urls")),
     path("", include("confide.policy.urls")),
     path("", include("confide.records.intake_urls")),
+    path("", include("confide.consent.urls")),
 ]
 
 handler400 = "confide.core.views.bad_request"

@@ -15,8 +15,11 @@ Opening checks, each a line of `open_chart` and each refusal an `access:denied` 
    `NotFound` as a missing one;
 6. the record is not restricted: a shredded or inactive (removed from the active database)
    patient is refused (hook `_restriction` for restrictions requested by the patient);
-7. consent, where the purpose needs it: marketing, analytics and AI assistance are refused
-   until the consent ledger exists;
+7. consent, where the declaration in force says the purpose needs it (marketing, analytics,
+   AI assistance): the patient's consent ledger must cover the opening, channel by channel
+   (`confide.consent.services.missing_consent`: marketing of the e-mail address needs
+   marketing-by-e-mail, of the phone number marketing-by-SMS); a new chart has no consent yet,
+   and a list leaves out the patients whose consent does not cover it;
 8. the categories are within what the role may see for the purpose (`policy.CATEGORY_GRANTS`),
    or a clinician breaks the glass with a typed reason (never for psychotherapy notes; a
    reason given when the normal grant already covers the request makes a normal opening).
@@ -114,8 +117,11 @@ FHIR_IMPORT_JOB = SystemJob(
 )  # fmt: skip
 # FHIR export (`confide fhir export`): a patient's portable copy (RTS2), at the patient's request.
 FHIR_EXPORT_JOB = SystemJob("fhir-export-job", FHIR_IMPORT_JOB.categories | {policy.NOTES}, frozenset({Purpose.PATIENT_REQUEST}))
+# The consent ledger writing a patient's own browser evidence (IP address, user agent) under the
+# patient's key when they record a choice themselves (TRK1); it never reads anything else.
+CONSENT_EVIDENCE_JOB = SystemJob("consent-evidence", frozenset({policy.NETWORK, policy.DEVICE}), frozenset({Purpose.OPERATIONS}))
 SYSTEM_JOBS: dict[str, SystemJob] = {
-    job.name: job for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB)
+    job.name: job for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB)
 }
 
 
@@ -283,11 +289,28 @@ def _check_restrictions(attempt: _Attempt, patient, purpose: Purpose) -> None:
         raise attempt.refuse(*restricted)
 
 
-def _check_consent(attempt: _Attempt, purpose: Purpose) -> None:
-    if purpose in policy.CONSENT_PURPOSES:
-        raise attempt.refuse(
-            "consent_required", f"{purpose.value}: consent required; consent ledger not yet available"
-        )
+def _needs_consent(attempt: _Attempt, purpose: Purpose) -> bool:
+    from confide.policy.services import declaration_in_force
+
+    return purpose.value in declaration_in_force(attempt.practice_id).consent_purposes()
+
+
+def _consent_categories(attempt: _Attempt, role: Role | None, purpose: Purpose, wanted: frozenset[str] | None) -> frozenset[str]:
+    """The categories the consent must cover: those asked for, else the role's whole grant."""
+    return wanted if wanted is not None else _normal_grant(attempt, role, purpose)
+
+
+def _check_consent(attempt: _Attempt, purpose: Purpose, patient=None, categories: frozenset[str] = frozenset()) -> None:
+    """Refuse a purpose that needs consent unless the patient's ledger covers the opening (a new
+    chart, `patient=None`, has no consent yet)."""
+    if not _needs_consent(attempt, purpose):
+        return
+    from confide.consent.services import missing_consent
+
+    missing = missing_consent(attempt.practice_id, patient.pk, purpose, categories) if patient is not None else ["any"]
+    if missing:
+        attempt.detail["consent_topics"] = sorted(str(t) for t in missing)
+        raise attempt.refuse("consent_required", f"{purpose.value}: the patient has not consented to this (or withdrew consent)")
 
 
 def _normal_grant(attempt: _Attempt, role: Role | None, purpose: Purpose) -> frozenset[str]:
@@ -518,7 +541,7 @@ def open_chart(
         role = _check_membership(attempt)
         patient = _load_patient(attempt, patient_id)
         _check_restrictions(attempt, patient, purpose)
-        _check_consent(attempt, purpose)
+        _check_consent(attempt, purpose, patient, _consent_categories(attempt, role, purpose, wanted))
         granted, glass_reason = _check_grant(attempt, role, purpose, wanted, break_glass_reason)
         chart = _open(attempt, patient, purpose, granted, glass_reason)
         with _inside(chart):
@@ -572,7 +595,8 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
     Opening each chart would write one entry per row of every search: the lesson of OpenEMR's
     log. A list is not a chart: no break-the-glass, no changes (the allowance is for reading).
     Ids not in the actor's practice, inactive or shredded are left out, silently: a list shows
-    what may be listed."""
+    what may be listed. So are, for a purpose that needs consent, patients whose consent does
+    not cover the categories listed (a marketing list by e-mail lists those who agreed to it)."""
     from confide.records.models import Patient
 
     attempt = _Attempt.start(actor, request)
@@ -581,7 +605,6 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
         purpose = _check_purpose(attempt, purpose)
         wanted = _check_known_categories(attempt, categories if categories is not None else ())
         role = _check_membership(attempt)
-        _check_consent(attempt, purpose)
         granted, _ = _check_grant(attempt, role, purpose, wanted, None)
         order = {}
         for raw in patient_ids:
@@ -591,6 +614,11 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
         found = Patient.objects.filter(pk__in=list(order), is_active=True) if order else []
         shredded = tombstones.shredded()
         patients = sorted((p for p in found if str(p.pk) not in shredded), key=lambda p: order[p.pk])
+        if patients and _needs_consent(attempt, purpose):
+            from confide.consent.services import patients_with_consent
+
+            consenting = patients_with_consent(attempt.practice_id, [p.pk for p in patients], purpose, granted)
+            patients = [p for p in patients if str(p.pk) in consenting]
         record(
             AuditEvent.PATIENTS_LISTED,
             practice_id=attempt.practice_id,

@@ -13,14 +13,20 @@ pair not in the table grants nothing. In words:
 * clinician: the chart for treatment — identity, contact, scheduling and everything under
   `health.` except psychotherapy notes; no government ID, nothing financial; registration for
   operations;
-* owner: as a clinician for treatment and operations, plus billing's grant for payment, and
-  (for operations) the break-the-glass reasons it reviews;
+* owner: as a clinician for treatment and operations, plus billing's grant for payment,
+  (for operations) the break-the-glass reasons it reviews, and (for marketing, with the
+  patient's consent) the name and contact channels;
 * privacy officer: names and contact for operations (audit review), plus the typed reasons of
   break-the-glass openings it reviews; nothing clinical, nothing financial.
 
-Purposes that need consent (marketing, analytics, AI assistance) are refused by the door until
-the consent ledger exists, and granted to no role. `patient_request` and `legal` are granted to
-no role yet: the rights and disclosure issues add them together with their own gates.
+Purposes that need consent (marketing, analytics, AI assistance) open only for a patient whose
+consent ledger covers them (the door asks `confide.consent.services.missing_consent`), and then
+only within this table: the owner, who runs the practice's news and offers, may open a
+consenting patient's name, e-mail and phone for marketing (each contact channel needs its own
+consent: marketing by e-mail does not open the phone number). Analytics and AI assistance are
+granted to no role: they work on de-identified data, never through a chart. `patient_request`
+and `legal` are granted to no role yet: the rights and disclosure issues add them together
+with their own gates.
 
 **Psychotherapy notes** (`health.psychotherapy_notes`) are in no role's grant. HIPAA keeps
 them apart from the rest of the record: readable only by the clinician who wrote them (and
@@ -68,6 +74,8 @@ RECORDINGS = "health.recordings"
 INSURANCE = "financial.insurance"
 INVOICES = "financial.invoices"
 BREAK_GLASS_REASON = "operations.break_glass_reason"
+NETWORK = "technical.network"
+DEVICE = "technical.device"
 
 PAYMENT = "financial.payment"
 
@@ -103,6 +111,7 @@ CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
         Purpose.TREATMENT: _CLINICAL_CARE,
         Purpose.PAYMENT: _BILLING,
         Purpose.OPERATIONS: _REGISTRATION | OPERATIONS_RECORDS,
+        Purpose.MARKETING: frozenset({NAME}) | CONTACT,
     },
     Role.CLINICIAN: {
         Purpose.TREATMENT: _CLINICAL_CARE,
@@ -121,8 +130,8 @@ CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
     },
 }
 
-# Purposes that need the patient's consent (CON1), as the declaration says: refused by the door
-# until the consent ledger answers for them.
+# Purposes that need the patient's consent (CON1), as the shipped declaration says. The door asks
+# the declaration in force for each practice; overrides cannot change purposes, so they agree.
 CONSENT_PURPOSES = frozenset(Purpose(p) for p in load_default().consent_purposes())
 
 # Break-the-glass: only a clinician, only for these purposes, never beyond this ceiling
@@ -180,7 +189,8 @@ def _self_check() -> None:
         for purpose, granted in by_purpose.items():
             assert granted <= KNOWN_CATEGORIES, (role, purpose)
             assert not granted & AUTHOR_ONLY_CATEGORIES, (role, purpose)
-            assert purpose not in CONSENT_PURPOSES, (role, purpose)
+            # A purpose that needs consent is granted for identity and contact at most.
+            assert purpose not in CONSENT_PURPOSES or granted <= IDENTITY | CONTACT, (role, purpose)
     assert not BREAK_GLASS_CEILING & AUTHOR_ONLY_CATEGORIES
 
 

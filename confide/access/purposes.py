@@ -1,8 +1,8 @@
 """Purposes of use. Every opening of a chart names one; the audit entry records it.
 
-The values are those of the policy taxonomy (`policy/`, to come): treatment, payment and
-operations are HIPAA's TPO; the others need something more before any data flows (a patient's
-request, consent, a legal basis) and are granted to no role today."""
+The values are those of the policy taxonomy (`confide/policy/default.toml`): treatment, payment
+and operations are HIPAA's TPO; the others need something more before any data flows (a
+patient's request, consent in the consent ledger, a legal basis), see `policy.py`."""
 
 from enum import StrEnum, unique
 

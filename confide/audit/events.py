@@ -49,3 +49,8 @@ class AuditEvent(StrEnum):
     POLICY_PUBLISHED = "policy:version:published"
     POLICY_EGRESS_ALLOWED = "policy:egress:allowed"
     POLICY_EGRESS_REFUSED = "policy:egress:refused"
+    # the consent ledger (detail: topic, action, method, channel, subject kind, policy version, conflict)
+    CONSENT_GRANTED = "consent:granted"
+    CONSENT_WITHDRAWN = "consent:withdrawn"
+    CONSENT_DECLINED = "consent:declined"  # asked, and said no (nothing was granted)
+    CONSENT_SIGNAL_RECORDED = "consent:signal-recorded"  # a browser signal (Sec-GPC, DNT) honoured for a visitor

@@ -39,6 +39,8 @@ class Perm(StrEnum):
     BILLING_WRITE = "billing:insurance:write"
     INTAKE_REVIEW = "records:intake:review"  # read online consultations, accept or reject them
     INTAKE_CONFIGURE = "records:intake:configure"  # the questions and authorization text
+    # Record a patient's consent choice made by phone, on paper, or imported (the staff member is recorded too).
+    CONSENT_RECORD = "consent:patient:record"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -64,12 +66,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.BILLING_WRITE,
         Perm.INTAKE_REVIEW,
         Perm.INTAKE_CONFIGURE,
+        Perm.CONSENT_RECORD,
     },
-    Role.CLINICIAN: _EVERY_ROLE | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.INTAKE_REVIEW},
-    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE},
+    # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
+    # desk, the privacy officer (who answers consent questions). Billing does not.
+    Role.CLINICIAN: _EVERY_ROLE
+    | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.INTAKE_REVIEW, Perm.CONSENT_RECORD},
+    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.CONSENT_RECORD},
     Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ, Perm.BILLING_WRITE},
     Role.PRIVACY_OFFICER: _EVERY_ROLE
-    | {Perm.STAFF_LIST, Perm.SECURITY_EVENTS_VIEW, Perm.CHART_READ, Perm.AUDIT_LOG_VIEW, Perm.BREAK_GLASS_REVIEW, Perm.POLICY_EDIT},
+    | {
+        Perm.STAFF_LIST,
+        Perm.SECURITY_EVENTS_VIEW,
+        Perm.CHART_READ,
+        Perm.AUDIT_LOG_VIEW,
+        Perm.BREAK_GLASS_REVIEW,
+        Perm.POLICY_EDIT,
+        Perm.CONSENT_RECORD,
+    },
 }
 
 # Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).

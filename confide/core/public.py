@@ -26,7 +26,9 @@ def public_practice_page(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, practice_slug: str, **kwargs) -> HttpResponse:
-        practice = practice_for_slug(practice_slug)
+        practice = getattr(request, "public_practice", None)  # resolved already by PrivacySignalsMiddleware
+        if practice is None or practice.slug != practice_slug:
+            practice = practice_for_slug(practice_slug)
         request.public_practice = practice
         with tenant_context(practice_id=practice.id):
             return view(request, practice, **kwargs)

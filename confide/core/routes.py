@@ -73,4 +73,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "policy:publish":                  _p(A.STAFF,      Perm.POLICY_EDIT,            False, "POST", True),
     # "I have read it" on the banner every member sees: anyone who may use the app at all.
     "policy:acknowledge":              _p(A.STAFF,      Perm.DASHBOARD_VIEW,         True,  "POST"),
+    "consent:choices":                 _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "consent:do-not-sell":             _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "consent:limit-sensitive":         _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "consent:collect":                 _p(A.PUBLIC,     None,                        True,  "POST"),
 }  # fmt: skip

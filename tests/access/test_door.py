@@ -20,6 +20,7 @@ from confide.core.tenancy import tenant_context
 from confide.records.services import do_shred_patient
 from confide.vault.errors import PHIAccessDenied
 from tests.access.conftest import entries, shape, who
+from tests.consent.helpers import by_phone
 
 
 def _refused(code: str, *args, **kwargs) -> AccessRefused:
@@ -91,8 +92,12 @@ def test_acc3_a_role_asking_beyond_its_grant_is_refused(staff, make_patient, rol
     assert not entries(AuditEvent.CHART_OPENED)
 
 
-def test_acc3_every_role_purpose_and_category_opens_exactly_as_the_table_says(staff, make_patient):
+def test_acc3_every_role_purpose_and_category_opens_exactly_as_the_table_says(world, staff, make_patient):
     patient = make_patient()
+    # Consent is a condition of its own (tested below): give every consent there is, so what is
+    # tested here is the table alone.
+    for topic in ("marketing_email", "marketing_sms", "ai_features", "analytics_cookies"):
+        by_phone(world.a, patient.id, topic)
     for role in Role:
         actor = staff(role)
         for purpose in Purpose:
@@ -183,10 +188,81 @@ def test_an_unknown_category_is_refused(staff, make_patient):
 
 
 @pytest.mark.parametrize("purpose", [Purpose.MARKETING, Purpose.ANALYTICS, Purpose.AI_ASSIST])
-def test_a_purpose_that_needs_consent_is_refused_until_the_consent_ledger_exists(staff, make_patient, purpose):
+def test_con1_a_purpose_that_needs_consent_is_refused_without_it(staff, make_patient, purpose):
     patient = make_patient()
     error = _refused("consent_required", staff(Role.OWNER), patient.id, purpose, categories={"contact.email"})
-    assert "consent ledger not yet available" in str(error)
+    assert str(error) == f"{purpose.value}: the patient has not consented to this (or withdrew consent)"
+    denied = entries(AuditEvent.ACCESS_DENIED)[-1]
+    assert (denied.subject_id, denied.purpose) == (patient.id, purpose.value)
+
+
+def test_con1_marketing_opens_with_a_grant_and_is_refused_again_after_withdrawal(world, staff, make_patient):
+    patient = make_patient()
+    owner = staff(Role.OWNER)
+    _refused("consent_required", owner, patient.id, Purpose.MARKETING, categories={"identifiers.name", "contact.email"})
+    assert entries(AuditEvent.ACCESS_DENIED)[-1].detail == {"consent_topics": ["marketing_email"]}
+
+    by_phone(world.a, patient.id, "marketing_email")
+    with open_chart(owner, patient.id, Purpose.MARKETING, categories={"identifiers.name", "contact.email"}) as chart:
+        assert chart.patient.email == "marisol@example.test"
+    assert shape(entries(AuditEvent.CHART_OPENED)[-1])["purpose"] == "marketing"
+
+    by_phone(world.a, patient.id, "marketing_email", "withdraw")
+    _refused("consent_required", owner, patient.id, Purpose.MARKETING, categories={"identifiers.name", "contact.email"})
+
+
+def test_con1_marketing_consent_is_per_channel(world, staff, make_patient):
+    """Agreeing to news by e-mail does not open the phone number for marketing."""
+    patient = make_patient()
+    owner = staff(Role.OWNER)
+    by_phone(world.a, patient.id, "marketing_email")
+    _refused("consent_required", owner, patient.id, Purpose.MARKETING, categories={"contact.phone"})
+    assert entries(AuditEvent.ACCESS_DENIED)[-1].detail == {"consent_topics": ["marketing_sms"]}
+    _refused("consent_required", owner, patient.id, Purpose.MARKETING)  # the whole grant: e-mail and phone
+    with open_chart(owner, patient.id, Purpose.MARKETING, categories={"identifiers.name"}) as chart:
+        assert chart.categories == {"identifiers.name"}  # the name alone: any marketing consent covers it
+    by_phone(world.a, patient.id, "marketing_sms")
+    with open_chart(owner, patient.id, Purpose.MARKETING) as chart:
+        assert chart.categories == {"identifiers.name", "contact.email", "contact.phone"}
+
+
+def test_con1_consent_is_necessary_not_sufficient(world, staff, make_patient):
+    """With the patient's consent, the role table still decides: the front desk has no marketing grant."""
+    patient = make_patient()
+    by_phone(world.a, patient.id, "marketing_email")
+    by_phone(world.a, patient.id, "ai_features")
+    _refused("nothing_granted", staff(Role.FRONT_DESK), patient.id, Purpose.MARKETING)
+    _refused("nothing_granted", staff(Role.OWNER), patient.id, Purpose.AI_ASSIST)
+
+
+def test_con1_another_patients_consent_opens_nothing(world, staff, make_patient):
+    consenting, other = make_patient(), make_patient(given_name="Tobias")
+    by_phone(world.a, consenting.id, "marketing_email")
+    _refused("consent_required", staff(Role.OWNER), other.id, Purpose.MARKETING, categories={"contact.email"})
+
+
+def test_con1_a_new_chart_for_a_consent_purpose_is_refused(staff):
+    from confide.access.door import create_chart
+
+    with pytest.raises(AccessRefused) as caught:
+        with create_chart(staff(Role.OWNER), Purpose.MARKETING, categories={"identifiers.name"}):
+            pytest.fail("the door opened")
+    assert caught.value.code == "consent_required"
+
+
+def test_con1_a_marketing_list_leaves_out_patients_without_that_consent(world, staff, make_patient):
+    from confide.access.door import open_patient_list
+
+    by_email, by_sms, neither = make_patient(), make_patient(given_name="Tobias"), make_patient(given_name="Kwame")
+    by_phone(world.a, by_email.id, "marketing_email")
+    by_phone(world.a, by_sms.id, "marketing_sms")
+    owner = staff(Role.OWNER)
+    ids = [by_email.id, by_sms.id, neither.id]
+    with open_patient_list(owner, Purpose.MARKETING, ids, categories={"identifiers.name", "contact.email"}) as listed:
+        assert [p.id for p in listed] == [by_email.id]
+    with open_patient_list(owner, Purpose.MARKETING, ids, categories={"identifiers.name"}) as listed:
+        assert [p.id for p in listed] == [by_email.id, by_sms.id]
+    assert entries(AuditEvent.PATIENTS_LISTED)[-1].resource_ids == sorted(str(p) for p in (by_email.id, by_sms.id))
 
 
 def test_a_shredded_patient_is_refused(world, staff, make_patient):

@@ -10,6 +10,7 @@ from django.apps import apps
 from confide.access.door import open_chart
 from confide.access.models import BreakGlassReason
 from confide.access.purposes import Purpose
+from confide.consent.models import ConsentEvidence
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
 from confide.records.models import Addendum, Document, IntakeSubmission, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
@@ -92,6 +93,23 @@ def _consultation(world, staff, make_patient):
                   guardian_authorization="on")  # fmt: skip  (a minor: so the guardian field is filled too)
 
 
+def _consent_evidence(world, staff, make_patient):
+    from django.test import RequestFactory
+
+    from confide.consent.actors import PatientActor
+    from confide.consent.models import ConsentEvidence
+    from confide.consent.services import Subject, do_grant
+
+    patient = make_patient()
+    request = RequestFactory().post("/portal/choices/", REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT="Mozilla/5.0 Firefox/140.0")
+    event = do_grant(
+        actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
+        topic="marketing_email", channel="portal", method="form_button", shown_text="News by e-mail? [Yes]", request=request,
+    )  # fmt: skip
+    with tenant_context(practice_id=world.a.practice.id):
+        return ConsentEvidence.objects.get(event=event)
+
+
 MAKERS = {
     IntakeSubmission: _consultation,
     Patient: _patient,
@@ -102,6 +120,7 @@ MAKERS = {
     PsychotherapyAddendum: _psychotherapy_addendum,
     Document: _file("document"),
     Photo: _file("photo"),
+    ConsentEvidence: _consent_evidence,
 }
 
 

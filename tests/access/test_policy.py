@@ -27,7 +27,12 @@ def test_the_minimum_necessary_table_is_exactly_this():
     """A change to who may see what must change this literal too: one visible diff."""
     table = {role.value: {purpose.value: sorted(cats) for purpose, cats in grants.items()} for role, grants in CATEGORY_GRANTS.items()}
     assert table == {
-        "owner": {"treatment": CLINICAL, "payment": BILLING, "operations": sorted(REGISTRATION + ["operations.break_glass_reason"])},
+        "owner": {
+            "treatment": CLINICAL,
+            "payment": BILLING,
+            "operations": sorted(REGISTRATION + ["operations.break_glass_reason"]),
+            "marketing": sorted(["identifiers.name"] + CONTACT),  # and only with the patient's consent, per channel
+        },
         "clinician": {"treatment": CLINICAL, "operations": REGISTRATION},
         "front_desk": {"treatment": REGISTRATION, "operations": REGISTRATION},
         "billing": {"payment": BILLING, "operations": sorted(NAME_DOB + CONTACT)},  # the patient list
@@ -75,11 +80,15 @@ def test_owner_is_clinician_for_treatment_plus_financial_for_payment():
     assert {"financial.insurance", "financial.invoices"} <= categories_for(Role.OWNER, Purpose.PAYMENT)
 
 
-def test_no_role_is_granted_psychotherapy_notes_or_a_consent_purpose():
+def test_no_role_is_granted_psychotherapy_notes_and_consent_purposes_stay_narrow():
     for role in Role:
         assert "health.psychotherapy_notes" not in _everything(role)
-        for purpose in policy.CONSENT_PURPOSES | {Purpose.PATIENT_REQUEST, Purpose.LEGAL}:
+        for purpose in {Purpose.ANALYTICS, Purpose.AI_ASSIST, Purpose.PATIENT_REQUEST, Purpose.LEGAL}:
             assert categories_for(role, purpose) == frozenset(), (role, purpose)
+        # Marketing: the owner alone, a consenting patient's name and contact channels, nothing more.
+        expected = {"identifiers.name", "contact.email", "contact.phone"} if role is Role.OWNER else frozenset()
+        assert categories_for(role, Purpose.MARKETING) == expected, role
+    assert policy.CONSENT_PURPOSES == {Purpose.MARKETING, Purpose.ANALYTICS, Purpose.AI_ASSIST}
     assert "health.psychotherapy_notes" not in policy.BREAK_GLASS_CEILING
 
 

@@ -24,6 +24,7 @@ EXPECTED_PERMS = [
     "billing:insurance:write",
     "records:intake:review",
     "records:intake:configure",
+    "consent:patient:record",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -36,6 +37,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "audit:log:view",
         "billing:insurance:write",
         "billing:invoice:read",
+        "consent:patient:record",
         "core:dashboard:view",
         "core:practice-settings:edit",
         "policy:declaration:edit",
@@ -47,6 +49,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:registration:write",
     ],
     "clinician": [
+        "consent:patient:record",
         "core:dashboard:view",
         "records:chart:read",
         "records:chart:write",
@@ -55,6 +58,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:registration:write",
     ],
     "front_desk": [
+        "consent:patient:record",
         "core:dashboard:view",
         "records:contact:read",
         "records:registration:write",
@@ -70,6 +74,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "accounts:security-events:view",
         "accounts:staff:list",
         "audit:log:view",
+        "consent:patient:record",
         "core:dashboard:view",
         "policy:declaration:edit",
         "records:chart:read",
@@ -116,6 +121,10 @@ EXPECTED_ROUTE_POLICY = {
     "policy:settings":                    ("staff",      "policy:declaration:edit",       False, ["GET", "POST"], False),
     "policy:publish":                     ("staff",      "policy:declaration:edit",       False, ["POST"],        True),
     "policy:acknowledge":                 ("staff",      "core:dashboard:view",           True,  ["POST"],        False),
+    "consent:choices":                    ("public",     None,                            True,  ["GET", "POST"], False),
+    "consent:do-not-sell":                ("public",     None,                            True,  ["GET", "POST"], False),
+    "consent:limit-sensitive":            ("public",     None,                            True,  ["GET", "POST"], False),
+    "consent:collect":                    ("public",     None,                            True,  ["POST"],        False),
 }  # fmt: skip
 
 
