@@ -37,6 +37,7 @@ class AuditEvent(StrEnum):
     NOTE_SIGNED = "records:note:signed"  # detail: the content hash
     NOTE_ADDENDUM_SIGNED = "records:note:addendum-signed"
     FILE_ADDED = "records:file:added"
+    CHART_EXPORTED = "records:chart:exported"  # a portable copy left the door (RTS2); detail: resource counts
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"
     # policy
