@@ -833,10 +833,10 @@ def do_export_patient(patient_id, out_path, *, include_psychotherapy_notes: bool
             record(
                 AuditEvent.ACCESS_DENIED, practice_id=practice_id, actor=system_actor(actor.name),
                 purpose=Purpose.PATIENT_REQUEST.value, subject_id=patient_id, categories={"health.psychotherapy_notes"},
-                outcome="denied", reason="psychotherapy_authorization_missing",
+                outcome="denied", reason="psychotherapy_not_authorized",
             )  # fmt: skip
             if authorization is None:
-                raise AccessRefused("psychotherapy_authorization_missing", PSYCHOTHERAPY_REFUSAL)
+                raise AccessRefused("psychotherapy_not_authorized", PSYCHOTHERAPY_REFUSAL)
             # An authorization exists only once the ledger does; exporting under it is that work.
             raise AccessRefused("psychotherapy_export_not_built", "exporting psychotherapy notes is not built yet")
         written = False

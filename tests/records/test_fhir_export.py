@@ -107,7 +107,7 @@ def test_asking_for_psychotherapy_notes_is_refused_until_the_patient_can_authori
     assert not out.exists()
     denied = AuditEntry.objects.filter(event=AuditEvent.ACCESS_DENIED).latest("id")
     assert (denied.reason, denied.categories, denied.actor_id) == (
-        "psychotherapy_authorization_missing", ["health.psychotherapy_notes"], "fhir-export-job")
+        "psychotherapy_not_authorized", ["health.psychotherapy_notes"], "fhir-export-job")
     assert not AuditEntry.objects.filter(event=AuditEvent.CHART_EXPORTED).exists()
 
 
