@@ -228,6 +228,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CONFIDE_UPLOAD_MAX_BYTES = env_int("CONFIDE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)  # vault/files.py
+# `confide fhir import` refuses a bundle file larger than this before reading it (records/fhir.py):
+# a whole bundle is parsed in memory, and a patient's record is a few MB at most (Synthea's: < 1 MB).
+CONFIDE_FHIR_MAX_BUNDLE_BYTES = env_int("CONFIDE_FHIR_MAX_BUNDLE_BYTES", 50 * 1024 * 1024, minimum=1)
 WHITENOISE_USE_FINDERS = True  # serve from the package in place; no collectstatic step for the demo
 WHITENOISE_AUTOREFRESH = False
 

@@ -115,8 +115,18 @@ FHIR_IMPORT_JOB = SystemJob(
                policy.IMMUNIZATIONS, policy.ENCOUNTERS}),
     frozenset({Purpose.TREATMENT}),
 )  # fmt: skip
-# FHIR export (`confide fhir export`): a patient's portable copy (RTS2), at the patient's request.
-FHIR_EXPORT_JOB = SystemJob("fhir-export-job", FHIR_IMPORT_JOB.categories | {policy.NOTES}, frozenset({Purpose.PATIENT_REQUEST}))
+# The driver's licence (identifiers.government) stays out on purpose: it is checked at the desk,
+# not needed for care, so an import counts it as a skipped field and never stores it.
+# FHIR export (`confide fhir export`): a patient's portable copy (RTS2), at the patient's request:
+# what the import writes, the progress notes, and whom to call (emergency contact, guardian:
+# the patient's own data, as FHIR Patient.contact). Not yet: government ID, insurance,
+# documents, photos (see docs/architecture.md, FHIR). Never psychotherapy notes by category:
+# those need the patient's specific authorization (records/fhir.py).
+FHIR_EXPORT_JOB = SystemJob(
+    "fhir-export-job",
+    FHIR_IMPORT_JOB.categories | {policy.NOTES, policy.EMERGENCY_CONTACT, policy.GUARDIAN},
+    frozenset({Purpose.PATIENT_REQUEST}),
+)
 # The consent ledger writing a patient's own browser evidence (IP address, user agent) under the
 # patient's key when they record a choice themselves (TRK1); it never reads anything else.
 CONSENT_EVIDENCE_JOB = SystemJob("consent-evidence", frozenset({policy.NETWORK, policy.DEVICE}), frozenset({Purpose.OPERATIONS}))

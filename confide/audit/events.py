@@ -43,6 +43,7 @@ class AuditEvent(StrEnum):
     INTAKE_ACCEPTED = "records:intake:accepted"
     INTAKE_REJECTED = "records:intake:rejected"
     INTAKE_FORM_CHANGED = "records:intake-form:changed"
+    CHART_EXPORTED = "records:chart:exported"  # a portable copy left the door (RTS2); detail: resource counts
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"
     # policy

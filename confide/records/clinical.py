@@ -54,7 +54,9 @@ class Medication(Item):
     coding: Coding | None = None
     dose: Short = ""  # "500 mg twice daily", as written
     route: Short = ""
-    kind: Literal["prescription", "otc"] = "prescription"
+    # prescription: ordered by a prescriber; otc: bought without one; unknown: reported by the
+    # patient or another system without saying (a FHIR MedicationStatement says neither).
+    kind: Literal["prescription", "otc", "unknown"] = "prescription"
     status: Literal["active", "stopped", "completed", "on-hold", "entered-in-error", "unknown"] = "active"
     start: datetime.date | None = None
     end: datetime.date | None = None
@@ -95,6 +97,7 @@ class Result(Item):
     value: float | None = None
     unit: Short = ""
     value_text: Text = ""
+    value_coding: Coding | None = None  # a coded answer ("Never smoker", SNOMED CT 266919005); its text is value_text
     components: list[Result] = Field(default_factory=list, max_length=20)  # e.g. blood pressure
     effective: datetime.datetime | None = None
     status: Literal["final", "preliminary", "amended", "corrected", "cancelled", "entered-in-error", "registered", "unknown"] = "final"

@@ -58,6 +58,13 @@ class Patient(TenantModel):
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [
+            # Two imports of the same bundle at once must not make two patients: the second
+            # insert fails and its whole bundle rolls back (records/fhir.py reports it).
+            models.UniqueConstraint(
+                fields=["practice", "source_key"], condition=~models.Q(source_key=""), name="patient_source_key_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"patient:{self.pk}"

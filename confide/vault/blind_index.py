@@ -81,6 +81,23 @@ def digest(practice_id: uuid.UUID, kind: str, token: str) -> str:
     return mac.hexdigest()[:32]
 
 
+def source_keyer(practice_id: uuid.UUID):
+    """A function text → HMAC-SHA256(practice index key, text) in 64 hex characters.
+
+    For where an imported record came from (`fhir:<system>:<type>/<id>`): Patient.source_key
+    and each clinical item's source_key hold this, never the source's own id, so re-importing
+    finds the same rows while the database holds no identifier of the other system. The index
+    key is unwrapped once here (outside an allowance nothing caches it), not once per item.
+    Not a blind index entry: no kind prefix, and the messages ("fhir:…") cannot collide with one
+    ("<kind>\\x1f<token>")."""
+    key = keys.index_key(practice_id)
+
+    def keyed(text: str) -> str:
+        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+    return keyed
+
+
 def replace_entries(practice_id: uuid.UUID, subject_id: uuid.UUID, kind: str, values: list) -> None:
     """Make the subject's entries of `kind` exactly those of `values` (None/blank ignored)."""
     digests = set()

@@ -115,3 +115,42 @@ def test_failed_sign_in_stores_only_a_hash_of_the_identifier(world):
     assert event.detail["identifier_hash"] == identifier_hash(CANARIES["email"])
     for row in AuditEntry.objects.values():
         assert not _leaks(json.dumps(row, default=str)), f"canary in audit entry {row['event']}"
+
+
+def test_a_fhir_import_and_export_print_and_log_no_canary(world, json_logs, tmp_path):
+    """The canary patient arrives in a FHIR bundle (and in a broken copy of it), is imported and
+    exported through `confide fhir`: nothing of them in the output, the logs or the audit log."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from tests.records.fhir_bundles import as_bytes, resource_of, variant
+
+    given, family = CANARIES["name"].split()
+
+    def canary(bundle):
+        person = bundle["entry"][0]["resource"]
+        person["name"] = [{"use": "official", "given": [given], "family": family}]
+        person["birthDate"] = CANARIES["dob"]
+        person["telecom"] = [{"system": "phone", "value": CANARIES["phone"]}, {"system": "email", "value": CANARIES["email"]}]
+        resource_of(bundle, "cond-1")["code"]["text"] = CANARIES["note"]
+
+    good = variant(canary)
+    broken = variant(canary)
+    resource_of(broken, "obs-hba1c")["effectiveDateTime"] = CANARIES["note"]  # invalid, and a canary
+    (tmp_path / "1.json").write_bytes(as_bytes(good))
+    (tmp_path / "2.json").write_bytes(as_bytes(broken))
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("fhir", "import", str(tmp_path), "--practice", "a", stdout=out, stderr=err)
+    patient_id = out.getvalue().split("-> patient ")[1].split()[0]
+    call_command("fhir", "export", "--patient", patient_id, "--out", str(tmp_path / "export.json"), stdout=out, stderr=err)
+    assert CANARIES["note"] in (tmp_path / "export.json").read_text()  # the copy is the patient's: it holds their data
+
+    caplog, stream = json_logs
+    printed = out.getvalue() + err.getvalue()
+    assert "ERROR not valid FHIR R4B: entry 3 (Observation) effectiveDateTime" in printed
+    assert not _leaks(printed), "canary in the command's output"
+    leaked = [line for line in _formatted_lines(caplog, stream) if _leaks(line)]
+    assert not leaked, f"canary in log lines: {leaked}"
+    for row in AuditEntry.objects.values():
+        assert not _leaks(json.dumps(row, default=str)), f"canary in audit entry {row['event']}"

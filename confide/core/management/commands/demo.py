@@ -81,22 +81,37 @@ class Command(BaseCommand):
         out(f"Current code for a demo user: .venv/bin/confide demo --code owner@{DEMO_DOMAIN}")
 
     def _ensure_patients(self, practice: Practice) -> None:
+        """The synthetic patients (registered by the front desk), then their charts (records/demo.py).
+
+        Each patient is looked for by name through the blind index, so patients imported or
+        added later never stop a missing demo patient from being made; the charts are filled
+        once (the marker: the demo clinician has written a note), so a second run opens no
+        chart and adds nothing to the audit log."""
         import datetime
 
         from confide.core.actors import StaffActor
-        from confide.records.models import Patient
+        from confide.records.demo import DemoStaff, seed_charts
+        from confide.records.models import Patient, ProgressNote
         from confide.records.services import do_create_patient
+        from confide.vault import blind_index
 
         with tenant_context(practice_id=practice.id):
-            if Patient.objects.exists():
-                return
-            owner = Membership.objects.get(user__email=f"owner@{DEMO_DOMAIN}")
-            actor = StaffActor.from_membership(owner)
+            actors = {
+                local: StaffActor.from_membership(Membership.objects.get(user__email=f"{local}@{DEMO_DOMAIN}", practice=practice))
+                for local in ("frontdesk", "clinician", "billing")
+            }
+            patients = {}
             for given, family, dob, phone, email in PATIENTS:
-                do_create_patient(
-                    actor=actor, given_name=given, family_name=family,
-                    date_of_birth=datetime.date.fromisoformat(dob), phone=phone, email=email,
-                )
+                found = blind_index.search(practice.id, "name", f"{given} {family}")
+                existing = Patient.objects.filter(id__in=found).order_by("created_at").values_list("id", flat=True).first()
+                if existing is None:
+                    existing = do_create_patient(
+                        actor=actors["frontdesk"], given_name=given, family_name=family,
+                        date_of_birth=datetime.date.fromisoformat(dob), phone=phone, email=email,
+                    ).id  # fmt: skip
+                patients[(given, family)] = existing
+            if not ProgressNote.objects.filter(author_id=actors["clinician"].user_id).exists():
+                seed_charts(patients, DemoStaff(clinician=actors["clinician"], front_desk=actors["frontdesk"], billing=actors["billing"]))
 
     def _ensure_policy(self, practice: Practice) -> None:
         """Version 2 of the demo practice's notice: its contacts, the demo outbox, age 13."""
