@@ -759,3 +759,44 @@ def open_intake(actor, submission_id, *, categories: Iterable[str] | None = None
         )  # fmt: skip
         with transaction.atomic(), allow(granted, subjects={submission.pk}):
             yield IntakeChart(submission=submission, categories=granted, entry=entry)
+
+
+@contextmanager
+def open_psychotherapy_notes_for_release(actor, patient_id, *, request=None) -> Iterator[PsychotherapyChart]:
+    """Psychotherapy notes leave only with the patient's specific authorization (HIPAA
+    §164.508(a)(2)), recorded in the consent ledger (topic psychotherapy_notes_disclosure), and
+    only to the patient's own portable copy: the actor must be the registered FHIR export job.
+    Every author's *signed* notes of the patient are handed over (a draft is not yet part of
+    the record); the opening is one `records:chart:opened` entry with the reason code
+    `authorized-release` and the notes' ids."""
+    from confide.consent import services as consent
+    from confide.consent.topics import Topic
+    from confide.records.models import NoteStatus, PsychotherapyNote
+
+    attempt = _Attempt.start(actor, request)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        attempt.purpose = Purpose.PATIENT_REQUEST.value
+        attempt.categories = frozenset({policy.PSYCHOTHERAPY_NOTES})
+        if not isinstance(actor, SystemActor) or actor.name != FHIR_EXPORT_JOB.name:
+            raise attempt.refuse("psychotherapy_notes_author_only", "psychotherapy notes are released only into the patient's own copy")
+        patient = _load_patient(attempt, patient_id)
+        _check_restrictions(attempt, patient, Purpose.PATIENT_REQUEST)
+        authorization = consent.state(consent.Subject.patient(patient.practice_id, patient.pk), Topic.PSYCHOTHERAPY_DISCLOSURE)
+        if not authorization.granted:
+            raise attempt.refuse("psychotherapy_not_authorized", "the patient has not authorized the release of psychotherapy notes")
+        notes = list(PsychotherapyNote.objects.filter(patient_id=patient.pk, status=NoteStatus.SIGNED).order_by("signed_at"))
+        entry = record(
+            AuditEvent.CHART_OPENED,
+            practice_id=patient.practice_id,
+            actor=attempt.audit_actor,
+            purpose=Purpose.PATIENT_REQUEST.value,
+            subject_id=patient.pk,
+            resource_ids=[n.pk for n in notes],
+            categories={policy.PSYCHOTHERAPY_NOTES},
+            reason="authorized-release",
+            request=request,
+        )
+        chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
+        with transaction.atomic(), allow({policy.PSYCHOTHERAPY_NOTES}, subjects={patient.pk}):
+            yield chart

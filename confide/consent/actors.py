@@ -18,3 +18,12 @@ class VisitorActor:
 class PatientActor:
     practice_id: uuid.UUID
     patient_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ApplicantActor:
+    """A visitor sending an online consultation: they authorize keeping what they send, for the
+    consultation they are sending (its id) and nothing else."""
+
+    practice_id: uuid.UUID
+    submission_id: uuid.UUID

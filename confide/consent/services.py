@@ -42,7 +42,7 @@ from confide.access.purposes import Purpose
 from confide.audit.chain import AuditActor, record
 from confide.audit.events import AuditEvent
 from confide.consent import locks
-from confide.consent.actors import PatientActor, VisitorActor
+from confide.consent.actors import ApplicantActor, PatientActor, VisitorActor
 from confide.consent.evidence import browser_family, network_prefix, text_sha256
 from confide.consent.models import ConsentEvent, ConsentEvidence, ConsentState
 from confide.consent.state import STATE_FIELDS, TopicState, as_row, fold
@@ -100,6 +100,10 @@ class Subject:
     @classmethod
     def visitor(cls, practice_id, visitor_id: str) -> Subject:
         return cls(_uuid(practice_id), SubjectKind.VISITOR, str(visitor_id))
+
+    @classmethod
+    def applicant(cls, practice_id, submission_id) -> Subject:
+        return cls(_uuid(practice_id), SubjectKind.APPLICANT, str(_uuid(submission_id)))
 
     @classmethod
     def staff(cls, practice_id, user_id) -> Subject:
@@ -284,6 +288,10 @@ def _authorize(choice: _Choice) -> None:
     if isinstance(actor, VisitorActor):
         if subject.kind != SubjectKind.VISITOR or subject.id != actor.visitor_id or choice.method not in {Method.FORM_BUTTON, *SIGNAL_METHODS}:
             raise Forbidden("a visitor records only their own choices, with a button or a browser signal")
+        _add_network(choice)
+    elif isinstance(actor, ApplicantActor):
+        if subject.kind != SubjectKind.APPLICANT or subject.id != str(actor.submission_id) or choice.method != Method.FORM_BUTTON:
+            raise Forbidden("an applicant records only the authorization of their own consultation, with a button")
         _add_network(choice)
     elif isinstance(actor, PatientActor):
         if subject.kind != SubjectKind.PATIENT or subject.id != str(actor.patient_id) or choice.method != Method.FORM_BUTTON:

@@ -20,6 +20,14 @@ choice is on file (and honoured by any future processor through the egress gate)
 | sale_share_opt_out    | sale_share         |                | opt-out | visitor, patient          |
 | limit_sensitive       | sensitive_limit    |                | opt-out | visitor, patient          |
 | profiling_opt_out     | profiling          |                | opt-out | visitor, patient          |
+| consultation_authorization | treatment     |                | opt-in  | applicant, patient        |
+| psychotherapy_notes_disclosure | patient_request |            | opt-in  | patient                   |
+
+`consultation_authorization` is the authorization a visitor gives when sending an online
+consultation (REC2, REC5): recorded for the *applicant* (the submission's id) the moment it is
+sent, and carried over to the patient (method import, its original time) when staff accept it.
+`psychotherapy_notes_disclosure` is HIPAA's specific authorization to release psychotherapy
+notes (§164.508(a)(2)), recorded by staff from the signed form; without it no export holds them.
 
 An event's `channel` is where the choice was *made* (a text-message keyword, the portal, the
 cookie banner, a phone call); the topic's `covers` channel is where the processing it allows
@@ -46,6 +54,8 @@ class Topic(StrEnum):
     SALE_SHARE_OPT_OUT = "sale_share_opt_out"
     LIMIT_SENSITIVE = "limit_sensitive"
     PROFILING_OPT_OUT = "profiling_opt_out"
+    CONSULTATION_AUTHORIZATION = "consultation_authorization"
+    PSYCHOTHERAPY_DISCLOSURE = "psychotherapy_notes_disclosure"
 
 
 @unique
@@ -63,6 +73,7 @@ class SubjectKind(StrEnum):
     PATIENT = "patient"  # subject id: the patient's UUID
     VISITOR = "visitor"  # subject id: the random id in the signed visitor cookie of one practice's pages
     STAFF = "staff"  # subject id: the user id
+    APPLICANT = "applicant"  # subject id: an online consultation's id, before it becomes a patient
 
 
 @unique
@@ -112,7 +123,7 @@ class TopicSpec:
     label: str  # how the choices pages and the banner name it
 
 
-_P, _V, _S = SubjectKind.PATIENT, SubjectKind.VISITOR, SubjectKind.STAFF
+_P, _V, _S, _A = SubjectKind.PATIENT, SubjectKind.VISITOR, SubjectKind.STAFF, SubjectKind.APPLICANT
 TOPICS: dict[Topic, TopicSpec] = {
     spec.topic: spec
     for spec in (
@@ -125,6 +136,10 @@ TOPICS: dict[Topic, TopicSpec] = {
         TopicSpec(Topic.SALE_SHARE_OPT_OUT, OptOutScope.SALE_SHARE, None, True, frozenset({_V, _P}), "the opt-out of sale and sharing"),
         TopicSpec(Topic.LIMIT_SENSITIVE, OptOutScope.SENSITIVE_LIMIT, None, True, frozenset({_V, _P}), "the limit on the use of sensitive information"),
         TopicSpec(Topic.PROFILING_OPT_OUT, OptOutScope.PROFILING, None, True, frozenset({_V, _P}), "the opt-out of profiling"),
+        TopicSpec(Topic.CONSULTATION_AUTHORIZATION, Purpose.TREATMENT, None, False, frozenset({_A, _P}),
+                  "keeping what an online consultation says"),
+        TopicSpec(Topic.PSYCHOTHERAPY_DISCLOSURE, Purpose.PATIENT_REQUEST, None, False, frozenset({_P}),
+                  "the release of psychotherapy notes"),
     )
 }  # fmt: skip
 assert set(TOPICS) == set(Topic), "every topic has its row"

@@ -50,7 +50,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 from pydantic import ValidationError
 
-from confide.access.door import FHIR_EXPORT_JOB, FHIR_IMPORT_JOB, create_chart, open_chart
+from confide.access.door import FHIR_EXPORT_JOB, FHIR_IMPORT_JOB, create_chart, open_chart, open_psychotherapy_notes_for_release
 from confide.access.errors import AccessRefused
 from confide.access.purposes import Purpose
 from confide.audit.chain import record, system_actor
@@ -781,18 +781,38 @@ def practice_by_slug(slug: str) -> Practice:
 
 # --- export ---------------------------------------------------------------------------------------
 PSYCHOTHERAPY_REFUSAL = (
-    "psychotherapy notes are not exported: that needs a recorded authorization from the patient; "
-    "the consent ledger lands with issue 5"
+    "psychotherapy notes are not exported without the patient's specific authorization, recorded in the "
+    "consent ledger (confide consent record --topic psychotherapy_notes_disclosure)"
 )
 
 
 def _psychotherapy_authorization(practice_id, patient_id):
-    """The patient's recorded authorization to disclose their psychotherapy notes (HIPAA
-    §164.508(a)(2): a specific one, not the general consent), or None.
+    """The patient's recorded authorization to release their psychotherapy notes (HIPAA
+    §164.508(a)(2): a specific one, not the general consent) as its consent state, or None."""
+    from confide.consent import services as consent
+    from confide.consent.topics import Topic
 
-    The consent ledger (issue 5) will answer this; until it exists nobody has one, so the
-    export refuses `--include-psychotherapy-notes`. The one place to connect it."""
-    return None
+    current = consent.state(consent.Subject.patient(practice_id, patient_id), Topic.PSYCHOTHERAPY_DISCLOSURE)
+    return current if current.granted else None
+
+
+def _psychotherapy_documents(chart, subject: dict) -> tuple[list, list]:
+    """Inside the release door: each signed psychotherapy note and addendum as a DocumentReference."""
+    from confide.records.models import PsychotherapyAddendum
+
+    entries, ids = [], []
+    for note in chart.notes:
+        url = _url("DocumentReference", str(note.pk))
+        entries.append({"fullUrl": url, "resource": _document(
+            str(note.pk), str(note.content), loinc=None, subject=subject, date=note.signed_at,
+            description="Psychotherapy note (released with the patient's authorization)")})  # fmt: skip
+        ids.append(note.pk)
+        for addendum in PsychotherapyAddendum.objects.filter(note_id=note.pk).order_by("signed_at"):
+            entries.append({"fullUrl": _url("DocumentReference", str(addendum.pk)), "resource": _document(
+                str(addendum.pk), str(addendum.content), loinc=None, subject=subject, date=addendum.signed_at,
+                description="Psychotherapy note addendum", relates_to=url)})  # fmt: skip
+            ids.append(addendum.pk)
+    return [_clean(e) for e in entries], ids
 
 
 @dataclass(frozen=True)
@@ -828,21 +848,23 @@ def do_export_patient(patient_id, out_path, *, include_psychotherapy_notes: bool
     practice_id = practice_of_patient(patient_id)
     actor = FHIR_EXPORT_JOB.for_practice(practice_id)
     with tenant_context(practice_id=practice_id):
-        if include_psychotherapy_notes:
-            authorization = _psychotherapy_authorization(practice_id, patient_id)
+        if include_psychotherapy_notes and _psychotherapy_authorization(practice_id, patient_id) is None:
             record(
                 AuditEvent.ACCESS_DENIED, practice_id=practice_id, actor=system_actor(actor.name),
                 purpose=Purpose.PATIENT_REQUEST.value, subject_id=patient_id, categories={"health.psychotherapy_notes"},
                 outcome="denied", reason="psychotherapy_not_authorized",
             )  # fmt: skip
-            if authorization is None:
-                raise AccessRefused("psychotherapy_not_authorized", PSYCHOTHERAPY_REFUSAL)
-            # An authorization exists only once the ledger does; exporting under it is that issue's work.
-            raise AccessRefused("psychotherapy_export_not_built", "exporting psychotherapy notes is not built yet")
+            raise AccessRefused("psychotherapy_not_authorized", PSYCHOTHERAPY_REFUSAL)
         written = False
         try:
             with open_chart(actor, patient_id, Purpose.PATIENT_REQUEST, categories=FHIR_EXPORT_JOB.categories) as chart:
                 bundle, counts, resource_ids = _bundle_of(chart.patient)
+                if include_psychotherapy_notes:  # authorized (checked above, and again by the release door)
+                    with open_psychotherapy_notes_for_release(actor, patient_id) as released:
+                        extra, extra_ids = _psychotherapy_documents(released, {"reference": f"urn:uuid:{patient_id}"})
+                    bundle["entry"] += extra
+                    resource_ids += extra_ids
+                    counts = Counter(entry["resource"]["resourceType"] for entry in bundle["entry"])
                 try:
                     Bundle.model_validate(bundle)  # what leaves is valid FHIR, or nothing leaves
                 except ValidationError as exc:
@@ -852,7 +874,9 @@ def do_export_patient(patient_id, out_path, *, include_psychotherapy_notes: bool
                 record(
                     AuditEvent.CHART_EXPORTED, practice_id=practice_id, actor=system_actor(actor.name),
                     purpose=Purpose.PATIENT_REQUEST.value, subject_id=patient_id, resource_ids=resource_ids,
-                    categories=chart.categories, detail={"format": "fhir-r4b-collection", "resources": dict(sorted(counts.items()))},
+                    categories=chart.categories | ({"health.psychotherapy_notes"} if include_psychotherapy_notes else set()),
+                    detail={"format": "fhir-r4b-collection", "resources": dict(sorted(counts.items())),
+                            "psychotherapy_notes": bool(include_psychotherapy_notes)},
                 )  # fmt: skip
         except BaseException:
             if written:  # the export is not on record (rolled back): neither is the file
@@ -1035,12 +1059,14 @@ def _note_text(note) -> str:
     return content.get("text", "")
 
 
-def _document(doc_id: str, text: str, *, loinc: tuple[str, str], subject: dict, date, description: str, relates_to=None) -> dict:
+def _document(doc_id: str, text: str, *, loinc: tuple[str, str] | None, subject: dict, date, description: str, relates_to=None) -> dict:
     # The text as a base64 attachment of a DocumentReference: any FHIR reader keeps it whole,
     # where a Composition's narrative would have to be XHTML.
     return {
         "resourceType": "DocumentReference", "id": doc_id, "status": "current", "docStatus": "final",
-        "type": {"coding": [{"system": LOINC, "code": loinc[0], "display": loinc[1]}]}, "subject": subject,
+        # No LOINC code is claimed where we know none that fits (a psychotherapy note): the text says what it is.
+        "type": {"coding": [{"system": LOINC, "code": loinc[0], "display": loinc[1]}]} if loinc else {"text": description},
+        "subject": subject,
         "date": date.isoformat() if date else None, "description": description,
         "relatesTo": [{"code": "appends", "target": {"reference": relates_to}}] if relates_to else [],
         "content": [{"attachment": {"contentType": "text/plain; charset=utf-8", "data": base64.b64encode(text.encode()).decode()}}],

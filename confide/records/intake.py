@@ -50,6 +50,9 @@ from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput
 from confide.core.permissions import Perm
+from confide.consent import services as consent
+from confide.consent.actors import ApplicantActor
+from confide.consent.topics import Topic
 from confide.records import clinical
 from confide.records.models import IntakeForm, IntakePhoto, IntakeSubmission
 from confide.vault import blind_index, keys
@@ -355,7 +358,7 @@ def _answers(form: IntakeForm, data, files) -> tuple[dict, list, list]:
     return answers, medications, photos
 
 
-def check_submit_consultation(*, practice, data, files, client_ip: str) -> IntakeSubmission:
+def check_submit_consultation(*, practice, data, files, client_ip: str, request=None) -> IntakeSubmission:
     """Validate everything, then store the consultation (see the module docstring)."""
     if (data.get("website") or "").strip():
         record(AuditEvent.INTAKE_REFUSED, practice_id=practice.id, actor=system_actor(CONSULT_FORM_JOB.name), reason="honeypot")
@@ -407,6 +410,13 @@ def check_submit_consultation(*, practice, data, files, client_ip: str) -> Intak
                 stored.append(name)
                 IntakePhoto.objects.create(practice_id=practice.id, submission=submission, question_id=question_id,
                                            stored_name=name, content_type=clean.content_type, size=clean.size)  # fmt: skip
+            # REC2/REC5: kept only with the authorization, which goes into the consent ledger as the
+            # applicant's (the consultation's id) with the hash of the exact text they agreed to.
+            consent.do_grant(
+                actor=ApplicantActor(practice.id, submission_id), subject=consent.Subject.applicant(practice.id, submission_id),
+                topic=Topic.CONSULTATION_AUTHORIZATION, channel="web", method="form_button", shown_text=form.authorization_text,
+                scope=f"intake-form:v{form.version}", request=request,
+            )  # fmt: skip
             record(
                 AuditEvent.INTAKE_RECEIVED, practice_id=practice.id, actor=system_actor(CONSULT_FORM_JOB.name),
                 purpose=Purpose.TREATMENT.value, subject_id=submission_id, categories=categories,
@@ -557,6 +567,11 @@ def do_accept(*, actor: StaffActor, submission_id, merge_into=None, request=None
             "email": s.email or None, "phone": s.phone or None, "guardian": s.guardian,
         }  # fmt: skip
         medications = list(s.medications or [])
+        authorization_text = s.form.authorization_text
+        given = consent.state(consent.Subject.applicant(s.practice_id, s.pk), Topic.CONSULTATION_AUTHORIZATION)
+        if not given.granted:  # REC5: nothing without the recorded authorization
+            raise InvalidInput("This consultation has no recorded authorization; it cannot be accepted.")
+        submitted_at = given.last_at
         photo_bytes = []
         storage = EncryptedStorage()
         for photo in s.photos.all():
@@ -572,6 +587,12 @@ def do_accept(*, actor: StaffActor, submission_id, merge_into=None, request=None
             patient = services.access_patient_by_id(actor, merge_into)
             _merge_identity(actor, patient.pk, identity, request)
         services.do_add_item(actor=actor, patient_id=patient.pk, list_name="intake_answers", item=consultation, request=request)
+        # The applicant's authorization becomes the patient's: the same text, its original time.
+        consent.do_grant(
+            actor=actor, subject=consent.Subject.patient(actor.practice_id, patient.pk), topic=Topic.CONSULTATION_AUTHORIZATION,
+            channel="web", method="import", shown_text=authorization_text, occurred_at=submitted_at, scope=f"intake:{submission_id}",
+            request=request,
+        )  # fmt: skip
         for item in medications:
             services.do_add_item(actor=actor, patient_id=patient.pk, list_name="medications",
                                  item={k: v for k, v in item.items() if k not in ("id", "recorded_at")}, request=request)  # fmt: skip

@@ -33,7 +33,9 @@ def consult(request: HttpRequest, practice) -> HttpResponse:
     if request.method == "GET":
         return render(request, "records/consult.html", _consult_context(practice, form, values={}))
     try:
-        intake.check_submit_consultation(practice=practice, data=request.POST, files=request.FILES, client_ip=request.META.get("REMOTE_ADDR", ""))
+        intake.check_submit_consultation(
+            practice=practice, data=request.POST, files=request.FILES, client_ip=request.META.get("REMOTE_ADDR", ""), request=request
+        )
     except (intake.Honeypot, intake.AlreadyReceived):
         return render(request, "records/consult_received.html", {"practice": practice})
     except intake.TooMany as exc:

@@ -77,8 +77,8 @@ def test_export_writes_the_file_and_refuses_psychotherapy_notes(world, tmp_path)
     with pytest.raises(CommandError) as error:
         fhir_cli("export", "--patient", str(patient_id), "--out", str(refused), "--include-psychotherapy-notes")
     assert str(error.value) == (
-        "refused: psychotherapy notes are not exported: that needs a recorded authorization from the patient; "
-        "the consent ledger lands with issue 5"
+        "refused: psychotherapy notes are not exported without the patient's specific authorization, recorded in the "
+        "consent ledger (confide consent record --topic psychotherapy_notes_disclosure)"
     )
     assert not refused.exists()
 

@@ -97,13 +97,13 @@ def test_one_exported_entry_names_the_notes_and_the_categories(world, tmp_path, 
     assert exported.detail["resources"]["DocumentReference"] == 3
 
 
-def test_asking_for_psychotherapy_notes_is_refused_until_the_patient_can_authorize_it(world, tmp_path, charted):
+def test_asking_for_psychotherapy_notes_is_refused_until_the_patient_authorizes_it(world, tmp_path, charted):
     patient, *_ = charted
     assert fhir._psychotherapy_authorization(world.a.practice.id, patient.id) is None
     out = tmp_path / "record.json"
     with pytest.raises(AccessRefused) as refused:
         fhir.do_export_patient(patient.id, out, include_psychotherapy_notes=True)
-    assert "needs a recorded authorization from the patient; the consent ledger lands with issue 5" in str(refused.value)
+    assert "without the patient's specific authorization, recorded in the consent ledger" in str(refused.value)
     assert not out.exists()
     denied = AuditEntry.objects.filter(event=AuditEvent.ACCESS_DENIED).latest("id")
     assert (denied.reason, denied.categories, denied.actor_id) == (
@@ -171,3 +171,35 @@ def test_a_sex_typed_as_free_text_is_left_out_rather_than_making_the_bundle_inva
     [person] = _resources(out)["Patient"]
     assert "gender" not in person
     Bundle.model_validate_json(out.read_bytes())
+
+
+def test_with_the_patients_recorded_authorization_the_signed_psychotherapy_notes_are_released(world, staff, tmp_path, charted):
+    """HIPAA §164.508(a)(2): a specific authorization, recorded by staff from the signed form;
+    withdrawing it stops the next release."""
+    from confide.consent import services as consent
+
+    patient, *_ = charted
+    clinician = staff(Role.CLINICIAN)
+    with tenant_context(practice_id=world.a.practice.id):
+        [note] = notes.list_psychotherapy_notes(clinician, patient.id)
+        notes.do_sign_psychotherapy_note(actor=clinician, patient_id=patient.id, note_id=note["id"])
+    subject = consent.Subject.patient(world.a.practice.id, patient.id)
+    form = "I authorize the release of my psychotherapy notes to me, in my portable copy. Signed, dated."
+    consent.do_grant(actor=staff(Role.PRIVACY_OFFICER), subject=subject, topic="psychotherapy_notes_disclosure",
+                     channel="paper", method="staff_paper", shown_text=form)  # fmt: skip
+    out = tmp_path / "record.json"
+    result = fhir.do_export_patient(patient.id, out, include_psychotherapy_notes=True)
+    documents = _resources(out)["DocumentReference"]
+    released = [d for d in documents if d["description"].startswith("Psychotherapy note")]
+    assert [_text(d) for d in released] == ["psychotherapy-only-words"] and released[0]["type"] == {"text": released[0]["description"]}
+    assert result.resources["DocumentReference"] == 4
+    opened = AuditEntry.objects.filter(event=AuditEvent.CHART_OPENED, reason="authorized-release").get()
+    assert (opened.categories, opened.resource_ids, opened.actor_id) == (["health.psychotherapy_notes"], [str(note["id"])], "fhir-export-job")
+    exported = AuditEntry.objects.filter(event=AuditEvent.CHART_EXPORTED).latest("id")
+    assert exported.detail["psychotherapy_notes"] is True and "health.psychotherapy_notes" in exported.categories
+
+    consent.do_withdraw(actor=staff(Role.PRIVACY_OFFICER), subject=subject, topic="psychotherapy_notes_disclosure",
+                        channel="phone", method="staff_phone", shown_text="Withdraw my authorization.")  # fmt: skip
+    with pytest.raises(AccessRefused):
+        fhir.do_export_patient(patient.id, tmp_path / "again.json", include_psychotherapy_notes=True)
+    assert not (tmp_path / "again.json").exists()

@@ -301,3 +301,22 @@ def test_the_owner_changes_the_form_and_a_bad_definition_names_its_line(world):
         assert form.version == 2 and form.questions[1]["label"] == "Since when?"
         with pytest.raises(Forbidden):
             intake.do_update_form(actor=_actor(world, Role.CLINICIAN), definition_toml=text)
+
+
+def test_rec5_the_authorization_is_in_the_consent_ledger_and_follows_the_consultation_into_the_chart(world, django_capture_on_commit_callbacks):
+    from confide.consent import services as consent
+    from confide.consent.models import ConsentEvent
+    from confide.consent.topics import Topic
+
+    submission = submit(world.a.practice)
+    practice = world.a.practice.id
+    applicant = consent.Subject.applicant(practice, submission.pk)
+    assert consent.state(applicant, Topic.CONSULTATION_AUTHORIZATION).granted
+    with tenant_context(practice_id=practice):
+        [given] = ConsentEvent.objects.filter(subject_kind="applicant", subject_id=str(submission.pk))
+        assert (given.method, given.channel, given.text_sha256) == ("form_button", "web", submission.authorization_hash)
+        with django_capture_on_commit_callbacks(execute=True):
+            patient = intake.do_accept(actor=_actor(world, Role.CLINICIAN), submission_id=submission.pk)
+        [carried] = ConsentEvent.objects.filter(subject_kind="patient", subject_id=str(patient.pk))
+    assert (carried.method, carried.at, carried.text_sha256, carried.scope) == ("import", given.at, given.text_sha256, f"intake:{submission.pk}")
+    assert consent.state(consent.Subject.patient(practice, patient.pk), Topic.CONSULTATION_AUTHORIZATION).granted
