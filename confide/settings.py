@@ -224,6 +224,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CONFIDE_UPLOAD_MAX_BYTES = env_int("CONFIDE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)  # vault/files.py
+# Uploads stay in memory up to that limit and never spill to a temporary file in clear.
+FILE_UPLOAD_HANDLERS = ["confide.records.uploads.BoundedMemoryUploadHandler"]
 WHITENOISE_USE_FINDERS = True  # serve from the package in place; no collectstatic step for the demo
 WHITENOISE_AUTOREFRESH = False
 
