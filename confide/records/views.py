@@ -36,6 +36,11 @@ from confide.records.models import NoteTemplate
 PRIVACY_PAGE_SIZE = 50
 
 
+def _posted(request: HttpRequest):
+    """The POST data of a POST (even an empty one, which must fail validation), else None."""
+    return request.POST if request.method == "POST" else None
+
+
 def _page_number(request: HttpRequest, source) -> int | None:
     raw = source.get("page", "1") or "1"
     return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else None
@@ -67,7 +72,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @route("records:patient-new")
 def patient_new(request: HttpRequest) -> HttpResponse:
     writable = chart.writable_fields(request.actor.role, "registration")
-    form = RegistrationForm(request.POST or None, writable=writable, with_reason=False)
+    form = RegistrationForm(_posted(request), writable=writable, with_reason=False)
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.do_create_patient(actor=request.actor, request=request, **form.changes())
@@ -271,7 +276,7 @@ def note_new(request: HttpRequest, patient_id) -> HttpResponse:
     header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
     if template not in NoteTemplate.values:
         return _message_page(request, header, "New note", "Choose a note template: SOAP or free text.", _notes_url(patient_id))
-    form = NoteForm(request.POST or None, template=template)
+    form = NoteForm(_posted(request), template=template)
     if request.method == "POST" and form.is_valid():
         try:
             note = notes.do_create_note(actor=request.actor, patient_id=patient_id, template=template, content=form.content(), request=request)
@@ -294,7 +299,7 @@ def note_edit(request: HttpRequest, patient_id, note_id) -> HttpResponse:
         chart.check_draft_editable(request.actor, note)
     except InvalidInput as exc:
         return _message_page(request, header, "Edit note", str(exc), _notes_url(patient_id, f"note-{note.id}"))
-    form = NoteForm(request.POST or None, template=note.template, initial=note.content)
+    form = NoteForm(_posted(request), template=note.template, initial=note.content)
     notice = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -320,7 +325,7 @@ def note_sign(request: HttpRequest, patient_id, note_id) -> HttpResponse:
         chart.check_draft_signable(request.actor, note)
     except InvalidInput as exc:
         return _message_page(request, header, "Sign note", str(exc), _notes_url(patient_id, f"note-{note.id}"))
-    form = SignForm(request.POST or None)
+    form = SignForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             notes.do_sign_note(actor=request.actor, note_id=note_id, patient_id=patient_id, request=request)
@@ -342,7 +347,7 @@ def note_addendum(request: HttpRequest, patient_id, note_id) -> HttpResponse:
     if note.is_draft:
         return _message_page(request, header, "Addendum", "A draft is edited, not amended: addenda are for signed notes.",
                              _notes_url(patient_id, f"note-{note.id}"))  # fmt: skip
-    form = TextForm(request.POST or None, label="Addendum")
+    form = TextForm(_posted(request), label="Addendum")
     if request.method == "POST" and form.is_valid():
         try:
             notes.do_add_addendum(actor=request.actor, note_id=note_id, patient_id=patient_id, text=form.cleaned_data["text"], request=request)
@@ -379,7 +384,7 @@ def psychotherapy_sign(request: HttpRequest, patient_id, psychotherapy_note_id) 
     back = _notes_url(patient_id, f"psychotherapy-{note['id']}")
     if note["status"] != "draft":
         return _message_page(request, header, "Sign psychotherapy note", "This note is already signed.", back)
-    form = SignForm(request.POST or None)
+    form = SignForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             notes.do_sign_psychotherapy_note(actor=request.actor, patient_id=patient_id, note_id=psychotherapy_note_id, request=request)
@@ -400,7 +405,7 @@ def psychotherapy_addendum(request: HttpRequest, patient_id, psychotherapy_note_
     back = _notes_url(patient_id, f"psychotherapy-{note['id']}")
     if note["status"] == "draft":
         return _message_page(request, header, "Addendum", "A draft is signed first: addenda are for signed notes.", back)
-    form = TextForm(request.POST or None, label="Addendum")
+    form = TextForm(_posted(request), label="Addendum")
     if request.method == "POST" and form.is_valid():
         try:
             notes.do_add_psychotherapy_addendum(
