@@ -231,6 +231,8 @@ CONFIDE_UPLOAD_MAX_BYTES = env_int("CONFIDE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024,
 # `confide fhir import` refuses a bundle file larger than this before reading it (records/fhir.py):
 # a whole bundle is parsed in memory, and a patient's record is a few MB at most (Synthea's: < 1 MB).
 CONFIDE_FHIR_MAX_BUNDLE_BYTES = env_int("CONFIDE_FHIR_MAX_BUNDLE_BYTES", 50 * 1024 * 1024, minimum=1)
+# Uploads stay in memory up to that limit and never spill to a temporary file in clear.
+FILE_UPLOAD_HANDLERS = ["confide.records.uploads.BoundedMemoryUploadHandler"]
 WHITENOISE_USE_FINDERS = True  # serve from the package in place; no collectstatic step for the demo
 WHITENOISE_AUTOREFRESH = False
 

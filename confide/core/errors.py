@@ -21,3 +21,8 @@ class Forbidden(ConfideError):
 
 class InvalidInput(ConfideError):
     """Input rejected by a service with a message fit to show the user."""
+
+
+class NothingChanged(InvalidInput):
+    """A change that would leave everything as it was: refused, and nothing is written (not
+    even an audit entry). A view shows it as a message, not as an error of the input."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from confide.access.door import open_chart
 from confide.access.purposes import Purpose
@@ -24,7 +25,7 @@ from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
 from confide.records.models import Document, Photo
-from confide.vault.files import JPEG, PDF, PNG, EncryptedStorage, FileRejected, validate_upload
+from confide.vault.files import JPEG, PDF, PNG, DecryptedFile, EncryptedStorage, FileRejected, validate_upload
 
 KINDS = {"document": Document, "photo": Photo}
 ALLOWED = {"document": (PDF, JPEG, PNG), "photo": (JPEG, PNG)}
@@ -77,22 +78,26 @@ def do_add_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str,
     return row
 
 
-def _file_row(kind: str, file_id):
+def _file_row(kind: str, file_id, patient_id=None):
+    """NotFound for a missing file, another practice's, or (when the caller names the patient,
+    as a URL does) another patient's."""
     model = _model(kind)
     try:
         pk = uuid.UUID(str(file_id))
     except ValueError:
         raise NotFound("file") from None
     row = model.objects.filter(pk=pk).first()
-    if row is None:
+    if row is None or (patient_id is not None and str(row.patient_id) != str(patient_id)):
         raise NotFound("file")
     return model, row
 
 
 @contextmanager
-def open_file(actor: StaffActor, *, kind: str, file_id, request=None, storage: EncryptedStorage | None = None) -> Iterator[tuple]:
+def open_file(
+    actor: StaffActor, *, kind: str, file_id, patient_id=None, request=None, storage: EncryptedStorage | None = None
+) -> Iterator[tuple]:
     """(row with its title readable, a binary stream of the plaintext) while the door is open."""
-    model, row = _file_row(kind, file_id)
+    model, row = _file_row(kind, file_id, patient_id)
     storage = storage or EncryptedStorage()
     with open_chart(actor, row.patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request) as chart:
         chart.entry  # the opening is on record before any byte is read  # noqa: B018
@@ -101,6 +106,42 @@ def open_file(actor: StaffActor, *, kind: str, file_id, request=None, storage: E
             yield row, stream
         finally:
             stream.close()
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file released by the door, for a response to stream: no title (the title is PHI and
+    never becomes a filename), the verified type and size, and the decrypting stream."""
+
+    id: uuid.UUID
+    kind: str
+    content_type: str
+    size: int
+    stream: DecryptedFile
+
+    @property
+    def filename(self) -> str:
+        """A name made here: the kind, a short id and the extension of the verified type."""
+        return f"{self.kind}-{self.id.hex[:12]}{EXTENSIONS[self.content_type]}"
+
+
+EXTENSIONS = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png"}
+
+
+def open_file_for_download(
+    actor: StaffActor, *, patient_id, kind: str, file_id, request=None, storage: EncryptedStorage | None = None
+) -> Download:
+    """Open a file for a response to stream. The door decides and records the opening (one
+    `records:chart:opened` naming the file's category, committed before a byte is read); the
+    stream is opened inside it — which unwraps the file key and authenticates the header — and
+    handed to the caller, who streams and closes it after the door has closed. Every segment
+    is still authenticated as it is read; a damaged one raises mid-stream."""
+    model, row = _file_row(kind, file_id, patient_id)
+    storage = storage or EncryptedStorage()
+    with open_chart(actor, row.patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request) as chart:
+        chart.entry  # the opening is on record before any byte is read  # noqa: B018
+        stream = storage.open_decrypted(row.stored_name, practice_id=row.practice_id, subject_id=row.patient_id, category=model.CATEGORY)
+    return Download(id=row.pk, kind=kind, content_type=stream.content_type, size=stream.size, stream=stream)
 
 
 def list_files(actor: StaffActor, patient_id, *, kind: str, request=None) -> list[dict]:

@@ -29,7 +29,7 @@ from confide.access.purposes import Purpose
 from confide.audit.chain import record
 from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor
-from confide.core.errors import Forbidden, InvalidInput, NotFound
+from confide.core.errors import Forbidden, InvalidInput, NotFound, NothingChanged
 from confide.core.permissions import Perm
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
 
@@ -127,15 +127,36 @@ def _note(patient_id, note_id, model=ProgressNote):
     return note
 
 
-def _patient_of(note_id, model=ProgressNote):
+def _patient_of(note_id, model=ProgressNote, patient_id=None):
+    """(the note's patient id, the note's pk); NotFound for a missing note, another practice's,
+    or — when the caller names the patient (a URL does) — another patient's."""
     try:
         pk = uuid.UUID(str(note_id))
     except ValueError:
         raise NotFound("note") from None
-    patient_id = model.objects.filter(pk=pk).values_list("patient_id", flat=True).first()
-    if patient_id is None:
+    owner = model.objects.filter(pk=pk).values_list("patient_id", flat=True).first()
+    if owner is None or (patient_id is not None and str(owner) != str(patient_id)):
         raise NotFound("note")
-    return patient_id, pk
+    return owner, pk
+
+
+def check_editable(actor: StaffActor, note) -> None:
+    """Only its author edits a note, and only while it is a draft (REC3). `note`: a row, or
+    anything with its `author_id` and `status` (the chart's NoteItem)."""
+    if note.author_id != actor.user_id:
+        raise Forbidden("only the author edits a draft")
+    if note.status != NoteStatus.DRAFT:
+        raise InvalidInput("A signed note is never changed: add an addendum instead.")
+
+
+def check_signable(actor: StaffActor, note) -> None:
+    """Only its author signs a note, once, and not while it is empty."""
+    if note.author_id != actor.user_id:
+        raise Forbidden("only the author signs a note")
+    if note.status != NoteStatus.DRAFT:
+        raise InvalidInput("This note is already signed.")
+    if not any(str(v).strip() for v in dict(note.content).values()):
+        raise InvalidInput("An empty note cannot be signed.")
 
 
 def do_create_note(*, actor: StaffActor, patient_id, template: str = NoteTemplate.SOAP, content: dict, request=None) -> ProgressNote:
@@ -149,42 +170,37 @@ def do_create_note(*, actor: StaffActor, patient_id, template: str = NoteTemplat
     return note
 
 
-def do_update_draft(*, actor: StaffActor, note_id, content: dict, request=None) -> ProgressNote:
+def do_update_draft(*, actor: StaffActor, note_id, content: dict, patient_id=None, request=None) -> ProgressNote:
     _check_writer(actor)
-    patient_id, pk = _patient_of(note_id)
+    patient_id, pk = _patient_of(note_id, patient_id=patient_id)
     with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request):
         note = ProgressNote.objects.select_for_update().get(pk=pk)
-        if note.author_id != actor.user_id:
-            raise Forbidden("only the author edits a draft")
-        if note.status != NoteStatus.DRAFT:
-            raise InvalidInput("A signed note is never changed: add an addendum instead.")
-        note.content = clean_content(note.template, content)
+        check_editable(actor, note)
+        cleaned = clean_content(note.template, content)
+        if cleaned == note.content:
+            raise NothingChanged("Nothing changed: the draft already says this.")
+        note.content = cleaned
         note.save(update_fields=["content", "updated_at"])
         _audit(AuditEvent.NOTE_UPDATED, actor, note, NOTES, request=request)
     return note
 
 
-def do_sign_note(*, actor: StaffActor, note_id, request=None) -> ProgressNote:
+def do_sign_note(*, actor: StaffActor, note_id, patient_id=None, request=None) -> ProgressNote:
     _check_writer(actor)
-    patient_id, pk = _patient_of(note_id)
+    patient_id, pk = _patient_of(note_id, patient_id=patient_id)
     with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request):
         note = ProgressNote.objects.select_for_update().get(pk=pk)
-        if note.author_id != actor.user_id:
-            raise Forbidden("only the author signs a note")
-        if note.status != NoteStatus.DRAFT:
-            raise InvalidInput("This note is already signed.")
-        if not any(note.content.values()):
-            raise InvalidInput("An empty note cannot be signed.")
+        check_signable(actor, note)
         digest = _seal(note, note.content)
         note.save(update_fields=["status", "signed_at", "content_salt", "content_hash", "updated_at"])
         _audit(AuditEvent.NOTE_SIGNED, actor, note, NOTES, request=request, detail={"content_hash": digest})
     return note
 
 
-def do_add_addendum(*, actor: StaffActor, note_id, text: str, request=None) -> Addendum:
+def do_add_addendum(*, actor: StaffActor, note_id, text: str, patient_id=None, request=None) -> Addendum:
     _check_writer(actor)
     text = _clean_text(text)
-    patient_id, pk = _patient_of(note_id)
+    patient_id, pk = _patient_of(note_id, patient_id=patient_id)
     with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request) as chart:
         note = ProgressNote.objects.get(pk=pk)
         if note.status != NoteStatus.SIGNED:
@@ -265,14 +281,17 @@ def do_add_psychotherapy_addendum(*, actor: StaffActor, patient_id, note_id, tex
 
 
 def list_psychotherapy_notes(actor: StaffActor, patient_id, *, request=None) -> list[dict]:
-    """The actor's own psychotherapy notes for the patient, newest first (nobody else's)."""
+    """The actor's own psychotherapy notes for the patient, newest first (nobody else's), each
+    with its addenda and, once signed, whether its content still matches its signature."""
     with open_psychotherapy_notes(actor, patient_id, request=request) as chart:
         ids = [n.pk for n in chart.notes]
         addenda: dict = {}
         for addendum in PsychotherapyAddendum.objects.filter(note_id__in=ids).order_by("created_at"):
-            addenda.setdefault(addendum.note_id, []).append((addendum.signed_at, str(addendum.content)))
+            addenda.setdefault(addendum.note_id, []).append(
+                {"signed_at": addendum.signed_at, "text": str(addendum.content), "intact": verify_signed(addendum)}
+            )
         return [
             {"id": n.pk, "status": n.status, "created_at": n.created_at, "signed_at": n.signed_at, "text": str(n.content),
-             "addenda": addenda.get(n.pk, [])}
+             "intact": n.status != NoteStatus.SIGNED or verify_signed(n), "addenda": addenda.get(n.pk, [])}
             for n in chart.notes
         ]  # fmt: skip

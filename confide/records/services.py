@@ -11,15 +11,15 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
+from django.core.paginator import Paginator
 from django.db import transaction
-
 from django.utils import timezone
 from pydantic import ValidationError
 
 from confide.access.door import ALTERATION_REASONS, create_chart, open_chart, open_patient_list
 from confide.access.purposes import Purpose
 from confide.core.actors import StaffActor
-from confide.core.errors import Forbidden, InvalidInput, NotFound
+from confide.core.errors import Forbidden, InvalidInput, NotFound, NothingChanged
 from confide.core.permissions import Perm
 from confide.records import clinical
 from confide.records.models import Patient
@@ -165,7 +165,7 @@ def do_update_patient(*, actor: StaffActor, patient_id: uuid.UUID, reason: str, 
         patient = chart.patient
         changed = {name for name, value in cleaned.items() if getattr(patient, name) != value}
         if not changed:
-            raise InvalidInput("Nothing changed.")
+            raise NothingChanged("Nothing changed: the record already holds these values.")
         chart.record_change(changed, reason)
         for name in changed:
             setattr(patient, name, cleaned[name])
@@ -202,10 +202,11 @@ def do_add_item(*, actor: StaffActor, patient_id: uuid.UUID, list_name: str, ite
 
 
 def do_update_item(
-    *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, changes: dict, reason: str, request=None
+    *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, changes, reason: str, request=None
 ) -> dict:
     """Change one item of a list (REC4: with its reason). Marking an item entered-in-error is a
-    change like any other: items are never deleted from the record."""
+    change like any other: items are never deleted from the record. `changes` is a dict, or a
+    function of the current item (a dict) returning one, for changes that depend on it."""
     if reason not in ALTERATION_REASONS:
         raise InvalidInput("A change to the record needs its reason: the patient's request, an error corrected, or immaterial.")
     with _list_door(actor, patient_id, list_name, request) as chart:
@@ -214,6 +215,8 @@ def do_update_item(
         index = next((n for n, existing in enumerate(current) if existing["id"] == item_id), None)
         if index is None:
             raise NotFound("item")
+        if callable(changes):
+            changes = changes(dict(current[index]))
         if "id" in changes or "source_key" in changes:
             raise InvalidInput("An item's id and source cannot change.")
         try:
@@ -221,12 +224,46 @@ def do_update_item(
         except ValidationError as exc:
             raise InvalidInput(_first_problem(exc)) from None
         if updated == current[index]:
-            raise InvalidInput("Nothing changed.")
+            raise NothingChanged("Nothing changed: the item already holds these values.")
         chart.record_change([list_name], reason)
         current[index] = updated
         setattr(patient, list_name, current)
         patient.save(update_fields=[list_name, "updated_at"])
     return updated
+
+
+# How the chart marks an item it no longer holds true: a medication stopped or completed, an
+# allergy or condition inactive or resolved, anything entered in error. Nothing is deleted.
+ITEM_STATUS_CHANGES: dict[str, tuple[str, ...]] = {
+    "medications": ("stopped", "completed", "entered-in-error"),
+    "allergies": ("inactive", "resolved", "entered-in-error"),
+    "conditions": ("inactive", "resolved", "entered-in-error"),
+    "lab_results": ("entered-in-error",),
+    "immunizations": ("entered-in-error",),
+    "encounters": ("entered-in-error",),
+    "procedures": ("entered-in-error",),
+}
+
+
+def do_set_item_status(
+    *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, status: str, reason: str, request=None
+) -> dict:
+    """Mark an item (REC4, with its reason) through `do_update_item`. A medication stopped or
+    completed gets today as its end date when it has none (and did not start later)."""
+    if list_name not in ITEM_STATUS_CHANGES or status not in ITEM_STATUS_CHANGES[list_name]:
+        raise InvalidInput("An item of this list cannot be marked that way.")
+
+    def changes(item: dict) -> dict:
+        out = {"status": status}
+        if list_name == "medications" and status in ("stopped", "completed") and not item.get("end"):
+            today = timezone.localdate()
+            if not item.get("start") or datetime.date.fromisoformat(item["start"]) <= today:
+                out["end"] = today.isoformat()
+        return out
+
+    return do_update_item(
+        actor=actor, patient_id=patient_id, list_name=list_name, item_id=item_id, changes=changes, reason=reason, request=request
+    )
 
 
 def access_patient_by_id(actor: StaffActor, patient_id: uuid.UUID) -> Patient:
@@ -274,22 +311,80 @@ class PatientSummary:
 SUMMARY_CATEGORIES = frozenset({"identifiers.name", "identifiers.dob", "contact.email", "contact.phone"})
 
 
+def _summary(p: Patient) -> PatientSummary:
+    return PatientSummary(
+        id=p.id,
+        display_name=" ".join(str(part) for part in (p.preferred_name or p.given_name, p.family_name) if part) or str(p.given_name),
+        date_of_birth=p.date_of_birth if isinstance(p.date_of_birth, datetime.date) else None,
+        phone=p.phone or None,
+        email=p.email or None,
+    )
+
+
+def _summaries(actor: StaffActor, patient_ids: list, request) -> list[PatientSummary]:
+    """Identity and contact of these patients, in this order, through one listing door."""
+    with open_patient_list(actor, Purpose.OPERATIONS, patient_ids, categories=SUMMARY_CATEGORIES, request=request) as listed:
+        keys.prefetch_subject_keys(actor.practice_id, [p.pk for p in listed])  # one key query per page
+        return [_summary(p) for p in listed]
+
+
 def list_patient_summaries(actor: StaffActor, query: str = "", *, request=None) -> list[PatientSummary]:
     """The patient list: purpose operations (finding a patient in the practice's register),
     identity and contact only, one `records:patients:listed` audit entry for the whole list."""
     patient_ids = search_patient_ids(actor, query)
-    with open_patient_list(actor, Purpose.OPERATIONS, patient_ids, categories=SUMMARY_CATEGORIES, request=request) as listed:
-        rows = [
-            PatientSummary(
-                id=p.id,
-                display_name=" ".join(str(part) for part in (p.preferred_name or p.given_name, p.family_name) if part) or str(p.given_name),
-                date_of_birth=p.date_of_birth if isinstance(p.date_of_birth, datetime.date) else None,
-                phone=p.phone or None,
-                email=p.email or None,
-            )
-            for p in listed
-        ]
-    return sorted(rows, key=lambda row: row.display_name.casefold())
+    return sorted(_summaries(actor, patient_ids, request), key=lambda row: row.display_name.casefold())
+
+
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    """One page of the patient list (what the list view shows)."""
+
+    rows: list[PatientSummary]
+    number: int
+    num_pages: int
+    count: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def list_patient_page(actor: StaffActor, query: str = "", page: int = 1, *, request=None) -> PatientPage:
+    """A page of PAGE_SIZE patients: all active ones (an empty query) or those an exact search
+    finds, in a stable order — registration order, then id — so a page already seen never
+    shifts when someone new registers (they join the end). Names cannot be sorted in the
+    database (they are encrypted), and decrypting every patient to sort them would open the
+    whole register for one page. One `records:patients:listed` entry names the page's patients
+    only. A page past the end shows the last page."""
+    if not actor.has(Perm.CONTACT_READ):
+        raise Forbidden(Perm.CONTACT_READ)
+    query = (query or "").strip()
+    matching = Patient.objects.filter(is_active=True)
+    if query:
+        try:
+            found = blind_index.search(actor.practice_id, blind_index.classify(query), query)
+        except blind_index.NotSearchable as exc:
+            raise InvalidInput(f"Search: {exc}.") from None
+        matching = matching.filter(id__in=list(found))
+    paginator = Paginator(matching.order_by("created_at", "id").values_list("id", flat=True), PAGE_SIZE)
+    current = paginator.get_page(page)
+    rows = _summaries(actor, list(current.object_list), request)
+    return PatientPage(rows=rows, number=current.number, num_pages=paginator.num_pages, count=paginator.count)
 
 
 @transaction.atomic

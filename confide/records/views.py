@@ -1,25 +1,477 @@
-"""Patient list with blind-index search. Thin: parse, call a service, render."""
+"""The patient list and the chart. Thin: parse (a form), one service call, render.
+
+What each role may see is the chart door's decision (confide/records/chart.py opens it with a
+tab's categories); these views never decide it. A refusal is a `Forbidden` or `NotFound` the
+middleware turns into the 403 / 404 page. PHI never goes into a URL: ids only, and the search
+is posted, not put in the query string.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
+from confide.access.purposes import Purpose
 from confide.core.decorators import route
-from confide.core.errors import InvalidInput
-from confide.records import services
+from confide.core.errors import InvalidInput, NothingChanged
+from confide.records import chart, files, notes, services
+from confide.records.forms import (
+    AllergyForm,
+    ConditionForm,
+    HealthBackgroundForm,
+    InsuranceForm,
+    ItemStatusForm,
+    MedicationForm,
+    NoteForm,
+    RegistrationForm,
+    SignForm,
+    TextForm,
+    UploadForm,
+)
+from confide.records.models import NoteTemplate
+
+PRIVACY_PAGE_SIZE = 50
 
 
+def _posted(request: HttpRequest):
+    """The POST data of a POST (even an empty one, which must fail validation), else None."""
+    return request.POST if request.method == "POST" else None
+
+
+def _page_number(request: HttpRequest, source) -> int | None:
+    raw = source.get("page", "1") or "1"
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else None
+
+
+# --- the patient list ---------------------------------------------------------------------------
 @route("records:patient-list")
 def patient_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")[:200]
-    error = None
-    try:
-        patients = services.list_patient_summaries(request.actor, query, request=request)
-    except InvalidInput as exc:
-        patients, error = [], str(exc)
-    context = {"patients": patients, "query": query, "error": error}
+    # The search is posted so that what was searched for (a name, a phone number) never sits
+    # in a URL, a browser history or a proxy's log. GET shows the pages of the whole list.
+    source = request.POST if request.method == "POST" else request.GET
+    query = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    page_number = _page_number(request, source)
+    error, page = None, None
+    if page_number is None:
+        error = "Page numbers are whole numbers from 1."
+    else:
+        try:
+            page = services.list_patient_page(request.actor, query, page_number, request=request)
+        except InvalidInput as exc:
+            error = str(exc)
+    context = {"page": page, "patients": page.rows if page else [], "query": query, "error": error}
     if request.htmx:
         # htmx swaps only 2xx responses; the message is inside the fragment it replaces.
         return render(request, "records/_patient_rows.html", context)
     return render(request, "records/patient_list.html", context, status=400 if error else 200)
+
+
+@route("records:patient-new")
+def patient_new(request: HttpRequest) -> HttpResponse:
+    writable = chart.writable_fields(request.actor.role, "registration")
+    form = RegistrationForm(_posted(request), writable=writable, with_reason=False)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.do_create_patient(actor=request.actor, request=request, **form.changes())
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Patient registered.")
+            return redirect("records:chart", patient_id=patient.pk)
+    return render(request, "records/patient_form.html", {"form": form, "creating": True}, status=400 if form.errors else 200)
+
+
+# --- the chart's tabs ---------------------------------------------------------------------------
+def _chart_page(request: HttpRequest, template: str, tab: str, header, status: int = 200, **context) -> HttpResponse:
+    context.update(
+        header=header, tabs=chart.visible_tabs(request.actor), active_tab=chart.TABS[tab], can=chart.abilities(request.actor)
+    )
+    return render(request, template, context, status=status)
+
+
+@route("records:chart")
+def chart_overview(request: HttpRequest, patient_id) -> HttpResponse:
+    overview = chart.get_overview(request.actor, patient_id, request=request)
+    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview)
+
+
+def _clinical_page(request, patient_id, status: int = 200, **forms) -> HttpResponse:
+    data = chart.get_clinical(request.actor, patient_id, request=request)
+    forms.setdefault("medication_form", MedicationForm())
+    forms.setdefault("allergy_form", AllergyForm())
+    forms.setdefault("condition_form", ConditionForm())
+    status_form = forms.pop("status_form", None)
+    return _chart_page(
+        request, "records/chart/clinical.html", "clinical", data.header, status=status, clinical=data,
+        status_changes=services.ITEM_STATUS_CHANGES, status_form=status_form, **forms,
+    )  # fmt: skip
+
+
+@route("records:chart-clinical")
+def chart_clinical(request: HttpRequest, patient_id) -> HttpResponse:
+    return _clinical_page(request, patient_id)
+
+
+def _notes_page(request, patient_id, status: int = 200, psychotherapy_form=None) -> HttpResponse:
+    data = chart.get_notes(request.actor, patient_id, request=request)
+    return _chart_page(
+        request, "records/chart/notes.html", "notes", data.header, status=status, notes=data,
+        psychotherapy_form=psychotherapy_form or TextForm(label="New psychotherapy note", prefix="psychotherapy"),
+    )  # fmt: skip
+
+
+@route("records:chart-notes")
+def chart_notes(request: HttpRequest, patient_id) -> HttpResponse:
+    return _notes_page(request, patient_id)
+
+
+def _documents_page(request, patient_id, status: int = 200, form=None) -> HttpResponse:
+    data = chart.get_documents(request.actor, patient_id, request=request)
+    kinds = [(k, label) for k, label in data.kinds if chart.may_upload(request.actor, k)]
+    return _chart_page(
+        request, "records/chart/documents.html", "documents", data.header, status=status, documents=data,
+        upload_form=form or UploadForm(kinds=kinds), upload_kinds=kinds,
+    )  # fmt: skip
+
+
+@route("records:chart-documents")
+def chart_documents(request: HttpRequest, patient_id) -> HttpResponse:
+    return _documents_page(request, patient_id)
+
+
+@route("records:chart-privacy")
+def chart_privacy(request: HttpRequest, patient_id) -> HttpResponse:
+    number = _page_number(request, request.GET)
+    if number is None:
+        header = chart.get_header(request.actor, patient_id, Purpose.OPERATIONS, request=request)
+        return _chart_page(request, "records/chart/privacy.html", "privacy", header, status=400, error="Page numbers are whole numbers from 1.")
+    data = chart.get_privacy(request.actor, patient_id, request=request)
+    page = Paginator(data.rows, PRIVACY_PAGE_SIZE).get_page(number)
+    return _chart_page(request, "records/chart/privacy.html", "privacy", data.header, page=page)
+
+
+# --- editing the record (REC4: every change names its reason) -------------------------------------
+FORM_CLASSES = {"health": HealthBackgroundForm, "insurance": InsuranceForm}
+FORM_TITLES = {"registration": "Edit registration", "health": "Edit health background", "insurance": "Edit insurance"}
+AFTER_SAVE = {"registration": "records:chart", "health": "records:chart-clinical", "insurance": "records:chart"}
+
+
+def _edit(request: HttpRequest, patient_id, which: str) -> HttpResponse:
+    editable = chart.get_editable(request.actor, patient_id, which, request=request)
+    if which == "registration":
+        make = lambda data=None: RegistrationForm(  # noqa: E731
+            data, writable=editable.fields, with_reason=True, initial=RegistrationForm.initial_from(editable.values)
+        )
+    elif which == "insurance":
+        make = lambda data=None: InsuranceForm(data, initial=InsuranceForm.initial_from(editable.values))  # noqa: E731
+    else:
+        make = lambda data=None: HealthBackgroundForm(data, initial=editable.values)  # noqa: E731
+    form = make(request.POST if request.method == "POST" else None)
+    status, notice = 200, None
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.do_update_patient(
+                    actor=request.actor, patient_id=patient_id, reason=form.cleaned_data["reason"], request=request, **form.changes()
+                )
+            except NothingChanged as exc:
+                notice = str(exc)
+            except InvalidInput as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Saved. The change and its reason are on the record's history.")
+                return redirect(AFTER_SAVE[which], patient_id=patient_id)
+        status = 400 if form.errors else 200
+    template = "records/patient_form.html" if which == "registration" else "records/edit_form.html"
+    return render(
+        request, template,
+        {"form": form, "header": editable.header, "title": FORM_TITLES[which], "notice": notice, "creating": False,
+         "cancel_url": reverse(AFTER_SAVE[which], kwargs={"patient_id": patient_id})},
+        status=status,
+    )  # fmt: skip
+
+
+@route("records:patient-edit")
+def patient_edit(request: HttpRequest, patient_id) -> HttpResponse:
+    return _edit(request, patient_id, "registration")
+
+
+@route("records:patient-edit-health")
+def patient_edit_health(request: HttpRequest, patient_id) -> HttpResponse:
+    return _edit(request, patient_id, "health")
+
+
+@route("records:patient-edit-insurance")
+def patient_edit_insurance(request: HttpRequest, patient_id) -> HttpResponse:
+    return _edit(request, patient_id, "insurance")
+
+
+# --- the clinical lists -----------------------------------------------------------------------
+def _add_item(request: HttpRequest, patient_id, form_class, list_name: str, form_key: str, added: str) -> HttpResponse:
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            services.do_add_item(actor=request.actor, patient_id=patient_id, list_name=list_name, item=form.item(), request=request)
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, added)
+            return redirect(f"{reverse('records:chart-clinical', kwargs={'patient_id': patient_id})}#{list_name}")
+    return _clinical_page(request, patient_id, status=400, **{form_key: form})
+
+
+@route("records:medication-add")
+def medication_add(request: HttpRequest, patient_id) -> HttpResponse:
+    return _add_item(request, patient_id, MedicationForm, "medications", "medication_form", "Medication added.")
+
+
+@route("records:allergy-add")
+def allergy_add(request: HttpRequest, patient_id) -> HttpResponse:
+    return _add_item(request, patient_id, AllergyForm, "allergies", "allergy_form", "Allergy added.")
+
+
+@route("records:condition-add")
+def condition_add(request: HttpRequest, patient_id) -> HttpResponse:
+    return _add_item(request, patient_id, ConditionForm, "conditions", "condition_form", "Condition added.")
+
+
+@route("records:item-status")
+def item_status(request: HttpRequest, patient_id) -> HttpResponse:
+    form = ItemStatusForm(request.POST)
+    back = reverse("records:chart-clinical", kwargs={"patient_id": patient_id})
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.do_set_item_status(
+                actor=request.actor, patient_id=patient_id, list_name=data["list_name"], item_id=data["item_id"],
+                status=data["status"], reason=data["reason"], request=request,
+            )  # fmt: skip
+        except NothingChanged as exc:
+            messages.info(request, str(exc))
+            return redirect(f"{back}#{data['list_name']}")
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Marked {data['status'].replace('-', ' ')}. Nothing is deleted: the item stays on the record.")
+            return redirect(f"{back}#{data['list_name']}")
+    return _clinical_page(request, patient_id, status=400, status_form=form)
+
+
+# --- progress notes ---------------------------------------------------------------------------------
+def _notes_url(patient_id, anchor: str = "") -> str:
+    return reverse("records:chart-notes", kwargs={"patient_id": patient_id}) + (f"#{anchor}" if anchor else "")
+
+
+def _message_page(request: HttpRequest, header, title: str, message: str, back: str, status: int = 400) -> HttpResponse:
+    return render(request, "records/message.html", {"header": header, "title": title, "message": message, "back": back}, status=status)
+
+
+@route("records:note-new")
+def note_new(request: HttpRequest, patient_id) -> HttpResponse:
+    source = request.POST if request.method == "POST" else request.GET
+    template = source.get("template", NoteTemplate.SOAP)
+    header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
+    if template not in NoteTemplate.values:
+        return _message_page(request, header, "New note", "Choose a note template: SOAP or free text.", _notes_url(patient_id))
+    form = NoteForm(_posted(request), template=template)
+    if request.method == "POST" and form.is_valid():
+        try:
+            note = notes.do_create_note(actor=request.actor, patient_id=patient_id, template=template, content=form.content(), request=request)
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Draft saved. Sign it when it is complete; a signed note is locked.")
+            return redirect(_notes_url(patient_id, f"note-{note.pk}"))
+    return render(
+        request, "records/note_form.html",
+        {"form": form, "header": header, "title": f"New {NoteTemplate(template).label.split(' (')[0]} note", "cancel_url": _notes_url(patient_id)},
+        status=400 if form.errors else 200,
+    )  # fmt: skip
+
+
+@route("records:note-edit")
+def note_edit(request: HttpRequest, patient_id, note_id) -> HttpResponse:
+    header, note = chart.get_note(request.actor, patient_id, note_id, request=request)
+    try:
+        chart.check_draft_editable(request.actor, note)
+    except InvalidInput as exc:
+        return _message_page(request, header, "Edit note", str(exc), _notes_url(patient_id, f"note-{note.id}"))
+    form = NoteForm(_posted(request), template=note.template, initial=note.content)
+    notice = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            notes.do_update_draft(actor=request.actor, note_id=note_id, patient_id=patient_id, content=form.content(), request=request)
+        except NothingChanged as exc:
+            notice = str(exc)
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Draft saved.")
+            return redirect(_notes_url(patient_id, f"note-{note_id}"))
+    return render(
+        request, "records/note_form.html",
+        {"form": form, "header": header, "note": note, "title": "Edit draft note", "notice": notice, "cancel_url": _notes_url(patient_id)},
+        status=400 if form.errors else 200,
+    )  # fmt: skip
+
+
+@route("records:note-sign")
+def note_sign(request: HttpRequest, patient_id, note_id) -> HttpResponse:
+    header, note = chart.get_note(request.actor, patient_id, note_id, request=request)
+    try:
+        chart.check_draft_signable(request.actor, note)
+    except InvalidInput as exc:
+        return _message_page(request, header, "Sign note", str(exc), _notes_url(patient_id, f"note-{note.id}"))
+    form = SignForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            notes.do_sign_note(actor=request.actor, note_id=note_id, patient_id=patient_id, request=request)
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Note signed and locked. Later changes are addenda.")
+            return redirect(_notes_url(patient_id, f"note-{note_id}"))
+    return render(
+        request, "records/note_sign.html",
+        {"form": form, "header": header, "note": note, "cancel_url": _notes_url(patient_id, f"note-{note_id}")},
+        status=400 if form.errors else 200,
+    )  # fmt: skip
+
+
+@route("records:note-addendum")
+def note_addendum(request: HttpRequest, patient_id, note_id) -> HttpResponse:
+    header, note = chart.get_note(request.actor, patient_id, note_id, request=request)
+    if note.is_draft:
+        return _message_page(request, header, "Addendum", "A draft is edited, not amended: addenda are for signed notes.",
+                             _notes_url(patient_id, f"note-{note.id}"))  # fmt: skip
+    form = TextForm(_posted(request), label="Addendum")
+    if request.method == "POST" and form.is_valid():
+        try:
+            notes.do_add_addendum(actor=request.actor, note_id=note_id, patient_id=patient_id, text=form.cleaned_data["text"], request=request)
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Addendum signed and added to the note.")
+            return redirect(_notes_url(patient_id, f"note-{note_id}"))
+    return render(
+        request, "records/note_addendum.html",
+        {"form": form, "header": header, "note": note, "cancel_url": _notes_url(patient_id, f"note-{note_id}")},
+        status=400 if form.errors else 200,
+    )  # fmt: skip
+
+
+# --- psychotherapy notes: only ever their author's --------------------------------------------------
+@route("records:psychotherapy-new")
+def psychotherapy_new(request: HttpRequest, patient_id) -> HttpResponse:
+    form = TextForm(request.POST, label="New psychotherapy note", prefix="psychotherapy")
+    if form.is_valid():
+        try:
+            note = notes.do_create_psychotherapy_note(actor=request.actor, patient_id=patient_id, text=form.cleaned_data["text"], request=request)
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Psychotherapy note saved as a draft. Only you can see it.")
+            return redirect(_notes_url(patient_id, f"psychotherapy-{note.pk}"))
+    return _notes_page(request, patient_id, status=400, psychotherapy_form=form)
+
+
+@route("records:psychotherapy-sign")
+def psychotherapy_sign(request: HttpRequest, patient_id, psychotherapy_note_id) -> HttpResponse:
+    header, note = chart.get_psychotherapy_note(request.actor, patient_id, psychotherapy_note_id, request=request)
+    back = _notes_url(patient_id, f"psychotherapy-{note['id']}")
+    if note["status"] != "draft":
+        return _message_page(request, header, "Sign psychotherapy note", "This note is already signed.", back)
+    form = SignForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            notes.do_sign_psychotherapy_note(actor=request.actor, patient_id=patient_id, note_id=psychotherapy_note_id, request=request)
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Psychotherapy note signed and locked.")
+            return redirect(back)
+    return render(
+        request, "records/note_sign.html",
+        {"form": form, "header": header, "psychotherapy_note": note, "cancel_url": back}, status=400 if form.errors else 200,
+    )  # fmt: skip
+
+
+@route("records:psychotherapy-addendum")
+def psychotherapy_addendum(request: HttpRequest, patient_id, psychotherapy_note_id) -> HttpResponse:
+    header, note = chart.get_psychotherapy_note(request.actor, patient_id, psychotherapy_note_id, request=request)
+    back = _notes_url(patient_id, f"psychotherapy-{note['id']}")
+    if note["status"] == "draft":
+        return _message_page(request, header, "Addendum", "A draft is signed first: addenda are for signed notes.", back)
+    form = TextForm(_posted(request), label="Addendum")
+    if request.method == "POST" and form.is_valid():
+        try:
+            notes.do_add_psychotherapy_addendum(
+                actor=request.actor, patient_id=patient_id, note_id=psychotherapy_note_id, text=form.cleaned_data["text"], request=request
+            )
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Addendum signed and added to the psychotherapy note.")
+            return redirect(back)
+    return render(
+        request, "records/note_addendum.html",
+        {"form": form, "header": header, "psychotherapy_note": note, "cancel_url": back}, status=400 if form.errors else 200,
+    )  # fmt: skip
+
+
+# --- documents and photos ----------------------------------------------------------------------------
+@route("records:file-upload")
+def file_upload(request: HttpRequest, patient_id) -> HttpResponse:
+    kinds = [(k, label) for k, label in (("document", "Document"), ("photo", "Photo")) if chart.may_upload(request.actor, k)]
+    form = UploadForm(request.POST, request.FILES, kinds=kinds)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            files.do_add_file(actor=request.actor, patient_id=patient_id, kind=data["kind"], upload=data["file"], title=data["title"], request=request)
+        except InvalidInput as exc:
+            form.add_error("file", str(exc))
+        else:
+            messages.success(request, "Photo added." if data["kind"] == "photo" else "Document added.")
+            return redirect("records:chart-documents", patient_id=patient_id)
+    return _documents_page(request, patient_id, status=400, form=form)
+
+
+def _stream(download: files.Download, *, attachment: bool) -> StreamingHttpResponse:
+    def chunks():
+        try:
+            while block := download.stream.read(64 * 1024):
+                yield block
+        finally:
+            download.stream.close()
+
+    response = StreamingHttpResponse(chunks(), content_type=download.content_type)
+    response["Content-Length"] = str(download.size)
+    response["Content-Disposition"] = f'{"attachment" if attachment else "inline"}; filename="{download.filename}"'
+    response["Cache-Control"] = "no-store"
+    # A document is never a page of ours: no scripts, no plugins, no framing, whatever it holds.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"  # django-csp leaves a set header alone
+    return response
+
+
+@route("records:document-download")
+def document_download(request: HttpRequest, patient_id, document_id) -> HttpResponse:
+    download = files.open_file_for_download(request.actor, patient_id=patient_id, kind="document", file_id=document_id, request=request)
+    return _stream(download, attachment=True)
+
+
+@route("records:photo-view")
+def photo_view(request: HttpRequest, patient_id, photo_id) -> HttpResponse:
+    # A page of ours around the picture: a browser's own image viewer styles itself inline,
+    # which the image's strict policy would (rightly) refuse.
+    header, photo = chart.get_photo(request.actor, patient_id, photo_id, request=request)
+    return render(request, "records/photo.html", {"header": header, "photo": photo})
+
+
+@route("records:photo-image")
+def photo_image(request: HttpRequest, patient_id, photo_id) -> HttpResponse:
+    download = files.open_file_for_download(request.actor, patient_id=patient_id, kind="photo", file_id=photo_id, request=request)
+    return _stream(download, attachment=False)
+

@@ -135,6 +135,32 @@ def e2e_world(transactional_db, make_staff) -> E2EWorld:
     return E2EWorld(practice=practice, users=users, devices=devices)
 
 
+@pytest.fixture
+def clinic(e2e_world, make_staff) -> E2EWorld:
+    """The e2e practice with a front desk and a billing user too, and one patient with a full
+    record and a photo, made through the services (so through the chart door)."""
+    from confide.accounts.models import Membership
+    from confide.core.actors import StaffActor
+    from confide.core.tenancy import tenant_context
+    from confide.records.files import do_add_file
+    from confide.records.services import do_create_patient, do_update_patient
+    from tests.access.conftest import BILLING_EXTRA, FULL
+    from tests.records.uploads import png_upload
+
+    practice = e2e_world.practice
+    e2e_world.users[Role.FRONT_DESK] = make_staff(practice, Role.FRONT_DESK, email="frontdesk@demo.example.test", display_name="Farah Frontdesk")
+    e2e_world.users[Role.BILLING] = make_staff(practice, Role.BILLING, email="billing@demo.example.test", display_name="Bill Billing")
+    with tenant_context(practice_id=practice.id):
+        def actor(role):
+            return StaffActor.from_membership(Membership.objects.get(user=e2e_world.users[role], practice=practice))
+
+        patient = do_create_patient(actor=actor(Role.CLINICIAN), **FULL)
+        do_update_patient(actor=actor(Role.OWNER), patient_id=patient.id, reason="patient_request", **BILLING_EXTRA)
+        photo = do_add_file(actor=actor(Role.CLINICIAN), patient_id=patient.id, kind="photo", upload=png_upload(), title="Rash, left arm")
+    e2e_world.patient, e2e_world.photo = patient, photo
+    return e2e_world
+
+
 def browser_sign_in(page, user, *, password: str = TEST_PASSWORD) -> None:
     """Sign in through the UI: the password page, then a fresh code from the user's authenticator."""
     from confide.accounts.models import TOTPDevice

@@ -58,3 +58,31 @@ def test_screenshots_of_sign_in_and_dashboard(page, page_problems, e2e_world, tm
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC), name
         assert len(data) > MIN_PNG_BYTES, f"{name} is only {len(data)} bytes: a blank page?"
+
+
+def test_screenshot_of_the_chart(page, page_problems, clinic, tmp_path):
+    """chart.png: a clinician's view of a patient's clinical tab."""
+    from confide.accounts.models import Membership
+    from confide.core.actors import StaffActor
+    from confide.core.tenancy import tenant_context
+    from confide.records.services import do_add_item
+
+    clinician = clinic.users[Role.CLINICIAN]
+    with tenant_context(practice_id=clinic.practice.id):
+        actor = StaffActor.from_membership(Membership.objects.get(user=clinician, practice=clinic.practice))
+        do_add_item(actor=actor, patient_id=clinic.patient.id, list_name="medications",
+                    item={"name": "Sertraline", "dose": "50 mg daily", "route": "oral", "kind": "prescription", "start": "2026-01-05"})
+        do_add_item(actor=actor, patient_id=clinic.patient.id, list_name="medications",
+                    item={"name": "Ibuprofen", "dose": "400 mg as needed", "route": "oral", "kind": "otc"})  # fmt: skip
+
+    out = _output_dir(tmp_path)
+    browser_sign_in(page, clinician)
+    page.goto(f"/patients/{clinic.patient.id}/clinical/")
+    expect(page.get_by_test_id("patient-name")).to_have_text("Marisol Quintero")
+    expect(page.locator("#medications")).to_contain_text("Sertraline")
+    page.mouse.move(0, VIEWPORT["height"] - 1)
+    page.screenshot(path=out / "chart.png")
+
+    assert page_problems.all() == []
+    data = (out / "chart.png").read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > MIN_PNG_BYTES

@@ -20,8 +20,11 @@ from django.urls.converters import IntConverter, SlugConverter, UUIDConverter
 from confide.audit.events import AuditEvent
 from confide.core.permissions import Role
 from confide.core.routes import ROUTE_POLICY, Audience
+from tests.records.chart_world import chart_world
 
-# Path converter name -> the value of that kwarg for an object of the given practice world.
+# Path converter name -> the value of that kwarg for an object of the given practice world,
+# as seen by `role` trying route `name` (a note is tried by its own author where the role writes
+# notes: the rule "only the author edits a draft" is the notes tests', not the matrix's).
 # Pick objects that make a harmless target: the front desk is never the acting user in the
 # tests below that are allowed to act (only the owner holds the staff permissions).
 def _photo_of(submission):
@@ -42,22 +45,29 @@ def _consultation(pw):
     return made
 
 
-KWARG_SOURCES: dict[str, Callable[[object], object]] = {
-    "membership_id": lambda pw: pw.memberships[Role.FRONT_DESK].id,
-    "submission_id": lambda pw: _consultation(pw).pk,
-    "photo_id": lambda pw: _photo_of(_consultation(pw)),
-    "practice_slug": lambda pw: pw.practice.slug,
-    "number": lambda pw: 1,  # version 1 of the practice's privacy notice exists from its creation
-    "version_id": lambda pw: _first_policy_version_id(pw),
-}
-
-
 def _first_policy_version_id(practice_world) -> uuid.UUID:
     from confide.core.tenancy import tenant_context
     from confide.policy.models import PolicyVersion
 
     with tenant_context(practice_id=practice_world.practice.id):
         return PolicyVersion.objects.get(number=1).id
+
+
+KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
+    "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
+    "submission_id": lambda pw, name, role: _consultation(pw).pk,
+    "version_id": lambda pw, name, role: _first_policy_version_id(pw),
+    "practice_slug": lambda pw, name, role: pw.practice.slug,
+    "number": lambda pw, name, role: 1,  # version 1 of the practice's privacy notice exists from its creation
+    # The chart (tests/records/chart_world.py): one patient with a full record, made on first use.
+    "patient_id": lambda pw, name, role: chart_world(pw).patient.id,
+    # Edit and sign need a draft; an addendum needs a signed note.
+    "note_id": lambda pw, name, role: chart_world(pw).note(role, signed=name.endswith("addendum")).pk,
+    "psychotherapy_note_id": lambda pw, name, role: chart_world(pw).psychotherapy_note(role, signed=name.endswith("addendum")).pk,
+    "document_id": lambda pw, name, role: chart_world(pw).file("document").pk,
+    # A chart's photo, or a consultation's (intake:photo).
+    "photo_id": lambda pw, name, role: _photo_of(_consultation(pw)) if name.startswith("intake:") else chart_world(pw).file("photo").pk,
+}
 
 
 def _walk(resolver: URLResolver, namespace: str | None, params: tuple[tuple[str, object], ...]) -> Iterator[tuple[str, URLPattern, dict]]:
@@ -98,13 +108,13 @@ def kwarg_converters(name: str) -> dict:
     raise LookupError(f"no route named {name!r}")
 
 
-def kwargs_for(name: str, practice_world) -> dict:
-    """URL kwargs for `name` that point at objects of `practice_world`."""
+def kwargs_for(name: str, practice_world, role: Role = Role.OWNER) -> dict:
+    """URL kwargs for `name` that point at objects of `practice_world` (as `role` would use them)."""
     kwargs = {}
     for kwarg in kwarg_converters(name):
         if kwarg not in KWARG_SOURCES:
             pytest.fail(f"route {name!r} takes <{kwarg}>: add it to KWARG_SOURCES in tests/security/routes_helpers.py")
-        kwargs[kwarg] = KWARG_SOURCES[kwarg](practice_world)
+        kwargs[kwarg] = KWARG_SOURCES[kwarg](practice_world, name, role)
     return kwargs
 
 
@@ -128,8 +138,8 @@ def random_kwargs_for(name: str) -> dict:
     return kwargs
 
 
-def url_for(name: str, practice_world) -> str:
-    return reverse(name, kwargs=kwargs_for(name, practice_world))
+def url_for(name: str, practice_world, role: Role = Role.OWNER) -> str:
+    return reverse(name, kwargs=kwargs_for(name, practice_world, role))
 
 
 # --- Selections of the policy table, for parametrize ------------------------------------------
@@ -155,7 +165,7 @@ def route_methods(names: list[str]) -> list[tuple[str, str]]:
 
 # --- Writes -------------------------------------------------------------------------------
 # Reads are audited as well: a GET that shows a patient list or opens a chart appends these,
-# and so is every refusal of the chart door (access:denied): neither is a change the tests
+# and so does a refused reading (the door's access:denied); that is not a change the tests
 # below look for. Every other entry (a sign-in, a role change, a failed re-authentication, ...) is.
 READ_EVENTS = frozenset({
     AuditEvent.PATIENTS_LISTED.value, AuditEvent.CHART_OPENED.value, AuditEvent.INTAKE_OPENED.value, AuditEvent.ACCESS_DENIED.value,
@@ -164,8 +174,9 @@ READ_EVENTS = frozenset({
 def snapshot() -> dict[str, list]:
     """Every row (all columns) of the tables a security test must not see change.
 
-    Membership is tenant-owned: read it practice by practice, inside each practice's context,
-    so the snapshot is complete under PostgreSQL row-level security too."""
+    Memberships and the chart's tables are tenant-owned: read them practice by practice, inside
+    each practice's context, so the snapshot is complete under PostgreSQL row-level security
+    too. Encrypted columns are compared as stored (ciphertext): nothing is decrypted."""
     from confide.accounts.models import Membership, RecoveryCode, RecoveryCodeDevice, TOTPDevice, User
     from confide.audit.models import AuditEntry
     from confide.core.models import Practice
@@ -174,14 +185,20 @@ def snapshot() -> dict[str, list]:
     def rows(queryset) -> list:
         return sorted((tuple(sorted(row.items())) for row in queryset.values()), key=repr)
 
+    from confide.records.models import Addendum, Document, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
+
     practices = rows(Practice.objects.all())
-    memberships = []
+    tenant_models = {"Membership": Membership, "Patient": Patient, "ProgressNote": ProgressNote, "Addendum": Addendum,
+                     "PsychotherapyNote": PsychotherapyNote, "PsychotherapyAddendum": PsychotherapyAddendum,
+                     "Document": Document, "Photo": Photo}  # fmt: skip
+    tenant_rows: dict[str, list] = {name: [] for name in tenant_models}
     for practice_id in Practice.objects.values_list("id", flat=True):
         with tenant_context(practice_id=practice_id):
-            memberships += rows(Membership.objects.all())
+            for name, model in tenant_models.items():
+                tenant_rows[name] += rows(model.objects.all())
     return {
         "Practice": practices,
-        "Membership": sorted(memberships, key=repr),
+        **{name: sorted(found, key=repr) for name, found in tenant_rows.items()},
         "AuditEntry": rows(AuditEntry.objects.exclude(event__in=READ_EVENTS)),
         "TOTPDevice": rows(TOTPDevice.objects.all()),
         "RecoveryCodeDevice": rows(RecoveryCodeDevice.objects.all()),
@@ -192,7 +209,7 @@ def snapshot() -> dict[str, list]:
 
 @contextmanager
 def assert_no_writes() -> Iterator[None]:
-    """Fail if any row of Practice/Membership/AuditEntry/TOTPDevice/RecoveryCode*/User was
+    """Fail if any row of Practice/Membership/the chart/AuditEntry/TOTPDevice/RecoveryCode*/User was
     added, removed or changed inside the block (row counts alone miss an in-place role change)."""
     before = snapshot()
     yield

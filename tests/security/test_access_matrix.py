@@ -14,12 +14,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from confide.accounts.models import Membership, TOTPDevice
+from confide.audit.events import AuditEvent
+from confide.audit.models import AuditEntry
 from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE
-from confide.core.permissions import ROLE_PERMISSIONS, Perm, Role
+from confide.core.permissions import ROLE_PERMISSIONS, Perm, Role, role_has
 from confide.core.routes import ROUTE_POLICY, Audience
 from confide.core.tenancy import tenant_context
 from tests.conftest import CANARIES, sign_in
 from tests.factories import MembershipFactory
+from tests.records.chart_world import NOTE_CONTENT, chart_world
+from tests.records.uploads import pdf_upload
 from tests.security.routes_helpers import (
     NON_PUBLIC,
     assert_no_writes,
@@ -41,34 +45,86 @@ def _assert_no_canary(response) -> None:
     assert not leaked, f"canary values {leaked} in the response body"
 
 
-def payload_for(name: str, method: str, practice_world) -> dict:
-    """A valid body that, where possible, changes nothing (the matrix tests access, not effects)."""
+def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER) -> dict:
+    """A valid body that, where possible, changes nothing (the matrix tests access, not effects).
+    Where nothing harmless exists (adding, signing, uploading), a valid one: those routes are
+    EFFECTFUL below."""
     if method != "POST":
         return {}
     if name == "accounts:staff-change-role":
         with tenant_context(practice_id=practice_world.practice.id):
             target = Membership.objects.get(id=kwargs_for(name, practice_world)["membership_id"])
         return {"role": target.role}
+    if name == "core:practice-settings":
+        practice = practice_world.practice
+        return {"name": practice.name, "mfa_required": "on" if practice.mfa_required else "", "idle_timeout_minutes": str(practice.idle_timeout_minutes)}
     if name == "intake:form":
         from confide.records.intake import current_form, form_definition_toml
 
         with tenant_context(practice_id=practice_world.practice.id):
             text = form_definition_toml(current_form(practice_world.practice.id))
         return {"definition": text.replace("How long has this been going on?", "Since when?")}  # a new version: effectful
-    if name == "core:practice-settings":
-        practice = practice_world.practice
-        return {"name": practice.name, "mfa_required": "on" if practice.mfa_required else "", "idle_timeout_minutes": str(practice.idle_timeout_minutes)}
     if name == "policy:settings":  # a Preview of the override in force: it writes nothing
         return {"override_toml": "", "effective_at": "", "summary": "", "action": "preview"}
     if name == "policy:publish":  # there is no publication that changes nothing: see EFFECTFUL
         effective = (timezone.now() + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
         return {"override_toml": '[contacts.privacy_officer]\nname = "Matrix Check"\n', "effective_at": effective, "summary": "Named the privacy officer."}
-    return {}
+    chart = chart_world(practice_world)
+    # The record's own values with a reason: "nothing changed" (200), nothing written.
+    editable = {"records:patient-edit": "registration", "records:patient-edit-health": "health", "records:patient-edit-insurance": "insurance"}
+    if name in editable:
+        writer = role if role in _WRITERS[editable[name]] else Role.OWNER
+        return chart.edit_form_data(editable[name], writer)
+    if name == "records:note-edit":
+        return {"template": "soap", **NOTE_CONTENT}  # the draft's own content: "nothing changed"
+    bodies = {
+        "records:patient-new": lambda: {"given_name": "Route", "family_name": "Matrix"},
+        "records:medication-add": lambda: {"medication-name": "Route matrix", "medication-kind": "otc", "medication-status": "active"},
+        "records:allergy-add": lambda: {"allergy-substance": "latex", "allergy-category": "environment", "allergy-criticality": "low"},
+        "records:condition-add": lambda: {"condition-name": "Route matrix", "condition-status": "active"},
+        "records:item-status": lambda: {"list_name": "medications", "item_id": chart.medication_id, "status": "stopped", "reason": "patient_request"},
+        "records:note-new": lambda: {"template": "free", "text": "Route matrix."},
+        "records:note-sign": lambda: {"confirm": "yes"},
+        "records:note-addendum": lambda: {"text": "Route matrix addendum."},
+        "records:psychotherapy-new": lambda: {"psychotherapy-text": "Route matrix."},
+        "records:psychotherapy-sign": lambda: {"confirm": "yes"},
+        "records:psychotherapy-addendum": lambda: {"text": "Route matrix addendum."},
+        "records:file-upload": lambda: {"kind": "document", "title": "Route matrix", "file": pdf_upload()},
+    }
+    return bodies[name]() if name in bodies else {}
 
 
-# Routes whose allowed request cannot be a no-op; the matrix checks their refusals only, and a
-# test below checks that the allowed request really took effect.
-EFFECTFUL = frozenset({"accounts:staff-reset-mfa", "policy:publish", "intake:accept", "intake:reject", "intake:form"})
+# Who may write each edit form (their own values are what they post back).
+_WRITERS = {
+    "registration": {Role.OWNER, Role.CLINICIAN, Role.FRONT_DESK},
+    "health": {Role.OWNER, Role.CLINICIAN},
+    "insurance": {Role.OWNER, Role.BILLING},
+}
+# POST routes with no harmless valid body: an allowed role's request takes effect.
+EFFECTFUL = frozenset({
+    "accounts:staff-reset-mfa", "records:patient-new", "records:medication-add", "records:allergy-add", "records:condition-add",
+    "records:item-status", "records:note-new", "records:note-sign", "records:note-addendum", "records:psychotherapy-new",
+    "records:psychotherapy-sign", "records:psychotherapy-addendum", "records:file-upload",
+    "policy:publish", "intake:accept", "intake:reject", "intake:form",
+})  # fmt: skip
+# Routes whose permission admits a role that the chart door then refuses, because the role's
+# grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with
+# an access:denied entry. (ACC3: the front desk and billing never see anything clinical.)
+REFUSED_BY_THE_DOOR: dict[str, set[Role]] = {
+    "records:chart-clinical": {Role.FRONT_DESK, Role.BILLING},
+    "records:chart-notes": {Role.FRONT_DESK, Role.BILLING},
+    "records:chart-documents": {Role.FRONT_DESK, Role.BILLING},
+    "records:document-download": {Role.FRONT_DESK, Role.BILLING},
+    "records:photo-view": {Role.FRONT_DESK, Role.BILLING},
+    "records:photo-image": {Role.FRONT_DESK, Role.BILLING},
+}
+
+
+def _send(client: Client, method: str, url: str, data: dict):
+    """Form-encoded, or multipart when the body carries a file."""
+    if any(hasattr(value, "read") for value in data.values()):
+        return client.post(url, data) if method == "POST" else client.generic(method, url)
+    return client.generic(method, url, data=_encode(data), content_type=_FORM)
 
 
 # --- (a) anonymous --------------------------------------------------------------------------
@@ -94,17 +150,17 @@ def test_anonymous_is_sent_to_sign_in_and_nothing_changes(world, name, method, h
 @pytest.mark.parametrize(("name", "method"), route_methods(route_names(tenant_scoped=True, audiences={Audience.STAFF})))
 def test_another_practice_gets_the_same_404_as_a_missing_id(world, name, method):
     client = sign_in(Client(), world.b.owner, world.b.practice)  # the most privileged user of B
-    data = payload_for(name, method, world.b)
-    target, nowhere = url_for(name, world.a), reverse(name, kwargs=random_kwargs_for(name))  # made before the watch starts
+    other_url, missing_url, own_url = url_for(name, world.a), reverse(name, kwargs=random_kwargs_for(name)), url_for(name, world.b)
+    other_data, missing_data = payload_for(name, method, world.b), payload_for(name, method, world.b)
     with assert_no_writes():
-        other = client.generic(method, target, data=_encode(data), content_type=_FORM)
-        missing = client.generic(method, nowhere, data=_encode(data), content_type=_FORM)
+        other = _send(client, method, other_url, other_data)
+        missing = _send(client, method, missing_url, missing_data)
     assert other.status_code == missing.status_code == 404
     assert normalise(other.content) == normalise(missing.content)
     _assert_no_canary(other)
     # The same request aimed at B's own object is not a 404: the test is not passing vacuously.
-    own = client.generic(method, url_for(name, world.b), data=_encode(data), content_type=_FORM)
-    assert own.status_code in (200, 302)
+    own = _send(client, method, own_url, payload_for(name, method, world.b))
+    assert own.status_code in (200, 302), own.status_code
 
 
 # Public pages of a practice (/p/<practice_slug>/…): the slug picks the practice, so "another
@@ -150,29 +206,25 @@ def test_role_matrix(world, name, method, role):
     policy = ROUTE_POLICY[name]
     user = world.a.user(role)
     client = sign_in(Client(), user, world.a.practice)
-    kwargs = kwargs_for(name, world.a)
+    kwargs = kwargs_for(name, world.a, role)
     if kwargs.get("membership_id") == world.a.memberships[role].id:
         kwargs["membership_id"] = world.a.memberships[Role.BILLING if role is not Role.BILLING else Role.CLINICIAN].id
     url = reverse(name, kwargs=kwargs)
-    allowed = policy.perm in ROLE_PERMISSIONS[role]
+    holds = policy.perm in ROLE_PERMISSIONS[role]
+    refused_by_door = holds and role in REFUSED_BY_THE_DOOR.get(name, set())
+    allowed = holds and not refused_by_door
     effectful = allowed and name in EFFECTFUL
-    before = snapshot()
-    response = client.generic(method, url, data=_encode(payload_for(name, method, world.a)), content_type=_FORM)
+    data = payload_for(name, method, world.a, role)
+    before, denied_before = snapshot(), AuditEntry.objects.filter(event=AuditEvent.ACCESS_DENIED).count()
+    response = _send(client, method, url, data)
     if allowed:
         assert response.status_code < 400, f"{role} holds {policy.perm} but got {response.status_code} on {method} {name}"
     else:
         assert response.status_code == 403, f"{role} lacks {policy.perm} but got {response.status_code} on {method} {name}"
+    if refused_by_door:
+        assert AuditEntry.objects.filter(event=AuditEvent.ACCESS_DENIED).count() == denied_before + 1, f"the door did not record refusing {role} on {name}"
     if not effectful:
         assert snapshot() == before, f"{method} {name} as {role} changed rows"
-
-
-def test_the_effectful_route_really_took_effect_for_the_owner(world):
-    """Guards the role matrix against a reset-MFA that 'succeeds' with a redirect but does nothing."""
-    client = sign_in(Client(), world.a.owner, world.a.practice)
-    target = world.a.user(Role.FRONT_DESK)
-    assert TOTPDevice.objects.filter(user=target).exists()
-    client.post(url_for("accounts:staff-reset-mfa", world.a))
-    assert not TOTPDevice.objects.filter(user=target).exists()
 
 
 def test_the_effectful_publish_really_published_for_the_privacy_officer(world):
@@ -182,6 +234,24 @@ def test_the_effectful_publish_really_published_for_the_privacy_officer(world):
     response = client.post(url_for("policy:publish", world.a), payload_for("policy:publish", "POST", world.a))
     assert response.status_code == 302
     assert latest_version(world.a.practice.id).number == 2
+
+
+def test_the_door_refusals_in_the_matrix_are_what_the_chart_says():
+    """REFUSED_BY_THE_DOOR, written out above, agrees with confide/records/chart.py's tabs."""
+    from confide.records import chart
+
+    for tab in chart.TABS.values():
+        refused = {role for role in Role if role_has(role, tab.perm) and not chart.tab_allowed(role, tab)}
+        assert refused == REFUSED_BY_THE_DOOR.get(tab.route, set()), tab.route
+
+
+def test_the_effectful_route_really_took_effect_for_the_owner(world):
+    """Guards the role matrix against a reset-MFA that 'succeeds' with a redirect but does nothing."""
+    client = sign_in(Client(), world.a.owner, world.a.practice)
+    target = world.a.user(Role.FRONT_DESK)
+    assert TOTPDevice.objects.filter(user=target).exists()
+    client.post(url_for("accounts:staff-reset-mfa", world.a))
+    assert not TOTPDevice.objects.filter(user=target).exists()
 
 
 def test_every_staff_permission_is_held_by_someone_and_refused_to_someone():
@@ -204,8 +274,9 @@ def test_stale_reauth_is_sent_to_confirm_and_nothing_changes(world, name, method
     else:
         del session[SESSION_AUTH_FRESH_AT]
     session.save()
+    url, data = url_for(name, world.a), payload_for(name, method, world.a)
     with assert_no_writes():
-        response = client.generic(method, url_for(name, world.a), data=_encode(payload_for(name, method, world.a)), content_type=_FORM)
+        response = _send(client, method, url, data)
     assert response.status_code == 302
     assert response["Location"].startswith(f"{reverse('accounts:reauth')}?next=")
 

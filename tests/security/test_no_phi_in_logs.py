@@ -154,3 +154,54 @@ def test_a_fhir_import_and_export_print_and_log_no_canary(world, json_logs, tmp_
     assert not leaked, f"canary in log lines: {leaked}"
     for row in AuditEntry.objects.values():
         assert not _leaks(json.dumps(row, default=str)), f"canary in audit entry {row['event']}"
+
+
+def test_the_chart_keeps_canaries_out_of_logs_addresses_and_the_audit_log(world, json_logs):
+    """A canary patient through every chart page, a refusal, a bad form and a download: the
+    pages show the values (to whom the door allows), the logs, the URLs and the log of record never do."""
+    import datetime
+    import re
+
+    from confide.core.actors import StaffActor
+    from confide.core.tenancy import tenant_context
+    from confide.records import files, notes
+    from confide.records.services import do_create_patient
+    from tests.records.uploads import pdf_upload
+
+    caplog, stream = json_logs
+    clinician_actor = StaffActor.from_membership(world.a.memberships[Role.CLINICIAN])
+    given, family = CANARIES["name"].split()
+    with tenant_context(practice_id=world.a.practice.id):
+        patient = do_create_patient(actor=clinician_actor, given_name=given, family_name=family, email=CANARIES["email"],
+                                    phone=CANARIES["phone"], date_of_birth=datetime.date.fromisoformat(CANARIES["dob"]),
+                                    health_background=CANARIES["note"])  # fmt: skip
+        notes.do_create_note(actor=clinician_actor, patient_id=patient.id, template="free", content={"text": CANARIES["note"]})
+        notes.do_create_psychotherapy_note(actor=clinician_actor, patient_id=patient.id, text=CANARIES["note"])
+        document = files.do_add_file(actor=clinician_actor, patient_id=patient.id, kind="document", upload=pdf_upload(), title=CANARIES["note"])
+    base = f"/patients/{patient.id}/"
+    clinician = sign_in(Client(), world.a.user(Role.CLINICIAN), world.a.practice)
+    front_desk = sign_in(Client(), world.a.user(Role.FRONT_DESK), world.a.practice)
+    other_practice = sign_in(Client(), world.b.owner, world.b.practice)
+    responses = [clinician.get(base + tab) for tab in ("", "clinical/", "notes/", "documents/", "privacy/", "edit/", "edit/health/")]
+    responses.append(clinician.post(reverse("records:patient-list"), {"q": CANARIES["email"]}))
+    responses.append(clinician.post(base + "edit/", {"given_name": given, "family_name": family, "email": "broken", "reason": "immaterial"}))
+    responses.append(clinician.post(base + "clinical/medications/", {"medication-name": CANARIES["note"], "medication-kind": "otc", "medication-status": "active"}))
+    responses.append(clinician.get(f"{base}documents/{document.pk}/"))
+    responses += [front_desk.get(base + "notes/"), other_practice.get(base)]
+    shown = responses[0].content.decode() + responses[2].content.decode()
+    assert CANARIES["name"].split()[1] in shown and CANARIES["note"] in shown  # the pages did show them
+
+    for response in responses:
+        assert response.status_code < 500
+        assert not _leaks(response.get("Location", "")), "canary in a redirect"
+        if not getattr(response, "streaming", False):
+            for address in re.findall(r'(?:href|src|action|hx-post|hx-get)="([^"]*)"', response.content.decode()):
+                assert not _leaks(address), f"canary in an address on the page: {address}"
+    assert not _leaks(responses[-1].content.decode()), "canary on another practice's 404"
+    assert not _leaks(responses[-2].content.decode()), "canary on the front desk's 403"
+    lines = _formatted_lines(caplog, stream)
+    assert any('"status_code":403' in line for line in lines)  # the capture captured
+    leaked = [(line, _leaks(line)) for line in lines if _leaks(line)]
+    assert not leaked, f"canary in log lines: {leaked}"
+    for row in AuditEntry.objects.values():
+        assert not _leaks(json.dumps(row, default=str)), f"canary in audit entry {row['event']}"

@@ -1,0 +1,568 @@
+"""The chart as staff see it: five tabs, each shown through one door opening with exactly its
+categories (ACC3 on screen).
+
+    TABS                  name → Tab(label, route, permission, categories, optional, purpose)
+    CHART_PURPOSE         role → the purpose its chart openings name
+    visible_tabs(actor)   what the tab bar shows
+    get_overview(actor, patient_id) · get_clinical · get_notes · get_documents · get_privacy
+
+A tab's route opens the door with `HEADER | tab.categories | (tab.optional ∩ grant)`, for the
+role's purpose. A role whose grant lacks the tab's categories is refused by the door itself (an
+`access:denied` entry, then 403), whatever the tab bar showed: the bar only leaves out what the
+door would refuse, using the same rule (`tab_allowed`). Every function here only reads; the
+changes are in services.py, notes.py and files.py.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+from pydantic import BaseModel, ValidationError
+
+from confide.access import policy
+from confide.access.door import open_chart, open_psychotherapy_notes
+from confide.access.purposes import Purpose
+from confide.audit.events import AuditEvent
+from confide.audit.reports import patient_access_report
+from confide.core.actors import StaffActor
+from confide.core.errors import Forbidden, NotFound
+from confide.core.permissions import Perm, Role, role_has
+from confide.records import clinical
+from confide.records.files import KINDS
+from confide.records.models import Addendum, NoteStatus, NoteTemplate, Patient, ProgressNote
+from confide.records.services import ITEM_STATUS_CHANGES
+from confide.records.notes import SOAP_SECTIONS, check_editable, check_signable, verify_signed
+
+# Every chart page names the patient it is about: their name and date of birth (which also
+# tells whether they are a minor). Every tab's opening includes these.
+HEADER = frozenset({policy.NAME, policy.DOB})
+# The age below which a patient is a minor and a parent or guardian acts for them.
+AGE_OF_MAJORITY = 18
+
+# Which purpose a role's chart openings name: clinicians and the owner open a chart to treat,
+# the front desk to run the practice (registration, scheduling), billing to be paid. The
+# privacy tab is oversight, operations, for everyone (Tab.purpose below).
+CHART_PURPOSE: dict[Role, Purpose] = {
+    Role.OWNER: Purpose.TREATMENT,
+    Role.CLINICIAN: Purpose.TREATMENT,
+    Role.FRONT_DESK: Purpose.OPERATIONS,
+    Role.BILLING: Purpose.PAYMENT,
+    Role.PRIVACY_OFFICER: Purpose.OPERATIONS,
+}
+
+REGISTRATION_FIELDS = (
+    "given_name", "family_name", "preferred_name", "date_of_birth", "sex", "gender_identity", "pronouns", "language",
+    "medical_record_number", "drivers_licence", "email", "phone", "phone_other", "address", "emergency_contact", "guardian",
+)  # fmt: skip
+CLINICAL_LISTS = ("medications", "allergies", "conditions", "lab_results", "immunizations", "encounters", "procedures")
+
+
+def category_of(field_name: str) -> str:
+    return Patient._meta.get_field(field_name).category
+
+
+REGISTRATION = frozenset(category_of(name) for name in REGISTRATION_FIELDS)
+CLINICAL = frozenset({policy.BACKGROUND} | {category_of(name) for name in CLINICAL_LISTS})
+
+
+@dataclass(frozen=True)
+class Tab:
+    name: str
+    label: str
+    route: str  # its URL name; ROUTE_POLICY gives it `perm` (a test holds the two equal)
+    perm: Perm
+    categories: frozenset[str]  # what the tab exists to show: all of it, or the tab is refused
+    optional: frozenset[str] = frozenset()  # shown as well where the role's grant has it
+    purpose: Purpose | None = None  # None: the role's CHART_PURPOSE
+
+
+TABS: dict[str, Tab] = {
+    tab.name: tab
+    for tab in (
+        Tab("overview", "Overview", "records:chart", Perm.CONTACT_READ, frozenset(), optional=REGISTRATION | {policy.INSURANCE}),
+        Tab("clinical", "Clinical", "records:chart-clinical", Perm.CONTACT_READ, CLINICAL),
+        Tab("notes", "Notes", "records:chart-notes", Perm.CONTACT_READ, frozenset({policy.NOTES})),
+        Tab("documents", "Documents", "records:chart-documents", Perm.CONTACT_READ, frozenset({policy.DOCUMENTS}),
+            optional=frozenset({policy.PHOTOS})),
+        Tab("privacy", "Privacy", "records:chart-privacy", Perm.CHART_READ, frozenset(), purpose=Purpose.OPERATIONS),
+    )
+}  # fmt: skip
+
+
+def tab_opening(role: Role, tab: Tab) -> tuple[Purpose, frozenset[str]]:
+    """The purpose and exact categories the tab's route opens the door with, for this role."""
+    purpose = tab.purpose or CHART_PURPOSE[Role(role)]
+    granted = policy.categories_for(role, purpose)
+    return purpose, HEADER | tab.categories | (tab.optional & granted)
+
+
+def tab_allowed(role: Role, tab: Tab) -> bool:
+    """Whether the route admits the role (its permission) and the door would open the tab."""
+    purpose, categories = tab_opening(role, tab)
+    return role_has(role, tab.perm) and categories <= policy.categories_for(role, purpose)
+
+
+def visible_tabs(actor: StaffActor) -> list[Tab]:
+    return [tab for tab in TABS.values() if tab_allowed(actor.role, tab)]
+
+
+def _open_tab(actor: StaffActor, patient_id, tab: Tab, request):
+    if not isinstance(actor, StaffActor) or not actor.has(tab.perm):
+        raise Forbidden(tab.perm)
+    purpose, categories = tab_opening(actor.role, tab)
+    return open_chart(actor, patient_id, purpose, categories=categories, request=request)
+
+
+# --- the header every chart page shows ------------------------------------------------------
+@dataclass(frozen=True)
+class Header:
+    id: uuid.UUID
+    display_name: str
+    given_name: str
+    family_name: str
+    preferred_name: str
+    date_of_birth: datetime.date | None
+    age: int | None
+    is_minor: bool
+
+
+def age_on(date_of_birth: datetime.date | None, today: datetime.date) -> int | None:
+    if not isinstance(date_of_birth, datetime.date):
+        return None
+    return today.year - date_of_birth.year - ((today.month, today.day) < (date_of_birth.month, date_of_birth.day))
+
+
+def _header(patient: Patient) -> Header:
+    given, family, preferred = (str(v or "") for v in (patient.given_name, patient.family_name, patient.preferred_name))
+    dob = patient.date_of_birth if isinstance(patient.date_of_birth, datetime.date) else None
+    age = age_on(dob, timezone.localdate())
+    return Header(
+        id=patient.pk,
+        display_name=" ".join(part for part in (given, family) if part) or "[no name]",
+        given_name=given,
+        family_name=family,
+        preferred_name=preferred,
+        date_of_birth=dob,
+        age=age,
+        is_minor=age is not None and age < AGE_OF_MAJORITY,
+    )
+
+
+def get_header(actor: StaffActor, patient_id, purpose: Purpose, *, request=None) -> Header:
+    """Only who the patient is (name, date of birth): for pages that add to the chart."""
+    with open_chart(actor, patient_id, purpose, categories=HEADER, request=request) as chart:
+        return _header(chart.patient)
+
+
+def _staff_names(user_ids) -> dict[str, str]:
+    """Display names of staff (never of patients), keyed by the user id as text."""
+    from confide.accounts.models import User
+
+    wanted = {int(pk) for pk in user_ids if str(pk).isdigit()}
+    return {str(pk): name for pk, name in User.objects.filter(pk__in=wanted).values_list("pk", "display_name")}
+
+
+# --- overview ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Overview:
+    header: Header
+    shown: frozenset[str]  # the categories opened: the template shows a section only for these
+    values: dict  # field name → value, for the fields whose category was opened
+    insurance: dict | None = None
+
+    @property
+    def show(self) -> dict[str, bool]:
+        """Which sections and lines the page has: only those whose category was opened."""
+        c = self.shown
+        return {
+            "demographics": policy.DEMOGRAPHICS in c, "mrn": policy.MRN in c, "government_id": policy.GOVERNMENT_ID in c,
+            "email": policy.EMAIL in c, "phone": policy.PHONE in c, "address": policy.ADDRESS in c,
+            "emergency_contact": policy.EMERGENCY_CONTACT in c, "guardian": policy.GUARDIAN in c, "insurance": policy.INSURANCE in c,
+        }  # fmt: skip
+
+    @property
+    def needs_guardian(self) -> bool:
+        """A minor with no parent or guardian on file (said only where guardians are shown)."""
+        return self.header.is_minor and policy.GUARDIAN in self.shown and not self.values.get("guardian")
+
+
+def _values(patient: Patient, names, categories) -> dict:
+    return {name: getattr(patient, name) for name in names if category_of(name) in categories}
+
+
+def get_overview(actor: StaffActor, patient_id, *, request=None) -> Overview:
+    """Identity and contact as the role's grant allows; insurance where the role is billed for
+    (billing: in the same payment opening; the owner: a second opening, for payment, of the
+    insurance alone — the owner's treatment grant holds nothing financial)."""
+    tab = TABS["overview"]
+    with _open_tab(actor, patient_id, tab, request) as chart:
+        patient = chart.patient
+        header = _header(patient)
+        values = _values(patient, REGISTRATION_FIELDS, chart.categories)
+        insurance = patient.insurance if policy.INSURANCE in chart.categories else None
+        shown = chart.categories
+    if policy.INSURANCE not in shown and actor.has(Perm.BILLING_READ) and policy.INSURANCE in policy.categories_for(actor.role, Purpose.PAYMENT):
+        with open_chart(actor, patient_id, Purpose.PAYMENT, categories={policy.INSURANCE}, request=request) as chart:
+            insurance = chart.patient.insurance
+        shown = shown | {policy.INSURANCE}
+    return Overview(header=header, shown=shown, values=values, insurance=insurance)
+
+
+# --- clinical -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClinicalList:
+    name: str
+    label: str
+    items: list  # pydantic items of clinical.LISTS[name], newest recorded first
+    unreadable: int = 0  # items that no longer validate (shown as a count, never guessed at)
+    markable: tuple[str, ...] = ()  # the statuses an item can be marked with (services.ITEM_STATUS_CHANGES)
+
+
+LIST_LABELS = {
+    "medications": "Medications", "allergies": "Allergies", "conditions": "Conditions", "lab_results": "Results",
+    "immunizations": "Immunizations", "encounters": "Encounters", "procedures": "Procedures",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Clinical:
+    header: Header
+    background: str | None
+    lists: dict[str, ClinicalList]
+
+
+def _typed(name: str, items) -> ClinicalList:
+    model: type[BaseModel] = clinical.LISTS[name]
+    typed, unreadable = [], 0
+    for item in items or []:
+        try:
+            typed.append(model.model_validate(item))
+        except ValidationError:
+            unreadable += 1
+    typed.reverse()  # stored in the order recorded: newest first on screen
+    return ClinicalList(name=name, label=LIST_LABELS[name], items=typed, unreadable=unreadable,
+                        markable=ITEM_STATUS_CHANGES[name])  # fmt: skip
+
+
+def get_clinical(actor: StaffActor, patient_id, *, request=None) -> Clinical:
+    with _open_tab(actor, patient_id, TABS["clinical"], request) as chart:
+        patient = chart.patient
+        return Clinical(
+            header=_header(patient),
+            background=patient.health_background or None,
+            lists={name: _typed(name, getattr(patient, name)) for name in CLINICAL_LISTS},
+        )
+
+
+def get_clinical_item(actor: StaffActor, patient_id, list_name: str, item_id: str, *, request=None):
+    """One item of a list (for a change to it), or NotFound."""
+    if list_name not in clinical.LISTS:
+        raise NotFound("item")
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={category_of(list_name)}, request=request) as chart:
+        for item in getattr(chart.patient, list_name) or []:
+            if item.get("id") == item_id:
+                return clinical.LISTS[list_name].model_validate(item)
+    raise NotFound("item")
+
+
+# --- notes --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AddendumItem:
+    author_name: str
+    signed_at: datetime.datetime
+    text: str
+    intact: bool
+
+
+@dataclass(frozen=True)
+class NoteItem:
+    id: uuid.UUID
+    template: str
+    template_label: str
+    status: str
+    author_id: int
+    author_name: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    signed_at: datetime.datetime | None
+    sections: list[tuple[str, str]]  # (heading, text); a free note has one, headed ""
+    content: dict
+    intact: bool
+    is_mine: bool
+    addenda: list[AddendumItem] = field(default_factory=list)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == NoteStatus.DRAFT
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(text for _, text in self.sections)
+
+
+@dataclass(frozen=True)
+class Notes:
+    header: Header
+    notes: list[NoteItem]
+    # The actor's own psychotherapy notes, or None when their role never writes any (the
+    # section is then not there at all). Another author's notes are never among them.
+    psychotherapy: list[dict] | None
+
+
+NOTE_LABELS = {NoteTemplate.SOAP.value: "SOAP note", NoteTemplate.FREE.value: "Free-text note"}
+
+
+def _sections(template: str, content: dict) -> list[tuple[str, str]]:
+    if template == NoteTemplate.SOAP:
+        return [(name.capitalize(), str(content.get(name, ""))) for name in SOAP_SECTIONS]
+    return [("", str(content.get("text", "")))]
+
+
+def _note_items(actor: StaffActor, notes: list[ProgressNote], addenda: list[Addendum]) -> list[NoteItem]:
+    names = _staff_names({n.author_id for n in notes} | {a.author_id for a in addenda})
+    by_note: dict = {}
+    for addendum in addenda:
+        by_note.setdefault(addendum.note_id, []).append(
+            AddendumItem(author_name=names.get(str(addendum.author_id), "former staff member"), signed_at=addendum.signed_at,
+                         text=str(addendum.content), intact=verify_signed(addendum))
+        )  # fmt: skip
+    return [
+        NoteItem(
+            id=n.pk, template=n.template, template_label=NOTE_LABELS.get(n.template, n.template), status=n.status, author_id=n.author_id,
+            author_name=names.get(str(n.author_id), "former staff member"), created_at=n.created_at, updated_at=n.updated_at,
+            signed_at=n.signed_at, sections=_sections(n.template, dict(n.content)), content=dict(n.content),
+            intact=n.status != NoteStatus.SIGNED or verify_signed(n), is_mine=n.author_id == actor.user_id,
+            addenda=by_note.get(n.pk, []),
+        )  # fmt: skip
+        for n in notes
+    ]
+
+
+def writes_psychotherapy_notes(actor: StaffActor) -> bool:
+    return actor.role in policy.PSYCHOTHERAPY_AUTHOR_ROLES and actor.has(Perm.CHART_WRITE)
+
+
+def get_notes(actor: StaffActor, patient_id, *, request=None) -> Notes:
+    """Progress notes newest first with their addenda; then, for a role that writes them, the
+    actor's own psychotherapy notes through their own door (`list_psychotherapy_notes`)."""
+    from confide.records.notes import list_psychotherapy_notes
+
+    with _open_tab(actor, patient_id, TABS["notes"], request) as chart:
+        header = _header(chart.patient)
+        notes = list(ProgressNote.objects.filter(patient_id=chart.patient.pk).order_by("-created_at", "-id"))
+        addenda = list(Addendum.objects.filter(patient_id=chart.patient.pk).order_by("created_at", "id"))
+        items = _note_items(actor, notes, addenda)
+    psychotherapy = list_psychotherapy_notes(actor, patient_id, request=request) if writes_psychotherapy_notes(actor) else None
+    return Notes(header=header, notes=items, psychotherapy=psychotherapy)
+
+
+def get_note(actor: StaffActor, patient_id, note_id, *, request=None) -> tuple[Header, NoteItem]:
+    """One progress note of the patient (for its edit, sign and addendum pages), or NotFound."""
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories=HEADER | {policy.NOTES}, request=request) as chart:
+        note = ProgressNote.objects.filter(pk=note_id, patient_id=chart.patient.pk).first()
+        if note is None:
+            raise NotFound("note")
+        addenda = list(Addendum.objects.filter(note_id=note.pk).order_by("created_at", "id"))
+        return _header(chart.patient), _note_items(actor, [note], addenda)[0]
+
+
+def get_psychotherapy_note(actor: StaffActor, patient_id, note_id, *, request=None) -> tuple[Header, dict]:
+    """One of the actor's own psychotherapy notes, or NotFound (also for another author's)."""
+    header = get_header(actor, patient_id, Purpose.TREATMENT, request=request)
+    with open_psychotherapy_notes(actor, patient_id, request=request) as chart:
+        note = next((n for n in chart.notes if str(n.pk) == str(note_id)), None)
+        if note is None:
+            raise NotFound("note")
+        return header, {"id": note.pk, "status": note.status, "created_at": note.created_at, "text": str(note.content)}
+
+
+# --- documents and photos -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FileItem:
+    id: uuid.UUID
+    kind: str
+    title: str
+    content_type: str
+    size: int
+    created_at: datetime.datetime
+    uploaded_by: str
+
+
+@dataclass(frozen=True)
+class Documents:
+    header: Header
+    documents: list[FileItem]
+    photos: list[FileItem] | None  # None: the role is not granted photos (not even their count)
+
+    @property
+    def kinds(self) -> list[tuple[str, str]]:
+        """What the upload form offers."""
+        return [("document", "Document (PDF, JPEG or PNG)")] + ([("photo", "Photo (JPEG or PNG)")] if self.photos is not None else [])
+
+
+def _file_items(kind: str, rows) -> list[FileItem]:
+    names = _staff_names({r.uploaded_by_id for r in rows if r.uploaded_by_id})
+    return [
+        FileItem(id=r.pk, kind=kind, title=str(r.title), content_type=r.content_type, size=r.size, created_at=r.created_at,
+                 uploaded_by=names.get(str(r.uploaded_by_id), "—"))
+        for r in rows
+    ]  # fmt: skip
+
+
+def get_documents(actor: StaffActor, patient_id, *, request=None) -> Documents:
+    with _open_tab(actor, patient_id, TABS["documents"], request) as chart:
+        pk = chart.patient.pk
+        documents = _file_items("document", KINDS["document"].objects.filter(patient_id=pk).order_by("-created_at", "-id"))
+        photos = None
+        if policy.PHOTOS in chart.categories:
+            photos = _file_items("photo", KINDS["photo"].objects.filter(patient_id=pk).order_by("-created_at", "-id"))
+        return Documents(header=_header(chart.patient), documents=documents, photos=photos)
+
+
+def get_photo(actor: StaffActor, patient_id, photo_id, *, request=None) -> tuple[Header, FileItem]:
+    """A photo's page (its title and who added it; the picture itself is files.open_file_for_download)."""
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories=HEADER | {policy.PHOTOS}, request=request) as chart:
+        row = KINDS["photo"].objects.filter(pk=photo_id, patient_id=chart.patient.pk).first()
+        if row is None:
+            raise NotFound("file")
+        return _header(chart.patient), _file_items("photo", [row])[0]
+
+
+def may_upload(actor: StaffActor, kind: str) -> bool:
+    return actor.has(Perm.CHART_WRITE) and KINDS[kind].CATEGORY in policy.categories_for(actor.role, Purpose.TREATMENT)
+
+
+# --- privacy: who opened this record ----------------------------------------------------------------
+EVENT_LABELS = {
+    AuditEvent.CHART_OPENED.value: "Opened the chart",
+    AuditEvent.CHART_CHANGED.value: "Changed the record",
+    AuditEvent.PATIENT_CREATED.value: "Registered the patient",
+    AuditEvent.NOTE_CREATED.value: "Started a note",
+    AuditEvent.NOTE_UPDATED.value: "Edited a draft note",
+    AuditEvent.NOTE_SIGNED.value: "Signed a note",
+    AuditEvent.NOTE_ADDENDUM_SIGNED.value: "Signed an addendum",
+    AuditEvent.FILE_ADDED.value: "Added a file",
+    AuditEvent.ACCESS_DENIED.value: "Was refused access",
+    AuditEvent.BREAK_GLASS.value: "Broke the glass",
+    AuditEvent.SUBJECT_SHREDDED.value: "Erased the record",
+    AuditEvent.SUBJECT_KEY_ROTATED.value: "Rotated the record's key",
+}
+
+
+@dataclass(frozen=True)
+class AccessItem:
+    when: datetime.datetime
+    who: str
+    role: str
+    purpose: str
+    event: str
+    event_label: str
+    categories: tuple[str, ...]
+    refused: bool
+
+
+@dataclass(frozen=True)
+class Privacy:
+    header: Header
+    rows: list[AccessItem]
+
+
+ROLE_LABELS = dict(Role.choices)
+
+
+def get_privacy(actor: StaffActor, patient_id, *, request=None) -> Privacy:
+    """Who opened this record, when, in what role, for what purpose (the practice's chain about
+    this patient, newest first: `audit.reports.patient_access_report`). The opening of this
+    page is itself on it."""
+    with _open_tab(actor, patient_id, TABS["privacy"], request) as chart:
+        header = _header(chart.patient)
+        practice_id, pk = chart.patient.practice_id, chart.patient.pk
+    # Psychotherapy notes are their author's alone (HIPAA): a reader of this tab who is not the
+    # entry's actor does not learn from it that any exist — unless they review the whole audit
+    # log anyway (audit:log:view), where the entries are in plain sight.
+    sees_everything = actor.has(Perm.AUDIT_LOG_VIEW)
+    report = [
+        row for row in patient_access_report(practice_id, pk)
+        if sees_everything or policy.PSYCHOTHERAPY_NOTES not in row.categories or (row.actor_kind == "user" and row.actor_id == str(actor.user_id))
+    ]  # fmt: skip
+    names = _staff_names({row.actor_id for row in report if row.actor_kind == "user"})
+    rows = []
+    for row in report:
+        if row.actor_kind == "user":
+            who = names.get(row.actor_id, "former staff member")
+        elif row.actor_kind == "system":
+            who = f"System job ({row.actor_id})"
+        else:
+            who = row.actor_kind
+        rows.append(AccessItem(
+            when=row.when, who=who, role=ROLE_LABELS.get(row.actor_role, row.actor_role), purpose=row.purpose, event=row.event,
+            event_label=EVENT_LABELS.get(row.event, row.event), categories=row.categories,
+            refused=row.event == AuditEvent.ACCESS_DENIED.value,
+        ))  # fmt: skip
+    return Privacy(header=header, rows=rows)
+
+
+# --- the values the edit forms start from ------------------------------------------------------------
+@dataclass(frozen=True)
+class Editable:
+    header: Header
+    values: dict  # field name → current value, for the fields this role may write here
+    fields: tuple[str, ...]
+
+
+# What each edit form writes, and the permission behind it (purpose_and_permission agrees).
+FORMS = {
+    "registration": (REGISTRATION_FIELDS, Purpose.OPERATIONS, Perm.REGISTRATION_WRITE),
+    "health": (("health_background",), Purpose.TREATMENT, Perm.CHART_WRITE),
+    "insurance": (("insurance",), Purpose.PAYMENT, Perm.BILLING_WRITE),
+}
+
+
+def writable_fields(role: Role, form: str) -> tuple[str, ...]:
+    """The fields of `form` the role may write: its permission, and each field's category in
+    the role's grant for the form's purpose. A form shows and accepts only these."""
+    names, purpose, perm = FORMS[form]
+    if not role_has(role, perm):
+        return ()
+    granted = policy.categories_for(role, purpose)
+    return tuple(name for name in names if category_of(name) in granted)
+
+
+def get_editable(actor: StaffActor, patient_id, form: str, *, request=None) -> Editable:
+    names, purpose, perm = FORMS[form]
+    if not actor.has(perm):
+        raise Forbidden(perm)
+    fields_ = writable_fields(actor.role, form)
+    categories = HEADER | {category_of(name) for name in fields_}
+    with open_chart(actor, patient_id, purpose, categories=categories, request=request) as chart:
+        return Editable(header=_header(chart.patient), values={n: getattr(chart.patient, n) for n in fields_}, fields=fields_)
+
+
+# --- what the pages offer ----------------------------------------------------------------------------
+def check_draft_editable(actor: StaffActor, note: NoteItem) -> None:
+    """The edit page's rule is the service's (notes.check_editable): the author, a draft."""
+    check_editable(actor, note)
+
+
+def check_draft_signable(actor: StaffActor, note: NoteItem) -> None:
+    check_signable(actor, note)
+
+
+def abilities(actor: StaffActor) -> dict[str, bool]:
+    """Which controls a page shows (links and forms). Only a convenience: every action checks
+    again in its service and through the door; a control left out is one that would fail."""
+    treatment = policy.categories_for(actor.role, Purpose.TREATMENT)
+    write = actor.has(Perm.CHART_WRITE)
+    return {
+        "register": bool(writable_fields(actor.role, "registration")),
+        "edit_registration": bool(writable_fields(actor.role, "registration")),
+        "edit_health": bool(writable_fields(actor.role, "health")),
+        "edit_insurance": bool(writable_fields(actor.role, "insurance")),
+        "write_clinical": write and CLINICAL <= treatment,
+        "write_notes": write and policy.NOTES in treatment,
+        "psychotherapy": writes_psychotherapy_notes(actor),
+        "upload": may_upload(actor, "document") or may_upload(actor, "photo"),
+    }

@@ -1,0 +1,80 @@
+"""Marking an item of a clinical list stopped, resolved or entered-in-error (REC4: with a
+reason; nothing is ever deleted)."""
+
+from __future__ import annotations
+
+import datetime
+
+from confide.audit.events import AuditEvent
+from confide.core.permissions import Role
+from confide.core.tenancy import tenant_context
+from confide.records.chart import get_clinical
+from tests.records.conftest import entries, url
+from tests.security.routes_helpers import assert_no_writes
+
+STATUS = "records:item-status"
+
+
+def _items(chart, world, list_name="medications"):
+    with tenant_context(practice_id=world.a.practice.id):
+        return get_clinical(chart.actor(Role.CLINICIAN), chart.patient.id).lists[list_name].items
+
+
+def test_stopping_a_medication_records_the_reason_and_sets_the_end_date(signed_in, chart, patient, world):
+    item_id = chart.medication_id
+    response = signed_in(Role.CLINICIAN).post(url(STATUS, patient), {
+        "list_name": "medications", "item_id": item_id, "status": "stopped", "reason": "patient_request"})
+    assert response.status_code == 302
+    [item] = _items(chart, world)
+    assert (item.id, item.status, item.end) == (item_id, "stopped", datetime.date.today())
+    change = entries(AuditEvent.CHART_CHANGED)[-1]
+    assert (change.fields_changed, change.reason) == (["medications"], "patient_request")
+
+
+def test_rec4_a_status_change_without_a_reason_is_refused_and_changes_nothing(signed_in, chart, patient):
+    item_id, client = chart.medication_id, signed_in(Role.CLINICIAN)
+    for reason in ("", "because", "new_entry"):  # new_entry adds; it never alters what is there
+        with assert_no_writes():
+            response = client.post(url(STATUS, patient), {"list_name": "medications", "item_id": item_id, "status": "stopped", "reason": reason})
+        assert response.status_code == 400 and b"Say why the record changes" in response.content, reason
+
+
+def test_an_item_entered_in_error_is_never_deleted(signed_in, chart, patient, world):
+    client = signed_in(Role.CLINICIAN)
+    allergy = _items(chart, world, "allergies")[0]
+    client.post(url(STATUS, patient), {"list_name": "allergies", "item_id": allergy.id, "status": "entered-in-error", "reason": "error_correction"})
+    [kept] = _items(chart, world, "allergies")
+    assert (kept.id, kept.substance, kept.status) == (allergy.id, "penicillin", "entered-in-error")
+
+
+def test_a_status_a_list_does_not_have_is_refused(signed_in, chart, patient, world):
+    client = signed_in(Role.CLINICIAN)
+    result = _items(chart, world, "lab_results")[0]
+    with assert_no_writes():
+        response = client.post(url(STATUS, patient), {"list_name": "lab_results", "item_id": result.id, "status": "stopped", "reason": "error_correction"})
+    assert response.status_code == 400 and b"cannot be marked stopped" in response.content
+    with assert_no_writes():
+        response = client.post(url(STATUS, patient), {"list_name": "notes", "item_id": result.id, "status": "entered-in-error", "reason": "error_correction"})
+    assert response.status_code == 400 and b"That is not a list of the chart." in response.content
+
+
+def test_an_unknown_item_is_a_404_and_changes_nothing(signed_in, patient):
+    client = signed_in(Role.CLINICIAN)
+    with assert_no_writes():
+        response = client.post(url(STATUS, patient), {"list_name": "medications", "item_id": "0" * 32, "status": "stopped", "reason": "error_correction"})
+    assert response.status_code == 404
+
+
+def test_marking_an_item_as_it_already_is_says_nothing_changed(signed_in, chart, patient):
+    client, item_id = signed_in(Role.CLINICIAN), chart.medication_id
+    data = {"list_name": "medications", "item_id": item_id, "status": "stopped", "reason": "patient_request"}
+    client.post(url(STATUS, patient), data)
+    with assert_no_writes():
+        again = client.post(url(STATUS, patient), data, follow=True)
+    assert b"Nothing changed" in again.content
+
+
+def test_front_desk_cannot_mark_an_item(signed_in, chart, patient):
+    item_id, client = chart.medication_id, signed_in(Role.FRONT_DESK)
+    with assert_no_writes():
+        assert client.post(url(STATUS, patient), {"list_name": "medications", "item_id": item_id, "status": "stopped", "reason": "error_correction"}).status_code == 403

@@ -1,0 +1,42 @@
+"""Editing insurance (billing and the owner, purpose payment, with a REC4 reason)."""
+
+from __future__ import annotations
+
+from confide.audit.events import AuditEvent
+from confide.core.permissions import Role
+from tests.records.conftest import entries, url
+from tests.security.routes_helpers import assert_no_writes
+
+EDIT = "records:patient-edit-insurance"
+
+
+def test_billing_changes_the_insurance_for_payment_with_a_reason(signed_in, patient):
+    client = signed_in(Role.BILLING)
+    assert b'value="Acme Health"' in client.get(url(EDIT, patient)).content
+    response = client.post(url(EDIT, patient), {"payer": "Acme Health", "member_id": "XJ-99813", "group": "G-12", "reason": "error_correction"})
+    assert response.status_code == 302
+    assert b"XJ-99813" in client.get(url("records:chart", patient)).content
+    change = entries(AuditEvent.CHART_CHANGED)[-1]
+    assert (change.fields_changed, change.purpose, change.categories) == (["insurance"], "payment", ["financial.insurance"])
+
+
+def test_an_insurer_needs_a_member_id_and_a_member_id_needs_an_insurer(signed_in, patient):
+    client = signed_in(Role.BILLING)
+    with assert_no_writes():
+        one = client.post(url(EDIT, patient), {"payer": "Acme Health", "member_id": "", "reason": "patient_request"})
+        other = client.post(url(EDIT, patient), {"payer": "", "member_id": "XJ-1", "reason": "patient_request"})
+    assert one.status_code == other.status_code == 400
+    assert b"Enter the member id" in one.content and b"Enter the insurer" in other.content
+
+
+def test_clearing_every_field_removes_the_insurance(signed_in, patient):
+    client = signed_in(Role.OWNER)
+    assert client.post(url(EDIT, patient), {"payer": "", "member_id": "", "group": "", "reason": "patient_request"}).status_code == 302
+    assert b"No insurance on file." in client.get(url("records:chart", patient)).content
+
+
+def test_clinicians_and_front_desk_cannot_edit_insurance(signed_in, patient):
+    for role in (Role.CLINICIAN, Role.FRONT_DESK):
+        client = signed_in(role)
+        with assert_no_writes():
+            assert client.get(url(EDIT, patient)).status_code == 403
