@@ -87,6 +87,19 @@ def verify_signed(row) -> bool:
     return row.status == NoteStatus.SIGNED and content_hash(row.content_salt, row.content) == row.content_hash
 
 
+def _sign_addendum(model, note, patient, actor, text: str, category: str, request):
+    """Inside an open door: an addendum to a signed `note`, signed as it is written, and its entry."""
+    if note.status != NoteStatus.SIGNED:
+        raise InvalidInput("A draft is edited, not amended: addenda are for signed notes.")
+    addendum = model(practice_id=note.practice_id, patient=patient, note=note, author_id=actor.user_id)
+    addendum.content = text
+    digest = _seal(addendum, text)
+    addendum.save()
+    _audit(AuditEvent.NOTE_ADDENDUM_SIGNED, actor, addendum, category, request=request,
+           detail={"note_id": str(note.pk), "content_hash": digest})  # fmt: skip
+    return addendum
+
+
 def _check_writer(actor) -> None:
     if not isinstance(actor, StaffActor) or not actor.has(Perm.CHART_WRITE):
         raise Forbidden(Perm.CHART_WRITE)
@@ -202,16 +215,7 @@ def do_add_addendum(*, actor: StaffActor, note_id, text: str, patient_id=None, r
     text = _clean_text(text)
     patient_id, pk = _patient_of(note_id, patient_id=patient_id)
     with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request) as chart:
-        note = ProgressNote.objects.get(pk=pk)
-        if note.status != NoteStatus.SIGNED:
-            raise InvalidInput("A draft is edited, not amended: addenda are for signed notes.")
-        addendum = Addendum(practice_id=note.practice_id, patient=chart.patient, note=note, author_id=actor.user_id)
-        addendum.content = text
-        digest = _seal(addendum, text)
-        addendum.save()
-        _audit(AuditEvent.NOTE_ADDENDUM_SIGNED, actor, addendum, NOTES, request=request,
-               detail={"note_id": str(note.pk), "content_hash": digest})  # fmt: skip
-    return addendum
+        return _sign_addendum(Addendum, ProgressNote.objects.get(pk=pk), chart.patient, actor, text, NOTES, request)
 
 
 def list_notes(actor: StaffActor, patient_id, *, request=None) -> list[NoteView]:
@@ -268,16 +272,7 @@ def do_add_psychotherapy_addendum(*, actor: StaffActor, patient_id, note_id, tex
     _check_writer(actor)
     text = _clean_text(text)
     with open_psychotherapy_notes(actor, patient_id, request=request) as chart:
-        note = _own_psychotherapy_note(chart, note_id)
-        if note.status != NoteStatus.SIGNED:
-            raise InvalidInput("A draft is edited, not amended: addenda are for signed notes.")
-        addendum = PsychotherapyAddendum(practice_id=note.practice_id, patient=chart.patient, note=note, author_id=actor.user_id)
-        addendum.content = text
-        digest = _seal(addendum, text)
-        addendum.save()
-        _audit(AuditEvent.NOTE_ADDENDUM_SIGNED, actor, addendum, PSYCHOTHERAPY, request=request,
-               detail={"note_id": str(note.pk), "content_hash": digest})  # fmt: skip
-    return addendum
+        return _sign_addendum(PsychotherapyAddendum, _own_psychotherapy_note(chart, note_id), chart.patient, actor, text, PSYCHOTHERAPY, request)
 
 
 def list_psychotherapy_notes(actor: StaffActor, patient_id, *, request=None) -> list[dict]:
