@@ -37,8 +37,13 @@ def test_publish_versions_and_diff(world, tmp_path):
     override.write_text(RECORDINGS_60)
     officer = world.a.user(Role.PRIVACY_OFFICER).email
     slug = world.a.practice.slug
-    assert "published version 2" in _run("publish", "--practice", slug, "--override", str(override), "--effective", "2099-01-01",
-                                         "--summary", "Shorter recordings.", "--as", officer)  # fmt: skip
+    published = _run("publish", "--practice", slug, "--override", str(override), "--effective", "2099-01-01",
+                     "--summary", "Shorter recordings.", "--as", officer)  # fmt: skip
+    assert published.splitlines() == [
+        "published version 2 of a, effective 2099-01-01 00:00 UTC", "  ~ retention.telehealth-recordings.period: 90d -> 60d",
+    ]  # fmt: skip
+    assert _run("override", "--practice", slug) == RECORDINGS_60
+    assert _run("override", "--practice", slug, "--version", "1").startswith("# version 1 is Confide's default")
     listing = _run("versions", "--practice", slug)
     assert "  1  effective" in listing and "IN FORCE" in listing.splitlines()[0] and "2099-01-01 00:00 UTC" in listing
     assert _run("diff", "--practice", slug, "1", "2").strip() == "~ retention.telehealth-recordings.period: 90d -> 60d"

@@ -3,12 +3,19 @@
   confide policy check [FILE]                          check the shipped default, or an override file
                                                        (exit 1 naming the line of the first problem)
   confide policy versions --practice SLUG              every version: number, dates, material, summary
+  confide policy override --practice SLUG [--version N]
+                                                       print the override of the latest version (or N):
+                                                       the text to edit for the next one
   confide policy diff --practice SLUG A B              what changed from version A to B (a number, or
                                                        "default" for the shipped default)
   confide policy publish --practice SLUG --override FILE --effective DATE --summary TEXT
                          --as EMAIL [--material]       publish a new version as that staff member
 
 DATE is ISO 8601 (2027-01-15 or 2027-01-15T09:00); without a zone it is UTC.
+
+An override is the practice's *whole* set of changes to the default, not a patch on the last
+version: what it leaves out goes back to the default (a BAA flag, a contact). So start from
+`confide policy override`, edit, and publish; `publish` prints what changes from the latest version.
 """
 
 from __future__ import annotations
@@ -51,12 +58,15 @@ class Command(BaseCommand):
     help = "The privacy declaration: check, list versions, diff, publish."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{check,versions,diff,publish}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{check,versions,override,diff,publish}")
         check = sub.add_parser("check", help="check the shipped default, or an override file")
         check.add_argument("file", nargs="?", help="an override (TOML); default: check confide/policy/default.toml")
         check.add_argument("--declaration", action="store_true", help="FILE is a whole declaration, not an override")
         versions = sub.add_parser("versions", help="a practice's versions")
         versions.add_argument("--practice", required=True, metavar="SLUG")
+        override = sub.add_parser("override", help="print a version's override (the text to start the next one from)")
+        override.add_argument("--practice", required=True, metavar="SLUG")
+        override.add_argument("--version", type=int, metavar="N", help="default: the latest version")
         diff = sub.add_parser("diff", help="what changed between two versions")
         diff.add_argument("--practice", required=True, metavar="SLUG")
         diff.add_argument("a", help='a version number, or "default"')
@@ -94,6 +104,13 @@ class Command(BaseCommand):
         for v in services.list_versions(practice.id):
             marks = " ".join(m for m, on in (("material", v.material), ("IN FORCE", v.number == in_force.number)) if on)
             self.stdout.write(f"{v.number:>3}  effective {v.effective_at:%Y-%m-%d %H:%M} UTC  {marks:<17} {v.summary}")
+
+    def _override(self, practice, version=None, **_):
+        practice = _practice(practice)
+        found = services.latest_version(practice.id) if version is None else services.get_version(practice.id, version)
+        if found is None:
+            raise CommandError(f"practice {practice.slug} has no version {version}")
+        self.stdout.write(found.override_toml or f"# version {found.number} is Confide's default: an empty override\n")
 
     def _side(self, practice: Practice, which: str):
         if which == "default":
@@ -133,3 +150,6 @@ class Command(BaseCommand):
             summary=summary,
         )
         self.stdout.write(f"published version {version.number} of {practice.slug}, effective {version.effective_at:%Y-%m-%d %H:%M} UTC")
+        previous = services.get_version(practice.id, version.number - 1)
+        for change in services.diff(services.declaration_of(previous), services.declaration_of(version)):
+            self.stdout.write(f"  {change}")
