@@ -22,11 +22,19 @@ if DEBUG and not DEV_MODE:
     raise ImproperlyConfigured("CONFIDE_DEBUG=1 is only allowed together with CONFIDE_DEV_MODE=1")
 
 PLACEHOLDER_SECRET_KEY = "confide-dev-placeholder-secret-key-not-for-production"
-SECRET_KEY = env_secret("CONFIDE_SECRET_KEY") or PLACEHOLDER_SECRET_KEY
+# `make run` keeps the key it made in the data directory; finding it there when neither
+# variable is set lets the CLI (`confide demo --code`, `confide audit verify`, ...) run against
+# that data directory from another shell without repeating `make run`'s environment.
+_DATA_DIR_SECRET_KEY = DATA_DIR / "secret_key"
+SECRET_KEY = (
+    env_secret("CONFIDE_SECRET_KEY")
+    or (_DATA_DIR_SECRET_KEY.read_text().strip() if _DATA_DIR_SECRET_KEY.is_file() else "")
+    or PLACEHOLDER_SECRET_KEY
+)
 if SECRET_KEY == PLACEHOLDER_SECRET_KEY and not DEV_MODE:
     raise ImproperlyConfigured(
-        "CONFIDE_SECRET_KEY (or CONFIDE_SECRET_KEY_FILE) must be set outside dev mode; "
-        "`make run` creates one under CONFIDE_DATA_DIR"
+        "CONFIDE_SECRET_KEY (or CONFIDE_SECRET_KEY_FILE, or a file CONFIDE_DATA_DIR/secret_key) "
+        "must be set outside dev mode; `make run` creates the file"
     )
 if len(SECRET_KEY) < 50 and not DEV_MODE:
     raise ImproperlyConfigured("CONFIDE_SECRET_KEY must be at least 50 characters")

@@ -169,7 +169,7 @@ def _random_secret(length: int = 60) -> str:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({}, "CONFIDE_SECRET_KEY (or CONFIDE_SECRET_KEY_FILE) must be set outside dev mode"),
+        ({}, "CONFIDE_SECRET_KEY (or CONFIDE_SECRET_KEY_FILE, or a file CONFIDE_DATA_DIR/secret_key) must be set"),
         ({"CONFIDE_SECRET_KEY": "too-short"}, "CONFIDE_SECRET_KEY must be at least 50 characters"),
         ({"CONFIDE_DEBUG": "1"}, "CONFIDE_DEBUG=1 is only allowed together with CONFIDE_DEV_MODE=1"),
         ({"CONFIDE_SECRET_KEY": "x" * 60, "CONFIDE_HTTPS": "perhaps"}, "CONFIDE_HTTPS must be one of"),
@@ -188,6 +188,20 @@ def test_settings_load_outside_dev_mode_with_a_real_secret(tmp_path):
     result = _run([sys.executable, "-c", "import confide.settings as s; print(s.DEBUG, s.DEV_MODE)"], _clean_env(tmp_path, CONFIDE_SECRET_KEY=_random_secret()))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False False"
+
+
+def test_settings_read_the_secret_key_make_run_left_in_the_data_directory(tmp_path):
+    """`make run` writes CONFIDE_DATA_DIR/secret_key; a CLI call from another shell (the
+    `confide demo --code` the demo prints) finds it there without any variable set."""
+    secret = _random_secret()
+    (tmp_path / "secret_key").write_text(secret + "\n")
+    result = _run([sys.executable, "-c", "import confide.settings as s; print(s.SECRET_KEY)"], _clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == secret
+
+    (tmp_path / "secret_key").write_text("short\n")  # the length rule holds for the file too
+    result = _run([sys.executable, "-c", "import confide.settings"], _clean_env(tmp_path))
+    assert "CONFIDE_SECRET_KEY must be at least 50 characters" in result.stderr
 
 
 def test_deploy_check_passes_with_production_settings(tmp_path):
