@@ -112,6 +112,38 @@ def reauth(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/reauth.html", {"form": form, "next": _next_url(request, "")}, status=400 if form.errors else 200)
 
 
+CONFIRM_PREFIX = "confirm"  # the password and code fields of confirm_in_place, apart from the action's own
+
+
+def confirm_in_place(request: HttpRequest) -> HttpResponse | None:
+    """A POST to an action that needs a fresh password and code, made with a stale confirmation:
+    the answer is a page asking for both that posts the action's fields again, unchanged, as hidden
+    inputs, to the same address. Confirmed: None (RoutePolicyMiddleware lets the view run on the
+    action's fields alone). Otherwise the page, again, with the reason. Nothing of the action is
+    done or stored before that; its fields only travel back to the browser that typed them."""
+    own = f"{CONFIRM_PREFIX}-"
+    form = ReauthForm(request.POST if f"{own}password" in request.POST else None, prefix=CONFIRM_PREFIX)
+    if form.is_bound and form.is_valid():
+        try:
+            services.check_reauth(request, form.cleaned_data["password"], form.cleaned_data["token"])
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            action = request.POST.copy()
+            for name in [name for name in action if name.startswith(own)]:
+                del action[name]
+            request.POST = action
+            return None
+    kept = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name != "csrfmiddlewaretoken" and not name.startswith(own)
+        for value in values
+    ]
+    context = {"form": form, "kept": kept, "action": request.get_full_path()}
+    return render(request, "accounts/confirm_in_place.html", context, status=400 if form.errors else 200)
+
+
 @route("accounts:security")
 def security(request: HttpRequest) -> HttpResponse:
     recovery = RecoveryCodeDevice.objects.filter(user=request.user).first()

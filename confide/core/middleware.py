@@ -146,6 +146,12 @@ class PracticeMiddleware:
 
                 return render_error(request, 403)
         if policy.recent_auth and not account_services.auth_is_fresh(request):
+            if request.method == "POST" and not request.FILES:
+                # Confirmed on the spot, so what was typed (a policy override, a settings form) is
+                # not lost to a redirect: None once confirmed, and the view runs with the POST.
+                from confide.accounts.views import confirm_in_place
+
+                return confirm_in_place(request)
             messages.info(request, "Confirm it is you: enter your password and a code from your authenticator.")
             # A GET comes back with its query (an export keeps its filters); quoted, so it stays one parameter.
             back = request.get_full_path() if request.method == "GET" else _safe_referer_path(request)

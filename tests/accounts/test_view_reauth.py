@@ -1,5 +1,6 @@
 """Sensitive actions (role and MFA changes, exports later) need a fresh password + code."""
 
+import re
 import time
 
 from django.urls import reverse
@@ -23,12 +24,45 @@ def test_stale_owner_is_asked_to_confirm_before_a_role_change(signed_in, world):
     client = signed_in(Role.OWNER)
     _make_stale(client)
     target = world.a.memberships[Role.FRONT_DESK]
-    response = client.post(reverse("accounts:staff-change-role", args=[target.id]), {"role": "billing"},
-                           headers={"Referer": "http://testserver/staff/"})
-    assert response.status_code == 302
-    assert response["Location"] == f"{reverse('accounts:reauth')}?next=/staff/"
+    url = reverse("accounts:staff-change-role", args=[target.id])
+    response = client.post(url, {"role": "billing"}, headers={"Referer": "http://testserver/staff/"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="confirm-in-place"' in html and f'action="{url}"' in html
+    assert '<input type="hidden" name="role" value="billing">' in html  # the choice made is kept
+    [confirm] = re.findall(r'<form[^>]*data-testid="confirm-in-place".*?</form>', html, flags=re.S)
+    assert confirm.count('name="csrfmiddlewaretoken"') == 1  # the page's own token, not the one sent kept as well
     with tenant_context(practice_id=world.a.practice.id):
         assert Membership.objects.get(id=target.id).role == Role.FRONT_DESK
+
+
+def test_confirming_in_place_carries_out_the_action_as_sent(signed_in, world):
+    client = signed_in(Role.OWNER)
+    _make_stale(client)
+    target = world.a.memberships[Role.FRONT_DESK]
+    url = reverse("accounts:staff-change-role", args=[target.id])
+    wrong = client.post(url, {"role": "billing", "confirm-password": "not-it-at-all", "confirm-token": "123456"})
+    assert wrong.status_code == 400 and b"password or code was not right" in wrong.content
+    assert b'<input type="hidden" name="role" value="billing">' in wrong.content
+    with tenant_context(practice_id=world.a.practice.id):
+        assert Membership.objects.get(id=target.id).role == Role.FRONT_DESK
+
+    code = TOTPDevice.objects.get(user=world.a.owner).current_code()
+    done = client.post(url, {"role": "billing", "confirm-password": PASSWORD, "confirm-token": code})
+    assert done.status_code == 302
+    assert time.time() - client.session[SESSION_AUTH_FRESH_AT] < 5
+    with tenant_context(practice_id=world.a.practice.id):
+        assert Membership.objects.get(id=target.id).role == Role.BILLING
+    assert AuditEntry.objects.filter(event=AuditEvent.REAUTH_FAILED, actor_id=str(world.a.owner.pk)).count() == 1
+    assert AuditEntry.objects.filter(event=AuditEvent.REAUTH_SUCCEEDED, actor_id=str(world.a.owner.pk)).count() == 1
+
+
+def test_a_stale_get_is_still_sent_to_the_confirm_page_and_back(signed_in, world):
+    client = signed_in(Role.OWNER)
+    _make_stale(client)
+    response = client.get(reverse("core:practice-settings"))
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:reauth')}?next={reverse('core:practice-settings')}"
 
 
 def test_reauth_with_password_and_code_makes_the_session_fresh(signed_in, world):

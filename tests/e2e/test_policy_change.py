@@ -100,3 +100,53 @@ def test_pol2_privacy_officer_publishes_a_material_change_and_staff_are_told(
     assert other_problems == []
     # The only console errors are the browser noting the deliberate 400 (the bad line).
     assert all("status of 400" in problem for problem in page_problems.all()), page_problems.all()
+
+
+def test_pol1_an_override_typed_with_a_stale_confirmation_survives_the_confirm_step(page, page_problems, e2e_world, make_staff):
+    """Publish needs a fresh password and code; asking for them must not throw away the override
+    the officer spent the last quarter of an hour writing (it once did: a redirect dropped it)."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.conf import settings
+
+    from confide.accounts.models import TOTPDevice
+    from confide.core.middleware import SESSION_AUTH_FRESH_AT
+    from confide.core.tenancy import tenant_context
+    from confide.policy.models import PolicyVersion
+    from tests.factories import TEST_PASSWORD
+
+    officer = make_staff(e2e_world.practice, Role.PRIVACY_OFFICER, email="privacy@demo.example.test", display_name="Priya Privacy")
+    browser_sign_in(page, officer)
+    page.goto("/practice/privacy-policy/")
+    expect(page.get_by_test_id("reauth-hint")).to_have_count(0)  # just signed in: fresh
+
+    # Twenty minutes later (the session's confirmation older than CONFIDE_RECENT_AUTH_MINUTES) ...
+    [cookie] = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    session = SessionStore(session_key=cookie["value"])
+    session[SESSION_AUTH_FRESH_AT] -= settings.CONFIDE_RECENT_AUTH_MINUTES * 60 + 600
+    session.save()
+    TOTPDevice.objects.filter(user=officer).update(last_t=-1)  # ... and the sign-in's code long gone by
+    page.reload()
+    expect(page.get_by_test_id("reauth-hint")).to_contain_text("what you typed here is kept")
+
+    typed = '# Shorter recordings: "60d", agreed at the staff meeting\n[[retention]]\nid = "telehealth-recordings"\nperiod = "60d"\n'
+    page.get_by_label("Override (TOML)").fill(typed)
+    page.get_by_label("What changes, in one sentence").fill("Recordings are kept 60 days <not 90>.")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
+
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_label("Code").fill("000000")
+    page.get_by_role("button", name="Confirm and continue").click()
+    expect(page.get_by_role("alert")).to_contain_text("The password or code was not right.")
+    with tenant_context(practice_id=e2e_world.practice.id):
+        assert PolicyVersion.objects.count() == 1
+
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_label("Code").fill(TOTPDevice.objects.get(user=officer, confirmed=True).current_code())
+    page.get_by_role("button", name="Confirm and continue").click()
+    expect(page.get_by_role("status").first).to_contain_text("Version 2 is published.")
+    with tenant_context(practice_id=e2e_world.practice.id):
+        latest = PolicyVersion.objects.order_by("number").last()
+        assert (latest.number, latest.summary) == (2, "Recordings are kept 60 days <not 90>.")
+        assert latest.override_toml.replace("\r\n", "\n") == typed  # every line, quotes and all
+    assert all("status of 400" in problem for problem in page_problems.all()), page_problems.all()

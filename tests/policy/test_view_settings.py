@@ -238,15 +238,40 @@ def test_pol2_publishing_a_material_change_says_who_will_be_told(signed_in, worl
     assert 'data-testid="upcoming-versions"' in html
 
 
-def test_publish_with_a_stale_confirmation_is_sent_to_confirm_and_writes_nothing(signed_in, world):
+def test_publish_with_a_stale_confirmation_asks_to_confirm_keeping_the_override_and_writes_nothing(signed_in, world):
+    from confide.accounts.models import TOTPDevice
+    from tests.conftest import PASSWORD
+
     client = signed_in(Role.PRIVACY_OFFICER)
     session = client.session
     session[SESSION_AUTH_FRESH_AT] = int(time.time()) - settings.CONFIDE_RECENT_AUTH_MINUTES * 60 - 60
     session.save()
-    response = client.post(PUBLISH, _form(), HTTP_REFERER=f"http://testserver{SETTINGS}")
-    assert response.status_code == 302
-    assert response["Location"] == f"{reverse('accounts:reauth')}?next={SETTINGS}"
-    assert _versions(world.a.practice) == 1
     # Preview and the page itself do not ask: they change nothing. The page says Publish will.
     assert client.post(SETTINGS, _form()).status_code == 200
     assert 'data-testid="reauth-hint"' in client.get(SETTINGS).content.decode()
+    typed = '# ours, typed by hand\n[[retention]]\nid = "telehealth-recordings"\nperiod = "60d"\n'
+    form = _form(typed, summary="Recordings kept 60 days & no longer.")
+    response = client.post(PUBLISH, form, HTTP_REFERER=f"http://testserver{SETTINGS}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="confirm-in-place"' in html and f'action="{PUBLISH}"' in html
+    kept = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+    assert kept["override_toml"] == typed.replace('"', "&quot;") and kept["summary"] == "Recordings kept 60 days &amp; no longer."
+    assert _versions(world.a.practice) == 1
+
+    # A wrong password: asked again, the override still kept, nothing published.
+    wrong = client.post(PUBLISH, {**form, "confirm-password": "not-it-at-all", "confirm-token": "000000"})
+    assert wrong.status_code == 400 and "password or code was not right" in wrong.content.decode()
+    assert 'name="override_toml"' in wrong.content.decode()
+    assert _versions(world.a.practice) == 1
+
+    # Confirmed: the very override typed is version 2, in the same request.
+    code = TOTPDevice.objects.get(user=world.a.users[Role.PRIVACY_OFFICER]).current_code()
+    done = client.post(PUBLISH, {**form, "confirm-password": PASSWORD, "confirm-token": code})
+    assert done.status_code == 302
+    with tenant_context(practice_id=world.a.practice.id):
+        latest = PolicyVersion.objects.order_by("number").last()
+        assert (latest.number, latest.override_toml, latest.summary) == (2, typed, "Recordings kept 60 days & no longer.")
+        assert AuditEntry.objects.filter(event=AuditEvent.REAUTH_SUCCEEDED).exists()
+
+
