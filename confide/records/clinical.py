@@ -29,6 +29,9 @@ class Item(BaseModel):
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     source_key: str = ""  # keyed hash of (source system, resource id); "" when entered here
+    # SHA-256 of the item as its source last sent it (records/fhir.py): a re-import tells from it
+    # whether the source changed its mind and whether the item was changed here since.
+    source_digest: str = ""
     recorded_at: datetime.datetime | None = None
 
     @field_validator("id")

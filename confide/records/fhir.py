@@ -26,7 +26,11 @@ record). A refusal anywhere leaves no half patient.
 Idempotent: the patient and every item carry `source_key` = HMAC(practice index key,
 "fhir:<system>:<Type>/<id>") (vault/blind_index.py::source_keyer), never the source's id. A
 re-import finds the patient by it, replaces each item with the same key (keeping Confide's
-item id), and adds the rest; items entered in Confide, or no longer in the bundle, stay.
+item id), and adds the rest; items entered in Confide, or no longer in the bundle, stay. Each
+imported item also carries `source_digest`, a hash of what the source sent: an item the source
+sends unchanged is left alone (a medication stopped here stays stopped), and one the source
+changed but that was changed here since the last import keeps the change made here (counted as
+`kept_local`; a clinician's correction outranks the other system's copy).
 
 Messages and results carry entry numbers, resource types, ids and counts: never a value.
 """
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import json
 import logging
 import os
@@ -634,6 +639,7 @@ class ImportResult:
     imported: Counter
     skipped_types: Counter
     skipped_fields: Counter
+    kept_local: int = 0  # items the source changed that had been changed here since: left as they are
 
 
 def _finish(item: dict, item_id: str, recorded_at) -> dict:
@@ -645,24 +651,45 @@ def _finish(item: dict, item_id: str, recorded_at) -> dict:
     return done
 
 
-def _merge(current: list[dict], incoming: list[dict], now: str) -> tuple[list[dict], int, int]:
-    """(the list after import, items added, items replaced). An item whose source_key is
-    already on the list replaces it in place, keeping its id; the others are appended."""
+def _content_digest(item: dict) -> str:
+    """What an item says, hashed: everything but Confide's ids and the digest itself."""
+    content = {name: value for name, value in item.items() if name not in ("id", "source_digest")}
+    if "components" in content:
+        content["components"] = [{name: value for name, value in c.items() if name != "id"} for c in content["components"]]
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _from_source(item: dict, item_id: str, recorded_at) -> dict:
+    done = _finish(item, item_id, recorded_at)
+    done["source_digest"] = _content_digest(done)
+    return done
+
+
+def _merge(current: list[dict], incoming: list[dict], now: str) -> tuple[list[dict], int, int, int]:
+    """(the list after import, items added, items replaced, items kept as changed here). An
+    item whose source_key is already on the list is replaced in place, keeping its id, when the
+    source changed it and nobody here did since; the others are appended."""
     merged = list(current)
     at = {item.get("source_key"): k for k, item in enumerate(merged) if item.get("source_key")}
-    added = replaced = 0
+    added = replaced = kept_local = 0
     for item in incoming:
         k = at.get(item["source_key"])
         if k is None:
             at[item["source_key"]] = len(merged)
-            merged.append(_finish(item, uuid.uuid4().hex, now))
+            merged.append(_from_source(item, uuid.uuid4().hex, now))
             added += 1
             continue
-        new = _finish(item, merged[k]["id"], merged[k].get("recorded_at") or now)
-        if new != merged[k]:
-            merged[k] = new
-            replaced += 1
-    return merged, added, replaced
+        ours = merged[k]
+        new = _from_source(item, ours["id"], ours.get("recorded_at") or now)
+        last_sent = ours.get("source_digest")
+        if new["source_digest"] == (last_sent or _content_digest(ours)):
+            continue  # the source says what it said before (whatever was changed here since stands)
+        if last_sent and _content_digest(ours) != last_sent:
+            kept_local += 1  # changed here since the source last sent it: the change made here stands
+            continue
+        merged[k] = new
+        replaced += 1
+    return merged, added, replaced, kept_local
 
 
 def _now_json() -> str:
@@ -678,15 +705,16 @@ def import_bundle(bundle: dict, *, practice_id, source_system: str = DEFAULT_SOU
         existing = Patient.objects.filter(source_key=mapped.patient_key).values_list("id", flat=True).first()
         try:
             if existing is None:
-                patient_id, changed = _create(actor, mapped), None
+                patient_id, changed, kept_local = _create(actor, mapped), None, 0
             else:
-                patient_id, changed = existing, _update(actor, existing, mapped)
+                patient_id, (changed, kept_local) = existing, _update(actor, existing, mapped)
         except IntegrityError:
             raise BundleRefused("another import created this patient at the same moment; nothing was written, run it again") from None
     return ImportResult(
         patient_id=patient_id, created=existing is None,
         changed=sorted(changed if changed is not None else [*mapped.fields, *mapped.lists]),
         imported=mapped.imported, skipped_types=mapped.skipped_types, skipped_fields=mapped.skipped_fields,
+        kept_local=kept_local,
     )  # fmt: skip
 
 
@@ -706,19 +734,21 @@ def _create(actor, mapped: MappedBundle) -> uuid.UUID:
     return patient.pk
 
 
-def _update(actor, patient_id: uuid.UUID, mapped: MappedBundle) -> list[str]:
+def _update(actor, patient_id: uuid.UUID, mapped: MappedBundle) -> tuple[list[str], int]:
+    """(the fields written, the items kept as changed here)."""
     names = [*mapped.fields, *mapped.lists]
     now = _now_json()
     with open_chart(actor, patient_id, Purpose.TREATMENT, categories=_categories_for_change(names)) as chart:
         patient = chart.patient
-        changes, new_entries, corrections = {}, set(), set()
+        changes, new_entries, corrections, kept_local = {}, set(), set(), 0
         for name, value in mapped.fields.items():
             current = getattr(patient, name)
             if current != value:
                 changes[name] = value
                 (corrections if current not in (None, "") else new_entries).add(name)
         for name, items in mapped.lists.items():
-            merged, added, replaced = _merge(list(getattr(patient, name) or []), items, now)
+            merged, added, replaced, kept = _merge(list(getattr(patient, name) or []), items, now)
+            kept_local += kept
             if added or replaced:
                 changes[name] = merged
             if added:
@@ -726,7 +756,7 @@ def _update(actor, patient_id: uuid.UUID, mapped: MappedBundle) -> list[str]:
             if replaced:
                 corrections.add(name)
         if not changes:
-            return []
+            return [], kept_local
         cleaned = clean_fields(changes)
         if new_entries:
             chart.record_change(new_entries, "new_entry")
@@ -736,7 +766,7 @@ def _update(actor, patient_id: uuid.UUID, mapped: MappedBundle) -> list[str]:
             setattr(patient, name, value)
         patient.save(update_fields=[*cleaned, "updated_at"])
         _index(patient, set(cleaned))
-    return sorted(cleaned)
+    return sorted(cleaned), kept_local
 
 
 def import_bundle_file(path, *, practice_id, source_system: str = DEFAULT_SOURCE_SYSTEM) -> ImportResult:
@@ -752,6 +782,7 @@ class ImportSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    kept_local: int = 0
     imported: Counter = field(default_factory=Counter)
     skipped_types: Counter = field(default_factory=Counter)
     skipped_fields: Counter = field(default_factory=Counter)
@@ -767,6 +798,7 @@ class ImportSummary:
             self.updated += 1
         else:
             self.unchanged += 1
+        self.kept_local += result.kept_local
         self.imported.update(result.imported)
         self.skipped_types.update(result.skipped_types)
         self.skipped_fields.update(result.skipped_fields)

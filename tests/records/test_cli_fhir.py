@@ -55,6 +55,27 @@ def test_a_second_run_reports_every_patient_unchanged(world, tmp_path):
     assert "bundles: 1 imported (0 new patients, 0 updated, 1 unchanged), 0 refused" in out
 
 
+def test_a_source_change_to_an_item_changed_here_is_reported_as_kept(world, tmp_path):
+    from tests.records.fhir_bundles import resource_of, variant
+    from tests.records.test_fhir_import import _mark, chart
+
+    path = tmp_path / "bundle.json"
+    path.write_bytes(as_bytes(small_bundle()))
+    fhir_cli("import", str(path), "--practice", "a")
+    with tenant_context(practice_id=world.a.practice.id):
+        patient_id = Patient.objects.get().id
+    [condition] = chart(world, patient_id, "conditions")["conditions"]
+    _mark(world, patient_id, "conditions", condition["id"], "entered-in-error")
+
+    def resolve(bundle):
+        resource_of(bundle, "cond-1")["clinicalStatus"]["coding"][0]["code"] = "resolved"
+
+    path.write_bytes(as_bytes(variant(resolve)))
+    out, _ = fhir_cli("import", str(path), "--practice", "a", "--no-progress")
+    assert out.splitlines()[0].endswith("(unchanged)")
+    assert "items kept as changed in Confide (the source sent a different version; not applied): 1" in out
+
+
 def test_an_unknown_practice_is_an_error(world, tmp_path):
     with pytest.raises(CommandError, match="no practice with slug 'nope'"):
         fhir_cli("import", str(tmp_path), "--practice", "nope")

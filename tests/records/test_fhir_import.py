@@ -4,6 +4,7 @@ re-importing replaces, never duplicates; a bad bundle writes nothing at all."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import override_settings
@@ -56,8 +57,9 @@ def test_a_bundle_becomes_one_patient_with_its_clinical_lists(world):
     assert (values["medical_record_number"], values["phone"], values["email"]) == ("MRN-7781", "+1 415 555 0177", "temi.o@example.test")
     assert values["address"] == {"lines": ["9 Larch Way"], "city": "Berkeley", "state": "CA", "postal_code": "94703", "country": "US"}
     meds = by_name(values["medications"])
-    assert meds["lisinopril 10 MG Oral Tablet"] | {"id": "", "source_key": "", "recorded_at": None} == {
-        "id": "", "source_key": "", "recorded_at": None, "name": "lisinopril 10 MG Oral Tablet",
+    assert re.fullmatch(r"[0-9a-f]{64}", meds["lisinopril 10 MG Oral Tablet"]["source_digest"])
+    assert meds["lisinopril 10 MG Oral Tablet"] | {"id": "", "source_key": "", "recorded_at": None, "source_digest": ""} == {
+        "id": "", "source_key": "", "recorded_at": None, "source_digest": "", "name": "lisinopril 10 MG Oral Tablet",
         "coding": {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "314076", "display": "lisinopril 10 MG Oral Tablet"},
         "dose": "10 mg once daily", "route": "oral", "kind": "prescription", "status": "active", "start": "2019-03-02", "end": None,
         "prescriber": "", "note": "",
@@ -172,6 +174,59 @@ def test_items_entered_in_confide_survive_a_reimport(world):
     run_import(world, small_bundle())
     allergies = chart(world, first.patient_id, "allergies")["allergies"]
     assert [a["substance"] for a in allergies] == ["Penicillin", "Latex"] and allergies[1]["id"] == mine["id"]
+
+
+def _mark(world, patient_id, list_name: str, item_id: str, status: str) -> None:
+    from confide.records.services import do_set_item_status
+
+    clinician = StaffActor.from_membership(world.a.memberships[Role.CLINICIAN])
+    with tenant_context(practice_id=world.a.practice.id):
+        do_set_item_status(actor=clinician, patient_id=patient_id, list_name=list_name, item_id=item_id, status=status, reason="error_correction")
+
+
+def _resolve_condition(bundle):
+    condition = resource_of(bundle, "cond-1")
+    condition["clinicalStatus"]["coding"][0]["code"] = "resolved"
+    condition["abatementDateTime"] = "2025-01-15"
+
+
+def test_rec4_an_item_marked_here_is_not_undone_by_reimporting_the_same_bundle(world):
+    first = run_import(world, small_bundle())
+    [condition] = chart(world, first.patient_id, "conditions")["conditions"]
+    _mark(world, first.patient_id, "conditions", condition["id"], "entered-in-error")
+
+    again = run_import(world, small_bundle())
+
+    assert again.changed == [] and again.kept_local == 0
+    [after] = chart(world, first.patient_id, "conditions")["conditions"]
+    assert (after["id"], after["status"]) == (condition["id"], "entered-in-error")
+
+
+def test_rec4_a_source_change_to_an_item_changed_here_keeps_ours_and_is_reported(world):
+    first = run_import(world, small_bundle())
+    [condition] = chart(world, first.patient_id, "conditions")["conditions"]
+    _mark(world, first.patient_id, "conditions", condition["id"], "entered-in-error")
+    entries_before = AuditEntry.objects.filter(event=AuditEvent.CHART_CHANGED).count()
+
+    again = run_import(world, variant(_resolve_condition))
+
+    assert again.changed == [] and again.kept_local == 1
+    [after] = chart(world, first.patient_id, "conditions")["conditions"]
+    assert (after["status"], after.get("abatement")) == ("entered-in-error", None)  # the clinician's word stands
+    assert AuditEntry.objects.filter(event=AuditEvent.CHART_CHANGED).count() == entries_before
+
+
+def test_a_source_change_still_reaches_an_item_nobody_changed_here_after_a_local_mark_elsewhere(world):
+    first = run_import(world, small_bundle())
+    [medication, *_] = chart(world, first.patient_id, "medications")["medications"]
+    _mark(world, first.patient_id, "medications", medication["id"], "stopped")
+
+    again = run_import(world, variant(_resolve_condition))
+
+    assert again.changed == ["conditions"] and again.kept_local == 0
+    [condition] = chart(world, first.patient_id, "conditions")["conditions"]
+    assert condition["status"] == "resolved"
+    assert by_name(chart(world, first.patient_id, "medications")["medications"])[medication["name"]]["status"] == "stopped"
 
 
 def test_a_changed_demographic_is_a_correction_and_a_new_one_a_new_entry(world):

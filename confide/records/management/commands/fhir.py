@@ -91,6 +91,8 @@ class Command(BaseCommand):
         out = self.stdout.write
         out(f"bundles: {s.files - s.refused} imported ({s.created} new patients, {s.updated} updated, {s.unchanged} unchanged), "
             f"{s.refused} refused")  # fmt: skip
+        if s.kept_local:
+            out(f"items kept as changed in Confide (the source sent a different version; not applied): {s.kept_local}")
         kinds = sorted(set(s.imported) | set(s.skipped_types))
         if kinds:
             width = max(len(k) for k in kinds + ["resource type"])
