@@ -43,7 +43,7 @@ class Command(BaseCommand):
         exp.add_argument("--patient", required=True, metavar="UUID")
         exp.add_argument("--out", required=True, metavar="FILE", help="written with mode 0600 (replaced if it exists)")
         exp.add_argument("--include-psychotherapy-notes", action="store_true",
-                         help="refused until the patient's authorization can be recorded (consent ledger)")  # fmt: skip
+                         help="only with the patient's authorization in the consent ledger (topic psychotherapy_notes_disclosure)")  # fmt: skip
 
     def handle(self, *args, action, **options):
         if action == "import":
