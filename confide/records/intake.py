@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
@@ -241,8 +242,19 @@ def age_on(born: datetime.date, day: datetime.date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+# C0 controls but tab and line breaks, and DEL: never typed on purpose, invisible when shown, and
+# PostgreSQL refuses NUL in text outright (Django's own form fields refuse NUL the same way).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(label: str, value: str) -> str:
+    if _CONTROL_CHARACTERS.search(value):
+        raise InvalidInput(f"{label}: remove the invisible control character it contains.")
+    return value
+
+
 def _text(data, name: str, label: str, *, required: bool, limit: int = 300) -> str:
-    value = (data.get(name) or "").strip()
+    value = _no_control_characters(label, (data.get(name) or "").strip())
     if required and not value:
         raise InvalidInput(f"{label}: please fill this in.")
     if len(value) > limit:
@@ -332,7 +344,7 @@ def _answers(form: IntakeForm, data, files) -> tuple[dict, list, list]:
                 raise InvalidInput(f"{label}: a photo is a JPEG or PNG image.")
             photos.append((q["id"], clean))
             continue
-        raw = (data.get(key) or "").strip()
+        raw = _no_control_characters(label, (data.get(key) or "").strip())
         if not raw:
             if q.get("required"):
                 raise InvalidInput(f"{label}: please answer this.")
@@ -555,6 +567,11 @@ def do_accept(*, actor: StaffActor, submission_id, merge_into=None, request=None
     from confide.records.files import do_add_file
 
     _check_reviewer(actor)
+    if merge_into is not None:
+        try:
+            merge_into = uuid.UUID(str(merge_into))
+        except ValueError:
+            raise InvalidInput("The chart to add it to is not a patient of this practice; choose one from the list.") from None
     with open_intake(actor, submission_id, request=request) as chart:
         s = chart.submission
         labels = {q["id"]: q["label"] for q in s.form.questions}

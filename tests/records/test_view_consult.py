@@ -53,6 +53,20 @@ def test_a_mistake_is_a_400_that_keeps_the_typed_answers_and_stores_nothing(worl
     assert _count(world) == 0
 
 
+@pytest.mark.parametrize(("field", "label"), [("given_name", "First name"), ("q_reason", "What would you like help with?")])
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f"], ids=["nul", "escape", "delete"])
+def test_control_characters_are_refused_by_name_and_nothing_is_kept(world, field, label, character):
+    response = Client().post(_url(world), form_data(world.a.practice, **{field: f"Noor{character}Haddad"}))
+    assert response.status_code == 400
+    assert f"{label}: remove the invisible control character it contains." in response.content.decode()
+    assert _count(world) == 0
+
+
+def test_line_breaks_and_tabs_in_an_answer_are_kept(world):
+    response = Client().post(_url(world), form_data(world.a.practice, q_reason="Itchy rash\r\n\tboth forearms"))
+    assert response.status_code == 200 and _count(world) == 1
+
+
 def test_a_minor_without_a_guardian_is_refused_and_nothing_is_kept(world):
     data = form_data(world.a.practice, date_of_birth="2012-05-01")
     response = Client().post(_url(world), data)
@@ -88,6 +102,18 @@ def test_staff_review_accept_and_reject(world, signed_in):
         assert Patient.objects.count() == 1
         assert list(IntakeSubmission.objects.values_list("status", flat=True)) == ["accepted"]
     assert client.get(reverse("intake:detail", kwargs={"submission_id": second.pk})).status_code == 404
+
+
+@pytest.mark.parametrize("merge_into", ["not-a-uuid", "a\x00b", "x" * 5000])
+def test_accepting_into_a_malformed_chart_id_is_refused_with_a_message_and_changes_nothing(world, signed_in, merge_into):
+    submission = submit(world.a.practice)
+    client = signed_in(Role.CLINICIAN)
+    response = client.post(reverse("intake:accept", kwargs={"submission_id": submission.pk}), {"merge_into": merge_into}, follow=True)
+    assert response.status_code == 200
+    assert "The chart to add it to is not a patient of this practice" in response.content.decode()
+    with tenant_context(practice_id=world.a.practice.id):
+        assert Patient.objects.count() == 0
+        assert IntakeSubmission.objects.get().status == "received"
 
 
 def _photo_id(submission):
