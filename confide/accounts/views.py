@@ -15,21 +15,18 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from confide.accounts import services
 from confide.accounts.forms import CodeForm, EnrolForm, ReauthForm, RoleForm, SignInForm
 from confide.accounts.models import RecoveryCodeDevice
 from confide.core.decorators import route
+from confide.core.http import local_path
 from confide.core.errors import InvalidInput
 from confide.core.permissions import Perm, Role
 
 
 def _next_url(request: HttpRequest, default: str = "core:dashboard") -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return candidate
-    return default
+    return local_path(request, request.POST.get("next") or request.GET.get("next")) or default
 
 
 class SignInView(LoginView):

@@ -17,7 +17,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from confide.consent import analytics, services, texts
@@ -26,6 +25,7 @@ from confide.consent.signals import Question
 from confide.consent.topics import TOPICS, Action, Channel, Method, Topic
 from confide.core.decorators import route
 from confide.core.errors import Forbidden, InvalidInput
+from confide.core.http import local_path
 from confide.core.public import public_practice_page
 
 # Which prompts each page's forms may answer (a form cannot post a choice another page offers).
@@ -46,11 +46,7 @@ def _page(request: HttpRequest, practice, template: str, context: dict, status: 
 
 
 def _back(request: HttpRequest, practice, fallback: str) -> str:
-    wanted = request.POST.get("next", "")
-    prefix = f"/p/{practice.slug}/"
-    if wanted.startswith(prefix) and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return wanted
-    return fallback
+    return local_path(request, request.POST.get("next"), under=f"/p/{practice.slug}/") or fallback
 
 
 def _choose(request: HttpRequest, practice, page: str) -> tuple[str, Action] | str:

@@ -12,11 +12,11 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from confide.accounts import services as account_services
 from confide.core.actors import StaffActor
 from confide.core.decorators import route
+from confide.core.http import local_path
 from confide.core.public import public_practice_page
 from confide.policy import acknowledgements, services
 from confide.policy.forms import AcknowledgeForm, PolicyChangeForm, mark_errors
@@ -142,7 +142,4 @@ def acknowledge(request: HttpRequest, version_id) -> HttpResponse:
     form.is_valid()  # one optional field: an unusable `next` just means the dashboard
     version = acknowledgements.do_accept_notice(actor=request.actor, version_id=version_id)
     messages.success(request, f"Thank you: it is recorded that you have read version {version.number} of the privacy notice.")
-    back = form.cleaned_data.get("next") or ""
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(back)
-    return redirect("core:dashboard")
+    return redirect(local_path(request, form.cleaned_data.get("next")) or "core:dashboard")

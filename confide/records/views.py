@@ -43,7 +43,8 @@ def _posted(request: HttpRequest):
 
 def _page_number(request: HttpRequest, source) -> int | None:
     raw = source.get("page", "1") or "1"
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else None
+    # ASCII digits only, and few: str.isdigit() admits "²" and int() refuses over 4,300 digits.
+    return int(raw) if len(raw) <= 6 and raw.isascii() and raw.isdigit() and int(raw) > 0 else None
 
 
 # --- the patient list ---------------------------------------------------------------------------
