@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from confide.audit import checkpoints
 
@@ -130,3 +130,16 @@ def owner_remove_chains(chains: list[str]) -> None:
 
 def new_chain() -> str:
     return str(uuid.uuid4())
+
+
+def refused_sql(sql: str, params=()) -> str:
+    """Run `sql` expecting the database to refuse it (an append-only or immutability trigger);
+    the error's text. In a savepoint, so the test's transaction survives the refusal."""
+    with pytest.raises(DatabaseError) as refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    return str(refused.value)
+
+
+def db_id(obj):
+    """The primary key as the database stores it (a UUID is text on SQLite), for raw SQL."""
+    return type(obj)._meta.pk.get_db_prep_value(obj.pk, connection)

@@ -8,19 +8,9 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from confide.core.tenancy import tenant_context
-from tests.audit.conftest import ON_POSTGRES
+from tests.audit.conftest import ON_POSTGRES, db_id, refused_sql
 
 CHANGE = '[[retention]]\nid = "telehealth-recordings"\nperiod = "60d"\n'
-
-
-def _refused(sql: str, params=()) -> str:
-    with pytest.raises(DatabaseError) as refused, transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    return str(refused.value)
-
-
-def _db_id(obj):
-    return type(obj)._meta.pk.get_db_prep_value(obj.pk, connection)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +26,7 @@ def test_pol1_the_database_refuses_to_change_or_delete_a_version(world, publish,
 
     version = publish(CHANGE, summary="Analytics kept longer.")
     with tenant_context(practice_id=world.a.practice.id):
-        assert "policy versions are immutable" in _refused(sql, [_db_id(version)])
+        assert "policy versions are immutable" in refused_sql(sql, [db_id(version)])
         kept = PolicyVersion.objects.get(pk=version.pk)
         assert (kept.summary, kept.override_toml, kept.digest) == ("Analytics kept longer.", version.override_toml, version.digest)
 
