@@ -26,14 +26,14 @@ from tests.audit.conftest import ON_POSTGRES, owner_connection, refused_sql
         "DELETE FROM audit_auditentry WHERE id = %s",
     ],
 )
-def test_raw_update_and_delete_arerefused_sql(db, sql):
+def test_raw_update_and_delete_are_refused(db, sql):
     entry = record(AuditEvent.CHART_OPENED, practice_id="11111111-1111-1111-1111-111111111111")
     assert "audit entries are append-only" in refused_sql(sql, [entry.id])
     stored = AuditEntry.objects.get(id=entry.id)
     assert (stored.outcome, stored.hash) == (entry.outcome, entry.hash)
 
 
-def test_deleting_every_row_isrefused_sql(db):
+def test_deleting_every_row_is_refused(db):
     record(AuditEvent.SIGNIN_FAILED)
     assert "append-only" in refused_sql("DELETE FROM audit_auditentry")
     assert AuditEntry.objects.count() == 1

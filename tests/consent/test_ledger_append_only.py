@@ -50,7 +50,7 @@ def test_con2_the_database_refuses_to_change_or_delete_an_event(world, make_pati
     assert [e.action for e in events(world.a.practice)] == ["grant"]
 
 
-def test_con2_deleting_every_event_isrefused_sql(world, make_patient):
+def test_con2_deleting_every_event_is_refused(world, make_patient):
     by_phone(world.a, make_patient().id, "marketing_email")
     with tenant_context(practice_id=world.a.practice.id):
         assert "append-only" in refused_sql("DELETE FROM consent_consentevent")
