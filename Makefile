@@ -41,9 +41,11 @@ run: install
 	  $(BIN)/gunicorn confide.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
 	  --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss' --access-logfile - --log-level warning
 
+# The layer contracts first (pyproject.toml, [tool.importlinter]): a wrong-way import fails the build.
 # SQLite always; PostgreSQL as well when DATABASE_URL is set (CI sets it). The browser
 # tests run in the SQLite pass only: they test the UI, which does not depend on the database.
 test: install-dev
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 	@if [ -n "$$DATABASE_URL" ]; then \
 	  echo "== PostgreSQL pass ($${DATABASE_URL%%@*}@...) =="; \

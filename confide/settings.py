@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "confide.policy",
     "confide.consent",
     "confide.records",
+    "confide.site",  # entry points above every domain: the demo, confide keys
 ]
 
 MIDDLEWARE = [
@@ -78,7 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "confide.core.middleware.PracticeMiddleware",
+    "confide.accounts.middleware.PracticeMiddleware",
     # GPC / DNT on public practice pages, the visitor cookie, request.privacy_signals (TRK3)
     "confide.consent.middleware.PrivacySignalsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -146,6 +147,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts, passwords, MFA, lockout -----------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# The data subjects' model, for the layers below records (confide/core/subjects.py).
+CONFIDE_PATIENT_MODEL = "records.Patient"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out credentials before checking them
     "django.contrib.auth.backends.ModelBackend",

@@ -1,19 +1,6 @@
-"""Purposes of use. Every opening of a chart names one; the audit entry records it.
+"""Purposes of use live in `confide.core.purposes` (policy and consent name them too, below the
+door); this module keeps the door's own import path."""
 
-The values are those of the policy taxonomy (`confide/policy/default.toml`): treatment, payment
-and operations are HIPAA's TPO; the others need something more before any data flows (a
-patient's request, consent in the consent ledger, a legal basis), see `policy.py`."""
+from confide.core.purposes import Purpose
 
-from enum import StrEnum, unique
-
-
-@unique
-class Purpose(StrEnum):
-    TREATMENT = "treatment"
-    PAYMENT = "payment"
-    OPERATIONS = "operations"
-    PATIENT_REQUEST = "patient_request"
-    MARKETING = "marketing"
-    ANALYTICS = "analytics"
-    AI_ASSIST = "ai_assist"
-    LEGAL = "legal"
+__all__ = ["Purpose"]

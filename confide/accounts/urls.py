@@ -1,6 +1,6 @@
 from django.urls import path
 
-from confide.accounts import views
+from confide.accounts import practice_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -12,6 +12,9 @@ urlpatterns = [
     path("account/security/", views.security, name="security"),
     path("account/recovery-codes/", views.recovery_codes_regenerate, name="recovery-codes-regenerate"),
     path("account/replace-authenticator/", views.mfa_replace, name="mfa-replace"),
+    path("practices/", practice_views.select_practice, name="select-practice"),
+    path("practices/switch/", practice_views.switch_practice, name="switch-practice"),
+    path("practice/settings/", practice_views.practice_settings, name="practice-settings"),
     path("staff/", views.staff_list, name="staff-list"),
     path("staff/<uuid:membership_id>/role/", views.staff_change_role, name="staff-change-role"),
     path("staff/<uuid:membership_id>/reset-mfa/", views.staff_reset_mfa, name="staff-reset-mfa"),

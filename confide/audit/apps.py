@@ -5,3 +5,6 @@ class AuditConfig(AppConfig):
     name = "confide.audit"
     label = "audit"
     verbose_name = "Audit log"
+
+    def ready(self) -> None:
+        from confide.audit import receivers  # noqa: F401  (records the vault's key events)

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.consent.models import UsageCount
 from confide.core.errors import Forbidden, InvalidInput
 

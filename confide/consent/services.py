@@ -21,8 +21,10 @@ practice (permission `consent:patient:record`) by phone, paper or import — the
 recorded as `recorded_by` — or for themselves. Anything else is `Forbidden`.
 
 A patient acting from a browser leaves evidence (IP address, user agent) that is PHI: it is
-written encrypted under the patient's key, through the chart door as the registered system job
-`consent-evidence` (its own `records:chart:opened` entry), never into the event row (TRK1).
+written encrypted under the patient's key, never into the event row (TRK1), and only inside the
+chart door opened for it as the registered system job `consent-evidence` (its own
+`records:chart:opened` entry). The ledger sits below the door, so the door is opened above it:
+`confide.access.consent.do_patient_choice` (check here, open the door, append here).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from types import SimpleNamespace
 from django.db import transaction
 from django.utils import timezone
 
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
+from confide.core.subjects import patient_model
 from confide.audit.chain import AuditActor, record
 from confide.audit.events import AuditEvent
 from confide.consent import locks
@@ -66,6 +69,8 @@ from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
 from confide.core.tenancy import tenant_context
+from confide.vault.allowance import current as current_allowance
+from confide.vault.fields import encrypted_fields
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +241,12 @@ def do_choose(*, action, **kwargs) -> ConsentEvent:
 
 
 def _choose(action, actor, subject, topic, channel, method, shown_text, scope, occurred_at, request) -> ConsentEvent:
+    return append_choice(check_choice(action, actor, subject, topic, channel, method, shown_text, scope, occurred_at, request))
+
+
+def check_choice(action, actor, subject, topic, channel, method, shown_text, scope="", occurred_at=None, request=None) -> _Choice:
+    """A choice validated and authorized, its transition checked against the state now: a clear
+    error before anything is opened or written. `append_choice` appends it."""
     choice = _Choice(
         actor=actor, subject=subject, topic=parse_topic(topic), action=action, channel=parse_channel(channel),
         method=parse_method(method), shown_text=shown_text, scope=scope, request=request,
@@ -246,9 +257,28 @@ def _choose(action, actor, subject, topic, channel, method, shown_text, scope, o
     _validate(choice)
     _authorize(choice)
     _check_transition(choice, state(subject, choice.topic))  # a clear error before anything is opened
-    if choice.evidence:
-        return _append_with_evidence(choice)
+    return choice
+
+
+def append_choice(choice: _Choice) -> ConsentEvent:
+    """Append a checked choice. A patient's browser evidence is PHI, sealed under their key: it is
+    written only inside the chart door opened for it (`confide.access.consent.do_patient_choice`
+    opens it as the `consent-evidence` job; the ledger sits below the door and cannot)."""
+    if choice.evidence and not all(_evidence_allowed(choice, category) for category in EVIDENCE_CATEGORIES):
+        raise Forbidden(
+            "a patient's own choice from a browser carries evidence that is written through the chart door: "
+            "record it with confide.access.consent.do_patient_choice"
+        )
     return _append(choice)
+
+
+# The categories of ConsentEvidence's sealed fields (IP address, user agent).
+EVIDENCE_CATEGORIES = frozenset(f.category for f in encrypted_fields(ConsentEvidence))
+
+
+def _evidence_allowed(choice: _Choice, category: str) -> bool:
+    allowance = current_allowance()
+    return allowance is not None and allowance.permits(category, choice.subject.id)
 
 
 def _occurred_at(method: Method, occurred_at) -> datetime.datetime:
@@ -336,11 +366,10 @@ def _require_membership(actor: StaffActor) -> None:
 
 
 def _require_patient(subject: Subject) -> None:
-    from confide.records.models import Patient
     from confide.vault import tombstones
 
     with tenant_context(practice_id=subject.practice_id):
-        active = Patient.objects.filter(pk=subject.id, is_active=True).exists()
+        active = patient_model().objects.filter(pk=subject.id, is_active=True).exists()
     if not active or tombstones.is_shredded(subject.id):
         raise NotFound("patient")  # missing, another practice's, or no longer in the active database
 
@@ -436,16 +465,6 @@ def _append(choice: _Choice, *, overrides: ConsentEvent | None = None, audit_eve
         )
     logger.info("consent recorded", extra={"object_id": str(event.pk), "event": f"{topic.value}:{choice.action.value}"})
     return event
-
-
-def _append_with_evidence(choice: _Choice) -> ConsentEvent:
-    """A patient's browser evidence is PHI: written through the chart door (the door provides
-    the transaction; the event, evidence, projection and audit entry commit together)."""
-    from confide.access.door import CONSENT_EVIDENCE_JOB, open_chart
-
-    job = CONSENT_EVIDENCE_JOB.for_practice(choice.subject.practice_id)
-    with open_chart(job, choice.subject.id, Purpose.OPERATIONS, categories=job.categories):
-        return _append(choice)
 
 
 # --- browser signals (used by confide/consent/signals.py) ------------------------------------------

@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum, unique
 
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.core.errors import InvalidInput
 
 

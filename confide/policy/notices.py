@@ -1,41 +1,26 @@
-"""Telling people about a material change to a practice's privacy notice before it applies (POL2).
+"""Telling people about a material change to a practice's privacy notice before it applies (POL2):
+the message, the staff to tell, and the one-delivery-per-recipient record.
 
-`do_publish_policy` enqueues `send_material_notice` when a material version commits. The task
-(run by `confide db_worker`) e-mails:
+`do_publish_policy` sends `signals.material_version_published` when a material version commits;
+the job that e-mails everyone (`confide/records/policy_notices.py`, run by `confide db_worker`)
+lives above the chart door, because patient addresses are PHI read through it. It uses this
+module for:
 
-* every active staff member of the practice, at their account address;
-* every active patient with a registered e-mail address. Patient addresses are PHI: they are
-  read through the chart door as the `policy-notice-job` system actor (contact.email, for
-  operations: one `records:patients:listed` entry per batch), and the e-mail leaves only if the
-  egress gate permits it (the email processor declared, in use, with a BAA on file).
+* the message: the practice's name, the summary the privacy officer wrote, the date it takes
+  effect and a link to the new version — nothing about the recipient beyond the address it goes to;
+* every active staff member of the practice, at their account address (`notify_staff`);
+* one `NoticeDelivery` row per recipient (sent, or refused with the egress gate's code), unique
+  per version, recipient and channel, so a retried task never mails anyone twice (`deliver_once`).
 
-Each recipient gets one `NoticeDelivery` row (sent, or refused with the gate's code), unique per
-version, recipient and channel, so a retried task never mails anyone twice. The e-mail holds the
-practice's name, the summary the privacy officer wrote, the date it takes effect and a link to
-the new version: nothing about the recipient beyond the address it goes to. The in-app banner
-and who saw or accepted the change: confide/policy/acknowledgements.py.
+The in-app banner and who saw or accepted the change: confide/policy/acknowledgements.py.
 """
 
 from __future__ import annotations
-
-import logging
-import uuid
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django_tasks import task
-
-from confide.core.tenancy import tenant_context
-
-logger = logging.getLogger(__name__)
-
-BATCH = 100
-
-
-def enqueue_material_notice(version_id, practice_id) -> None:
-    send_material_notice.enqueue(str(version_id), str(practice_id))
 
 
 def version_url(practice_slug: str, number: int) -> str:
@@ -43,7 +28,7 @@ def version_url(practice_slug: str, number: int) -> str:
     return f"{settings.CONFIDE_BASE_URL.rstrip('/')}{path}"
 
 
-def _message(practice, version) -> tuple[str, str]:
+def notice_message(practice, version) -> tuple[str, str]:
     subject = f"{practice.name}: changes to our privacy notice from {version.effective_at:%B %-d, %Y}"
     body = (
         f"{practice.name} is changing its privacy notice.\n\n"
@@ -55,7 +40,7 @@ def _message(practice, version) -> tuple[str, str]:
     return subject, body
 
 
-def _deliver_once(version, kind: str, recipient_id: str, send) -> bool:
+def deliver_once(version, kind: str, recipient_id: str, send) -> bool:
     """Record, then send; a second run finds the row and skips. A failed send rolls the row back."""
     from confide.policy.models import NoticeDelivery
 
@@ -73,7 +58,7 @@ def _deliver_once(version, kind: str, recipient_id: str, send) -> bool:
     return True
 
 
-def _notify_staff(practice, version, subject: str, body: str) -> int:
+def notify_staff(practice, version, subject: str, body: str) -> int:
     from confide.accounts.models import Membership
 
     members = Membership.objects.filter(is_active=True, user__is_active=True).values_list("user_id", "user__email").order_by("user_id")
@@ -84,56 +69,5 @@ def _notify_staff(practice, version, subject: str, body: str) -> int:
             send_mail(subject, body, None, [email])
             return "sent", ""
 
-        sent += _deliver_once(version, "staff", str(user_id), send)
+        sent += deliver_once(version, "staff", str(user_id), send)
     return sent
-
-
-def _notify_patients(practice, version, subject: str, body: str) -> int:
-    from confide.access.door import POLICY_NOTICE_JOB, open_patient_list
-    from confide.access.purposes import Purpose
-    from confide.policy.egress import EgressRefused, check_egress
-    from confide.records.models import Patient
-
-    actor = POLICY_NOTICE_JOB.for_practice(practice.id)
-    ids = list(Patient.objects.filter(is_active=True).order_by("id").values_list("id", flat=True))
-    sent = 0
-    for start in range(0, len(ids), BATCH):
-        with open_patient_list(actor, Purpose.OPERATIONS, ids[start : start + BATCH], categories=POLICY_NOTICE_JOB.categories) as patients:
-            addresses = [(p.pk, p.email) for p in patients if p.email]
-        for patient_id, email in addresses:
-
-            def send(patient_id=patient_id, email=email):
-                try:
-                    check_egress(
-                        practice_id=practice.id, processor_id="email", purpose=Purpose.OPERATIONS,
-                        categories={"contact.email"}, actor=actor_audit(actor), subject_ids=[patient_id],
-                    )  # fmt: skip
-                except EgressRefused as refused:
-                    return "refused", refused.code
-                send_mail(subject, body, None, [email])
-                return "sent", ""
-
-            sent += _deliver_once(version, "patient", str(patient_id), send)
-    return sent
-
-
-def actor_audit(system_actor):
-    from confide.audit.chain import system_actor as audit_system_actor
-
-    return audit_system_actor(system_actor.name)
-
-
-@task()
-def send_material_notice(version_id: str, practice_id: str) -> dict:
-    """E-mail everyone a material change affects; returns counts (ids only in the result)."""
-    from confide.core.models import Practice
-    from confide.policy.models import PolicyVersion
-
-    practice = Practice.objects.get(pk=uuid.UUID(practice_id))
-    with tenant_context(practice_id=practice.id):
-        version = PolicyVersion.objects.get(pk=uuid.UUID(version_id))
-        subject, body = _message(practice, version)
-        staff = _notify_staff(practice, version, subject, body)
-        patients = _notify_patients(practice, version, subject, body)
-    logger.info("material notice sent", extra={"staff": staff, "patients": patients})
-    return {"staff": staff, "patients": patients}

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 
 CATEGORY_KEY = re.compile(r"^[a-z]+(?:\.[a-z_]+)+$")
 PERIOD = re.compile(r"^(?:(?P<n>[1-9][0-9]{0,3})(?P<unit>[dmy])|while-active|until-unsubscribe)$")

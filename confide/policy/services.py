@@ -11,7 +11,7 @@ and what changed between two.
 Publishing validates the override (PolicyError names the line), refuses a version identical to
 the latest, and appends version n+1 with one `policy:version:published` audit entry in the same
 transaction. A material change must take effect at least CONFIDE_POLICY_MATERIAL_NOTICE_DAYS
-ahead, so the people it affects hear of it first (confide/policy/notices.py sends the notices).
+ahead, so the people it affects hear of it first (confide/records/policy_notices.py sends the notices).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput
 from confide.core.permissions import Perm
 from confide.core.tenancy import tenant_context
+from confide.policy import signals
 from confide.policy.loader import PolicyError, apply, load_default, parse_override
 from confide.policy.models import PolicyVersion
 from confide.policy.schema import Declaration
@@ -219,9 +220,12 @@ def do_publish_policy(
             request=request,
         )
         if material:
-            from confide.policy import notices
-
-            transaction.on_commit(functools.partial(notices.enqueue_material_notice, version.pk, actor.practice_id))
+            if not signals.material_version_published.has_listeners():
+                # Nobody would tell the people it affects (POL2): refuse rather than publish silently.
+                raise RuntimeError("no job receives material_version_published (is confide.records installed?)")
+            transaction.on_commit(
+                functools.partial(signals.material_version_published.send, sender=PolicyVersion, version_id=version.pk, practice_id=actor.practice_id)
+            )
     return version
 
 

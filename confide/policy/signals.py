@@ -1,12 +1,11 @@
-"""Every new practice starts with version 1 of its privacy declaration: the shipped default.
-
-So there is always a version in force to render, to cite in a consent record, and to diff a
-practice's first change against."""
+"""Every new practice starts with version 1 of its privacy declaration: the shipped default (so
+there is always a version in force to render, to cite in a consent record, and to diff a
+practice's first change against); and what the policy tells the layers above it."""
 
 from __future__ import annotations
 
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from confide.core.models import Practice
 
@@ -17,3 +16,9 @@ def _first_version(sender, instance: Practice, created: bool, raw: bool = False,
         from confide.policy.services import create_first_version
 
         create_first_version(instance.pk)
+
+
+# Sent after a material version commits (kwargs: version_id, practice_id). The job that tells
+# everyone it affects reads patients' addresses through the chart door, above this package:
+# confide/records/policy_notices.py receives it and enqueues that job.
+material_version_published = Signal()

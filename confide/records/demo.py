@@ -58,7 +58,7 @@ def _session(start: str, minutes: int = 50, reason: str = "") -> dict:
 
 FLU = _code(CVX, "140", "Influenza, seasonal, injectable, preservative free")
 
-# Keyed by (given name, family name) of confide.core.management.commands.demo.PATIENTS.
+# Keyed by (given name, family name) of confide.site.management.commands.demo.PATIENTS.
 CHARTS: dict[tuple[str, str], dict] = {
     ("Marisol", "Quintero"): {
         "registration": {"sex": "female", "pronouns": "she/her", "language": "es", "medical_record_number": "DEMO-0001",

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from confide.core import tenancy
 from confide.env import env_str
-from confide.vault import keys, tombstones
+from confide.vault import keys, signals, tombstones
 from confide.vault.allowance import ALL, allow
 from confide.vault.errors import KeyManagerError, VaultError
 from confide.vault.fields import PREFIX, EncryptedField, Sealed, encrypted_fields, is_erased
@@ -467,7 +467,5 @@ def _test_pause() -> float:
 
 
 def _record(kind: str, practice_id: uuid.UUID, detail: dict) -> None:
-    from confide.audit.chain import record, system_actor
-    from confide.audit.events import AuditEvent
-
-    record(AuditEvent[kind], practice_id=practice_id, actor=system_actor("vault-rotation"), detail=detail)
+    """An audit entry in this transaction, written by the audit log's receiver (vault/signals.py)."""
+    signals.announce(signals.KeyEvent[kind], practice_id, detail)

@@ -98,12 +98,13 @@ def _consent_evidence(world, staff, make_patient):
 
     from confide.consent.actors import PatientActor
     from confide.consent.models import ConsentEvidence
-    from confide.consent.services import Subject, do_grant
+    from confide.access.consent import do_patient_choice
+    from confide.consent.services import Subject
 
     patient = make_patient()
     request = RequestFactory().post("/portal/choices/", REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT="Mozilla/5.0 Firefox/140.0")
-    event = do_grant(
-        actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
+    event = do_patient_choice(
+        action="grant", actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
         topic="marketing_email", channel="portal", method="form_button", shown_text="News by e-mail? [Yes]", request=request,
     )  # fmt: skip
     with tenant_context(practice_id=world.a.practice.id):

@@ -21,7 +21,7 @@ def test_a_member_of_two_practices_switches_between_them(client, world):
     _also_member_of_b(world, owner)
     sign_in(client, owner, world.a.practice)
     assert b"Practice A" in client.get("/").content
-    response = client.post(reverse("core:switch-practice"), {"practice_id": str(world.b.practice.id)}, follow=True)
+    response = client.post(reverse("accounts:switch-practice"), {"practice_id": str(world.b.practice.id)}, follow=True)
     assert b"You are now working in Practice B" in response.content
     # In B the user is a clinician: B's staff page is not theirs.
     assert client.get(reverse("accounts:staff-list")).status_code == 403
@@ -31,10 +31,10 @@ def test_a_member_of_two_practices_switches_between_them(client, world):
 
 def test_switching_to_a_practice_you_are_not_in_is_refused(signed_in, world):
     client = signed_in(Role.OWNER)
-    response = client.post(reverse("core:switch-practice"), {"practice_id": str(world.b.practice.id)}, follow=True)
+    response = client.post(reverse("accounts:switch-practice"), {"practice_id": str(world.b.practice.id)}, follow=True)
     assert b"not a member of that practice" in response.content
     assert client.session["confide_practice_id"] == str(world.a.practice.id)
-    garbage = client.post(reverse("core:switch-practice"), {"practice_id": "not-a-uuid"}, follow=True)
+    garbage = client.post(reverse("accounts:switch-practice"), {"practice_id": "not-a-uuid"}, follow=True)
     assert garbage.status_code == 200 and b"not a member of that practice" in garbage.content
 
 
@@ -44,7 +44,7 @@ def test_a_user_removed_mid_session_loses_access_on_the_next_request(signed_in, 
     with tenant_context(practice_id=world.a.practice.id):
         Membership.objects.filter(id=world.a.memberships[Role.FRONT_DESK].id).update(is_active=False)
     response = client.get("/", follow=True)
-    assert response.redirect_chain[-1][0] == reverse("core:select-practice")
+    assert response.redirect_chain[-1][0] == reverse("accounts:select-practice")
     assert b"You no longer have access to that practice" in response.content
     assert b"not a member of any practice" in response.content
     revoked = AuditEntry.objects.get(event=AuditEvent.ACCESS_REVOKED_MID_SESSION)

@@ -60,9 +60,9 @@ def test_confirming_in_place_carries_out_the_action_as_sent(signed_in, world):
 def test_a_stale_get_is_still_sent_to_the_confirm_page_and_back(signed_in, world):
     client = signed_in(Role.OWNER)
     _make_stale(client)
-    response = client.get(reverse("core:practice-settings"))
+    response = client.get(reverse("accounts:practice-settings"))
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('accounts:reauth')}?next={reverse('core:practice-settings')}"
+    assert response["Location"] == f"{reverse('accounts:reauth')}?next={reverse('accounts:practice-settings')}"
 
 
 def test_reauth_with_password_and_code_makes_the_session_fresh(signed_in, world):

@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 from django.test import RequestFactory
 
+from confide.access.consent import do_patient_choice
 from confide.consent.actors import PatientActor
-from confide.consent.services import Subject, do_grant
+from confide.consent.services import Subject
 from confide.core.tenancy import tenant_context
 from confide.vault.allowance import allow
 from tests.audit.conftest import ON_POSTGRES, db_id, refused_sql
@@ -20,8 +21,8 @@ from tests.consent.helpers import by_phone
 
 def _patient_choice(world, patient):
     request = RequestFactory().post("/", REMOTE_ADDR="198.51.100.4", HTTP_USER_AGENT="Mozilla/5.0 Firefox/140.0")
-    return do_grant(
-        actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
+    return do_patient_choice(
+        action="grant", actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
         topic="ai_features", channel="portal", method="form_button", shown_text="AI assistance? [Yes]", request=request,
     )  # fmt: skip
 

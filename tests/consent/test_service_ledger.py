@@ -10,6 +10,7 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
+from confide.access.consent import do_patient_choice
 from confide.audit.models import AuditEntry
 from confide.consent import services
 from confide.consent.actors import PatientActor, VisitorActor
@@ -172,8 +173,8 @@ def test_a_closed_membership_records_nothing(world, make_patient):
 
 def test_trk1_a_patients_own_choice_keeps_ip_and_user_agent_encrypted_under_their_key_never_on_the_event(world, make_patient):
     patient = make_patient()
-    event = do_grant(
-        actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
+    event = do_patient_choice(
+        action="grant", actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
         topic="phi_by_email", channel="portal", method="form_button", shown_text="Send my results by e-mail? [Yes]",
         request=_request(),
     )  # fmt: skip
@@ -190,6 +191,20 @@ def test_trk1_a_patients_own_choice_keeps_ip_and_user_agent_encrypted_under_thei
     assert (opened.subject_id, opened.categories, opened.purpose) == (patient.id, ["technical.device", "technical.network"], "operations")
     [granted] = _consent_audit(world.a.practice)
     assert (granted.actor_kind, granted.actor_id, granted.ip_address, granted.user_agent) == ("patient", str(patient.id), None, "")
+
+
+def test_trk1_a_patients_browser_choice_outside_the_door_is_refused_and_nothing_is_written(world, make_patient):
+    """The ledger sits below the chart door: evidence sealed under the patient's key is written
+    only inside the door opened for it (confide.access.consent.do_patient_choice)."""
+    patient = make_patient()
+    with pytest.raises(Forbidden, match="through the chart door"):
+        do_grant(
+            actor=PatientActor(world.a.practice.id, patient.id), subject=Subject.patient(world.a.practice.id, patient.id),
+            topic="phi_by_email", channel="portal", method="form_button", shown_text="Send my results by e-mail? [Yes]",
+            request=_request(),
+        )  # fmt: skip
+    assert counts(world.a.practice)["events"] == 0 and evidence(world.a.practice) == []
+    assert _consent_audit(world.a.practice) == []
 
 
 def test_trk1_a_visitor_event_keeps_only_the_network_and_browser_family(world):

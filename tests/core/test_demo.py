@@ -13,7 +13,7 @@ from confide.accounts.models import Membership
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry
 from confide.core.actors import StaffActor
-from confide.core.management.commands.demo import DEMO_DOMAIN
+from confide.site.management.commands.demo import DEMO_DOMAIN
 from confide.core.models import Practice
 from confide.core.tenancy import tenant_context
 from confide.records import notes

@@ -10,7 +10,7 @@ from confide.core.permissions import Role
 
 def test_owner_changes_the_idle_timeout(signed_in, world):
     client = signed_in(Role.OWNER)
-    response = client.post(reverse("core:practice-settings"), {"name": "Practice A", "mfa_required": "on", "idle_timeout_minutes": "30"})
+    response = client.post(reverse("accounts:practice-settings"), {"name": "Practice A", "mfa_required": "on", "idle_timeout_minutes": "30"})
     assert response.status_code == 302
     assert Practice.objects.get(id=world.a.practice.id).idle_timeout_minutes == 30
     changed = AuditEntry.objects.get(event=AuditEvent.PRACTICE_SETTINGS_CHANGED)
@@ -20,7 +20,7 @@ def test_owner_changes_the_idle_timeout(signed_in, world):
 
 def test_out_of_range_timeout_is_refused_and_nothing_changes(signed_in, world):
     client = signed_in(Role.OWNER)
-    response = client.post(reverse("core:practice-settings"), {"name": "Renamed", "mfa_required": "on", "idle_timeout_minutes": "1"})
+    response = client.post(reverse("accounts:practice-settings"), {"name": "Renamed", "mfa_required": "on", "idle_timeout_minutes": "1"})
     assert response.status_code == 400
     assert b"greater than or equal to 5" in response.content
     practice = Practice.objects.get(id=world.a.practice.id)
@@ -29,4 +29,4 @@ def test_out_of_range_timeout_is_refused_and_nothing_changes(signed_in, world):
 
 
 def test_clinician_cannot_open_practice_settings(signed_in):
-    assert signed_in(Role.CLINICIAN).get(reverse("core:practice-settings")).status_code == 403
+    assert signed_in(Role.CLINICIAN).get(reverse("accounts:practice-settings")).status_code == 403

@@ -4,6 +4,8 @@ egress gate), once each, with nothing about them in the message."""
 
 from __future__ import annotations
 
+import pytest
+
 from confide.access.door import POLICY_NOTICE_JOB
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry
@@ -58,7 +60,7 @@ def test_pol2_a_material_change_mails_staff_and_patients_before_it_applies(
     assert AuditEntry.objects.filter(event=AuditEvent.POLICY_EGRESS_ALLOWED, resource_ids=[str(ana.id)]).exists()
 
     mailoutbox.clear()
-    from confide.policy.notices import send_material_notice
+    from confide.records.policy_notices import send_material_notice
 
     send_material_notice.call(str(version.pk), str(world.a.practice.id))  # a retried task
     assert mailoutbox == []
@@ -82,3 +84,22 @@ def test_a_change_that_is_not_material_mails_nobody(world, publish, run_tasks, m
         publish(CHANGE)
     run_tasks()
     assert mailoutbox == [] and _deliveries(world) == []
+
+
+def test_pol2_publishing_a_material_change_with_no_job_to_send_the_notices_is_refused(world, publish):
+    """The notice job lives above the chart door and hears of a publication by a signal: without
+    it nobody would be told, so the material version is not published at all."""
+    from confide.policy.models import PolicyVersion
+    from confide.policy.signals import material_version_published
+    from confide.records.policy_notices import enqueue_material_notice
+
+    with tenant_context(practice_id=world.a.practice.id):
+        before = PolicyVersion.objects.count()
+    material_version_published.disconnect(dispatch_uid="confide.records.policy_notices.enqueue")
+    try:
+        with pytest.raises(RuntimeError, match="no job receives material_version_published"):
+            publish(CHANGE, days=31, material=True, summary="Shorter recordings.")
+    finally:
+        material_version_published.connect(enqueue_material_notice, dispatch_uid="confide.records.policy_notices.enqueue")
+    with tenant_context(practice_id=world.a.practice.id):
+        assert PolicyVersion.objects.count() == before

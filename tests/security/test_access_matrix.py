@@ -55,7 +55,7 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         with tenant_context(practice_id=practice_world.practice.id):
             target = Membership.objects.get(id=kwargs_for(name, practice_world)["membership_id"])
         return {"role": target.role}
-    if name == "core:practice-settings":
+    if name == "accounts:practice-settings":
         practice = practice_world.practice
         return {"name": practice.name, "mfa_required": "on" if practice.mfa_required else "", "idle_timeout_minutes": str(practice.idle_timeout_minutes)}
     if name == "intake:form":
@@ -315,9 +315,9 @@ def _csrf_cases(world):
     target = world.a.memberships[Role.FRONT_DESK]
     return {
         "staff-change-role": (reverse("accounts:staff-change-role", args=[target.id]), {"role": Role.BILLING.value}),
-        "switch-practice": (reverse("core:switch-practice"), {"practice_id": str(world.b.practice.id)}),
+        "switch-practice": (reverse("accounts:switch-practice"), {"practice_id": str(world.b.practice.id)}),
         "logout": (reverse("accounts:logout"), {}),
-        "practice-settings": (reverse("core:practice-settings"), {"name": "Renamed", "mfa_required": "on", "idle_timeout_minutes": "30"}),
+        "practice-settings": (reverse("accounts:practice-settings"), {"name": "Renamed", "mfa_required": "on", "idle_timeout_minutes": "30"}),
         "staff-reset-mfa": (reverse("accounts:staff-reset-mfa", args=[target.id]), {}),
     }
 

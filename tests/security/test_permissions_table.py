@@ -90,9 +90,9 @@ EXPECTED_PHI_PERMISSIONS = [
 EXPECTED_ROUTE_POLICY = {
     "core:healthz":                       ("public",     None,                            False, ["GET"],         False),
     "core:dashboard":                     ("staff",      "core:dashboard:view",           False, ["GET"],         False),
-    "core:select-practice":               ("account",    None,                            False, ["GET"],         False),
-    "core:switch-practice":               ("account",    None,                            False, ["POST"],        False),
-    "core:practice-settings":             ("staff",      "core:practice-settings:edit",   False, ["GET", "POST"], True),
+    "accounts:select-practice":               ("account",    None,                            False, ["GET"],         False),
+    "accounts:switch-practice":               ("account",    None,                            False, ["POST"],        False),
+    "accounts:practice-settings":             ("staff",      "core:practice-settings:edit",   False, ["GET", "POST"], True),
     "accounts:login":                     ("public",     None,                            False, ["GET", "POST"], False),
     "accounts:logout":                    ("signing-in", None,                            False, ["POST"],        False),
     "accounts:mfa-verify":                ("signing-in", None,                            False, ["GET", "POST"], False),

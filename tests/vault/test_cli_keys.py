@@ -1,4 +1,4 @@
-"""`confide keys …` (vault/management/commands/keys.py), in-process through call_command."""
+"""`confide keys …` (site/management/commands/keys.py), in-process through call_command."""
 
 from __future__ import annotations
 

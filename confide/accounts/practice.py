@@ -1,9 +1,13 @@
-"""Practice settings: the only code that changes a Practice."""
+"""The practice as its members see it: choosing which practice to work in, and the owner's
+settings of it (the only code that changes a Practice). Here rather than in core: changing a
+practice is a member's act, checked against their role and recorded as a security event."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
+from confide.accounts.services import record_security_event
+from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden
 from confide.core.models import Practice
@@ -20,9 +24,6 @@ def do_update_practice_settings(*, actor: StaffActor, changes: dict, request=Non
         setattr(practice, name, changes[name])
     if changed:
         practice.save(update_fields=[*changed, "updated_at"])
-        from confide.accounts.services import record_security_event
-        from confide.audit.events import AuditEvent
-
         record_security_event(
             AuditEvent.PRACTICE_SETTINGS_CHANGED, request=request, actor=actor, practice_id=practice.id, detail={"fields": changed},
         )

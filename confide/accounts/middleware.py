@@ -1,0 +1,144 @@
+"""The practice context, idle sign-out and route-policy enforcement, for every request.
+
+Set in settings.MIDDLEWARE after authentication and OTP, so it can see the user and whether
+their second factor is verified. It lives in accounts (not core) because it reads the member's
+memberships and records security events: core is below accounts and imports no domain.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from confide.accounts import services as account_services
+from confide.core.actors import StaffActor
+from confide.core.errors import Forbidden, NotFound
+from confide.core.middleware import SESSION_LAST_SEEN, SESSION_PRACTICE
+from confide.core.routes import Audience
+from confide.core.tenancy import tenant_context
+from confide.core.views import render_error
+
+
+class PracticeMiddleware:
+    """Resolve the signed-in user's current practice and run the request inside its context."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.practice = None
+        request.membership = None
+        request.memberships = []
+        request.actor = None
+        user = request.user
+        if not user.is_authenticated:
+            with tenant_context(practice_id=None):
+                return self._finish(request, self.get_response(request))
+
+        memberships = account_services.list_active_memberships(user)
+        request.memberships = memberships
+        wanted = request.session.get(SESSION_PRACTICE)
+        current = next((m for m in memberships if str(m.practice_id) == wanted), None)
+        if wanted and current is None:
+            # Removed from the practice (or deactivated) mid-session: say so, change nothing.
+            account_services.record_access_revoked(request, practice_id=wanted)
+            request.session.pop(SESSION_PRACTICE, None)
+            messages.warning(request, "You no longer have access to that practice.")
+        if current is None and memberships:
+            # Nothing chosen yet (or the choice was revoked): start in the first practice; the
+            # switcher in the header moves between them.
+            current = memberships[0]
+            request.session[SESSION_PRACTICE] = str(current.practice_id)
+
+        if self._idle_expired(request, current):
+            account_services.record_idle_expiry(request, practice_id=current.practice_id if current else None)
+            logout(request)
+            messages.info(request, "You were signed out after a period of inactivity.")
+            with tenant_context(practice_id=None):
+                return self._finish(request, self.get_response(request))
+        request.session[SESSION_LAST_SEEN] = int(time.time())
+
+        if current is not None:
+            request.membership = current
+            request.practice = current.practice
+            request.actor = StaffActor.from_membership(current)
+        with tenant_context(practice_id=current.practice_id if current else None, user_id=user.pk):
+            return self._finish(request, self.get_response(request))
+
+    def _idle_expired(self, request: HttpRequest, current) -> bool:
+        last_seen = request.session.get(SESSION_LAST_SEEN)
+        if last_seen is None:
+            return False
+        minutes = current.practice.idle_timeout_minutes if current else min(
+            (m.practice.idle_timeout_minutes for m in request.memberships), default=15
+        )
+        return time.time() - last_seen > minutes * 60
+
+    def _finish(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # htmx swaps responses into the page: a redirect to sign-in must be a full-page redirect.
+        if getattr(request, "htmx", False) and response.status_code == 302:
+            location = response["Location"]
+            if location.startswith(reverse(settings.LOGIN_URL)):
+                swapped = HttpResponse(status=401)
+                swapped["HX-Redirect"] = location
+                return swapped
+        return response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        policy = getattr(view_func, "confide_policy", None)
+        if policy is None:
+            # Deny by default: a view outside the route table is unreachable (and fails a test).
+            return render_error(request, 404)
+        if policy.audience is Audience.PUBLIC:
+            return None
+        user = request.user
+        if not user.is_authenticated:  # LoginRequiredMiddleware has already redirected; belt and braces
+            return redirect(f"{reverse(settings.LOGIN_URL)}?next={request.path}")
+        if policy.audience is Audience.SIGNING_IN:
+            return None
+        pending = account_services.mfa_step_pending(user, request.memberships)
+        if pending == "verify":
+            return redirect(f"{reverse('accounts:mfa-verify')}?next={request.path}")
+        if pending == "enrol":
+            return redirect("accounts:mfa-enrol")
+        if policy.audience is Audience.STAFF:
+            if request.actor is None:
+                return redirect("accounts:select-practice")
+            if policy.perm is not None and not request.actor.has(policy.perm):
+                    return render_error(request, 403)
+        if policy.recent_auth and not account_services.auth_is_fresh(request):
+            if request.method == "POST" and not request.FILES:
+                # Confirmed on the spot, so what was typed (a policy override, a settings form) is
+                # not lost to a redirect: None once confirmed, and the view runs with the POST.
+                from confide.accounts.views import confirm_in_place
+
+                return confirm_in_place(request)
+            messages.info(request, "Confirm it is you: enter your password and a code from your authenticator.")
+            # A GET comes back with its query (an export keeps its filters); quoted, so it stays one parameter.
+            back = request.get_full_path() if request.method == "GET" else _safe_referer_path(request)
+            return redirect(f"{reverse('accounts:reauth')}?next={quote(back, safe='/')}")
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, NotFound):
+            return render_error(request, 404)
+        if isinstance(exception, Forbidden):
+            return render_error(request, 403)
+        return None
+
+
+def _safe_referer_path(request: HttpRequest) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+    from urllib.parse import urlsplit
+
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return urlsplit(referer).path or reverse("core:dashboard")
+    return reverse("core:dashboard")
