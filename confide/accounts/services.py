@@ -29,7 +29,7 @@ from confide.audit.models import AuditEntry
 from confide.audit.reports import EntryView
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
-from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE
+from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE, SESSION_STARTED_AT
 from confide.core.models import Practice
 from confide.core.permissions import Perm, Role, role_sees_phi
 from confide.core.tenancy import tenant_context
@@ -92,6 +92,10 @@ def record_access_revoked(request: HttpRequest, *, practice_id: str) -> None:
 
 def record_idle_expiry(request: HttpRequest, *, practice_id) -> None:
     record_security_event(AuditEvent.SESSION_IDLE_EXPIRED, request=request, user=request.user, practice_id=practice_id)
+
+
+def record_session_cap_reached(request: HttpRequest, *, practice_id) -> None:
+    record_security_event(AuditEvent.SESSION_CAP_REACHED, request=request, user=request.user, practice_id=practice_id)
 
 
 # --- Memberships ------------------------------------------------------------------------------
@@ -373,6 +377,11 @@ def check_reauth(request: HttpRequest, password: str, token: str) -> None:
 
 def mark_auth_fresh(request: HttpRequest) -> None:
     request.session[SESSION_AUTH_FRESH_AT] = int(time.time())
+
+
+def mark_session_started(request: HttpRequest) -> None:
+    """At sign-in: the absolute session cap counts from here (core.middleware.session_cap_reached)."""
+    request.session[SESSION_STARTED_AT] = int(time.time())
 
 
 def auth_is_fresh(request: HttpRequest) -> bool:

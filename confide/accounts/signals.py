@@ -7,13 +7,14 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from confide.accounts.models import User
-from confide.accounts.services import mark_auth_fresh, record_security_event
+from confide.accounts.services import mark_auth_fresh, mark_session_started, record_security_event
 from confide.audit.events import AuditEvent
 
 
 @receiver(user_logged_in)
 def _on_signed_in(sender, request, user, **kwargs):
     if request is not None:
+        mark_session_started(request)
         mark_auth_fresh(request)
     record_security_event(AuditEvent.SIGNIN_SUCCEEDED, request=request, user=user)
 

@@ -28,6 +28,16 @@ _INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 SESSION_PRACTICE = "confide_practice_id"
 SESSION_LAST_SEEN = "confide_last_seen"
 SESSION_AUTH_FRESH_AT = "confide_auth_fresh_at"
+# When the session signed in: it ends SESSION_COOKIE_AGE later however busy it is (the cookie's
+# own expiry is renewed by every request that saves the session, so it caps nothing).
+SESSION_STARTED_AT = "confide_session_started_at"
+
+
+def session_cap_reached(session) -> bool:
+    """Whether this signed-in session is older than the absolute cap (settings.SESSION_COOKIE_AGE).
+    A session from before this check existed starts counting now."""
+    started = session.setdefault(SESSION_STARTED_AT, int(time.time()))
+    return time.time() - started > settings.SESSION_COOKIE_AGE
 
 
 class RequestIdMiddleware:
@@ -81,10 +91,13 @@ class PracticeMiddleware:
             current = memberships[0]
             request.session[SESSION_PRACTICE] = str(current.practice_id)
 
-        if self._idle_expired(request, current):
-            account_services.record_idle_expiry(request, practice_id=current.practice_id if current else None)
+        idle = self._idle_expired(request, current)
+        if idle or session_cap_reached(request.session):
+            ended = account_services.record_idle_expiry if idle else account_services.record_session_cap_reached
+            ended(request, practice_id=current.practice_id if current else None)
             logout(request)
-            messages.info(request, "You were signed out after a period of inactivity.")
+            hours = settings.SESSION_COOKIE_AGE // 3600
+            messages.info(request, "You were signed out after a period of inactivity." if idle else f"You were signed out {hours} hours after signing in. Sign in again to go on.")
             with tenant_context(practice_id=None):
                 return self._finish(request, self.get_response(request))
         request.session[SESSION_LAST_SEEN] = int(time.time())
