@@ -135,7 +135,12 @@ def _postgres(url: str, name: str) -> dict:
 
 _database_url = env_str("DATABASE_URL")
 if not _database_url:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        DATA_DIR.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    else:  # the operator's alone: it holds the database, the keyring and the secret key
+        DATA_DIR.chmod(0o700)  # mkdir's mode is filtered by the umask
 DATABASES = {"default": _postgres(_database_url, "DATABASE_URL") if _database_url else _sqlite(DATA_DIR / "confide.sqlite3")}
 _migrate_url = env_str("DATABASE_MIGRATE_URL")
 if _migrate_url:
