@@ -27,11 +27,12 @@ install: $(VENV)/.installed-base
 install-dev: $(VENV)/.installed-dev
 
 # The demo is served over plain HTTP on loopback, so secure-only cookies are off for it;
-# the secret key is made once, kept under the data directory with mode 0600.
+# the secret key is made once, kept under the data directory with mode 0600; the directory is
+# made (or tightened to) 0700, and the database files are 0600 (confide/core/db/sqlite.py).
 run: export CONFIDE_SECRET_KEY_FILE ?= $(CONFIDE_DATA_DIR)/secret_key
 run: export CONFIDE_HTTPS ?= 0
 run: install
-	@mkdir -p "$(CONFIDE_DATA_DIR)"
+	@mkdir -p "$(CONFIDE_DATA_DIR)" && chmod 700 "$(CONFIDE_DATA_DIR)"
 	@test -s "$(CONFIDE_SECRET_KEY_FILE)" || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))' > "$(CONFIDE_SECRET_KEY_FILE)")
 	@$(BIN)/confide migrate --noinput -v 0
 	@$(BIN)/confide demo

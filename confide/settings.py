@@ -136,7 +136,12 @@ def _postgres(url: str, name: str) -> dict:
 
 _database_url = env_str("DATABASE_URL")
 if not _database_url:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        DATA_DIR.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    else:  # the operator's alone: it holds the database, the keyring and the secret key
+        DATA_DIR.chmod(0o700)  # mkdir's mode is filtered by the umask
 DATABASES = {"default": _postgres(_database_url, "DATABASE_URL") if _database_url else _sqlite(DATA_DIR / "confide.sqlite3")}
 _migrate_url = env_str("DATABASE_MIGRATE_URL")
 if _migrate_url:
@@ -179,10 +184,14 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "confide.accounts.views.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
-# Lower-cased so "Owner@…" and "owner@…" share one failure counter.
+# A keyed hash of the lower-cased address (one counter for "Owner@…" and "owner@…"; the typed
+# address, perhaps a patient's or a mistyped one, is never stored). Attempts live for the
+# cool-off only; no access logs (the audit log records sign-ins): confide/accounts/lockout.py.
 AXES_USERNAME_CALLABLE = "confide.accounts.lockout.username_for_lockout"
+AXES_HANDLER = "confide.accounts.lockout.MinimalDatabaseHandler"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_DISABLE_ACCESS_LOG = True
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from confide.accounts import services as account_services
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, NotFound
-from confide.core.middleware import SESSION_LAST_SEEN, SESSION_PRACTICE
+from confide.core.middleware import SESSION_LAST_SEEN, SESSION_PRACTICE, session_cap_reached
 from confide.core.routes import Audience
 from confide.core.tenancy import tenant_context
 from confide.core.views import render_error
@@ -57,10 +57,13 @@ class PracticeMiddleware:
             current = memberships[0]
             request.session[SESSION_PRACTICE] = str(current.practice_id)
 
-        if self._idle_expired(request, current):
-            account_services.record_idle_expiry(request, practice_id=current.practice_id if current else None)
+        idle = self._idle_expired(request, current)
+        if idle or session_cap_reached(request.session):
+            ended = account_services.record_idle_expiry if idle else account_services.record_session_cap_reached
+            ended(request, practice_id=current.practice_id if current else None)
             logout(request)
-            messages.info(request, "You were signed out after a period of inactivity.")
+            hours = settings.SESSION_COOKIE_AGE // 3600
+            messages.info(request, "You were signed out after a period of inactivity." if idle else f"You were signed out {hours} hours after signing in. Sign in again to go on.")
             with tenant_context(practice_id=None):
                 return self._finish(request, self.get_response(request))
         request.session[SESSION_LAST_SEEN] = int(time.time())

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
@@ -80,11 +81,35 @@ class Membership(TenantModel):
         return f"membership:{self.pk}"
 
 
-class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
+class AtomicThrottlingMixin(ThrottlingMixin):
+    """django-otp's throttling (a back-off of 1, 2, 4 … seconds after each failure), written as
+    UPDATEs of the two counters alone. django-otp saves the whole row: a request that loaded the
+    device before another one used a code would write the old `last_t` back (the code usable
+    again), and parallel failures would count once."""
+
+    class Meta:
+        abstract = True
+
+    def throttle_increment(self, commit: bool = True) -> None:
+        super().throttle_increment(commit=False)
+        if commit:
+            type(self).objects.filter(pk=self.pk).update(
+                throttling_failure_count=F("throttling_failure_count") + 1,
+                throttling_failure_timestamp=self.throttling_failure_timestamp,
+            )
+
+    def throttle_reset(self, commit: bool = True) -> None:
+        super().throttle_reset(commit=False)
+        if commit:
+            type(self).objects.filter(pk=self.pk).update(throttling_failure_count=0, throttling_failure_timestamp=None)
+
+
+class TOTPDevice(TimestampMixin, AtomicThrottlingMixin, Device):
     """A TOTP authenticator whose secret is sealed at rest (django-otp's own keeps it in clear).
 
     Verification mirrors django-otp's TOTPDevice: ±1 step tolerance, and a code is accepted only
-    for a time step later than the last one used, so a code cannot be replayed."""
+    for a time step later than the last one used, so a code cannot be replayed — decided by the
+    database, not by the copy a request loaded (see verify_token)."""
 
     sealed_key = models.TextField()
     last_t = models.BigIntegerField(default=-1)
@@ -119,15 +144,26 @@ class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
         if token.isdigit() and len(token) == self.digits:
             totp = TOTP(self.bin_key, self.step, 0, self.digits, 0)
             totp.time = time.time()
-            verified = totp.verify(int(token), self.tolerance, self.last_t + 1)
-            if verified:
-                self.last_t = totp.t()
-                self.throttle_reset(commit=False)
-                self.set_last_used_timestamp(commit=False)
-                self.save()
+            if totp.verify(int(token), self.tolerance, self.last_t + 1):
+                verified = self._claim_step(totp.t())
         if not verified:
             self.throttle_increment(commit=True)
         return verified
+
+    def _claim_step(self, t: int) -> bool:
+        """Record time step `t` as used, if no request has used it (or a later one) yet. The row
+        count decides: of parallel requests with one code, exactly one moves last_t to t; the
+        others find last_t >= t and update nothing (on PostgreSQL they wait for the first
+        one's commit and re-check the condition; SQLite serialises writers)."""
+        now = timezone.now()
+        claimed = TOTPDevice.objects.filter(pk=self.pk, last_t__lt=t).update(
+            last_t=t, last_used_at=now, throttling_failure_count=0, throttling_failure_timestamp=None
+        )
+        if claimed != 1:
+            return False
+        self.last_t, self.last_used_at = t, now
+        self.throttle_reset(commit=False)
+        return True
 
     def get_throttle_factor(self) -> int:
         return getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1)
@@ -145,7 +181,7 @@ def _hash_recovery_code(code: str) -> str:
     return hashlib.sha256(f"{settings.SECRET_KEY}:recovery:{normalised}".encode()).hexdigest()
 
 
-class RecoveryCodeDevice(ThrottlingMixin, Device):
+class RecoveryCodeDevice(AtomicThrottlingMixin, Device):
     """Single-use recovery codes, stored only as keyed hashes (django-otp's static tokens are clear)."""
 
     class Meta(Device.Meta):
@@ -167,11 +203,12 @@ class RecoveryCodeDevice(ThrottlingMixin, Device):
         allowed, _ = self.verify_is_allowed()
         if not allowed:
             return False
-        match = self.codes.filter(code_hash=_hash_recovery_code(str(token))).first()
-        if match is None:
+        # One conditional DELETE, and its row count decides: of parallel requests with one
+        # code, exactly one deletes the row; the others delete nothing and are refused.
+        deleted, _ = self.codes.filter(code_hash=_hash_recovery_code(str(token))).delete()
+        if deleted != 1:
             self.throttle_increment(commit=True)
             return False
-        match.delete()
         self.throttle_reset(commit=True)
         return True
 

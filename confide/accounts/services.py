@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
 
+from confide.accounts.locks import lock_user
 from confide.accounts.models import Membership, RecoveryCodeDevice, TOTPDevice, User
 from confide.audit import chain as audit
 from confide.audit import reports
@@ -28,12 +29,15 @@ from confide.audit.models import AuditEntry
 from confide.audit.reports import EntryView
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
-from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE
+from confide.core.middleware import SESSION_AUTH_FRESH_AT, SESSION_PRACTICE, SESSION_STARTED_AT
 from confide.core.models import Practice
 from confide.core.permissions import Perm, Role, role_sees_phi
 from confide.core.tenancy import tenant_context
 
 SESSION_PENDING_REPLACE = "confide_replacing_authenticator"
+# The id of the pending (unconfirmed) authenticator this session was shown: a pending secret
+# belongs to the one session that started the set-up (ACC2).
+SESSION_PENDING_TOTP = "confide_pending_totp_id"
 
 
 # --- Security events --------------------------------------------------------------------------
@@ -88,6 +92,10 @@ def record_access_revoked(request: HttpRequest, *, practice_id: str) -> None:
 
 def record_idle_expiry(request: HttpRequest, *, practice_id) -> None:
     record_security_event(AuditEvent.SESSION_IDLE_EXPIRED, request=request, user=request.user, practice_id=practice_id)
+
+
+def record_session_cap_reached(request: HttpRequest, *, practice_id) -> None:
+    record_security_event(AuditEvent.SESSION_CAP_REACHED, request=request, user=request.user, practice_id=practice_id)
 
 
 # --- Memberships ------------------------------------------------------------------------------
@@ -224,13 +232,43 @@ def mfa_step_pending(user: User, memberships: list[Membership]) -> str | None:
     return None
 
 
-def start_totp_enrolment(user: User) -> TOTPDevice:
-    """The pending (unconfirmed) authenticator for this user; made once and reused on reload."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
+class EnrolmentReplaced(InvalidInput):
+    """The pending secret this session was shown is gone: another sign-in started a set-up (or
+    an owner reset the account's MFA, or another sign-in finished one)."""
+
+
+ENROLMENT_REPLACED = (
+    "This set-up was replaced: the authenticator for your account was set up or started again "
+    "from another sign-in (or reset by an owner), so the secret shown here no longer works. "
+    "Start again to get a new secret. If that was not you, tell your practice's owner."
+)
+
+
+def _session_pending_device(request: HttpRequest) -> TOTPDevice | None:
+    device_id = request.session.get(SESSION_PENDING_TOTP)
+    if not isinstance(device_id, int):
+        return None
+    return TOTPDevice.objects.filter(pk=device_id, user=request.user, confirmed=False).first()
+
+
+def start_totp_enrolment(request: HttpRequest) -> TOTPDevice | None:
+    """This session's pending authenticator: the same one on reload; a new secret when the session
+    has none, which replaces any other session's pending one (someone who has only the password
+    must never see the secret the real user is about to confirm, nor confirm one the user was
+    shown). None when the account already has a confirmed authenticator (set up meanwhile)."""
+    user = request.user
+    with transaction.atomic():
+        lock_user(user.pk)
+        device = _session_pending_device(request)
+        if device is not None:
+            return device
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            return None
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice(user=user, name="Authenticator app", confirmed=False)
         device.set_secret(secrets.token_bytes(20))
         device.save()
+    request.session[SESSION_PENDING_TOTP] = device.pk
     return device
 
 
@@ -238,24 +276,42 @@ def start_totp_enrolment(user: User) -> TOTPDevice:
 # its throttling increment and its security event behind, not roll them back with the error.
 def check_confirm_enrolment(request: HttpRequest, token: str) -> list[str]:
     user = request.user
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    device = _session_pending_device(request)
     if device is None:
-        raise InvalidInput("Start again: the setup page shows a new secret.")
+        raise _enrolment_replaced(request)
     throttled = _throttled_message(device)
     if throttled or not device.verify_token(token):
+        if not TOTPDevice.objects.filter(pk=device.pk).exists():  # replaced while the code was checked
+            raise _enrolment_replaced(request)
         record_security_event(AuditEvent.MFA_FAILED, request=request, user=user, detail={"stage": "enrol"})
         raise InvalidInput(throttled or WRONG_CODE)
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user, confirmed=True).delete()
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
-        recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
-        codes = recovery.regenerate()
-        record_security_event(AuditEvent.MFA_ENROLLED, request=request, user=user)
+        lock_user(user.pk)
+        # Confirmed only if it is still this session's pending secret and the account has no
+        # authenticator yet: a confirmation never replaces one that another sign-in set up.
+        confirmed = not TOTPDevice.objects.filter(user=user, confirmed=True).exists() and (
+            TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True) == 1
+        )
+        if confirmed:
+            TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+            recovery, _ = RecoveryCodeDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes", "confirmed": True})
+            codes = recovery.regenerate()
+            record_security_event(AuditEvent.MFA_ENROLLED, request=request, user=user)
+    if not confirmed:
+        raise _enrolment_replaced(request)
+    device.confirmed = True
     otp_login(request, device)
     mark_auth_fresh(request)
     request.session.pop(SESSION_PENDING_REPLACE, None)
+    request.session.pop(SESSION_PENDING_TOTP, None)
     return codes
+
+
+def _enrolment_replaced(request: HttpRequest) -> EnrolmentReplaced:
+    """Recorded as a failed attempt (a sign of someone else holding the password), then raised."""
+    request.session.pop(SESSION_PENDING_TOTP, None)
+    record_security_event(AuditEvent.MFA_FAILED, request=request, user=request.user, detail={"stage": "enrol", "replaced": True})
+    return EnrolmentReplaced(ENROLMENT_REPLACED)
 
 
 WRONG_CODE = "That code did not match. Codes change every 30 seconds and each works only once."
@@ -323,6 +379,11 @@ def mark_auth_fresh(request: HttpRequest) -> None:
     request.session[SESSION_AUTH_FRESH_AT] = int(time.time())
 
 
+def mark_session_started(request: HttpRequest) -> None:
+    """At sign-in: the absolute session cap counts from here (core.middleware.session_cap_reached)."""
+    request.session[SESSION_STARTED_AT] = int(time.time())
+
+
 def auth_is_fresh(request: HttpRequest) -> bool:
     at = request.session.get(SESSION_AUTH_FRESH_AT)
     return at is not None and time.time() - at <= settings.CONFIDE_RECENT_AUTH_MINUTES * 60
@@ -341,6 +402,7 @@ def do_regenerate_recovery_codes(request: HttpRequest) -> list[str]:
 def do_replace_authenticator(request: HttpRequest) -> None:
     """Drop the current authenticator; the user is sent straight to enrol a new one."""
     user = request.user
-    TOTPDevice.objects.filter(user=user).delete()
+    TOTPDevice.objects.filter(user=user).delete()  # a pending secret of any session included
+    request.session.pop(SESSION_PENDING_TOTP, None)
     request.session[SESSION_PENDING_REPLACE] = True
     record_security_event(AuditEvent.MFA_RESET, request=request, user=user, detail={"self_service": True})

@@ -81,15 +81,21 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:mfa-verify")
     if pending is None and not replacing and services.confirmed_totp(request.user):
         return redirect("accounts:security")
-    device = services.start_totp_enrolment(request.user)
     form = EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             codes = services.check_confirm_enrolment(request, form.cleaned_data["token"])
+        except services.EnrolmentReplaced as exc:
+            # No new secret in this answer: "Start again" asks for one, which replaces the other
+            # session's (two sessions answering each other's posts would never let either finish).
+            return render(request, "accounts/mfa_enrol.html", {"replaced": str(exc)}, status=400)
         except InvalidInput as exc:
             form.add_error("token", str(exc))
         else:
             return render(request, "accounts/recovery_codes.html", {"codes": codes, "first_time": True})
+    device = services.start_totp_enrolment(request)
+    if device is None:  # set up from another sign-in meanwhile: this session verifies with it
+        return redirect("accounts:mfa-verify")
     uri = device.config_url()
     secret = uri.split("secret=")[1].split("&")[0]
     context = {"form": form, "qr": _qr_data_uri(uri), "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))}

@@ -11,6 +11,7 @@ class AuditEvent(StrEnum):
     SIGNIN_LOCKED_OUT = "accounts:signin:locked-out"
     SIGNED_OUT = "accounts:signin:signed-out"
     SESSION_IDLE_EXPIRED = "accounts:session:idle-expired"
+    SESSION_CAP_REACHED = "accounts:session:cap-reached"  # the absolute limit after sign-in (ACC6)
     MFA_VERIFIED = "accounts:mfa:verified"
     MFA_FAILED = "accounts:mfa:failed"
     MFA_ENROLLED = "accounts:mfa:enrolled"

@@ -8,4 +8,9 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from confide.core import rls  # noqa: F401  (connects the post-migrate RLS installer)
+        from django.db.backends.signals import connection_created
+
         from confide.core.db import routers  # noqa: F401  (connects the migrating-database signals)
+        from confide.core.db.sqlite import restrict_database_files
+
+        connection_created.connect(restrict_database_files, dispatch_uid="confide-sqlite-file-modes")

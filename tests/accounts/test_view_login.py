@@ -17,6 +17,29 @@ def test_acc1_passwords_are_stored_as_argon2_hashes(world):
     assert PASSWORD not in user.password
 
 
+def test_acc1_production_settings_hash_passwords_with_argon2id_at_full_cost(db):
+    """The test settings swap in a cheap Argon2 (tests/settings.py), so the test above cannot see
+    what production does: this one reads the production settings module and stores a password
+    the way production would."""
+    import confide.settings as production
+    from django.contrib.auth.hashers import Argon2PasswordHasher, get_hasher
+    from django.test import override_settings
+
+    from confide.accounts.models import User
+
+    assert production.PASSWORD_HASHERS == ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    with override_settings(PASSWORD_HASHERS=production.PASSWORD_HASHERS):
+        assert type(get_hasher()) is Argon2PasswordHasher
+        user = User.objects.create_user(email="hash@a.example.test", password=PASSWORD, display_name="Hash")
+        stored = User.objects.get(pk=user.pk).password
+        assert stored.startswith("argon2$argon2id$v=19$")
+        params = get_hasher().decode(stored)
+        # Django's own cost (100 MiB, 2 passes; OWASP's floor is 19 MiB, 2 passes), not the test one.
+        assert params["memory_cost"] >= 102400 and params["time_cost"] >= 2, params
+        assert PASSWORD not in stored
+        assert User.objects.get(pk=user.pk).check_password(PASSWORD)
+
+
 def test_right_password_leads_to_the_code_step_not_the_dashboard(client, world):
     response = client.post(reverse("accounts:login"), {"username": "owner@a.example.test", "password": PASSWORD})
     assert response.status_code == 302

@@ -133,6 +133,15 @@ def remove_practices(practices: list[dict]) -> None:
                 statements.append(f"DELETE FROM \"{table}\" WHERE chain = '{pid}';")
         statements.append(f"DELETE FROM accounts_user WHERE id IN ({users});")
         statements.append(f"DELETE FROM core_practice WHERE id::text = '{pid}';")
+    # The platform data key (staff TOTP secrets) is wrapped by a KEK in this scenario's own data
+    # directory: left behind, the next scenario (another directory, another keyring) could not
+    # unwrap it. Every secret sealed under it belonged to the users removed above.
+    statements.append("DELETE FROM vault_platformkey;")
+    # Sign-ins and MFA steps are on the platform chain, which no practice owns: left behind, they
+    # are committed rows that later tests in this database see (a get() of "the" sign-in entry
+    # finds several). Only scenarios commit to the test database, so the chain goes as a whole.
+    statements.append("DELETE FROM audit_auditentry WHERE chain = 'platform';")
+    statements.append("DELETE FROM audit_chainhead WHERE chain = 'platform';")
     statements.append("COMMIT;")
     _psql_superuser(db, "\n".join(statements))
 

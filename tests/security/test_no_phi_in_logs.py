@@ -20,8 +20,24 @@ from confide.core.permissions import Role
 from confide.logging import JsonFormatter, RequestIdFilter
 from tests.conftest import CANARIES, PASSWORD, sign_in
 
-# Each canary as it may appear: verbatim, URL-encoded, or JSON-escaped.
-NEEDLES = sorted({form for value in CANARIES.values() for form in (value, quote(value), quote(value, safe=""), json.dumps(value)[1:-1])})
+
+def _demo_password() -> str:
+    """The password `confide demo` gives its accounts, from whichever app holds the command."""
+    import importlib
+
+    from django.core.management import get_commands
+
+    return importlib.import_module(f"{get_commands()['demo']}.management.commands.demo").DEMO_PASSWORD
+
+
+# A wrong password typed at sign-in, like a right one, must never be written anywhere (ACC1).
+DEMO_PASSWORD = _demo_password()
+WRONG_PASSWORD = "wrong-password-123"
+PASSWORDS = (PASSWORD, DEMO_PASSWORD, WRONG_PASSWORD)
+# Each canary and password as it may appear: verbatim, URL-encoded, or JSON-escaped.
+NEEDLES = sorted(
+    {form for value in (*CANARIES.values(), *PASSWORDS) for form in (value, quote(value), quote(value, safe=""), json.dumps(value)[1:-1])}
+)
 
 
 def _leaks(text: str) -> list[str]:
@@ -59,10 +75,12 @@ def test_canaries_never_reach_the_logs(world, json_logs):
     clinician = world.a.user(Role.CLINICIAN)
     assert (clinician.email, clinician.display_name) == (CANARIES["email"], CANARIES["name"])
 
-    # 1. A failed sign-in with the canary address as the username.
+    # 1. Failed sign-ins with the canary address as the username: a wrong password, the demo's
+    #    password (wrong here), and the right password for an address that has no account.
     client = Client()
-    failed = client.post(reverse("accounts:login"), {"username": CANARIES["email"], "password": "wrong-password-123"})
-    assert failed.status_code == 200 and b"did not match an account" in failed.content
+    for username, password in ((CANARIES["email"], WRONG_PASSWORD), (CANARIES["email"], DEMO_PASSWORD), ("nobody@phi-canary.test", PASSWORD)):
+        failed = client.post(reverse("accounts:login"), {"username": username, "password": password})
+        assert failed.status_code == 200 and b"did not match an account" in failed.content
 
     # 2. The canary clinician signs in for real (password, then TOTP) and opens the dashboard.
     signed = client.post(reverse("accounts:login"), {"username": CANARIES["email"], "password": PASSWORD})
@@ -72,6 +90,9 @@ def test_canaries_never_reach_the_logs(world, json_logs):
     assert verified.status_code == 302
     dashboard = client.get(reverse("core:dashboard"))
     assert dashboard.status_code == 200
+    # ...and confirms a sensitive action with a wrong password, then the right one.
+    for password in (WRONG_PASSWORD, PASSWORD):
+        client.post(reverse("accounts:reauth"), {"password": password, "token": TOTPDevice.objects.get(user=clinician).current_code()})
     assert CANARIES["name"].encode() in dashboard.content  # the page shows the name; the logs must not
 
     # 3. A 404 with canaries in the path.
@@ -110,7 +131,7 @@ def test_raw_records_do_carry_the_canary_so_the_formatter_is_what_protects(world
 
 
 def test_failed_sign_in_stores_only_a_hash_of_the_identifier(world):
-    Client().post(reverse("accounts:login"), {"username": CANARIES["email"], "password": "wrong-password-123"})
+    Client().post(reverse("accounts:login"), {"username": CANARIES["email"], "password": WRONG_PASSWORD})
     event = AuditEntry.objects.get(event=AuditEvent.SIGNIN_FAILED)
     assert event.detail["identifier_hash"] == identifier_hash(CANARIES["email"])
     for row in AuditEntry.objects.values():
