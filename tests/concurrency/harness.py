@@ -66,7 +66,9 @@ def run_scenario(data_dir: Path, scenario: Callable, *, timeout: int = 300, env:
     on PostgreSQL every practice the child made is removed again afterwards."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    if not ON_POSTGRES:
+    if ON_POSTGRES:
+        _share_keyring(data_dir)
+    else:
         _copy_template(data_dir)
     target = f"{scenario.__module__}:{scenario.__qualname__}"
     try:
@@ -85,6 +87,18 @@ def run_scenario(data_dir: Path, scenario: Callable, *, timeout: int = 300, env:
 
 
 _TEMPLATE: Path | None = None
+def _share_keyring(data_dir: Path) -> None:
+    """PostgreSQL: scenarios commit into the one test database the whole session uses, so they
+    use the session's keyring too (this process's, under its CONFIDE_DATA_DIR): the platform key
+    row a scenario commits is wrapped by a KEK in that keyring, and a later scenario — or a later
+    test in this process — with a keyring of its own could not open it."""
+    from django.conf import settings
+
+    shared = Path(settings.DATA_DIR) / "keyring"
+    shared.mkdir(mode=0o700, parents=True, exist_ok=True)
+    link = data_dir / "keyring"
+    if not link.exists():
+        link.symlink_to(shared, target_is_directory=True)
 
 
 def migrated_template() -> Path:
@@ -133,6 +147,9 @@ def remove_practices(practices: list[dict]) -> None:
                 statements.append(f"DELETE FROM \"{table}\" WHERE chain = '{pid}';")
         statements.append(f"DELETE FROM accounts_user WHERE id IN ({users});")
         statements.append(f"DELETE FROM core_practice WHERE id::text = '{pid}';")
+    # The platform key a scenario made is wrapped by a KEK in this session's keyring only (see
+    # _share_keyring): left behind, it would stop the next session's scenarios enrolling anyone.
+    statements.append("DELETE FROM vault_platformkey;")
     statements.append("COMMIT;")
     _psql_superuser(db, "\n".join(statements))
 
