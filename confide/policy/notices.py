@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import BadHeaderError, send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django_tasks import task
@@ -32,6 +33,7 @@ from confide.core.tenancy import tenant_context
 logger = logging.getLogger(__name__)
 
 BATCH = 100
+BAD_HEADER = "bad_header"  # NoticeDelivery.reason when Django refused to build the message's headers
 
 
 def enqueue_material_notice(version_id, practice_id) -> None:
@@ -55,8 +57,12 @@ def _message(practice, version) -> tuple[str, str]:
     return subject, body
 
 
-def _deliver_once(version, kind: str, recipient_id: str, send) -> bool:
-    """Record, then send; a second run finds the row and skips. A failed send rolls the row back."""
+def _deliver_once(version, kind: str, recipient_id: str, send) -> str | None:
+    """Record, then send; a second run finds the row and skips (returns None). A failed send rolls the
+    row back, except a message whose headers Django refuses to build (a line break in the
+    practice's name or an address: header injection): no retry could send that, so the delivery
+    is recorded as refused (`bad_header`) and logged by id, and the other recipients still get
+    theirs. Returns the outcome recorded."""
     from confide.policy.models import NoticeDelivery
 
     try:
@@ -65,27 +71,34 @@ def _deliver_once(version, kind: str, recipient_id: str, send) -> bool:
                 practice_id=version.practice_id, version=version, recipient_kind=kind, recipient_id=recipient_id,
                 outcome=NoticeDelivery.Outcome.SENT,
             )  # fmt: skip
-            outcome, reason = send()
+            try:
+                outcome, reason = send()
+            except BadHeaderError:
+                logger.error(
+                    "material notice refused: the message has an invalid header (a line break in the practice's name?)",
+                    extra={"practice_id": str(version.practice_id), "object_id": str(version.pk), "event": f"{kind}:{recipient_id}"},
+                )  # fmt: skip
+                outcome, reason = NoticeDelivery.Outcome.REFUSED, BAD_HEADER
             if outcome != NoticeDelivery.Outcome.SENT:
                 NoticeDelivery.objects.filter(pk=row.pk).update(outcome=outcome, reason=reason)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return outcome
 
 
 def _notify_staff(practice, version, subject: str, body: str) -> int:
     from confide.accounts.models import Membership
 
     members = Membership.objects.filter(is_active=True, user__is_active=True).values_list("user_id", "user__email").order_by("user_id")
-    sent = 0
+    outcomes = Counter()
     for user_id, email in members:
 
         def send(email=email):
             send_mail(subject, body, None, [email])
             return "sent", ""
 
-        sent += _deliver_once(version, "staff", str(user_id), send)
-    return sent
+        outcomes[_deliver_once(version, "staff", str(user_id), send)] += 1
+    return outcomes
 
 
 def _notify_patients(practice, version, subject: str, body: str) -> int:
@@ -96,7 +109,7 @@ def _notify_patients(practice, version, subject: str, body: str) -> int:
 
     actor = POLICY_NOTICE_JOB.for_practice(practice.id)
     ids = list(Patient.objects.filter(is_active=True).order_by("id").values_list("id", flat=True))
-    sent = 0
+    outcomes = Counter()
     for start in range(0, len(ids), BATCH):
         with open_patient_list(actor, Purpose.OPERATIONS, ids[start : start + BATCH], categories=POLICY_NOTICE_JOB.categories) as patients:
             addresses = [(p.pk, p.email) for p in patients if p.email]
@@ -113,8 +126,8 @@ def _notify_patients(practice, version, subject: str, body: str) -> int:
                 send_mail(subject, body, None, [email])
                 return "sent", ""
 
-            sent += _deliver_once(version, "patient", str(patient_id), send)
-    return sent
+            outcomes[_deliver_once(version, "patient", str(patient_id), send)] += 1
+    return outcomes
 
 
 def actor_audit(system_actor):
@@ -125,7 +138,8 @@ def actor_audit(system_actor):
 
 @task()
 def send_material_notice(version_id: str, practice_id: str) -> dict:
-    """E-mail everyone a material change affects; returns counts (ids only in the result)."""
+    """E-mail everyone a material change affects; returns counts (ids only in the result):
+    sent to staff, sent to patients, and refused because the message could not be built."""
     from confide.core.models import Practice
     from confide.policy.models import PolicyVersion
 
@@ -135,5 +149,6 @@ def send_material_notice(version_id: str, practice_id: str) -> dict:
         subject, body = _message(practice, version)
         staff = _notify_staff(practice, version, subject, body)
         patients = _notify_patients(practice, version, subject, body)
-    logger.info("material notice sent", extra={"staff": staff, "patients": patients})
-    return {"staff": staff, "patients": patients}
+    counts = {"staff": staff["sent"], "patients": patients["sent"], "refused": staff["refused"] + patients["refused"]}
+    logger.info("material notice sent", extra={"count": counts["staff"] + counts["patients"], "object_id": version_id})
+    return counts
