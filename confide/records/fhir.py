@@ -293,7 +293,7 @@ class _Mapper:
     def refuse_value(self, n: int, kind: str, path: str, message: str) -> None:
         """A value the chart's rule for its field refuses: reported with the others once the
         whole bundle has been read, and the bundle is not imported."""
-        self.refused.append(f"entry {n} ({kind}) {path}: {message}")
+        self.refused.append(f"entry {n} ({kind}) {path}: {message}" if path else f"entry {n} ({kind}): {message}")
 
     def concept(self, kind: str, concept: dict | None, fallback: str = "") -> tuple[str, dict | None]:
         """(name, first coding) of a CodeableConcept; further codings are counted as skipped."""
@@ -442,22 +442,21 @@ ITEM_PATHS = {
 
 def _item_path(kind: str, resource: dict, where: tuple) -> str:
     """'medicationCodeableConcept', 'component[1].code', 'code.coding.display' … for a location
-    inside a chart item made from `resource`; only names of ours or FHIR's, never a value."""
-    paths = dict(ITEM_PATHS.get(kind, {}))
+    inside a chart item made from `resource`; only names of ours or FHIR's, never a value. An
+    empty location (a rule across fields) is the resource itself: ''."""
+    if len(where) >= 2 and where[0] == "components" and isinstance(where[1], int):
+        inner = _item_path(kind, resource, tuple(where[2:]))
+        return f"component[{where[1]}]" + (f".{inner}" if inner else "")
+    if not where:
+        return ""
+    paths = ITEM_PATHS.get(kind, {})
     if kind.startswith("Medication") and "medicationCodeableConcept" not in resource:
-        paths.update(name="medicationReference", coding="medicationReference")
-    parts, rest = [], list(where)
-    while rest:
-        part = rest.pop(0)
-        if part == "components" and rest and isinstance(rest[0], int):
-            parts.append(f"component[{rest.pop(0)}]")
-            continue
-        if isinstance(part, int):
-            parts.append(f"[{part}]")
-            continue
-        parts.append(paths.get(str(part), str(part)) if not parts else str(part))
-        paths = ITEM_PATHS.get(kind, {}) if parts[-1].startswith("component[") else {}
-    return ".".join(parts).replace(".[", "[") or kind
+        paths = {**paths, "name": "medicationReference", "coding": "medicationReference"}
+    head, *rest = where
+    path = paths.get(str(head), str(head))
+    for part in rest:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
 
 
 # --- the clinical resources -------------------------------------------------------------------------

@@ -39,7 +39,6 @@ EDITABLE = frozenset(f.name for f in encrypted_fields(Patient))
 # Every category a patient row holds (maintenance code such as rotation tests reads them all).
 CHART = frozenset(f.category for f in encrypted_fields(Patient))
 REQUIRED = frozenset({"given_name", "family_name"})
-TEXT_LIMIT = 20_000
 _TEXT_FIELDS = frozenset(name for name in EDITABLE if isinstance(Patient._meta.get_field(name), EncryptedTextField))
 
 
@@ -68,6 +67,9 @@ class FieldProblem:
         return f"{_label(self.field)}: {f'{inside}: ' if inside else ''}{self.message}"
 
 
+EMPTY = "it is empty."
+
+
 def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -91,7 +93,7 @@ def check_fields(values: dict) -> tuple[dict, list[FieldProblem]]:
                 continue
             value = value.strip()
             if name in REQUIRED and not value:
-                found.append(FieldProblem(name, (), "it is empty."))
+                found.append(FieldProblem(name, (), EMPTY))
                 continue
             try:
                 Patient._meta.get_field(name).run_validators(value)
@@ -122,7 +124,7 @@ def clean_fields(values: dict) -> dict:
     cleaned, found = check_fields(values)
     if found:
         first = found[0]
-        if first.field in REQUIRED and first.message == "it is empty.":
+        if first.field in REQUIRED and first.message == EMPTY:
             raise InvalidInput("A patient needs a given name and a family name.")
         raise InvalidInput(str(first))
     return cleaned

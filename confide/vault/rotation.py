@@ -178,12 +178,27 @@ def remove_unused_keks(practice_id: uuid.UUID) -> tuple[list[str], str]:
     be removed). Found with the practice's key row locked, so a rotation still running holds
     the lock and its new KEK is never taken for an unused one. Before a KEK goes, any subject
     key still wrapped under it (a writer that read the KEK id before a rotation committed) is
-    re-wrapped under the KEK in force, in the same transaction; the KEKs are destroyed after
-    that commits."""
+    re-wrapped under the KEK in force, in the same transaction; the KEKs are destroyed once
+    that has committed (call outside a transaction, as `rotate_kek`, to have the ids returned)."""
     _require_context(practice_id)
     manager = key_manager()
     if not hasattr(manager, "keks_labelled"):
         return [], ""
+    removed: list[str] = []
+    notes: list[str] = []
+
+    def destroy(unused: list[str]) -> None:
+        # After the re-wraps are committed: were they rolled back, a key could still be under a KEK gone.
+        for kek_id in unused:
+            try:
+                manager.destroy_kek(kek_id)
+            except Exception as exc:  # noqa: BLE001 - reported; the rotation itself can go on
+                logger.warning("unused KEK not removed", extra={"practice_id": str(practice_id)})
+                notes.append(f"unused KEK {kek_id} not removed: {type(exc).__name__}")
+                return
+            removed.append(kek_id)
+        logger.info("unused KEKs removed", extra={"practice_id": str(practice_id), "count": len(removed)})
+
     with transaction.atomic():
         practice_key = PracticeKey.objects.select_for_update().filter(practice_id=practice_id).first()
         if practice_key is None or practice_key.key_manager != manager.name:
@@ -194,16 +209,8 @@ def remove_unused_keks(practice_id: uuid.UUID) -> tuple[list[str], str]:
         current = manager.kek_aead(practice_key.kek_id)
         for kek_id in unused:
             _rewrap_keys_still_under(practice_id, manager.kek_aead(kek_id), current)
-    removed = []
-    for kek_id in unused:
-        try:
-            manager.destroy_kek(kek_id)
-        except Exception as exc:  # noqa: BLE001 - reported; the rotation itself can go on
-            logger.warning("unused KEK not removed", extra={"practice_id": str(practice_id)})
-            return removed, f"unused KEK {kek_id} not removed: {type(exc).__name__}"
-        removed.append(kek_id)
-    logger.info("unused KEKs removed", extra={"practice_id": str(practice_id), "count": len(removed)})
-    return removed, ""
+        transaction.on_commit(lambda: destroy(unused))
+    return removed, "; ".join(notes)
 
 
 def _rewrap_keys_still_under(practice_id: uuid.UUID, kek, current) -> int:

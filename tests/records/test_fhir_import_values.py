@@ -42,6 +42,10 @@ def _medication_text(value):
     return lambda b: resource_of(b, "medreq-1")["medicationCodeableConcept"].__setitem__("text", value)
 
 
+def _component_text(value):
+    return lambda b: resource_of(b, "obs-bp")["component"][0]["code"].__setitem__("text", value)
+
+
 def _address_line(value):
     return lambda b: _patient(b)["address"][0].__setitem__("line", [value])
 
@@ -57,6 +61,7 @@ CASES = {
     "a line break in an address line": (_address_line("9 Larch Way\r\nBcc: x"), "entry 0 (Patient) address.line[0]: it must be one line: remove the line break."),
     "an RTL override in a medication": (_medication_text("lisinopril \u202e01 gm"), "entry 5 (MedicationRequest) medicationCodeableConcept: remove the invisible character that reverses the direction of the text."),
     "a 301-character medication": (_medication_text("x" * 301), "entry 5 (MedicationRequest) medicationCodeableConcept: at most 300 characters."),
+    "a line break in a result's component": (_component_text("Systolic\nBP"), "entry 2 (Observation) component[0].code: it must be one line: remove the line break."),
 }  # fmt: skip
 
 

@@ -187,7 +187,7 @@ def test_rotation_refuses_to_run_outside_its_practice_context(world):
 
 
 def test_an_old_kek_left_by_a_rotation_that_died_after_commit_is_removed_by_the_next_one_keys_under_it_first(
-    make_patient, world, fresh_manager
+    make_patient, world, fresh_manager, django_capture_on_commit_callbacks
 ):
     """A rotation that committed but died before destroying its old KEK leaves that KEK, and a
     writer that read the old KEK id before the commit may have wrapped a new subject key under
@@ -202,7 +202,8 @@ def test_an_old_kek_left_by_a_rotation_that_died_after_commit_is_removed_by_the_
     row.save(update_fields=["wrapped_keyset"])
     assert rotation.unused_keks(practice_id) == [result.old_kek_id]
 
-    removed, note = rotation.remove_unused_keks(practice_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        removed, note = rotation.remove_unused_keks(practice_id)
 
     assert (removed, note) == ([result.old_kek_id], "")
     assert _keyring_ids() >= {result.new_kek_id} and result.old_kek_id not in _keyring_ids()
@@ -212,14 +213,17 @@ def test_an_old_kek_left_by_a_rotation_that_died_after_commit_is_removed_by_the_
     assert _read(straggler.id)["email"] == "late@example.test"
 
 
-def test_a_kek_rotation_removes_unused_keks_of_its_practice_only_and_says_so(make_patient, world, fresh_manager):
+def test_a_kek_rotation_removes_unused_keks_of_its_practice_only_and_says_so(
+    make_patient, world, fresh_manager, django_capture_on_commit_callbacks
+):
     practice_id = world.a.practice.id
     patient = make_patient(**FULL)
     manager = kms.key_manager()
     orphan = manager.create_kek(str(practice_id))  # as a rotation killed before its re-wrap leaves it
     other_practice = manager.create_kek(str(world.b.practice.id))
 
-    result = rotation.rotate_kek(practice_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = rotation.rotate_kek(practice_id)
 
     assert result.unused_removed == [orphan] and result.unused_note == ""
     ids = _keyring_ids()
