@@ -62,6 +62,7 @@ from confide.core import tenancy
 from confide.core.actors import StaffActor
 from confide.core.errors import InvalidInput, NotFound
 from confide.core.permissions import Role
+from confide.core.text import line_problem, lower_first
 from confide.vault import tombstones
 from confide.vault.allowance import allow
 from confide.vault.fields import encrypted_fields
@@ -363,6 +364,8 @@ def _check_grant(
         raise attempt.refuse(
             "break_glass_reason_too_long", f"the reason is limited to {policy.BREAK_GLASS_REASON_MAX_CHARS} characters"
         )
+    if line_problem(reason, multiline=True):  # the typed reason follows the rule for all text (core/text.py)
+        raise attempt.refuse("break_glass_reason_invalid", f"the reason: {lower_first(line_problem(reason, multiline=True)[1])}")
     if not wanted <= policy.BREAK_GLASS_CEILING:
         raise attempt.refuse(
             "beyond_break_glass", f"break-the-glass never opens {', '.join(sorted(wanted - policy.BREAK_GLASS_CEILING))}"

@@ -15,6 +15,7 @@ from django.db import models
 
 from confide.access.policy import BREAK_GLASS_REASON
 from confide.core.models import TenantModel
+from confide.core.text import multi_line
 from confide.vault.fields import EncryptedTextField
 
 
@@ -22,7 +23,7 @@ class BreakGlassReason(TenantModel):
     patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
     audit_entry = models.OneToOneField("audit.AuditEntry", on_delete=models.PROTECT, related_name="+")
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reason = EncryptedTextField(category=BREAK_GLASS_REASON, subject_field="patient_id")
+    reason = EncryptedTextField(category=BREAK_GLASS_REASON, subject_field="patient_id", validators=[multi_line])
 
     class Meta:
         ordering = ["created_at"]

@@ -21,6 +21,7 @@ from django_otp.oath import TOTP
 from confide.accounts import secretbox
 from confide.core.models import TenantModel
 from confide.core.permissions import Role
+from confide.core.text import single_line
 
 
 class UserManager(BaseUserManager):
@@ -30,6 +31,9 @@ class UserManager(BaseUserManager):
         if not email:
             raise ValueError("an email address is required")
         user = self.model(email=self.normalize_email(email).lower(), **fields)
+        # The fields' own validators (one line, a real address): a display name is shown on every
+        # page and in e-mails, so whoever creates the account (a command, a future invitation) is checked.
+        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -44,8 +48,8 @@ class User(AbstractBaseUser):
 
     id = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    email = models.EmailField(unique=True)
-    display_name = models.CharField(max_length=150)
+    email = models.EmailField(unique=True, validators=[single_line])
+    display_name = models.CharField(max_length=150, validators=[single_line])
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 

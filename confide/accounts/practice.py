@@ -4,12 +4,13 @@ practice is a member's act, checked against their role and recorded as a securit
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from confide.accounts.services import record_security_event
 from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor
-from confide.core.errors import Forbidden
+from confide.core.errors import Forbidden, InvalidInput
 from confide.core.models import Practice
 from confide.core.permissions import Perm
 
@@ -18,6 +19,13 @@ from confide.core.permissions import Perm
 def do_update_practice_settings(*, actor: StaffActor, changes: dict, request=None) -> Practice:
     if not actor.has(Perm.PRACTICE_SETTINGS_EDIT):
         raise Forbidden(Perm.PRACTICE_SETTINGS_EDIT)
+    for name, value in changes.items():
+        # The model field's own validators (the form ran them too; a caller without the form must not skip them).
+        field = Practice._meta.get_field(name)
+        try:
+            field.clean(value, None)
+        except ValidationError as exc:
+            raise InvalidInput(f"{field.verbose_name.capitalize()}: {exc.messages[0]}") from None
     practice = Practice.objects.select_for_update().get(id=actor.practice_id)
     changed = sorted(name for name, value in changes.items() if getattr(practice, name) != value)
     for name in changed:

@@ -9,6 +9,7 @@ from django.db import models
 
 from confide.core import tenancy
 from confide.core.errors import NoPracticeContext
+from confide.core.text import single_line
 
 
 class TimestampedModel(models.Model):
@@ -26,9 +27,10 @@ class Practice(TimestampedModel):
     slug = models.SlugField(
         max_length=50,
         unique=True,
-        validators=[RegexValidator(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$", "lower-case letters, digits and dashes")],
+        validators=[RegexValidator(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$", "lower-case letters, digits and dashes"), single_line],
     )
-    name = models.CharField(max_length=200)
+    # One line: it is the Subject of e-mails (a line break there is a header injection).
+    name = models.CharField(max_length=200, validators=[single_line])
     # ACC2: staff whose role can see PHI must enrol in MFA; on unless the practice turns it off.
     mfa_required = models.BooleanField(default=True)
     # ACC6: a session idle this long is signed out.

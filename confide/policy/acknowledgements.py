@@ -128,7 +128,7 @@ class Counts:
 class VersionReport:
     version: PolicyVersion
     emailed: Counts
-    refused: Counts  # e-mails the egress gate did not let out (patients, e.g. no BAA with the email processor)
+    refused: Counts  # e-mails the egress gate did not let out (e.g. no BAA), or whose headers could not be built (bad_header)
     seen: Counts
     accepted: Counts
     staff_not_accepted: list[str]  # display names of active staff; patients are never named here

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 
+from confide.core.text import multi_line, single_line
 from confide.policy.services import SUMMARY_MAX
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
@@ -16,7 +17,7 @@ class PolicyChangeForm(forms.Form):
         label="Override (TOML)", required=False,
         # Not stripped: a leading blank line must stay, or every line number in an error shifts.
         # No max_length: the loader's own limit (MAX_OVERRIDE_BYTES) says it in its words.
-        strip=False,
+        strip=False, validators=[multi_line],
         widget=forms.Textarea(attrs={"class": "form-control font-monospace", "rows": 18, "spellcheck": "false", "autocomplete": "off"}),
     )  # fmt: skip
     effective_at = forms.DateTimeField(
@@ -29,7 +30,7 @@ class PolicyChangeForm(forms.Form):
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )  # fmt: skip
     summary = forms.CharField(
-        label="What changes, in one sentence", required=False, max_length=SUMMARY_MAX,
+        label="What changes, in one sentence", required=False, max_length=SUMMARY_MAX, validators=[single_line],
         help_text="Shown to everyone the change affects: in the e-mail, the banner and the notice. About the policy, never about a person.",
         widget=forms.TextInput(attrs={"class": "form-control"}),
     )  # fmt: skip

@@ -13,17 +13,18 @@ from django.conf import settings
 from django.db import models
 
 from confide.core.models import TenantModel
+from confide.core.text import multi_line, single_line
 
 
 class PolicyVersion(TenantModel):
     number = models.PositiveIntegerField()
-    override_toml = models.TextField(blank=True)
+    override_toml = models.TextField(blank=True, validators=[multi_line])
     resolved = models.JSONField()
     digest = models.CharField(max_length=64)  # SHA-256 of the canonical resolved JSON
     default_version = models.CharField(max_length=20)  # the shipped default's `version` it was built on
     effective_at = models.DateTimeField()
     material = models.BooleanField(default=False)
-    summary = models.CharField(max_length=300, blank=True)  # what changed, in words; about the policy, never a person
+    summary = models.CharField(max_length=300, blank=True, validators=[single_line])  # what changed, in words; about the policy, never a person
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:

@@ -17,10 +17,17 @@ The in-app banner and who saw or accepted the change: confide/policy/acknowledge
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import BadHeaderError, send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+
+logger = logging.getLogger(__name__)
+
+BAD_HEADER = "bad_header"  # NoticeDelivery.reason when Django refused to build the message's headers
 
 
 def version_url(practice_slug: str, number: int) -> str:
@@ -40,8 +47,12 @@ def notice_message(practice, version) -> tuple[str, str]:
     return subject, body
 
 
-def deliver_once(version, kind: str, recipient_id: str, send) -> bool:
-    """Record, then send; a second run finds the row and skips. A failed send rolls the row back."""
+def deliver_once(version, kind: str, recipient_id: str, send) -> str | None:
+    """Record, then send; a second run finds the row and skips (returns None). A failed send rolls the
+    row back, except a message whose headers Django refuses to build (a line break in the
+    practice's name or an address: header injection): no retry could send that, so the delivery
+    is recorded as refused (`bad_header`) and logged by id, and the other recipients still get
+    theirs. Returns the outcome recorded."""
     from confide.policy.models import NoticeDelivery
 
     try:
@@ -50,24 +61,32 @@ def deliver_once(version, kind: str, recipient_id: str, send) -> bool:
                 practice_id=version.practice_id, version=version, recipient_kind=kind, recipient_id=recipient_id,
                 outcome=NoticeDelivery.Outcome.SENT,
             )  # fmt: skip
-            outcome, reason = send()
+            try:
+                outcome, reason = send()
+            except BadHeaderError:
+                logger.error(
+                    "material notice refused: the message has an invalid header (a line break in the practice's name?)",
+                    extra={"practice_id": str(version.practice_id), "object_id": str(version.pk), "event": f"{kind}:{recipient_id}"},
+                )  # fmt: skip
+                outcome, reason = NoticeDelivery.Outcome.REFUSED, BAD_HEADER
             if outcome != NoticeDelivery.Outcome.SENT:
                 NoticeDelivery.objects.filter(pk=row.pk).update(outcome=outcome, reason=reason)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return outcome
 
 
-def notify_staff(practice, version, subject: str, body: str) -> int:
+def notify_staff(practice, version, subject: str, body: str) -> Counter:
+    """Every active member of staff, at their account address: a Counter of outcomes recorded."""
     from confide.accounts.models import Membership
 
     members = Membership.objects.filter(is_active=True, user__is_active=True).values_list("user_id", "user__email").order_by("user_id")
-    sent = 0
+    outcomes = Counter()
     for user_id, email in members:
 
         def send(email=email):
             send_mail(subject, body, None, [email])
             return "sent", ""
 
-        sent += deliver_once(version, "staff", str(user_id), send)
-    return sent
+        outcomes[deliver_once(version, "staff", str(user_id), send)] += 1
+    return outcomes

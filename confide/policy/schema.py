@@ -12,16 +12,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from confide.core.purposes import Purpose
+from confide.core.text import check_line
 
 CATEGORY_KEY = re.compile(r"^[a-z]+(?:\.[a-z_]+)+$")
 PERIOD = re.compile(r"^(?:(?P<n>[1-9][0-9]{0,3})(?P<unit>[dmy])|while-active|until-unsubscribe)$")
 _UNIT_DAYS = {"d": 1, "m": 30, "y": 365}  # for comparing periods only; the engine computes calendar dates
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+# What the notice shows, and the contacts people write to: one line each, without control
+# characters, bidi overrides or only invisible characters (confide/core/text.py).
+_one_line = AfterValidator(check_line)
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), _one_line]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), _one_line]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 
 
@@ -145,8 +149,8 @@ class Regimes(Strict):
 class Contact(Strict):
     title: ShortText
     name: ShortText = ""
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^(?:[^@\s]+@[^@\s]+\.[^@\s]+)?$")] = ""
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+()\-. ]*$")] = ""
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^(?:[^@\s]+@[^@\s]+\.[^@\s]+)?$"), _one_line] = ""
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+()\-. ]*$"), _one_line] = ""
 
     @property
     def is_named(self) -> bool:

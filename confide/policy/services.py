@@ -33,6 +33,7 @@ from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput
 from confide.core.permissions import Perm
 from confide.core.tenancy import tenant_context
+from confide.core.text import line_problem, lower_first
 from confide.policy import signals
 from confide.policy.loader import PolicyError, apply, load_default, parse_override
 from confide.policy.models import PolicyVersion
@@ -147,6 +148,8 @@ def publish_problems(*, summary: str, effective_at: datetime.datetime | None, ma
         problems.append(PublishRefused("Say in a sentence what changes: it is shown to the people the change affects.", field="summary"))
     elif len(summary) > SUMMARY_MAX:
         problems.append(PublishRefused(f"The summary is limited to {SUMMARY_MAX} characters.", field="summary"))
+    elif line_problem(summary):  # it goes into every notice e-mail and banner: one line of plain text
+        problems.append(PublishRefused(f"The summary: {lower_first(line_problem(summary)[1])}", field="summary"))
     if effective_at is None or timezone.is_naive(effective_at):
         problems.append(PublishRefused("Give the date and time the new version takes effect.", field="effective_at"))
         return problems

@@ -17,11 +17,21 @@ import datetime
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+from confide.core.text import check_line, lower_first
+from confide.records.values import as_value_error, email_address, phone_number
+
+# Every text of an item is one line (confide/core/text.py), except the few that are prose —
+# a note, a result's text, an answer — which keep their line breaks but no other control.
+_one_line = AfterValidator(check_line)
+_lines = AfterValidator(lambda value: check_line(value, multiline=True))
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), _one_line]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120), _one_line]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _one_line]
+Prose = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), _lines]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), _one_line, AfterValidator(as_value_error(phone_number))]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), _one_line, AfterValidator(as_value_error(email_address))]
 
 
 class Item(BaseModel):
@@ -64,7 +74,7 @@ class Medication(Item):
     start: datetime.date | None = None
     end: datetime.date | None = None
     prescriber: Short = ""
-    note: Text = ""
+    note: Prose = ""
 
     @model_validator(mode="after")
     def _dates(self) -> Medication:
@@ -99,7 +109,7 @@ class Result(Item):
     category: Short = ""  # laboratory, vital-signs, survey, …
     value: float | None = None
     unit: Short = ""
-    value_text: Text = ""
+    value_text: Prose = ""
     value_coding: Coding | None = None  # a coded answer ("Never smoker", SNOMED CT 266919005); its text is value_text
     components: list[Result] = Field(default_factory=list, max_length=20)  # e.g. blood pressure
     effective: datetime.datetime | None = None
@@ -139,7 +149,7 @@ class Address(BaseModel):
     lines: list[Short] = Field(default_factory=list, max_length=3)
     city: Short = ""
     state: Short = ""
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), _one_line] = ""
     country: Short = ""
 
 
@@ -150,8 +160,8 @@ class Person(BaseModel):
 
     name: Name
     relationship: Short
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = ""
+    phone: Phone = ""
+    email: Email = ""
 
 
 class Insurance(BaseModel):
@@ -176,7 +186,7 @@ class IntakeAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     question: Text
-    answer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000), _lines]
 
 
 class Consultation(Item):
@@ -215,3 +225,18 @@ def clean_structured(field_name: str, value) -> dict | None:
     if value is None:
         return None
     return STRUCTURED[field_name].model_validate(value).model_dump(mode="json")
+
+
+def problems(exc: ValidationError) -> list[tuple[tuple, str]]:
+    """(location, message) of every error pydantic found, the message a sentence that never
+    holds the value: 'at most 300 characters.', 'remove the line break.', 'field required.'."""
+    out = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=True):
+        if error["type"] == "string_too_long":
+            message = f"at most {error['ctx']['max_length']} characters."
+        elif error["type"] == "string_too_short" and error["ctx"].get("min_length") == 1:
+            message = "it is empty."
+        else:
+            message = lower_first(str(error["msg"]).removeprefix("Value error, ").rstrip(".")) + "."
+        out.append((tuple(error["loc"]), message))
+    return out

@@ -66,7 +66,7 @@ from confide.core.tenancy import tenant_context
 from confide.records import clinical
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, Patient, ProgressNote
 from confide.records.notes import SOAP_SECTIONS
-from confide.records.services import _categories_for_change, _category, _index, clean_fields
+from confide.records.services import _categories_for_change, _category, _index, check_fields, clean_fields
 from confide.vault.blind_index import source_keyer
 
 logger = logging.getLogger(__name__)
@@ -255,6 +255,7 @@ class _Mapper:
     keyed: object  # source_keyer(practice_id)
     system: str
     skipped_fields: Counter = field(default_factory=Counter)
+    refused: list = field(default_factory=list)  # "entry n (Type) element.path: why", never the value
     _refs: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -288,6 +289,11 @@ class _Mapper:
 
     def skip(self, what: str) -> None:
         self.skipped_fields[what] += 1
+
+    def refuse_value(self, n: int, kind: str, path: str, message: str) -> None:
+        """A value the chart's rule for its field refuses: reported with the others once the
+        whole bundle has been read, and the bundle is not imported."""
+        self.refused.append(f"entry {n} ({kind}) {path}: {message}" if path else f"entry {n} ({kind}): {message}")
 
     def concept(self, kind: str, concept: dict | None, fallback: str = "") -> tuple[str, dict | None]:
         """(name, first coding) of a CodeableConcept; further codings are counted as skipped."""
@@ -389,10 +395,68 @@ def _patient_fields(m: _Mapper, n: int, resource: dict) -> dict:
             m.skip("Patient.address.extension")
         if len(addresses) > 1:
             m.skip("Patient.address after the first")
-    try:
-        return clean_fields(fields)
-    except InvalidInput as exc:
-        raise BundleRefused(f"entry {n} (Patient): {exc}") from None
+    cleaned, problems = check_fields(fields)
+    for problem in problems:
+        m.refuse_value(n, "Patient", _patient_path(problem.field, problem.where), problem.message)
+    return cleaned
+
+
+# The Patient element each chart field is read from, for messages about a refused value.
+PATIENT_PATHS = {
+    "given_name": "name.given", "family_name": "name.family", "preferred_name": "name[usual].given",
+    "date_of_birth": "birthDate", "sex": "gender", "language": "communication.language",
+    "medical_record_number": "identifier[MR].value", "email": "telecom[email].value",
+    "phone": "telecom[phone].value", "phone_other": "telecom[phone].value", "address": "address",
+}  # fmt: skip
+ADDRESS_PATHS = {"lines": "line", "city": "city", "state": "state", "postal_code": "postalCode", "country": "country"}
+
+
+def _patient_path(name: str, where: tuple) -> str:
+    path = PATIENT_PATHS.get(name, name)
+    if name == "address" and where:
+        part = ADDRESS_PATHS.get(str(where[0]), str(where[0]))
+        path += f".{part}" + (f"[{where[1]}]" if len(where) > 1 and isinstance(where[1], int) else "")
+    return path
+
+
+# The element of each resource an item's field comes from (the mappers below), for messages.
+_CONCEPT = {"coding": "code.coding"}
+ITEM_PATHS = {
+    "MedicationRequest": {"name": "medicationCodeableConcept", "coding": "medicationCodeableConcept.coding", "dose": "dosageInstruction",
+                          "route": "dosageInstruction.route", "note": "note.text", "start": "authoredOn",
+                          "end": "dispenseRequest.validityPeriod.end"},
+    "MedicationStatement": {"name": "medicationCodeableConcept", "coding": "medicationCodeableConcept.coding", "dose": "dosage",
+                            "route": "dosage.route", "note": "note.text", "start": "effective", "end": "effectivePeriod.end"},
+    "AllergyIntolerance": {"substance": "code", **_CONCEPT, "reaction": "reaction.manifestation", "status": "clinicalStatus",
+                           "onset": "onset", "recorded_at": "recordedDate"},
+    "Condition": {"name": "code", **_CONCEPT, "status": "clinicalStatus", "onset": "onset", "abatement": "abatement",
+                  "recorded_at": "recordedDate"},
+    "Observation": {"name": "code", **_CONCEPT, "value": "valueQuantity.value", "unit": "valueQuantity.unit", "value_text": "value[x]",
+                    "value_coding": "valueCodeableConcept.coding", "components": "component", "effective": "effective"},
+    "Immunization": {"vaccine": "vaccineCode", "coding": "vaccineCode.coding", "date": "occurrence", "lot_number": "lotNumber"},
+    "Encounter": {"kind": "type", "coding": "type.coding", "klass": "class", "start": "period.start", "end": "period.end",
+                  "reason": "reasonCode"},
+    "Procedure": {"name": "code", **_CONCEPT, "performed": "performed"},
+}  # fmt: skip
+
+
+def _item_path(kind: str, resource: dict, where: tuple) -> str:
+    """'medicationCodeableConcept', 'component[1].code', 'code.coding.display' … for a location
+    inside a chart item made from `resource`; only names of ours or FHIR's, never a value. An
+    empty location (a rule across fields) is the resource itself: ''."""
+    if len(where) >= 2 and where[0] == "components" and isinstance(where[1], int):
+        inner = _item_path(kind, resource, tuple(where[2:]))
+        return f"component[{where[1]}]" + (f".{inner}" if inner else "")
+    if not where:
+        return ""
+    paths = ITEM_PATHS.get(kind, {})
+    if kind.startswith("Medication") and "medicationCodeableConcept" not in resource:
+        paths = {**paths, "name": "medicationReference", "coding": "medicationReference"}
+    head, *rest = where
+    path = paths.get(str(head), str(head))
+    for part in rest:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
 
 
 # --- the clinical resources -------------------------------------------------------------------------
@@ -405,7 +469,7 @@ def _dose(m: _Mapper, kind: str, dosage: list | None) -> tuple[str, str]:
         m.skip(f"{kind}.dosage after the first")
     route = m.concept(kind, first.get("route"), "")[0] if first.get("route") else ""
     if first.get("text"):
-        return first["text"][:120], route
+        return first["text"], route
     parts = []
     for rate in first.get("doseAndRate") or []:
         quantity = rate.get("doseQuantity") or {}
@@ -417,7 +481,7 @@ def _dose(m: _Mapper, kind: str, dosage: list | None) -> tuple[str, str]:
         parts.append(f"{repeat['frequency']} every {repeat['period']:g} {repeat['periodUnit']}")
     if first.get("asNeededBoolean"):
         parts.append("as needed")
-    return ", ".join(parts)[:120], route
+    return ", ".join(parts), route
 
 
 def _medication(m: _Mapper, n: int, r: dict) -> dict:
@@ -447,7 +511,7 @@ def _medication(m: _Mapper, n: int, r: dict) -> dict:
         medication_kind = "otc" if any(c.get("system") == MEDICATION_KIND and c.get("code") == "otc" for c in categories) else "unknown"
     notes = [note.get("text") for note in r.get("note") or [] if note.get("text")]
     return {"name": name, "coding": coding, "dose": dose, "route": route, "kind": medication_kind, "status": status,
-            "start": start, "end": end, "note": " / ".join(notes)[:500]}  # fmt: skip
+            "start": start, "end": end, "note": " / ".join(notes)}  # fmt: skip
 
 
 def _allergy(m: _Mapper, n: int, r: dict) -> dict:
@@ -461,7 +525,7 @@ def _allergy(m: _Mapper, n: int, r: dict) -> dict:
             reactions.append(m.concept("AllergyIntolerance.reaction", manifestation)[0])
     return {
         "substance": substance, "coding": coding, "category": categories[0] if categories else "unknown",
-        "criticality": r.get("criticality") or "unknown", "reaction": "; ".join(reactions)[:500],
+        "criticality": r.get("criticality") or "unknown", "reaction": "; ".join(reactions),
         "status": "entered-in-error" if verification == "entered-in-error" else clinical_status or "active",
         "onset": m.date("AllergyIntolerance.onset", r.get("onsetDateTime") or (r.get("onsetPeriod") or {}).get("start")),
         "recorded_at": m.instant("AllergyIntolerance.recordedDate", r.get("recordedDate")),
@@ -492,7 +556,7 @@ def _value(m: _Mapper, kind: str, r: dict) -> dict:
         return {"value": float(value) if value is not None else None, "unit": quantity.get("unit") or quantity.get("code") or ""}
     if "valueCodeableConcept" in r:
         text, coding = m.concept(f"{kind}.valueCodeableConcept", r["valueCodeableConcept"])
-        return {"value_text": text[:500], "value_coding": coding}
+        return {"value_text": text, "value_coding": coding}
     if "valueString" in r:
         return {"value_text": r["valueString"]}
     if "valueInteger" in r:
@@ -542,7 +606,7 @@ def _encounter(m: _Mapper, n: int, r: dict) -> dict:
     return {
         "kind": kind, "coding": coding, "klass": ENCOUNTER_CLASS.get(klass, klass.lower()),
         "start": m.instant("Encounter.period.start", period.get("start")), "end": m.instant("Encounter.period.end", period.get("end")),
-        "status": ENCOUNTER_STATUS.get(r.get("status"), r.get("status") or "unknown"), "reason": "; ".join(reasons)[:500],
+        "status": ENCOUNTER_STATUS.get(r.get("status"), r.get("status") or "unknown"), "reason": "; ".join(reasons),
     }  # fmt: skip
 
 
@@ -614,12 +678,17 @@ def map_bundle(bundle: dict, *, practice_id, source_system: str = DEFAULT_SOURCE
             # A placeholder id: the real one is Confide's, kept across re-imports (_merge).
             checked = clinical.LISTS[list_name].model_validate({**item, "id": "pending"}).model_dump(mode="json")
         except ValidationError as exc:
-            error = exc.errors(include_url=False, include_input=False, include_context=False)[0]
-            where = ".".join(str(p) for p in error["loc"])
-            raise BundleRefused(f"entry {n} ({kind}): {where}: {error['msg']}" if where else f"entry {n} ({kind}): {error['msg']}") from None
+            for where, message in clinical.problems(exc):
+                m.refuse_value(n, kind, _item_path(kind, resource, where), message)
+            continue
         lists.setdefault(list_name, {})[item["source_key"]] = checked  # the same resource twice: the later wins
         imported[kind] += 1
     fields = _patient_fields(m, patient_n, entries[patient_n]["resource"])
+    if m.refused:
+        # Every refused value at once, so one correction of the source fixes them all; nothing of
+        # the bundle is imported.
+        count = f"{len(m.refused)} value{'s' if len(m.refused) > 1 else ''} refused"
+        _refuse(f"{count}: {'; '.join(m.refused)}")
     return MappedBundle(
         patient_key=m.source_key(patient_n),
         fields=fields,

@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxLengthValidator
+
 from confide.access.door import open_chart
 from confide.access.purposes import Purpose
 from confide.audit.chain import record
@@ -24,12 +27,13 @@ from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
+from confide.core.text import lower_first, validation_message
 from confide.records.models import Document, Photo
 from confide.vault.files import JPEG, PDF, PNG, DecryptedFile, EncryptedStorage, FileRejected, validate_upload
 
 KINDS = {"document": Document, "photo": Photo}
 ALLOWED = {"document": (PDF, JPEG, PNG), "photo": (JPEG, PNG)}
-TITLE_LIMIT = 200
+TITLE_LIMIT = next(v.limit_value for v in Document._meta.get_field("title").validators if isinstance(v, MaxLengthValidator))
 
 
 def _model(kind: str):
@@ -47,6 +51,10 @@ def do_add_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str,
     title = (title or "").strip()
     if not title or len(title) > TITLE_LIMIT:
         raise InvalidInput(f"Give the file a title of up to {TITLE_LIMIT} characters (never the patient's name is needed).")
+    try:
+        model._meta.get_field("title").run_validators(title)  # the field's one rule, as the upload form's
+    except DjangoValidationError as exc:
+        raise InvalidInput(f"The title: {lower_first(validation_message(exc))}") from None
     declared = getattr(upload, "content_type", "") or ""
     if declared.split(";", 1)[0].strip().lower() not in ALLOWED[kind]:
         raise InvalidInput("Photos are JPEG or PNG; documents are PDF, JPEG or PNG.")

@@ -8,17 +8,19 @@ may not write is neither shown nor accepted, so posting it anyway changes nothin
 from __future__ import annotations
 
 import datetime
-import re
 import typing
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
+from confide.core.text import multi_line, single_line
 from confide.records import clinical
-from confide.records.models import NoteTemplate
+from confide.records.models import Document, NoteTemplate, Patient
 from confide.records.notes import SOAP_SECTIONS
 from confide.records.services import ITEM_STATUS_CHANGES
+from confide.records.values import EMAIL_MESSAGE, PHONE_MESSAGE, email_address, phone_number
 
 REASONS = [
     ("patient_request", "The patient asked for this change"),
@@ -26,8 +28,6 @@ REASONS = [
     ("immaterial", "An immaterial change (spelling, formatting)"),
 ]
 REASON_MESSAGE = "Say why the record changes: the patient asked, an error is corrected, or the change is immaterial."
-PHONE = re.compile(r"^[+0-9 ().\-]{5,40}$")
-PHONE_MESSAGE = "Enter a phone number: digits, spaces, + ( ) - . only."
 
 
 class ChartForm(forms.Form):
@@ -62,15 +62,35 @@ class ChartForm(forms.Form):
                 widget.attrs["aria-describedby"] = " ".join(described)
 
 
-def _text(label: str, max_length: int, *, required: bool = False, **kwargs) -> forms.CharField:
-    return forms.CharField(label=label, max_length=max_length, required=required, **kwargs)
+# Every text input is one line (confide/core/text.py) and every textarea several, with the same
+# validators the services run; the patient's own fields take theirs from the model field.
+def _text(label: str, max_length: int, *, required: bool = False, validators=(), **kwargs) -> forms.CharField:
+    return forms.CharField(label=label, max_length=max_length, required=required, validators=[single_line, *validators], **kwargs)
 
 
-def _phone(label: str) -> forms.RegexField:
-    return forms.RegexField(
-        label=label, regex=PHONE, required=False, max_length=40, error_messages={"invalid": PHONE_MESSAGE},
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
-    )  # fmt: skip
+def _limit(validators) -> int:
+    return next(v.limit_value for v in validators if isinstance(v, MaxLengthValidator))
+
+
+def _patient_text(name: str, label: str, *, required: bool = False, **kwargs) -> forms.CharField:
+    """A form field with the model field's own rule: its length and its validators."""
+    validators = Patient._meta.get_field(name).validators
+    return forms.CharField(label=label, max_length=_limit(validators), required=required,
+                           validators=[v for v in validators if not isinstance(v, MaxLengthValidator)], **kwargs)  # fmt: skip
+
+
+def _phone(label: str, name: str | None = None) -> forms.CharField:
+    widget = forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"})
+    if name:
+        return _patient_text(name, label, error_messages={"invalid": PHONE_MESSAGE}, widget=widget)
+    return _text(label, 40, validators=[phone_number], error_messages={"invalid": PHONE_MESSAGE}, widget=widget)
+
+
+def _email(label: str, name: str | None = None) -> forms.CharField:
+    widget = forms.EmailInput()
+    if name:
+        return _patient_text(name, label, error_messages={"invalid": EMAIL_MESSAGE}, widget=widget)
+    return _text(label, 254, validators=[email_address], error_messages={"invalid": EMAIL_MESSAGE}, widget=widget)
 
 
 def _reason() -> forms.ChoiceField:
@@ -93,9 +113,9 @@ SEX_CHOICES = [("", "—"), ("female", "Female"), ("male", "Male"), ("other", "O
 
 def _registration_fields() -> dict[str, forms.Field]:
     return {
-        "given_name": _text("Given name", 300, required=True, error_messages={"required": "Enter the patient's given name."}),
-        "family_name": _text("Family name", 300, required=True, error_messages={"required": "Enter the patient's family name."}),
-        "preferred_name": _text("Preferred name", 300),
+        "given_name": _patient_text("given_name", "Given name", required=True, error_messages={"required": "Enter the patient's given name."}),
+        "family_name": _patient_text("family_name", "Family name", required=True, error_messages={"required": "Enter the patient's family name."}),
+        "preferred_name": _patient_text("preferred_name", "Preferred name"),
         "date_of_birth": forms.DateField(
             label="Date of birth", required=False, input_formats=["%Y-%m-%d"],
             error_messages={"invalid": "Enter the date of birth as YYYY-MM-DD."},
@@ -103,15 +123,14 @@ def _registration_fields() -> dict[str, forms.Field]:
         ),
         "sex": forms.ChoiceField(label="Sex (administrative)", choices=SEX_CHOICES, required=False,
                                  error_messages={"invalid_choice": "Choose a value from the list."}),
-        "gender_identity": _text("Gender identity", 120),
-        "pronouns": _text("Pronouns", 60),
-        "language": _text("Preferred language", 60),
-        "medical_record_number": _text("Medical record number", 60),
-        "drivers_licence": _text("Driver's licence number", 60),
-        "email": forms.EmailField(label="Email", required=False, max_length=254,
-                                  error_messages={"invalid": "Enter an email address such as name@example.org."}),
-        "phone": _phone("Phone"),
-        "phone_other": _phone("Other phone"),
+        "gender_identity": _patient_text("gender_identity", "Gender identity"),
+        "pronouns": _patient_text("pronouns", "Pronouns"),
+        "language": _patient_text("language", "Preferred language"),
+        "medical_record_number": _patient_text("medical_record_number", "Medical record number"),
+        "drivers_licence": _patient_text("drivers_licence", "Driver's licence number"),
+        "email": _email("Email", "email"),
+        "phone": _phone("Phone", "phone"),
+        "phone_other": _phone("Other phone", "phone_other"),
         "address_line1": _text("Street address", 120),
         "address_line2": _text("Address line 2", 120),
         "city": _text("City", 120),
@@ -121,13 +140,11 @@ def _registration_fields() -> dict[str, forms.Field]:
         "emergency_name": _text("Name", 300),
         "emergency_relationship": _text("Relationship", 120),
         "emergency_phone": _phone("Phone"),
-        "emergency_email": forms.EmailField(label="Email", required=False, max_length=254,
-                                            error_messages={"invalid": "Enter an email address such as name@example.org."}),
+        "emergency_email": _email("Email"),
         "guardian_name": _text("Name", 300),
         "guardian_relationship": _text("Relationship", 120),
         "guardian_phone": _phone("Phone"),
-        "guardian_email": forms.EmailField(label="Email", required=False, max_length=254,
-                                           error_messages={"invalid": "Enter an email address such as name@example.org."}),
+        "guardian_email": _email("Email"),
     }  # fmt: skip
 
 
@@ -204,7 +221,8 @@ class RegistrationForm(ChartForm):
 
 class HealthBackgroundForm(ChartForm):
     health_background = forms.CharField(
-        label="Health background", required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 8}),
+        label="Health background", required=False, max_length=_limit(Patient._meta.get_field("health_background").validators),
+        validators=[multi_line], widget=forms.Textarea(attrs={"rows": 8}),
         help_text="History, context and anything the care team should know. Clear it to remove it.",
     )  # fmt: skip
     reason = _reason()
@@ -333,13 +351,13 @@ NOTE_LIMIT = 50_000
 class NoteForm(ChartForm):
     template = forms.ChoiceField(choices=NoteTemplate.choices, widget=forms.HiddenInput,
                                  error_messages={"invalid_choice": "Choose a note template: SOAP or free text.", "required": "Choose a note template: SOAP or free text."})
-    subjective = forms.CharField(label="Subjective", required=False, max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 4}),
+    subjective = forms.CharField(label="Subjective", required=False, max_length=NOTE_LIMIT, validators=[multi_line], widget=forms.Textarea(attrs={"rows": 4}),
                                  help_text="What the patient reports.")
-    objective = forms.CharField(label="Objective", required=False, max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 4}),
+    objective = forms.CharField(label="Objective", required=False, max_length=NOTE_LIMIT, validators=[multi_line], widget=forms.Textarea(attrs={"rows": 4}),
                                 help_text="What you observed and measured.")
-    assessment = forms.CharField(label="Assessment", required=False, max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 4}))
-    plan = forms.CharField(label="Plan", required=False, max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 4}))
-    text = forms.CharField(label="Note", required=False, max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 12}))
+    assessment = forms.CharField(label="Assessment", required=False, max_length=NOTE_LIMIT, validators=[multi_line], widget=forms.Textarea(attrs={"rows": 4}))
+    plan = forms.CharField(label="Plan", required=False, max_length=NOTE_LIMIT, validators=[multi_line], widget=forms.Textarea(attrs={"rows": 4}))
+    text = forms.CharField(label="Note", required=False, max_length=NOTE_LIMIT, validators=[multi_line], widget=forms.Textarea(attrs={"rows": 12}))
 
     def __init__(self, *args, template: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -369,7 +387,7 @@ class NoteForm(ChartForm):
 class TextForm(ChartForm):
     """An addendum, or a psychotherapy note: one text."""
 
-    text = forms.CharField(label="Text", max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 6}),
+    text = forms.CharField(label="Text", max_length=NOTE_LIMIT, validators=[multi_line], widget=forms.Textarea(attrs={"rows": 6}),
                            error_messages={"required": "Write the text first."})
 
     def __init__(self, *args, label: str = "Text", **kwargs):
@@ -390,7 +408,7 @@ def _megabytes(n: int) -> str:
 
 class UploadForm(ChartForm):
     kind = forms.ChoiceField(label="Kind", error_messages={"invalid_choice": "Choose document or photo.", "required": "Choose document or photo."})
-    title = _text("Title", 200, required=True, help_text="What it is, e.g. Referral letter. The file's own name is never kept.",
+    title = _text("Title", _limit(Document._meta.get_field("title").validators), required=True, help_text="What it is, e.g. Referral letter. The file's own name is never kept.",
                   error_messages={"required": "Give the file a title."})
     file = forms.FileField(label="File", error_messages={"required": "Choose a file to upload.", "empty": "The file is empty.",
                                                         "invalid": "Choose a file to upload."},

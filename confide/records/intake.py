@@ -29,7 +29,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
@@ -42,7 +41,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from confide.access.door import CONSULT_FORM_JOB, open_intake, open_patient_list, write_new_subject
 from confide.access.purposes import Purpose
@@ -51,11 +50,13 @@ from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput
 from confide.core.permissions import Perm
+from confide.core.text import check_line, line_problem, lower_first
 from confide.consent import services as consent
 from confide.consent.actors import ApplicantActor
 from confide.consent.topics import Topic
 from confide.records import clinical
 from confide.records.models import IntakeForm, IntakePhoto, IntakeSubmission
+from confide.records.values import phone_number
 from confide.vault import blind_index, keys
 from confide.vault.files import JPEG, PNG, EncryptedStorage, FileRejected, validate_upload
 
@@ -64,7 +65,10 @@ TOKEN_MAX_AGE = 24 * 3600
 
 
 # --- the form ---------------------------------------------------------------------------------------
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+# The form's own texts follow the rule for all text (confide/core/text.py): a label, a choice and
+# a help text are one line; the authorization may have paragraphs.
+_one_line = AfterValidator(check_line)
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _one_line]
 
 
 class Question(BaseModel):
@@ -74,8 +78,8 @@ class Question(BaseModel):
     label: Label
     type: Literal["text", "long_text", "choice", "date", "medications", "photo"]
     required: bool = False
-    choices: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]] = Field(default_factory=list, max_length=20)
-    help: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
+    choices: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), _one_line]] = Field(default_factory=list, max_length=20)
+    help: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), _one_line] = ""
 
     @model_validator(mode="after")
     def _choices(self) -> Question:
@@ -90,7 +94,8 @@ class FormDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     questions: list[Question] = Field(min_length=1, max_length=40)
-    authorization_text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=40, max_length=4000)]
+    authorization_text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=40, max_length=4000),
+                                  AfterValidator(lambda value: check_line(value, multiline=True))]
 
     @model_validator(mode="after")
     def _unique(self) -> FormDefinition:
@@ -242,14 +247,13 @@ def age_on(born: datetime.date, day: datetime.date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-# C0 controls but tab and line breaks, and DEL: never typed on purpose, invisible when shown, and
-# PostgreSQL refuses NUL in text outright (Django's own form fields refuse NUL the same way).
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _no_control_characters(label: str, value: str) -> str:
-    if _CONTROL_CHARACTERS.search(value):
-        raise InvalidInput(f"{label}: remove the invisible control character it contains.")
+def _no_control_characters(label: str, value: str, *, multiline: bool = False) -> str:
+    """The value if it passes the rule every text field follows (confide/core/text.py): one line
+    without control characters, bidi overrides or only invisible characters; or, for a long
+    answer, several lines with nothing else invisible."""
+    problem = line_problem(value, multiline=multiline)
+    if problem:
+        raise InvalidInput(f"{label}: {lower_first(problem[1])}")
     return value
 
 
@@ -281,10 +285,11 @@ def _contact(data) -> Contact:
     if phone:
         try:
             parsed = phonenumbers.parse(phone, "US")
-        except phonenumbers.NumberParseException:
+            phone_number(phone)  # what the chart accepts, or accepting the consultation would fail later
+        except (phonenumbers.NumberParseException, DjangoValidationError):
             parsed = None
         if parsed is None or not phonenumbers.is_possible_number(parsed):
-            raise InvalidInput("Phone: that is not a phone number.")
+            raise InvalidInput("Phone: that is not a phone number (digits, spaces, + ( ) - . only).")
     if not email and not phone:
         raise InvalidInput("Give an email address or a phone number so the practice can answer you.")
     return Contact(given, family, born, email, phone)
@@ -344,7 +349,7 @@ def _answers(form: IntakeForm, data, files) -> tuple[dict, list, list]:
                 raise InvalidInput(f"{label}: a photo is a JPEG or PNG image.")
             photos.append((q["id"], clean))
             continue
-        raw = _no_control_characters(label, (data.get(key) or "").strip())
+        raw = _no_control_characters(label, (data.get(key) or "").strip(), multiline=q["type"] in ("long_text", "medications"))
         if not raw:
             if q.get("required"):
                 raise InvalidInput(f"{label}: please answer this.")
@@ -364,8 +369,11 @@ def _answers(form: IntakeForm, data, files) -> tuple[dict, list, list]:
                 line = line.strip()
                 if line:
                     name, _, dose = line.partition(",")
-                    medications.append(clinical.Medication(name=name.strip()[:300] or line[:300], dose=dose.strip()[:120],
-                                                           kind="prescription", status="active", note="from an online consultation").model_dump(mode="json"))  # fmt: skip
+                    try:
+                        medications.append(clinical.Medication(name=name.strip()[:300] or line[:300], dose=dose.strip()[:120],
+                                                               kind="prescription", status="active", note="from an online consultation").model_dump(mode="json"))  # fmt: skip
+                    except ValidationError as exc:  # a line the chart's medication rules refuse (a tab, a bidi control …)
+                        raise InvalidInput(f"{label}: {clinical.problems(exc)[0][1]}") from None
         answers[q["id"]] = raw
     return answers, medications, photos
 

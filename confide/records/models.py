@@ -10,37 +10,48 @@ raises. `str()` of any of these is an id, never a name: it ends up in logs and r
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from confide.core.models import TenantModel
+from confide.core.text import multi_line, single_line
+from confide.records.values import administrative_sex, email_address, phone_number
 from confide.vault.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
 
 
+def _line(limit: int, *more) -> list:
+    """One line of at most `limit` characters, and any further check."""
+    return [single_line, MaxLengthValidator(limit), *more]
+
+
 class Patient(TenantModel):
-    """A data subject. Every identifying or health field is encrypted under the patient's key."""
+    """A data subject. Every identifying or health field is encrypted under the patient's key.
+
+    Each text field's validators are its one rule, whoever writes it: `services.clean_fields`
+    runs them for every service and the FHIR import, and the chart's forms are built from them."""
 
     # identity
-    given_name = EncryptedTextField(category="identifiers.name")
-    family_name = EncryptedTextField(category="identifiers.name")
-    preferred_name = EncryptedTextField(category="identifiers.name")
+    given_name = EncryptedTextField(category="identifiers.name", validators=_line(300))
+    family_name = EncryptedTextField(category="identifiers.name", validators=_line(300))
+    preferred_name = EncryptedTextField(category="identifiers.name", validators=_line(300))
     date_of_birth = EncryptedDateField(category="identifiers.dob")
-    sex = EncryptedTextField(category="identifiers.demographics")  # administrative sex: female, male, other, unknown
-    gender_identity = EncryptedTextField(category="identifiers.demographics")
-    pronouns = EncryptedTextField(category="identifiers.demographics")
-    language = EncryptedTextField(category="identifiers.demographics")
-    medical_record_number = EncryptedTextField(category="identifiers.medical_record_number")
-    drivers_licence = EncryptedTextField(category="identifiers.government")
+    sex = EncryptedTextField(category="identifiers.demographics", validators=_line(16, administrative_sex))  # female, male, other, unknown
+    gender_identity = EncryptedTextField(category="identifiers.demographics", validators=_line(120))
+    pronouns = EncryptedTextField(category="identifiers.demographics", validators=_line(60))
+    language = EncryptedTextField(category="identifiers.demographics", validators=_line(60))
+    medical_record_number = EncryptedTextField(category="identifiers.medical_record_number", validators=_line(60))
+    drivers_licence = EncryptedTextField(category="identifiers.government", validators=_line(60))
     # contact
-    email = EncryptedTextField(category="contact.email")
-    phone = EncryptedTextField(category="contact.phone")
-    phone_other = EncryptedTextField(category="contact.phone")
+    email = EncryptedTextField(category="contact.email", validators=_line(254, email_address))
+    phone = EncryptedTextField(category="contact.phone", validators=_line(40, phone_number))
+    phone_other = EncryptedTextField(category="contact.phone", validators=_line(40, phone_number))
     address = EncryptedJSONField(category="contact.address")  # clinical.Address
     emergency_contact = EncryptedJSONField(category="contact.emergency")  # clinical.Person
     guardian = EncryptedJSONField(category="contact.guardian")  # clinical.Person, for a minor
     # billing
     insurance = EncryptedJSONField(category="financial.insurance")  # clinical.Insurance
     # health: free text and the clinical lists (clinical.LISTS gives each item's shape)
-    health_background = EncryptedTextField(category="health.background")
+    health_background = EncryptedTextField(category="health.background", validators=[multi_line, MaxLengthValidator(20_000)])
     medications = EncryptedJSONField(category="health.medications")
     allergies = EncryptedJSONField(category="health.allergies")
     conditions = EncryptedJSONField(category="health.conditions")
@@ -124,7 +135,7 @@ class Addendum(_SignedText):
     """A signed change to a signed progress note: linked to it, signed when written."""
 
     note = models.ForeignKey(ProgressNote, on_delete=models.PROTECT, related_name="addenda")
-    content = EncryptedTextField(category="health.notes", subject_field="patient_id")
+    content = EncryptedTextField(category="health.notes", subject_field="patient_id", validators=[multi_line])
 
     def __str__(self) -> str:
         return f"addendum:{self.pk}"
@@ -135,7 +146,7 @@ class PsychotherapyNote(_SignedText):
     granted, readable only by the author through the door's per-note rule, never in the portal
     or an access export unless the patient specifically authorizes it."""
 
-    content = EncryptedTextField(category="health.psychotherapy_notes", subject_field="patient_id")
+    content = EncryptedTextField(category="health.psychotherapy_notes", subject_field="patient_id", validators=[multi_line])
 
     def __str__(self) -> str:
         return f"psychotherapy-note:{self.pk}"
@@ -143,7 +154,7 @@ class PsychotherapyNote(_SignedText):
 
 class PsychotherapyAddendum(_SignedText):
     note = models.ForeignKey(PsychotherapyNote, on_delete=models.PROTECT, related_name="addenda")
-    content = EncryptedTextField(category="health.psychotherapy_notes", subject_field="patient_id")
+    content = EncryptedTextField(category="health.psychotherapy_notes", subject_field="patient_id", validators=[multi_line])
 
     def __str__(self) -> str:
         return f"psychotherapy-addendum:{self.pk}"
@@ -169,7 +180,7 @@ class _StoredFile(TenantModel):
 
 class Document(_StoredFile):
     CATEGORY = "health.documents"
-    title = EncryptedTextField(category="health.documents", subject_field="patient_id")
+    title = EncryptedTextField(category="health.documents", subject_field="patient_id", validators=_line(200))
 
     def __str__(self) -> str:
         return f"document:{self.pk}"
@@ -177,7 +188,7 @@ class Document(_StoredFile):
 
 class Photo(_StoredFile):
     CATEGORY = "health.photos"
-    title = EncryptedTextField(category="health.photos", subject_field="patient_id")
+    title = EncryptedTextField(category="health.photos", subject_field="patient_id", validators=_line(200))
 
     def __str__(self) -> str:
         return f"photo:{self.pk}"
@@ -190,7 +201,7 @@ class IntakeForm(TenantModel):
 
     version = models.PositiveIntegerField()
     questions = models.JSONField()  # intake.Question items, validated by confide/records/intake.py
-    authorization_text = models.TextField()
+    authorization_text = models.TextField(validators=[multi_line])
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
@@ -222,11 +233,12 @@ class IntakeSubmission(TenantModel):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     authorization_hash = models.CharField(max_length=64)  # SHA-256 of the exact authorization text shown
     submitted_by_guardian = models.BooleanField(default=False)
-    given_name = EncryptedTextField(category="identifiers.name")
-    family_name = EncryptedTextField(category="identifiers.name")
+    # What the public form accepts (records/intake.py checks each with these rules).
+    given_name = EncryptedTextField(category="identifiers.name", validators=_line(300))
+    family_name = EncryptedTextField(category="identifiers.name", validators=_line(300))
     date_of_birth = EncryptedDateField(category="identifiers.dob")
-    email = EncryptedTextField(category="contact.email")
-    phone = EncryptedTextField(category="contact.phone")
+    email = EncryptedTextField(category="contact.email", validators=_line(254, email_address))
+    phone = EncryptedTextField(category="contact.phone", validators=_line(40, phone_number))
     guardian = EncryptedJSONField(category="contact.guardian")  # clinical.Person + {"authorized": true}
     answers = EncryptedJSONField(category="health.intake")  # {question id: answer}
     medications = EncryptedJSONField(category="health.medications")  # from a medication-list question

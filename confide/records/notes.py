@@ -31,6 +31,7 @@ from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound, NothingChanged
 from confide.core.permissions import Perm
+from confide.core.text import line_problem, lower_first
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
 
 NOTES = "health.notes"
@@ -57,8 +58,16 @@ def clean_content(template: str, content) -> dict:
             raise InvalidInput(f"The {name} section must be text.")
         if len(value) > TEXT_LIMIT:
             raise InvalidInput(f"The {name} section is limited to {TEXT_LIMIT} characters.")
+        _check_lines(f"The {name} section", value)
         cleaned[name] = value.strip()
     return cleaned
+
+
+def _check_lines(label: str, value: str) -> None:
+    """Notes keep their line breaks, and nothing else invisible (confide/core/text.py)."""
+    problem = line_problem(value, multiline=True)
+    if problem:
+        raise InvalidInput(f"{label}: {lower_first(problem[1])}")
 
 
 def _clean_text(text) -> str:
@@ -66,6 +75,7 @@ def _clean_text(text) -> str:
         raise InvalidInput("Write the text first.")
     if len(text) > TEXT_LIMIT:
         raise InvalidInput(f"The text is limited to {TEXT_LIMIT} characters.")
+    _check_lines("The text", text)
     return text.strip()
 
 

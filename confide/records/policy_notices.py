@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 
 from django.core.mail import send_mail
 from django.dispatch import receiver
@@ -39,10 +40,10 @@ def enqueue_material_notice(sender, *, version_id, practice_id, **kwargs) -> Non
     send_material_notice.enqueue(str(version_id), str(practice_id))
 
 
-def _notify_patients(practice, version, subject: str, body: str) -> int:
+def _notify_patients(practice, version, subject: str, body: str) -> Counter:
     actor = POLICY_NOTICE_JOB.for_practice(practice.id)
     ids = list(Patient.objects.filter(is_active=True).order_by("id").values_list("id", flat=True))
-    sent = 0
+    outcomes = Counter()
     for start in range(0, len(ids), BATCH):
         with open_patient_list(actor, Purpose.OPERATIONS, ids[start : start + BATCH], categories=POLICY_NOTICE_JOB.categories) as patients:
             addresses = [(p.pk, p.email) for p in patients if p.email]
@@ -59,18 +60,20 @@ def _notify_patients(practice, version, subject: str, body: str) -> int:
                 send_mail(subject, body, None, [email])
                 return "sent", ""
 
-            sent += deliver_once(version, "patient", str(patient_id), send)
-    return sent
+            outcomes[deliver_once(version, "patient", str(patient_id), send)] += 1
+    return outcomes
 
 
 @task()
 def send_material_notice(version_id: str, practice_id: str) -> dict:
-    """E-mail everyone a material change affects; returns counts (ids only in the result)."""
+    """E-mail everyone a material change affects; returns counts (ids only in the result): sent to
+    staff, sent to patients, and refused because the message could not be built."""
     practice = Practice.objects.get(pk=uuid.UUID(practice_id))
     with tenant_context(practice_id=practice.id):
         version = PolicyVersion.objects.get(pk=uuid.UUID(version_id))
         subject, body = notice_message(practice, version)
         staff = notify_staff(practice, version, subject, body)
         patients = _notify_patients(practice, version, subject, body)
-    logger.info("material notice sent", extra={"staff": staff, "patients": patients})
-    return {"staff": staff, "patients": patients}
+    counts = {"staff": staff["sent"], "patients": patients["sent"], "refused": staff["refused"] + patients["refused"]}
+    logger.info("material notice sent", extra={"count": counts["staff"] + counts["patients"], "object_id": version_id})
+    return counts

@@ -11,6 +11,7 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,7 @@ from confide.access.purposes import Purpose
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound, NothingChanged
 from confide.core.permissions import Perm
+from confide.core.text import lower_first, validation_message
 from confide.records import clinical
 from confide.records.models import Patient
 from confide.vault import blind_index, keys
@@ -37,7 +39,6 @@ EDITABLE = frozenset(f.name for f in encrypted_fields(Patient))
 # Every category a patient row holds (maintenance code such as rotation tests reads them all).
 CHART = frozenset(f.category for f in encrypted_fields(Patient))
 REQUIRED = frozenset({"given_name", "family_name"})
-TEXT_LIMIT = 20_000
 _TEXT_FIELDS = frozenset(name for name in EDITABLE if isinstance(Patient._meta.get_field(name), EncryptedTextField))
 
 
@@ -52,46 +53,87 @@ def _index(patient: Patient, changed: set[str] | None = None) -> None:
             blind_index.replace_entries(patient.practice_id, patient.id, kind, [getattr(patient, f) for f in fields])
 
 
-def clean_fields(values: dict) -> dict:
-    """Validate patient field values (InvalidInput naming the field); returns what to store."""
+@dataclass(frozen=True)
+class FieldProblem:
+    """A value refused by a field's rule: the patient field, where inside it (a structured value's
+    part, a list item's index and field), and why — never the value."""
+
+    field: str
+    where: tuple
+    message: str  # a sentence starting in lower case, to follow a label
+
+    def __str__(self) -> str:
+        inside = ".".join(str(part) for part in self.where)
+        return f"{_label(self.field)}: {f'{inside}: ' if inside else ''}{self.message}"
+
+
+EMPTY = "it is empty."
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def check_fields(values: dict) -> tuple[dict, list[FieldProblem]]:
+    """Every value checked against its field's one rule — the model field's validators for text
+    (one line or several, length, e-mail and phone shapes: records/models.py), the clinical
+    models for structured values and lists, dates for the date of birth. Returns what to store
+    and every problem found (the FHIR import reports them all; the services the first). Values
+    are never cut: a value over its limit is a problem."""
     unknown = sorted(set(values) - EDITABLE)
     if unknown:
         raise InvalidInput(f"Not a field of the patient's record: {unknown[0][:40]}.")
-    cleaned = {}
+    cleaned, found = {}, []
     for name, value in values.items():
         if value is None:
             cleaned[name] = None
-        elif name in REQUIRED:
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidInput("A patient needs a given name and a family name.")
-            cleaned[name] = value.strip()[:300]
         elif name in _TEXT_FIELDS:
             if not isinstance(value, str):
-                raise InvalidInput(f"{name.replace('_', ' ').capitalize()} must be text.")
+                found.append(FieldProblem(name, (), "it must be text."))
+                continue
             value = value.strip()
-            if len(value) > TEXT_LIMIT:
-                raise InvalidInput(f"{name.replace('_', ' ').capitalize()} is limited to {TEXT_LIMIT} characters.")
+            if name in REQUIRED and not value:
+                found.append(FieldProblem(name, (), EMPTY))
+                continue
+            try:
+                Patient._meta.get_field(name).run_validators(value)
+            except DjangoValidationError as exc:
+                found.append(FieldProblem(name, (), lower_first(validation_message(exc))))
+                continue
             cleaned[name] = value or None
         elif name == "date_of_birth":
             if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
-                raise InvalidInput("Give the date of birth as a date.")
-            if value > datetime.date.today() or value.year < 1800:
-                raise InvalidInput("The date of birth is not a possible one.")
-            cleaned[name] = value
+                found.append(FieldProblem(name, (), "give it as a date."))
+            elif value > datetime.date.today() or value.year < 1800:
+                found.append(FieldProblem(name, (), "it is not a possible one."))
+            else:
+                cleaned[name] = value
         else:
             try:
                 cleaned[name] = clinical.clean_list(name, value) if name in clinical.LISTS else clinical.clean_structured(name, value)
             except ValidationError as exc:
-                raise InvalidInput(f"{name.replace('_', ' ').capitalize()}: {_first_problem(exc)}") from None
+                found += [FieldProblem(name, where, message) for where, message in clinical.problems(exc)]
             except ValueError as exc:
-                raise InvalidInput(f"{name.replace('_', ' ').capitalize()}: {exc}") from None
+                found.append(FieldProblem(name, (), lower_first(str(exc)).rstrip(".") + "."))
+    return cleaned, found
+
+
+def clean_fields(values: dict) -> dict:
+    """Validate patient field values (`check_fields`); InvalidInput naming the field and saying
+    what is wrong with the first bad value; returns what to store."""
+    cleaned, found = check_fields(values)
+    if found:
+        first = found[0]
+        if first.field in REQUIRED and first.message == EMPTY:
+            raise InvalidInput("A patient needs a given name and a family name.")
+        raise InvalidInput(str(first))
     return cleaned
 
 
 def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in error["loc"])
-    return f"{where}: {error['msg']}" if where else error["msg"]
+    where, message = clinical.problems(exc)[0]
+    inside = ".".join(str(p) for p in where)
+    return f"{inside}: {message}" if inside else message[:1].upper() + message[1:]
 
 
 def purpose_and_permission(categories) -> tuple[Purpose, Perm]:

@@ -17,11 +17,14 @@ Select with CONFIDE_KEY_MANAGER = local | env | aws-kms.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
 import secrets
+import tempfile
 import threading
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -51,11 +54,25 @@ class KeyManager(Protocol):
     def exists(self) -> bool:
         """Whether the manager's own store is present (a missing keyring is not an empty one)."""
 
+    # Optional: `keks_labelled(label) -> list[str]`, every KEK the manager holds for a label
+    # (a practice id). Managers that have it let rotation find and remove KEKs a killed
+    # rotation left unused (vault/rotation.py); the env manager stores nothing to list.
+
 
 class LocalKeyManager:
-    """KEKs as Tink AES-256-GCM keysets in one JSON file, mode 0600, written atomically."""
+    """KEKs as Tink AES-256-GCM keysets in one JSON file, mode 0600, written atomically.
+
+    Several processes share the file (web workers, the task worker, `confide keys` runs for
+    different practices at once), so every change is a read-modify-write under an exclusive
+    `fcntl.flock` on `keyring.lock` beside it — a thread lock alone let two processes each read
+    the file, add their KEK and write it back, the second erasing the first's. The new content
+    goes to a temporary file of a unique name (a fixed name let one writer rename another's
+    half-written file), fsync'd, renamed over the keyring, and the directory fsync'd. Readers
+    need no lock: a rename is atomic, so they see the old file or the new one."""
 
     name = "local"
+    LOCK_NAME = "keyring.lock"
+    TEMP_PREFIX = ".keyring-"
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -74,21 +91,49 @@ class LocalKeyManager:
         except (OSError, ValueError) as exc:
             raise KeyManagerError(f"keyring {self.path} is unreadable: {type(exc).__name__}") from None
 
-    def _write(self, data: dict) -> None:
+    @contextmanager
+    def _locked(self):
+        """Exclusive, across threads and processes, for one read-modify-write of the keyring.
+        A process that dies holding it releases it (the kernel drops a dead process's flocks)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        with self._lock:
+            fd = os.open(self.directory / self.LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._remove_stale_temporaries()
+                yield
+            finally:
+                os.close(fd)  # closing the descriptor releases the flock
+
+    def _remove_stale_temporaries(self) -> None:
+        # Under the lock no writer is between creating and renaming its temporary file, so any
+        # left is a dead writer's — and holds cleartext keysets: remove it.
+        for leftover in self.directory.glob(f"{self.TEMP_PREFIX}*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+    def _write(self, data: dict) -> None:
+        """Call with the lock held (`_locked`)."""
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=self.TEMP_PREFIX, suffix=".tmp")  # created 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        directory_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)  # the rename itself survives a power cut
+        finally:
+            os.close(directory_fd)
 
     def create_kek(self, label: str) -> str:
         handle = tink.new_keyset_handle(aead.aead_key_templates.AES256_GCM)
         serialized = tink.proto_keyset_format.serialize(handle, secret_key_access.TOKEN)
         kek_id = f"local:{secrets.token_hex(8)}"
-        with self._lock:
+        with self._locked():
             data = self._read()
             data["keks"][kek_id] = {"label": label, "keyset": base64.b64encode(serialized).decode()}
             self._write(data)
@@ -109,11 +154,15 @@ class LocalKeyManager:
         return primitive
 
     def destroy_kek(self, kek_id: str) -> None:
-        with self._lock:
+        with self._locked():
             data = self._read()
-            data["keks"].pop(kek_id, None)
-            self._write(data)
+            if data["keks"].pop(kek_id, None) is not None:
+                self._write(data)
         self._aeads.pop(kek_id, None)
+
+    def keks_labelled(self, label: str) -> list[str]:
+        """The ids of every KEK in the keyring made for `label` (a practice id), sorted."""
+        return sorted(kek_id for kek_id, entry in self._read()["keks"].items() if entry.get("label") == label)
 
 
 class _HkdfAead(aead.Aead):

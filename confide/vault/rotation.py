@@ -40,8 +40,9 @@ from confide.vault.models import PracticeKey, SubjectKey
 
 logger = logging.getLogger(__name__)
 
-# Test hook: seconds to sleep after each committed batch, so a test can kill the process
-# mid-rotation. Honoured only in dev mode (CONFIDE_DEV_MODE=1); ignored in production.
+# Test hook: seconds to sleep after each committed batch of a subject rotation, and after a KEK
+# rotation has made its new KEK, so a test can kill the process mid-rotation. Honoured only in
+# dev mode (CONFIDE_DEV_MODE=1); ignored in production.
 PAUSE_ENV = "CONFIDE_TEST_ROTATION_PAUSE"
 # Full walks before giving up when concurrent writers keep sealing under a retiring version
 # (a request that cached the old active key); the next call continues.
@@ -67,36 +68,40 @@ class KekRotation:
     stragglers_rewrapped: int = 0  # made under the old KEK by a concurrent writer; fixed after commit
     old_kek_destroyed: bool = False
     old_kek_note: str = ""  # why the old KEK was not destroyed
+    unused_removed: list[str] = field(default_factory=list)  # KEKs left by interrupted rotations, removed first
+    unused_note: str = ""  # why an unused KEK could not be removed
 
 
 def rotate_kek(practice_id: uuid.UUID) -> KekRotation:
     """Move every key of the practice under a new KEK; then destroy the old KEK if possible.
 
-    Call outside a transaction: the old KEK is destroyed on commit of the outermost one."""
+    First removes the KEKs an interrupted rotation of this practice left unused
+    (`remove_unused_keks`). The practice's key row is locked before the new KEK is made and
+    until the transaction ends, so rotations of one practice run one after another (each
+    rotates from the KEK the one before left in force) and nobody takes this rotation's new,
+    not yet committed KEK for an unused one. Call outside a transaction: the old KEK is
+    destroyed on commit of the outermost one."""
     _require_context(practice_id)
     manager = key_manager()
-    current = PracticeKey.objects.filter(practice_id=practice_id).first()
-    if current is None:
-        raise VaultError(f"practice {practice_id} has no keys yet: nothing to rotate")
-    if current.key_manager != manager.name:
-        raise KeyManagerError(
-            f"practice {practice_id} keys are under the {current.key_manager} key manager, "
-            f"but CONFIDE_KEY_MANAGER is {manager.name}"
-        )
-    new_kek_id = manager.create_kek(str(practice_id))
-    if new_kek_id == current.kek_id:
-        raise KeyManagerError(
-            f"the {manager.name} key manager gave back the same KEK ({new_kek_id}): its KEKs are derived "
-            "from the master key and the practice id; rotate the master key instead"
-        )
-    result = KekRotation(practice_id, manager.name, current.kek_id, new_kek_id)
+    removed, unused_note = remove_unused_keks(practice_id)
+    new_kek_id = None
     committed = []
     try:
-        new_kek = manager.kek_aead(new_kek_id)
         with transaction.atomic():
-            practice_key = PracticeKey.objects.select_for_update().get(practice_id=practice_id)
-            if practice_key.kek_id != result.old_kek_id:
-                raise VaultError(f"practice {practice_id}: another KEK rotation ran concurrently; run again")
+            practice_key = PracticeKey.objects.select_for_update().filter(practice_id=practice_id).first()
+            if practice_key is None:
+                raise VaultError(f"practice {practice_id} has no keys yet: nothing to rotate")
+            _same_manager(practice_key, manager)
+            new_kek_id = manager.create_kek(str(practice_id))
+            if new_kek_id == practice_key.kek_id:
+                new_kek_id = None  # derived, not made: it is the KEK in use and must not be destroyed
+                raise KeyManagerError(
+                    f"the {manager.name} key manager gave back the same KEK ({practice_key.kek_id}): its KEKs are derived "
+                    "from the master key and the practice id; rotate the master key instead"
+                )
+            _pause_for_tests()  # a test kills the process here: a new KEK made, nothing re-wrapped
+            result = KekRotation(practice_id, manager.name, practice_key.kek_id, new_kek_id, unused_removed=removed, unused_note=unused_note)
+            new_kek = manager.kek_aead(new_kek_id)
             old_kek = manager.kek_aead(practice_key.kek_id)
             wrapped_data, wrapped_index = keys.rewrap_practice_keys(practice_key, old_kek, new_kek)
             rewrapped: set[uuid.UUID] = set()
@@ -132,13 +137,91 @@ def rotate_kek(practice_id: uuid.UUID) -> KekRotation:
 
             transaction.on_commit(after_commit, robust=True)
     except BaseException:
-        if not committed:  # the new KEK was never put to use: drop it (best effort)
+        if new_kek_id is not None and not committed:  # the new KEK was never put to use: drop it (best effort)
             try:
                 manager.destroy_kek(new_kek_id)
-            except Exception:  # noqa: BLE001 - an orphaned unused KEK is harmless
+            except Exception:  # noqa: BLE001 - an unused KEK left behind is removed by the next rotation
                 pass
         raise
     return result
+
+
+def _same_manager(practice_key: PracticeKey, manager) -> None:
+    if practice_key.key_manager != manager.name:
+        raise KeyManagerError(
+            f"practice {practice_key.practice_id} keys are under the {practice_key.key_manager} key manager, "
+            f"but CONFIDE_KEY_MANAGER is {manager.name}"
+        )
+
+
+# --- KEKs nobody uses ---------------------------------------------------------------------------------
+# A rotation makes its new KEK before it re-wraps anything; a process killed in between leaves
+# that KEK in the key manager, wrapping nothing. So does one killed after its commit but before
+# it destroyed the old KEK. Both are key material protecting nothing: the next rotation of the
+# practice removes them, and `confide keys status` lists them.
+
+
+def unused_keks(practice_id: uuid.UUID) -> list[str] | None:
+    """The KEKs the key manager holds for this practice other than the one its keys are under;
+    None when the manager cannot list its KEKs (env: nothing is stored; aws-kms: see docs).
+    Read-only and unlocked: a rotation running right now shows its new KEK here until it commits."""
+    _require_context(practice_id)
+    manager = key_manager()
+    practice_key = PracticeKey.objects.filter(practice_id=practice_id).first()
+    if practice_key is None or practice_key.key_manager != manager.name or not hasattr(manager, "keks_labelled"):
+        return None
+    return [k for k in manager.keks_labelled(str(practice_id)) if k != practice_key.kek_id]
+
+
+def remove_unused_keks(practice_id: uuid.UUID) -> tuple[list[str], str]:
+    """Destroy the practice's KEKs that no key is under; (their ids, a note if some could not
+    be removed). Found with the practice's key row locked, so a rotation still running holds
+    the lock and its new KEK is never taken for an unused one. Before a KEK goes, any subject
+    key still wrapped under it (a writer that read the KEK id before a rotation committed) is
+    re-wrapped under the KEK in force, in the same transaction; the KEKs are destroyed once
+    that has committed (call outside a transaction, as `rotate_kek`, to have the ids returned)."""
+    _require_context(practice_id)
+    manager = key_manager()
+    if not hasattr(manager, "keks_labelled"):
+        return [], ""
+    removed: list[str] = []
+    notes: list[str] = []
+
+    def destroy(unused: list[str]) -> None:
+        # After the re-wraps are committed: were they rolled back, a key could still be under a KEK gone.
+        for kek_id in unused:
+            try:
+                manager.destroy_kek(kek_id)
+            except Exception as exc:  # noqa: BLE001 - reported; the rotation itself can go on
+                logger.warning("unused KEK not removed", extra={"practice_id": str(practice_id)})
+                notes.append(f"unused KEK {kek_id} not removed: {type(exc).__name__}")
+                return
+            removed.append(kek_id)
+        logger.info("unused KEKs removed", extra={"practice_id": str(practice_id), "count": len(removed)})
+
+    with transaction.atomic():
+        practice_key = PracticeKey.objects.select_for_update().filter(practice_id=practice_id).first()
+        if practice_key is None or practice_key.key_manager != manager.name:
+            return [], ""
+        unused = [k for k in manager.keks_labelled(str(practice_id)) if k != practice_key.kek_id]
+        if not unused:
+            return [], ""
+        current = manager.kek_aead(practice_key.kek_id)
+        for kek_id in unused:
+            _rewrap_keys_still_under(practice_id, manager.kek_aead(kek_id), current)
+        transaction.on_commit(lambda: destroy(unused))
+    return removed, "; ".join(notes)
+
+
+def _rewrap_keys_still_under(practice_id: uuid.UUID, kek, current) -> int:
+    moved = 0
+    for row in SubjectKey.objects.select_for_update().exclude(state=SubjectKey.State.DESTROYED).exclude(wrapped_keyset=None):
+        if keys.subject_keyset_opens(practice_id, row, current) or not keys.subject_keyset_opens(practice_id, row, kek):
+            continue
+        row.wrapped_keyset = keys.rewrap_subject_keyset(practice_id, row, kek, current)
+        row.save(update_fields=["wrapped_keyset", "updated_at"])
+        moved += 1
+    return moved
 
 
 def _retire_old_kek(result: KekRotation, manager, old_kek, new_kek, rewrapped: set) -> None:
@@ -454,6 +537,12 @@ def _scan_files(result: SubjectRotation, files, storage) -> tuple[int, int]:
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def _pause_for_tests() -> None:
+    pause = _test_pause()
+    if pause:
+        time.sleep(pause)
 
 
 def _test_pause() -> float:

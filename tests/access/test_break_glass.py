@@ -108,6 +108,9 @@ def test_only_a_clinician_may_break_the_glass(staff, make_patient, role):
         ({"reason": "because"}, "break_glass_reason_too_short"),
         ({"reason": "          x         "}, "break_glass_reason_too_short"),
         ({"reason": "y" * 2001}, "break_glass_reason_too_long"),
+        # issue 11 item 14: typed text follows the rule for all text (confide/core/text.py)
+        ({"reason": "Unconscious in the waiting room\x00, no chart access otherwise"}, "break_glass_reason_invalid"),
+        ({"reason": "\u200b" * 12}, "break_glass_reason_invalid"),
     ],
 )
 def test_a_break_the_glass_reason_must_say_something(staff, make_patient, kwargs, code):

@@ -66,7 +66,9 @@ def run_scenario(data_dir: Path, scenario: Callable, *, timeout: int = 300, env:
     on PostgreSQL every practice the child made is removed again afterwards."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    if not ON_POSTGRES:
+    if ON_POSTGRES:
+        _share_keyring(data_dir)
+    else:
         _copy_template(data_dir)
     target = f"{scenario.__module__}:{scenario.__qualname__}"
     try:
@@ -82,6 +84,20 @@ def run_scenario(data_dir: Path, scenario: Callable, *, timeout: int = 300, env:
             cleanup = data_dir / CLEANUP_FILE
             if cleanup.exists():
                 remove_practices(json.loads(cleanup.read_text()))
+
+
+def _share_keyring(data_dir: Path) -> None:
+    """PostgreSQL: scenarios commit into the one test database the whole session uses, so they
+    use the session's keyring too (this process's, under its CONFIDE_DATA_DIR): the platform key
+    row a scenario commits is wrapped by a KEK in that keyring, and a later scenario — or a later
+    test in this process — with a keyring of its own could not open it."""
+    from django.conf import settings
+
+    shared = Path(settings.DATA_DIR) / "keyring"
+    shared.mkdir(mode=0o700, parents=True, exist_ok=True)
+    link = data_dir / "keyring"
+    if not link.exists():
+        link.symlink_to(shared, target_is_directory=True)
 
 
 _TEMPLATE: Path | None = None

@@ -103,3 +103,27 @@ def test_pol2_publishing_a_material_change_with_no_job_to_send_the_notices_is_re
         material_version_published.connect(enqueue_material_notice, dispatch_uid="confide.records.policy_notices.enqueue")
     with tenant_context(practice_id=world.a.practice.id):
         assert PolicyVersion.objects.count() == before
+
+
+def test_pol2_a_message_whose_header_cannot_be_sent_is_refused_per_recipient_and_logged_by_id(
+    world, publish, run_tasks, mailoutbox, caplog, django_capture_on_commit_callbacks
+):
+    """Issue 11 item 14: a practice name with a line break (stored before names were checked)
+    made every notice's Subject an injected header; Django refused the first, the task failed,
+    and nobody was told. Now each recipient's delivery is recorded as refused (bad_header), the
+    error is logged with ids only, and the task finishes."""
+    from confide.core.models import Practice
+    from confide.records.policy_notices import send_material_notice
+
+    Practice.objects.filter(id=world.a.practice.id).update(name="Demo\r\nBcc: everyone@example.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        version = publish(CHANGE, days=31, material=True, summary="Shorter recordings.")
+    caplog.set_level("ERROR", logger="confide.policy.notices")
+    result = send_material_notice.call(str(version.pk), str(world.a.practice.id))
+    assert mailoutbox == []
+    rows = _deliveries(world)
+    assert len(rows) == len(world.a.users) and {r[2:] for r in rows} == {("refused", "bad_header")}
+    assert result == {"staff": 0, "patients": 0, "refused": len(world.a.users)}
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and all(r.object_id == str(version.pk) and r.practice_id == str(world.a.practice.id) for r in errors)
+    assert not any("everyone@example.test" in r.getMessage() for r in caplog.records)

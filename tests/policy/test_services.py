@@ -81,6 +81,13 @@ def test_only_the_privacy_officer_and_owner_may_publish(world, publish, role):
         ({"override": RECORDINGS_60, "summary": "  "}, "Say in a sentence"),
         ({"override": RECORDINGS_60, "days": -1}, "in the past"),
         ({"override": RECORDINGS_60, "days": 3, "material": True}, "at least 30 days"),
+        # issue 11 item 14: the summary goes into every notice e-mail, the contacts onto the notice
+        ({"override": RECORDINGS_60, "summary": "Shorter.\r\nBcc: everyone@example.test"}, "The summary: it must be one line"),
+        ({"override": RECORDINGS_60, "summary": "Shorter \u202ekept longer"}, "The summary: remove the invisible character"),
+        ({"override": '[contacts.privacy_officer]\nname = "Dana \\u202eKhan"\nemail = "dana@example.test"\n'},
+         "line 2: contacts.privacy_officer.name: It must be one line|line 2: contacts.privacy_officer.name: Remove the invisible character"),
+        ({"override": '[contacts.privacy_officer]\nname = "Dana Khan"\nemail = "dana@example.test\\u0000"\n'}, "line 3: contacts.privacy_officer.email"),
+        ({"override": '[contacts.privacy_officer]\nname = "\\u200b"\nemail = "dana@example.test"\n'}, "line 2: contacts.privacy_officer.name: It holds only invisible"),
     ],
 )
 def test_a_bad_publication_is_refused_and_writes_nothing(world, publish, kwargs, message):

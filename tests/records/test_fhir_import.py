@@ -345,7 +345,7 @@ def test_a_bad_item_refuses_the_whole_bundle_of_a_known_patient_and_changes_noth
 
     with pytest.raises(fhir.BundleRefused) as refused:
         run_import(world, variant(overlong))
-    assert str(refused.value) == "entry 5 (MedicationRequest): name: String should have at most 300 characters"
+    assert str(refused.value) == "1 value refused: entry 5 (MedicationRequest) medicationCodeableConcept: at most 300 characters."
     assert chart(world, first.patient_id, *LISTS) == before
 
 

@@ -100,7 +100,7 @@ def test_another_practices_patient_is_the_same_404_as_a_missing_one(world, patie
 def test_values_are_shown_escaped_and_the_name_stays_out_of_the_title(signed_in, make_patient):
     from tests.records.conftest import HOSTILE
 
-    hostile = make_patient(preferred_name=HOSTILE, pronouns=HOSTILE)
+    hostile = make_patient(preferred_name=HOSTILE, gender_identity=HOSTILE)  # pronouns: 60 characters at most
     body = signed_in(Role.CLINICIAN).get(url(OVERVIEW, hostile)).content.decode()
     assert_escaped(body)
     title = body[body.index("<title>"):body.index("</title>")]

@@ -57,6 +57,7 @@ def test_status_reports_managers_kek_age_and_subject_states_but_no_key_material(
     assert "key manager: local" in section_a
     assert f"KEK: {practice_key.kek_id}" in section_a
     assert "KEK age: 10 days" in section_a and "last KEK rotation: never" in section_a
+    assert "unused KEKs: none" in section_a
     assert "subjects: 2 (active 1, rotation in progress 0, all versions destroyed 1)" in section_a
     assert "shredded subjects (tombstoned): 1" in section_a
     assert "practice b (" in out and "no keys yet" in out.split("practice b (")[1]
@@ -82,6 +83,22 @@ def test_rotate_kek_by_slug(make_patient, world, transactional_db):
     assert f"old KEK {old} destroyed" in out and err == ""
     with allow(CHART):
         assert Patient.objects.get(id=patient.id).email == "kek@example.test"
+
+
+@pytest.mark.skipif(
+    os.environ.get("CONFIDE_TEST_DATABASE") == "postgres", reason="transactional test: SQLite pass only (see tests/postgres_setup.py)"
+)
+def test_status_lists_an_unused_kek_and_rotate_kek_removes_it_and_says_so(make_patient, world, transactional_db):
+    """Committed for real, as on the command line: unused KEKs go once the re-wraps commit.
+    (Both databases, from real processes: tests/concurrency/test_rotation.py.)"""
+    make_patient(email="kek@example.test")
+    orphan = kms.key_manager().create_kek(str(world.a.practice.id))  # a rotation killed before its re-wrap
+    out, _ = keys("status")
+    section_a = out.split("practice a (")[1].split("practice b (")[0]
+    assert f"unused KEKs: 1 ({orphan}): made by a rotation that did not finish, or by one running now" in section_a
+    out, _ = keys("rotate-kek", "--practice", "a")
+    assert f"removed unused KEK {orphan} (left by a rotation that did not finish; it wrapped no key)" in out
+    assert orphan not in json.loads(kms.key_manager().path.read_text())["keks"]
 
 
 def test_rotate_kek_of_an_unknown_practice_is_refused(make_patient, world):

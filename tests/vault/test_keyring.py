@@ -4,6 +4,9 @@ import base64
 import json
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,8 @@ from confide.records.services import CHART
 from confide.vault import checks, keys, kms
 from confide.vault.allowance import allow
 from confide.vault.errors import DecryptionFailed, KeyManagerError, KeyringMissing
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -94,3 +99,58 @@ def test_env_key_manager_derives_keks_and_refuses_a_bad_master(monkeypatch, fres
 def test_keys_are_used_only_inside_their_practice_context(world):
     with pytest.raises(keys.VaultError):
         keys.subject_aead(world.a.practice.id, world.a.practice.id)
+
+
+# --- several processes writing one keyring ------------------------------------------------------------
+WRITER = """
+import json, sys
+from pathlib import Path
+from tink import aead
+aead.register()
+from confide.vault.kms import LocalKeyManager
+
+manager = LocalKeyManager(Path(sys.argv[1]))
+sys.stdin.read(1)  # the start signal: every writer begins at the same moment
+made, errors = [], []
+for _ in range(int(sys.argv[2])):
+    try:
+        made.append(manager.create_kek(sys.argv[3]))
+    except Exception as exc:
+        errors.append(type(exc).__name__)
+for kek_id in made[::2]:  # destroy every other one again: removals race with additions too
+    try:
+        manager.destroy_kek(kek_id)
+    except Exception as exc:
+        errors.append(type(exc).__name__)
+print(json.dumps({"kept": made[1::2], "destroyed": made[::2], "errors": errors}))
+"""
+
+
+def test_keks_made_and_destroyed_by_several_processes_at_once_all_land_in_one_valid_keyring(tmp_path):
+    """Issue 11 item 5: a fixed temporary file name and a lock that only covered threads made
+    concurrent writers lose each other's KEKs (or crash on a temporary file another process had
+    just renamed). Every write is now a read-modify-write under a file lock."""
+    directory = tmp_path / "keyring"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(directory), "16", f"practice-{n}"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        for n in range(6)
+    ]
+    for writer in writers:  # all started (imports done or nearly); release them together
+        writer.stdin.write("go")
+        writer.stdin.flush()
+    results = []
+    for writer in writers:
+        out, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err[-2000:]
+        results.append(json.loads(out))
+    assert [r["errors"] for r in results] == [[]] * 6
+    keyring = json.loads((directory / "keyring.json").read_text())  # valid JSON
+    kept = {kek_id for r in results for kek_id in r["kept"]}
+    destroyed = {kek_id for r in results for kek_id in r["destroyed"]}
+    assert len(kept) == len(destroyed) == 6 * 8
+    assert set(keyring["keks"]) == kept  # nothing lost, nothing destroyed came back
+    assert sorted(p.name for p in directory.iterdir()) == ["keyring.json", "keyring.lock"]  # no temporary file left
+    assert stat.S_IMODE(os.stat(directory / "keyring.json").st_mode) == 0o600

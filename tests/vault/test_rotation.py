@@ -186,6 +186,61 @@ def test_rotation_refuses_to_run_outside_its_practice_context(world):
         rotation.rotate_subject(world.a.practice.id, world.a.practice.id)
 
 
+def test_an_old_kek_left_by_a_rotation_that_died_after_commit_is_removed_by_the_next_one_keys_under_it_first(
+    make_patient, world, fresh_manager, django_capture_on_commit_callbacks
+):
+    """A rotation that committed but died before destroying its old KEK leaves that KEK, and a
+    writer that read the old KEK id before the commit may have wrapped a new subject key under
+    it. Removing the unused KEK first re-wraps such a key, so nothing becomes unreadable."""
+    practice_id = world.a.practice.id
+    patient, straggler = make_patient(**FULL), make_patient(given_name="Late", email="late@example.test")
+    result = rotation.rotate_kek(practice_id)  # in the test's transaction: the on-commit destruction never runs
+    manager = kms.key_manager()
+    old_kek, new_kek = manager.kek_aead(result.old_kek_id), manager.kek_aead(result.new_kek_id)
+    row = SubjectKey.objects.get(subject_id=straggler.id)
+    row.wrapped_keyset = keys.rewrap_subject_keyset(practice_id, row, new_kek, old_kek)  # wrapped under the old KEK
+    row.save(update_fields=["wrapped_keyset"])
+    assert rotation.unused_keks(practice_id) == [result.old_kek_id]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        removed, note = rotation.remove_unused_keks(practice_id)
+
+    assert (removed, note) == ([result.old_kek_id], "")
+    assert _keyring_ids() >= {result.new_kek_id} and result.old_kek_id not in _keyring_ids()
+    assert rotation.unused_keks(practice_id) == []
+    kms.reset_key_manager()
+    assert _read(patient.id) == STORED
+    assert _read(straggler.id)["email"] == "late@example.test"
+
+
+def test_a_kek_rotation_removes_unused_keks_of_its_practice_only_and_says_so(
+    make_patient, world, fresh_manager, django_capture_on_commit_callbacks
+):
+    practice_id = world.a.practice.id
+    patient = make_patient(**FULL)
+    manager = kms.key_manager()
+    orphan = manager.create_kek(str(practice_id))  # as a rotation killed before its re-wrap leaves it
+    other_practice = manager.create_kek(str(world.b.practice.id))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = rotation.rotate_kek(practice_id)
+
+    assert result.unused_removed == [orphan] and result.unused_note == ""
+    ids = _keyring_ids()
+    assert orphan not in ids and other_practice in ids and result.new_kek_id in ids
+    kms.reset_key_manager()
+    assert _read(patient.id) == STORED
+
+
+def test_unused_keks_are_not_listed_by_a_manager_that_cannot_list_them(make_patient, world, monkeypatch, fresh_manager):
+    monkeypatch.setenv("CONFIDE_KEY_MANAGER", "env")
+    monkeypatch.setenv("CONFIDE_VAULT_MASTER_KEY", "A" * 43 + "=")
+    kms.reset_key_manager()
+    make_patient(**FULL)
+    assert rotation.unused_keks(world.a.practice.id) is None
+    assert rotation.remove_unused_keks(world.a.practice.id) == ([], "")
+
+
 # --- subject key rotation ------------------------------------------------------------------------
 
 

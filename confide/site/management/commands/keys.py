@@ -1,8 +1,10 @@
 """`confide keys …`: the vault's operator commands.
 
   confide keys status                                  per practice: key manager, KEK id and age,
+                                                       unused KEKs (left by interrupted rotations),
                                                        subjects by key state, shredded subjects
-  confide keys rotate-kek --practice SLUG              re-wrap the practice's keys under a new KEK
+  confide keys rotate-kek --practice SLUG              remove the practice's unused KEKs, then
+                                                       re-wrap its keys under a new KEK
   confide keys rotate-subject --patient UUID [--batch-size N]
                                                        re-encrypt one patient under a new key version
                                                        (resumable: run it again after a crash)
@@ -76,6 +78,7 @@ class Command(BaseCommand):
             out(f"  KEK age: {(now - since).days} days")
             rotated = practice_key.kek_rotated_at.strftime("%Y-%m-%d %H:%M UTC") if practice_key.kek_rotated_at else "never"
             out(f"  last KEK rotation: {rotated}")
+            out(f"  {_unused_line(practice.id)}")
             states: dict[uuid.UUID, set[str]] = {}
             for subject_id, state in rows:
                 states.setdefault(subject_id, set()).add(state)
@@ -93,6 +96,10 @@ class Command(BaseCommand):
             raise CommandError(f"no practice with slug {slug!r}")
         with tenant_context(practice_id=practice.id):
             result = rotation.rotate_kek(practice.id)
+        for kek_id in result.unused_removed:
+            self.stdout.write(f"removed unused KEK {kek_id} (left by a rotation that did not finish; it wrapped no key)")
+        if result.unused_note:
+            self.stderr.write(f"WARNING: {result.unused_note}; the next rotate-kek tries again")
         self.stdout.write(
             f"practice {practice.slug}: KEK rotated {result.old_kek_id} -> {result.new_kek_id}; "
             f"{result.subject_keys_rewrapped} subject key versions re-wrapped, {result.subject_keys_skipped} skipped"
@@ -141,6 +148,20 @@ class Command(BaseCommand):
             except NotFound:
                 raise CommandError(f"no patient with id {patient_id}") from None
         self.stdout.write(f"patient {patient_id} ({practice.slug}) shredded: {destroyed} key versions destroyed")
+
+
+def _unused_line(practice_id: uuid.UUID) -> str:
+    """What `status` says about KEKs the key manager holds for the practice but nothing uses."""
+    with tenant_context(practice_id=practice_id):
+        unused = rotation.unused_keks(practice_id)
+    if unused is None:
+        return "unused KEKs: not listed (this key manager cannot list its KEKs)"
+    if not unused:
+        return "unused KEKs: none"
+    return (
+        f"unused KEKs: {len(unused)} ({', '.join(unused)}): made by a rotation that did not finish, or by one "
+        "running now; they wrap no key, and the next rotate-kek removes them"
+    )
 
 
 def _parse_uuid(raw: str) -> uuid.UUID:
