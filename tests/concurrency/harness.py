@@ -69,6 +69,8 @@ def run_scenario(data_dir: Path, scenario: Callable, *, timeout: int = 300, env:
     if not ON_POSTGRES:
         _copy_template(data_dir)
     target = f"{scenario.__module__}:{scenario.__qualname__}"
+    if ON_POSTGRES:
+        forget_platform_key()
     try:
         result = subprocess.run(
             [sys.executable, "-m", "tests.concurrency.child", target],
@@ -82,6 +84,7 @@ def run_scenario(data_dir: Path, scenario: Callable, *, timeout: int = 300, env:
             cleanup = data_dir / CLEANUP_FILE
             if cleanup.exists():
                 remove_practices(json.loads(cleanup.read_text()))
+            forget_platform_key()
 
 
 _TEMPLATE: Path | None = None
@@ -135,6 +138,16 @@ def remove_practices(practices: list[dict]) -> None:
         statements.append(f"DELETE FROM core_practice WHERE id::text = '{pid}';")
     statements.append("COMMIT;")
     _psql_superuser(db, "\n".join(statements))
+
+
+def forget_platform_key() -> None:
+    """PostgreSQL: remove the installation-wide data key a child committed. It is wrapped under
+    that child's own keyring (its data directory), so any later process — the next scenario's
+    child, the parent's own tests — would find it and fail to unwrap it (KeyringMissing). The
+    parent's tests never commit one, so a committed row is always a child's."""
+    from django.conf import settings
+
+    _psql_superuser(settings.DATABASES["default"], "DELETE FROM vault_platformkey;")
 
 
 def _tables_with_columns(db: dict) -> dict[str, set[str]]:
