@@ -444,7 +444,7 @@ def _append_with_evidence(choice: _Choice) -> ConsentEvent:
     from confide.access.door import CONSENT_EVIDENCE_JOB, open_chart
 
     job = CONSENT_EVIDENCE_JOB.for_practice(choice.subject.practice_id)
-    with open_chart(job, choice.subject.id, Purpose.OPERATIONS, categories=job.categories):
+    with open_chart(job, choice.subject.id, Purpose.OPERATIONS, categories=job.categories, for_update=True):
         return _append(choice)
 
 

@@ -147,7 +147,11 @@ def _categories_for_change(names) -> set[str]:
 def do_update_patient(*, actor: StaffActor, patient_id: uuid.UUID, reason: str, request=None, **changes) -> Patient:
     """Change fields of a patient's record (REC4): `reason` is patient_request,
     error_correction or immaterial; the change and its `records:chart:changed` entry (field
-    names and the reason, never values) commit together, or neither does."""
+    names and the reason, never values) commit together, or neither does.
+
+    The row is re-read under its lock (the door's opening for update) and only the changed
+    columns are written, so a concurrent change to another field (an allergy added, insurance
+    updated) is never put back."""
     if not changes:
         raise InvalidInput("Name the fields of the patient's record to change.")
     if reason not in ALTERATION_REASONS:
@@ -161,7 +165,7 @@ def do_update_patient(*, actor: StaffActor, patient_id: uuid.UUID, reason: str, 
     cleaned = clean_fields(changes)
     categories = _categories_for_change(cleaned)
     purpose = _check_write(actor, categories)
-    with open_chart(actor, patient_id, purpose, categories=categories, request=request) as chart:
+    with open_chart(actor, patient_id, purpose, categories=categories, request=request, for_update=True) as chart:
         patient = chart.patient
         changed = {name for name, value in cleaned.items() if getattr(patient, name) != value}
         if not changed:
@@ -169,7 +173,7 @@ def do_update_patient(*, actor: StaffActor, patient_id: uuid.UUID, reason: str, 
         chart.record_change(changed, reason)
         for name in changed:
             setattr(patient, name, cleaned[name])
-        patient.save()
+        patient.save(update_fields=[*sorted(changed), "updated_at"])
         _index(patient, changed)
     return patient
 
@@ -180,12 +184,14 @@ def _list_door(actor, patient_id, list_name: str, request):
         raise InvalidInput(f"Not a list of the chart: {str(list_name)[:40]}.")
     if not actor.has(Perm.CHART_WRITE):
         raise Forbidden(Perm.CHART_WRITE)
-    return open_chart(actor, patient_id, Purpose.TREATMENT, categories={_category(list_name)}, request=request)
+    return open_chart(actor, patient_id, Purpose.TREATMENT, categories={_category(list_name)}, request=request, for_update=True)
 
 
 def do_add_item(*, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item: dict, request=None) -> dict:
     """Add one item (a medication, an allergy, a result …) to a list of the chart. A new entry
-    alters nothing already there, so its reason is `new_entry`; the audit entry names the list."""
+    alters nothing already there, so its reason is `new_entry`; the audit entry names the list.
+    The list is read under the row's lock and only it is written: additions made at the same
+    moment all stay (an addition never conflicts, so it carries no version)."""
     with _list_door(actor, patient_id, list_name, request) as chart:
         patient = chart.patient
         current = list(getattr(patient, list_name) or [])

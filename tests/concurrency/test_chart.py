@@ -1,0 +1,281 @@
+"""REC4: parallel writes to one chart lose nothing a user was told was saved.
+
+Threads post to the chart's own routes, each with its own signed-in session, all released
+together (tests/concurrency/harness.py); afterwards the chart is read through the door and
+every acknowledged write must be there, each write has its one `records:chart:changed` entry,
+nothing was refused, and the practice's audit chain verifies. On both databases: SQLite
+serialises writers with its IMMEDIATE transactions, PostgreSQL with the patient's row lock
+(confide/records/locks.py)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from tests.concurrency.harness import concurrently, new_world, run_scenario, signed_in_client
+
+MEDICATIONS = 20
+ROUNDS = 4
+ALLERGY_WRITERS = 3
+
+
+# --- in the child: a browser's view of a form, the chart as stored, the audit chain ---------------
+class _Forms(HTMLParser):
+    """The forms of a page as a browser would post them: {action: [fields]} with text inputs,
+    hidden inputs, textareas and selected options (radio buttons are left to the test)."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": attrs.get("action", ""), "fields": {}})
+        elif not self.forms:
+            return
+        elif tag == "input" and attrs.get("name") and attrs.get("type", "text") not in ("radio", "checkbox", "submit"):
+            self.forms[-1]["fields"][attrs["name"]] = attrs.get("value") or ""
+        elif tag == "select":
+            self._select = attrs.get("name")
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.forms[-1]["fields"][self._select] = attrs.get("value", "")
+        elif tag == "textarea":
+            self._textarea = attrs.get("name")
+            self.forms[-1]["fields"][self._textarea] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea and self.forms:
+            self.forms[-1]["fields"][self._textarea] += data
+
+
+def page_forms(client, url) -> list[dict]:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    parser = _Forms()
+    parser.feed(response.content.decode())
+    return parser.forms
+
+
+def edit_form(client, url) -> dict:
+    """The fields of an edit page's form as loaded (its version included), without the token."""
+    [form] = [f for f in page_forms(client, url) if "given_name" in f["fields"]]
+    return {k: v for k, v in form["fields"].items() if k != "csrfmiddlewaretoken"}
+
+
+def stored_chart(world, patient_id) -> dict:
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from confide.records.chart import get_clinical, get_editable
+
+    clinician = StaffActor.from_membership(world.memberships[Role.CLINICIAN])
+    front_desk = StaffActor.from_membership(world.memberships[Role.FRONT_DESK])
+    with tenant_context(practice_id=world.practice.id):
+        lists = get_clinical(clinician, patient_id).lists
+        registration = get_editable(front_desk, patient_id, "registration").values
+    return {
+        "medications": {item.name: item.status for item in lists["medications"].items},
+        "allergies": sorted(item.substance for item in lists["allergies"].items),
+        "phone": registration["phone"],
+        "email": registration["email"],
+    }
+
+
+def audit_of(world, patient_id) -> dict:
+    """The patient's change entries, the door's refusals, and `confide audit verify` on the
+    practice's chain (run here, in the child, against what the threads committed)."""
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from confide.audit.events import AuditEvent
+    from confide.audit.models import AuditEntry
+    from confide.core.tenancy import tenant_context
+
+    with tenant_context(practice_id=world.practice.id):
+        rows = AuditEntry.objects.filter(chain=str(world.practice.id))
+        changed = [sorted(e.fields_changed) for e in rows.filter(event=AuditEvent.CHART_CHANGED, subject_id=patient_id).order_by("seq")]
+        denied = [e.reason for e in rows.filter(event=AuditEvent.ACCESS_DENIED)]
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            call_command("audit", "verify", "--practice", world.practice.slug, stdout=out, stderr=err)
+            verified = out.getvalue().strip()
+        except (CommandError, SystemExit) as exc:
+            verified = f"FAILED {exc!r}: {out.getvalue()} {err.getvalue()}"
+    return {"changed": changed, "denied": denied, "verified": verified}
+
+
+def new_patient(world, **fields):
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from confide.records.services import do_create_patient
+
+    clinician = StaffActor.from_membership(world.memberships[Role.CLINICIAN])
+    with tenant_context(practice_id=world.practice.id):
+        return do_create_patient(actor=clinician, given_name="Ada", family_name="Parallel", **fields)
+
+
+def _assert_audit(result: dict, changes: int) -> None:
+    assert result["audit"]["denied"] == []
+    assert len(result["audit"]["changed"]) == changes
+    assert result["audit"]["verified"].startswith("OK"), result["audit"]["verified"]
+
+
+# --- 20 medications added at once -----------------------------------------------------------------
+def scenario_parallel_medications(params):
+    from django.urls import reverse
+
+    from confide.core.permissions import Role
+
+    world = new_world("meds")
+    patient = new_patient(world)
+    url = reverse("records:medication-add", args=[patient.id])
+    clients = [signed_in_client(world.user(Role.CLINICIAN), world.practice) for _ in range(params["n"])]
+
+    def add(i: int):
+        response = clients[i].post(url, {"medication-name": f"Med {i:02d}", "medication-kind": "otc", "medication-status": "active"})
+        return response.status_code
+
+    outcomes = concurrently(params["n"], add)
+    return {
+        "acknowledged": sorted(f"Med {o.index:02d}" for o in outcomes if o.value == 302),
+        "errors": [o.error for o in outcomes if not o.ok],
+        "statuses": sorted(str(o.value) for o in outcomes),
+        "stored": sorted(stored_chart(world, patient.id)["medications"]),
+        "audit": audit_of(world, patient.id),
+    }
+
+
+def test_rec4_twenty_parallel_medication_adds_all_survive(tmp_path, concurrency_db):
+    result = run_scenario(tmp_path, scenario_parallel_medications, n=MEDICATIONS)
+    assert result["errors"] == []
+    assert len(result["acknowledged"]) == MEDICATIONS, result["statuses"]
+    assert result["stored"] == result["acknowledged"]
+    _assert_audit(result, MEDICATIONS)
+    assert result["audit"]["changed"] == [["medications"]] * MEDICATIONS
+
+
+# --- the front desk edits the registration while clinicians add allergies ---------------------------
+def scenario_registration_edit_and_allergy_adds(params):
+    from django.urls import reverse
+
+    from confide.core.permissions import Role
+
+    world = new_world("reg-allergy")
+    patient = new_patient(world, phone="+1 415 555 0100", email="ada@example.test")
+    edit_url = reverse("records:patient-edit", args=[patient.id])
+    allergy_url = reverse("records:allergy-add", args=[patient.id])
+    desk = signed_in_client(world.user(Role.FRONT_DESK), world.practice)
+    clinicians = [signed_in_client(world.user(Role.CLINICIAN), world.practice) for _ in range(params["writers"])]
+    rounds, acknowledged_allergies, after_each_round = [], [], []
+    for r in range(params["rounds"]):
+        loaded = edit_form(desk, edit_url)  # the form as the front desk opened it, before anyone saved
+        phone = f"+1 415 555 02{r:02d}"
+
+        def work(i: int, r=r, loaded=loaded, phone=phone):
+            if i == 0:
+                return desk.post(edit_url, {**loaded, "phone": phone, "reason": "patient_request"}).status_code
+            substance = f"Allergen {r}-{i}"
+            return clinicians[i - 1].post(allergy_url, {"allergy-substance": substance, "allergy-category": "environment",
+                                                        "allergy-criticality": "low"}).status_code  # fmt: skip
+
+        outcomes = concurrently(params["writers"] + 1, work)
+        rounds.append({"phone": phone, "statuses": [o.value for o in outcomes], "errors": [o.error for o in outcomes if not o.ok]})
+        acknowledged_allergies += [f"Allergen {r}-{o.index}" for o in outcomes[1:] if o.value == 302]
+        after_each_round.append(stored_chart(world, patient.id))
+    return {
+        "rounds": rounds, "after_each_round": after_each_round, "acknowledged_allergies": sorted(acknowledged_allergies),
+        "audit": audit_of(world, patient.id),
+    }  # fmt: skip
+
+
+def test_rec4_a_registration_edit_and_allergy_adds_at_the_same_moment_all_survive(tmp_path, concurrency_db):
+    result = run_scenario(tmp_path, scenario_registration_edit_and_allergy_adds, rounds=ROUNDS, writers=ALLERGY_WRITERS)
+    for done, stored in zip(result["rounds"], result["after_each_round"], strict=True):
+        assert done["errors"] == []
+        assert done["statuses"] == [302] * (ALLERGY_WRITERS + 1), done["statuses"]  # all told "saved"
+        assert stored["phone"] == done["phone"]  # the registration edit stayed
+        assert stored["email"] == "ada@example.test"  # and wrote nothing it did not change
+    assert len(result["acknowledged_allergies"]) == ROUNDS * ALLERGY_WRITERS
+    assert result["after_each_round"][-1]["allergies"] == result["acknowledged_allergies"]  # every allergy stayed
+    _assert_audit(result, ROUNDS * (ALLERGY_WRITERS + 1))
+    assert sorted(map(tuple, result["audit"]["changed"])) == sorted([("phone",)] * ROUNDS + [("allergies",)] * ROUNDS * ALLERGY_WRITERS)
+
+
+# --- several items of one list marked at once -------------------------------------------------------
+def scenario_parallel_status_changes(params):
+    from django.urls import reverse
+
+    from confide.core.permissions import Role
+
+    world = new_world("marks")
+    n = params["n"]
+    patient = new_patient(world, medications=[{"name": f"Med {i:02d}", "kind": "otc"} for i in range(n)])
+    clients = [signed_in_client(world.user(Role.CLINICIAN), world.practice) for _ in range(n)]
+    page = reverse("records:chart-clinical", args=[patient.id])
+    action = reverse("records:item-status", args=[patient.id])
+    marks = [f["fields"] for f in page_forms(clients[0], page) if f["action"] == action and f["fields"].get("list_name") == "medications"]
+    assert len(marks) == n
+
+    def mark(i: int):
+        fields = {k: v for k, v in marks[i].items() if k != "csrfmiddlewaretoken"}
+        return clients[i].post(action, {**fields, "status": "stopped", "reason": "patient_request"}).status_code
+
+    outcomes = concurrently(n, mark)
+    return {
+        "statuses": [o.value for o in outcomes], "errors": [o.error for o in outcomes if not o.ok],
+        "stored": stored_chart(world, patient.id)["medications"], "audit": audit_of(world, patient.id),
+    }  # fmt: skip
+
+
+def test_rec4_parallel_status_changes_of_different_items_all_survive(tmp_path, concurrency_db):
+    n = 8
+    result = run_scenario(tmp_path, scenario_parallel_status_changes, n=n)
+    assert result["errors"] == []
+    assert result["statuses"] == [302] * n
+    assert result["stored"] == {f"Med {i:02d}": "stopped" for i in range(n)}
+    _assert_audit(result, n)
+
+
+# --- readers are never refused because a colleague saved meanwhile -----------------------------------
+def scenario_readers_beside_writers(params):
+    from django.urls import reverse
+
+    from confide.core.permissions import Role
+
+    world = new_world("readers")
+    patient = new_patient(world)
+    n = params["n"]
+    clients = [signed_in_client(world.user(Role.CLINICIAN), world.practice) for _ in range(n)]
+    add = reverse("records:medication-add", args=[patient.id])
+    read = reverse("records:chart-clinical", args=[patient.id])
+
+    def work(i: int):
+        if i % 2:
+            return clients[i].get(read).status_code
+        return clients[i].post(add, {"medication-name": f"Med {i:02d}", "medication-kind": "otc", "medication-status": "active"}).status_code
+
+    outcomes = concurrently(n, work)
+    return {
+        "statuses": [o.value for o in outcomes], "errors": [o.error for o in outcomes if not o.ok],
+        "stored": sorted(stored_chart(world, patient.id)["medications"]), "audit": audit_of(world, patient.id),
+    }  # fmt: skip
+
+
+def test_rec4_reading_the_chart_while_others_save_is_never_refused(tmp_path, concurrency_db):
+    n = 16
+    result = run_scenario(tmp_path, scenario_readers_beside_writers, n=n)
+    assert result["errors"] == []
+    assert result["statuses"] == [302 if i % 2 == 0 else 200 for i in range(n)]
+    assert result["stored"] == [f"Med {i:02d}" for i in range(0, n, 2)]
+    _assert_audit(result, n // 2)
