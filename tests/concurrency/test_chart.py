@@ -279,3 +279,84 @@ def test_rec4_reading_the_chart_while_others_save_is_never_refused(tmp_path, con
     assert result["statuses"] == [302 if i % 2 == 0 else 200 for i in range(n)]
     assert result["stored"] == [f"Med {i:02d}" for i in range(0, n, 2)]
     _assert_audit(result, n // 2)
+
+
+# --- the same field edited at once from forms loaded at the same version ---------------------------
+def scenario_same_field_from_one_loaded_version(params):
+    from django.urls import reverse
+
+    from confide.core.permissions import Role
+
+    world = new_world("same-field")
+    patient = new_patient(world, phone="+1 415 555 0100")
+    url = reverse("records:patient-edit", args=[patient.id])
+    n = params["n"]
+    clients = [signed_in_client(world.user(Role.FRONT_DESK), world.practice) for _ in range(n)]
+    loaded = [edit_form(client, url) for client in clients]  # every form opened before anyone saves
+
+    def save(i: int):
+        response = clients[i].post(url, {**loaded[i], "phone": f"+1 415 555 03{i:02d}", "reason": "patient_request"})
+        stale = response.status_code == 409 and b"Nothing was saved: this record changed after you opened the form." in response.content
+        return "stale" if stale else response.status_code
+
+    outcomes = concurrently(n, save)
+    return {
+        "versions": sorted({form.get("version", "") for form in loaded}),
+        "outcomes": [o.value for o in outcomes], "errors": [o.error for o in outcomes if not o.ok],
+        "phone": stored_chart(world, patient.id)["phone"], "audit": audit_of(world, patient.id),
+    }  # fmt: skip
+
+
+def test_rec4_parallel_edits_of_one_field_from_one_loaded_version_save_exactly_once(tmp_path, concurrency_db):
+    n = 8
+    result = run_scenario(tmp_path, scenario_same_field_from_one_loaded_version, n=n)
+    assert result["errors"] == []
+    assert len(result["versions"]) == 1  # all loaded the same record
+    saved = [i for i, outcome in enumerate(result["outcomes"]) if outcome == 302]
+    assert len(saved) == 1, result["outcomes"]
+    assert sorted(result["outcomes"], key=str) == sorted([302] + ["stale"] * (n - 1), key=str)  # the others are told
+    assert result["phone"] == f"+1 415 555 03{saved[0]:02d}"  # the one acknowledged is the one stored
+    _assert_audit(result, 1)
+    assert result["audit"]["changed"] == [["phone"]]
+
+
+# --- one item marked at once by several people who saw it in the same state ------------------------
+def scenario_one_item_marked_at_once(params):
+    from django.urls import reverse
+
+    from confide.core.permissions import Role
+
+    world = new_world("one-item")
+    patient = new_patient(world, medications=[{"name": "Med 00", "kind": "otc"}])
+    n = params["n"]
+    clients = [signed_in_client(world.user(Role.CLINICIAN), world.practice) for _ in range(n)]
+    page = reverse("records:chart-clinical", args=[patient.id])
+    action = reverse("records:item-status", args=[patient.id])
+    [mark] = [f["fields"] for f in page_forms(clients[0], page) if f["action"] == action]
+    mark = {k: v for k, v in mark.items() if k != "csrfmiddlewaretoken"}
+    statuses = ["stopped", "completed", "entered-in-error"]
+
+    def work(i: int):
+        response = clients[i].post(action, {**mark, "status": statuses[i % 3], "reason": "error_correction"})
+        return "stale" if response.status_code == 409 else response.status_code
+
+    outcomes = concurrently(n, work)
+    return {
+        "outcomes": [o.value for o in outcomes], "errors": [o.error for o in outcomes if not o.ok],
+        "stored": stored_chart(world, patient.id)["medications"], "statuses": statuses, "audit": audit_of(world, patient.id),
+    }  # fmt: skip
+
+
+def test_rec4_parallel_status_changes_of_one_item_seen_in_one_state_save_exactly_once(tmp_path, concurrency_db):
+    n = 6
+    result = run_scenario(tmp_path, scenario_one_item_marked_at_once, n=n)
+    assert result["errors"] == []
+    saved = [i for i, outcome in enumerate(result["outcomes"]) if outcome == 302]
+    # One mark lands; a mark to the status it landed on says "nothing changed" (a 302 too, with
+    # no entry); every other one is told the item changed since the page was loaded.
+    landed = {result["stored"]["Med 00"]}
+    assert landed <= set(result["statuses"])
+    same = [i for i in saved if result["statuses"][i % 3] in landed]
+    assert len(saved) == len(same) >= 1
+    assert result["outcomes"].count("stale") == n - len(saved)
+    _assert_audit(result, 1)
