@@ -5,7 +5,9 @@
     do_sign_note(actor=…, note_id=…)                        # locks it; the audit entry carries its hash
     do_add_addendum(actor=…, note_id=…, text="…")           # the only way to add to a signed note
 
-Progress notes are opened through the chart door (category health.notes, purpose treatment).
+Progress notes are opened through the chart door (category health.notes, purpose treatment);
+the services that write open it for update (the patient's row locked for the block, so the
+door's check that nothing else of the row changed is exact under concurrent saves).
 Psychotherapy notes go through `open_psychotherapy_notes`, the door that only ever hands an
 author their own notes; they have their own table and category, and the same lifecycle.
 
