@@ -360,3 +360,85 @@ def test_rec4_parallel_status_changes_of_one_item_seen_in_one_state_save_exactly
     assert len(saved) == len(same) >= 1
     assert result["outcomes"].count("stale") == n - len(saved)
     _assert_audit(result, 1)
+
+
+# --- the writers that are not the chart's own forms: accepting a consultation, a FHIR re-import ------
+def _add_medications_beside(world, patient_id, n: int, first_thread_work):
+    """Thread 0 does `first_thread_work()`; threads 1..n add a medication each through the page."""
+    from django.urls import reverse
+
+    from confide.core.permissions import Role
+
+    url = reverse("records:medication-add", args=[patient_id])
+    clients = [signed_in_client(world.user(Role.CLINICIAN), world.practice) for _ in range(n)]
+
+    def work(i: int):
+        if i == 0:
+            return first_thread_work()
+        data = {"medication-name": f"Med {i:02d}", "medication-kind": "otc", "medication-status": "active"}
+        return clients[i - 1].post(url, data).status_code
+
+    return concurrently(n + 1, work)
+
+
+def scenario_consultation_accepted_into_a_chart_beside_adds(params):
+    from django.urls import reverse
+
+    from confide.core.permissions import Role
+    from tests.records.consultations import submit
+
+    world = new_world("accept")
+    patient = new_patient(world)  # the chart a returning patient already has: no phone yet
+    submission = submit(world.practice, given_name="Ada", family_name="Parallel")
+    reviewer = signed_in_client(world.user(Role.CLINICIAN), world.practice)
+    accept = reverse("intake:accept", args=[submission.pk])
+    outcomes = _add_medications_beside(world, patient.id, params["n"], lambda: reviewer.post(accept, {"merge_into": str(patient.id)}).status_code)
+    return {
+        "outcomes": [o.value for o in outcomes], "errors": [o.error for o in outcomes if not o.ok],
+        "stored": sorted(stored_chart(world, patient.id)["medications"]), "phone": stored_chart(world, patient.id)["phone"],
+        "audit": audit_of(world, patient.id),
+    }  # fmt: skip
+
+
+def test_rec4_a_consultation_accepted_into_a_chart_while_medications_are_added_keeps_them_all(tmp_path, concurrency_db):
+    n = 6
+    result = run_scenario(tmp_path, scenario_consultation_accepted_into_a_chart_beside_adds, n=n)
+    assert result["errors"] == []  # no deadlock: the chart's row is locked before the chain head
+    assert result["outcomes"] == [302] * (n + 1)
+    # the consultation's two medications (tests/records/consultations.py) and every one added here
+    assert result["stored"] == sorted(["cetirizine", "ibuprofen", *(f"Med {i:02d}" for i in range(1, n + 1))])
+    assert result["phone"] == "+1 415 555 0177"  # filled in from the consultation
+    assert result["audit"]["denied"] == [] and result["audit"]["verified"].startswith("OK"), result["audit"]
+
+
+def scenario_fhir_reimport_beside_adds(params):
+    from confide.records import fhir
+    from tests.records.fhir_bundles import as_bytes, small_bundle, variant
+
+    world = new_world("fhir")
+    first = fhir.import_bundle(fhir.parse_bundle(as_bytes(small_bundle())), practice_id=world.practice.id)
+
+    def newer(bundle):  # the source's next version: one more medication
+        statement = next(e for e in bundle["entry"] if e["resource"].get("id") == "medstmt-1")
+        extra = {**statement, "fullUrl": "urn:uuid:0c5e7f0a-1d2b-4c3d-8e4f-5a6b7c8d9e99",
+                 "resource": {**statement["resource"], "id": "medstmt-2", "medicationCodeableConcept": {"text": "Loratadine"}}}
+        bundle["entry"].append(extra)
+
+    again = fhir.parse_bundle(as_bytes(variant(newer)))
+    outcomes = _add_medications_beside(
+        world, first.patient_id, params["n"], lambda: sorted(fhir.import_bundle(again, practice_id=world.practice.id).changed)
+    )
+    return {
+        "outcomes": [o.value for o in outcomes], "errors": [o.error for o in outcomes if not o.ok],
+        "stored": sorted(stored_chart(world, first.patient_id)["medications"]), "audit": audit_of(world, first.patient_id),
+    }  # fmt: skip
+
+
+def test_rec4_a_fhir_reimport_while_medications_are_added_keeps_them_all(tmp_path, concurrency_db):
+    n = 6
+    result = run_scenario(tmp_path, scenario_fhir_reimport_beside_adds, n=n)
+    assert result["errors"] == []
+    assert result["outcomes"] == [["medications"]] + [302] * n
+    imported = ["Acetaminophen 500 MG Oral Tablet", "Loratadine", "lisinopril 10 MG Oral Tablet"]
+    assert result["stored"] == sorted([*imported, *(f"Med {i:02d}" for i in range(1, n + 1))])
+    assert result["audit"]["denied"] == [] and result["audit"]["verified"].startswith("OK"), result["audit"]
