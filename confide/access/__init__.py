@@ -5,9 +5,11 @@
 
     with open_chart(actor, patient_id, Purpose.TREATMENT) as chart:
         chart.patient.given_name           # decrypts: the door granted identifiers.name
+
+    with open_chart(actor, patient_id, Purpose.TREATMENT, for_update=True) as chart:   # the row locked
         chart.patient.phone = "+1 …"
         chart.record_change(["phone"], "patient_request")   # REC4: every change names its reason
-        chart.patient.save()
+        chart.patient.save(update_fields=["phone", "updated_at"])
 
 Opening checks, in order: the actor (a staff member or a registered system job), the purpose
 (a `Purpose`), the actor's membership (re-read from the database), the patient (in the actor's
@@ -16,6 +18,8 @@ inactive), consent where the purpose needs it, and the categories the role may s
 purpose (`policy.CATEGORY_GRANTS`, minimum necessary) or a clinician's break-the-glass. A
 refusal writes an `access:denied` audit entry; an opening writes one `records:chart:opened`
 entry and opens the vault allowance for exactly the granted categories, bound to this patient.
+A block that writes opens `for_update`: the patient's row is re-read under its lock inside the
+block's transaction (records/locks.py); a reading opening cannot record a change.
 
 Modules: `purposes.py` (the enum), `policy.py` (role × purpose → categories), `door.py`
 (open_chart, create_chart, open_patient_list, system actors), `services.py` (break-the-glass

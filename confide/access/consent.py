@@ -32,5 +32,5 @@ def do_patient_choice(
     if not choice.evidence:  # no browser request, nothing sealed: the ledger alone
         return consent.append_choice(choice)
     job = CONSENT_EVIDENCE_JOB.for_practice(subject.practice_id)
-    with open_chart(job, subject.id, Purpose.OPERATIONS, categories=job.categories, request=request):
+    with open_chart(job, subject.id, Purpose.OPERATIONS, categories=job.categories, request=request, for_update=True):
         return consent.append_choice(choice)

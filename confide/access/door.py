@@ -27,13 +27,28 @@ Opening checks, each a line of `open_chart` and each refusal an `access:denied` 
 An opening writes one `records:chart:opened` entry listing the categories granted — in its own
 transaction when the caller has none, so the reading is on record even if the block later
 fails — then runs the block inside a transaction and a vault allowance for exactly those
-categories, bound to this patient. Changes are recorded with `chart.record_change(fields,
+categories, bound to this patient. The block's `chart.patient` is the row re-read inside that
+transaction (a shredding or deactivation that committed since the checks is refused then).
+
+Reading and writing are two kinds of opening. `open_chart(..., for_update=True)` is for a
+block that writes anything: the row is re-read under its lock (`records.locks.lock_patient`:
+PostgreSQL `SELECT … FOR UPDATE`; SQLite's IMMEDIATE transaction already holds the writer
+lock), so a read-modify-write of the encrypted lists never starts from a copy another writer
+has since replaced, and writers of one chart take turns. A plain opening takes no lock (readers
+never wait for each other) and cannot record a change: `record_change` is refused in it, so a
+write can only happen under the lock. Changes are recorded with `chart.record_change(fields,
 reason)` (REC4); when the block ends the door compares the patient's stored ciphertexts with
-those it opened, and a field that changed without a recorded reason rolls the block back.
+those of the read inside the transaction, and a field that changed without a recorded reason
+rolls the block back. That comparison is exact: under the lock nobody else can have changed
+the row; in a reading block on PostgreSQL it is made only when the transaction wrote anything
+at all (a transaction with no id assigned has written nothing), so a colleague's save
+committing meanwhile is never mistaken for this block's.
 
 When the caller is already inside a transaction, every entry joins it: a refusal the caller
 lets escape and roll back takes its `access:denied` entry with it. Services therefore open the
-door outside their own `atomic` (the door provides the transaction for the block).
+door outside their own `atomic` (the door provides the transaction for the block). An opening
+for update inside a caller's transaction locks the patient before writing its opening entry:
+the patient's row comes before the audit chain head in every transaction (records/locks.py).
 
 `create_chart` is the door for a patient who does not exist yet (one `records:patient:created`
 entry, in the transaction of the insert); `open_patient_list` opens identity/contact for a list
@@ -282,6 +297,17 @@ def _load_patient(attempt: _Attempt, patient_id):
     return patient
 
 
+def _reread_patient(pk, *, for_update: bool):
+    """The patient's row as of the block's transaction: locked for an opening for update."""
+    if for_update:
+        from confide.records.locks import lock_patient
+
+        return lock_patient(pk)
+    from confide.records.models import Patient
+
+    return Patient.objects.filter(pk=pk).first()
+
+
 def _restriction(patient, purpose: Purpose) -> tuple[str, str] | None:
     """Why the record may not be opened at all right now, or None.
 
@@ -377,17 +403,25 @@ def _check_grant(
 class Chart:
     """An open chart: `.patient` decrypts the granted categories while the door is open."""
 
-    def __init__(self, *, attempt: _Attempt, patient, purpose: Purpose, categories: frozenset[str], break_glass: bool = False, entry=None, creating: bool = False):
+    def __init__(
+        self, *, attempt: _Attempt, patient, purpose: Purpose, categories: frozenset[str], break_glass: bool = False, entry=None,
+        creating: bool = False, for_update: bool = False,
+    ):  # fmt: skip
         self._attempt = attempt
         self.actor = attempt.actor
-        self.patient = patient
         self.purpose = purpose
         self.categories = categories
         self.break_glass = break_glass
         self.entry = entry  # the records:chart:opened audit entry
+        self.for_update = for_update or creating
         self._creating = creating
         self._is_open = False
         self._recorded: set[str] = set()
+        self._take(patient)
+
+    def _take(self, patient) -> None:
+        """Hand the block this copy of the row; the unrecorded-change check compares with it."""
+        self.patient = patient
         self._sealed_at_open = {f.name: patient.__dict__.get(f.attname) for f in encrypted_fields(type(patient))}
 
     @property
@@ -401,6 +435,8 @@ class Chart:
             raise AccessRefused("chart_closed", "changes are recorded inside the open door only")
         if self._creating:
             raise AccessRefused("chart_creating", "a new patient's fields are recorded by create_chart itself")
+        if not self.for_update:
+            raise AccessRefused("chart_read_only", "this opening only reads: open the chart for_update to change it")
         if isinstance(fields, str):
             fields = [fields]
         names = sorted(set(fields))
@@ -433,6 +469,8 @@ class Chart:
         return entry
 
     def _unrecorded_changes(self) -> list[str]:
+        if not self.for_update and _wrote_nothing():
+            return []
         model = type(self.patient)
         fields = encrypted_fields(model)
         stored = model.across_practices.filter(pk=self.patient.pk).values_list(*[f.attname for f in fields]).first()
@@ -442,14 +480,39 @@ class Chart:
         return sorted(changed - self._recorded)
 
 
+def _wrote_nothing() -> bool:
+    """Whether the current transaction has certainly written nothing: on PostgreSQL, it has no
+    transaction id yet (one is assigned at its first write, a savepoint's included). Elsewhere
+    unknown (False); SQLite's IMMEDIATE transaction holds the writer lock anyway."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id_if_assigned() IS NULL")
+        return bool(cursor.fetchone()[0])
+
+
 class _UnrecordedChange(Exception):
     pass
+
+
+class _RestrictedMeanwhile(Exception):
+    """The row re-read inside the block's transaction is gone or restricted: (code, message)."""
 
 
 @contextmanager
 def _inside(chart: Chart) -> Iterator[Chart]:
     try:
         with transaction.atomic():
+            # The row as of this transaction (locked when writing): what the block reads and
+            # changes, and what the unrecorded-change check compares with.
+            current = _reread_patient(chart.patient.pk, for_update=chart.for_update)
+            if current is None:
+                raise _RestrictedMeanwhile("not_found", "patient")
+            restricted = _restriction(current, chart.purpose)
+            if restricted is not None:
+                raise _RestrictedMeanwhile(*restricted)
+            chart._take(current)
             with allow(chart.categories, subjects={chart.patient.pk}):
                 chart._is_open = True
                 try:
@@ -466,9 +529,12 @@ def _inside(chart: Chart) -> Iterator[Chart]:
         raise chart._attempt.refuse(
             "change_without_reason", "a field of the record changed without a recorded reason (REC4); nothing was saved"
         ) from None
+    except _RestrictedMeanwhile as exc:
+        code, message = exc.args
+        raise chart._attempt.refuse(code, message, not_found=code == "not_found") from None
 
 
-def _open(attempt: _Attempt, patient, purpose: Purpose, granted: frozenset[str], glass_reason: str | None) -> Chart:
+def _open(attempt: _Attempt, patient, purpose: Purpose, granted: frozenset[str], glass_reason: str | None, *, for_update: bool) -> Chart:
     from confide.access.models import BreakGlassReason
 
     opened = dict(
@@ -481,7 +547,7 @@ def _open(attempt: _Attempt, patient, purpose: Purpose, granted: frozenset[str],
     )
     if not glass_reason:
         entry = record(AuditEvent.CHART_OPENED, **opened)  # atomic by itself
-        return Chart(attempt=attempt, patient=patient, purpose=purpose, categories=granted, entry=entry)
+        return Chart(attempt=attempt, patient=patient, purpose=purpose, categories=granted, entry=entry, for_update=for_update)
     with transaction.atomic():  # the flagged entry, the typed reason and the notice: together
         entry = record(AuditEvent.CHART_OPENED, reason=BREAK_GLASS, flagged=True, detail={"break_glass": True}, **opened)
         with allow({policy.BREAK_GLASS_REASON}, subjects={patient.pk}):
@@ -492,7 +558,9 @@ def _open(attempt: _Attempt, patient, purpose: Purpose, granted: frozenset[str],
         recipients = _reviewer_emails()
         notice = _break_glass_notice(entry)
         transaction.on_commit(lambda: _send_break_glass_notice(recipients, notice), robust=True)
-    return Chart(attempt=attempt, patient=patient, purpose=purpose, categories=granted, break_glass=True, entry=entry)
+    return Chart(
+        attempt=attempt, patient=patient, purpose=purpose, categories=granted, break_glass=True, entry=entry, for_update=for_update
+    )
 
 
 def _reviewer_emails() -> list[str]:
@@ -542,10 +610,13 @@ def open_chart(
     categories: Iterable[str] | None = None,
     break_glass_reason: str | None = None,
     request=None,
+    for_update: bool = False,
 ) -> Iterator[Chart]:
     """Open a patient's chart for `purpose`: all the role may see for it (`categories=None`),
     or exactly `categories`. A clinician may pass `break_glass_reason` to open beyond the
-    normal grant (flagged, the privacy officer notified)."""
+    normal grant (flagged, the privacy officer notified). `for_update=True` for a block that
+    writes: the patient's row is locked for the block's transaction and changes may be
+    recorded; without it the opening only reads."""
     attempt = _Attempt.start(actor, request, break_glass=break_glass_reason is not None)
     _check_actor(attempt)
     with acting_in_practice(attempt):
@@ -556,7 +627,11 @@ def open_chart(
         _check_restrictions(attempt, patient, purpose)
         _check_consent(attempt, purpose, patient, _consent_categories(attempt, role, purpose, wanted))
         granted, glass_reason = _check_grant(attempt, role, purpose, wanted, break_glass_reason)
-        chart = _open(attempt, patient, purpose, granted, glass_reason)
+        if for_update and transaction.get_connection().in_atomic_block:
+            # The opening entry below joins the caller's transaction and locks the audit chain
+            # head until it commits: the patient's row must be locked before it (records/locks.py).
+            _reread_patient(patient.pk, for_update=True)
+        chart = _open(attempt, patient, purpose, granted, glass_reason, for_update=for_update)
         with _inside(chart):
             yield chart
 

@@ -33,7 +33,7 @@ from confide.core.permissions import Perm, Role, role_has
 from confide.records import clinical
 from confide.records.files import KINDS
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, Patient, ProgressNote
-from confide.records.services import ITEM_STATUS_CHANGES
+from confide.records.services import ITEM_STATUS_CHANGES, current_versions, item_version, version_token
 from confide.records.notes import SOAP_SECTIONS, check_editable, check_signable, verify_signed
 
 # Every chart page names the patient it is about: their name and date of birth (which also
@@ -219,6 +219,7 @@ class ClinicalList:
     items: list  # pydantic items of clinical.LISTS[name], newest recorded first
     unreadable: int = 0  # items that no longer validate (shown as a count, never guessed at)
     markable: tuple[str, ...] = ()  # the statuses an item can be marked with (services.ITEM_STATUS_CHANGES)
+    versions: dict[str, str] = field(default_factory=dict)  # item id → its version, carried by its mark form
 
 
 LIST_LABELS = {
@@ -234,17 +235,19 @@ class Clinical:
     lists: dict[str, ClinicalList]
 
 
-def _typed(name: str, items) -> ClinicalList:
+def _typed(patient: Patient, name: str) -> ClinicalList:
     model: type[BaseModel] = clinical.LISTS[name]
-    typed, unreadable = [], 0
-    for item in items or []:
+    typed, unreadable, versions = [], 0, {}
+    for item in getattr(patient, name) or []:
         try:
             typed.append(model.model_validate(item))
         except ValidationError:
             unreadable += 1
+            continue
+        versions[typed[-1].id] = item_version(patient, name, item)
     typed.reverse()  # stored in the order recorded: newest first on screen
     return ClinicalList(name=name, label=LIST_LABELS[name], items=typed, unreadable=unreadable,
-                        markable=ITEM_STATUS_CHANGES[name])  # fmt: skip
+                        markable=ITEM_STATUS_CHANGES[name], versions=versions)  # fmt: skip
 
 
 def get_clinical(actor: StaffActor, patient_id, *, request=None) -> Clinical:
@@ -253,7 +256,7 @@ def get_clinical(actor: StaffActor, patient_id, *, request=None) -> Clinical:
         return Clinical(
             header=_header(patient),
             background=patient.health_background or None,
-            lists={name: _typed(name, getattr(patient, name)) for name in CLINICAL_LISTS},
+            lists={name: _typed(patient, name) for name in CLINICAL_LISTS},
         )
 
 
@@ -511,6 +514,7 @@ class Editable:
     header: Header
     values: dict  # field name → current value, for the fields this role may write here
     fields: tuple[str, ...]
+    version: str = ""  # the versions of exactly these fields (services.version_token): the form carries it
 
 
 # What each edit form writes, and the permission behind it (purpose_and_permission agrees).
@@ -538,7 +542,88 @@ def get_editable(actor: StaffActor, patient_id, form: str, *, request=None) -> E
     fields_ = writable_fields(actor.role, form)
     categories = HEADER | {category_of(name) for name in fields_}
     with open_chart(actor, patient_id, purpose, categories=categories, request=request) as chart:
-        return Editable(header=_header(chart.patient), values={n: getattr(chart.patient, n) for n in fields_}, fields=fields_)
+        return Editable(
+            header=_header(chart.patient), values={n: getattr(chart.patient, n) for n in fields_}, fields=fields_,
+            version=version_token(current_versions(chart.patient, fields_)),
+        )  # fmt: skip
+
+
+# --- what changed since a form was loaded ---------------------------------------------------------
+FIELD_LABELS = {
+    "given_name": "Given name", "family_name": "Family name", "preferred_name": "Preferred name", "date_of_birth": "Date of birth",
+    "sex": "Sex", "gender_identity": "Gender identity", "pronouns": "Pronouns", "language": "Preferred language",
+    "medical_record_number": "Medical record number", "drivers_licence": "Driver's licence number", "email": "Email",
+    "phone": "Phone", "phone_other": "Other phone", "address": "Address", "emergency_contact": "Emergency contact",
+    "guardian": "Parent or guardian", "insurance": "Insurance", "health_background": "Health background",
+    **LIST_LABELS,
+}  # fmt: skip
+# How far back the stale-form page looks in the patient's change entries for who changed a field.
+LAST_CHANGES_SCAN = 200
+
+
+@dataclass(frozen=True)
+class ChangedSince:
+    """A field of an edit form that someone changed after the form was loaded."""
+
+    name: str
+    label: str
+    now: str  # its current value, as text ("(empty)" when cleared)
+    also_yours: bool  # the refused submission changed it too: a real conflict
+    when: datetime.datetime | None = None
+    who: str | None = None  # only for a role that sees the record's history (the privacy tab)
+
+
+def display_value(value, name: str = "") -> str:
+    """A field's value as one line of text for the stale-form notice."""
+    if value in (None, "", [], {}):
+        return "(empty)"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, dict):  # an address, a person, insurance: its parts in the model's order
+        order = list(clinical.STRUCTURED[name].model_fields) if name in clinical.STRUCTURED else list(value)
+        parts = []
+        for part in (value.get(key) for key in order):
+            if isinstance(part, list):
+                parts.extend(str(p) for p in part if p)
+            elif part:
+                parts.append(str(part))
+        return ", ".join(parts) or "(empty)"
+    return str(value)
+
+
+def changed_since(actor: StaffActor, editable: Editable, fields, mine=()) -> list[ChangedSince]:
+    """What the stale-form page says about each field that changed since the form was loaded:
+    its current value (from `editable`, freshly read through the door), and when it last changed
+    and — for a role that may read the record's history (records:chart:read, as the privacy tab)
+    — by whom, from the patient's `records:chart:changed` entries (field names only)."""
+    from confide.audit.models import AuditEntry
+
+    wanted = [name for name in editable.fields if name in set(fields)]
+    last: dict[str, tuple[datetime.datetime, str, str]] = {}
+    entries = AuditEntry.objects.filter(
+        chain=str(actor.practice_id), subject_id=editable.header.id, event=AuditEvent.CHART_CHANGED.value
+    ).order_by("-seq")[:LAST_CHANGES_SCAN]
+    for entry in entries:
+        for name in set(entry.fields_changed) & set(wanted):
+            last.setdefault(name, (entry.at, entry.actor_kind, entry.actor_id))
+        if len(last) == len(wanted):
+            break
+    sees_history = actor.has(Perm.CHART_READ)
+    names = _staff_names({who for _, kind, who in last.values() if kind == "user"}) if sees_history else {}
+
+    def who(name: str) -> str | None:
+        if not sees_history or name not in last:
+            return None
+        _, kind, actor_id = last[name]
+        if kind == "user":
+            return names.get(actor_id, "former staff member")
+        return f"System job ({actor_id})" if kind == "system" else kind
+
+    return [
+        ChangedSince(name=name, label=FIELD_LABELS.get(name, name), now=display_value(editable.values.get(name), name),
+                     also_yours=name in set(mine), when=last[name][0] if name in last else None, who=who(name))
+        for name in wanted
+    ]  # fmt: skip
 
 
 # --- what the pages offer ----------------------------------------------------------------------------

@@ -807,7 +807,9 @@ def _update(actor, patient_id: uuid.UUID, mapped: MappedBundle) -> tuple[list[st
     """(the fields written, the items kept as changed here)."""
     names = [*mapped.fields, *mapped.lists]
     now = _now_json()
-    with open_chart(actor, patient_id, Purpose.TREATMENT, categories=_categories_for_change(names)) as chart:
+    # For update: the merge starts from the lists as they are under the row's lock, so an item
+    # a clinician adds while the import runs is kept (records/locks.py).
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories=_categories_for_change(names), for_update=True) as chart:
         patient = chart.patient
         changes, new_entries, corrections, kept_local = {}, set(), set(), 0
         for name, value in mapped.fields.items():

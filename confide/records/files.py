@@ -63,7 +63,7 @@ def do_add_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str,
     except FileRejected as exc:
         raise InvalidInput(str(exc)) from None
     storage = storage or EncryptedStorage()
-    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request) as chart:
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request, for_update=True) as chart:
         patient = chart.patient
         stored_name = storage.save_encrypted(
             kind, clean.file, practice_id=patient.practice_id, subject_id=patient.pk, content_type=clean.content_type, category=model.CATEGORY

@@ -19,7 +19,7 @@ from confide.core.text import multi_line, single_line
 from confide.records import clinical
 from confide.records.models import Document, NoteTemplate, Patient
 from confide.records.notes import SOAP_SECTIONS
-from confide.records.services import ITEM_STATUS_CHANGES
+from confide.records.services import BAD_VERSION, ITEM_STATUS_CHANGES
 from confide.records.values import EMAIL_MESSAGE, PHONE_MESSAGE, email_address, phone_number
 
 REASONS = [
@@ -50,6 +50,11 @@ class ChartForm(forms.Form):
 
     def full_clean(self):
         super().full_clean()
+        # A hidden input has nowhere to show its message: it becomes the form's own (moved, not
+        # copied, so a page listing every field's errors says it once).
+        for name in [n for n in self.errors if n in self.fields and self.fields[n].widget.is_hidden]:
+            for message in self._errors.pop(name):
+                self.add_error(None, message)
         for name in self.errors:
             if name in self.fields:
                 widget = self.fields[name].widget
@@ -91,6 +96,14 @@ def _email(label: str, name: str | None = None) -> forms.CharField:
     if name:
         return _patient_text(name, label, error_messages={"invalid": EMAIL_MESSAGE}, widget=widget)
     return _text(label, 254, validators=[email_address], error_messages={"invalid": EMAIL_MESSAGE}, widget=widget)
+
+
+def _version() -> forms.CharField:
+    # The versions of the fields as the form was loaded (services.version_token): a save from a
+    # form loaded before someone else's change is refused instead of overwriting it. Its shape is
+    # checked by the service (services.read_version_token); missing, it is the same message.
+    return forms.CharField(widget=forms.HiddenInput, required=True, max_length=1_000,
+                           error_messages={"required": BAD_VERSION, "max_length": BAD_VERSION})  # fmt: skip
 
 
 def _reason() -> forms.ChoiceField:
@@ -161,6 +174,7 @@ class RegistrationForm(ChartForm):
                 self.fields[name] = field
         if with_reason:
             self.fields["reason"] = _reason()
+            self.fields["version"] = _version()
         self.decorate()
 
     @staticmethod
@@ -226,6 +240,7 @@ class HealthBackgroundForm(ChartForm):
         help_text="History, context and anything the care team should know. Clear it to remove it.",
     )  # fmt: skip
     reason = _reason()
+    version = _version()
 
     def changes(self) -> dict:
         return {"health_background": self.cleaned_data.get("health_background") or None}
@@ -236,6 +251,7 @@ class InsuranceForm(ChartForm):
     member_id = _text("Member id", 120)
     group = _text("Group number", 120)
     reason = _reason()
+    version = _version()
 
     @staticmethod
     def initial_from(values: dict) -> dict:
@@ -335,6 +351,7 @@ class ItemStatusForm(ChartForm):
                                error_messages={"invalid_choice": "Choose how to mark the item."})
     reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason…"), *REASONS],
                                error_messages={"required": REASON_MESSAGE, "invalid_choice": REASON_MESSAGE})
+    version = _version()  # the item's, as the page showed it (services.item_version)
 
     def clean(self):
         cleaned = super().clean()

@@ -54,7 +54,7 @@ from confide.core.text import check_line, line_problem, lower_first
 from confide.consent import services as consent
 from confide.consent.actors import ApplicantActor
 from confide.consent.topics import Topic
-from confide.records import clinical
+from confide.records import clinical, locks
 from confide.records.models import IntakeForm, IntakePhoto, IntakeSubmission
 from confide.records.values import phone_number
 from confide.vault import blind_index, keys
@@ -606,6 +606,10 @@ def do_accept(*, actor: StaffActor, submission_id, merge_into=None, request=None
         submission = IntakeSubmission.objects.select_for_update().get(pk=submission_id)
         if submission.status != IntakeSubmission.Status.RECEIVED:
             raise InvalidInput("This consultation has already been reviewed.")
+        if merge_into is not None:
+            # Before this transaction's first audit entry (which holds the chain head until it
+            # commits): the chart's row, which the openings for update below lock again.
+            locks.lock_patient(merge_into)
         if merge_into is None:
             patient = services.do_create_patient(actor=actor, request=request, **{k: v for k, v in identity.items() if v})
         else:

@@ -5,7 +5,9 @@
     do_sign_note(actor=…, note_id=…)                        # locks it; the audit entry carries its hash
     do_add_addendum(actor=…, note_id=…, text="…")           # the only way to add to a signed note
 
-Progress notes are opened through the chart door (category health.notes, purpose treatment).
+Progress notes are opened through the chart door (category health.notes, purpose treatment);
+the services that write open it for update (the patient's row locked for the block, so the
+door's check that nothing else of the row changed is exact under concurrent saves).
 Psychotherapy notes go through `open_psychotherapy_notes`, the door that only ever hands an
 author their own notes; they have their own table and category, and the same lifecycle.
 
@@ -185,7 +187,7 @@ def check_signable(actor: StaffActor, note) -> None:
 def do_create_note(*, actor: StaffActor, patient_id, template: str = NoteTemplate.SOAP, content: dict, request=None) -> ProgressNote:
     _check_writer(actor)
     cleaned = clean_content(template, content)
-    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request) as chart:
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request, for_update=True) as chart:
         note = ProgressNote(practice_id=chart.patient.practice_id, patient=chart.patient, author_id=actor.user_id, template=template)
         note.content = cleaned
         note.save()
@@ -196,7 +198,7 @@ def do_create_note(*, actor: StaffActor, patient_id, template: str = NoteTemplat
 def do_update_draft(*, actor: StaffActor, note_id, content: dict, patient_id=None, request=None) -> ProgressNote:
     _check_writer(actor)
     patient_id, pk = _patient_of(note_id, patient_id=patient_id)
-    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request):
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request, for_update=True):
         note = ProgressNote.objects.select_for_update().get(pk=pk)
         check_editable(actor, note)
         cleaned = clean_content(note.template, content)
@@ -211,7 +213,7 @@ def do_update_draft(*, actor: StaffActor, note_id, content: dict, patient_id=Non
 def do_sign_note(*, actor: StaffActor, note_id, patient_id=None, request=None) -> ProgressNote:
     _check_writer(actor)
     patient_id, pk = _patient_of(note_id, patient_id=patient_id)
-    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request):
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request, for_update=True):
         note = ProgressNote.objects.select_for_update().get(pk=pk)
         check_signable(actor, note)
         digest = _seal(note, note.content)
@@ -224,7 +226,7 @@ def do_add_addendum(*, actor: StaffActor, note_id, text: str, patient_id=None, r
     _check_writer(actor)
     text = _clean_text(text)
     patient_id, pk = _patient_of(note_id, patient_id=patient_id)
-    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request) as chart:
+    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={NOTES}, request=request, for_update=True) as chart:
         return _sign_addendum(Addendum, ProgressNote.objects.get(pk=pk), chart.patient, actor, text, NOTES, request)
 
 

@@ -8,6 +8,8 @@ transaction (so a change and its audit entry commit together) and commits a refu
 from __future__ import annotations
 
 import datetime
+import json
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from confide.core.text import lower_first, validation_message
 from confide.records import clinical
 from confide.records.models import Patient
 from confide.vault import blind_index, keys
+from confide.vault.blind_index import source_keyer
 from confide.vault.fields import EncryptedTextField, encrypted_fields
 
 # Blind-index kind → the patient fields it is computed from.
@@ -136,6 +139,91 @@ def _first_problem(exc: ValidationError) -> str:
     return f"{inside}: {message}" if inside else message[:1].upper() + message[1:]
 
 
+# --- versions: what a form was loaded from (optimistic check of edits) -----------------------------
+# An edit page carries the version of exactly the fields it edits; the save names it as
+# `expected`, and if any of those fields changed since (someone else's save, an import) the
+# service refuses with StaleEdit and writes nothing. A version is per field: a keyed hash
+# (HMAC-SHA256 under the practice's index key, the key of the blind indexes) of the patient's
+# id, the field's name and its value, cut to 64 bits — so the hidden input holds no PHI and
+# nothing that can be checked against a guess without the key, it is the same after a key
+# rotation re-seals the row, and comparing the versions of what was posted with those loaded
+# tells which fields the editor changed. An item of a clinical list has one, over the item.
+VERSION_FORMAT = "1"
+_VERSION_PART = re.compile(r"^[0-9a-f]{16}$")
+BAD_VERSION = "This form's version is damaged or missing: nothing was saved. Open the form again from the chart."
+
+
+class BadVersion(InvalidInput):
+    """A version token that is not one this service made (damaged, forged, from another form)."""
+
+    def __init__(self, message: str = BAD_VERSION):
+        super().__init__(message)
+
+
+class StaleEdit(InvalidInput):
+    """The record changed since the form was loaded: nothing was written.
+
+    `fields`: the fields (of those the form edits) that changed since; `mine`: those of them the
+    refused submission changed too (a real conflict: two people changed the same value);
+    `item_id`: the item of a list, for a change to one."""
+
+    def __init__(self, fields, *, mine=(), item_id: str | None = None):
+        self.fields = tuple(sorted(fields))
+        self.mine = tuple(sorted(mine))
+        self.item_id = item_id
+        super().__init__("Someone changed this record since the form was opened; nothing was saved.")
+
+
+def _canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode()
+
+
+def _version_keyer(patient: Patient):
+    # Messages start "version\x1f": they cannot collide with a source key ("fhir:…") or a blind
+    # index entry ("<kind>\x1f…", kinds email/phone/dob/name) made with the same key.
+    keyed = source_keyer(patient.practice_id)
+    return lambda *parts: keyed("\x1f".join(["version", str(patient.pk), *parts]))[:16]
+
+
+def field_versions(patient: Patient, values: dict) -> dict[str, str]:
+    """field name → version of `values[name]` (the patient's current values, or values posted)."""
+    keyed = _version_keyer(patient)
+    return {name: keyed(name, _canonical(value).decode()) for name, value in values.items()}
+
+
+def current_versions(patient: Patient, names) -> dict[str, str]:
+    """The versions of the patient's stored values of these fields (inside an open door)."""
+    return field_versions(patient, {name: getattr(patient, name) for name in names})
+
+
+def version_token(versions: dict[str, str]) -> str:
+    """What a form carries: the versions of its fields in name order ("1.<16 hex>.<16 hex>…")."""
+    return ".".join([VERSION_FORMAT, *(versions[name] for name in sorted(versions))])
+
+
+def read_version_token(token, names) -> dict[str, str]:
+    """The versions a form's token holds for `names` (the fields the form edits); BadVersion for
+    anything this service did not make (the wrong shape, count or characters)."""
+    names = sorted(names)
+    if not isinstance(token, str) or len(token) > 2 + 17 * max(len(names), 1):
+        raise BadVersion()
+    parts = token.split(".")
+    if parts[0] != VERSION_FORMAT or len(parts) != len(names) + 1 or not all(_VERSION_PART.match(p) for p in parts[1:]):
+        raise BadVersion()
+    return dict(zip(names, parts[1:], strict=True))
+
+
+def item_version(patient: Patient, list_name: str, item: dict) -> str:
+    """The version token of one item of a clinical list ("1.<16 hex>")."""
+    return f"{VERSION_FORMAT}.{_version_keyer(patient)(list_name, str(item.get('id', '')), _canonical(item).decode())}"
+
+
+def read_item_version(token) -> str:
+    if not isinstance(token, str) or len(token) != 18 or token[:2] != f"{VERSION_FORMAT}." or not _VERSION_PART.match(token[2:]):
+        raise BadVersion()
+    return token
+
+
 def purpose_and_permission(categories) -> tuple[Purpose, Perm]:
     """What a write of these categories is for, and the permission it needs: clinical data is
     written for treatment (records:chart:write), insurance for payment
@@ -186,12 +274,27 @@ def _categories_for_change(names) -> set[str]:
     return categories
 
 
-def do_update_patient(*, actor: StaffActor, patient_id: uuid.UUID, reason: str, request=None, **changes) -> Patient:
+def do_update_patient(
+    *, actor: StaffActor, patient_id: uuid.UUID, reason: str, request=None, expected: dict[str, str] | None = None, **changes
+) -> Patient:
     """Change fields of a patient's record (REC4): `reason` is patient_request,
     error_correction or immaterial; the change and its `records:chart:changed` entry (field
-    names and the reason, never values) commit together, or neither does."""
+    names and the reason, never values) commit together, or neither does.
+
+    The row is re-read under its lock (the door's opening for update) and only the changed
+    columns are written, so a concurrent change to another field (an allergy added, insurance
+    updated) is never put back. `expected`: the versions of exactly the fields in `changes` as
+    the editing form loaded them (`current_versions`, carried by the form); if any of them
+    changed since, StaleEdit and nothing is written — an edit never silently overwrites a
+    change its author did not see. Without it (imports, internal fills) the values are applied
+    to the current record as they are."""
     if not changes:
         raise InvalidInput("Name the fields of the patient's record to change.")
+    if expected is not None and (
+        not isinstance(expected, dict) or set(expected) != set(changes)
+        or not all(isinstance(v, str) and _VERSION_PART.match(v) for v in expected.values())
+    ):  # fmt: skip
+        raise BadVersion()
     if reason not in ALTERATION_REASONS:
         raise InvalidInput(
             "A change to a patient's record needs its reason: the patient's request, the correction of an error, "
@@ -203,17 +306,28 @@ def do_update_patient(*, actor: StaffActor, patient_id: uuid.UUID, reason: str, 
     cleaned = clean_fields(changes)
     categories = _categories_for_change(cleaned)
     purpose = _check_write(actor, categories)
-    with open_chart(actor, patient_id, purpose, categories=categories, request=request) as chart:
+    with open_chart(actor, patient_id, purpose, categories=categories, request=request, for_update=True) as chart:
         patient = chart.patient
         changed = {name for name, value in cleaned.items() if getattr(patient, name) != value}
         if not changed:
             raise NothingChanged("Nothing changed: the record already holds these values.")
+        if expected is not None:
+            _check_expected(patient, cleaned, expected)
         chart.record_change(changed, reason)
         for name in changed:
             setattr(patient, name, cleaned[name])
-        patient.save()
+        patient.save(update_fields=[*sorted(changed), "updated_at"])
         _index(patient, changed)
     return patient
+
+
+def _check_expected(patient: Patient, cleaned: dict, expected: dict[str, str]) -> None:
+    """StaleEdit when a field the form edits changed since the form was loaded."""
+    now = current_versions(patient, cleaned)
+    since = {name for name in cleaned if now[name] != expected[name]}
+    if since:
+        posted = field_versions(patient, cleaned)
+        raise StaleEdit(since, mine={name for name in since if posted[name] != expected[name]})
 
 
 # --- the clinical lists: medications, allergies, conditions, results, ... -----------------------------
@@ -222,12 +336,14 @@ def _list_door(actor, patient_id, list_name: str, request):
         raise InvalidInput(f"Not a list of the chart: {str(list_name)[:40]}.")
     if not actor.has(Perm.CHART_WRITE):
         raise Forbidden(Perm.CHART_WRITE)
-    return open_chart(actor, patient_id, Purpose.TREATMENT, categories={_category(list_name)}, request=request)
+    return open_chart(actor, patient_id, Purpose.TREATMENT, categories={_category(list_name)}, request=request, for_update=True)
 
 
 def do_add_item(*, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item: dict, request=None) -> dict:
     """Add one item (a medication, an allergy, a result …) to a list of the chart. A new entry
-    alters nothing already there, so its reason is `new_entry`; the audit entry names the list."""
+    alters nothing already there, so its reason is `new_entry`; the audit entry names the list.
+    The list is read under the row's lock and only it is written: additions made at the same
+    moment all stay (an addition never conflicts, so it carries no version)."""
     with _list_door(actor, patient_id, list_name, request) as chart:
         patient = chart.patient
         current = list(getattr(patient, list_name) or [])
@@ -244,13 +360,18 @@ def do_add_item(*, actor: StaffActor, patient_id: uuid.UUID, list_name: str, ite
 
 
 def do_update_item(
-    *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, changes, reason: str, request=None
-) -> dict:
+    *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, changes, reason: str, request=None,
+    expected: str | None = None,
+) -> dict:  # fmt: skip
     """Change one item of a list (REC4: with its reason). Marking an item entered-in-error is a
     change like any other: items are never deleted from the record. `changes` is a dict, or a
-    function of the current item (a dict) returning one, for changes that depend on it."""
+    function of the current item (a dict) returning one, for changes that depend on it.
+    `expected`: the item's version as the page showed it (`item_version`); if the item changed
+    since, StaleEdit and nothing is written."""
     if reason not in ALTERATION_REASONS:
         raise InvalidInput("A change to the record needs its reason: the patient's request, an error corrected, or immaterial.")
+    if expected is not None:
+        expected = read_item_version(expected)
     with _list_door(actor, patient_id, list_name, request) as chart:
         patient = chart.patient
         current = list(getattr(patient, list_name) or [])
@@ -267,6 +388,8 @@ def do_update_item(
             raise InvalidInput(_first_problem(exc)) from None
         if updated == current[index]:
             raise NothingChanged("Nothing changed: the item already holds these values.")
+        if expected is not None and item_version(patient, list_name, current[index]) != expected:
+            raise StaleEdit([list_name], mine=[list_name], item_id=item_id)
         chart.record_change([list_name], reason)
         current[index] = updated
         setattr(patient, list_name, current)
@@ -288,10 +411,12 @@ ITEM_STATUS_CHANGES: dict[str, tuple[str, ...]] = {
 
 
 def do_set_item_status(
-    *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, status: str, reason: str, request=None
-) -> dict:
-    """Mark an item (REC4, with its reason) through `do_update_item`. A medication stopped or
-    completed gets today as its end date when it has none (and did not start later)."""
+    *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, status: str, reason: str, request=None,
+    expected: str | None = None,
+) -> dict:  # fmt: skip
+    """Mark an item (REC4, with its reason) through `do_update_item` (`expected`: its version
+    as the page showed it). A medication stopped or completed gets today as its end date when
+    it has none (and did not start later)."""
     if list_name not in ITEM_STATUS_CHANGES or status not in ITEM_STATUS_CHANGES[list_name]:
         raise InvalidInput("An item of this list cannot be marked that way.")
 
@@ -304,8 +429,9 @@ def do_set_item_status(
         return out
 
     return do_update_item(
-        actor=actor, patient_id=patient_id, list_name=list_name, item_id=item_id, changes=changes, reason=reason, request=request
-    )
+        actor=actor, patient_id=patient_id, list_name=list_name, item_id=item_id, changes=changes, reason=reason, request=request,
+        expected=expected,
+    )  # fmt: skip
 
 
 def access_patient_by_id(actor: StaffActor, patient_id: uuid.UUID) -> Patient:

@@ -8,6 +8,8 @@ is posted, not put in the query string.
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -19,6 +21,7 @@ from confide.core.decorators import route
 from confide.core.errors import InvalidInput, NothingChanged
 from confide.records import chart, files, notes, services
 from confide.records.forms import (
+    STRUCTURED_INPUTS,
     AllergyForm,
     ConditionForm,
     HealthBackgroundForm,
@@ -155,41 +158,73 @@ def chart_privacy(request: HttpRequest, patient_id) -> HttpResponse:
 
 
 # --- editing the record (REC4: every change names its reason) -------------------------------------
-FORM_CLASSES = {"health": HealthBackgroundForm, "insurance": InsuranceForm}
 FORM_TITLES = {"registration": "Edit registration", "health": "Edit health background", "insurance": "Edit insurance"}
 AFTER_SAVE = {"registration": "records:chart", "health": "records:chart-clinical", "insurance": "records:chart"}
+# The inputs of a form that hold one patient field (structured values are several inputs).
+INSURANCE_INPUTS = ("payer", "member_id", "group")
+
+
+def _edit_form(which: str, editable, data=None):
+    """The edit form of `which`, starting from the record's values and their version."""
+    if which == "registration":
+        initial = RegistrationForm.initial_from(editable.values)
+        return RegistrationForm(data, writable=editable.fields, with_reason=True, initial={**initial, "version": editable.version})
+    if which == "insurance":
+        return InsuranceForm(data, initial={**InsuranceForm.initial_from(editable.values), "version": editable.version})
+    return HealthBackgroundForm(data, initial={**editable.values, "version": editable.version})
+
+
+def _inputs_of(which: str, name: str) -> tuple[str, ...]:
+    if which == "insurance":
+        return INSURANCE_INPUTS
+    return STRUCTURED_INPUTS.get(name, (name,))
+
+
+def _asked_again(which: str, posted, current, refresh) -> dict:
+    """The data of the form shown again after a stale save: what was posted, except the fields
+    only someone else changed (`refresh`), which now show their current values — so that saving
+    again cannot quietly put back what they replaced — and the version of the current record."""
+    initial = _edit_form(which, current).initial
+    data = posted.copy()
+    for name in refresh:
+        for key in _inputs_of(which, name):
+            value = initial.get(key)
+            data[key] = value.isoformat() if isinstance(value, datetime.date) else ("" if value is None else str(value))
+    data["version"] = current.version
+    return data
 
 
 def _edit(request: HttpRequest, patient_id, which: str) -> HttpResponse:
     editable = chart.get_editable(request.actor, patient_id, which, request=request)
-    if which == "registration":
-        make = lambda data=None: RegistrationForm(  # noqa: E731
-            data, writable=editable.fields, with_reason=True, initial=RegistrationForm.initial_from(editable.values)
-        )
-    elif which == "insurance":
-        make = lambda data=None: InsuranceForm(data, initial=InsuranceForm.initial_from(editable.values))  # noqa: E731
-    else:
-        make = lambda data=None: HealthBackgroundForm(data, initial=editable.values)  # noqa: E731
-    form = make(request.POST if request.method == "POST" else None)
-    status, notice = 200, None
+    form = _edit_form(which, editable, request.POST if request.method == "POST" else None)
+    status, notice, stale = 200, None, None
     if request.method == "POST":
         if form.is_valid():
             try:
+                expected = services.read_version_token(form.cleaned_data["version"], editable.fields)
                 services.do_update_patient(
-                    actor=request.actor, patient_id=patient_id, reason=form.cleaned_data["reason"], request=request, **form.changes()
-                )
+                    actor=request.actor, patient_id=patient_id, reason=form.cleaned_data["reason"], request=request,
+                    expected=expected, **form.changes(),
+                )  # fmt: skip
             except NothingChanged as exc:
                 notice = str(exc)
+            except services.StaleEdit as exc:
+                # Nothing was written. Show what changed since the form was loaded, and ask again.
+                current = chart.get_editable(request.actor, patient_id, which, request=request)
+                stale = chart.changed_since(request.actor, current, exc.fields, exc.mine)
+                form = _edit_form(which, current, _asked_again(which, request.POST, current, set(exc.fields) - set(exc.mine)))
+                editable, status = current, 409
             except InvalidInput as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, "Saved. The change and its reason are on the record's history.")
                 return redirect(AFTER_SAVE[which], patient_id=patient_id)
-        status = 400 if form.errors else 200
+        if stale is None:
+            status = 400 if form.errors else 200
     template = "records/patient_form.html" if which == "registration" else "records/edit_form.html"
     return render(
         request, template,
-        {"form": form, "header": editable.header, "title": FORM_TITLES[which], "notice": notice, "creating": False,
+        {"form": form, "header": editable.header, "title": FORM_TITLES[which], "notice": notice, "stale": stale, "creating": False,
          "cancel_url": reverse(AFTER_SAVE[which], kwargs={"patient_id": patient_id})},
         status=status,
     )  # fmt: skip
@@ -239,6 +274,12 @@ def condition_add(request: HttpRequest, patient_id) -> HttpResponse:
     return _add_item(request, patient_id, ConditionForm, "conditions", "condition_form", "Condition added.")
 
 
+STALE_ITEM = (
+    "This item changed since the page was loaded (someone else marked or corrected it). It is shown below as it is now; "
+    "mark it again if you still mean to."
+)
+
+
 @route("records:item-status")
 def item_status(request: HttpRequest, patient_id) -> HttpResponse:
     form = ItemStatusForm(request.POST)
@@ -248,11 +289,14 @@ def item_status(request: HttpRequest, patient_id) -> HttpResponse:
         try:
             services.do_set_item_status(
                 actor=request.actor, patient_id=patient_id, list_name=data["list_name"], item_id=data["item_id"],
-                status=data["status"], reason=data["reason"], request=request,
+                status=data["status"], reason=data["reason"], request=request, expected=data["version"],
             )  # fmt: skip
         except NothingChanged as exc:
             messages.info(request, str(exc))
             return redirect(f"{back}#{data['list_name']}")
+        except services.StaleEdit:
+            form.add_error(None, STALE_ITEM)
+            return _clinical_page(request, patient_id, status=409, status_form=form)
         except InvalidInput as exc:
             form.add_error(None, str(exc))
         else:

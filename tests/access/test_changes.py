@@ -3,6 +3,8 @@ immaterial change), and each change is audited with that reason and the field na
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from confide.access.door import open_chart
@@ -65,7 +67,7 @@ def test_rec4_a_write_inside_the_door_without_record_change_is_rolled_back(world
 
 def test_rec4_the_change_and_its_entry_roll_back_together(staff, make_patient):
     patient = make_patient()
-    with pytest.raises(RuntimeError), open_chart(staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT) as chart:
+    with pytest.raises(RuntimeError), open_chart(staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT, for_update=True) as chart:
         chart.record_change(["phone"], "error_correction")
         chart.patient.phone = "+1 415 555 0199"
         chart.patient.save()
@@ -77,7 +79,7 @@ def test_rec4_the_change_and_its_entry_roll_back_together(staff, make_patient):
 
 def test_rec4_a_change_outside_the_granted_categories_or_the_door_is_refused(staff, make_patient):
     patient = make_patient()
-    with open_chart(staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT, categories={"contact.phone"}) as chart:
+    with open_chart(staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT, categories={"contact.phone"}, for_update=True) as chart:
         with pytest.raises(AccessRefused, match="health.background"):
             chart.record_change(["health_background"], "patient_request")
         with pytest.raises(InvalidInput):
@@ -85,6 +87,67 @@ def test_rec4_a_change_outside_the_granted_categories_or_the_door_is_refused(sta
     with pytest.raises(AccessRefused) as caught:
         chart.record_change(["phone"], "patient_request")
     assert caught.value.code == "chart_closed"
+
+
+def test_rec4_a_reading_opening_cannot_record_a_change_so_no_write_escapes_the_lock(staff, make_patient):
+    patient = make_patient()
+    with pytest.raises(AccessRefused) as caught:
+        with open_chart(staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT, categories={"contact.phone"}) as chart:
+            chart.patient.phone = "+1 415 555 0199"
+            chart.record_change(["phone"], "patient_request")
+    assert caught.value.code == "chart_read_only"
+    assert _phone(staff, patient.id) == "+1 415 555 0142"
+    assert not entries(AuditEvent.CHART_CHANGED)
+
+
+@pytest.mark.parametrize("for_update", [True, False], ids=["writing", "reading"])
+def test_rec4_a_change_committed_after_the_doors_checks_is_seen_and_not_blamed_on_the_block(
+    monkeypatch, staff, make_patient, for_update
+):
+    """Someone else's save lands between the door's checks (which load the patient) and the
+    block: the block gets the row as of its own transaction, so a writer appends to the current
+    list (nothing of the other save is put back) and the door does not refuse the block for a
+    change it did not make (the check compares with the same re-read copy)."""
+    from confide.access import door
+    from confide.records.services import do_add_item
+
+    patient = make_patient()
+    clinician = staff(Role.CLINICIAN)
+    real_open = door._open
+    colleague_saved = []
+
+    def open_after_a_colleague_saved(*args, **kwargs):
+        if not colleague_saved:  # the colleague's own openings pass straight through
+            colleague_saved.append(True)
+            do_update_patient(actor=staff(Role.FRONT_DESK), patient_id=patient.id, reason="patient_request", phone="+1 415 555 0177")
+            do_add_item(actor=staff(Role.OWNER), patient_id=patient.id, list_name="allergies", item={"substance": "latex"})
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(door, "_open", open_after_a_colleague_saved)
+    categories = {"contact.phone", "health.allergies"}
+    with open_chart(clinician, patient.id, Purpose.TREATMENT, categories=categories, for_update=for_update) as chart:
+        assert chart.patient.phone == "+1 415 555 0177"
+        allergies = [a["substance"] for a in chart.patient.allergies]
+        if for_update:
+            chart.record_change(["allergies"], "new_entry")
+            chart.patient.allergies = [*chart.patient.allergies, {**chart.patient.allergies[0], "id": "x1", "substance": "pollen"}]
+            chart.patient.save(update_fields=["allergies", "updated_at"])
+    monkeypatch.undo()
+    assert allergies == ["penicillin", "latex"]
+    assert _phone(staff, patient.id) == "+1 415 555 0177"
+    assert not entries(AuditEvent.ACCESS_DENIED)
+
+
+def test_rec4_an_update_writes_only_the_columns_it_changed(staff, make_patient):
+    """A save of the whole row would put back every other field as this request read it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patient = make_patient()
+    with CaptureQueriesContext(connection) as queries:
+        do_update_patient(actor=staff(Role.FRONT_DESK), patient_id=patient.id, reason="patient_request", phone="+1 415 555 0199")
+    [update] = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "records_patient"')]
+    assert sorted(re.findall(r'"(\w+)" = ', update.split(" WHERE ", 1)[0])) == ["phone", "updated_at"]
 
 
 def test_front_desk_updates_registration_but_never_the_clinical_record(staff, make_patient):

@@ -281,6 +281,45 @@ def test_an_inactive_patient_is_refused(world, staff, make_patient):
     _refused("patient_inactive", staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT)
 
 
+@pytest.mark.parametrize("for_update", [True, False], ids=["writing", "reading"])
+def test_a_record_erased_between_the_checks_and_the_block_is_refused_before_the_block_runs(
+    monkeypatch, world, staff, make_patient, for_update
+):
+    """The block gets the row re-read inside its own transaction; a shredding that committed
+    after the checks (a writer waiting for the lock meanwhile, on PostgreSQL) is refused then."""
+    from confide.access import door
+
+    patient = make_patient()
+    real_open = door._open
+
+    def open_after_the_shredding(*args, **kwargs):
+        do_shred_patient(practice_id=world.a.practice.id, patient_id=patient.id)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(door, "_open", open_after_the_shredding)
+    with tenant_context(practice_id=world.a.practice.id):
+        _refused("patient_shredded", staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT, for_update=for_update)
+    assert entries(AuditEvent.ACCESS_DENIED)[-1].subject_id == patient.id
+
+
+def test_a_row_gone_between_the_checks_and_the_block_is_the_same_not_found(monkeypatch, world, staff, make_patient):
+    from confide.access import door
+    from confide.records.models import Patient
+
+    patient = make_patient()
+    real_open = door._open
+
+    def open_after_the_row_went(*args, **kwargs):
+        Patient.objects.filter(pk=patient.id).delete()
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(door, "_open", open_after_the_row_went)
+    with tenant_context(practice_id=world.a.practice.id), pytest.raises(NotFound):
+        with open_chart(staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT, for_update=True):
+            pytest.fail("the door opened")
+    assert (entries(AuditEvent.ACCESS_DENIED)[-1].reason, entries(AuditEvent.ACCESS_DENIED)[-1].subject_id) == ("not_found", patient.id)
+
+
 def test_psychotherapy_notes_never_open_through_the_door(staff, make_patient):
     patient = make_patient()
     _refused("psychotherapy_notes_author_only", staff(Role.CLINICIAN), patient.id, Purpose.TREATMENT,

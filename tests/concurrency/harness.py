@@ -71,6 +71,8 @@ def run_scenario(data_dir: Path, scenario: Callable, *, timeout: int = 300, env:
     else:
         _copy_template(data_dir)
     target = f"{scenario.__module__}:{scenario.__qualname__}"
+    if ON_POSTGRES:
+        forget_platform_rows()
     try:
         result = subprocess.run(
             [sys.executable, "-m", "tests.concurrency.child", target],
@@ -84,6 +86,7 @@ def run_scenario(data_dir: Path, scenario: Callable, *, timeout: int = 300, env:
             cleanup = data_dir / CLEANUP_FILE
             if cleanup.exists():
                 remove_practices(json.loads(cleanup.read_text()))
+            forget_platform_rows()
 
 
 def _share_keyring(data_dir: Path) -> None:
@@ -160,6 +163,24 @@ def remove_practices(practices: list[dict]) -> None:
     statements.append("DELETE FROM audit_chainhead WHERE chain = 'platform';")
     statements.append("COMMIT;")
     _psql_superuser(db, "\n".join(statements))
+
+
+def forget_platform_rows() -> None:
+    """PostgreSQL: remove what a child committed outside any practice — the parent's tests
+    never commit, so such rows are always a child's:
+
+    * the installation-wide data key, wrapped under the child's own keyring (its data
+      directory): any later process (the next scenario's child, the parent's own tests) would
+      find it and fail to unwrap it (KeyringMissing);
+    * the platform audit chain (sign-ins and other entries of no practice) and its head: the
+      parent's tests assert on the entries they wrote."""
+    from django.conf import settings
+
+    _psql_superuser(
+        settings.DATABASES["default"],
+        "BEGIN; SET LOCAL session_replication_role = replica; DELETE FROM vault_platformkey; "
+        "DELETE FROM audit_auditentry WHERE chain = 'platform'; DELETE FROM audit_chainhead WHERE chain = 'platform'; COMMIT;",
+    )
 
 
 def _tables_with_columns(db: dict) -> dict[str, set[str]]:

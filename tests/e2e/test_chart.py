@@ -129,3 +129,37 @@ def test_a_photo_opens_on_a_page_of_its_own_without_breaking_the_policy(page, pa
     image.evaluate("img => img.decode()")  # resolves once the picture has loaded and decoded (rejects if it cannot)
     assert image.evaluate("img => img.naturalWidth") == 8
     assert page_problems.all() == []
+
+
+def test_a_registration_form_saved_after_a_colleagues_change_says_what_changed_and_saves_on_the_second_try(page, page_problems, clinic):
+    """REC4 in the browser: the front desk opens the form, the owner changes the phone meanwhile;
+    saving says so, shows the new phone in the form, keeps the e-mail typed, and saving again
+    keeps both."""
+    from confide.accounts.models import Membership
+    from confide.core.actors import StaffActor
+    from confide.core.tenancy import tenant_context
+    from confide.records.services import do_update_patient
+
+    browser_sign_in(page, clinic.users[Role.FRONT_DESK])
+    page.goto(f"/patients/{clinic.patient.id}/edit/")
+    expect(page.locator("#id_phone")).to_have_value("+1 415 555 0142")
+    with tenant_context(practice_id=clinic.practice.id):
+        owner = StaffActor.from_membership(Membership.objects.get(user=clinic.users[Role.OWNER], practice=clinic.practice))
+        do_update_patient(actor=owner, patient_id=clinic.patient.id, reason="patient_request", phone="+1 415 555 0177")
+
+    page.locator("#id_email").fill("marisol.q@example.test")
+    page.get_by_label("The patient asked for this change").check()
+    page.get_by_role("button", name="Save changes").click()
+    stale = page.locator("#form-stale")
+    expect(stale).to_contain_text("Nothing was saved: this record changed after you opened the form.")
+    expect(stale).to_contain_text("Phone is now +1 415 555 0177")
+    expect(page.locator("#id_phone")).to_have_value("+1 415 555 0177")
+    expect(page.locator("#id_email")).to_have_value("marisol.q@example.test")
+
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved.")
+    expect(page.get_by_text("marisol.q@example.test")).to_be_visible()
+    expect(page.get_by_text("+1 415 555 0177")).to_be_visible()
+    assert _csp_violations(page_problems) == []
+    # The only complaint is the refused save itself (a 409 response).
+    assert all("status of 409" in p for p in page_problems.all()), page_problems.all()

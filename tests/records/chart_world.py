@@ -97,9 +97,20 @@ class ChartWorld:
         with self._context():
             return get_clinical(self.actor(Role.CLINICIAN), self.patient.id).lists["medications"].items[0].id
 
+    def item_version(self, list_name: str, item_id: str) -> str:
+        """The version of an item as the clinical page shows it (its mark form carries it)."""
+        from confide.records.chart import get_clinical
+
+        with self._context():
+            return get_clinical(self.actor(Role.CLINICIAN), self.patient.id).lists[list_name].versions[item_id]
+
+    def status_data(self, list_name: str, item_id: str, status: str, reason: str = "patient_request") -> dict:
+        """What an item's mark form posts, with the item's current version."""
+        return {"list_name": list_name, "item_id": item_id, "status": status, "reason": reason, "version": self.item_version(list_name, item_id)}
+
     def edit_form_data(self, form: str, role: Role = Role.OWNER) -> dict:
-        """What the edit page shows `role` (its current values), as form data, plus a reason:
-        posting it back changes nothing."""
+        """What the edit page shows `role` (its current values and their version), as form data,
+        plus a reason: posting it back changes nothing."""
         from confide.records.chart import get_editable
         from confide.records.forms import InsuranceForm, RegistrationForm
 
@@ -111,7 +122,7 @@ class ChartWorld:
             data = InsuranceForm.initial_from(editable.values)
         else:
             data = dict(editable.values)
-        return {**as_form_data(data), "reason": "immaterial"}
+        return {**as_form_data(data), "reason": "immaterial", "version": editable.version}
 
 
 def chart_world(pw) -> ChartWorld:

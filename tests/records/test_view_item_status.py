@@ -22,8 +22,7 @@ def _items(chart, world, list_name="medications"):
 
 def test_stopping_a_medication_records_the_reason_and_sets_the_end_date(signed_in, chart, patient, world):
     item_id = chart.medication_id
-    response = signed_in(Role.CLINICIAN).post(url(STATUS, patient), {
-        "list_name": "medications", "item_id": item_id, "status": "stopped", "reason": "patient_request"})
+    response = signed_in(Role.CLINICIAN).post(url(STATUS, patient), chart.status_data("medications", item_id, "stopped"))
     assert response.status_code == 302
     [item] = _items(chart, world)
     assert (item.id, item.status, item.end) == (item_id, "stopped", datetime.date.today())
@@ -35,14 +34,14 @@ def test_rec4_a_status_change_without_a_reason_is_refused_and_changes_nothing(si
     item_id, client = chart.medication_id, signed_in(Role.CLINICIAN)
     for reason in ("", "because", "new_entry"):  # new_entry adds; it never alters what is there
         with assert_no_writes():
-            response = client.post(url(STATUS, patient), {"list_name": "medications", "item_id": item_id, "status": "stopped", "reason": reason})
+            response = client.post(url(STATUS, patient), chart.status_data("medications", item_id, "stopped", reason))
         assert response.status_code == 400 and b"Say why the record changes" in response.content, reason
 
 
 def test_an_item_entered_in_error_is_never_deleted(signed_in, chart, patient, world):
     client = signed_in(Role.CLINICIAN)
     allergy = _items(chart, world, "allergies")[0]
-    client.post(url(STATUS, patient), {"list_name": "allergies", "item_id": allergy.id, "status": "entered-in-error", "reason": "error_correction"})
+    client.post(url(STATUS, patient), chart.status_data("allergies", allergy.id, "entered-in-error", "error_correction"))
     [kept] = _items(chart, world, "allergies")
     assert (kept.id, kept.substance, kept.status) == (allergy.id, "penicillin", "entered-in-error")
 
@@ -51,23 +50,24 @@ def test_a_status_a_list_does_not_have_is_refused(signed_in, chart, patient, wor
     client = signed_in(Role.CLINICIAN)
     result = _items(chart, world, "lab_results")[0]
     with assert_no_writes():
-        response = client.post(url(STATUS, patient), {"list_name": "lab_results", "item_id": result.id, "status": "stopped", "reason": "error_correction"})
+        response = client.post(url(STATUS, patient), chart.status_data("lab_results", result.id, "stopped", "error_correction"))
     assert response.status_code == 400 and b"cannot be marked stopped" in response.content
     with assert_no_writes():
-        response = client.post(url(STATUS, patient), {"list_name": "notes", "item_id": result.id, "status": "entered-in-error", "reason": "error_correction"})
+        response = client.post(url(STATUS, patient), chart.status_data("lab_results", result.id, "entered-in-error", "error_correction") | {"list_name": "notes"})
     assert response.status_code == 400 and b"That is not a list of the chart." in response.content
 
 
 def test_an_unknown_item_is_a_404_and_changes_nothing(signed_in, patient):
     client = signed_in(Role.CLINICIAN)
     with assert_no_writes():
-        response = client.post(url(STATUS, patient), {"list_name": "medications", "item_id": "0" * 32, "status": "stopped", "reason": "error_correction"})
+        response = client.post(url(STATUS, patient), {"list_name": "medications", "item_id": "0" * 32, "status": "stopped",
+                                                      "reason": "error_correction", "version": "1." + "0" * 16})  # fmt: skip
     assert response.status_code == 404
 
 
 def test_marking_an_item_as_it_already_is_says_nothing_changed(signed_in, chart, patient):
     client, item_id = signed_in(Role.CLINICIAN), chart.medication_id
-    data = {"list_name": "medications", "item_id": item_id, "status": "stopped", "reason": "patient_request"}
+    data = chart.status_data("medications", item_id, "stopped")
     client.post(url(STATUS, patient), data)
     with assert_no_writes():
         again = client.post(url(STATUS, patient), data, follow=True)
@@ -77,4 +77,26 @@ def test_marking_an_item_as_it_already_is_says_nothing_changed(signed_in, chart,
 def test_front_desk_cannot_mark_an_item(signed_in, chart, patient):
     item_id, client = chart.medication_id, signed_in(Role.FRONT_DESK)
     with assert_no_writes():
-        assert client.post(url(STATUS, patient), {"list_name": "medications", "item_id": item_id, "status": "stopped", "reason": "error_correction"}).status_code == 403
+        assert client.post(url(STATUS, patient), chart.status_data("medications", item_id, "stopped")).status_code == 403
+
+
+def test_rec4_marking_an_item_someone_changed_since_the_page_loaded_is_refused_and_shows_it_again(signed_in, chart, patient, world):
+    item_id, client = chart.medication_id, signed_in(Role.CLINICIAN)
+    seen = chart.status_data("medications", item_id, "stopped")
+    signed_in(Role.OWNER).post(url(STATUS, patient), seen | {"status": "entered-in-error", "reason": "error_correction"})
+    with assert_no_writes():
+        response = client.post(url(STATUS, patient), seen)
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "This item changed since the page was loaded" in body and "mark it again if you still mean to" in body
+    assert [item.status for item in _items(chart, world)] == ["entered-in-error"]
+
+
+def test_a_damaged_or_missing_item_version_is_a_400_with_a_message(signed_in, chart, patient, world):
+    item_id, client = chart.medication_id, signed_in(Role.CLINICIAN)
+    for version in ({"version": "1.nothex"}, {"version": ""}, {}):
+        data = {k: v for k, v in chart.status_data("medications", item_id, "stopped").items() if k != "version"} | version
+        with assert_no_writes():
+            response = client.post(url(STATUS, patient), data)
+        assert response.status_code == 400 and b"version is damaged or missing: nothing was saved" in response.content, version
+    assert [item.status for item in _items(chart, world)] == ["active"]

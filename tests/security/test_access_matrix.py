@@ -82,7 +82,7 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "records:medication-add": lambda: {"medication-name": "Route matrix", "medication-kind": "otc", "medication-status": "active"},
         "records:allergy-add": lambda: {"allergy-substance": "latex", "allergy-category": "environment", "allergy-criticality": "low"},
         "records:condition-add": lambda: {"condition-name": "Route matrix", "condition-status": "active"},
-        "records:item-status": lambda: {"list_name": "medications", "item_id": chart.medication_id, "status": "stopped", "reason": "patient_request"},
+        "records:item-status": lambda: chart.status_data("medications", chart.medication_id, "stopped"),
         "records:note-new": lambda: {"template": "free", "text": "Route matrix."},
         "records:note-sign": lambda: {"confirm": "yes"},
         "records:note-addendum": lambda: {"text": "Route matrix addendum."},
