@@ -155,16 +155,11 @@ def form_definition_toml(form: IntakeForm) -> str:
 def do_update_form(*, actor: StaffActor, definition_toml: str, request=None) -> IntakeForm:
     """A new version of the practice's form from TOML; the old version stays for the
     submissions that used it. PolicyError-style errors name the line."""
-    import tomllib
-
-    from confide.policy.loader import PolicyError, explain, key_lines
+    from confide.policy.loader import PolicyError, explain, key_lines, parse_toml
 
     if not isinstance(actor, StaffActor) or not actor.has(Perm.INTAKE_CONFIGURE):
         raise Forbidden(Perm.INTAKE_CONFIGURE)
-    try:
-        data = tomllib.loads(definition_toml)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"not valid TOML: {exc}", source="form") from None
+    data = parse_toml(definition_toml, source="form")  # PolicyError naming the line, nesting limit included
     try:
         definition = FormDefinition.model_validate(data)
     except ValidationError as exc:
