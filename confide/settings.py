@@ -180,7 +180,7 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "confide.accounts.lockout.username_for_lockout"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "confide.core.http.client_ip"  # the app's one reading of the address
 
 
 # --- Sessions, cookies, transport ----------------------------------------------------------
@@ -205,6 +205,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("CONFIDE_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of gunicorn append to X-Forwarded-For (core/http.py::client_ip):
+# 0 = none, the client's address is REMOTE_ADDR; behind N, the N-th entry from the right.
+CONFIDE_TRUSTED_PROXY_COUNT = env_int("CONFIDE_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 
 # One policy dict, so moving to Django 6's built-in CSP later is mechanical. No inline script
 # or style anywhere: htmx is configured not to inject its indicator styles or use eval.
