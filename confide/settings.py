@@ -239,11 +239,18 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CONFIDE_UPLOAD_MAX_BYTES = env_int("CONFIDE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)  # vault/files.py
+# Pixels an uploaded image may declare in its header (checked before a pixel is decoded). Decoding
+# and re-encoding holds about 8 bytes per pixel at its peak: 40 million pixels is ~320 MB for one
+# upload in flight; it admits 24 MP phone photos and 600 dpi letter-size scans (34 MP).
+CONFIDE_UPLOAD_MAX_PIXELS = env_int("CONFIDE_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1, maximum=178_000_000)
+# File parts one request may carry (records/uploads.py); the ones past it are not kept at all.
+CONFIDE_UPLOAD_MAX_FILES = env_int("CONFIDE_UPLOAD_MAX_FILES", 10, minimum=1, maximum=100)
 # `confide fhir import` refuses a bundle file larger than this before reading it (records/fhir.py):
 # a whole bundle is parsed in memory, and a patient's record is a few MB at most (Synthea's: < 1 MB).
 CONFIDE_FHIR_MAX_BUNDLE_BYTES = env_int("CONFIDE_FHIR_MAX_BUNDLE_BYTES", 50 * 1024 * 1024, minimum=1)
-# Uploads stay in memory up to that limit and never spill to a temporary file in clear.
-FILE_UPLOAD_HANDLERS = ["confide.records.uploads.BoundedMemoryUploadHandler"]
+# Uploads are spooled to an encrypted, nameless temporary file as they arrive: never whole in
+# memory, never on disk in clear (records/uploads.py, vault/spool.py).
+FILE_UPLOAD_HANDLERS = ["confide.records.uploads.EncryptedSpoolUploadHandler"]
 WHITENOISE_USE_FINDERS = True  # serve from the package in place; no collectstatic step for the demo
 WHITENOISE_AUTOREFRESH = False
 

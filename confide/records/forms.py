@@ -15,10 +15,12 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from confide.core.errors import InvalidInput
 from confide.records import clinical
 from confide.records.models import NoteTemplate
 from confide.records.notes import SOAP_SECTIONS
 from confide.records.services import ITEM_STATUS_CHANGES
+from confide.records.uploads import check_file_count
 
 REASONS = [
     ("patient_request", "The patient asked for this change"),
@@ -405,6 +407,12 @@ class UploadForm(ChartForm):
     def clean_file(self):
         upload = self.cleaned_data.get("file")
         limit = settings.CONFIDE_UPLOAD_MAX_BYTES
-        if upload is not None and (getattr(upload, "oversized", False) or upload.size > limit):
+        try:
+            check_file_count(self.files)  # a request with more file parts than the cap keeps none of them
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if upload is not None and getattr(upload, "refusal", None):
+            raise forms.ValidationError(upload.refusal)  # what the upload handler refused while parsing
+        if upload is not None and upload.size > limit:
             raise forms.ValidationError(f"The file is larger than the {_megabytes(limit)} limit.")
         return upload
