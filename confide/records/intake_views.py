@@ -37,8 +37,10 @@ def consult(request: HttpRequest, practice) -> HttpResponse:
         intake.check_submit_consultation(
             practice=practice, data=request.POST, files=request.FILES, client_ip=client_ip(request), request=request
         )
-    except (intake.Honeypot, intake.AlreadyReceived):
+    except intake.Honeypot:
         return render(request, "records/consult_received.html", {"practice": practice})
+    except intake.AlreadyReceived:
+        return render(request, "records/consult_received.html", {"practice": practice, "already": True})
     except intake.TooMany as exc:
         return render(request, "records/consult.html", _consult_context(practice, form, error=str(exc), values={}), status=429)
     except InvalidInput as exc:

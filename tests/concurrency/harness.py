@@ -133,6 +133,10 @@ def remove_practices(practices: list[dict]) -> None:
                 statements.append(f"DELETE FROM \"{table}\" WHERE chain = '{pid}';")
         statements.append(f"DELETE FROM accounts_user WHERE id IN ({users});")
         statements.append(f"DELETE FROM core_practice WHERE id::text = '{pid}';")
+    # The platform data key (staff TOTP secrets) is wrapped by a KEK in this scenario's own data
+    # directory: left behind, the next scenario (another directory, another keyring) could not
+    # unwrap it. Every secret sealed under it belonged to the users removed above.
+    statements.append("DELETE FROM vault_platformkey;")
     statements.append("COMMIT;")
     _psql_superuser(db, "\n".join(statements))
 
