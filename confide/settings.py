@@ -266,16 +266,19 @@ USE_I18N = True
 USE_TZ = True
 
 
-# --- Cache: rate limits and one-time tokens, shared by every worker of this machine ------------
+# --- Cache: the consent pages' new-visitor cap, shared by every worker of this machine ----------
 # (a directory under the data directory; past one machine, CONFIDE_REDIS_URL points it at Redis).
+# The consultation limit and one-time tokens are not here: they are in the database.
 _redis_url = env_str("CONFIDE_REDIS_URL")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
     if _redis_url
     else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
 }
-# Online consultations accepted per client (a keyed hash of the address) per hour.
-CONFIDE_CONSULT_PER_HOUR = env_int("CONFIDE_CONSULT_PER_HOUR", 5, minimum=1, maximum=1000)
+# Online consultation attempts per client address (kept as a keyed hash), per practice and clock
+# hour, counted in the database (records/intake.py::_count_attempt). Refused attempts count too, so
+# the default leaves room for a few corrected mistakes beside the consultations themselves.
+CONFIDE_CONSULT_PER_HOUR = env_int("CONFIDE_CONSULT_PER_HOUR", 10, minimum=1, maximum=1000)
 
 
 # --- Privacy policy: a material change is published at least this many days before it applies

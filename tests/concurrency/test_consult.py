@@ -63,7 +63,7 @@ def scenario_many_consultations_from_one_address(params):
     return {"kinds": sorted(str(o.value) for o in outcomes), "errors": [o.error for o in outcomes if not o.ok], "stored": _stored(world)}
 
 
-def test_rec2_sixteen_parallel_consultations_from_one_address_store_at_most_the_limit(tmp_path, concurrency_db):
+def test_rec2_sixteen_parallel_consultations_from_one_address_store_the_limit_and_no_more(tmp_path, concurrency_db):
     result = run_scenario(tmp_path, scenario_many_consultations_from_one_address, n=FROM_ONE_ADDRESS,
                           env={"CONFIDE_CONSULT_PER_HOUR": str(LIMIT)})  # fmt: skip
     assert result["errors"] == []
