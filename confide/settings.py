@@ -192,7 +192,7 @@ AXES_HANDLER = "confide.accounts.lockout.MinimalDatabaseHandler"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_DISABLE_ACCESS_LOG = True
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "confide.core.http.client_ip"  # the app's one reading of the address
 
 
 # --- Sessions, cookies, transport ----------------------------------------------------------
@@ -217,6 +217,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("CONFIDE_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of gunicorn append to X-Forwarded-For (core/http.py::client_ip):
+# 0 = none, the client's address is REMOTE_ADDR; behind N, the N-th entry from the right.
+CONFIDE_TRUSTED_PROXY_COUNT = env_int("CONFIDE_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 
 # One policy dict, so moving to Django 6's built-in CSP later is mechanical. No inline script
 # or style anywhere: htmx is configured not to inject its indicator styles or use eval.
@@ -248,11 +251,18 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CONFIDE_UPLOAD_MAX_BYTES = env_int("CONFIDE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)  # vault/files.py
+# Pixels an uploaded image may declare in its header (checked before a pixel is decoded). Decoding
+# and re-encoding holds about 8 bytes per pixel at its peak: 40 million pixels is ~320 MB for one
+# upload in flight; it admits 24 MP phone photos and 600 dpi letter-size scans (34 MP).
+CONFIDE_UPLOAD_MAX_PIXELS = env_int("CONFIDE_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1, maximum=178_000_000)
+# File parts one request may carry (records/uploads.py); the ones past it are not kept at all.
+CONFIDE_UPLOAD_MAX_FILES = env_int("CONFIDE_UPLOAD_MAX_FILES", 10, minimum=1, maximum=100)
 # `confide fhir import` refuses a bundle file larger than this before reading it (records/fhir.py):
 # a whole bundle is parsed in memory, and a patient's record is a few MB at most (Synthea's: < 1 MB).
 CONFIDE_FHIR_MAX_BUNDLE_BYTES = env_int("CONFIDE_FHIR_MAX_BUNDLE_BYTES", 50 * 1024 * 1024, minimum=1)
-# Uploads stay in memory up to that limit and never spill to a temporary file in clear.
-FILE_UPLOAD_HANDLERS = ["confide.records.uploads.BoundedMemoryUploadHandler"]
+# Uploads are spooled to an encrypted, nameless temporary file as they arrive: never whole in
+# memory, never on disk in clear (records/uploads.py, vault/spool.py).
+FILE_UPLOAD_HANDLERS = ["confide.records.uploads.EncryptedSpoolUploadHandler"]
 WHITENOISE_USE_FINDERS = True  # serve from the package in place; no collectstatic step for the demo
 WHITENOISE_AUTOREFRESH = False
 
@@ -268,16 +278,19 @@ USE_I18N = True
 USE_TZ = True
 
 
-# --- Cache: rate limits and one-time tokens, shared by every worker of this machine ------------
+# --- Cache: the consent pages' new-visitor cap, shared by every worker of this machine ----------
 # (a directory under the data directory; past one machine, CONFIDE_REDIS_URL points it at Redis).
+# The consultation limit and one-time tokens are not here: they are in the database.
 _redis_url = env_str("CONFIDE_REDIS_URL")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
     if _redis_url
     else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
 }
-# Online consultations accepted per client (a keyed hash of the address) per hour.
-CONFIDE_CONSULT_PER_HOUR = env_int("CONFIDE_CONSULT_PER_HOUR", 5, minimum=1, maximum=1000)
+# Online consultation attempts per client address (kept as a keyed hash), per practice and clock
+# hour, counted in the database (records/intake.py::_count_attempt). Refused attempts count too, so
+# the default leaves room for a few corrected mistakes beside the consultations themselves.
+CONFIDE_CONSULT_PER_HOUR = env_int("CONFIDE_CONSULT_PER_HOUR", 10, minimum=1, maximum=1000)
 
 
 # --- Privacy policy: a material change is published at least this many days before it applies

@@ -23,6 +23,7 @@ from django.utils import timezone
 from confide.audit import checkpoints
 from confide.audit.events import AuditEvent
 from confide.audit.models import GENESIS, AuditEntry, ChainHead
+from confide.core.http import client_ip
 
 PLATFORM_CHAIN = "platform"
 HASHED_FIELDS = (
@@ -126,7 +127,7 @@ def record(
             flagged=flagged,
             detail=detail or {},
             request_id=getattr(request, "request_id", "") if request is not None else "",
-            ip_address=(request.META.get("REMOTE_ADDR") or None) if request is not None else None,
+            ip_address=(client_ip(request) or None) if request is not None else None,
             user_agent=request.headers.get("User-Agent", "")[:200] if request is not None else "",
             prev_hash=head.hash or GENESIS,
         )

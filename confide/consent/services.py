@@ -67,6 +67,7 @@ from confide.consent.topics import (
 )
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
+from confide.core.http import client_ip
 from confide.core.permissions import Perm
 from confide.core.tenancy import tenant_context
 from confide.vault.allowance import current as current_allowance
@@ -330,7 +331,7 @@ def _authorize(choice: _Choice) -> None:
         request = choice.request
         if request is not None:
             choice.evidence = {
-                "ip_address": request.META.get("REMOTE_ADDR") or "",
+                "ip_address": client_ip(request),
                 "user_agent": (request.headers.get("User-Agent") or "")[:512],
             }
     elif isinstance(actor, StaffActor):
@@ -353,7 +354,7 @@ def _authorize(choice: _Choice) -> None:
 def _add_network(choice: _Choice) -> None:
     request = choice.request
     if request is not None:
-        choice.ip_prefix = network_prefix(request.META.get("REMOTE_ADDR"))
+        choice.ip_prefix = network_prefix(client_ip(request))
         choice.ua_family = browser_family(request.headers.get("User-Agent"))
 
 

@@ -45,6 +45,7 @@ from confide.consent.actors import VisitorActor
 from confide.consent.state import TopicState
 from confide.consent.topics import DNT_WANTS, GPC_WANTS, Action, Method, Topic
 from confide.core.errors import ConfideError
+from confide.core.http import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def honour(request, practice, *, record_allowed: bool = True) -> PrivacySignals:
         dnt=request.headers.get("DNT", "").strip() == "1",
         visitor_id=read_visitor_id(request, practice),
         analytics_in_use=analytics_declared(declaration_in_force(practice.id)),
-        address=request.META.get("REMOTE_ADDR") or "",
+        address=client_ip(request),
     )
     if signals.visitor_id:
         signals.states = current_states(Subject.visitor(practice.id, signals.visitor_id))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -18,3 +21,29 @@ def local_path(request: HttpRequest, candidate: str | None, *, under: str = "/")
     if not url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return None
     return candidate
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: the one place it is read (the consultation limit, audit entries,
+    consent evidence, the lockout all call this), so they all agree on who a client is.
+
+    With `CONFIDE_TRUSTED_PROXY_COUNT` = 0 (the default: gunicorn faces the clients itself) it is
+    REMOTE_ADDR, and X-Forwarded-For is ignored: anyone can send that header. Behind N trusted
+    proxies, each appends the address it received the request from to X-Forwarded-For, so the
+    N-th entry from the right is what the outermost trusted proxy saw: the client. Entries to its
+    left were written by the client and are never believed. A request with fewer entries than
+    proxies did not come through them, and an entry that is not a bare IP address is not one: in
+    both cases REMOTE_ADDR (the proxy), which at worst makes clients share one limit, never lets
+    a client pick its own address."""
+    remote = request.META.get("REMOTE_ADDR") or ""
+    trusted = settings.CONFIDE_TRUSTED_PROXY_COUNT
+    if trusted <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [hop for hop in hops if hop]
+    if len(hops) < trusted:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-trusted]))  # one spelling per address
+    except ValueError:
+        return remote

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from confide.core import nesting
 from confide.policy.schema import Declaration, Override, ReferenceProblem
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
@@ -126,19 +127,39 @@ def _first_error(exc: ValidationError, text: str, source: str) -> PolicyError:
     return PolicyError(f"{where}: {message}", source=source, line=_line_for(loc, key_lines(text)))
 
 
-def _toml(text: str, source: str) -> dict:
+def _line_under(path: tuple, lines: dict[tuple, int]) -> int | None:
+    """The first line of a key at or under `path` (a too-deep value's path stops partway down
+    the key that made it), else the line of its nearest placed parent."""
+    below = [line for key, line in lines.items() if key[: len(path)] == path]
+    return min(below) if below else _line_for(path, lines)
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """TOML text → a dict, or PolicyError naming the line: a syntax error, or nesting past
+    `TOML_MAX_DEPTH` (checked before tomllib, which recurses per level, and again on the result,
+    which catches dotted keys). Also used for the consultation form's definition."""
     try:
-        return tomllib.loads(text)
+        nesting.check_toml_text(text)
+    except nesting.TooDeeplyNested as exc:
+        raise PolicyError(f"not valid here: {exc}", source=source, line=exc.line) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else (len(text.splitlines()) or 1) if "end of document" in str(exc) else None
         message = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)", "", str(exc)) or "not valid TOML"
         raise PolicyError(f"not valid TOML: {message}", source=source, line=line) from None
+    try:
+        nesting.check_value(data, limit=nesting.TOML_MAX_DEPTH, fmt="TOML")
+    except nesting.TooDeeplyNested as exc:
+        raise PolicyError(f"not valid here: {exc}", source=source, line=_line_under(exc.path, key_lines(text))) from None
+    return data
+
 
 
 # --- the default -------------------------------------------------------------------------------
 def parse_declaration(text: str, source: str = "declaration") -> Declaration:
-    data = _toml(text, source)
+    data = parse_toml(text, source)
     try:
         return Declaration.model_validate(data)
     except ValidationError as exc:
@@ -154,7 +175,7 @@ def load_default() -> Declaration:
 def parse_override(text: str, source: str = "override") -> Override:
     if len(text.encode("utf-8")) > MAX_OVERRIDE_BYTES:
         raise PolicyError(f"an override is limited to {MAX_OVERRIDE_BYTES // 1024} KiB", source=source)
-    data = _toml(text, source)
+    data = parse_toml(text, source)
     try:
         return Override.model_validate(data)
     except ValidationError as exc:

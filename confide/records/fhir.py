@@ -62,6 +62,7 @@ from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core.errors import InvalidInput, NotFound
 from confide.core.models import Practice
+from confide.core.nesting import TooDeeplyNested, check_json_text
 from confide.core.tenancy import tenant_context
 from confide.records import clinical
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, Patient, ProgressNote
@@ -168,6 +169,10 @@ def parse_bundle(raw: bytes) -> dict:
     limit = settings.CONFIDE_FHIR_MAX_BUNDLE_BYTES
     if len(raw) > limit:  # the file grew after its size was checked, or bytes came from elsewhere
         _refuse(f"the bundle is {_megabytes(len(raw))}, over the {_megabytes(limit)} limit (CONFIDE_FHIR_MAX_BUNDLE_BYTES)")
+    try:
+        check_json_text(raw)  # json and the R4B models recurse per level: past the limit, refuse first
+    except TooDeeplyNested as exc:
+        raise BundleRefused(f"not valid here: {exc} (line {exc.line})") from None
     try:
         data = json.loads(raw)
     except UnicodeDecodeError:

@@ -65,9 +65,13 @@ def do_add_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str,
     storage = storage or EncryptedStorage()
     with open_chart(actor, patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request, for_update=True) as chart:
         patient = chart.patient
-        stored_name = storage.save_encrypted(
-            kind, clean.file, practice_id=patient.practice_id, subject_id=patient.pk, content_type=clean.content_type, category=model.CATEGORY
-        )
+        try:
+            stored_name = storage.save_encrypted(
+                kind, clean.file, practice_id=patient.practice_id, subject_id=patient.pk, content_type=clean.content_type, category=model.CATEGORY
+            )
+        finally:
+            if clean.file is not upload:
+                clean.file.close()  # a re-encoded image's spool: its temporary file goes now
         try:
             row = model(
                 practice_id=patient.practice_id, patient=patient, uploaded_by_id=actor.user_id, stored_name=stored_name,

@@ -15,11 +15,13 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
+from confide.core.errors import InvalidInput
 from confide.core.text import multi_line, single_line
 from confide.records import clinical
 from confide.records.models import Document, NoteTemplate, Patient
 from confide.records.notes import SOAP_SECTIONS
 from confide.records.services import BAD_VERSION, ITEM_STATUS_CHANGES
+from confide.records.uploads import check_file_count
 from confide.records.values import EMAIL_MESSAGE, PHONE_MESSAGE, email_address, phone_number
 
 REASONS = [
@@ -440,6 +442,12 @@ class UploadForm(ChartForm):
     def clean_file(self):
         upload = self.cleaned_data.get("file")
         limit = settings.CONFIDE_UPLOAD_MAX_BYTES
-        if upload is not None and (getattr(upload, "oversized", False) or upload.size > limit):
+        try:
+            check_file_count(self.files)  # a request with more file parts than the cap keeps none of them
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if upload is not None and getattr(upload, "refusal", None):
+            raise forms.ValidationError(upload.refusal)  # what the upload handler refused while parsing
+        if upload is not None and upload.size > limit:
             raise forms.ValidationError(f"The file is larger than the {_megabytes(limit)} limit.")
         return upload

@@ -8,15 +8,20 @@ turning an accepted consultation into a chart.
     patient = do_accept(actor=…, submission_id=…, merge_into=None | patient id)
     do_reject(actor=…, submission_id=…)
 
-Submitting checks, in this order, before anything is stored: the honeypot (a filled hidden
-field: answered as a success, nothing kept), the rate limit per client, a one-time token (a
-double submit is "already received", not a second row), the contact details, the **age rule of
-the practice's privacy declaration** (below the minimum age the consultation is refused without
-keeping anything, unless the practice lets a parent or guardian start care and one does; from
-the minimum age until 18 a parent's or guardian's name, relationship and authorization are
-required), every answer against its question, and the explicit authorization. Only then is the
-submission written — sealed under its own key, as a data subject of its own — with its photos
-(validated, re-encoded without EXIF, encrypted) and one `records:intake:received` entry.
+Submitting checks, cheapest first, before anything is stored: the attempt is counted against
+the client's hourly limit (every attempt, refused ones too, in the database: `_count_attempt`),
+the honeypot (a filled hidden field: answered as a success, nothing kept), the one-time token
+(signed, this practice's, not used yet; a double submit is "already received", not a second
+row), the number of files, the contact details, the **age rule of the practice's privacy
+declaration** (below the minimum age the consultation is refused without keeping anything,
+unless the practice lets a parent or guardian start care and one does; from the minimum age
+until 18 a parent's or guardian's name, relationship and authorization are required), every
+typed answer against its question, and the explicit authorization. Only then are photos looked
+at: their size, the pixel count their header declares, and only then decoded and re-encoded
+without EXIF (vault/files.py::validate_upload). The submission is written — sealed under its own
+key, as a data subject of its own — with its encrypted photos and one `records:intake:received`
+entry, in one transaction whose first statement claims the token (`UsedIntakeToken`, unique per
+practice): of several submissions of one form at once exactly one commits.
 
 Accepting creates a patient (or fills in an existing one found by blind index: email, phone,
 date of birth and name) through the records services, moves the photos into the chart, and
@@ -29,6 +34,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
@@ -36,10 +42,10 @@ from typing import Annotated, Literal
 import phonenumbers
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -55,10 +61,12 @@ from confide.consent import services as consent
 from confide.consent.actors import ApplicantActor
 from confide.consent.topics import Topic
 from confide.records import clinical, locks
-from confide.records.models import IntakeForm, IntakePhoto, IntakeSubmission
+from confide.records.models import IntakeAttempts, IntakeForm, IntakePhoto, IntakeSubmission, UsedIntakeToken
+from confide.records.uploads import SpooledUpload, check_file_count
 from confide.records.values import phone_number
 from confide.vault import blind_index, keys
 from confide.vault.files import JPEG, PNG, EncryptedStorage, FileRejected, validate_upload
+from confide.vault.spool import EncryptedSpool
 
 TOKEN_SALT = "confide.intake.token"
 TOKEN_MAX_AGE = 24 * 3600
@@ -160,16 +168,11 @@ def form_definition_toml(form: IntakeForm) -> str:
 def do_update_form(*, actor: StaffActor, definition_toml: str, request=None) -> IntakeForm:
     """A new version of the practice's form from TOML; the old version stays for the
     submissions that used it. PolicyError-style errors name the line."""
-    import tomllib
-
-    from confide.policy.loader import PolicyError, explain, key_lines
+    from confide.policy.loader import PolicyError, explain, key_lines, parse_toml
 
     if not isinstance(actor, StaffActor) or not actor.has(Perm.INTAKE_CONFIGURE):
         raise Forbidden(Perm.INTAKE_CONFIGURE)
-    try:
-        data = tomllib.loads(definition_toml)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"not valid TOML: {exc}", source="form") from None
+    data = parse_toml(definition_toml, source="form")  # PolicyError naming the line, nesting limit included
     try:
         definition = FormDefinition.model_validate(data)
     except ValidationError as exc:
@@ -210,18 +213,78 @@ class TooMany(InvalidInput):
     """The client sent more consultations than the hourly limit."""
 
 
+TOO_MANY = "Too many consultations were sent from this connection. Please try again in an hour, or call the practice."
+EXPIRED = "This form has expired. Please reload the page and send it again."
+
+
 def new_token(practice_id) -> str:
     return signing.dumps({"p": str(practice_id), "n": uuid.uuid4().hex}, salt=TOKEN_SALT)
 
 
-def _token_key(practice_id, token: str) -> str:
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"{practice_id}:{token}".encode(), hashlib.sha256).hexdigest()
-    return f"intake-token:{digest}"
-
-
 def _client_key(practice_id, client_ip: str) -> str:
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"{practice_id}:{client_ip}".encode(), hashlib.sha256).hexdigest()
-    return f"intake-rate:{digest}"  # a keyed hash: the cache never holds an address
+    """A keyed hash of the address: the database never holds an address."""
+    return hmac.new(settings.SECRET_KEY.encode(), f"{practice_id}:{client_ip}".encode(), hashlib.sha256).hexdigest()
+
+
+def _count_attempt(practice_id, client_ip: str) -> None:
+    """Count one attempt against the client's limit for this hour, or raise TooMany.
+
+    Committed on its own, before anything else is looked at: a refused attempt counts as much
+    as a stored one, which is what bounds the work (parsing, decoding a photo) one address can
+    ask for. The increment is a conditional UPDATE (`count < limit`), so parallel requests
+    cannot all read "4" and all pass: on PostgreSQL the row lock makes the second wait and
+    re-check, on SQLite the writer lock serialises them. Counted in the database rather than the
+    cache because `make run`'s cache is a directory whose increment is a read and a write, and
+    the database is the one store every worker and every node shares in any deployment."""
+    limit = settings.CONFIDE_CONSULT_PER_HOUR
+    key = _client_key(practice_id, client_ip or "")
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    this_hour = IntakeAttempts.objects.filter(client_key=key, window_start=hour)
+    with transaction.atomic():
+        if this_hour.filter(count__lt=limit).update(count=F("count") + 1, updated_at=now):
+            return
+        if not this_hour.exists():
+            try:
+                with transaction.atomic():
+                    IntakeAttempts.objects.create(practice_id=practice_id, client_key=key, window_start=hour, count=1)
+            except IntegrityError:
+                pass  # another request from this client started the hour first: count on its row
+            else:
+                IntakeAttempts.objects.filter(window_start__lt=hour).delete()  # past hours count for nothing
+                return
+        # Once more: the hour's row may have been committed by another request since the first
+        # UPDATE looked (PostgreSQL's UPDATE sees only rows committed when it started).
+        if this_hour.filter(count__lt=limit).update(count=F("count") + 1, updated_at=now):
+            return
+    raise TooMany(TOO_MANY)
+
+
+def _token_nonce(practice, data) -> uuid.UUID:
+    """The one-time token's random part, if the token is this practice's, signed and fresh."""
+    try:
+        payload = signing.loads((data.get("token") or "").strip(), salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        raise InvalidInput(EXPIRED) from None
+    if not isinstance(payload, dict) or payload.get("p") != str(practice.id):
+        raise InvalidInput(EXPIRED)
+    try:
+        return uuid.UUID(str(payload.get("n")))
+    except ValueError:
+        raise InvalidInput(EXPIRED) from None
+
+
+def _use_token(practice_id, nonce: uuid.UUID) -> None:
+    """Inside the consultation's transaction: claim the token, or AlreadyReceived. Of several
+    submissions of one form at once, the unique constraint lets one insert commit; the others
+    wait for it (PostgreSQL) or for the writer lock (SQLite), then fail and roll back whole."""
+    try:
+        with transaction.atomic():
+            UsedIntakeToken.objects.create(practice_id=practice_id, nonce=nonce)
+    except IntegrityError:
+        raise AlreadyReceived from None
+    # A token is refused by its signature's age after a day: older rows guard nothing.
+    UsedIntakeToken.objects.filter(created_at__lt=timezone.now() - datetime.timedelta(seconds=TOKEN_MAX_AGE)).delete()
 
 
 @dataclass
@@ -341,13 +404,10 @@ def _answers(form: IntakeForm, data, files) -> tuple[dict, list, list]:
                 if q.get("required"):
                     raise InvalidInput(f"{label}: please add a photo.")
                 continue
-            try:
-                clean = validate_upload(upload, declared_content_type=getattr(upload, "content_type", ""))
-            except FileRejected as exc:
-                raise InvalidInput(f"{label}: {exc}") from None
-            if clean.content_type not in (JPEG, PNG):
+            declared = (getattr(upload, "content_type", "") or "").split(";", 1)[0].strip().lower()
+            if declared not in (JPEG, PNG):
                 raise InvalidInput(f"{label}: a photo is a JPEG or PNG image.")
-            photos.append((q["id"], clean))
+            photos.append((q, upload))  # checked and decoded by _validated_photos, once all else passed
             continue
         raw = _no_control_characters(label, (data.get(key) or "").strip(), multiline=q["type"] in ("long_text", "medications"))
         if not raw:
@@ -378,31 +438,51 @@ def _answers(form: IntakeForm, data, files) -> tuple[dict, list, list]:
     return answers, medications, photos
 
 
+def _validated_photos(pending: list) -> list:
+    """(question id, CleanUpload) for each photo: size, then the pixel count its header declares,
+    and only then a decode and re-encode (vault/files.py::validate_upload)."""
+    photos = []
+    try:
+        for question, upload in pending:
+            try:
+                clean = validate_upload(upload, declared_content_type=getattr(upload, "content_type", ""))
+            except FileRejected as exc:
+                raise InvalidInput(f"{question['label']}: {exc}") from None
+            photos.append((question["id"], clean))
+            if clean.content_type not in (JPEG, PNG):
+                raise InvalidInput(f"{question['label']}: a photo is a JPEG or PNG image.")
+    except BaseException:
+        _close(photos)
+        raise
+    return photos
+
+
+def _close(photos: list) -> None:
+    for _, clean in photos:
+        clean.file.close()
+
+
 def check_submit_consultation(*, practice, data, files, client_ip: str, request=None) -> IntakeSubmission:
-    """Validate everything, then store the consultation (see the module docstring)."""
+    """Validate everything, cheapest first, then store the consultation (see the module
+    docstring). Nothing is decoded before the attempt is counted, the token and every typed
+    answer check out and the authorization is given."""
+    _count_attempt(practice.id, client_ip)
     if (data.get("website") or "").strip():
         record(AuditEvent.INTAKE_REFUSED, practice_id=practice.id, actor=system_actor(CONSULT_FORM_JOB.name), reason="honeypot")
         raise Honeypot
-    rate_key = _client_key(practice.id, client_ip or "")
-    if cache.get(rate_key, 0) >= settings.CONFIDE_CONSULT_PER_HOUR:
-        raise TooMany("Too many consultations were sent from this connection. Please try again in an hour, or call the practice.")
-    token = (data.get("token") or "").strip()
-    try:
-        payload = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
-    except signing.BadSignature:
-        raise InvalidInput("This form has expired. Please reload the page and send it again.") from None
-    if payload.get("p") != str(practice.id):
-        raise InvalidInput("This form has expired. Please reload the page and send it again.")
-    if cache.get(_token_key(practice.id, token)):
-        raise AlreadyReceived
+    nonce = _token_nonce(practice, data)
+    if UsedIntakeToken.objects.filter(nonce=nonce).exists():
+        raise AlreadyReceived  # the usual double click; _use_token decides the simultaneous ones
+    check_file_count(files)
     form = current_form(practice.id)
     if str(data.get("form_version") or "") != str(form.version):
         raise InvalidInput("The practice changed its form while you were filling it in. Please reload the page; your answers are not kept.")
     contact = _contact(data)
     guardian, by_guardian = _age_rule(practice.id, contact, data)
-    answers, medications, photos = _answers(form, data, files)
+    answers, medications, pending_photos = _answers(form, data, files)
     if data.get("authorize") not in ("on", "yes", "true", "1"):
         raise InvalidInput("Please read the authorization and tick the box to agree: without it the practice cannot keep your answers.")
+    photos = _validated_photos(pending_photos)
 
     submission_id = uuid.uuid4()
     actor = CONSULT_FORM_JOB.for_practice(practice.id)
@@ -413,6 +493,7 @@ def check_submit_consultation(*, practice, data, files, client_ip: str, request=
     stored: list[str] = []
     try:
         with write_new_subject(actor, Purpose.TREATMENT, categories=categories, subject_id=submission_id):
+            _use_token(practice.id, nonce)  # first: a duplicate stops before anything is written
             submission = IntakeSubmission(
                 id=submission_id, practice_id=practice.id, form=form, authorization_hash=authorization_hash(form.authorization_text),
                 submitted_by_guardian=by_guardian,
@@ -446,11 +527,8 @@ def check_submit_consultation(*, practice, data, files, client_ip: str, request=
         for name in stored:  # the row did not commit: no ciphertext left behind
             storage.delete(name)
         raise
-    cache.set(_token_key(practice.id, token), True, TOKEN_MAX_AGE)
-    try:
-        cache.incr(rate_key)
-    except ValueError:
-        cache.set(rate_key, 1, 3600)
+    finally:
+        _close(photos)
     return submission
 
 
@@ -597,11 +675,15 @@ def do_accept(*, actor: StaffActor, submission_id, merge_into=None, request=None
         if not given.granted:  # REC5: nothing without the recorded authorization
             raise InvalidInput("This consultation has no recorded authorization; it cannot be accepted.")
         submitted_at = given.last_at
-        photo_bytes = []
+        # Decrypted into encrypted spools, not memory; they close (and their files go) when this
+        # function returns and the list is dropped.
+        photo_files = []
         storage = EncryptedStorage()
         for photo in s.photos.all():
             with storage.open_decrypted(photo.stored_name, practice_id=s.practice_id, subject_id=s.pk, category="health.photos") as stream:
-                photo_bytes.append((labels.get(photo.question_id, "Photo"), photo.content_type, stream.read()))
+                spool = EncryptedSpool()
+                shutil.copyfileobj(stream, spool, 64 * 1024)
+            photo_files.append((labels.get(photo.question_id, "Photo"), SpooledUpload(spool, name="photo", content_type=photo.content_type)))
     with transaction.atomic():
         submission = IntakeSubmission.objects.select_for_update().get(pk=submission_id)
         if submission.status != IntakeSubmission.Status.RECEIVED:
@@ -625,11 +707,8 @@ def do_accept(*, actor: StaffActor, submission_id, merge_into=None, request=None
         for item in medications:
             services.do_add_item(actor=actor, patient_id=patient.pk, list_name="medications",
                                  item={k: v for k, v in item.items() if k not in ("id", "recorded_at")}, request=request)  # fmt: skip
-        for title, content_type, data in photo_bytes:
-            from django.core.files.uploadedfile import SimpleUploadedFile
-
-            do_add_file(actor=actor, patient_id=patient.pk, kind="photo", title=f"Consultation: {title}"[:200],
-                        upload=SimpleUploadedFile("photo", data, content_type=content_type), request=request)  # fmt: skip
+        for title, upload in photo_files:
+            do_add_file(actor=actor, patient_id=patient.pk, kind="photo", title=f"Consultation: {title}"[:200], upload=upload, request=request)
         submission.status = IntakeSubmission.Status.ACCEPTED
         submission.patient = patient
         submission.reviewed_by_id = actor.user_id

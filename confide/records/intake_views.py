@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput
+from confide.core.http import client_ip
 from confide.core.public import public_practice_page
 from confide.policy.loader import PolicyError
 from confide.records import intake
@@ -34,10 +35,12 @@ def consult(request: HttpRequest, practice) -> HttpResponse:
         return render(request, "records/consult.html", _consult_context(practice, form, values={}))
     try:
         intake.check_submit_consultation(
-            practice=practice, data=request.POST, files=request.FILES, client_ip=request.META.get("REMOTE_ADDR", ""), request=request
+            practice=practice, data=request.POST, files=request.FILES, client_ip=client_ip(request), request=request
         )
-    except (intake.Honeypot, intake.AlreadyReceived):
+    except intake.Honeypot:
         return render(request, "records/consult_received.html", {"practice": practice})
+    except intake.AlreadyReceived:
+        return render(request, "records/consult_received.html", {"practice": practice, "already": True})
     except intake.TooMany as exc:
         return render(request, "records/consult.html", _consult_context(practice, form, error=str(exc), values={}), status=429)
     except InvalidInput as exc:

@@ -263,3 +263,38 @@ class IntakePhoto(TenantModel):
 
     def __str__(self) -> str:
         return f"intake-photo:{self.pk}"
+
+
+class IntakeAttempts(TenantModel):
+    """How many consultations one client tried to send in one clock hour: the counter behind
+    CONFIDE_CONSULT_PER_HOUR. Every attempt counts, refused ones too, and is counted before
+    any expensive work, by a conditional UPDATE (`count < limit`) that PostgreSQL row locks and
+    SQLite's writer lock make atomic across threads, workers and machines. The client is a keyed
+    hash of its address, never the address. Rows of past hours are deleted as new ones start."""
+
+    client_key = models.CharField(max_length=64)  # HMAC-SHA256(secret key, practice id | address)
+    window_start = models.DateTimeField()  # the hour counted, on the hour
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "client_key", "window_start"], name="intake_attempts_one_row_per_hour")]
+        indexes = [models.Index(fields=["practice", "window_start"], name="intake_attempts_by_hour")]
+
+    def __str__(self) -> str:
+        return f"intake-attempts:{self.pk}"
+
+
+class UsedIntakeToken(TenantModel):
+    """A consultation form's one-time token that has made a consultation. Inserted in the
+    consultation's own transaction, so the unique constraint lets exactly one of any number of
+    simultaneous submissions of one form commit; the others are told it was received already.
+    A token is only valid for a day (intake.TOKEN_MAX_AGE), so rows older than that are deleted."""
+
+    nonce = models.UUIDField()  # the random part of the signed token
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "nonce"], name="intake_token_used_once")]
+        indexes = [models.Index(fields=["practice", "created_at"], name="intake_token_by_age")]
+
+    def __str__(self) -> str:
+        return f"intake-token:{self.pk}"

@@ -49,6 +49,7 @@ from tink import streaming_aead
 
 from confide.vault import allowance, keys
 from confide.vault.errors import DecryptionFailed, PHIAccessDenied, VaultError
+from confide.vault.spool import EncryptedSpool
 
 logger = logging.getLogger(__name__)
 
@@ -110,14 +111,22 @@ def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
-def validate_upload(fileobj, *, declared_content_type: str, max_bytes: int | None = None) -> CleanUpload:
+def validate_upload(fileobj, *, declared_content_type: str, max_bytes: int | None = None, max_pixels: int | None = None) -> CleanUpload:
     """Check an upload and return what may be stored.
 
-    Only JPEG, PNG and PDF; the declared type must match the magic bytes; images are decoded
-    and re-encoded with Pillow, which drops EXIF (GPS, camera serials), comments and every other
-    metadata chunk, after applying the EXIF orientation so the picture still looks the same.
+    Cheapest first: a refusal the upload handler already made (`fileobj.refusal`: too big, too
+    many files), the declared type, the size, the magic bytes, and for an image the pixel count
+    its header declares (`max_pixels`, CONFIDE_UPLOAD_MAX_PIXELS): Pillow's `Image.open` reads
+    the header only, so a decompression bomb is refused before a pixel is decoded. Only then
+    are images decoded and re-encoded with Pillow, which drops EXIF (GPS, camera serials),
+    comments and every other metadata chunk, after applying the EXIF orientation so the picture
+    still looks the same; the re-encoded bytes go to an encrypted spool, not to memory.
     PDFs are stored as sent (their contents are not sanitised). Raises FileRejected."""
+    refusal = getattr(fileobj, "refusal", None)
+    if refusal:
+        raise FileRejected(refusal)
     max_bytes = settings.CONFIDE_UPLOAD_MAX_BYTES if max_bytes is None else max_bytes
+    max_pixels = settings.CONFIDE_UPLOAD_MAX_PIXELS if max_pixels is None else max_pixels
     declared = (declared_content_type or "").split(";", 1)[0].strip().lower()
     if declared not in ALLOWED_TYPES:
         raise FileRejected("Only JPEG, PNG and PDF files can be uploaded.")
@@ -138,10 +147,17 @@ def validate_upload(fileobj, *, declared_content_type: str, max_bytes: int | Non
         raise FileRejected(f"The file is {_LABELS[actual]}, but was sent as {_LABELS[declared]}.")
     if actual == PDF:
         return CleanUpload(fileobj, PDF, size)
-    return _reencode(fileobj, actual)
+    return _reencode(fileobj, actual, max_pixels)
 
 
-def _reencode(fileobj, content_type: str) -> CleanUpload:
+def _pixel_limit_message(width: int, height: int, limit: int) -> str:
+    return (
+        f"The image is {width} × {height} pixels ({width * height / 1_000_000:.1f} megapixels); the limit is "
+        f"{limit / 1_000_000:g} megapixels. Please send a smaller image (a resized photo or a screenshot will do)."
+    )
+
+
+def _reencode(fileobj, content_type: str, max_pixels: int) -> CleanUpload:
     fmt = "JPEG" if content_type == JPEG else "PNG"
     try:
         # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises above; both refuse
@@ -149,36 +165,52 @@ def _reencode(fileobj, content_type: str) -> CleanUpload:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(fileobj, formats=[fmt]) as opened:
+                width, height = opened.size  # from the header: nothing is decoded yet
+                if width * height > max_pixels:
+                    raise FileRejected(_pixel_limit_message(width, height, max_pixels))
                 opened.load()
-                image = ImageOps.exif_transpose(opened)
-                clean = _pixels_only(image, fmt)
+                clean = _pixels_only(opened, fmt)
+    except FileRejected:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise FileRejected("The image has too many pixels to process safely.") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError):
         # Pillow reports damaged data with any of these (UnidentifiedImageError is an OSError).
         raise FileRejected("The image could not be read; it may be damaged.") from None
-    out = io.BytesIO()
-    if fmt == "JPEG":
-        clean.save(out, format="JPEG", quality=90)
-    else:
-        clean.save(out, format="PNG", optimize=False)
-    clean.close()
-    size = out.tell()
-    out.seek(0)
-    return CleanUpload(out, content_type, size)
+    out = EncryptedSpool()
+    try:
+        if fmt == "JPEG":
+            clean.save(out, format="JPEG", quality=90)
+        else:
+            clean.save(out, format="PNG", optimize=False)
+    except BaseException:
+        out.close()
+        raise
+    finally:
+        clean.close()
+    out.seal()
+    return CleanUpload(out, content_type, out.size)
 
 
-def _pixels_only(image: Image.Image, fmt: str) -> Image.Image:
-    """A fresh image holding only the pixels: no info dict, no EXIF, no ICC, no comments."""
+def _pixels_only(opened: Image.Image, fmt: str) -> Image.Image:
+    """A fresh image holding only the pixels, upright: no info dict, no EXIF, no ICC, no
+    comments. At most two copies of the pixels exist at once (`opened` is emptied as soon as
+    the fresh one is filled), which is what CONFIDE_UPLOAD_MAX_PIXELS budgets for."""
+    ImageOps.exif_transpose(opened, in_place=True)  # a new core image only when it must turn
     if fmt == "JPEG":
         keep = ("L", "RGB", "CMYK")
-        target = image.mode if image.mode in keep else "RGB"
+        target = opened.mode if opened.mode in keep else "RGB"
     else:
         keep = ("1", "L", "LA", "RGB", "RGBA")
-        target = image.mode if image.mode in keep and "transparency" not in image.info else "RGBA"
-    pixels = image if image.mode == target else image.convert(target)
+        target = opened.mode if opened.mode in keep and "transparency" not in opened.info else "RGBA"
+    pixels = opened if opened.mode == target else opened.convert(target)
+    # Dropping a core image by assignment, not close(): ImageFile.close() would also close the
+    # caller's file, which is not ours to close.
+    if pixels is not opened:
+        opened.im = None  # the converted copy replaces the decoded one
     fresh = Image.new(target, pixels.size)
     fresh.paste(pixels)
+    pixels.im = None  # only the fresh copy is left
     return fresh
 
 

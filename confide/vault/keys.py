@@ -11,7 +11,7 @@ import secrets
 import uuid
 
 import tink
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from tink import aead
 
@@ -58,16 +58,22 @@ def ensure_practice_key(practice_id: uuid.UUID) -> PracticeKey:
     kek_id = manager.create_kek(str(practice_id))
     kek = manager.kek_aead(kek_id)
     data_keyset = tink.new_keyset_handle(AEAD_TEMPLATE)
-    with transaction.atomic():
-        return PracticeKey.objects.create(
-            practice_id=practice_id,
-            key_manager=manager.name,
-            kek_id=kek_id,
-            wrapped_data_keyset=tink.proto_keyset_format.serialize_encrypted(
-                data_keyset, kek, _practice_ad(practice_id, "data")
-            ),
-            wrapped_index_key=kek.encrypt(secrets.token_bytes(32), _practice_ad(practice_id, "index")),
-        )
+    try:
+        with transaction.atomic():
+            return PracticeKey.objects.create(
+                practice_id=practice_id,
+                key_manager=manager.name,
+                kek_id=kek_id,
+                wrapped_data_keyset=tink.proto_keyset_format.serialize_encrypted(
+                    data_keyset, kek, _practice_ad(practice_id, "data")
+                ),
+                wrapped_index_key=kek.encrypt(secrets.token_bytes(32), _practice_ad(practice_id, "index")),
+            )
+    except IntegrityError:
+        # A parallel request made the practice's key first (its first visitors arriving at once:
+        # PostgreSQL lets both see no row). Theirs is the key; the KEK made here wraps nothing.
+        manager.destroy_kek(kek_id)
+        return PracticeKey.objects.get(practice_id=practice_id)
 
 
 def _kek_for(practice_key: PracticeKey) -> aead.Aead:

@@ -131,6 +131,7 @@ SET_BY_CODE = {
     "consent.ConsentState.last_method": "a Method value",
     "consent.UsageCount.route": "a route name",
     "records.Patient.source_key": "a keyed hash",
+    "records.IntakeAttempts.client_key": "a keyed hash of the client's address",
     "records.ProgressNote.content_salt": "a random salt",
     "records.ProgressNote.content_hash": "a hash",
     "records.Addendum.content_salt": "a random salt",

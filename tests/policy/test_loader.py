@@ -75,3 +75,29 @@ def test_a_good_override_changes_exactly_what_it_says():
 def test_an_override_that_is_too_big_is_refused():
     with pytest.raises(PolicyError, match="limited to 64 KiB"):
         resolve("# " + "x" * 70_000)
+
+
+DEEP = 5000  # far past Python's recursion limit (1000): tomllib recursed until it blew
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[age]\nminimum = " + "[" * DEEP + "]" * DEEP + "\n",
+        "[age]\nminimum = " + "{ a = " * DEEP + "1" + " }" * DEEP + "\n",
+        "[age]\nminimum = " + "[" * 40 + "]" * 40 + "\n",  # within Python's limit, past ours
+        "[age]\nminimum" + ".a" * DEEP + " = 1\n",  # dotted keys nest without brackets
+        "[" + ".".join(["age"] * DEEP) + "]\nminimum = 13\n",
+    ],
+    ids=["arrays", "inline-tables", "arrays-40", "dotted-keys", "table-header"],
+)
+def test_sec3_an_override_nested_deeper_than_the_limit_is_refused_naming_the_limit(text):
+    with pytest.raises(PolicyError) as refused:
+        resolve(text)
+    assert refused.value.message == "not valid here: TOML nested deeper than the limit of 16 levels"
+    assert refused.value.line in (1, 2)
+
+
+def test_brackets_inside_strings_and_comments_are_not_nesting():
+    text = '[contacts.privacy_officer]\nname = "[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{{{{{{{{"  # [[[[[[[[[[[[[[[[[[[[[[\nemail = "p@example.test"\n'
+    assert resolve(text).contacts.privacy_officer.name.startswith("[[[[")

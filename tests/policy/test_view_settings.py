@@ -275,3 +275,12 @@ def test_publish_with_a_stale_confirmation_asks_to_confirm_keeping_the_override_
         assert AuditEntry.objects.filter(event=AuditEvent.REAUTH_SUCCEEDED).exists()
 
 
+
+
+def test_sec3_deeply_nested_toml_in_the_preview_is_a_400_naming_the_limit(signed_in, world):
+    client = signed_in(Role.PRIVACY_OFFICER)
+    before = _writes(world)
+    response = client.post(SETTINGS, _form("[age]\nminimum = " + "[" * 5000 + "]" * 5000 + "\n"))
+    assert response.status_code == 400
+    assert "override, line 2: not valid here: TOML nested deeper than the limit of 16 levels" in response.content.decode()
+    assert _writes(world) == before

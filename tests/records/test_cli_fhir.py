@@ -124,3 +124,11 @@ def test_the_synthea_folder_imports_with_no_name_from_inside_a_bundle_printed(wo
     out, _ = fhir_cli("import", str(tmp_path), "--practice", "a", "--no-progress")
     assert "bundles: 5 imported (5 new patients, 0 updated, 0 unchanged), 0 refused" in out
     assert not [name for name in names if name in out]
+
+
+def test_sec3_deeply_nested_json_is_an_error_line_naming_the_limit_not_an_internal_error(world, tmp_path):
+    (tmp_path / "deep.json").write_bytes(b'{"resourceType": "Bundle", "type": "collection", "entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("fhir", "import", str(tmp_path), "--practice", "a", stdout=out, stderr=io.StringIO())
+    assert out.getvalue().splitlines()[0] == f"{tmp_path / 'deep.json'}: ERROR not valid here: JSON nested deeper than the limit of 64 levels (line 1)"

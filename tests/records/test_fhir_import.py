@@ -376,3 +376,16 @@ def test_every_synthea_bundle_imports_and_a_second_run_changes_nothing(world):
     assert again.imported == summary.imported
     with tenant_context(practice_id=world.a.practice.id):
         assert Patient.objects.count() == 38
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_sec3_json_nested_deeper_than_the_limit_is_refused_naming_it(world, tmp_path, depth):
+    bundle = as_bytes(small_bundle())
+    nested = bundle.replace(b'"resourceType"', b'"extension": ' + b"[" * depth + b"]" * depth + b', "resourceType"', 1)
+    path = tmp_path / "deep.json"
+    path.write_bytes(nested)
+    with pytest.raises(fhir.BundleRefused) as refused:
+        fhir.import_bundle_file(path, practice_id=world.a.practice.id)
+    assert str(refused.value) == "not valid here: JSON nested deeper than the limit of 64 levels (line 1)"
+    with tenant_context(practice_id=world.a.practice.id):
+        assert not Patient.objects.exists()

@@ -24,7 +24,7 @@ from confide.records.models import IntakePhoto, IntakeSubmission, Patient, Photo
 from confide.vault.allowance import allow
 from confide.vault.fields import is_erased
 from tests.records.consultations import form_data, submit
-from tests.records.uploads import pdf_upload, png_bytes
+from tests.records.uploads import pdf_upload, png_bytes, png_upload
 
 PNG_MAGIC = b"\x89PNG"
 
@@ -166,6 +166,73 @@ def test_a_client_is_limited_per_hour(world, settings):
     submit(world.a.practice, client_ip="198.51.100.4")  # another client is not held back
     assert _rows(world) == (3, 0)
 
+
+
+def test_sec3_failed_attempts_count_towards_the_hourly_limit_too(world, settings):
+    """The limit bounds the work one address can make the server do, not only what it stores: a
+    refused attempt is counted before anything expensive happens."""
+    settings.CONFIDE_CONSULT_PER_HOUR = 2
+    for _ in range(2):
+        with pytest.raises(InvalidInput, match="Email: that is not an email address."):
+            submit(world.a.practice, email="nope")
+    with pytest.raises(intake.TooMany):
+        submit(world.a.practice)
+    assert _rows(world) == (0, 0)
+
+
+# --- photos: cheap checks first, then a bounded decode -----------------------------------------------
+@pytest.fixture
+def decodes(monkeypatch):
+    """How many times Pillow decoded pixels (ImageFile.load) during the test."""
+    from PIL import ImageFile
+
+    calls = []
+    real = ImageFile.ImageFile.load
+
+    def counting(image):
+        calls.append(image.size)
+        return real(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"token": "forged"}, "This form has expired"), ({"authorize": None}, "tick the box to agree")],
+    ids=["no-token", "no-authorization"],
+)
+def test_sec3_a_photo_is_not_decoded_before_the_token_and_the_authorization_are_checked(world, decodes, overrides, message):
+    from tests.records.uploads import png_bomb_upload
+
+    practice = world.a.practice
+    for upload in (png_upload(), png_bomb_upload()):
+        with tenant_context(practice_id=practice.id), pytest.raises(InvalidInput, match=message):
+            intake.check_submit_consultation(practice=practice, data=form_data(practice, **overrides), files={"q_photo": upload}, client_ip="203.0.113.9")
+    assert decodes == []
+    assert _rows(world) == (0, 0) and _stored_files() == []
+
+
+def test_sec3_an_image_with_more_pixels_than_the_cap_is_refused_from_its_header_naming_the_limit(world, decodes):
+    from tests.records.uploads import png_bomb_upload
+
+    practice = world.a.practice
+    with tenant_context(practice_id=practice.id), pytest.raises(InvalidInput) as refused:
+        intake.check_submit_consultation(practice=practice, data=form_data(practice), files={"q_photo": png_bomb_upload()}, client_ip="203.0.113.9")
+    limit = settings.CONFIDE_UPLOAD_MAX_PIXELS / 1_000_000
+    assert str(refused.value) == (
+        f"A photo, if it helps (JPEG or PNG): The image is 9459 × 9459 pixels (89.5 megapixels); the limit is {limit:g} "
+        "megapixels. Please send a smaller image (a resized photo or a screenshot will do)."
+    )
+    assert decodes == []  # refused from the header: not one pixel decoded
+    assert _rows(world) == (0, 0) and _stored_files() == []
+
+
+def test_a_photo_within_the_cap_is_still_decoded_re_encoded_and_kept(world, decodes):
+    """(And the spy above sees a decode when there is one.)"""
+    submit(world.a.practice, photo=True)
+    assert (8, 8) in decodes
+    assert _rows(world) == (1, 1)
 
 # --- the age rule ---------------------------------------------------------------------------------------
 def test_min2_between_the_minimum_age_and_18_a_guardian_must_authorize(world):

@@ -132,22 +132,6 @@ def test_a_download_is_recorded_before_a_byte_is_read_and_streams_the_plaintext(
     assert download.size == len(body)
 
 
-def test_the_upload_handler_keeps_nothing_past_the_limit(settings):
-    from confide.records.uploads import BoundedMemoryUploadHandler
-
-    settings.CONFIDE_UPLOAD_MAX_BYTES = 10
-    handler = BoundedMemoryUploadHandler()
-    handler.new_file("file", "photo.png", "image/png", None)
-    for chunk in (b"12345", b"67890", b"abcde"):
-        handler.receive_data_chunk(chunk, 0)
-    upload = handler.file_complete(15)
-    assert upload.oversized and upload.size == 15 and upload.read() == b""
-    handler.new_file("file", "photo.png", "image/png", None)
-    handler.receive_data_chunk(b"0123456789", 0)
-    small = handler.file_complete(10)
-    assert not getattr(small, "oversized", False) and small.read() == b"0123456789"
-
-
 def test_a_png_round_trips(chart, patient):
     row = files.do_add_file(actor=chart.actor(Role.OWNER), patient_id=patient.id, kind="photo", upload=png_upload(), title="Mole")
     [listed] = files.list_files(chart.actor(Role.OWNER), patient.id, kind="photo")

@@ -136,3 +136,15 @@ def test_the_owner_edits_the_form_and_errors_name_the_line(world, signed_in):
     response = client.post(reverse("intake:form"), {"definition": 'authorization_text = "too short"\n[[questions]]\nid = "x"\n'})
     assert response.status_code == 400 and "form, line 2: questions.0.label: this key is required" in response.content.decode()
     assert CANARIES["name"] not in response.content.decode()
+
+
+@pytest.mark.parametrize("depth", [40, 5000])
+def test_sec3_a_form_definition_nested_deeper_than_the_limit_is_a_400_naming_it(world, signed_in, depth):
+    definition = 'authorization_text = "' + "I agree. " * 6 + '"\n[[questions]]\nid = "x"\nlabel = "X"\ntype = "text"\nhelp = ' + "[" * depth + "]" * depth + "\n"
+    response = signed_in(Role.OWNER).post(reverse("intake:form"), {"definition": definition})
+    assert response.status_code == 400
+    assert "form, line 6: not valid here: TOML nested deeper than the limit of 16 levels" in response.content.decode()
+    with tenant_context(practice_id=world.a.practice.id):
+        from confide.records.models import IntakeForm
+
+        assert IntakeForm.objects.count() == 1

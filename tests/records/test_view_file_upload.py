@@ -93,3 +93,13 @@ def test_an_uploaded_image_never_touches_the_disk_in_clear(signed_in, patient, t
     upload = SimpleUploadedFile("big.png", image.getvalue(), content_type="image/png")
     assert signed_in(Role.CLINICIAN).post(url(UPLOAD, patient), {"kind": "photo", "title": "Big", "file": upload}).status_code == 302
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sec3_an_upload_with_more_files_than_the_cap_is_refused_with_a_clear_message(signed_in, patient, settings):
+    settings.CONFIDE_UPLOAD_MAX_FILES = 1
+    client, before = signed_in(Role.CLINICIAN), stored_files()
+    second = SimpleUploadedFile("b.png", png_bytes(), content_type="image/png")
+    with assert_no_writes():
+        response = client.post(url(UPLOAD, patient), {"kind": "photo", "title": "Mole", "file": png_upload(), "other": second})
+    assert response.status_code == 400 and b"At most 1 file can be sent at once." in response.content
+    assert stored_files() == before

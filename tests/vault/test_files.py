@@ -355,3 +355,47 @@ def test_names_never_carry_a_filename(storage, patient):
     with allow({CATEGORY}), pytest.raises(ValueError, match="never a filename"):
         storage.save_encrypted("Zebulon scan.pdf", io.BytesIO(b"x"), practice_id=patient.practice_id,
                                subject_id=patient.id, content_type="application/pdf", category=CATEGORY)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_sec3_an_image_over_the_pixel_cap_is_refused_from_its_header_naming_both(monkeypatch, fmt):
+    out = io.BytesIO()
+    Image.new("RGB", (120, 100)).save(out, format=fmt)
+    from PIL import ImageFile
+
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: decoded.append(image.size))
+    with pytest.raises(FileRejected) as refused:
+        validate_upload(io.BytesIO(out.getvalue()), declared_content_type=f"image/{fmt.lower()}", max_bytes=MiB, max_pixels=11_999)
+    assert str(refused.value) == (
+        "The image is 120 × 100 pixels (0.0 megapixels); the limit is 0.011999 megapixels. "
+        "Please send a smaller image (a resized photo or a screenshot will do)."
+    )
+    assert decoded == []
+
+
+def test_an_image_at_the_pixel_cap_passes_and_the_cap_defaults_to_the_setting(settings):
+    out = io.BytesIO()
+    Image.new("RGB", (120, 100)).save(out, format="PNG")
+    assert validate_upload(io.BytesIO(out.getvalue()), declared_content_type="image/png", max_pixels=12_000).size > 0
+    settings.CONFIDE_UPLOAD_MAX_PIXELS = 11_999
+    with pytest.raises(FileRejected, match="the limit is 0.011999 megapixels"):
+        validate_upload(io.BytesIO(out.getvalue()), declared_content_type="image/png")
+
+
+def test_a_refusal_made_while_parsing_is_the_message():
+    class Refused(io.BytesIO):
+        refusal = "At most 10 files can be sent at once."
+
+    with pytest.raises(FileRejected, match="At most 10 files can be sent at once."):
+        validate_upload(Refused(_pdf()), declared_content_type="application/pdf")
+
+
+def test_a_re_encoded_image_is_held_in_an_encrypted_spool_not_in_memory():
+    from confide.vault.spool import EncryptedSpool
+
+    out = io.BytesIO()
+    Image.effect_noise((300, 300), 90).convert("RGB").save(out, format="PNG")
+    clean = validate_upload(io.BytesIO(out.getvalue()), declared_content_type="image/png", max_bytes=MiB)
+    assert isinstance(clean.file, EncryptedSpool) and clean.size == clean.file.size > 64 * 1024
+    assert Image.open(clean.file).size == (300, 300)
