@@ -35,9 +35,11 @@ def keyring(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def sink_dir(settings, tmp_path, keyring) -> Path:
-    """Checkpoints go to a directory of this test's own, signed by a key of its own."""
+    """Checkpoints go to a directory of this test's own (made, as an operator provisions a sink:
+    verify fails on a missing one), signed by a key of its own."""
     settings.CONFIDE_AUDIT_CHECKPOINT_SINK = "directory"
     settings.CONFIDE_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    (tmp_path / "checkpoints").mkdir(mode=0o700)
     return tmp_path / "checkpoints"
 
 
