@@ -133,6 +133,11 @@ def remove_practices(practices: list[dict]) -> None:
                 statements.append(f"DELETE FROM \"{table}\" WHERE chain = '{pid}';")
         statements.append(f"DELETE FROM accounts_user WHERE id IN ({users});")
         statements.append(f"DELETE FROM core_practice WHERE id::text = '{pid}';")
+        # The practice's pending audit seal task (confide/audit/tasks.py): it names its chain.
+        statements.append(f"DELETE FROM django_tasks_database_dbtaskresult WHERE args_kwargs -> 'args' ->> 0 = '{pid}';")
+    # The platform data key the child made wraps under its own keyring (its data directory, gone
+    # with it): the next child, with another keyring, could not unwrap it (KeyringMissing).
+    statements.append("DELETE FROM vault_platformkey;")
     statements.append("COMMIT;")
     _psql_superuser(db, "\n".join(statements))
 
