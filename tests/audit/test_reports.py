@@ -30,7 +30,7 @@ def test_patient_access_report_says_who_opened_the_record_when_in_what_role_for_
     chart_opened(world.a, other_patient)  # another patient's
     record(AuditEvent.PATIENTS_LISTED, practice_id=world.a.practice.id, actor=staff(world.a, Role.FRONT_DESK), resource_ids=[patient])  # no subject
 
-    rows = patient_access_report(world.a.practice.id, patient)
+    rows = patient_access_report(world.a.practice.id, patient, shown_to_user=None)
 
     assert [(r.when, r.actor_id, r.actor_role, r.purpose, r.event, r.categories) for r in rows] == [
         (second.at, str(world.a.user(Role.BILLING).pk), "billing", "payment", "records:chart:opened", ("insurance",)),
@@ -43,9 +43,23 @@ def test_patient_access_report_names_system_actors_and_never_reads_another_pract
     patient = uuid.uuid4()
     record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id, actor=system_actor("reminder-job"), subject_id=patient, purpose="operations", categories=["contact"])
     record(AuditEvent.CHART_OPENED, practice_id=world.b.practice.id, actor=staff(world.b, Role.CLINICIAN), subject_id=patient, purpose="treatment")
-    rows = patient_access_report(world.a.practice.id, patient)
+    rows = patient_access_report(world.a.practice.id, patient, shown_to_user=None)
     assert [(r.actor_kind, r.actor_id, r.actor_role, r.purpose) for r in rows] == [("system", "reminder-job", "", "operations")]
-    assert patient_access_report(world.a.practice.id, uuid.uuid4()) == []
+    assert patient_access_report(world.a.practice.id, uuid.uuid4(), shown_to_user=None) == []
+
+
+def test_rec3_the_access_report_leaves_out_entries_about_someone_elses_psychotherapy_notes(world):
+    patient = uuid.uuid4()
+    clinician = str(world.a.user(Role.CLINICIAN).pk)
+    about = chart_opened(world.a, patient, categories=["health.psychotherapy_notes"])
+    both = chart_opened(world.a, patient, categories=["health.notes", "health.psychotherapy_notes"])
+    plain = chart_opened(world.a, patient, categories=["health.notes"])
+
+    def whens(user):
+        return [r.when for r in patient_access_report(world.a.practice.id, patient, shown_to_user=user)]
+
+    assert whens(clinician) == [plain.at, both.at, about.at]  # their author sees them
+    assert whens(str(world.a.owner.pk)) == whens(None) == [plain.at]  # nobody else does, not even in part
 
 
 # --- Scope and filters ----------------------------------------------------------------------------
@@ -113,9 +127,9 @@ def test_pages_hold_fifty_entries(world):
     officer = staff(world.a, Role.PRIVACY_OFFICER)
     for _ in range(reports.PAGE_SIZE * 2 + 2):
         chart_opened(world.a, uuid.uuid4())
-    page, rows = reports.audit_log_page(officer, LogFilter(), 1)
+    page, rows, _ = reports.audit_log_page(officer, LogFilter(), 1)
     assert (page.paginator.count, page.paginator.num_pages, len(rows)) == (103, 3, 50)  # 102 and the genesis entry
-    last, rows = reports.audit_log_page(officer, LogFilter(), 3)
+    last, rows, _ = reports.audit_log_page(officer, LogFilter(), 3)
     assert len(rows) == 3 and rows[-1].entry.seq == 1  # the oldest entry is on the last page
     assert reports.audit_log_page(officer, LogFilter(), 99)[0].number == 3  # past the end: the last page
 

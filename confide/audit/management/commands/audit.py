@@ -12,6 +12,12 @@
   confide audit checkpoint [--practice SLUG | --chain ID]
         seal each chain now: sign and export a checkpoint of its current head (after an upgrade,
         before a backup; the task worker seals quiet chains on its own)
+  confide audit export --practice SLUG --output PATH [--from DATE] [--to DATE] [--patient UUID]
+                       [--user ID] [--event EVENT]
+        the compliance export: what the viewer shows the practice, with every entry about
+        psychotherapy notes in full (the viewer shows those only to their author), as CSV in a new
+        file (mode 0600, never overwritten), for an investigation or a legal request; the export
+        is itself recorded on the practice's chain (`audit:log:exported`, counts only)
 
 Output names chains (practice ids and slugs), sequence numbers, hashes and counts: never entry content.
 """
@@ -19,6 +25,7 @@ Output names chains (practice ids and slugs), sequence numbers, hashes and count
 from __future__ import annotations
 
 import datetime
+import os
 import uuid
 from pathlib import Path
 
@@ -36,9 +43,17 @@ class Command(BaseCommand):
     help = "The audit log: verify the hash chains and signed checkpoints; write checkpoints."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,checkpoint}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,checkpoint,export}")
         check = sub.add_parser("verify", help="verify every chain (or one) against its checkpoints")
         checkpoint = sub.add_parser("checkpoint", help="sign and export a checkpoint of each chain head now")
+        export = sub.add_parser("export", help="the compliance export of one practice's log, psychotherapy-note entries included")
+        export.add_argument("--practice", metavar="SLUG", required=True)
+        export.add_argument("--output", type=Path, metavar="PATH", required=True, help="a new file (never overwritten)")
+        export.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", default="")
+        export.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", default="")
+        export.add_argument("--patient", metavar="UUID", default="")
+        export.add_argument("--user", metavar="ID", default="", help="a staff member's user id")
+        export.add_argument("--event", metavar="EVENT", default="")
         for p in (check, checkpoint):
             which = p.add_mutually_exclusive_group()
             which.add_argument("--practice", metavar="SLUG", help="only this practice's chain")
@@ -58,6 +73,8 @@ class Command(BaseCommand):
         self.using = options.get("database") or ("owner" if action == "verify" and "owner" in settings.DATABASES else "default")
         if self.using not in settings.DATABASES:
             raise CommandError(f"--database {self.using}: no such database alias")
+        if action == "export":
+            return self._export(options)
         chains = self._selected(options["practice"], options["chain"])
         try:
             if action == "verify":
@@ -151,6 +168,47 @@ class Command(BaseCommand):
         for checkpoint in written:
             self.stdout.write(f"checkpoint chain {self._label(checkpoint.chain)} seq {checkpoint.seq} {checkpoint.hash}")
         self.stdout.write(f"{len(written)} checkpoints written to the {checkpoints.sink().name} sink")
+
+
+    def _export(self, options) -> None:
+        from confide.audit import reports
+        from confide.audit.chain import record, system_actor
+        from confide.audit.events import AuditEvent
+        from confide.audit.forms import AuditLogFilterForm
+        from confide.core.tenancy import tenant_context
+
+        [practice_id] = self._selected(options["practice"], None)
+        target: Path = options["output"]
+        with tenant_context(practice_id=uuid.UUID(practice_id)):
+            members = [(pk, pk) for pk in reports.member_user_ids(uuid.UUID(practice_id))]
+            form = AuditLogFilterForm(
+                {"patient": options["patient"], "user": options["user"], "event": options["event"],
+                 "date_from": options["date_from"], "date_to": options["date_to"]},
+                members=members,
+            )  # fmt: skip
+            if not form.is_valid():
+                problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+                raise CommandError(f"these filters cannot be used: {problems}")
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                raise CommandError(f"--output {target}: the file exists; an export never overwrites one") from None
+            except OSError as exc:
+                raise CommandError(f"--output {target}: {exc.strerror}") from None
+            counts = {"entries": 0, "author_only": 0}
+
+            def counted(entries):
+                for entry in entries:
+                    counts["entries"] += 1
+                    counts["author_only"] += reports.is_author_only(entry)
+                    yield entry
+
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                entries = reports.compliance_entries(uuid.UUID(practice_id), form.to_filter()).iterator(chunk_size=500)
+                for line in reports.csv_lines(counted(entries)):
+                    handle.write(line)
+            record(AuditEvent.LOG_EXPORTED, practice_id=practice_id, actor=system_actor("compliance-export"), detail=counts)
+        self.stdout.write(f"{counts['entries']} entries ({counts['author_only']} about psychotherapy notes) written to {target}")
 
 
 class _NoSink:
