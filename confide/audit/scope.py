@@ -15,17 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 SETTING = "confide.audit_chain"
 
 
 @contextmanager
-def chain_scope(chain: str) -> Iterator[None]:
+def chain_scope(chain: str, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    connection = connections[using]
     if connection.vendor != "postgresql":
         yield
         return
-    with transaction.atomic():
+    with transaction.atomic(using=using):
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config(%s, %s, true)", [SETTING, chain])
         yield

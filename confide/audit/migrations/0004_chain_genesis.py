@@ -30,7 +30,7 @@ def start_chains(apps, schema_editor) -> None:
     db = schema_editor.connection.alias
     for practice_id in Practice.objects.using(db).order_by("created_at", "id").values_list("id", flat=True):
         chain = str(practice_id)
-        with transaction.atomic(using=db), chain_scope(chain):
+        with transaction.atomic(using=db), chain_scope(chain, using=db):
             ChainHead.objects.using(db).get_or_create(chain=chain)
             head = ChainHead.objects.using(db).select_for_update().get(chain=chain)
             if AuditEntry.objects.using(db).filter(chain=chain, event=GENESIS_EVENT).exists():
