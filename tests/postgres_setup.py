@@ -8,6 +8,13 @@ tables anyway. Instead the schema is migrated once per session through the `owne
 (`confide.core.rls`). The tests then run on `default`, the unprivileged application role, each
 inside a transaction that is rolled back, so the policies apply to every query they make.
 
+One thing is added for the tests alone: a SELECT policy on the audit log, `test_reader`, that
+admits every row when the connection carries `confide.test_reads_audit = on` (tests/settings.py
+sets it on the test connections) *and* no practice, user or audit chain is in context. Test code
+asserts on the entries it produced from outside any context; the application never reads the
+log without one, so its reads are judged by the production policies only (audit 0006).
+tests/audit/test_rls.py turns the setting off to test those policies alone.
+
 Transactional tests (`transaction=True`, live_server) are not supported on PostgreSQL: their
 flush needs TRUNCATE, which the application role deliberately lacks. The browser tests that
 use them run in the SQLite pass only (`-m "not e2e"`).
@@ -38,6 +45,16 @@ def django_db_setup(  # noqa: PLR0917 — the signature of pytest-django's own f
         yield from _default_setup(request, django_db_blocker, django_db_use_migrations, django_db_keepdb, django_db_createdb)
 
 
+TEST_READER_POLICY = """
+    CREATE POLICY test_reader ON audit_auditentry FOR SELECT USING (
+        current_setting('confide.test_reads_audit', true) = 'on'
+        AND NULLIF(current_setting('confide.practice_id', true), '') IS NULL
+        AND NULLIF(current_setting('confide.user_id', true), '') IS NULL
+        AND NULLIF(current_setting('confide.audit_chain', true), '') IS NULL
+    )
+"""
+
+
 def _postgres_setup(request: pytest.FixtureRequest, django_db_blocker) -> Generator[None]:
     from django.conf import settings
     from django.core.management import call_command
@@ -52,6 +69,9 @@ def _postgres_setup(request: pytest.FixtureRequest, django_db_blocker) -> Genera
         )
     with django_db_blocker.unblock():
         call_command("migrate", database="owner", interactive=False, verbosity=max(request.config.option.verbose, 0))
+        with connections["owner"].cursor() as cursor:
+            cursor.execute("DROP POLICY IF EXISTS test_reader ON audit_auditentry")
+            cursor.execute(TEST_READER_POLICY)
         connections["owner"].close()
     yield
     # Nothing to tear down: the database belongs to the CI run, which drops it afterwards.

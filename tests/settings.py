@@ -20,3 +20,11 @@ from confide.settings import *  # noqa: E402,F403
 
 # Argon2 stays the hasher (what production runs) but with test-sized cost parameters.
 PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
+
+# PostgreSQL pass: the test connections carry `confide.test_reads_audit = on`, which the test-only
+# policy tests/postgres_setup.py adds lets *test code* read the audit log outside any practice or
+# user context (assertions on the entries a test produced). Production has no such policy; the
+# application's own reads run in a context, where only the production policies apply, and
+# tests/audit/test_rls.py switches it off to test those alone.
+if DATABASES["default"]["ENGINE"] == "confide.core.db.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c confide.test_reads_audit=on"

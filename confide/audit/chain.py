@@ -5,7 +5,13 @@ transaction (atomic, not durable), so the action and its entry commit or roll ba
 The chain head row is locked for the append (PostgreSQL: SELECT … FOR UPDATE; SQLite: the
 IMMEDIATE transaction already holds the write lock), so concurrent writers get gap-free,
 strictly increasing sequence numbers. When a signed checkpoint is due it is written after the
-transaction commits (confide/audit/checkpoints.py).
+transaction commits; the entry that opens a tail enqueues the timer's seal of it
+(confide/audit/checkpoints.py). On PostgreSQL the statements run in the chain's scope
+(confide/audit/scope.py), the one thing row-level security lets insert into the log.
+
+Every practice's chain starts with a genesis entry (`start_chain`, from a post_save of the
+practice, in its creation transaction: confide/audit/signals.py), so `confide audit verify`
+can tell a practice whose whole chain was deleted from one that never had entries.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from django.utils import timezone
 from confide.audit import checkpoints
 from confide.audit.events import AuditEvent
 from confide.audit.models import GENESIS, AuditEntry, ChainHead
+from confide.audit.scope import chain_scope
 from confide.core.http import client_ip
 
 PLATFORM_CHAIN = "platform"
@@ -106,7 +113,7 @@ def record(
     event = AuditEvent(event)  # a string outside the enum is refused here
     who = as_audit_actor(actor)
     chain = str(practice_id) if practice_id else PLATFORM_CHAIN
-    with transaction.atomic():
+    with transaction.atomic(), chain_scope(chain):
         head = _locked_head(chain)
         entry = AuditEntry(
             chain=chain,
@@ -136,3 +143,11 @@ def record(
         checkpoint_fields = checkpoints.after_append(head, entry)  # a signed checkpoint after commit, when due
         ChainHead.objects.filter(chain=chain).update(seq=entry.seq, hash=entry.hash, **checkpoint_fields)
     return entry
+
+
+PRACTICE_SETUP = system_actor("practice-setup")
+
+
+def start_chain(practice_id: uuid.UUID) -> AuditEntry:
+    """A new practice's genesis entry: seq 1 of its chain, ids only (the practice is the chain)."""
+    return record(AuditEvent.CHAIN_STARTED, practice_id=practice_id, actor=PRACTICE_SETUP)

@@ -3,16 +3,26 @@
 A checkpoint says "chain C had its entry `seq` with hash H at time T", signed with Ed25519. The
 chain hash makes entry `seq` commit to every entry before it, so a checkpoint kept where the
 database's writers cannot reach lets `confide audit verify` detect what the chain alone cannot:
-a tail truncated after the checkpoint, or a prefix rewritten with recomputed hashes.
+a tail truncated after the checkpoint, or a prefix rewritten with recomputed hashes. Since v2 a
+checkpoint also lists the hash of every entry it seals since the chain's previous checkpoint
+(`since`+1 … `seq`, at most MAX_LISTED of them; the signature covers their digest), so verify
+can name the first entry a rewrite changed rather than only the checkpoint that caught it.
 
-When: `record()` (confide/audit/chain.py) calls `after_append` under the chain-head lock. A
-checkpoint is due when the entry's seq is a multiple of CONFIDE_AUDIT_CHECKPOINT_EVERY (100), or
-when CONFIDE_AUDIT_CHECKPOINT_MINUTES (10) have passed since the chain's last checkpoint (the
-clock starts at the chain's first entry; it is checked at append time, so an idle chain gets its
-next checkpoint with its next entry, or from `confide audit checkpoint`). The checkpoint is signed
-and written in `transaction.on_commit`: a rolled-back entry never gets one. Writing it is
-best-effort for the append: a failing sink is logged (ids only) and the action still commits;
-`verify` warns when a chain head names a checkpoint the sink does not hold.
+When (confide/audit/chain.py calls `after_append` under the chain-head lock):
+* every CONFIDE_AUDIT_CHECKPOINT_EVERY (100) entries, and at an append when
+  CONFIDE_AUDIT_CHECKPOINT_MINUTES (10) have passed since the chain's last checkpoint; these are
+  signed and written in `transaction.on_commit`, so a rolled-back entry never gets one;
+* on a timer, for a chain that goes quiet: the entry that opens a tail (the first one after a
+  checkpoint, or the chain's genesis entry) enqueues one `seal_chain` task (confide/audit/tasks.py)
+  with run_after = its time + CONFIDE_AUDIT_CHECKPOINT_MINUTES, in the same transaction and under
+  the same lock. So there is one pending seal per open tail however many web and worker
+  processes append, none for a rolled-back entry, and since the task is a row of the task
+  database it survives a restart of the worker (`confide db_worker`). The task checkpoints the
+  head as it is when it runs (`seal`); a failure is logged and retried an interval later.
+* `confide audit checkpoint` seals every chain now (after an upgrade, before a backup).
+Writing is best-effort for the action: a failing sink is logged (ids only) and the action still
+commits; the next seal covers what a failed one missed, and `verify` fails for entries older
+than twice the interval that no checkpoint covers.
 
 Key: DATA_DIR/keyring/audit-signing.key (PKCS#8 PEM, mode 0600), created on first use, never in
 the database, never logged; its public half is DATA_DIR/keyring/audit-signing.pub. If the public
@@ -29,6 +39,8 @@ Sinks (CONFIDE_AUDIT_CHECKPOINT_SINK):
   and a retain-until date CONFIDE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS ahead (If-None-Match: * so an
   existing key is never replaced). Verification reads every object *version*, so a delete marker
   cannot hide a checkpoint.
+A sink that is missing or cannot be read is a failure of `verify` (`problem()`), not a warning:
+deleting the checkpoints must not turn verification into the chain checking only itself.
 """
 
 from __future__ import annotations
@@ -44,7 +56,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -60,6 +72,8 @@ logger = logging.getLogger(__name__)
 SIGNING_KEY_NAME = "audit-signing.key"
 PUBLIC_KEY_NAME = "audit-signing.pub"
 DOMAIN = b"confide-audit-checkpoint/v1\n"  # what a signature is over starts with this: no cross-protocol reuse
+DOMAIN_V2 = b"confide-audit-checkpoint/v2\n"
+MAX_LISTED = 1000  # entry hashes a checkpoint lists at most (64 KB): a longer span lists none
 _CHAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")  # practice UUIDs and "platform": safe path parts
 
 
@@ -81,6 +95,10 @@ def _check_chain(chain: str) -> str:
     return chain
 
 
+def hashes_digest(hashes: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     chain: str
@@ -89,27 +107,63 @@ class Checkpoint:
     at: str  # when it was signed, UTC
     key_id: str = ""
     signature: str = ""  # base64 Ed25519 signature over message()
+    version: int = 2
+    # v2: the entries since+1..seq are listed by hash (signed through their digest); since == seq
+    # when none are listed (a span over MAX_LISTED, or the previous checkpoint is unknown).
+    since: int = -1
+    digest: str = ""
+    hashes: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def message(self) -> bytes:
-        return DOMAIN + f"{self.chain}\n{self.seq}\n{self.hash}\n{self.at}\n".encode()
+        if self.version == 1:
+            return DOMAIN + f"{self.chain}\n{self.seq}\n{self.hash}\n{self.at}\n".encode()
+        return DOMAIN_V2 + f"{self.chain}\n{self.seq}\n{self.hash}\n{self.at}\n{self.since}\n{self.digest}\n".encode()
+
+    @property
+    def lists_entries(self) -> bool:
+        return self.version >= 2 and self.since < self.seq
+
+    def without_hashes(self) -> Checkpoint:
+        """The same checkpoint without its list (the digest stays): what verify keeps in memory."""
+        return replace(self, hashes=())
 
     def to_json(self) -> bytes:
-        return (json.dumps({"v": 1, **asdict(self)}, sort_keys=True, indent=1) + "\n").encode()
+        data = asdict(self)
+        version = data.pop("version")
+        if version == 1:
+            for name in ("since", "digest", "hashes"):
+                data.pop(name)
+        else:
+            data["hashes"] = list(self.hashes)
+        return (json.dumps({"v": version, **data}, sort_keys=True, indent=1) + "\n").encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Checkpoint:
         try:
             data = json.loads(raw)
-            if data.get("v") != 1:
-                raise ValueError(f"unknown version {data.get('v')!r}")
+            version = data.get("v")
+            if version not in (1, 2):
+                raise ValueError(f"unknown version {version!r}")
             checkpoint = cls(
                 chain=str(data["chain"]), seq=int(data["seq"]), hash=str(data["hash"]), at=str(data["at"]),
-                key_id=str(data["key_id"]), signature=str(data["signature"]),
+                key_id=str(data["key_id"]), signature=str(data["signature"]), version=version,
             )  # fmt: skip
+            if version == 2:
+                hashes = data["hashes"]
+                if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+                    raise ValueError("hashes is not a list of strings")
+                checkpoint = replace(checkpoint, since=int(data["since"]), digest=str(data["digest"]), hashes=tuple(hashes))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"malformed checkpoint: {type(exc).__name__}: {str(exc)[:80]}") from None
-        if "\n" in checkpoint.chain + checkpoint.hash + checkpoint.at:
+        if "\n" in checkpoint.chain + checkpoint.hash + checkpoint.at + checkpoint.digest:
             raise CheckpointError("malformed checkpoint: a field contains a newline")
+        if version == 2:
+            if not 0 <= checkpoint.since <= checkpoint.seq or len(checkpoint.hashes) != checkpoint.seq - checkpoint.since:
+                raise CheckpointError(f"malformed checkpoint: it lists {len(checkpoint.hashes)} hashes for seq {checkpoint.since + 1}..{checkpoint.seq}")
+            if hashes_digest(checkpoint.hashes) != checkpoint.digest:
+                raise CheckpointError("malformed checkpoint: its hashes do not match their digest")
+            if checkpoint.hashes and checkpoint.hashes[-1] != checkpoint.hash:
+                raise CheckpointError("malformed checkpoint: its last listed hash is not its own")
         return checkpoint
 
 
@@ -209,11 +263,22 @@ def forget_keys() -> None:
         _keys.clear()
 
 
-def sign(chain: str, seq: int, head_hash: str, at: datetime.datetime | None = None, key: Ed25519PrivateKey | None = None) -> Checkpoint:
+def sign(
+    chain: str, seq: int, head_hash: str, at: datetime.datetime | None = None, key: Ed25519PrivateKey | None = None,
+    *, hashes: Iterable[str] | None = None,
+) -> Checkpoint:
+    """A v2 checkpoint; `hashes`, if given, are those of the entries up to and including `seq`
+    since the previous checkpoint (the last one must be `head_hash`)."""
     key = key or signing_key()
-    unsigned = Checkpoint(chain=_check_chain(chain), seq=int(seq), hash=head_hash, at=_timestamp(at or timezone.now()))
+    listed = tuple(hashes or ())
+    if listed and listed[-1] != head_hash:
+        raise CheckpointError("the last listed hash must be the checkpointed entry's")
+    unsigned = Checkpoint(
+        chain=_check_chain(chain), seq=int(seq), hash=head_hash, at=_timestamp(at or timezone.now()),
+        since=int(seq) - len(listed), digest=hashes_digest(listed), hashes=listed,
+    )  # fmt: skip
     signature = base64.b64encode(key.sign(unsigned.message())).decode()
-    return Checkpoint(**{**asdict(unsigned), "key_id": key_id(key.public_key()), "signature": signature})
+    return replace(unsigned, key_id=key_id(key.public_key()), signature=signature)
 
 
 def signature_problem(checkpoint: Checkpoint, public_key: Ed25519PublicKey | None) -> str:
@@ -243,14 +308,26 @@ class StoredCheckpoint:
 class CheckpointSink(Protocol):
     name: str
 
+    def describe(self) -> str:
+        """Where it is, for messages: "directory /srv/…", "s3 bucket/prefix/"."""
+
+    def problem(self) -> str:
+        """'' if the sink can be read; otherwise why not ("missing", "not a directory", …)."""
+
     def put(self, checkpoint: Checkpoint) -> bool:
         """Store a checkpoint; False (and nothing changed) if one is already stored at its seq."""
+
+    def has(self, chain: str, seq: int) -> bool:
+        """Whether a checkpoint of `chain` at `seq` is stored."""
 
     def chains(self) -> list[str]:
         """Every chain the sink holds checkpoints for."""
 
     def read(self, chain: str) -> list[StoredCheckpoint]:
-        """The chain's checkpoints, ordered by seq."""
+        """The chain's checkpoints, ordered by seq, without their hash lists (constant size each)."""
+
+    def load(self, location: str) -> Checkpoint:
+        """One stored checkpoint in full, hash list included (`StoredCheckpoint.location`)."""
 
 
 def _parse_stored(location: str, name: str, raw: bytes) -> StoredCheckpoint:
@@ -262,7 +339,7 @@ def _parse_stored(location: str, name: str, raw: bytes) -> StoredCheckpoint:
         return StoredCheckpoint(location, seq, None, str(exc))
     if checkpoint.seq != seq:
         return StoredCheckpoint(location, seq, None, f"named for seq {seq} but says seq {checkpoint.seq}")
-    return StoredCheckpoint(location, seq, checkpoint)
+    return StoredCheckpoint(location, seq, checkpoint.without_hashes())
 
 
 class DirectorySink:
@@ -271,8 +348,28 @@ class DirectorySink:
     def __init__(self, root: Path):
         self.root = Path(root)
 
+    def describe(self) -> str:
+        return f"directory {self.root}"
+
+    def problem(self) -> str:
+        if not self.root.exists():
+            return "missing"
+        if not self.root.is_dir():
+            return "not a directory"
+        try:
+            next(iter(self.root.iterdir()), None)
+        except OSError as exc:
+            return f"unreadable ({type(exc).__name__})"
+        return ""
+
     def path(self, chain: str, seq: int) -> Path:
         return self.root / _check_chain(chain) / f"{seq:012d}.json"
+
+    def has(self, chain: str, seq: int) -> bool:
+        return self.path(chain, seq).is_file()
+
+    def load(self, location: str) -> Checkpoint:
+        return Checkpoint.from_json(Path(location).read_bytes())
 
     def put(self, checkpoint: Checkpoint) -> bool:
         final = self.path(checkpoint.chain, checkpoint.seq)
@@ -290,12 +387,16 @@ class DirectorySink:
         directory = self.root / _check_chain(chain)
         if not directory.is_dir():
             return []
-        stored = [
-            _parse_stored(str(p), p.name, p.read_bytes())
-            for p in directory.iterdir()
-            if p.is_file() and not p.name.startswith(".")
-        ]
+        stored = [self._read_one(p) for p in directory.iterdir() if not p.name.startswith(".")]
         return sorted(stored, key=lambda s: (s.seq, s.location))
+
+    @staticmethod
+    def _read_one(path: Path) -> StoredCheckpoint:
+        try:
+            return _parse_stored(str(path), path.name, path.read_bytes())
+        except OSError as exc:  # a directory where a file should be, a file it may not read
+            stem = path.name.removesuffix(".json")
+            return StoredCheckpoint(str(path), int(stem) if stem.isdigit() else -1, None, f"unreadable: {type(exc).__name__}")
 
 
 class S3ObjectLockSink:
@@ -311,8 +412,35 @@ class S3ObjectLockSink:
         self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         self.retain_days = retain_days
 
+    def describe(self) -> str:
+        return f"s3 {self.bucket}/{self.prefix}"
+
+    def problem(self) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.list_object_versions(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        except ClientError as exc:
+            return f"unreadable ({exc.response.get('Error', {}).get('Code', 'error')})"
+        except BotoCoreError as exc:
+            return f"unreadable ({type(exc).__name__})"
+        return ""
+
     def key(self, chain: str, seq: int) -> str:
         return f"{self.prefix}{_check_chain(chain)}/{seq:012d}.json"
+
+    def has(self, chain: str, seq: int) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key(chain, seq))
+        except ClientError:
+            return False
+        return True
+
+    def load(self, location: str) -> Checkpoint:
+        key, _, version_id = location.removeprefix(f"s3://{self.bucket}/").partition("?versionId=")
+        return Checkpoint.from_json(self.client.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)["Body"].read())
 
     def put(self, checkpoint: Checkpoint) -> bool:
         from botocore.exceptions import ClientError
@@ -376,46 +504,110 @@ def sink() -> CheckpointSink:
 
 
 # --- when, and the write ---------------------------------------------------------------------
+def seal_interval() -> datetime.timedelta:
+    """How soon after an entry a checkpoint covers it at the latest, with a worker running."""
+    return datetime.timedelta(minutes=settings.CONFIDE_AUDIT_CHECKPOINT_MINUTES)
+
+
 def after_append(head, entry) -> dict:
     """Called by `record()` with the locked chain head (before this entry) and the new entry.
 
-    Returns the extra ChainHead fields to update with seq/hash; if a checkpoint is due, arranges
-    for it to be signed and written once the transaction commits."""
+    Returns the extra ChainHead fields to update with seq/hash. If a checkpoint is due, arranges
+    for it to be signed and written once the transaction commits; otherwise, if this entry opens
+    a tail (the head was sealed), enqueues the timer's seal of it, in this transaction."""
     every = settings.CONFIDE_AUDIT_CHECKPOINT_EVERY
+    started = head.checkpoint_at  # the last checkpoint's time; None before the chain's first entry
     on_schedule = entry.seq % every == 0
-    if head.checkpoint_at is None and not on_schedule:
-        return {"checkpoint_at": entry.at}  # the chain's first entry starts the clock
-    overdue = head.checkpoint_at is not None and entry.at - head.checkpoint_at >= datetime.timedelta(
-        minutes=settings.CONFIDE_AUDIT_CHECKPOINT_MINUTES
-    )
-    if not (on_schedule or overdue):
-        return {}
-    transaction.on_commit(functools.partial(_write_after_commit, entry.chain, entry.seq, entry.hash))
-    return {"checkpoint_seq": entry.seq, "checkpoint_at": entry.at}
+    overdue = started is not None and entry.at - started >= seal_interval()
+    if on_schedule or overdue:
+        transaction.on_commit(functools.partial(_write_after_commit, entry.chain, entry.seq, entry.hash, head.checkpoint_seq))
+        return {"checkpoint_seq": entry.seq, "checkpoint_at": max(entry.at, started or entry.at)}
+    if head.seq == head.checkpoint_seq:
+        schedule_seal(entry.chain, entry.at + seal_interval())
+    return {"checkpoint_at": entry.at} if started is None else {}  # the chain's first entry starts the clock
 
 
-def write(chain: str, seq: int, head_hash: str, target: CheckpointSink | None = None) -> Checkpoint:
-    """Sign and store a checkpoint now. Storing the same seq twice keeps the first."""
-    checkpoint = sign(chain, seq, head_hash)
+def schedule_seal(chain: str, when: datetime.datetime) -> None:
+    """Enqueue the timer's seal of `chain` for `when` (in the caller's transaction, with the
+    database task backend). A backend that cannot defer a task (`immediate`, for one-off
+    scripts) gets none: `confide audit checkpoint` is the way to seal after such a script."""
+    from confide.audit.tasks import seal_chain
+
+    if seal_chain.get_backend().supports_defer:
+        seal_chain.using(run_after=when).enqueue(chain)
+
+
+def listed_hashes(chain: str, since: int, seq: int) -> list[str] | None:
+    """The hashes of entries since+1..seq, read from the database; None when there are more than
+    MAX_LISTED, the previous checkpoint is unknown, or the rows read are not exactly those."""
+    from confide.audit.models import AuditEntry
+    from confide.audit.scope import chain_scope
+
+    if not 0 <= since < seq or seq - since > MAX_LISTED:
+        return None
+    with chain_scope(chain):
+        rows = list(AuditEntry.objects.filter(chain=chain, seq__gt=since, seq__lte=seq).order_by("seq").values_list("seq", "hash"))
+    if [s for s, _ in rows] != list(range(since + 1, seq + 1)):
+        return None
+    return [h for _, h in rows]
+
+
+def _signed(chain: str, seq: int, head_hash: str, since: int | None) -> Checkpoint:
+    hashes = listed_hashes(chain, since, seq) if since is not None else None
+    if hashes and hashes[-1] != head_hash:
+        hashes = None  # not the entries the head names: list none rather than the wrong ones
+    return sign(chain, seq, head_hash, hashes=hashes)
+
+
+def write(chain: str, seq: int, head_hash: str, target: CheckpointSink | None = None, *, since: int | None = None) -> Checkpoint:
+    """Sign and store a checkpoint now, listing the entries after `since` when it can. Storing
+    the same seq twice keeps the first."""
+    checkpoint = _signed(chain, seq, head_hash, since)
     (target or sink()).put(checkpoint)
     return checkpoint
 
 
-def _write_after_commit(chain: str, seq: int, head_hash: str) -> None:
+def _write_after_commit(chain: str, seq: int, head_hash: str, since: int) -> None:
     try:
-        write(chain, seq, head_hash)
+        write(chain, seq, head_hash, since=since)
     except Exception:  # noqa: BLE001 — the entry is committed; a lost checkpoint must not fail the action
         logger.error(
             "audit checkpoint could not be written",
             exc_info=True,
             extra={"event": "audit:checkpoint:failed", "object_id": chain, "count": seq},
         )
+        try:
+            schedule_seal(chain, timezone.now() + seal_interval())  # the timer tries again
+        except Exception:  # noqa: BLE001 — verify reports a tail left unsealed
+            logger.error("audit seal could not be scheduled", exc_info=True, extra={"event": "audit:checkpoint:failed", "object_id": chain})
+
+
+def seal(chain: str, target: CheckpointSink | None = None) -> Checkpoint | None:
+    """Checkpoint the chain's head as it is now, unless the sink holds a checkpoint of it
+    already (the timer's task, and `confide audit checkpoint`). The head is read and marked under
+    its lock, the checkpoint written after that commits; returns it if newly stored. Raises if
+    the sink cannot be written (the caller retries)."""
+    from confide.audit.models import ChainHead
+
+    target = target or sink()
+    with transaction.atomic():
+        head = ChainHead.objects.select_for_update().filter(chain=chain).first()
+        if head is None or head.seq == 0:
+            return None
+        since = head.checkpoint_seq
+        if since < head.seq:
+            ChainHead.objects.filter(chain=chain).update(
+                checkpoint_seq=head.seq, checkpoint_at=max(timezone.now(), head.checkpoint_at or timezone.now())
+            )
+    if since == head.seq and target.has(chain, head.seq):
+        return None
+    checkpoint = _signed(chain, head.seq, head.hash, since if since < head.seq else None)
+    return checkpoint if target.put(checkpoint) else None
 
 
 def checkpoint_heads(chains: Iterable[str] | None = None) -> list[Checkpoint]:
-    """Checkpoint the current head of each chain (all, or those named): `confide audit checkpoint`,
-    for a cron job or shutdown. Returns the checkpoints newly stored (a head already checkpointed
-    at its seq is left as it is)."""
+    """Seal every chain (or those named) now: `confide audit checkpoint`, after an upgrade or
+    before a backup. Returns the checkpoints newly stored."""
     from confide.audit.models import ChainHead
 
     target, written = sink(), []
@@ -423,11 +615,7 @@ def checkpoint_heads(chains: Iterable[str] | None = None) -> list[Checkpoint]:
     if chains is not None:
         heads = heads.filter(chain__in=list(chains))
     for chain in heads.values_list("chain", flat=True):
-        with transaction.atomic():
-            head = ChainHead.objects.select_for_update().get(chain=chain)
-            if head.checkpoint_seq != head.seq:
-                ChainHead.objects.filter(chain=chain).update(checkpoint_seq=head.seq, checkpoint_at=timezone.now())
-        checkpoint = sign(head.chain, head.seq, head.hash)
-        if target.put(checkpoint):
+        checkpoint = seal(chain, target)
+        if checkpoint is not None:
             written.append(checkpoint)
     return written

@@ -24,6 +24,9 @@ class AuditEvent(StrEnum):
     PRACTICE_SWITCHED = "accounts:practice:switched"
     ACCESS_REVOKED_MID_SESSION = "accounts:membership:revoked-mid-session"
     PRACTICE_SETTINGS_CHANGED = "core:practice:settings-changed"
+    # the log itself
+    CHAIN_STARTED = "audit:chain:started"  # a chain's genesis entry: seq 1 of a new practice's chain (detail {} ), or, for a practice older than genesis entries, appended by audit 0004 (detail: existing_entries)
+    LOG_EXPORTED = "audit:log:exported"  # the compliance export (`confide audit export`); detail: counts
     # vault
     SUBJECT_SHREDDED = "vault:subject:shredded"
     KEK_ROTATED = "vault:kek:rotated"

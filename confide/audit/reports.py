@@ -5,6 +5,14 @@ A practice sees its own chain, plus the platform-chain entries (sign-ins, MFA, r
 of its members: the privacy officer needs to see who signed in, not only what happened inside.
 Never another practice's chain. Every function here only reads; authorization is the caller's
 permission check (the route policy) plus the `actor.has(...)` checks below.
+
+Entries about psychotherapy notes (AUTHOR_ONLY_CATEGORIES) are their author's alone, as the notes
+are (HIPAA keeps them apart; the notes panel promises "nobody else can tell whether you keep
+any"): the viewer, its CSV export and the per-patient access report show them only to the staff
+member who made them; the viewer tells everyone else how many there are in the period shown,
+with no patient, no person and no event (and not even that once a patient, a person or an event
+is chosen). They stay whole in the chain: `confide audit verify` checks them, and the compliance
+export (`compliance_entries`, `confide audit export`, run by the operator) holds them in full.
 """
 
 from __future__ import annotations
@@ -31,6 +39,25 @@ PAGE_SIZE = 50
 # Account and practice security events: what the "security events" pages list (the audit viewer
 # lists everything).
 SECURITY_EVENTS = frozenset(e.value for e in AuditEvent if e.value.split(":", 1)[0] in {"accounts", "core", "vault"})
+
+# Categories whose entries only their actor sees on screen: the chart door's psychotherapy notes
+# (confide/access/policy.py PSYCHOTHERAPY_NOTES; a test keeps the two equal: audit sits below access).
+AUTHOR_ONLY_CATEGORIES = frozenset({"health.psychotherapy_notes"})
+
+
+def about_author_only() -> Q:
+    """Entries whose categories include an author-only one. (A JSON list: matched on its text,
+    quotes included, which works on SQLite and PostgreSQL alike.)"""
+    query = Q(pk__in=[])
+    for category in AUTHOR_ONLY_CATEGORIES:
+        query |= Q(categories__icontains=f'"{category}"')
+    return query
+
+
+def shown_to(user_id) -> Q:
+    """Everything but the author-only entries of someone other than `user_id` (None: of anyone)."""
+    own = Q(actor_kind="user", actor_id=str(user_id)) if user_id is not None else Q(pk__in=[])
+    return ~about_author_only() | own
 
 
 # --- Scope ------------------------------------------------------------------------------------
@@ -132,10 +159,26 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 
 
 def filtered_entries(actor: StaffActor, filters: LogFilter) -> QuerySet:
-    """The practice's entries (see `practice_scope`) that match the filters, newest first."""
+    """The practice's entries (see `practice_scope`) that match the filters and that this actor
+    may see (`shown_to`), newest first."""
     if not actor.has(Perm.AUDIT_LOG_VIEW):
         raise Forbidden(Perm.AUDIT_LOG_VIEW)
-    queryset = AuditEntry.objects.filter(practice_scope(actor.practice_id))
+    return _newest_first(_matching(AuditEntry.objects.filter(practice_scope(actor.practice_id), shown_to(actor.user_id)), filters))
+
+
+def author_only_count(actor: StaffActor, filters: LogFilter) -> int | None:
+    """How many entries about psychotherapy notes of others the filtered view leaves out: by date
+    only (the practice's chain, all staff, all events). None once a patient, a person or an event
+    is chosen: a count then would say about whom, whose, or what."""
+    if not actor.has(Perm.AUDIT_LOG_VIEW):
+        raise Forbidden(Perm.AUDIT_LOG_VIEW)
+    if filters.patient_id is not None or filters.user_id is not None or filters.event is not None:
+        return None
+    hidden = AuditEntry.objects.filter(chain=str(actor.practice_id)).filter(about_author_only()).exclude(actor_kind="user", actor_id=str(actor.user_id))
+    return _matching(hidden, filters).count()
+
+
+def _matching(queryset: QuerySet, filters: LogFilter) -> QuerySet:
     if filters.patient_id is not None:
         queryset = queryset.filter(subject_id=filters.patient_id)
     if filters.user_id is not None:
@@ -146,14 +189,15 @@ def filtered_entries(actor: StaffActor, filters: LogFilter) -> QuerySet:
         queryset = queryset.filter(at__gte=_day_start(filters.date_from))
     if filters.date_to is not None:
         queryset = queryset.filter(at__lt=_day_start(filters.date_to + datetime.timedelta(days=1)))
-    return _newest_first(queryset)
+    return queryset
 
 
-def audit_log_page(actor: StaffActor, filters: LogFilter, page: int = 1) -> tuple[Page, list[EntryView]]:
-    """One page (PAGE_SIZE entries) of the filtered log; a page number past the end gives the last page."""
+def audit_log_page(actor: StaffActor, filters: LogFilter, page: int = 1) -> tuple[Page, list[EntryView], int | None]:
+    """One page (PAGE_SIZE entries) of the filtered log (a page number past the end gives the
+    last page), and how many entries about others' psychotherapy notes it leaves out (None: not said)."""
     paginator = Paginator(filtered_entries(actor, filters), PAGE_SIZE)
     current = paginator.get_page(page)
-    return current, with_people(current.object_list)
+    return current, with_people(current.object_list), author_only_count(actor, filters)
 
 
 # --- CSV export -----------------------------------------------------------------------------
@@ -186,8 +230,28 @@ def _cell(entry: AuditEntry, name: str) -> str:
 
 
 def export_csv_rows(actor: StaffActor, filters: LogFilter) -> Iterator[str]:
-    """The filtered entries as CSV text, a header line then one line per entry, streamed."""
-    queryset = filtered_entries(actor, filters)
+    """The filtered entries this actor may see as CSV text, a header line then one line per
+    entry, streamed."""
+    return _csv_rows(filtered_entries(actor, filters))
+
+
+def compliance_entries(practice_id: uuid.UUID, filters: LogFilter) -> QuerySet:
+    """The compliance export's entries: the viewer's scope and filters, and every entry about
+    psychotherapy notes in full. For `confide audit export` only (run by the operator, in the
+    practice's context; it records that it ran): never behind a web page."""
+    return _newest_first(_matching(AuditEntry.objects.filter(practice_scope(practice_id)), filters))
+
+
+def is_author_only(entry: AuditEntry) -> bool:
+    return bool(AUTHOR_ONLY_CATEGORIES.intersection(entry.categories or ()))
+
+
+def _csv_rows(queryset: QuerySet) -> Iterator[str]:
+    return csv_lines(queryset.iterator(chunk_size=500))
+
+
+def csv_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
+    """A header line, then one CSV line per entry (cells a spreadsheet would evaluate escaped)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -198,7 +262,7 @@ def export_csv_rows(actor: StaffActor, filters: LogFilter) -> Iterator[str]:
         return buffer.getvalue()
 
     yield line(CSV_COLUMNS)
-    for entry in queryset.iterator(chunk_size=500):
+    for entry in entries:
         yield line(_cell(entry, name) for name in CSV_COLUMNS)
 
 
@@ -222,10 +286,12 @@ class AccessRow:
     categories: tuple[str, ...]
 
 
-def patient_access_report(practice_id: uuid.UUID, patient_id: uuid.UUID) -> list[AccessRow]:
+def patient_access_report(practice_id: uuid.UUID, patient_id: uuid.UUID, *, shown_to_user) -> list[AccessRow]:
     """Who opened this patient's record, when, in what role, for what purpose: every entry of the
-    practice's chain about the patient, newest first. Ids, roles and categories only."""
-    queryset = AuditEntry.objects.filter(chain=str(practice_id), subject_id=patient_id).order_by("-seq")
+    practice's chain about the patient, newest first, but for entries about psychotherapy notes
+    not made by `shown_to_user` (a user id; None: a reader who made none, such as the patient).
+    Ids, roles and categories only."""
+    queryset = AuditEntry.objects.filter(shown_to(shown_to_user), chain=str(practice_id), subject_id=patient_id).order_by("-seq")
     return [
         AccessRow(
             when=e.at, actor_id=e.actor_id, actor_kind=e.actor_kind, actor_role=e.actor_role,

@@ -2,9 +2,10 @@
 
 `verify_chain` is a pure function over an iterable of entries (anything with the hashed fields and
 `hash` as attributes, ordered by seq), the chain's stored checkpoints, the verification key and
-the chain-head row. It walks the entries once, keeping only the previous two hashes and the
-checkpoints by seq, so verifying a chain takes constant memory in its length; `verify_chains`
-feeds it rows streamed from the database with `.iterator(chunk_size=...)`.
+the chain-head row. It walks the entries once, keeping only the previous two hashes, the last
+MAX_LISTED entry hashes and the checkpoints by seq (without their hash lists), so verifying a
+chain takes constant memory in its length; `verify_chains` feeds it rows streamed from the
+database with `.iterator(chunk_size=...)`.
 
 For each entry at position `expected` (seqs start at 1 and step by 1):
 
@@ -16,28 +17,42 @@ For each entry at position `expected` (seqs start at 1 and step by 1):
   before was rewritten with a recomputed hash);
 
 then every checkpoint: its Ed25519 signature (**bad-signature**), that it names this chain, that the
-entry at its seq has the hash it signed (**rewritten**: the chain up to there was recomputed), and
-that its seq is not beyond the last entry (**truncated**); and the chain head row against the last
-entry (**deleted** / **inserted** / **edited** at the tail). After a problem the walk resynchronises
-on the entry's stored hash, so one tampered entry is reported once, not as a cascade.
+entry at its seq has the hash it signed (**rewritten**: the chain up to there was recomputed; named
+at the first entry whose hash differs from the hashes the checkpoint lists, when it lists them),
+and that its seq is not beyond the last entry (**truncated**); and the chain head row against the
+last entry (**deleted** / **inserted** / **edited** at the tail). After a problem the walk
+resynchronises on the entry's stored hash, so one tampered entry is reported once, not as a cascade.
+
+Two checks that do not trust the database:
+
+* a practice's chain must exist and hold its **genesis** entry (at seq 1; or, for a practice older
+  than genesis entries, appended saying how many entries came before it): a practice whose
+  entries and chain head were all deleted is a failure, not a practice with nothing to check;
+* with `sealed_before` (the command passes now − 2 × CONFIDE_AUDIT_CHECKPOINT_MINUTES) an entry
+  written before then that no checkpoint covers is **unsealed**: the task worker seals a tail
+  within one interval, so its checkpoints were deleted (with `checkpoint_seq` reset, nothing in
+  the database says so) or no worker is running.
 """
 
 from __future__ import annotations
 
-from collections import namedtuple
-from collections.abc import Iterable, Iterator
+import datetime
+from collections import deque, namedtuple
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from confide.audit.chain import HASHED_FIELDS, entry_hash
-from confide.audit.checkpoints import CheckpointSink, StoredCheckpoint, signature_problem
+from confide.audit.checkpoints import MAX_LISTED, Checkpoint, CheckpointError, CheckpointSink, StoredCheckpoint, signature_problem
+from confide.audit.events import AuditEvent
 from confide.audit.models import GENESIS
 
 Row = namedtuple("Row", (*HASHED_FIELDS, "hash"))
 MAX_PROBLEMS = 100  # kept per chain (the rest are only counted): bounded memory on a badly broken chain
 
 # Ties at one seq: what the entries themselves show first, then the checkpoints, then the head row.
-_PRIORITY = {"edited": 0, "deleted": 0, "inserted": 0, "reordered": 0, "truncated": 1, "rewritten": 1,
-             "bad-signature": 2, "bad-checkpoint": 2, "head": 3}  # fmt: skip
+_PRIORITY = {"edited": 0, "deleted": 0, "inserted": 0, "reordered": 0, "genesis": 0, "truncated": 1, "rewritten": 1,
+             "unsealed": 1, "bad-signature": 2, "bad-checkpoint": 2, "head": 3}  # fmt: skip
+GENESIS_EVENT = AuditEvent.CHAIN_STARTED.value
 
 
 @dataclass(frozen=True, order=True)
@@ -82,6 +97,10 @@ def _with_prev(row, prev_hash: str) -> str:
     return entry_hash(Row(**values, hash=""))
 
 
+def _timestamp(at: str) -> str:
+    return at.replace("T", " ").removesuffix("Z")
+
+
 def verify_chain(
     chain: str,
     rows: Iterable,
@@ -90,11 +109,19 @@ def verify_chain(
     public_key=None,
     head: tuple[int, str] | None = None,
     head_checkpoint_seq: int = 0,
+    practice: bool = False,
+    sealed_before: datetime.datetime | None = None,
+    load_checkpoint: Callable[[str], Checkpoint] | None = None,
 ) -> ChainReport:
-    """Check one chain. `rows` ordered by seq; `head` is the ChainHead row's (seq, hash), None if absent."""
+    """Check one chain. `rows` ordered by seq; `head` is the ChainHead row's (seq, hash), None if
+    absent. `practice`: the chain is a practice's, so it must exist and hold its genesis entry.
+    `sealed_before`: entries written before then must be covered by a checkpoint.
+    `load_checkpoint(location)`: a stored checkpoint in full (its hash list), to name where a
+    rewrite begins."""
     report = ChainReport(chain)
 
     signed: dict[int, list] = {}
+    locations: dict[int, str] = {}
     for stored in checkpoints:
         report.checkpoints += 1
         cp = stored.checkpoint
@@ -108,14 +135,18 @@ def verify_chain(
             report.add(cp.seq, "bad-checkpoint", f"checkpoint {stored.location} is signed for chain {cp.chain}, not this one")
         else:
             signed.setdefault(cp.seq, []).append(cp)
+            locations.setdefault(cp.seq, stored.location)
     if head_checkpoint_seq and head_checkpoint_seq not in signed:
         report.warnings.append(
             f"the chain head records a checkpoint at seq {head_checkpoint_seq} that the sink does not hold "
             "(it failed to write, or the sink was changed): see the application log"
         )
+    last_signed = max(signed, default=0)
 
     expected, prev, prev_prev = 1, GENESIS, None
     last_seq, last_hash = 0, GENESIS
+    recent: deque = deque(maxlen=MAX_LISTED)  # (seq, hash) of the last entries: where a rewrite begins
+    genesis_seq, pinpointed, unsealed = 0, False, False
     for row in rows:
         report.entries += 1
         seq = row.seq
@@ -135,9 +166,22 @@ def verify_chain(
                 report.add(seq, "reordered", f"neither its hash nor its link to entry {seq - 1} matches: entries were reordered (or this one rewritten)")
             elif not link_ok:
                 report.add(seq, "reordered", f"prev_hash does not match entry {seq - 1}'s hash: entries before it were reordered, replaced or removed")
+        if row.event == GENESIS_EVENT and practice:
+            genesis_seq = _check_genesis(report, row, genesis_seq)
+        if sealed_before is not None and not unsealed and seq > last_signed and row.at < sealed_before:
+            unsealed = True
+            report.add(seq, "unsealed",
+                       f"entry {seq} was written at {row.at:%Y-%m-%d %H:%M:%S} UTC and no checkpoint covers it, though the task "
+                       "worker seals a tail within CONFIDE_AUDIT_CHECKPOINT_MINUTES: checkpoints were deleted, or no worker is "
+                       "running (`confide audit checkpoint` seals every chain now)")  # fmt: skip
+        recent.append((seq, row.hash))
         for cp in signed.pop(seq, ()):
             if cp.hash != row.hash:
-                report.add(seq, "rewritten", f"entry {seq}'s hash differs from the checkpoint signed at {cp.at}: the chain up to it was rewritten")
+                first = _first_rewritten(cp, locations.get(seq), recent, load_checkpoint) if not pinpointed else None
+                pinpointed = True
+                report.add(first or seq, "rewritten",
+                           f"entry {first or seq}'s hash differs from the one the checkpoint at seq {seq} (signed {_timestamp(cp.at)}) "
+                           + ("lists for it: the chain was rewritten from this entry on" if first else "recorded: the chain up to it was rewritten"))  # fmt: skip
         prev_prev, prev = row.prev_hash, row.hash
         expected = max(expected, seq + 1)
         last_seq, last_hash = max(last_seq, seq), row.hash
@@ -150,6 +194,12 @@ def verify_chain(
         else:
             report.add(seq, "deleted", f"entry {seq}, named by the checkpoint signed at {cps[0].at}, is missing")
 
+    if practice and not genesis_seq:
+        if not report.entries and head is None:
+            report.add(1, "deleted", "the practice has no audit chain: no entries and no chain head, though every practice's chain "
+                                     "starts with a genesis entry when the practice is created: its whole chain was deleted")  # fmt: skip
+        else:
+            report.add(1, "genesis", f"the chain holds no genesis entry ({GENESIS_EVENT}): it was deleted, and the chain begun again")
     if head is None:
         if report.entries:
             report.add(last_seq, "head", "the chain has entries but no chain head row")
@@ -162,37 +212,83 @@ def verify_chain(
     return report
 
 
+def _check_genesis(report: ChainReport, row, genesis_seq: int) -> int:
+    """A genesis entry belongs at seq 1, or appended (audit 0004) after as many entries as it says."""
+    if genesis_seq:
+        report.add(row.seq, "genesis", f"a second genesis entry (the first is seq {genesis_seq}): it was inserted")
+        return genesis_seq
+    detail = row.detail if isinstance(row.detail, dict) else {}
+    if row.seq != 1 and detail.get("existing_entries") != row.seq - 1:
+        report.add(row.seq, "genesis", "a genesis entry in the middle of the chain that does not say how many entries came before it")
+    return row.seq
+
+
+def _first_rewritten(cp: Checkpoint, location: str | None, recent: deque, load: Callable[[str], Checkpoint] | None) -> int | None:
+    """The first seq whose hash differs from those the checkpoint lists, if it lists them and they
+    can be read (and still belong to that signed checkpoint); else None."""
+    if not cp.lists_entries:
+        return None
+    full = cp if cp.hashes else None
+    if full is None and load is not None and location is not None:
+        try:
+            loaded = load(location)
+        except (CheckpointError, OSError, ValueError):
+            return None
+        full = loaded if (loaded.digest, loaded.signature) == (cp.digest, cp.signature) else None
+    if full is None:
+        return None
+    seen = dict(recent)
+    for seq, listed in zip(range(full.since + 1, full.seq + 1), full.hashes, strict=True):
+        if seen.get(seq) != listed:
+            return seq
+    return None
+
+
 # --- the database side -----------------------------------------------------------------------
-def stream_rows(chain: str, chunk_size: int = 2000) -> Iterator[Row]:
+def stream_rows(chain: str, chunk_size: int = 2000, *, using: str = "default") -> Iterator[Row]:
     """A chain's entries ordered by seq, read in chunks (a server-side cursor on PostgreSQL)."""
     from confide.audit.models import AuditEntry
 
-    query = AuditEntry.objects.filter(chain=chain).order_by("seq", "id").values_list(*HASHED_FIELDS, "hash")
+    query = AuditEntry.objects.using(using).filter(chain=chain).order_by("seq", "id").values_list(*HASHED_FIELDS, "hash")
     for values in query.iterator(chunk_size=chunk_size):
         yield Row._make(values)
 
 
-def all_chains(sink: CheckpointSink) -> list[str]:
-    """Every chain anything knows of: head rows, entries, and the sink (a chain whose rows were
-    all deleted, head included, still has its checkpoints)."""
+def all_chains(sink: CheckpointSink, *, using: str = "default", practices: Iterable[str] = ()) -> list[str]:
+    """Every chain anything knows of: practices, head rows, entries, and the sink (a chain whose
+    rows were all deleted, head included, still has its checkpoints, and its practice)."""
     from confide.audit.models import AuditEntry, ChainHead
 
-    names = set(ChainHead.objects.values_list("chain", flat=True))
-    names.update(AuditEntry.objects.order_by().values_list("chain", flat=True).distinct())
+    names = set(practices)
+    names.update(ChainHead.objects.using(using).values_list("chain", flat=True))
+    names.update(AuditEntry.objects.using(using).order_by().values_list("chain", flat=True).distinct())
     names.update(sink.chains())
     return sorted(names)
 
 
-def verify_chains(chains: Iterable[str], *, sink: CheckpointSink, public_key, chunk_size: int = 2000) -> Iterator[ChainReport]:
+def verify_chains(
+    chains: Iterable[str],
+    *,
+    sink: CheckpointSink | None,
+    public_key,
+    chunk_size: int = 2000,
+    using: str = "default",
+    practices: frozenset[str] = frozenset(),
+    sealed_before: datetime.datetime | None = None,
+) -> Iterator[ChainReport]:
+    """`sink` None: it cannot be read (the command has said so), so there are no checkpoints to check."""
     from confide.audit.models import ChainHead
 
     for chain in chains:
-        head = ChainHead.objects.filter(chain=chain).values_list("seq", "hash", "checkpoint_seq").first()
+        head = ChainHead.objects.using(using).filter(chain=chain).values_list("seq", "hash", "checkpoint_seq").first()
         yield verify_chain(
             chain,
-            stream_rows(chain, chunk_size),
-            sink.read(chain),
+            stream_rows(chain, chunk_size, using=using),
+            sink.read(chain) if sink is not None else (),
             public_key=public_key,
             head=head[:2] if head else None,
-            head_checkpoint_seq=head[2] if head else 0,
+            head_checkpoint_seq=head[2] if head and sink is not None else 0,
+            practice=chain in practices,
+            sealed_before=sealed_before if sink is not None else None,
+            load_checkpoint=sink.load if sink is not None else None,
         )

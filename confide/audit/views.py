@@ -17,9 +17,10 @@ def _filter_form(request: HttpRequest) -> AuditLogFilterForm:
 
 
 def _render_log(request: HttpRequest, form: AuditLogFilterForm) -> HttpResponse:
-    context = {"form": form, "page": None, "rows": []}
+    context = {"form": form, "page": None, "rows": [], "author_only": None}
     if form.is_valid():
-        context["page"], context["rows"] = reports.audit_log_page(request.actor, form.to_filter(), form.cleaned_data.get("page") or 1)
+        page = form.cleaned_data.get("page") or 1
+        context["page"], context["rows"], context["author_only"] = reports.audit_log_page(request.actor, form.to_filter(), page)
     return render(request, "audit/log.html", context, status=400 if form.errors else 200)
 
 

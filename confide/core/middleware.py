@@ -16,7 +16,12 @@ from django.http import HttpRequest, HttpResponse
 
 from confide.logging import request_id_var
 
-_INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+# A proxy's request id is written into hashed, append-only audit entries, so only an id that
+# cannot carry anything else is taken: a UUID (with or without dashes) or a ULID (Crockford
+# base32, first character 0-7), any case, at most 36 characters. Anything else gets our own.
+_INCOMING_REQUEST_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}|[0-7][0-9a-hjkmnp-tv-z]{25}", re.IGNORECASE
+)
 SESSION_PRACTICE = "confide_practice_id"
 SESSION_LAST_SEEN = "confide_last_seen"
 SESSION_AUTH_FRESH_AT = "confide_auth_fresh_at"
@@ -40,7 +45,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = incoming if len(incoming) <= 36 and _INCOMING_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request.request_id)
         try:
             response = self.get_response(request)

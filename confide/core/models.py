@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import models, router, transaction
 
 from confide.core import tenancy
 from confide.core.errors import NoPracticeContext
@@ -43,6 +43,12 @@ class Practice(TimestampedModel):
 
     def __str__(self) -> str:
         return self.slug
+
+    def save(self, *args, **kwargs):
+        # A new practice's first policy version and its audit chain's genesis entry are written
+        # by post_save receivers (policy, audit): one transaction, so none exists without the rest.
+        with transaction.atomic(using=kwargs.get("using") or router.db_for_write(type(self), instance=self)):
+            super().save(*args, **kwargs)
 
 
 class TenantQuerySet(models.QuerySet):

@@ -483,14 +483,9 @@ def get_privacy(actor: StaffActor, patient_id, *, request=None) -> Privacy:
     with _open_tab(actor, patient_id, TABS["privacy"], request) as chart:
         header = _header(chart.patient)
         practice_id, pk = chart.patient.practice_id, chart.patient.pk
-    # Psychotherapy notes are their author's alone (HIPAA): a reader of this tab who is not the
-    # entry's actor does not learn from it that any exist — unless they review the whole audit
-    # log anyway (audit:log:view), where the entries are in plain sight.
-    sees_everything = actor.has(Perm.AUDIT_LOG_VIEW)
-    report = [
-        row for row in patient_access_report(practice_id, pk)
-        if sees_everything or policy.PSYCHOTHERAPY_NOTES not in row.categories or (row.actor_kind == "user" and row.actor_id == str(actor.user_id))
-    ]  # fmt: skip
+    # Entries about psychotherapy notes are their author's alone, like the notes (HIPAA): nobody
+    # else learns from this tab, or from the audit viewer, that any exist (audit/reports.py).
+    report = patient_access_report(practice_id, pk, shown_to_user=actor.user_id)
     names = _staff_names({row.actor_id for row in report if row.actor_kind == "user"})
     rows = []
     for row in report:

@@ -35,21 +35,24 @@ def keyring(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def sink_dir(settings, tmp_path, keyring) -> Path:
-    """Checkpoints go to a directory of this test's own, signed by a key of its own."""
+    """Checkpoints go to a directory of this test's own (made, as an operator provisions a sink:
+    verify fails on a missing one), signed by a key of its own."""
     settings.CONFIDE_AUDIT_CHECKPOINT_SINK = "directory"
     settings.CONFIDE_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    (tmp_path / "checkpoints").mkdir(mode=0o700)
     return tmp_path / "checkpoints"
 
 
 @contextmanager
 def sqlite_triggers_dropped() -> Iterator[None]:
-    """SQLite: drop the append-only triggers for a tamper test. Call inside a transaction (the test's,
-    or `transaction.atomic()`): DDL is transactional in SQLite, so rolling back restores them."""
+    """SQLite: drop the append-only triggers of the log and the guards of the chain heads for a
+    tamper test. Call inside a transaction (the test's, or `transaction.atomic()`): DDL is
+    transactional in SQLite, so rolling back restores them."""
     assert connection.vendor == "sqlite" and connection.in_atomic_block
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_auditentry'")
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_auditentry', 'audit_chainhead')")
         names = [row[0] for row in cursor.fetchall()]
-        assert names, "the append-only triggers are missing"
+        assert len(names) == 5, f"the append-only triggers are missing: {names}"
         for name in names:
             cursor.execute(f'DROP TRIGGER "{name}"')
     yield
@@ -108,24 +111,46 @@ def owner_connection():
         yield conn
 
 
+OWNER_GUARDS_OFF = (
+    "ALTER TABLE audit_auditentry DISABLE TRIGGER audit_append_only",
+    "ALTER TABLE audit_auditentry NO FORCE ROW LEVEL SECURITY",  # the owner may write rows no policy admits
+    "ALTER TABLE audit_chainhead DISABLE TRIGGER audit_chainhead_forward",
+    "ALTER TABLE audit_chainhead DISABLE TRIGGER audit_chainhead_kept",
+)
+OWNER_GUARDS_ON = (
+    "ALTER TABLE audit_auditentry ENABLE TRIGGER audit_append_only",
+    "ALTER TABLE audit_auditentry FORCE ROW LEVEL SECURITY",
+    "ALTER TABLE audit_chainhead ENABLE TRIGGER audit_chainhead_forward",
+    "ALTER TABLE audit_chainhead ENABLE TRIGGER audit_chainhead_kept",
+)
+
+
 def owner_tamper(conn, *statements: tuple[str, tuple]) -> None:
-    """Run statements as the owner with the append-only trigger disabled, in one transaction (the
-    trigger is never off for anyone else: ALTER TABLE is transactional)."""
+    """Run statements as the owner with the log's append-only trigger, its forced row security and
+    the chain heads' guards off, in one transaction (they are never off for anyone else: ALTER
+    TABLE is transactional). What the owning role, and only it, could do."""
     with conn.transaction():
-        conn.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_append_only")
+        for sql in OWNER_GUARDS_OFF:
+            conn.execute(sql)
         for sql, params in statements:
             conn.execute(sql, params)
         # Tables referencing entries have deferred foreign-key checks queued by a DELETE; run them
         # now (ALTER TABLE refuses a table with pending trigger events).
         conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        conn.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_append_only")
+        for sql in OWNER_GUARDS_ON:
+            conn.execute(sql)
 
 
 def owner_remove_chains(chains: list[str]) -> None:
-    """Take committed test chains out of the shared PostgreSQL test database again."""
+    """Take committed test chains (and their seal tasks) out of the shared PostgreSQL test database again."""
     with owner_connection() as conn:
-        owner_tamper(conn, ("DELETE FROM audit_auditentry WHERE chain = ANY(%s)", (chains,)))
-        conn.execute("DELETE FROM audit_chainhead WHERE chain = ANY(%s)", (chains,))
+        owner_tamper(
+            conn,
+            ("DELETE FROM audit_auditentry WHERE chain = ANY(%s)", (chains,)),
+            ("DELETE FROM audit_chainhead WHERE chain = ANY(%s)", (chains,)),
+            ("DELETE FROM django_tasks_database_dbtaskresult WHERE task_path = 'confide.audit.tasks.seal_chain' "
+             "AND args_kwargs -> 'args' ->> 0 = ANY(%s)", (chains,)),
+        )
 
 
 def new_chain() -> str:

@@ -27,8 +27,8 @@ from django.test.testcases import TransactionTestCase
 DatabaseOperations = DatabaseWrapper.ops_class
 
 AUDIT_TABLE = "audit_auditentry"
-# Every table an append-only migration guards with triggers (audit 0002, consent 0002, policy 0003).
-APPEND_ONLY_TABLES = (AUDIT_TABLE, "consent_consentevent", "consent_consentevidence", "policy_policyversion")
+# Every table an append-only migration guards with triggers (audit 0002 and 0005, consent 0002, policy 0003).
+APPEND_ONLY_TABLES = (AUDIT_TABLE, "audit_chainhead", "consent_consentevent", "consent_consentevidence", "policy_policyversion")
 _state = threading.local()
 _installed = 0  # re-entrant, should a second conftest ask for it too
 

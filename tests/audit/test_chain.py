@@ -15,8 +15,10 @@ def test_entries_chain_per_practice_with_gap_free_sequences(world):
     first = record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id, actor=actor, purpose="treatment", categories=["contact.email"])
     second = record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id, actor=actor, purpose="treatment")
     other = record(AuditEvent.CHART_OPENED, practice_id=world.b.practice.id, actor=system_actor("reminder-job"))
-    assert (first.seq, second.seq, other.seq) == (1, 2, 1)
-    assert first.prev_hash == GENESIS and second.prev_hash == first.hash
+    # Seq 1 of each is the practice's genesis entry, written when it was made.
+    assert (first.seq, second.seq, other.seq) == (2, 3, 2)
+    genesis = AuditEntry.objects.get(chain=str(world.a.practice.id), seq=1)
+    assert genesis.prev_hash == GENESIS and first.prev_hash == genesis.hash and second.prev_hash == first.hash
     assert (first.actor_kind, first.actor_id, first.actor_role) == ("user", str(actor.user_id), "clinician")
     assert ChainHead.objects.get(chain=str(world.a.practice.id)).hash == second.hash
     stored = AuditEntry.objects.get(id=second.id)
@@ -38,8 +40,8 @@ def test_the_entry_rolls_back_with_the_action_it_records(world):
         record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id)
         raise RuntimeError("the action failed after its entry was written")
     # This practice's chain only: on PostgreSQL other tests may have committed rows (the log is append-only).
-    assert not AuditEntry.objects.filter(chain=str(world.a.practice.id)).exists()
-    assert record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id).seq == 1
+    assert list(AuditEntry.objects.filter(chain=str(world.a.practice.id)).values_list("event", flat=True)) == [AuditEvent.CHAIN_STARTED]
+    assert record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id).seq == 2
 
 
 def test_entries_cannot_be_changed_through_the_orm(world):

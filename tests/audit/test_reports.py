@@ -18,7 +18,7 @@ from confide.audit.events import AuditEvent
 from confide.audit.reports import LogFilter, csv_safe, export_csv_rows, filtered_entries, patient_access_report
 from confide.core.errors import Forbidden
 from confide.core.permissions import Role
-from tests.audit.viewer_helpers import chart_opened, staff
+from tests.audit.viewer_helpers import chart_opened, staff, without_genesis
 
 
 # --- Per-patient access report ------------------------------------------------------------------
@@ -30,7 +30,7 @@ def test_patient_access_report_says_who_opened_the_record_when_in_what_role_for_
     chart_opened(world.a, other_patient)  # another patient's
     record(AuditEvent.PATIENTS_LISTED, practice_id=world.a.practice.id, actor=staff(world.a, Role.FRONT_DESK), resource_ids=[patient])  # no subject
 
-    rows = patient_access_report(world.a.practice.id, patient)
+    rows = patient_access_report(world.a.practice.id, patient, shown_to_user=None)
 
     assert [(r.when, r.actor_id, r.actor_role, r.purpose, r.event, r.categories) for r in rows] == [
         (second.at, str(world.a.user(Role.BILLING).pk), "billing", "payment", "records:chart:opened", ("insurance",)),
@@ -43,14 +43,28 @@ def test_patient_access_report_names_system_actors_and_never_reads_another_pract
     patient = uuid.uuid4()
     record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id, actor=system_actor("reminder-job"), subject_id=patient, purpose="operations", categories=["contact"])
     record(AuditEvent.CHART_OPENED, practice_id=world.b.practice.id, actor=staff(world.b, Role.CLINICIAN), subject_id=patient, purpose="treatment")
-    rows = patient_access_report(world.a.practice.id, patient)
+    rows = patient_access_report(world.a.practice.id, patient, shown_to_user=None)
     assert [(r.actor_kind, r.actor_id, r.actor_role, r.purpose) for r in rows] == [("system", "reminder-job", "", "operations")]
-    assert patient_access_report(world.a.practice.id, uuid.uuid4()) == []
+    assert patient_access_report(world.a.practice.id, uuid.uuid4(), shown_to_user=None) == []
+
+
+def test_rec3_the_access_report_leaves_out_entries_about_someone_elses_psychotherapy_notes(world):
+    patient = uuid.uuid4()
+    clinician = str(world.a.user(Role.CLINICIAN).pk)
+    about = chart_opened(world.a, patient, categories=["health.psychotherapy_notes"])
+    both = chart_opened(world.a, patient, categories=["health.notes", "health.psychotherapy_notes"])
+    plain = chart_opened(world.a, patient, categories=["health.notes"])
+
+    def whens(user):
+        return [r.when for r in patient_access_report(world.a.practice.id, patient, shown_to_user=user)]
+
+    assert whens(clinician) == [plain.at, both.at, about.at]  # their author sees them
+    assert whens(str(world.a.owner.pk)) == whens(None) == [plain.at]  # nobody else does, not even in part
 
 
 # --- Scope and filters ----------------------------------------------------------------------------
 def _events(queryset) -> list[tuple[str, str]]:
-    return [(e.chain, e.event) for e in queryset]
+    return [(e.chain, e.event) for e in without_genesis(queryset)]
 
 
 def test_scope_is_the_practice_chain_plus_its_members_platform_entries(world):
@@ -78,7 +92,7 @@ def test_each_filter_narrows_the_rows(world, clock):
     signin = record_security_event(AuditEvent.SIGNIN_SUCCEEDED, user=clinician)  # 2026-03-04
 
     def ids(**kw):
-        return [e.id for e in filtered_entries(officer, LogFilter(**kw))]
+        return [e.id for e in without_genesis(filtered_entries(officer, LogFilter(**kw)))]
 
     assert ids() == [signin.id, other.id, opened_day2.id, opened_day1.id]  # newest first
     assert ids(patient_id=patient) == [opened_day2.id, opened_day1.id]
@@ -111,11 +125,11 @@ def test_roles_without_the_permission_are_refused_by_the_service_too(world, role
 
 def test_pages_hold_fifty_entries(world):
     officer = staff(world.a, Role.PRIVACY_OFFICER)
-    for _ in range(reports.PAGE_SIZE * 2 + 3):
+    for _ in range(reports.PAGE_SIZE * 2 + 2):
         chart_opened(world.a, uuid.uuid4())
-    page, rows = reports.audit_log_page(officer, LogFilter(), 1)
-    assert (page.paginator.count, page.paginator.num_pages, len(rows)) == (103, 3, 50)
-    last, rows = reports.audit_log_page(officer, LogFilter(), 3)
+    page, rows, _ = reports.audit_log_page(officer, LogFilter(), 1)
+    assert (page.paginator.count, page.paginator.num_pages, len(rows)) == (103, 3, 50)  # 102 and the genesis entry
+    last, rows, _ = reports.audit_log_page(officer, LogFilter(), 3)
     assert len(rows) == 3 and rows[-1].entry.seq == 1  # the oldest entry is on the last page
     assert reports.audit_log_page(officer, LogFilter(), 99)[0].number == 3  # past the end: the last page
 
@@ -143,7 +157,7 @@ def test_export_has_every_filtered_entry_and_escapes_what_clients_sent(world, rf
     record_security_event(AuditEvent.SIGNIN_FAILED, user=world.a.user(Role.BILLING), request=request)
     chart_opened(world.b, patient)  # B's, never exported
 
-    rows = _parse(export_csv_rows(officer, LogFilter()))
+    rows = without_genesis(_parse(export_csv_rows(officer, LogFilter())))
 
     assert [r["event"] for r in rows] == ["accounts:signin:failed", "records:chart:opened"]
     failed, chart = rows
@@ -169,5 +183,5 @@ def test_the_file_name_carries_no_phi_and_no_filter(world):
 def test_the_time_is_utc_with_microseconds(world):
     with time_machine.travel(datetime.datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=datetime.UTC), tick=False):
         chart_opened(world.a, uuid.uuid4())
-    (row,) = _parse(export_csv_rows(staff(world.a, Role.OWNER), LogFilter()))
+    (row,) = without_genesis(_parse(export_csv_rows(staff(world.a, Role.OWNER), LogFilter())))
     assert row["at"] == "2026-05-06T07:08:09.123456Z"

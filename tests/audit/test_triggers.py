@@ -116,3 +116,65 @@ def test_postgres_the_owner_is_refused_too(django_db_setup, sql):
     with owner_connection() as conn, pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
         with conn.transaction(force_rollback=True):
             conn.execute(sql)
+
+
+# --- The chain head: never removed, only moved forward to an entry of its chain ---------------------
+def _head(chain: str):
+    from confide.audit.models import ChainHead
+
+    return ChainHead.objects.filter(chain=chain).values_list("seq", "hash", "checkpoint_seq", "checkpoint_at").get()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM audit_chainhead WHERE chain = %s",
+        "UPDATE audit_chainhead SET seq = 0, hash = '0000000000000000000000000000000000000000000000000000000000000000' WHERE chain = %s",
+        "UPDATE audit_chainhead SET seq = seq - 1 WHERE chain = %s",
+        "UPDATE audit_chainhead SET seq = seq + 1 WHERE chain = %s",  # to an entry that does not exist
+        "UPDATE audit_chainhead SET hash = prev_hash_of_nothing WHERE chain = %s".replace("prev_hash_of_nothing", "'" + "f" * 64 + "'"),
+        "UPDATE audit_chainhead SET checkpoint_seq = 0 WHERE chain = %s",
+        "UPDATE audit_chainhead SET checkpoint_seq = seq + 5 WHERE chain = %s",
+        "UPDATE audit_chainhead SET checkpoint_at = NULL WHERE chain = %s",
+        "UPDATE audit_chainhead SET chain = 'elsewhere' WHERE chain = %s",
+    ],
+)
+def test_aud2_the_chain_head_cannot_be_removed_reset_or_moved_off_its_entries(db, sql, settings):
+    """The head on PostgreSQL could be deleted by the application role, after which every audited
+    action failed; reset, it hid a truncated tail. Now the database refuses both, for every role."""
+    settings.CONFIDE_AUDIT_CHECKPOINT_EVERY = 2
+    chain = "22222222-2222-2222-2222-222222222222"
+    for _ in range(3):
+        record(AuditEvent.CHART_OPENED, practice_id=chain)
+    before = _head(chain)
+    assert before[2] == 2
+    assert "audit chain head" in refused_sql(sql, [chain])
+    assert _head(chain) == before
+    assert record(AuditEvent.CHART_OPENED, practice_id=chain).seq == 4  # and the application carries on
+
+
+def test_a_new_chain_head_starts_at_the_beginning(db):
+    assert "audit chain head" in refused_sql(
+        "INSERT INTO audit_chainhead (chain, seq, hash, checkpoint_seq) VALUES ('forged', 7, %s, 0)", ["a" * 64]
+    )
+
+
+def test_deleting_every_chain_head_is_refused(db):
+    record(AuditEvent.SIGNIN_FAILED)
+    assert "audit chain head" in refused_sql("DELETE FROM audit_chainhead")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL pass only")
+@pytest.mark.parametrize(
+    "sql",
+    ["TRUNCATE audit_chainhead CASCADE", "DELETE FROM audit_chainhead", "UPDATE audit_chainhead SET seq = 5 WHERE chain = 'owner-test'"],
+)
+def test_postgres_the_owner_is_refused_the_chain_head_too(django_db_setup, sql):
+    """Rolled back whatever happens (the database is shared); a head of its own to move."""
+    import psycopg
+
+    with owner_connection() as conn, pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="audit chain head"):
+        with conn.transaction(force_rollback=True):
+            conn.execute("INSERT INTO audit_chainhead (chain, seq, hash, checkpoint_seq) VALUES ('owner-test', 0, %s, 0)", ["0" * 64])
+            conn.execute(sql)

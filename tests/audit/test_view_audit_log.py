@@ -17,7 +17,7 @@ from confide.accounts.services import record_security_event
 from confide.audit.events import AuditEvent
 from confide.core.middleware import SESSION_AUTH_FRESH_AT
 from confide.core.permissions import Role
-from tests.audit.viewer_helpers import chart_opened
+from tests.audit.viewer_helpers import GENESIS_EVENT, chart_opened, without_genesis
 from tests.conftest import CANARIES, PASSWORD
 
 LOG = reverse("audit:log")
@@ -25,14 +25,18 @@ EXPORT = reverse("audit:log-export")
 
 
 def _rows(response) -> list[dict]:
+    """The exported rows, but for the practice's genesis entry."""
     body = b"".join(response.streaming_content).decode()
-    return list(csv.DictReader(io.StringIO(body)))
+    return without_genesis(csv.DictReader(io.StringIO(body)))
 
 
 def _shown(response, event: str | None = None) -> int:
-    """Entries on the page (of one event). Signing in the test client records a sign-in too."""
+    """Entries on the page (of one event), but for the practice's genesis entry. Signing in the
+    test client records a sign-in too."""
     body = response.content.decode()
-    return body.count(f"<code>{event}</code>") if event else body.count('data-testid="entry-')
+    if event:
+        return body.count(f"<code>{event}</code>")
+    return body.count('data-testid="entry-') - body.count(f"<code>{GENESIS_EVENT}</code>")
 
 
 # --- Who ----------------------------------------------------------------------------------------
@@ -182,3 +186,47 @@ def test_export_needs_a_recent_reauthentication_and_comes_back_with_its_filters(
     assert confirmed.status_code == 302 and confirmed["Location"] == back
     fresh = client.get(confirmed["Location"])
     assert fresh.status_code == 200 and [r["subject_id"] for r in _rows(fresh)] == [str(patient)]
+
+
+# --- Psychotherapy notes: their author's alone, counted for the rest ------------------------------------
+def _psychotherapy_note(world, author: Role = Role.CLINICIAN):
+    """A psychotherapy note by `author`: the door's opening and the note's creation, two entries
+    about psychotherapy notes (category health.psychotherapy_notes)."""
+    from confide.core.tenancy import tenant_context
+    from confide.records import notes
+    from tests.records.chart_world import chart_world
+
+    chart = chart_world(world.a)
+    with tenant_context(practice_id=world.a.practice.id):
+        notes.do_create_psychotherapy_note(actor=chart.actor(author), patient_id=chart.patient.id, text="Private.")
+    return chart.patient
+
+
+@pytest.mark.parametrize("role", [Role.PRIVACY_OFFICER, Role.OWNER])
+def test_rec3_entries_about_someone_elses_psychotherapy_notes_are_only_counted_without_patient_ids(signed_in, world, role):
+    patient = _psychotherapy_note(world, Role.CLINICIAN)
+    client = signed_in(role)
+    body = client.get(LOG).content.decode()
+    assert "health.psychotherapy_notes" not in body
+    assert 'data-testid="author-only-count"' in body and "2 entries about psychotherapy notes" in body
+    assert all("health.psychotherapy_notes" not in row["categories"] for row in _rows(client.get(EXPORT)))
+    # A patient, an event or a person chosen: not even a count (it would say whose notes, or about whom).
+    for filters in ({"patient": str(patient.id)}, {"event": AuditEvent.NOTE_CREATED.value}, {"user": str(world.a.user(Role.CLINICIAN).pk)}):
+        filtered = client.get(LOG, filters).content.decode()
+        assert "health.psychotherapy_notes" not in filtered and 'data-testid="author-only-count"' not in filtered, filters
+        assert all("health.psychotherapy_notes" not in row["categories"] for row in _rows(client.get(EXPORT, filters)))
+
+
+def test_an_owner_who_writes_psychotherapy_notes_sees_their_own_entries_in_full(signed_in, world):
+    patient = _psychotherapy_note(world, Role.OWNER)
+    body = signed_in(Role.OWNER).get(LOG, {"patient": str(patient.id)}).content.decode()
+    assert body.count("health.psychotherapy_notes") == 2 and 'data-testid="author-only-count"' not in body
+    officer = signed_in(Role.PRIVACY_OFFICER).get(LOG).content.decode()
+    assert "health.psychotherapy_notes" not in officer and "2 entries about psychotherapy notes" in officer
+
+
+def test_the_author_only_categories_are_the_chart_doors_psychotherapy_notes():
+    from confide.access.policy import PSYCHOTHERAPY_NOTES
+    from confide.audit.reports import AUTHOR_ONLY_CATEGORIES
+
+    assert AUTHOR_ONLY_CATEGORIES == frozenset({PSYCHOTHERAPY_NOTES})

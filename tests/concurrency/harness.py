@@ -152,6 +152,8 @@ def remove_practices(practices: list[dict]) -> None:
                 statements.append(f"DELETE FROM \"{table}\" WHERE chain = '{pid}';")
         statements.append(f"DELETE FROM accounts_user WHERE id IN ({users});")
         statements.append(f"DELETE FROM core_practice WHERE id::text = '{pid}';")
+        # The practice's pending audit seal task (confide/audit/tasks.py): it names its chain.
+        statements.append(f"DELETE FROM django_tasks_database_dbtaskresult WHERE args_kwargs -> 'args' ->> 0 = '{pid}';")
     # The platform data key (staff TOTP secrets) is wrapped by a KEK in this scenario's own data
     # directory: left behind, the next scenario (another directory, another keyring) could not
     # unwrap it. Every secret sealed under it belonged to the users removed above.
@@ -161,6 +163,7 @@ def remove_practices(practices: list[dict]) -> None:
     # finds several). Only scenarios commit to the test database, so the chain goes as a whole.
     statements.append("DELETE FROM audit_auditentry WHERE chain = 'platform';")
     statements.append("DELETE FROM audit_chainhead WHERE chain = 'platform';")
+    statements.append("DELETE FROM django_tasks_database_dbtaskresult WHERE args_kwargs -> 'args' ->> 0 = 'platform';")
     statements.append("COMMIT;")
     _psql_superuser(db, "\n".join(statements))
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from confide.core.permissions import Role
 from confide.records import notes
 from tests.records.conftest import tab_names, url
@@ -28,14 +30,17 @@ def test_front_desk_and_billing_have_no_privacy_tab(signed_in, patient):
         assert signed_in(role).get(url(PRIVACY, patient)).status_code == 403
 
 
-def test_another_clinician_does_not_learn_of_psychotherapy_notes_from_it(signed_in, chart, patient, colleague_client, in_a):
-    notes.do_create_psychotherapy_note(actor=chart.actor(Role.CLINICIAN), patient_id=patient.id, text="Private.")
-    theirs = colleague_client.get(url(PRIVACY, patient)).content.decode()
-    assert "psychotherapy" not in theirs
-    mine = signed_in(Role.CLINICIAN).get(url(PRIVACY, patient)).content.decode()
-    assert "health.psychotherapy_notes" in mine
-    # The privacy officer reviews the whole audit log anyway: the tab hides nothing from them.
-    assert "health.psychotherapy_notes" in signed_in(Role.PRIVACY_OFFICER).get(url(PRIVACY, patient)).content.decode()
+@pytest.mark.parametrize("author", [Role.CLINICIAN, Role.OWNER])
+def test_rec3_entries_about_psychotherapy_notes_are_shown_on_it_to_their_author_only(signed_in, chart, patient, colleague_client, in_a, author):
+    """"Nobody else can tell whether you keep any": not a colleague, not the owner, not the
+    privacy officer (the full entries stay for `confide audit verify` and the compliance export)."""
+    notes.do_create_psychotherapy_note(actor=chart.actor(author), patient_id=patient.id, text="Private.")
+    mine = signed_in(author).get(url(PRIVACY, patient)).content.decode()
+    assert "health.psychotherapy_notes" in mine and "Started a note" in mine
+    others = [colleague_client] + [signed_in(role) for role in (Role.OWNER, Role.CLINICIAN, Role.PRIVACY_OFFICER) if role != author]
+    for client in others:
+        theirs = client.get(url(PRIVACY, patient)).content.decode()
+        assert "psychotherapy" not in theirs and "Started a note" not in theirs
 
 
 def test_a_bad_page_number_is_a_400_and_pages_are_links_with_numbers_only(signed_in, patient):

@@ -1,20 +1,38 @@
 """`confide audit …`: checking the tamper-evident log.
 
   confide audit verify [--practice SLUG | --chain ID] [--public-key PATH] [--chunk-size N]
+                       [--allow-missing-checkpoints] [--database ALIAS]
         recompute every chain (or one) from its entries, check every signed checkpoint in the sink
-        and the chain head; exit 0 with `OK <entries> entries, <checkpoints> checkpoints`, or exit 1
-        naming each broken chain, its first bad sequence number and what is wrong there
+        and the chain head, and every practice against the chains; exit 0 with
+        `OK <entries> entries, <checkpoints> checkpoints`, or exit 1 naming each broken chain, its
+        first bad sequence number and what is wrong there — or that the checkpoint sink is
+        missing or unreadable (a warning instead with --allow-missing-checkpoints, which also
+        skips the check that old entries are sealed). On PostgreSQL it reads as the owning role
+        (the `owner` alias, DATABASE_MIGRATE_URL): the application role cannot read every chain.
   confide audit checkpoint [--practice SLUG | --chain ID]
-        sign and export a checkpoint of each chain's current head now (cron, or before shutdown)
+        seal each chain now: sign and export a checkpoint of its current head (after an upgrade,
+        before a backup; the task worker seals quiet chains on its own)
+  confide audit export --practice SLUG --output PATH [--from DATE] [--to DATE] [--patient UUID]
+                       [--user ID] [--event EVENT]
+        the compliance export: what the viewer shows the practice, with every entry about
+        psychotherapy notes in full (the viewer shows those only to their author), as CSV in a new
+        file (mode 0600, never overwritten), for an investigation or a legal request; the export
+        is itself recorded on the practice's chain (`audit:log:exported`, counts only)
 
 Output names chains (practice ids and slugs), sequence numbers, hashes and counts: never entry content.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
+import uuid
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.utils import timezone
 
 from confide.audit import checkpoints, verify
 from confide.audit.chain import PLATFORM_CHAIN
@@ -25,9 +43,17 @@ class Command(BaseCommand):
     help = "The audit log: verify the hash chains and signed checkpoints; write checkpoints."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,checkpoint}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,checkpoint,export}")
         check = sub.add_parser("verify", help="verify every chain (or one) against its checkpoints")
         checkpoint = sub.add_parser("checkpoint", help="sign and export a checkpoint of each chain head now")
+        export = sub.add_parser("export", help="the compliance export of one practice's log, psychotherapy-note entries included")
+        export.add_argument("--practice", metavar="SLUG", required=True)
+        export.add_argument("--output", type=Path, metavar="PATH", required=True, help="a new file (never overwritten)")
+        export.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", default="")
+        export.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", default="")
+        export.add_argument("--patient", metavar="UUID", default="")
+        export.add_argument("--user", metavar="ID", default="", help="a staff member's user id")
+        export.add_argument("--event", metavar="EVENT", default="")
         for p in (check, checkpoint):
             which = p.add_mutually_exclusive_group()
             which.add_argument("--practice", metavar="SLUG", help="only this practice's chain")
@@ -36,13 +62,23 @@ class Command(BaseCommand):
                            help="the checkpoint verification key (default DATA_DIR/keyring/audit-signing.pub); "
                                 "pin a copy kept away from the server")  # fmt: skip
         check.add_argument("--chunk-size", type=int, default=2000, metavar="N", help="entries per database fetch (default 2000)")
+        check.add_argument("--allow-missing-checkpoints", action="store_true",
+                           help="a missing or unreadable checkpoint sink, and old entries no checkpoint covers, "
+                                "are warnings instead of failures (the chains are then checked against themselves only)")  # fmt: skip
+        check.add_argument("--database", metavar="ALIAS",
+                           help="the database alias to read as (default: owner when DATABASE_MIGRATE_URL is set, else default)")  # fmt: skip
 
     def handle(self, *args, action, **options):
         self.verbosity = options["verbosity"]
+        self.using = options.get("database") or ("owner" if action == "verify" and "owner" in settings.DATABASES else "default")
+        if self.using not in settings.DATABASES:
+            raise CommandError(f"--database {self.using}: no such database alias")
+        if action == "export":
+            return self._export(options)
         chains = self._selected(options["practice"], options["chain"])
         try:
             if action == "verify":
-                self._verify(chains, options["public_key"], options["chunk_size"])
+                self._verify(chains, options["public_key"], options["chunk_size"], options["allow_missing_checkpoints"])
             else:
                 self._checkpoint(chains)
         except checkpoints.CheckpointError as exc:
@@ -50,7 +86,7 @@ class Command(BaseCommand):
 
     def _selected(self, slug: str | None, chain: str | None) -> list[str] | None:
         if slug:
-            practice = Practice.objects.filter(slug=slug).first()
+            practice = Practice.objects.using(self.using).filter(slug=slug).first()
             if practice is None:
                 raise CommandError(f"no practice with slug {slug!r}")
             return [str(practice.id)]
@@ -59,20 +95,51 @@ class Command(BaseCommand):
     def _label(self, chain: str) -> str:
         if chain == PLATFORM_CHAIN:
             return chain
-        slug = Practice.objects.filter(id=chain).values_list("slug", flat=True).first() if _is_uuid(chain) else None
+        slug = Practice.objects.using(self.using).filter(id=chain).values_list("slug", flat=True).first() if _is_uuid(chain) else None
         return f"{chain} ({slug})" if slug else chain
 
-    def _verify(self, chains: list[str] | None, public_key_path: Path | None, chunk_size: int) -> None:
+    def _check_reads_every_chain(self) -> None:
+        """PostgreSQL: the log is under FORCE ROW LEVEL SECURITY; only its owner (the verifier
+        policy of audit 0006), a BYPASSRLS role or a superuser reads every chain. Any other role
+        would see a few chains and report the rest as deleted."""
+        connection = connections[self.using]
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT r.rolsuper OR r.rolbypassrls OR c.relowner = r.oid FROM pg_roles r, pg_class c "
+                "WHERE r.rolname = current_user AND c.oid = 'audit_auditentry'::regclass"
+            )
+            row = cursor.fetchone()
+        if not (row and row[0]):
+            raise CommandError(
+                f"the database role of --database {self.using} cannot read every audit chain (row-level security): "
+                "run verify as the owning role (DATABASE_MIGRATE_URL, the `owner` alias) or a BYPASSRLS role"
+            )
+
+    def _verify(self, chains: list[str] | None, public_key_path: Path | None, chunk_size: int, allow_missing: bool) -> None:
         if chunk_size < 1:
             raise CommandError(f"--chunk-size must be at least 1; got {chunk_size}")
         if public_key_path is not None and not public_key_path.exists():
             raise CommandError(f"--public-key {public_key_path}: no such file")
+        self._check_reads_every_chain()
         sink = checkpoints.sink()
+        sink_problem = sink.problem()
+        if sink_problem:
+            label = "WARNING" if allow_missing else "FAIL"
+            hint = "" if allow_missing else " (it holds what the database alone cannot prove; --allow-missing-checkpoints checks the chains against themselves only)"
+            (self.stderr if allow_missing else self.stdout).write(f"{label} checkpoint sink {sink.describe()}: {sink_problem}{hint}")
         public_key = checkpoints.load_public_key(public_key_path)
-        names = chains if chains is not None else verify.all_chains(sink)
+        practices = frozenset(str(pk) for pk in Practice.objects.using(self.using).values_list("id", flat=True))
+        readable = None if sink_problem else sink
+        names = chains if chains is not None else verify.all_chains(readable or _NoSink(), using=self.using, practices=practices)
+        sealed_before = None if allow_missing else timezone.now() - 2 * datetime.timedelta(minutes=settings.CONFIDE_AUDIT_CHECKPOINT_MINUTES)
         entries = signed = 0
         broken = 0
-        for report in verify.verify_chains(names, sink=sink, public_key=public_key, chunk_size=chunk_size):
+        reports = verify.verify_chains(
+            names, sink=readable, public_key=public_key, chunk_size=chunk_size, using=self.using, practices=practices, sealed_before=sealed_before
+        )
+        for report in reports:
             entries += report.entries
             signed += report.checkpoints
             for warning in report.warnings:
@@ -91,8 +158,9 @@ class Command(BaseCommand):
             if self.verbosity >= 2:
                 for problem in sorted(report.problems)[1:]:
                     self.stdout.write(f"  {problem}")
-        if broken:
-            raise CommandError(f"audit log verification failed: {broken} of {len(names)} chains broken", returncode=1)
+        if broken or (sink_problem and not allow_missing):
+            sink_failed = f"the checkpoint sink is {sink_problem}; " if sink_problem and not allow_missing else ""
+            raise CommandError(f"audit log verification failed: {sink_failed}{broken} of {len(names)} chains broken", returncode=1)
         self.stdout.write(f"OK {entries} entries, {signed} checkpoints")
 
     def _checkpoint(self, chains: list[str] | None) -> None:
@@ -102,9 +170,55 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(written)} checkpoints written to the {checkpoints.sink().name} sink")
 
 
-def _is_uuid(value: str) -> bool:
-    import uuid
+    def _export(self, options) -> None:
+        from confide.audit import reports
+        from confide.audit.chain import record, system_actor
+        from confide.audit.events import AuditEvent
+        from confide.audit.forms import AuditLogFilterForm
+        from confide.core.tenancy import tenant_context
 
+        [practice_id] = self._selected(options["practice"], None)
+        target: Path = options["output"]
+        with tenant_context(practice_id=uuid.UUID(practice_id)):
+            members = [(pk, pk) for pk in reports.member_user_ids(uuid.UUID(practice_id))]
+            form = AuditLogFilterForm(
+                {"patient": options["patient"], "user": options["user"], "event": options["event"],
+                 "date_from": options["date_from"], "date_to": options["date_to"]},
+                members=members,
+            )  # fmt: skip
+            if not form.is_valid():
+                problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+                raise CommandError(f"these filters cannot be used: {problems}")
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                raise CommandError(f"--output {target}: the file exists; an export never overwrites one") from None
+            except OSError as exc:
+                raise CommandError(f"--output {target}: {exc.strerror}") from None
+            counts = {"entries": 0, "author_only": 0}
+
+            def counted(entries):
+                for entry in entries:
+                    counts["entries"] += 1
+                    counts["author_only"] += reports.is_author_only(entry)
+                    yield entry
+
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                entries = reports.compliance_entries(uuid.UUID(practice_id), form.to_filter()).iterator(chunk_size=500)
+                for line in reports.csv_lines(counted(entries)):
+                    handle.write(line)
+            record(AuditEvent.LOG_EXPORTED, practice_id=practice_id, actor=system_actor("compliance-export"), detail=counts)
+        self.stdout.write(f"{counts['entries']} entries ({counts['author_only']} about psychotherapy notes) written to {target}")
+
+
+class _NoSink:
+    """Stands in for a sink that cannot be read: it knows of no chains."""
+
+    def chains(self) -> list[str]:
+        return []
+
+
+def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
     except ValueError:
