@@ -19,7 +19,7 @@ purpose (`policy.CATEGORY_GRANTS`, minimum necessary) or a clinician's break-the
 refusal writes an `access:denied` audit entry; an opening writes one `records:chart:opened`
 entry and opens the vault allowance for exactly the granted categories, bound to this patient.
 A block that writes opens `for_update`: the patient's row is re-read under its lock inside the
-block's transaction (records/locks.py); a reading opening cannot record a change.
+block's transaction (access/locks.py); a reading opening cannot record a change.
 
 Modules: `purposes.py` (the enum), `policy.py` (role × purpose → categories), `door.py`
 (open_chart, create_chart, open_patient_list, system actors), `services.py` (break-the-glass

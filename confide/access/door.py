@@ -31,7 +31,7 @@ categories, bound to this patient. The block's `chart.patient` is the row re-rea
 transaction (a shredding or deactivation that committed since the checks is refused then).
 
 Reading and writing are two kinds of opening. `open_chart(..., for_update=True)` is for a
-block that writes anything: the row is re-read under its lock (`records.locks.lock_patient`:
+block that writes anything: the row is re-read under its lock (`access.locks.lock_patient`:
 PostgreSQL `SELECT … FOR UPDATE`; SQLite's IMMEDIATE transaction already holds the writer
 lock), so a read-modify-write of the encrypted lists never starts from a copy another writer
 has since replaced, and writers of one chart take turns. A plain opening takes no lock (readers
@@ -48,11 +48,16 @@ When the caller is already inside a transaction, every entry joins it: a refusal
 lets escape and roll back takes its `access:denied` entry with it. Services therefore open the
 door outside their own `atomic` (the door provides the transaction for the block). An opening
 for update inside a caller's transaction locks the patient before writing its opening entry:
-the patient's row comes before the audit chain head in every transaction (records/locks.py).
+the patient's row comes before the audit chain head in every transaction (access/locks.py).
 
 `create_chart` is the door for a patient who does not exist yet (one `records:patient:created`
 entry, in the transaction of the insert); `open_patient_list` opens identity/contact for a list
 of patients with one `records:patients:listed` entry naming them all (not one entry per row).
+
+The door sits below the records package, which builds on it (docs/architecture.md, "Layers";
+pyproject.toml's import contracts): it knows the models it guards by name in the app registry
+— the patient model as settings name it (`core.subjects.patient_model`), psychotherapy notes
+and consultations by their labels — never by importing the package above it.
 """
 
 from __future__ import annotations
@@ -63,12 +68,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 
-from confide.access import policy
+from confide.access import locks, policy
 from confide.access.errors import AccessRefused
 from confide.access.purposes import Purpose
 from confide.audit.chain import record, system_actor
@@ -77,6 +83,7 @@ from confide.core import tenancy
 from confide.core.actors import StaffActor
 from confide.core.errors import InvalidInput, NotFound
 from confide.core.permissions import Role
+from confide.core.subjects import patient_model
 from confide.core.text import line_problem, lower_first
 from confide.vault import tombstones
 from confide.vault.allowance import allow
@@ -91,6 +98,10 @@ logger = logging.getLogger(__name__)
 # use it (records.services.do_add_item) only ever append.
 ALTERATION_REASONS = frozenset({"patient_request", "error_correction", "immaterial"})
 CHANGE_REASONS = ALTERATION_REASONS | {"new_entry"}
+# The records the door guards besides the patient, by label (the records package builds on the
+# door, so the door does not import it).
+PSYCHOTHERAPY_NOTE_MODEL = "records.PsychotherapyNote"
+INTAKE_SUBMISSION_MODEL = "records.IntakeSubmission"
 BREAK_GLASS = "break-glass"  # the reason code of a flagged opening; the typed text is elsewhere
 
 
@@ -287,11 +298,9 @@ def _check_membership(attempt: _Attempt) -> Role | None:
 
 
 def _load_patient(attempt: _Attempt, patient_id):
-    from confide.records.models import Patient
-
     pk = _as_uuid(getattr(patient_id, "pk", patient_id))
     attempt.subject_id = pk
-    patient = Patient.objects.filter(pk=pk).first() if pk is not None else None
+    patient = patient_model().objects.filter(pk=pk).first() if pk is not None else None
     if patient is None:  # missing, or another practice's: the same answer
         raise attempt.refuse("not_found", "patient", not_found=True)
     return patient
@@ -300,12 +309,8 @@ def _load_patient(attempt: _Attempt, patient_id):
 def _reread_patient(pk, *, for_update: bool):
     """The patient's row as of the block's transaction: locked for an opening for update."""
     if for_update:
-        from confide.records.locks import lock_patient
-
-        return lock_patient(pk)
-    from confide.records.models import Patient
-
-    return Patient.objects.filter(pk=pk).first()
+        return locks.lock_patient(pk)
+    return patient_model().objects.filter(pk=pk).first()
 
 
 def _restriction(patient, purpose: Purpose) -> tuple[str, str] | None:
@@ -629,7 +634,7 @@ def open_chart(
         granted, glass_reason = _check_grant(attempt, role, purpose, wanted, break_glass_reason)
         if for_update and transaction.get_connection().in_atomic_block:
             # The opening entry below joins the caller's transaction and locks the audit chain
-            # head until it commits: the patient's row must be locked before it (records/locks.py).
+            # head until it commits: the patient's row must be locked before it (access/locks.py).
             _reread_patient(patient.pk, for_update=True)
         chart = _open(attempt, patient, purpose, granted, glass_reason, for_update=for_update)
         with _inside(chart):
@@ -641,7 +646,7 @@ def create_chart(actor, purpose, *, categories: Iterable[str], request=None) -> 
     """The door for a new patient: yields a Chart whose `.patient` is a new, unsaved Patient of
     the actor's practice. The block sets its fields and saves it; the door then writes one
     `records:patient:created` entry (the fields set, the categories) in the same transaction."""
-    from confide.records.models import Patient
+    Patient = patient_model()
 
     attempt = _Attempt.start(actor, request)
     _check_actor(attempt)
@@ -685,7 +690,6 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
     Ids not in the actor's practice, inactive or shredded are left out, silently: a list shows
     what may be listed. So are, for a purpose that needs consent, patients whose consent does
     not cover the categories listed (a marketing list by e-mail lists those who agreed to it)."""
-    from confide.records.models import Patient
 
     attempt = _Attempt.start(actor, request)
     _check_actor(attempt)
@@ -699,7 +703,7 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
             pk = _as_uuid(getattr(raw, "pk", raw))
             if pk is not None:
                 order.setdefault(pk, len(order))
-        found = Patient.objects.filter(pk__in=list(order), is_active=True) if order else []
+        found = patient_model().objects.filter(pk__in=list(order), is_active=True) if order else []
         shredded = tombstones.shredded()
         patients = sorted((p for p in found if str(p.pk) not in shredded), key=lambda p: order[p.pk])
         if patients and _needs_consent(attempt, purpose):
@@ -745,7 +749,7 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[Psy
     health.psychotherapy_notes, resource ids of the notes) and opens an allowance for that
     category bound to this patient. No break-the-glass, no other role, no other author's notes:
     those are for a disclosure with the patient's specific authorization (the export, later)."""
-    from confide.records.models import PsychotherapyNote
+    PsychotherapyNote = apps.get_model(PSYCHOTHERAPY_NOTE_MODEL)
 
     attempt = _Attempt.start(actor, request)
     _check_actor(attempt)
@@ -817,7 +821,7 @@ def open_intake(actor, submission_id, *, categories: Iterable[str] | None = None
     categories within the role's grant for treatment (clinicians and owners: front desk and
     billing see no consultation answers). One `records:intake:opened` entry; the allowance is
     bound to the submission's own key."""
-    from confide.records.models import IntakeSubmission
+    IntakeSubmission = apps.get_model(INTAKE_SUBMISSION_MODEL)
 
     attempt = _Attempt.start(actor, request)
     _check_actor(attempt)
@@ -849,7 +853,8 @@ def open_psychotherapy_notes_for_release(actor, patient_id, *, request=None) -> 
     `authorized-release` and the notes' ids."""
     from confide.consent import services as consent
     from confide.consent.topics import Topic
-    from confide.records.models import NoteStatus, PsychotherapyNote
+
+    PsychotherapyNote = apps.get_model(PSYCHOTHERAPY_NOTE_MODEL)
 
     attempt = _Attempt.start(actor, request)
     _check_actor(attempt)
@@ -863,7 +868,7 @@ def open_psychotherapy_notes_for_release(actor, patient_id, *, request=None) -> 
         authorization = consent.state(consent.Subject.patient(patient.practice_id, patient.pk), Topic.PSYCHOTHERAPY_DISCLOSURE)
         if not authorization.granted:
             raise attempt.refuse("psychotherapy_not_authorized", "the patient has not authorized the release of psychotherapy notes")
-        notes = list(PsychotherapyNote.objects.filter(patient_id=patient.pk, status=NoteStatus.SIGNED).order_by("signed_at"))
+        notes = list(PsychotherapyNote.objects.filter(patient_id=patient.pk, status=PsychotherapyNote.Status.SIGNED).order_by("signed_at"))
         entry = record(
             AuditEvent.CHART_OPENED,
             practice_id=patient.practice_id,

@@ -12,6 +12,7 @@ from confide.access.purposes import Purpose
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden
 from confide.core.permissions import Perm
+from confide.core.subjects import patient_model
 from confide.vault import tombstones
 
 
@@ -36,7 +37,6 @@ def list_break_glass_openings(actor: StaffActor, *, request=None) -> list[BreakG
     `records:chart:opened` entry (purpose operations, category operations.break_glass_reason)
     per patient shown, so reviewing is audited like any other reading."""
     from confide.access.models import BreakGlassReason
-    from confide.records.models import Patient
 
     if not isinstance(actor, StaffActor) or not actor.has(Perm.BREAK_GLASS_REVIEW):
         raise Forbidden(Perm.BREAK_GLASS_REVIEW)
@@ -45,7 +45,7 @@ def list_break_glass_openings(actor: StaffActor, *, request=None) -> list[BreakG
         patient_ids = {row.patient_id for row in rows}
         shredded = tombstones.shredded()
         readable = {
-            pk for pk in Patient.objects.filter(pk__in=patient_ids, is_active=True).values_list("pk", flat=True) if str(pk) not in shredded
+            pk for pk in patient_model().objects.filter(pk__in=patient_ids, is_active=True).values_list("pk", flat=True) if str(pk) not in shredded
         }
         reasons: dict[uuid.UUID, str] = {}
         for patient_id in sorted(readable, key=str):

@@ -813,7 +813,7 @@ def _update(actor, patient_id: uuid.UUID, mapped: MappedBundle) -> tuple[list[st
     names = [*mapped.fields, *mapped.lists]
     now = _now_json()
     # For update: the merge starts from the lists as they are under the row's lock, so an item
-    # a clinician adds while the import runs is kept (records/locks.py).
+    # a clinician adds while the import runs is kept (access/locks.py).
     with open_chart(actor, patient_id, Purpose.TREATMENT, categories=_categories_for_change(names), for_update=True) as chart:
         patient = chart.patient
         changes, new_entries, corrections, kept_local = {}, set(), set(), 0

@@ -49,6 +49,7 @@ from django.db.models import F
 from django.utils import timezone
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from confide.access import locks
 from confide.access.door import CONSULT_FORM_JOB, open_intake, open_patient_list, write_new_subject
 from confide.access.purposes import Purpose
 from confide.audit.chain import record, system_actor
@@ -60,7 +61,7 @@ from confide.core.text import check_line, line_problem, lower_first
 from confide.consent import services as consent
 from confide.consent.actors import ApplicantActor
 from confide.consent.topics import Topic
-from confide.records import clinical, locks
+from confide.records import clinical
 from confide.records.models import IntakeAttempts, IntakeForm, IntakePhoto, IntakeSubmission, UsedIntakeToken
 from confide.records.uploads import SpooledUpload, check_file_count
 from confide.records.values import phone_number

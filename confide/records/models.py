@@ -94,6 +94,8 @@ class _SignedText(TenantModel):
     recorded in the signing audit entry, so a later check proves the text is what was signed;
     the salt (kept only here) stops anyone holding the audit log from guessing short texts."""
 
+    Status = NoteStatus  # for code that knows the model by name only (the chart door)
+
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=8, choices=NoteStatus.choices, default=NoteStatus.DRAFT)

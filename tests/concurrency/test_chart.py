@@ -5,7 +5,7 @@ together (tests/concurrency/harness.py); afterwards the chart is read through th
 every acknowledged write must be there, each write has its one `records:chart:changed` entry,
 nothing was refused, and the practice's audit chain verifies. On both databases: SQLite
 serialises writers with its IMMEDIATE transactions, PostgreSQL with the patient's row lock
-(confide/records/locks.py)."""
+(confide/access/locks.py)."""
 
 from __future__ import annotations
 
