@@ -136,7 +136,7 @@ def chart_open_ms(opens: int) -> str | dict:
         return "pending"
     try:
         from confide.access.door import open_chart
-        from confide.access.purposes import Purpose
+        from confide.core.purposes import Purpose
         from confide.accounts.models import Membership, User
         from confide.core.actors import StaffActor
         from confide.core.models import Practice

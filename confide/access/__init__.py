@@ -1,7 +1,7 @@
 """The chart door: the one way to read or write a patient's PHI (ARCHITECTURE rule 2).
 
     from confide.access.door import open_chart
-    from confide.access.purposes import Purpose
+    from confide.core.purposes import Purpose
 
     with open_chart(actor, patient_id, Purpose.TREATMENT) as chart:
         chart.patient.given_name           # decrypts: the door granted identifiers.name
@@ -21,7 +21,13 @@ entry and opens the vault allowance for exactly the granted categories, bound to
 A block that writes opens `for_update`: the patient's row is re-read under its lock inside the
 block's transaction (access/locks.py); a reading opening cannot record a change.
 
-Modules: `purposes.py` (the enum), `policy.py` (role × purpose → categories), `door.py`
-(open_chart, create_chart, open_patient_list, system actors), `services.py` (break-the-glass
-report), `models.py` (the break-the-glass reason, encrypted), `errors.py`.
+Modules: `policy.py` (role × purpose → categories; the purposes themselves are
+`confide.core.purposes`, named by the policy and the consent ledger too), `door.py`
+(open_chart, create_chart, open_patient_list, the psychotherapy-note and consultation doors,
+system actors), `locks.py` (the patient's row lock), `consent.py` (a patient's own consent
+choice with its evidence, through the door), `services.py` (break-the-glass report),
+`models.py` (the break-the-glass reason, encrypted), `errors.py`.
+
+The door sits below records (the package that defines the patient): it imports nothing of it
+and knows the models it guards by name (`confide.core.subjects.patient_model`, labels).
 """

@@ -76,7 +76,7 @@ from django.urls import reverse
 
 from confide.access import locks, policy
 from confide.access.errors import AccessRefused
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core import tenancy

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.core.permissions import ROLE_PERMISSIONS, Perm, Role
 from confide.policy.loader import load_default
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from confide.access import policy
 from confide.access.door import acting_in_practice, open_chart
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden
 from confide.core.permissions import Perm

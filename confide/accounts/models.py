@@ -42,6 +42,18 @@ class UserManager(BaseUserManager):
         # Addresses are stored lower-cased; sign-in with any capitalisation finds the account.
         return self.get(email=username.strip().lower())
 
+    def members_of(self, practice_id) -> list[tuple[int, str, bool]]:
+        """(user id, display name, membership active) of everyone with a membership in the
+        practice, active or not (a former member's entries stay the practice's to read).
+
+        The audit log's viewer asks this through `get_user_model()`: the log sits below accounts
+        (docs/architecture.md, "Layers") and knows people only as Django's user model."""
+        from confide.core.tenancy import tenant_context
+
+        with tenant_context(practice_id=practice_id):
+            rows = Membership.objects.filter(practice_id=practice_id).values_list("user_id", "user__display_name", "is_active")
+            return [(pk, name, active) for pk, name, active in rows]
+
 
 class User(AbstractBaseUser):
     """A member of staff. Patients get portal accounts of their own in a later package."""

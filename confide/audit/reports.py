@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 
@@ -61,23 +62,20 @@ def shown_to(user_id) -> Q:
 
 
 # --- Scope ------------------------------------------------------------------------------------
+# People are Django's user model here (`get_user_model()`): the log sits below accounts and does
+# not import it (docs/architecture.md, "Layers"); who belongs to a practice is the user model's
+# manager's answer (`members_of`).
 def member_user_ids(practice_id: uuid.UUID) -> list[str]:
     """User ids (as the log stores them) of everyone with a membership in the practice, active
     or not: a former member's sign-ins stay visible to the practice they belonged to."""
-    from confide.accounts.models import Membership
-    from confide.core.tenancy import tenant_context
-
-    with tenant_context(practice_id=practice_id):
-        return [str(pk) for pk in Membership.objects.filter(practice_id=practice_id).values_list("user_id", flat=True)]
+    return [str(pk) for pk, _, _ in get_user_model().objects.members_of(practice_id)]
 
 
 def practice_members(actor: StaffActor) -> list[tuple[str, str]]:
     """(user id as the log stores it, display name) of the practice's members, for the user filter."""
-    from confide.accounts.models import Membership
-
     if not actor.has(Perm.AUDIT_LOG_VIEW):
         raise Forbidden(Perm.AUDIT_LOG_VIEW)
-    rows = Membership.objects.filter(practice_id=actor.practice_id).values_list("user_id", "user__display_name", "is_active")
+    rows = get_user_model().objects.members_of(actor.practice_id)
     return sorted(((str(pk), name if active else f"{name} (former member)") for pk, name, active in rows), key=lambda r: r[1].casefold())
 
 
@@ -114,8 +112,7 @@ def _user_pk(value) -> int | None:
 
 
 def with_people(entries: Iterable[AuditEntry]) -> list[EntryView]:
-    from confide.accounts.models import User
-
+    User = get_user_model()
     entries = list(entries)
     wanted = {_user_pk(e.detail.get("user_id")) for e in entries if isinstance(e.detail, dict)}
     wanted |= {_user_pk(e.actor_id) for e in entries if e.actor_kind == "user"}

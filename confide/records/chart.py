@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from confide.access import policy
 from confide.access.door import open_chart, open_psychotherapy_notes
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.events import AuditEvent
 from confide.audit.reports import patient_access_report
 from confide.core.actors import StaffActor

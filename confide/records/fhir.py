@@ -57,7 +57,7 @@ from pydantic import ValidationError
 
 from confide.access.door import FHIR_EXPORT_JOB, FHIR_IMPORT_JOB, create_chart, open_chart, open_psychotherapy_notes_for_release
 from confide.access.errors import AccessRefused
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core.errors import InvalidInput, NotFound

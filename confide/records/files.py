@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxLengthValidator
 
 from confide.access.door import open_chart
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.chain import record
 from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor

@@ -51,7 +51,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from confide.access import locks
 from confide.access.door import CONSULT_FORM_JOB, open_intake, open_patient_list, write_new_subject
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from confide.access.door import open_chart, open_psychotherapy_notes
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.chain import record
 from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor

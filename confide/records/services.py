@@ -20,7 +20,7 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from confide.access.door import ALTERATION_REASONS, create_chart, open_chart, open_patient_list
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound, NothingChanged
 from confide.core.permissions import Perm

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput, NothingChanged
 from confide.records import chart, files, notes, services

@@ -11,7 +11,7 @@ from django.db import connection
 from confide.access.door import open_chart
 from confide.access.errors import AccessRefused
 from confide.access.models import BreakGlassReason
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.access.services import list_break_glass_openings
 from confide.audit.events import AuditEvent
 from confide.core.errors import Forbidden

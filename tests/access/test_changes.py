@@ -9,7 +9,7 @@ import pytest
 
 from confide.access.door import open_chart
 from confide.access.errors import AccessRefused
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.events import AuditEvent
 from confide.core.errors import InvalidInput
 from confide.core.permissions import Role

@@ -11,7 +11,7 @@ from django.db import transaction
 from confide.access import policy
 from confide.access.door import REMINDER_JOB, SystemActor, open_chart
 from confide.access.errors import AccessRefused
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.accounts.models import Membership, User
 from confide.audit.events import AuditEvent
 from confide.core.errors import Forbidden, NotFound

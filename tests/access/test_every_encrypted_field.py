@@ -9,7 +9,7 @@ from django.apps import apps
 
 from confide.access.door import open_chart
 from confide.access.models import BreakGlassReason
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.consent.models import ConsentEvidence
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context

@@ -5,7 +5,7 @@ import pytest
 
 from confide.access import policy
 from confide.access.policy import CATEGORY_GRANTS, KNOWN_CATEGORIES, categories_for, psychotherapy_notes_author_only
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.core.actors import StaffActor
 from confide.core.permissions import Role
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from confide.access.door import open_chart
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.events import AuditEvent
 from confide.core.permissions import Role
 from tests.access.conftest import entries

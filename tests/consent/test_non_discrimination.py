@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from confide.access.door import open_chart, open_patient_list
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.consent import services, texts
 from confide.consent.topics import Action
 from confide.core.actors import StaffActor

@@ -8,7 +8,7 @@ import io
 from django.core.management import call_command
 
 from confide.access.door import open_chart
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.accounts.models import Membership
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry

@@ -59,7 +59,7 @@ def test_dsc3_every_undeclared_flow_is_refused(world, publish, kwargs, code):
 def test_dsc3_sale_is_impossible_by_construction():
     """No purpose sells data or trains models, and no processor may train on it: not a rule that
     is checked at run time and could be switched off, but values the schema cannot hold."""
-    from confide.access.purposes import Purpose
+    from confide.core.purposes import Purpose
     from confide.policy.loader import load_default
 
     assert not {"sale", "sell", "share", "advertising", "ai_training", "train"} & {p.value for p in Purpose}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.policy.loader import DEFAULT_PATH, PolicyError, load_default, parse_declaration, resolve
 
 

@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from confide.access.door import FHIR_IMPORT_JOB, open_chart
 from confide.access.errors import AccessRefused
-from confide.access.purposes import Purpose
+from confide.core.purposes import Purpose
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry
 from confide.core.actors import StaffActor

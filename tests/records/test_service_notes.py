@@ -68,7 +68,7 @@ def test_an_addendum_is_only_for_a_signed_note_and_is_never_empty(chart):
 
 def test_the_content_hash_verifies_the_signed_text_and_catches_a_change(chart, patient):
     from confide.access.door import open_chart
-    from confide.access.purposes import Purpose
+    from confide.core.purposes import Purpose
 
     note = chart.note(Role.CLINICIAN, signed=True)
     signed_entry = AuditEntry.objects.filter(event=AuditEvent.NOTE_SIGNED).latest("id")
@@ -187,7 +187,7 @@ def test_psychotherapy_notes_are_invisible_to_another_clinician_to_the_owner_and
             notes.do_sign_psychotherapy_note(actor=actor, patient_id=patient.id, note_id=note.pk)
     # And the chart door never opens the category, not even by breaking the glass.
     from confide.access.door import open_chart
-    from confide.access.purposes import Purpose
+    from confide.core.purposes import Purpose
 
     with pytest.raises(AccessRefused, match="author"):
         with open_chart(colleague[1], patient.id, Purpose.TREATMENT, categories={"health.psychotherapy_notes"},

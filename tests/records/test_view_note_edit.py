@@ -17,7 +17,7 @@ EDIT = "records:note-edit"
 def _content(chart, note) -> dict:
     """The note's stored content, read through the door as its author."""
     from confide.access.door import open_chart
-    from confide.access.purposes import Purpose
+    from confide.core.purposes import Purpose
 
     with tenant_context(practice_id=note.practice_id):
         with open_chart(chart.actor(Role.CLINICIAN), note.patient_id, Purpose.TREATMENT, categories={"health.notes"}):
