@@ -154,16 +154,6 @@ def remove_practices(practices: list[dict]) -> None:
         statements.append(f"DELETE FROM core_practice WHERE id::text = '{pid}';")
         # The practice's pending audit seal task (confide/audit/tasks.py): it names its chain.
         statements.append(f"DELETE FROM django_tasks_database_dbtaskresult WHERE args_kwargs -> 'args' ->> 0 = '{pid}';")
-    # The platform data key (staff TOTP secrets) is wrapped by a KEK in this scenario's own data
-    # directory: left behind, the next scenario (another directory, another keyring) could not
-    # unwrap it. Every secret sealed under it belonged to the users removed above.
-    statements.append("DELETE FROM vault_platformkey;")
-    # Sign-ins and MFA steps are on the platform chain, which no practice owns: left behind, they
-    # are committed rows that later tests in this database see (a get() of "the" sign-in entry
-    # finds several). Only scenarios commit to the test database, so the chain goes as a whole.
-    statements.append("DELETE FROM audit_auditentry WHERE chain = 'platform';")
-    statements.append("DELETE FROM audit_chainhead WHERE chain = 'platform';")
-    statements.append("DELETE FROM django_tasks_database_dbtaskresult WHERE args_kwargs -> 'args' ->> 0 = 'platform';")
     statements.append("COMMIT;")
     _psql_superuser(db, "\n".join(statements))
 
@@ -175,14 +165,18 @@ def forget_platform_rows() -> None:
     * the installation-wide data key, wrapped under the child's own keyring (its data
       directory): any later process (the next scenario's child, the parent's own tests) would
       find it and fail to unwrap it (KeyringMissing);
-    * the platform audit chain (sign-ins and other entries of no practice) and its head: the
-      parent's tests assert on the entries they wrote."""
+    * the platform audit chain (sign-ins and other entries of no practice), its head and its
+      pending seal: the parent's tests assert on the entries they wrote.
+
+    Run before a scenario too: a scenario killed mid-run (a timeout) may have left them."""
     from django.conf import settings
 
     _psql_superuser(
         settings.DATABASES["default"],
         "BEGIN; SET LOCAL session_replication_role = replica; DELETE FROM vault_platformkey; "
-        "DELETE FROM audit_auditentry WHERE chain = 'platform'; DELETE FROM audit_chainhead WHERE chain = 'platform'; COMMIT;",
+        "DELETE FROM audit_auditentry WHERE chain = 'platform'; DELETE FROM audit_chainhead WHERE chain = 'platform'; "
+        # the platform chain's pending seal (confide/audit/tasks.py names its chain)
+        "DELETE FROM django_tasks_database_dbtaskresult WHERE args_kwargs -> 'args' ->> 0 = 'platform'; COMMIT;",
     )
 
 
