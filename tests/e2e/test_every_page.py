@@ -4,17 +4,19 @@ The pages come from the route table (confide/core/routes.py), not from a list ke
 GET route is loaded by each role whose permissions admit it (STAFF rows by `perm`, ACCOUNT rows
 by everyone signed in, PUBLIC rows anonymously, SIGNING_IN rows during sign-in and enrolment).
 A route whose URL carries an id is built from the world's objects through URL_BUILDERS (kwarg
-name → value) and ROUTE_KWARGS (a route that needs an object in a particular state, e.g. a
-draft note to sign). A route the walker cannot build fails with "add a URL builder for <name>",
-so a new page is never skipped silently.
+name → value), ROUTE_KWARGS (a route that needs an object in a particular state, e.g. a draft
+note to sign) or ROUTE_URLS (a whole URL, for a secret link). A route the walker cannot build
+fails with "add a URL builder for <name>", and every GET route must load (200) for at least one
+role, so a new page is never skipped silently.
 
 On each HTML page, at 390×844 (a phone):
   * document.documentElement.scrollWidth <= 390 — no sideways scrolling of the whole page; the
-    failure names the widest elements that stick out (tables scroll inside their own region);
+    failure names the widest elements that stick out;
+  * every table sits in its own named, focusable scrolling region;
   * axe-core (vendored under tests/e2e/vendor/, injected with the page's CSP bypassed, in these
     browser contexts only) with the WCAG 2.0/2.1/2.2 A and AA rules: no serious or critical
-    violation.
-Then the same page at 1280×800 is checked with axe again (the desktop layout differs).
+    violation; and a few best-practice rules (AXE_ALWAYS) at any impact.
+Then axe again at 1280×800, once per kind of page (route and status).
 """
 
 from __future__ import annotations
@@ -136,6 +138,11 @@ ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
 }
 
 
+# route → its whole URL, for a page reached only through a secret link (an invitation, a password
+# reset): build the link the way the app does from the world's objects.
+ROUTE_URLS: dict[str, Callable[[PageWorld], str]] = {}
+
+
 def _route_kwargs() -> dict[str, list[str]]:
     """URL name → the names of the arguments its path carries (include prefixes too)."""
     found: dict[str, list[str]] = {}
@@ -154,11 +161,13 @@ def _route_kwargs() -> dict[str, list[str]]:
 
 
 def build_url(name: str, world: PageWorld, kwarg_names: list[str]) -> str:
+    if name in ROUTE_URLS:
+        return ROUTE_URLS[name](world)
     kwargs = {}
     for kwarg in kwarg_names:
         builder = ROUTE_KWARGS.get((name, kwarg)) or URL_BUILDERS.get(kwarg)
         if builder is None:
-            pytest.fail(f"add a URL builder for {name} (its URL carries `{kwarg}`): URL_BUILDERS or ROUTE_KWARGS in {__file__}")
+            pytest.fail(f"add a URL builder for {name} (its URL carries `{kwarg}`): URL_BUILDERS, ROUTE_KWARGS or ROUTE_URLS in {__file__}")
         kwargs[kwarg] = builder(world)
     return reverse(name, kwargs=kwargs)
 
