@@ -1,0 +1,349 @@
+"""Every page, every role, at phone width and at desktop width (issue 12 items 17 and 18).
+
+The pages come from the route table (confide/core/routes.py), not from a list kept here: every
+GET route is loaded by each role whose permissions admit it (STAFF rows by `perm`, ACCOUNT rows
+by everyone signed in, PUBLIC rows anonymously, SIGNING_IN rows during sign-in and enrolment).
+A route whose URL carries an id is built from the world's objects through URL_BUILDERS (kwarg
+name → value), ROUTE_KWARGS (a route that needs an object in a particular state, e.g. a draft
+note to sign) or ROUTE_URLS (a whole URL, for a secret link). A route the walker cannot build
+fails with "add a URL builder for <name>", and every GET route must load (200) for at least one
+role, so a new page is never skipped silently.
+
+On each HTML page, at 390×844 (a phone):
+  * document.documentElement.scrollWidth <= 390 — no sideways scrolling of the whole page; the
+    failure names the widest elements that stick out;
+  * every table sits in its own named, focusable scrolling region;
+  * axe-core (vendored under tests/e2e/vendor/, injected with the page's CSP bypassed, in these
+    browser contexts only) with the WCAG 2.0/2.1/2.2 A and AA rules: no serious or critical
+    violation; and a few best-practice rules (AXE_ALWAYS) at any impact.
+Then axe again at 1280×800, once per kind of page (route and status).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.urls import get_resolver, reverse
+from django.utils import timezone
+from playwright.sync_api import Error as PlaywrightError
+
+from confide.core.permissions import ROLE_PERMISSIONS, Role
+from confide.core.routes import ROUTE_POLICY, Audience
+from tests.e2e.conftest import browser_sign_in
+
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+# A page answered with a door refusal or "not yours" (a psychotherapy note is its author's alone)
+# is still a page people see; each route must answer 200 to at least one role (see the end).
+SEEN_STATUSES = {200, 403, 404}
+
+BREAK_GLASS_REASON = "Collapsed in the waiting room; allergies needed"
+
+
+# --- the world --------------------------------------------------------------------------------
+@dataclass
+class PageWorld:
+    clinic: object
+    objects: dict[str, object] = field(default_factory=dict)
+
+
+@pytest.fixture
+def page_world(clinic, make_staff) -> PageWorld:
+    """The e2e clinic plus a privacy officer, a member who has not enrolled MFA yet, a second
+    practice for the owner (so the header shows the switcher), notes (draft and signed, also
+    psychotherapy notes), a document, clinical items, a consultation waiting with a photo,
+    a published material policy change (the banner) and a break-the-glass opening."""
+    from confide.access.door import open_chart
+    from confide.accounts.models import Membership
+    from confide.core.actors import StaffActor
+    from confide.core.purposes import Purpose
+    from confide.core.tenancy import tenant_context
+    from confide.policy.services import do_publish_policy
+    from confide.records.files import do_add_file
+    from confide.records.models import IntakePhoto
+    from confide.records.notes import (
+        do_add_addendum, do_create_note, do_create_psychotherapy_note, do_sign_note, do_sign_psychotherapy_note,
+    )  # fmt: skip
+    from confide.records.services import do_add_item
+    from tests.factories import MembershipFactory, PracticeFactory
+    from tests.records.consultations import submit
+    from tests.records.uploads import pdf_upload
+
+    practice = clinic.practice
+    clinic.users[Role.PRIVACY_OFFICER] = make_staff(practice, Role.PRIVACY_OFFICER, email="privacy@demo.example.test", display_name="Priya Privacy")
+    clinic.newcomer = make_staff(practice, Role.CLINICIAN, email="newcomer@demo.example.test", display_name="Nico Newcomer", mfa=False)
+    north = PracticeFactory(slug="demo-north", name="Demo Physio North")
+    with tenant_context(practice_id=north.id):
+        MembershipFactory(user=clinic.users[Role.OWNER], practice=north, role=Role.CLINICIAN)
+
+    with tenant_context(practice_id=practice.id):
+        def actor(role):
+            return StaffActor.from_membership(Membership.objects.get(user=clinic.users[role], practice=practice))
+
+        clinician, patient_id = actor(Role.CLINICIAN), clinic.patient.id
+        do_add_item(actor=clinician, patient_id=patient_id, list_name="medications",
+                    item={"name": "Sertraline", "dose": "50 mg daily", "route": "oral", "kind": "prescription", "start": "2026-01-05"})
+        do_add_item(actor=clinician, patient_id=patient_id, list_name="allergies", item={"substance": "Latex", "reaction": "Hives"})
+        do_add_item(actor=clinician, patient_id=patient_id, list_name="conditions", item={"name": "Generalised anxiety disorder"})  # fmt: skip
+        draft = do_create_note(actor=clinician, patient_id=patient_id, content={"subjective": "Sleeping better.", "plan": "Review in four weeks."})
+        signed = do_create_note(actor=clinician, patient_id=patient_id, content={"subjective": "First visit.", "plan": "Start sertraline."})
+        do_sign_note(actor=clinician, note_id=signed.pk, patient_id=patient_id)
+        do_add_addendum(actor=clinician, note_id=signed.pk, patient_id=patient_id, text="Mild nausea, resolved.")
+        psy_draft = do_create_psychotherapy_note(actor=clinician, patient_id=patient_id, text="Process notes, session 2.")
+        psy_signed = do_create_psychotherapy_note(actor=clinician, patient_id=patient_id, text="Process notes, session 1.")
+        do_sign_psychotherapy_note(actor=clinician, patient_id=patient_id, note_id=psy_signed.pk)
+        document = do_add_file(actor=clinician, patient_id=patient_id, kind="document", upload=pdf_upload(), title="Referral letter")
+        with open_chart(clinician, patient_id, Purpose.OPERATIONS, categories={"health.background"}, break_glass_reason=BREAK_GLASS_REASON):
+            pass
+        version = do_publish_policy(
+            actor=actor(Role.PRIVACY_OFFICER), override_toml="[age]\nminimum = 13\n",
+            effective_at=timezone.now() + datetime.timedelta(days=31), material=True, summary="Teenagers from 13.",
+        )  # fmt: skip
+    submission = submit(practice, photo=True)
+    with tenant_context(practice_id=practice.id):
+        intake_photo = IntakePhoto.objects.get(submission=submission)
+
+    objects = {
+        "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
+        "psychotherapy_draft": psy_draft, "psychotherapy_signed": psy_signed, "submission": submission,
+        "intake_photo": intake_photo, "policy_version": version,
+    }  # fmt: skip
+    return PageWorld(clinic=clinic, objects=objects)
+
+
+# --- URLs from the route table ----------------------------------------------------------------
+# kwarg name → how to get its value from the world. Add a row when a route brings a new kwarg.
+URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
+    "practice_slug": lambda w: w.clinic.practice.slug,
+    "patient_id": lambda w: w.objects["patient"].pk,
+    "photo_id": lambda w: w.objects["photo"].pk,
+    "document_id": lambda w: w.objects["document"].pk,
+    "note_id": lambda w: w.objects["draft_note"].pk,
+    "psychotherapy_note_id": lambda w: w.objects["psychotherapy_draft"].pk,
+    "submission_id": lambda w: w.objects["submission"].pk,
+    "number": lambda w: w.objects["policy_version"].number,
+}
+# (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
+ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
+    ("records:note-addendum", "note_id"): lambda w: w.objects["signed_note"].pk,
+    ("records:psychotherapy-addendum", "psychotherapy_note_id"): lambda w: w.objects["psychotherapy_signed"].pk,
+    ("intake:photo", "photo_id"): lambda w: w.objects["intake_photo"].pk,
+}
+
+
+# route → its whole URL, for a page reached only through a secret link (an invitation, a password
+# reset): build the link the way the app does from the world's objects.
+ROUTE_URLS: dict[str, Callable[[PageWorld], str]] = {}
+
+
+def _route_kwargs() -> dict[str, list[str]]:
+    """URL name → the names of the arguments its path carries (include prefixes too)."""
+    found: dict[str, list[str]] = {}
+
+    def walk(patterns, namespace: str, prefix_args: list[str]) -> None:
+        for p in patterns:
+            args = prefix_args + list(p.pattern.regex.groupindex)
+            if hasattr(p, "url_patterns"):
+                ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+                walk(p.url_patterns, ns, args)
+            elif p.name:
+                found.setdefault(f"{namespace}{p.name}", args)
+
+    walk(get_resolver().url_patterns, "", [])
+    return found
+
+
+def build_url(name: str, world: PageWorld, kwarg_names: list[str]) -> str:
+    if name in ROUTE_URLS:
+        return ROUTE_URLS[name](world)
+    kwargs = {}
+    for kwarg in kwarg_names:
+        builder = ROUTE_KWARGS.get((name, kwarg)) or URL_BUILDERS.get(kwarg)
+        if builder is None:
+            pytest.fail(f"add a URL builder for {name} (its URL carries `{kwarg}`): URL_BUILDERS, ROUTE_KWARGS or ROUTE_URLS in {__file__}")
+        kwargs[kwarg] = builder(world)
+    return reverse(name, kwargs=kwargs)
+
+
+def routes_for(audience: Audience, role: Role | None = None) -> list[str]:
+    names = []
+    for name, policy in ROUTE_POLICY.items():
+        if "GET" not in policy.methods or policy.audience != audience:
+            continue
+        if audience == Audience.STAFF and policy.perm not in ROLE_PERMISSIONS[role]:
+            continue
+        names.append(name)
+    return names
+
+
+# --- what is checked on a page ----------------------------------------------------------------
+OVERFLOW_JS = """() => {
+  const limit = window.innerWidth;
+  const width = document.documentElement.scrollWidth;
+  if (width <= limit) return {width, culprits: []};
+  const scrolls = (el) => { const o = getComputedStyle(el).overflowX; return o === 'auto' || o === 'scroll' || o === 'hidden' || o === 'clip'; };
+  // Inside a scrolling box an element widens only that box, unless it is positioned out of it
+  // (an absolutely placed visually-hidden label escapes a box that is not itself positioned).
+  const inScroller = (el) => {
+    if (['absolute', 'fixed'].includes(getComputedStyle(el).position)) return false;
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) if (scrolls(p)) return true;
+    return false;
+  };
+  const describe = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
+    (el.dataset.testid ? `[data-testid=${el.dataset.testid}]` : '');
+  const culprits = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= limit + 0.5 || inScroller(el)) continue;
+    const parent = el.parentElement.getBoundingClientRect();
+    if (parent.right > limit + 0.5 && el.parentElement !== document.body) continue;  // the parent is named instead
+    culprits.push({el: describe(el), right: Math.round(r.right), width: Math.round(r.width)});
+  }
+  culprits.sort((a, b) => b.right - a.right);
+  return {width, culprits: culprits.slice(0, 5)};
+}"""
+
+AXE_IMPACTS = ["serious", "critical"]
+# Best-practice rules held at zero whatever their impact: what the first axe audit found (issue 12
+# item 18: duplicate landmarks, an empty table header) and a page without its level-one heading.
+AXE_ALWAYS = [
+    "landmark-unique", "landmark-no-duplicate-banner", "landmark-no-duplicate-contentinfo", "landmark-no-duplicate-main",
+    "landmark-one-main", "empty-table-header", "page-has-heading-one",
+]  # fmt: skip
+AXE_JS = """async ([tags, impacts, always]) => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags.concat(['best-practice'])}, resultTypes: ['violations']});
+  return result.violations.filter(v => always.includes(v.id) || (impacts.includes(v.impact) && v.tags.some(t => tags.includes(t)))).map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 4).map(n => ({target: n.target.join(' '), summary: (n.failureSummary || '').split('\\n').slice(0, 3).join(' ')})),
+    more: Math.max(0, v.nodes.length - 4),
+  }));
+}"""
+
+# Every table scrolls inside its own named, focusable region (a phone can reach its far columns
+# with the keyboard too): <div class="table-responsive" role="region" tabindex="0" aria-label="...">.
+LOOSE_TABLES_JS = """() => [...document.querySelectorAll('main table')].filter(t => {
+  const w = t.parentElement;
+  return !(w.classList.contains('table-responsive') && w.getAttribute('role') === 'region'
+           && w.getAttribute('tabindex') === '0' && (w.getAttribute('aria-label') || '').trim());
+}).map(t => t.dataset.testid || (t.caption ? t.caption.textContent.trim() : t.outerHTML.slice(0, 60)))"""
+
+
+@dataclass
+class Findings:
+    problems: list[str] = field(default_factory=list)
+    answered: dict[str, set[int]] = field(default_factory=dict)  # route → statuses seen
+    pages: int = 0
+
+    desktop_checked: set[str] = field(default_factory=set)
+
+    def check_page(self, page, label: str, kind: str | None = None) -> None:
+        """The page as loaded at phone width: overflow and axe; then axe at desktop width, once
+        per kind of page (route and status): the desktop layout does not differ by role."""
+        self.pages += 1
+        overflow = page.evaluate(OVERFLOW_JS)
+        if overflow["width"] > PHONE["width"]:
+            widest = "; ".join(f"{c['el']} (right edge {c['right']}px, {c['width']}px wide)" for c in overflow["culprits"])
+            self.problems.append(f"{label}: page is {overflow['width']}px wide at {PHONE['width']}px; widest: {widest or '?'}")
+        for table in page.evaluate(LOOSE_TABLES_JS):
+            self.problems.append(f"{label}: table {table!r} is not wrapped in a table-responsive region (role, tabindex, aria-label)")
+        sizes = [(PHONE, "390")]
+        if kind is None or kind not in self.desktop_checked:
+            sizes.append((DESKTOP, "1280"))
+            self.desktop_checked.add(kind)
+        for size, name in sizes:
+            if size is DESKTOP:
+                page.set_viewport_size(DESKTOP)
+            for v in page.evaluate(AXE_JS, [AXE_TAGS, AXE_IMPACTS, AXE_ALWAYS]):
+                nodes = "; ".join(f"{n['target']}: {n['summary']}" for n in v["nodes"]) + (f" (+{v['more']} more)" if v["more"] else "")
+                self.problems.append(f"{label} @{name}px: axe {v['impact']} {v['id']} — {v['help']}: {nodes}")
+        page.set_viewport_size(PHONE)
+
+    def visit(self, page, name: str, url: str, who: str) -> None:
+        label = f"{who} {name} {url}"
+        try:
+            response = page.goto(url)
+        except PlaywrightError as exc:
+            if "Download is starting" not in str(exc):
+                raise
+            response = page.request.get(url)  # a file download (CSV, PDF): its status only
+            self.answered.setdefault(name, set()).add(response.status)
+            return
+        self.answered.setdefault(name, set()).add(response.status)
+        if response.status not in SEEN_STATUSES:
+            self.problems.append(f"{label}: answered {response.status}")
+        if "text/html" in response.headers.get("content-type", ""):
+            self.check_page(page, label, kind=f"{name} {response.status}")
+
+
+def _context(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, locale="en-US", bypass_csp=True)
+    context.set_default_timeout(10_000)
+    context.add_init_script(path=str(AXE))
+    return context
+
+
+def test_every_page_fits_a_phone_and_passes_axe(browser, live_server, page_world):
+    """Items 17 and 18: every GET route in ROUTE_POLICY, for every role that may reach it."""
+    world = page_world
+    kwarg_names = _route_kwargs()
+    urls = {name: build_url(name, world, kwarg_names[name]) for name, p in ROUTE_POLICY.items() if "GET" in p.methods}
+    findings = Findings()
+
+    # Anonymous: the public pages (notice, consultation form, consent pages, sign-in) and a 404.
+    context = _context(browser, live_server)
+    try:
+        page = context.new_page()
+        for name in routes_for(Audience.PUBLIC):
+            findings.visit(page, name, urls[name], "anonymous")
+        response = page.goto("/no-such-page/")
+        assert response.status == 404
+        findings.check_page(page, "anonymous error page /no-such-page/")
+    finally:
+        context.close()
+
+    # Signing in: the enrolment page (a member without an authenticator yet).
+    context = _context(browser, live_server)
+    try:
+        page = context.new_page()
+        page.goto(reverse("accounts:login"))
+        page.get_by_label("Email").fill(world.clinic.newcomer.email)
+        page.get_by_label("Password").fill(world.clinic.password)
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url("**/enrol/**")
+        findings.answered.setdefault("accounts:mfa-enrol", set()).add(200)
+        findings.check_page(page, "newcomer accounts:mfa-enrol")
+    finally:
+        context.close()
+
+    # Each role: sign in (checking the code page on the way), then every page it may reach.
+    for role in Role:
+        user = world.clinic.users[role]
+        context = _context(browser, live_server)
+        try:
+            page = context.new_page()
+            page.goto(reverse("accounts:login"))
+            page.get_by_label("Email").fill(user.email)
+            page.get_by_label("Password").fill(world.clinic.password)
+            page.get_by_role("button", name="Continue").click()
+            page.wait_for_url("**/signin/verify/**")
+            findings.answered.setdefault("accounts:mfa-verify", set()).add(200)
+            findings.check_page(page, f"{role.label} accounts:mfa-verify", kind="accounts:mfa-verify")
+            page.context.clear_cookies()
+            browser_sign_in(page, user)
+            page.wait_for_url(re.compile(r".*/(dashboard/|select-practice/)?$"))
+            for name in routes_for(Audience.ACCOUNT) + routes_for(Audience.STAFF, role):
+                findings.visit(page, name, urls[name], role.label)
+        finally:
+            context.close()
+
+    never_shown = sorted(name for name, p in ROUTE_POLICY.items() if "GET" in p.methods and 200 not in findings.answered.get(name, set()))
+    assert never_shown == [], f"routes no role could load (fix the world or the builders): { {n: findings.answered.get(n) for n in never_shown} }"
+    assert findings.problems == [], f"{len(findings.problems)} problems on {findings.pages} pages:\n" + "\n".join(findings.problems)
