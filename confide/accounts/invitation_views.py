@@ -55,7 +55,17 @@ def invitation_accept(request: HttpRequest) -> HttpResponse:
             return redirect(f"{reverse('accounts:login')}?next={reverse('accounts:invitation-accept')}")
         return render(request, "accounts/invitation_accept.html", {**context, "sign_in": True})
     form = NewAccountForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        # Every problem at once: the password rules are checked even when the name is missing.
+        form.is_valid()
+        problems = invitations.validate_new_account(
+            opened.email, request.POST.get("display_name", ""), request.POST.get("password", ""), request.POST.get("password_again", "")
+        )
+        for field, messages_ in problems.items():
+            if field not in form.errors:
+                for problem in messages_:
+                    form.add_error(field, problem)
+    if request.method == "POST" and not form.errors:
         data = form.cleaned_data
         try:
             new_user = invitations.check_accept_as_new_account(
