@@ -19,16 +19,20 @@ def setup(request: HttpRequest) -> HttpResponse:
         return render_error(request, 404)
     practices.ensure_setup_code()  # made on the server for the operator to read; never shown here
     form = FirstRunForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        if not practices.setup_code_matches(data["setup_code"]):
+    if request.method == "POST":
+        # Every problem at once: the code and the practice's fields are checked whatever else failed.
+        form.is_valid()
+        posted = {name: request.POST.get(name, "") for name in ("setup_code", "name", "slug", "owner_email")}
+        if "setup_code" not in form.errors and not practices.setup_code_matches(posted["setup_code"]):
             form.add_error("setup_code", "That is not the setup code. Run `confide practice setup-code` on the server to see it.")
         try:
-            practices.validate_practice(data["name"], data["slug"], data["owner_email"])
+            practices.validate_practice(posted["name"], posted["slug"], posted["owner_email"])
         except practices.PracticeInputError as exc:
             for field, message in exc.errors.items():
-                form.add_error(field, message)
+                if field not in form.errors:
+                    form.add_error(field, message)
         if not form.errors:
+            data = form.cleaned_data
             try:
                 practice, invitation = practices.create_practice(
                     name=data["name"], slug=data["slug"], owner_email=data["owner_email"], via="first-run", first_run=True
