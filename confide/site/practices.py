@@ -98,8 +98,8 @@ def create_practice(*, name: str, slug: str, owner_email: str, via: str, first_r
             invitation = issue_invitation(practice=practice, email=owner_email, role=Role.OWNER, invited_by=None)
             # Last: the key manager's KEK is made outside the database, so only once all else is in.
             ensure_practice_key(practice.id)
-    if first_run:
-        transaction.on_commit(remove_setup_code)
+    # A practice exists now: the first-run page is closed, and its code is of no further use.
+    transaction.on_commit(remove_setup_code)
     return practice, invitation
 
 
