@@ -282,3 +282,23 @@ def test_a_former_member_is_made_active_again_with_the_invited_role(world):
     _open(client, token)
     client.post(reverse("accounts:invitation-accept"))
     assert _members(world.a)[target.user.email] == ("front_desk", True)
+
+
+@pytest.mark.parametrize("change", ["revoked", "accepted", "expired"])
+def test_acc1_the_database_decides_a_link_read_as_open_just_before_it_was_spent_is_refused(world, monkeypatch, change):
+    """The interleaving the concurrency suite can only hope to hit: the page read the invitation
+    as open, then another request withdrew, used or outlived it, then this one accepts. The
+    conditional UPDATE re-checks the row: nothing is made."""
+    invitation, token = _invite(world.a)
+    reference = invitations.session_reference(token)
+    opened = invitations.get_open_invitation(reference)
+    stamp = {"revoked": {"revoked_at": timezone.now()}, "accepted": {"accepted_at": timezone.now()},
+             "expired": {"expires_at": timezone.now() - datetime.timedelta(seconds=1)}}[change]  # fmt: skip
+    with tenant_context(practice_id=world.a.practice.id):
+        Invitation.objects.filter(id=invitation.id).update(**stamp)
+    monkeypatch.setattr(invitations, "get_open_invitation", lambda ref: opened)
+    before = snapshot()
+    with pytest.raises(invitations.InvitationUnusable) as refused:
+        invitations.check_accept_as_new_account(reference=reference, display_name="Late Comer", password=NEW_PASSWORD, password_again=NEW_PASSWORD)
+    assert refused.value.reason == change
+    assert snapshot() == before

@@ -64,6 +64,64 @@ def test_acc1_eight_sessions_accepting_one_invitation_at_once_make_exactly_one_m
     assert (result["users"], result["memberships"], result["accepted_events"]) == (1, 1, 1)
 
 
+def scenario_accept_and_revoke_at_once(params):
+    import re
+
+    from django.core import mail
+    from django.db import transaction
+    from django.test import Client
+    from django.urls import reverse
+
+    from confide.accounts.invitations import issue_invitation
+    from confide.accounts.models import Invitation, Membership, User
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from tests.concurrency.harness import signed_in_client
+
+    world = new_world("revoke")
+    mail.outbox = []
+    with transaction.atomic():
+        invitation = issue_invitation(practice=world.practice, email="torn@example.test", role=Role.BILLING, invited_by=world.owner)
+    token = re.search(r"token=(\S+)", mail.outbox[-1].body).group(1)
+    half = params["n"] // 2
+    acceptors = [Client() for _ in range(half)]
+    for client in acceptors:
+        client.get(reverse("accounts:invitation"), {"token": token})
+    owners = [signed_in_client(world.owner, world.practice) for _ in range(params["n"] - half)]
+
+    def work(i):
+        if i < half:
+            data = {"display_name": f"Torn {i}", "password": PASSWORD, "password_again": PASSWORD}
+            response = acceptors[i].post(reverse("accounts:invitation-accept"), data)
+            return "accepted" if response.status_code == 302 and response["Location"].endswith("/signin/enrol/") else "refused"
+        response = owners[i - half].post(reverse("accounts:invitation-revoke", args=[invitation.id]), follow=True)
+        return "revoked" if b"Invitation withdrawn" in response.content else "refused"
+
+    outcomes = concurrently(params["n"], work)
+    for user in User.objects.filter(email="torn@example.test"):
+        forget_user_on_cleanup(user)
+    with tenant_context(practice_id=world.practice.id):
+        row = Invitation.objects.get(id=invitation.id)
+        memberships = Membership.objects.filter(user__email="torn@example.test").count()
+    return {
+        "errors": [o.error for o in outcomes if not o.ok],
+        "wins": sorted(o.value for o in outcomes if o.value != "refused"),
+        "accepted": row.accepted_at is not None,
+        "revoked": row.revoked_at is not None,
+        "memberships": memberships,
+    }
+
+
+def test_acc1_an_invitation_accepted_and_withdrawn_at_once_is_one_or_the_other(tmp_path, concurrency_db):
+    result = run_scenario(tmp_path, scenario_accept_and_revoke_at_once, n=SESSIONS)
+    assert result["errors"] == []
+    assert len(result["wins"]) == 1
+    if result["wins"] == ["accepted"]:
+        assert (result["accepted"], result["revoked"], result["memberships"]) == (True, False, 1)
+    else:
+        assert (result["accepted"], result["revoked"], result["memberships"]) == (False, True, 0)
+
+
 def scenario_first_run_submitted_at_once(params):
     from django.test import Client
 
