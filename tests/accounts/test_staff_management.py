@@ -128,7 +128,7 @@ def test_the_last_owner_is_never_removed_even_by_a_request_that_raced_a_demotion
         before = snapshot()
         with pytest.raises(InvalidInput, match="at least one owner"):
             check_deactivate_member(actor=stale, membership_id=other_owner.id)
-    assert snapshot() == before
+        assert snapshot() == before
 
 
 def test_withdraw_and_send_again_from_the_page(world, django_capture_on_commit_callbacks):
