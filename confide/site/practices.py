@@ -44,7 +44,7 @@ class PracticeInputError(InvalidInput):
 
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
-        super().__init__("; ".join(errors.values()))
+        super().__init__(" ".join(errors.values()))
 
 
 class FirstRunClosed(Exception):
