@@ -174,6 +174,8 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Minutes a password+MFA check stays fresh for exports, role changes and MFA changes.
 CONFIDE_RECENT_AUTH_MINUTES = env_int("CONFIDE_RECENT_AUTH_MINUTES", 10, minimum=1, maximum=60)
+# How long an invitation link to join a practice works (accounts/invitations.py).
+CONFIDE_INVITATION_HOURS = env_int("CONFIDE_INVITATION_HOURS", 72, minimum=1, maximum=24 * 14)
 
 # Lock a (username, IP) pair out for a cool-off after repeated failures, and a username from
 # any address after more: never permanent, never by IP alone (a shared clinic IP must not lock

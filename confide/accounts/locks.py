@@ -11,3 +11,19 @@ def lock_user(user_id: int) -> None:
     both hold a pending secret, and a confirmation never races a new set-up.
     (SQLite: the IMMEDIATE transaction already holds the database's write lock.)"""
     list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+
+
+def lock_active_owners(practice_id) -> list:
+    """Lock the practice's active owner memberships (ordered by pk) for the rest of the caller's
+    transaction, and return their ids: two owners removing or demoting each other at once are
+    serialised, so the second sees the first's change and the last owner is never removed.
+    (PostgreSQL re-checks the filter on rows another transaction changed meanwhile.)"""
+    from confide.accounts.models import Membership
+    from confide.core.permissions import Role
+
+    return list(
+        Membership.objects.select_for_update()
+        .filter(practice_id=practice_id, role=Role.OWNER, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

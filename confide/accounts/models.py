@@ -238,3 +238,37 @@ class RecoveryCode(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "code_hash"], name="recovery_code_unique")]
+
+
+class Invitation(TenantModel):
+    """An invitation to join a practice with a role, sent by e-mail (`confide/accounts/invitations.py`).
+
+    Only the SHA-256 of its random token is kept: the link in the e-mail is the one copy of the
+    token, so a database reader cannot accept anyone's invitation. Single use is decided by the
+    database (a conditional UPDATE of `accepted_at`, whose row count decides)."""
+
+    email = models.EmailField(validators=[single_line])
+    role = models.CharField(max_length=32, choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    # None: made by the operator (`confide practice create`, the first-run page), not by a member.
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation:{self.pk}"
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
 
-from confide.accounts.locks import lock_user
+from confide.accounts.locks import lock_active_owners, lock_user
 from confide.accounts.models import Membership, RecoveryCodeDevice, TOTPDevice, User
 from confide.audit import chain as audit
 from confide.audit import reports
@@ -155,9 +155,8 @@ def check_change_role(*, actor: StaffActor, membership_id: uuid.UUID, role: str,
         raise InvalidInput("Choose one of the listed roles.")
     if membership.role == role:
         return membership
-    if membership.role == Role.OWNER and not Membership.objects.filter(role=Role.OWNER, is_active=True).exclude(
-        id=membership.id
-    ).exists():
+    # Under a lock on the owners' rows: two owners demoting each other at once are serialised.
+    if membership.role == Role.OWNER and not [pk for pk in lock_active_owners(actor.practice_id) if pk != membership.id]:
         raise InvalidInput("A practice needs at least one owner: make someone else owner first.")
     previous = membership.role
     membership.role = role

@@ -22,7 +22,7 @@ from confide.accounts.models import RecoveryCodeDevice
 from confide.core.decorators import route
 from confide.core.http import local_path
 from confide.core.errors import InvalidInput
-from confide.core.permissions import Perm, Role
+from confide.core.models import Practice
 
 
 def _next_url(request: HttpRequest, default: str = "core:dashboard") -> str:
@@ -33,6 +33,10 @@ class SignInView(LoginView):
     form_class = SignInForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        # A server with no practice yet: the first-run page (/setup/) is where to begin.
+        return super().get_context_data(**kwargs) | {"first_run": not Practice.objects.exists()}
 
     def get_success_url(self) -> str:
         return f"{reverse('accounts:mfa-verify')}?next={self.get_redirect_url() or reverse('core:dashboard')}"
@@ -169,13 +173,6 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 def mfa_replace(request: HttpRequest) -> HttpResponse:
     services.do_replace_authenticator(request)
     return redirect("accounts:mfa-enrol")
-
-
-@route("accounts:staff-list")
-def staff_list(request: HttpRequest) -> HttpResponse:
-    memberships = services.list_memberships(request.actor)
-    can_manage = request.actor.has(Perm.STAFF_CHANGE_ROLE)
-    return render(request, "accounts/staff_list.html", {"memberships": memberships, "roles": Role.choices, "can_manage": can_manage})
 
 
 @route("accounts:staff-change-role")

@@ -24,6 +24,13 @@ class AuditEvent(StrEnum):
     PRACTICE_SWITCHED = "accounts:practice:switched"
     ACCESS_REVOKED_MID_SESSION = "accounts:membership:revoked-mid-session"
     PRACTICE_SETTINGS_CHANGED = "core:practice:settings-changed"
+    PRACTICE_CREATED = "core:practice:created"  # `confide practice create` or the first-run page; detail: how
+    # invitations (detail: invitation_id, role; never the address or the token)
+    INVITATION_SENT = "accounts:invitation:sent"
+    INVITATION_RESENT = "accounts:invitation:resent"  # a new link; the old one stops working
+    INVITATION_REVOKED = "accounts:invitation:revoked"
+    INVITATION_ACCEPTED = "accounts:invitation:accepted"  # detail: membership_id, new_account
+    MEMBER_DEACTIVATED = "accounts:membership:deactivated"  # detail: membership_id, sessions_ended
     # the log itself
     CHAIN_STARTED = "audit:chain:started"  # a chain's genesis entry: seq 1 of a new practice's chain (detail {} ), or, for a practice older than genesis entries, appended by audit 0004 (detail: existing_entries)
     LOG_EXPORTED = "audit:log:exported"  # the compliance export (`confide audit export`); detail: counts

@@ -25,6 +25,8 @@ class Perm(StrEnum):
     STAFF_LIST = "accounts:staff:list"
     STAFF_CHANGE_ROLE = "accounts:staff:change-role"
     STAFF_RESET_MFA = "accounts:staff:reset-mfa"
+    STAFF_INVITE = "accounts:staff:invite"  # invite by e-mail with a role; revoke or resend invitations
+    STAFF_DEACTIVATE = "accounts:staff:deactivate"  # end a member's access (their sessions end with it)
     SECURITY_EVENTS_VIEW = "accounts:security-events:view"
     PRACTICE_SETTINGS_EDIT = "core:practice-settings:edit"
     # Chart permissions: granted now so the role table is whole; the records issue adds the views.
@@ -51,6 +53,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.STAFF_LIST,
         Perm.STAFF_CHANGE_ROLE,
         Perm.STAFF_RESET_MFA,
+        Perm.STAFF_INVITE,
+        Perm.STAFF_DEACTIVATE,
         Perm.SECURITY_EVENTS_VIEW,
         Perm.PRACTICE_SETTINGS_EDIT,
         Perm.CHART_READ,

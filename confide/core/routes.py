@@ -54,6 +54,16 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "accounts:staff-change-role":      _p(A.STAFF,      Perm.STAFF_CHANGE_ROLE,      True,  "POST", True),
     "accounts:staff-reset-mfa":        _p(A.STAFF,      Perm.STAFF_RESET_MFA,        True,  "POST", True),
     "accounts:security-events":        _p(A.STAFF,      Perm.SECURITY_EVENTS_VIEW,   False, "GET"),
+    # Staff management (accounts/staff_views.py): granting access asks for a fresh confirmation,
+    # withdrawing an invitation does not. The invitation link's pages are public (the token is the key).
+    "accounts:staff-invite":           _p(A.STAFF,      Perm.STAFF_INVITE,           False, "POST", True),
+    "accounts:invitation-revoke":      _p(A.STAFF,      Perm.STAFF_INVITE,           True,  "POST"),
+    "accounts:invitation-resend":      _p(A.STAFF,      Perm.STAFF_INVITE,           True,  "POST", True),
+    "accounts:staff-deactivate":       _p(A.STAFF,      Perm.STAFF_DEACTIVATE,       True,  "POST", True),
+    "accounts:invitation":             _p(A.PUBLIC,     None,                        False, "GET"),
+    "accounts:invitation-accept":      _p(A.PUBLIC,     None,                        False, "GET POST"),
+    # The first-run page (site/views.py): 404 once any practice exists; a setup code from the server.
+    "site:setup":                      _p(A.PUBLIC,     None,                        False, "GET POST"),
     # POST: a search stays out of the URL (the query is a name, a phone number, an address).
     "records:patient-list":            _p(A.STAFF,      Perm.CONTACT_READ,           False, "GET POST"),
     "records:patient-new":             _p(A.STAFF,      Perm.REGISTRATION_WRITE,     False, "GET POST"),

@@ -90,6 +90,7 @@ SET_BY_CODE = {
     "accounts.TOTPDevice.sealed_key": "a sealed secret (base64)",
     "accounts.RecoveryCodeDevice.name": "django-otp's device name, set by the enrolment service",
     "accounts.RecoveryCode.code_hash": "a keyed hash",
+    "accounts.Invitation.token_hash": "a SHA-256 hash of the invitation token",
     "vault.PracticeKey.key_manager": "the key manager's name",
     "vault.PracticeKey.kek_id": "an id the key manager made",
     "vault.BlindIndexEntry.kind": "a code (email, phone, dob, name)",

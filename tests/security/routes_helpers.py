@@ -53,8 +53,19 @@ def _first_policy_version_id(practice_world) -> uuid.UUID:
         return PolicyVersion.objects.get(number=1).id
 
 
+def _invitation(pw):
+    """A pending invitation of the practice (to a front-desk role), made once per world."""
+    made = getattr(pw, "_invitation", None)
+    if made is None:
+        from confide.accounts.invitations import issue_invitation
+
+        made = pw._invitation = issue_invitation(practice=pw.practice, email=f"invited@{pw.practice.slug}.example.test", role=Role.FRONT_DESK, invited_by=pw.owner)
+    return made
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
+    "invitation_id": lambda pw, name, role: _invitation(pw).pk,
     "submission_id": lambda pw, name, role: _consultation(pw).pk,
     "version_id": lambda pw, name, role: _first_policy_version_id(pw),
     "practice_slug": lambda pw, name, role: pw.practice.slug,
@@ -177,7 +188,7 @@ def snapshot() -> dict[str, list]:
     Memberships and the chart's tables are tenant-owned: read them practice by practice, inside
     each practice's context, so the snapshot is complete under PostgreSQL row-level security
     too. Encrypted columns are compared as stored (ciphertext): nothing is decrypted."""
-    from confide.accounts.models import Membership, RecoveryCode, RecoveryCodeDevice, TOTPDevice, User
+    from confide.accounts.models import Invitation, Membership, RecoveryCode, RecoveryCodeDevice, TOTPDevice, User
     from confide.audit.models import AuditEntry
     from confide.core.models import Practice
     from confide.core.tenancy import tenant_context
@@ -188,7 +199,7 @@ def snapshot() -> dict[str, list]:
     from confide.records.models import Addendum, Document, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
 
     practices = rows(Practice.objects.all())
-    tenant_models = {"Membership": Membership, "Patient": Patient, "ProgressNote": ProgressNote, "Addendum": Addendum,
+    tenant_models = {"Membership": Membership, "Invitation": Invitation, "Patient": Patient, "ProgressNote": ProgressNote, "Addendum": Addendum,
                      "PsychotherapyNote": PsychotherapyNote, "PsychotherapyAddendum": PsychotherapyAddendum,
                      "Document": Document, "Photo": Photo}  # fmt: skip
     tenant_rows: dict[str, list] = {name: [] for name in tenant_models}

@@ -55,6 +55,8 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         with tenant_context(practice_id=practice_world.practice.id):
             target = Membership.objects.get(id=kwargs_for(name, practice_world)["membership_id"])
         return {"role": target.role}
+    if name == "accounts:staff-invite":
+        return {"email": f"matrix-{role.value}@{practice_world.practice.slug}.example.test", "role": Role.FRONT_DESK.value}
     if name == "accounts:practice-settings":
         practice = practice_world.practice
         return {"name": practice.name, "mfa_required": "on" if practice.mfa_required else "", "idle_timeout_minutes": str(practice.idle_timeout_minutes)}
@@ -102,7 +104,8 @@ _WRITERS = {
 }
 # POST routes with no harmless valid body: an allowed role's request takes effect.
 EFFECTFUL = frozenset({
-    "accounts:staff-reset-mfa", "records:patient-new", "records:medication-add", "records:allergy-add", "records:condition-add",
+    "accounts:staff-reset-mfa", "accounts:staff-invite", "accounts:invitation-revoke", "accounts:invitation-resend",
+    "accounts:staff-deactivate", "records:patient-new", "records:medication-add", "records:allergy-add", "records:condition-add",
     "records:item-status", "records:note-new", "records:note-sign", "records:note-addendum", "records:psychotherapy-new",
     "records:psychotherapy-sign", "records:psychotherapy-addendum", "records:file-upload",
     "policy:publish", "intake:accept", "intake:reject", "intake:form",
