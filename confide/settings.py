@@ -171,6 +171,8 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 OTP_TOTP_ISSUER = env_str("CONFIDE_OTP_ISSUER", "Confide")
 OTP_TOTP_THROTTLE_FACTOR = 1
+# Wrong codes in a row before the back-off (1, 2, 4 … seconds) starts (accounts/models.py).
+CONFIDE_MFA_FREE_FAILURES = env_int("CONFIDE_MFA_FREE_FAILURES", 3, minimum=0, maximum=10)
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Minutes a password+MFA check stays fresh for exports, role changes and MFA changes.
 CONFIDE_RECENT_AUTH_MINUTES = env_int("CONFIDE_RECENT_AUTH_MINUTES", 10, minimum=1, maximum=60)
