@@ -33,9 +33,9 @@ SECRET_KEY = (
 )
 if SECRET_KEY == PLACEHOLDER_SECRET_KEY and not DEV_MODE:
     raise ImproperlyConfigured(
-        f"no secret key: CONFIDE_DATA_DIR ({DATA_DIR}) has no secret_key file. Point CONFIDE_DATA_DIR at "
-        "the data directory `make run` uses (var/ in the checkout), or set CONFIDE_SECRET_KEY or "
-        "CONFIDE_SECRET_KEY_FILE; `make run` creates the file"
+        "CONFIDE_SECRET_KEY (or CONFIDE_SECRET_KEY_FILE, or a file CONFIDE_DATA_DIR/secret_key) must be set "
+        f"outside dev mode, and CONFIDE_DATA_DIR ({DATA_DIR}) has no secret_key file: point CONFIDE_DATA_DIR "
+        "at the data directory `make run` uses (var/ in the checkout); `make run` creates the file"
     )
 if len(SECRET_KEY) < 50 and not DEV_MODE:
     raise ImproperlyConfigured("CONFIDE_SECRET_KEY must be at least 50 characters")

@@ -30,7 +30,7 @@ def test_code_without_a_data_directory_says_where_to_point_it_in_one_line(tmp_pa
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("confide: no secret key") and "CONFIDE_DATA_DIR" in line and str(tmp_path / "var") in line
+    assert line.startswith("confide: CONFIDE_SECRET_KEY") and "CONFIDE_DATA_DIR" in line and str(tmp_path / "var") in line
     assert result.stdout == ""
 
 
