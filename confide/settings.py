@@ -272,8 +272,20 @@ WHITENOISE_AUTOREFRESH = False
 EMAIL_BACKEND = env_str("CONFIDE_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = DATA_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("CONFIDE_FROM_EMAIL", "Confide <no-reply@confide.invalid>")
-# Where links in e-mails point (e.g. the break-the-glass notice to privacy officers).
-CONFIDE_BASE_URL = env_str("CONFIDE_BASE_URL", "http://127.0.0.1:8000")
+# Where links in e-mails point (password resets, break-the-glass alerts, material-change notices):
+# the address people reach this site at, e.g. https://confide.example.org. `make run` sets it from
+# PORT. Unset, a local demo on plain HTTP (CONFIDE_HTTPS=0) links to http://127.0.0.1:$PORT (8000
+# when PORT is unset too); a deployment (HTTPS on) gets no invented address: it stays empty and
+# `confide check --deploy` reports it (confide/core/checks.py, confide.E002).
+CONFIDE_BASE_URL = env_str("CONFIDE_BASE_URL").strip().rstrip("/")
+if CONFIDE_BASE_URL:
+    from urllib.parse import urlsplit
+
+    _base = urlsplit(CONFIDE_BASE_URL)
+    if _base.scheme not in {"http", "https"} or not _base.netloc or _base.query or _base.fragment:
+        raise ImproperlyConfigured(f"CONFIDE_BASE_URL must be an http(s) address like https://confide.example.org; got {CONFIDE_BASE_URL!r}")
+elif not HTTPS:
+    CONFIDE_BASE_URL = f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1, maximum=65535)}"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
