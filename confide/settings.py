@@ -175,6 +175,11 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 # Wrong codes in a row before the back-off (1, 2, 4 … seconds) starts (accounts/models.py).
 CONFIDE_MFA_FREE_FAILURES = env_int("CONFIDE_MFA_FREE_FAILURES", 3, minimum=0, maximum=10)
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Password reset by e-mail (accounts/reset.py): how long a link works, and requests per clock
+# hour per e-mail address (known or not) and per client address, counted in the database.
+PASSWORD_RESET_TIMEOUT = 60 * env_int("CONFIDE_PASSWORD_RESET_MINUTES", 60, minimum=5, maximum=24 * 60)
+CONFIDE_PASSWORD_RESET_PER_ADDRESS_HOUR = env_int("CONFIDE_PASSWORD_RESET_PER_ADDRESS_HOUR", 3, minimum=1, maximum=100)
+CONFIDE_PASSWORD_RESET_PER_IP_HOUR = env_int("CONFIDE_PASSWORD_RESET_PER_IP_HOUR", 20, minimum=1, maximum=10000)
 # Minutes a password+MFA check stays fresh for exports, role changes and MFA changes.
 CONFIDE_RECENT_AUTH_MINUTES = env_int("CONFIDE_RECENT_AUTH_MINUTES", 10, minimum=1, maximum=60)
 

@@ -264,3 +264,22 @@ class RecoveryCode(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "code_hash"], name="recovery_code_unique")]
+
+
+class AttemptCount(models.Model):
+    """How many times one client (a keyed hash of an address or an e-mail address, never either
+    in clear) asked for something rate-limited in one window: the counter behind the password
+    reset limits (accounts/throttle.py). A conditional UPDATE (`count < limit`) makes the
+    increment atomic across threads, workers and machines (PostgreSQL's row lock, SQLite's
+    writer lock); rows of past windows are deleted as new ones start."""
+
+    key = models.CharField(max_length=64)  # HMAC-SHA256(secret key, "<what>:<address or e-mail>")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="attempt_count_one_row_per_window")]
+        indexes = [models.Index(fields=["window_start"], name="attempt_count_by_window")]
+
+    def __str__(self) -> str:
+        return f"attempt-count:{self.pk}"

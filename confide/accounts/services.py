@@ -49,7 +49,7 @@ def identifier_hash(identifier: str) -> str:
 
 
 # Attempts made before anyone is signed in: the account named is the target, not the actor.
-_UNAUTHENTICATED_EVENTS = frozenset({AuditEvent.SIGNIN_FAILED, AuditEvent.SIGNIN_LOCKED_OUT})
+_UNAUTHENTICATED_EVENTS = frozenset({AuditEvent.SIGNIN_FAILED, AuditEvent.SIGNIN_LOCKED_OUT, AuditEvent.PASSWORD_RESET_REQUESTED})
 
 
 def record_security_event(
