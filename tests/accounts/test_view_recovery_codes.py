@@ -23,7 +23,7 @@ def test_acc2_new_recovery_codes_page_offers_copy_download_and_print(signed_in):
     assert 'role="status" aria-live="polite"' in page
     # The print area: the codes and their heading, nothing else of the page.
     sheet = re.search(r"<section [^>]*data-print-only.*?</section>", page, re.S).group(0)
-    assert sheet.count("data-code>") == 10 and "<form" not in sheet and "<button" not in sheet
+    assert sheet.count("<li class=\"col\">") == 10 and "<form" not in sheet and "<button" not in sheet
 
 
 def test_acc2_the_script_builds_the_download_from_the_page_and_asks_the_server_for_nothing():

@@ -9,7 +9,7 @@
   var status = document.getElementById("recovery-codes-status");
 
   function codes() {
-    return Array.prototype.map.call(list.querySelectorAll("[data-code]"), function (item) {
+    return Array.prototype.map.call(list.querySelectorAll("li"), function (item) {
       return item.textContent.trim();
     });
   }
