@@ -94,3 +94,19 @@ def test_absolute_url_refuses_to_make_a_link_without_the_base(settings):
     settings.CONFIDE_BASE_URL = ""
     with pytest.raises(ImproperlyConfigured):
         absolute_url("/signin/")
+
+
+def test_confide_check_deploy_fails_without_the_base_url_and_says_which_variable(tmp_path):
+    """The production settings of test_headers.py's passing deploy check, minus CONFIDE_BASE_URL."""
+    script = Path(sys.executable).parent / "confide"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CONFIDE_", "DJANGO_", "DATABASE_"))}
+    env = clean | {"CONFIDE_DATA_DIR": str(tmp_path), "CONFIDE_SECRET_KEY": secrets.token_urlsafe(48), "CONFIDE_HTTPS": "1",
+                   "CONFIDE_ALLOWED_HOSTS": "confide.example.org", "PYTHONPATH": str(REPO)}  # fmt: skip
+    result = subprocess.run([str(script), "check", "--deploy", "--fail-level", "WARNING"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    assert "(confide.E002) CONFIDE_BASE_URL is not set" in result.stderr
+    with_base = subprocess.run(
+        [str(script), "check", "--deploy", "--fail-level", "WARNING"], env=env | {"CONFIDE_BASE_URL": "https://confide.example.org"},
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert with_base.returncode == 0, with_base.stdout + with_base.stderr
