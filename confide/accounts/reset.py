@@ -24,6 +24,7 @@ CONFIDE_PASSWORD_RESET_MINUTES), in this codebase's shape:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -83,7 +84,9 @@ def request_password_reset(request: HttpRequest, email: str) -> None:
 
 
 def _too_many() -> str:
-    return f"Too many reset requests from here or for this address. Wait {wait_phrase(WINDOW.total_seconds())}, then ask again."
+    window = WINDOW.total_seconds()
+    left = window - time.time() % window  # the counts start again with the next window (clock hour)
+    return f"Too many reset requests from here or for this address. Wait {wait_phrase(left)}, then ask again."
 
 
 def reset_link(user: User) -> str:

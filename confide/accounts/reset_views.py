@@ -27,7 +27,7 @@ def request_reset(request: HttpRequest) -> HttpResponse:
         try:
             reset.request_password_reset(request, form.cleaned_data["email"])
         except reset.TooManyResetRequests as exc:
-            return render(request, "accounts/password_reset.html", {"form": PasswordResetRequestForm(), "refused": str(exc)}, status=429)
+            return render(request, "accounts/password_reset.html", {"form": form, "refused": str(exc)}, status=429)
         # The same page whether or not an account uses the address.
         return render(request, "accounts/password_reset_sent.html", {"minutes": settings.PASSWORD_RESET_TIMEOUT // 60})
     return render(request, "accounts/password_reset.html", {"form": form}, status=400 if form.errors else 200)
