@@ -31,12 +31,15 @@ install-dev: $(VENV)/.installed-dev
 # made (or tightened to) 0700, and the database files are 0600 (confide/core/db/sqlite.py).
 run: export CONFIDE_SECRET_KEY_FILE ?= $(CONFIDE_DATA_DIR)/secret_key
 run: export CONFIDE_HTTPS ?= 0
+# Links in e-mails (password resets, alerts, notices) point at this server, on the port it serves.
+run: export CONFIDE_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	@mkdir -p "$(CONFIDE_DATA_DIR)" && chmod 700 "$(CONFIDE_DATA_DIR)"
 	@test -s "$(CONFIDE_SECRET_KEY_FILE)" || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))' > "$(CONFIDE_SECRET_KEY_FILE)")
 	@$(BIN)/confide migrate --noinput -v 0
 	@$(BIN)/confide demo
 	@echo "Serving Confide on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop; a task worker runs beside it)"
+	@echo "Links in e-mails point to $(CONFIDE_BASE_URL) (the outbox: $(CONFIDE_DATA_DIR)/outbox/)"
 	@$(BIN)/confide db_worker --no-startup-delay --interval 2 -v 0 & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/gunicorn confide.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \

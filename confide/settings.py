@@ -33,8 +33,9 @@ SECRET_KEY = (
 )
 if SECRET_KEY == PLACEHOLDER_SECRET_KEY and not DEV_MODE:
     raise ImproperlyConfigured(
-        "CONFIDE_SECRET_KEY (or CONFIDE_SECRET_KEY_FILE, or a file CONFIDE_DATA_DIR/secret_key) "
-        "must be set outside dev mode; `make run` creates the file"
+        "CONFIDE_SECRET_KEY (or CONFIDE_SECRET_KEY_FILE, or a file CONFIDE_DATA_DIR/secret_key) must be set "
+        f"outside dev mode, and CONFIDE_DATA_DIR ({DATA_DIR}) has no secret_key file: point CONFIDE_DATA_DIR "
+        "at the data directory `make run` uses (var/ in the checkout); `make run` creates the file"
     )
 if len(SECRET_KEY) < 50 and not DEV_MODE:
     raise ImproperlyConfigured("CONFIDE_SECRET_KEY must be at least 50 characters")
@@ -171,7 +172,14 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 OTP_TOTP_ISSUER = env_str("CONFIDE_OTP_ISSUER", "Confide")
 OTP_TOTP_THROTTLE_FACTOR = 1
+# Wrong codes in a row before the back-off (1, 2, 4 … seconds) starts (accounts/models.py).
+CONFIDE_MFA_FREE_FAILURES = env_int("CONFIDE_MFA_FREE_FAILURES", 3, minimum=0, maximum=10)
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Password reset by e-mail (accounts/reset.py): how long a link works, and requests per clock
+# hour per e-mail address (known or not) and per client address, counted in the database.
+PASSWORD_RESET_TIMEOUT = 60 * env_int("CONFIDE_PASSWORD_RESET_MINUTES", 60, minimum=5, maximum=24 * 60)
+CONFIDE_PASSWORD_RESET_PER_ADDRESS_HOUR = env_int("CONFIDE_PASSWORD_RESET_PER_ADDRESS_HOUR", 3, minimum=1, maximum=100)
+CONFIDE_PASSWORD_RESET_PER_IP_HOUR = env_int("CONFIDE_PASSWORD_RESET_PER_IP_HOUR", 20, minimum=1, maximum=10000)
 # Minutes a password+MFA check stays fresh for exports, role changes and MFA changes.
 CONFIDE_RECENT_AUTH_MINUTES = env_int("CONFIDE_RECENT_AUTH_MINUTES", 10, minimum=1, maximum=60)
 # How long an invitation link to join a practice works (accounts/invitations.py).
@@ -271,8 +279,20 @@ WHITENOISE_AUTOREFRESH = False
 EMAIL_BACKEND = env_str("CONFIDE_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = DATA_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("CONFIDE_FROM_EMAIL", "Confide <no-reply@confide.invalid>")
-# Where links in e-mails point (e.g. the break-the-glass notice to privacy officers).
-CONFIDE_BASE_URL = env_str("CONFIDE_BASE_URL", "http://127.0.0.1:8000")
+# Where links in e-mails point (password resets, break-the-glass alerts, material-change notices):
+# the address people reach this site at, e.g. https://confide.example.org. `make run` sets it from
+# PORT. Unset, a local demo on plain HTTP (CONFIDE_HTTPS=0) links to http://127.0.0.1:$PORT (8000
+# when PORT is unset too); a deployment (HTTPS on) gets no invented address: it stays empty and
+# `confide check --deploy` reports it (confide/core/checks.py, confide.E002).
+CONFIDE_BASE_URL = env_str("CONFIDE_BASE_URL").strip().rstrip("/")
+if CONFIDE_BASE_URL:
+    from urllib.parse import urlsplit
+
+    _base = urlsplit(CONFIDE_BASE_URL)
+    if _base.scheme not in {"http", "https"} or not _base.netloc or _base.query or _base.fragment:
+        raise ImproperlyConfigured(f"CONFIDE_BASE_URL must be an http(s) address like https://confide.example.org; got {CONFIDE_BASE_URL!r}")
+elif not HTTPS:
+    CONFIDE_BASE_URL = f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1, maximum=65535)}"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

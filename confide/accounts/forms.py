@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 
 from confide.core.models import Practice
 from confide.core.permissions import Role
@@ -62,3 +62,25 @@ class PracticeSettingsForm(forms.ModelForm):
             "mfa_required": forms.CheckboxInput(attrs={"class": "form-check-input"}),
             "idle_timeout_minutes": forms.NumberInput(attrs={"class": "form-control", "min": 5, "max": 240}),
         }
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(
+        label="Email", max_length=254,
+        error_messages={"required": "Enter the e-mail address you sign in with.", "invalid": "Enter an e-mail address like name@example.org."},
+        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True, "class": "form-control", "required": True}),
+    )  # fmt: skip
+
+
+class NewPasswordForm(SetPasswordForm):
+    """Django's form (the two fields must match; the password validators of settings, against
+    this account), labelled for people."""
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        for name, label in (("new_password1", "New password"), ("new_password2", "New password, again")):
+            field = self.fields[name]
+            field.label = label
+            field.widget.attrs.update({"autocomplete": "new-password", "class": "form-control", "required": True})
+        self.fields["new_password1"].widget.attrs["autofocus"] = True
+        self.fields["new_password1"].help_text = "At least 12 characters; not a common password, not only digits, not like your name or e-mail."

@@ -8,6 +8,7 @@ import secrets
 import time
 import uuid
 from base64 import b32encode
+from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models import F
 from django.utils import timezone
-from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.models import MAX_THROTTLE_DELAY_SECONDS, Device, ThrottlingMixin, TimestampMixin, VerifyNotAllowed
 from django_otp.oath import TOTP
 
 from confide.accounts import secretbox
@@ -98,13 +99,38 @@ class Membership(TenantModel):
 
 
 class AtomicThrottlingMixin(ThrottlingMixin):
-    """django-otp's throttling (a back-off of 1, 2, 4 … seconds after each failure), written as
-    UPDATEs of the two counters alone. django-otp saves the whole row: a request that loaded the
-    device before another one used a code would write the old `last_t` back (the code usable
-    again), and parallel failures would count once."""
+    """django-otp's throttling (a back-off of 1, 2, 4 … seconds), written as UPDATEs of the two
+    counters alone. django-otp saves the whole row: a request that loaded the device before
+    another one used a code would write the old `last_t` back (the code usable again), and
+    parallel failures would count once.
+
+    The back-off starts after CONFIDE_MFA_FREE_FAILURES wrong codes in a row (3 by default),
+    not after the first: a mistyped digit must not make the next, right, code wait. Three
+    free guesses more out of a million change nothing an attacker can use; after them each
+    failure doubles the wait as before (1, 2, 4 … seconds)."""
 
     class Meta:
         abstract = True
+
+    def throttle_delay(self) -> float:
+        """Seconds the next try must wait after the last failure: 0 within the free failures."""
+        free = settings.CONFIDE_MFA_FREE_FAILURES
+        if not self.throttling_enabled or self.throttling_failure_count <= free:
+            return 0
+        return min(self.get_throttle_factor() * (2 ** (self.throttling_failure_count - free - 1)), MAX_THROTTLE_DELAY_SECONDS)
+
+    def verify_is_allowed(self):
+        delay = self.throttle_delay()
+        if delay and self.throttling_failure_timestamp is not None:
+            locked_until = self.throttling_failure_timestamp + timedelta(seconds=delay)
+            if timezone.now() < locked_until:
+                return False, {
+                    "reason": VerifyNotAllowed.N_FAILED_ATTEMPTS,
+                    "failure_count": self.throttling_failure_count,
+                    "locked_until": locked_until,
+                }
+        # Past django-otp's own back-off (this one replaces it), on to Device's checks.
+        return super(ThrottlingMixin, self).verify_is_allowed()
 
     def throttle_increment(self, commit: bool = True) -> None:
         super().throttle_increment(commit=False)
@@ -272,3 +298,22 @@ class Invitation(TenantModel):
         if self.expires_at <= timezone.now():
             return "expired"
         return "pending"
+
+
+class AttemptCount(models.Model):
+    """How many times one client (a keyed hash of an address or an e-mail address, never either
+    in clear) asked for something rate-limited in one window: the counter behind the password
+    reset limits (accounts/throttle.py). A conditional UPDATE (`count < limit`) makes the
+    increment atomic across threads, workers and machines (PostgreSQL's row lock, SQLite's
+    writer lock); rows of past windows are deleted as new ones start."""
+
+    key = models.CharField(max_length=64)  # HMAC-SHA256(secret key, "<what>:<address or e-mail>")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="attempt_count_one_row_per_window")]
+        indexes = [models.Index(fields=["window_start"], name="attempt_count_by_window")]
+
+    def __str__(self) -> str:
+        return f"attempt-count:{self.pk}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 import uuid
@@ -48,7 +49,7 @@ def identifier_hash(identifier: str) -> str:
 
 
 # Attempts made before anyone is signed in: the account named is the target, not the actor.
-_UNAUTHENTICATED_EVENTS = frozenset({AuditEvent.SIGNIN_FAILED, AuditEvent.SIGNIN_LOCKED_OUT})
+_UNAUTHENTICATED_EVENTS = frozenset({AuditEvent.SIGNIN_FAILED, AuditEvent.SIGNIN_LOCKED_OUT, AuditEvent.PASSWORD_RESET_REQUESTED})
 
 
 def record_security_event(
@@ -320,8 +321,17 @@ def _throttled_message(device) -> str | None:
     allowed, data = device.verify_is_allowed()
     if allowed:
         return None
-    wait = max(1, int((data["locked_until"] - timezone.now()).total_seconds() + 0.999)) if data and data.get("locked_until") else 1
-    return f"Too many wrong codes. Wait {wait} seconds, then try again."
+    seconds = math.ceil((data["locked_until"] - timezone.now()).total_seconds()) if data and data.get("locked_until") else 1
+    return f"Too many wrong codes. Wait {wait_phrase(seconds)}, then try again."
+
+
+def wait_phrase(seconds: float) -> str:
+    """ "1 second", "8 seconds", "2 minutes": the wait, rounded up, in words people read."""
+    seconds = max(1, math.ceil(seconds))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _verify_second_factor(user: User, token: str) -> tuple[object | None, str, str | None]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from confide.accounts import invitation_views, practice_views, staff_views, views
+from confide.accounts import invitation_views, practice_views, reset_views, staff_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -8,6 +8,9 @@ urlpatterns = [
     path("signout/", views.logout_view, name="logout"),
     path("signin/verify/", views.mfa_verify, name="mfa-verify"),
     path("signin/enrol/", views.mfa_enrol, name="mfa-enrol"),
+    path("signin/reset/", reset_views.request_reset, name="password-reset"),
+    path("signin/reset/link/", reset_views.open_link, name="password-reset-link"),
+    path("signin/reset/new/", reset_views.new_password, name="password-reset-new"),
     path("account/confirm/", views.reauth, name="reauth"),
     path("account/security/", views.security, name="security"),
     path("account/recovery-codes/", views.recovery_codes_regenerate, name="recovery-codes-regenerate"),

@@ -18,6 +18,8 @@ class AuditEvent(StrEnum):
     MFA_RECOVERY_CODE_USED = "accounts:mfa:recovery-code-used"
     MFA_RECOVERY_CODES_REGENERATED = "accounts:mfa:recovery-codes-regenerated"
     MFA_RESET = "accounts:mfa:reset"
+    PASSWORD_RESET_REQUESTED = "accounts:password:reset-requested"  # known address: user_id; unknown: identifier_hash only
+    PASSWORD_RESET = "accounts:password:reset"  # a reset link used: the new password is set
     REAUTH_SUCCEEDED = "accounts:reauth:succeeded"
     REAUTH_FAILED = "accounts:reauth:failed"
     ROLE_CHANGED = "accounts:membership:role-changed"

@@ -7,7 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Confide core"
 
     def ready(self) -> None:
-        from confide.core import rls  # noqa: F401  (connects the post-migrate RLS installer)
+        from confide.core import checks, rls  # noqa: F401  (the deploy checks; the post-migrate RLS installer)
         from django.db.backends.signals import connection_created
 
         from confide.core.db import routers  # noqa: F401  (connects the migrating-database signals)

@@ -47,3 +47,15 @@ def client_ip(request: HttpRequest) -> str:
         return str(ipaddress.ip_address(hops[-trusted]))  # one spelling per address
     except ValueError:
         return remote
+
+
+def absolute_url(path: str) -> str:
+    """`path` on this site as people reach it (settings.CONFIDE_BASE_URL), for links in e-mails.
+    Refuses to make a link without the base address rather than send one that goes nowhere
+    (a deployment that did not set it fails `confide check --deploy`, confide.E002)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    base = settings.CONFIDE_BASE_URL.rstrip("/")
+    if not base:
+        raise ImproperlyConfigured("CONFIDE_BASE_URL is not set: a link in an e-mail needs the site's address")
+    return f"{base}{path}"

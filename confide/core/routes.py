@@ -43,6 +43,11 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "accounts:logout":                 _p(A.SIGNING_IN, None,                        False, "POST"),
     "accounts:mfa-verify":             _p(A.SIGNING_IN, None,                        False, "GET POST"),
     "accounts:mfa-enrol":              _p(A.SIGNING_IN, None,                        False, "GET POST"),
+    # Password reset (accounts/reset.py): ask, open the e-mailed link (its token moves into the
+    # session), choose a new password. Public: whoever uses them cannot sign in.
+    "accounts:password-reset":         _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "accounts:password-reset-link":    _p(A.PUBLIC,     None,                        False, "GET"),
+    "accounts:password-reset-new":     _p(A.PUBLIC,     None,                        False, "GET POST"),
     "accounts:reauth":                 _p(A.ACCOUNT,    None,                        False, "GET POST"),
     "accounts:security":               _p(A.ACCOUNT,    None,                        False, "GET"),
     "accounts:select-practice":        _p(A.ACCOUNT,    None,                        False, "GET"),

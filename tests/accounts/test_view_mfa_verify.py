@@ -59,10 +59,11 @@ def test_a_code_cannot_be_used_twice(client, world, settings):
     assert client.get("/").status_code == 302
 
 
-def test_repeated_wrong_codes_are_throttled(client, world):
+def test_repeated_wrong_codes_are_throttled(client, world, settings):
     owner = world.a.owner
     _password_step(client, owner.email)
-    client.post(reverse("accounts:mfa-verify"), {"token": "000000"})
+    for _ in range(settings.CONFIDE_MFA_FREE_FAILURES + 1):  # the back-off starts after the free failures
+        client.post(reverse("accounts:mfa-verify"), {"token": "000000"})
     device = TOTPDevice.objects.get(user=owner)
     # Throttled now: even the right code is refused until the back-off passes.
     response = client.post(reverse("accounts:mfa-verify"), {"token": _code(device)})

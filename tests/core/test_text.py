@@ -133,6 +133,7 @@ SET_BY_CODE = {
     "consent.UsageCount.route": "a route name",
     "records.Patient.source_key": "a keyed hash",
     "records.IntakeAttempts.client_key": "a keyed hash of the client's address",
+    "accounts.AttemptCount.key": "a keyed hash of an address or an e-mail address",
     "records.ProgressNote.content_salt": "a random salt",
     "records.ProgressNote.content_hash": "a hash",
     "records.Addendum.content_salt": "a random salt",

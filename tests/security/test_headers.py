@@ -212,6 +212,7 @@ def test_deploy_check_passes_with_production_settings(tmp_path):
         CONFIDE_SECRET_KEY=_random_secret(),
         CONFIDE_HTTPS="1",
         CONFIDE_ALLOWED_HOSTS="confide.example.org",
+        CONFIDE_BASE_URL="https://confide.example.org",  # required: tests/core/test_base_url.py
     )
     result = _run([str(CONFIDE_SCRIPT), "check", "--deploy", "--fail-level", "WARNING"], env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -73,7 +73,8 @@ def test_only_public_routes_skip_the_sign_in_requirement(name):
 
 def test_the_public_routes_are_exactly_these():
     assert sorted(n for n, p in ROUTE_POLICY.items() if p.audience is Audience.PUBLIC) == [
-        "accounts:invitation", "accounts:invitation-accept", "accounts:login", "consent:choices", "consent:collect",
+        "accounts:invitation", "accounts:invitation-accept", "accounts:login", "accounts:password-reset",
+        "accounts:password-reset-link", "accounts:password-reset-new", "consent:choices", "consent:collect",
         "consent:do-not-sell", "consent:limit-sensitive", "core:healthz", "intake:consult", "policy:notice",
         "policy:notice-version", "site:setup",
     ]  # fmt: skip

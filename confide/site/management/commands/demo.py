@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from confide.accounts.models import Membership, RecoveryCodeDevice, TOTPDevice, User
 from confide.core.models import Practice
@@ -143,9 +143,30 @@ class Command(BaseCommand):
         return device.config_url()
 
     def _print_code(self, email: str) -> None:
-        if not email.lower().endswith(f"@{DEMO_DOMAIN}"):
+        email = email.strip().lower()
+        if not email.endswith(f"@{DEMO_DOMAIN}"):
             raise CommandError(f"--code works only for demo accounts (@{DEMO_DOMAIN})")
-        device = TOTPDevice.objects.filter(user__email=email.lower(), confirmed=True).first()
+        try:
+            user = User.objects.filter(email=email).first()
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first() if user else None
+        except DatabaseError:
+            # No tables: a data directory (or database) that `make run` never set up.
+            raise CommandError(
+                f"the database ({self._where()}) has no demo: point CONFIDE_DATA_DIR at the data directory "
+                "`make run` uses (var/ in the checkout), or run `make run` first"
+            ) from None
+        if user is None:
+            raise CommandError(f"there is no demo account {email} in this database ({self._where()}); run `confide demo` first")
         if device is None:
-            raise CommandError(f"{email} has no authenticator; run `confide demo` first")
+            raise CommandError(
+                f"{email} has no authenticator yet: this account sets one up at its first sign-in "
+                "(scan the QR code the page shows), so there is no code to print"
+            )
         self.stdout.write(device.current_code())
+
+    @staticmethod
+    def _where() -> str:
+        from django.db import connection
+
+        name = connection.settings_dict.get("NAME")
+        return f"SQLite file {name}" if connection.vendor == "sqlite" else f"{connection.vendor} database {name}"
