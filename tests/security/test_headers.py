@@ -57,7 +57,7 @@ def test_security_headers(world, which):
     assert "Strict-Transport-Security" not in response  # plain HTTP here (tests run with CONFIDE_HTTPS=0)
 
 
-def test_request_id_is_taken_from_a_proxy_only_if_sane(client):
+def test_request_id_is_taken_from_a_proxy_only_if_sane(client, db):  # the sign-in page asks whether any practice exists
     proxy_id = "0f8fad5b-d9cb-469f-a165-70867728950e"  # UUID- or ULID-shaped only: tests/core/test_request_id.py
     assert client.get(reverse("accounts:login"), headers={"X-Request-ID": proxy_id})["X-Request-ID"] == proxy_id
     hostile = client.get(reverse("accounts:login"), headers={"X-Request-ID": "<script>alert(1)</script>"})["X-Request-ID"]
