@@ -33,6 +33,7 @@ from confide.core.permissions import Perm, Role, role_has
 from confide.records import clinical
 from confide.records.files import KINDS
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, Patient, ProgressNote
+from confide.records.values import display_name, phone_for_display
 from confide.records.services import ITEM_STATUS_CHANGES, current_versions, item_version, version_token
 from confide.records.notes import SOAP_SECTIONS, check_editable, check_signable, verify_signed
 
@@ -141,7 +142,7 @@ def _header(patient: Patient) -> Header:
     age = age_on(dob, timezone.localdate())
     return Header(
         id=patient.pk,
-        display_name=" ".join(part for part in (given, family) if part) or "[no name]",
+        display_name=display_name(given, family, preferred),
         given_name=given,
         family_name=family,
         preferred_name=preferred,

@@ -9,6 +9,7 @@ What any text may contain (control characters, bidi overrides, invisible-only va
 
 from __future__ import annotations
 
+import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, RegexValidator
 
@@ -35,3 +36,51 @@ def as_value_error(validator):
         return value
 
     return check
+
+
+# --- how a person's name and phone number are shown ------------------------------------------------
+def display_name(given, family, preferred=None) -> str:
+    """The one way a patient's name is written, in the patient list, the chart header and the
+    duplicate warning: "Given Family (Preferred)", the preferred name only when it differs."""
+    given, family, preferred = (str(v or "").strip() for v in (given, family, preferred))
+    name = " ".join(part for part in (given, family) if part) or "[no name]"
+    if preferred and preferred.casefold() != given.casefold():
+        name = f"{name} ({preferred})"
+    return name
+
+
+def _parsed_phone(value: str):
+    from confide.vault.blind_index import phone_region
+
+    try:
+        number = phonenumbers.parse(value, phone_region())
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_possible_number(number) else None
+
+
+def e164(value):
+    """A phone number as stored: E.164 ("+14155550100") when it reads as a possible number of
+    the practice's region (or carries its own country code); as typed otherwise (an extension,
+    a short internal number), so nothing a person typed is refused or lost."""
+    if not value:
+        return value
+    number = _parsed_phone(str(value))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else value
+
+
+def phone_for_display(value) -> str:
+    """A stored phone number as people read it: national format for the practice's region
+    ("(415) 555-0100"), international for another country ("+44 20 7946 0958"). Rows saved
+    before numbers were normalised read the same way: the value is parsed when shown."""
+    if not value:
+        return ""
+    from confide.vault.blind_index import phone_region
+
+    number = _parsed_phone(str(value))
+    if number is None:
+        return str(value)
+    national = phonenumbers.region_code_for_number(number) == phone_region()
+    return phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )

@@ -57,16 +57,18 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     # in a URL, a browser history or a proxy's log. GET shows the pages of the whole list.
     source = request.POST if request.method == "POST" else request.GET
     query = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    sort = str(source.get("sort", "name") or "name")[:20]
     page_number = _page_number(request, source)
     error, page = None, None
     if page_number is None:
         error = "Page numbers are whole numbers from 1."
     else:
         try:
-            page = services.list_patient_page(request.actor, query, page_number, request=request)
+            page = services.list_patient_page(request.actor, query, page_number, sort=sort, request=request)
         except InvalidInput as exc:
             error = str(exc)
-    context = {"page": page, "patients": page.rows if page else [], "query": query, "error": error}
+    sort = sort if sort in services.SORTS else "name"
+    context = {"page": page, "patients": page.rows if page else [], "query": query, "error": error, "sort": sort, "sorts": services.SORTS}
     if request.htmx:
         # htmx swaps only 2xx responses; the message is inside the fragment it replaces.
         return render(request, "records/_patient_rows.html", context)
@@ -77,15 +79,22 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 def patient_new(request: HttpRequest) -> HttpResponse:
     writable = chart.writable_fields(request.actor.role, "registration")
     form = RegistrationForm(_posted(request), writable=writable, with_reason=False)
+    duplicates = []
     if request.method == "POST" and form.is_valid():
-        try:
-            patient = services.do_create_patient(actor=request.actor, request=request, **form.changes())
-        except InvalidInput as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Patient registered.")
-            return redirect("records:chart", patient_id=patient.pk)
-    return render(request, "records/patient_form.html", {"form": form, "creating": True}, status=400 if form.errors else 200)
+        values = form.changes()
+        # A likely duplicate is shown first; only an explicit "register anyway" creates the chart.
+        if request.POST.get("create_anyway") != "yes":
+            duplicates = services.find_likely_duplicates(actor=request.actor, fields=values, request=request)
+        if not duplicates:
+            try:
+                patient = services.do_create_patient(actor=request.actor, request=request, **values)
+            except InvalidInput as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Patient registered.")
+                return redirect("records:chart", patient_id=patient.pk)
+    status = 400 if form.errors else 409 if duplicates else 200
+    return render(request, "records/patient_form.html", {"form": form, "creating": True, "duplicates": duplicates}, status=status)
 
 
 # --- the chart's tabs ---------------------------------------------------------------------------
