@@ -157,8 +157,14 @@ FHIR_EXPORT_JOB = SystemJob(
 # The consent ledger writing a patient's own browser evidence (IP address, user agent) under the
 # patient's key when they record a choice themselves (TRK1); it never reads anything else.
 CONSENT_EVIDENCE_JOB = SystemJob("consent-evidence", frozenset({policy.NETWORK, policy.DEVICE}), frozenset({Purpose.OPERATIONS}))
+# Rebuilding the blind indexes (`confide patients reindex`, after an upgrade adds a kind such as
+# name prefixes): reads what the indexes are computed from, through one list opening per batch.
+SEARCH_INDEX_JOB = SystemJob(
+    "search-index-job", frozenset({policy.NAME, policy.DOB, policy.EMAIL, policy.PHONE}), frozenset({Purpose.OPERATIONS})
+)
 SYSTEM_JOBS: dict[str, SystemJob] = {
-    job.name: job for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB)
+    job.name: job
+    for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB)
 }
 
 

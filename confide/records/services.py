@@ -691,3 +691,24 @@ def do_shred_patient(*, practice_id: uuid.UUID, patient_id: uuid.UUID, actor_use
         subject_id=patient_id, detail={"key_versions_destroyed": destroyed},
     )
     return destroyed
+
+
+def reindex_patients(practice_id: uuid.UUID, *, batch_size: int = 200) -> int:
+    """Recompute every blind index of the practice's active patients (after an upgrade adds a
+    kind, e.g. name prefixes). Reads through the list door as the search-index job, one
+    `records:patients:listed` entry per batch; writes index entries only, never a chart.
+    Returns the number of patients indexed. Run inside the practice's context."""
+    from confide.access.door import SEARCH_INDEX_JOB
+
+    actor = SEARCH_INDEX_JOB.for_practice(practice_id)
+    ids = list(Patient.objects.filter(is_active=True).order_by("id").values_list("id", flat=True))
+    done = 0
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        with transaction.atomic():
+            with open_patient_list(actor, Purpose.OPERATIONS, batch, categories=SEARCH_INDEX_JOB.categories) as listed:
+                keys.prefetch_subject_keys(practice_id, [p.pk for p in listed])
+                for patient in listed:
+                    _index(patient)
+                done += len(listed)
+    return done

@@ -213,3 +213,24 @@ def test_a_phone_number_stored_before_normalisation_is_shown_in_national_format(
             chart.patient.save(update_fields=["phone"])
         assert Patient.objects.filter(id=patient.id).exists()
     assert "(415) 555-0199" in signed_in(Role.FRONT_DESK).get(LIST).content.decode()
+
+
+def test_reindex_gives_patients_registered_before_prefixes_their_prefix_entries(signed_in, world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from confide.vault.models import BlindIndexEntry
+
+    patient = _patient(world, world.a, given_name="Marisol", family_name="Quintero")
+    with tenant_context(practice_id=world.a.practice.id):
+        BlindIndexEntry.objects.filter(subject_id=patient.id, kind="name_prefix").delete()  # as before the upgrade
+    client = signed_in(Role.FRONT_DESK)
+    assert "Marisol" not in client.post(LIST, {"q": "quin"}).content.decode()
+    assert "Marisol" in client.post(LIST, {"q": "quintero"}).content.decode(), "a whole name is still found meanwhile"
+    out = StringIO()
+    call_command("patients", "reindex", "--practice", world.a.practice.slug, stdout=out)
+    assert out.getvalue() == f"{world.a.practice.slug}: 1 patient indexed\n"
+    assert "Marisol" in client.post(LIST, {"q": "quin"}).content.decode()
+    listed = AuditEntry.objects.filter(event=AuditEvent.PATIENTS_LISTED, actor_id="search-index-job").get()
+    assert listed.resource_ids == [str(patient.id)]
