@@ -97,7 +97,11 @@ logger = logging.getLogger(__name__)
 # medication started, a result received) and nothing already there changes; the services that
 # use it (records.services.do_add_item) only ever append.
 ALTERATION_REASONS = frozenset({"patient_request", "error_correction", "immaterial"})
-CHANGE_REASONS = ALTERATION_REASONS | {"new_entry"}
+# `care_update` is not an alteration either: the course of care moved on — a medication stopped
+# or completed, an allergy or condition no longer active — and the item says so with its end
+# and its clinical reason (records.services.do_set_item_status). What was recorded stays true
+# for its time; only the present status is added.
+CHANGE_REASONS = ALTERATION_REASONS | {"new_entry", "care_update"}
 # The records the door guards besides the patient, by label (the records package builds on the
 # door, so the door does not import it).
 PSYCHOTHERAPY_NOTE_MODEL = "records.PsychotherapyNote"

@@ -20,7 +20,7 @@ from confide.core.text import multi_line, single_line
 from confide.records import clinical
 from confide.records.models import Document, NoteTemplate, Patient
 from confide.records.notes import SOAP_SECTIONS
-from confide.records.services import BAD_VERSION, ITEM_STATUS_CHANGES
+from confide.records.services import BAD_VERSION, CARE_REASON_LABELS, CARE_REASONS, CARE_STATUSES, ITEM_STATUS_CHANGES
 from confide.records.uploads import check_file_count
 from confide.records.values import EMAIL_MESSAGE, PHONE_MESSAGE, email_address, phone_number
 
@@ -351,15 +351,23 @@ class ItemStatusForm(ChartForm):
                                error_messages={"invalid": "That is not an item of the chart."})
     status = forms.ChoiceField(label="Mark as", choices=sorted({(s, s.replace("-", " ").capitalize()) for v in ITEM_STATUS_CHANGES.values() for s in v}),
                                error_messages={"invalid_choice": "Choose how to mark the item."})
-    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason…"), *REASONS],
+    # A REC4 reason (a correction of the record) or a clinical one (the course of care, for the
+    # statuses services.CARE_STATUSES names); services.do_set_item_status says which goes with which.
+    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason…"), *REASONS, *sorted(CARE_REASON_LABELS.items())],
                                error_messages={"required": REASON_MESSAGE, "invalid_choice": REASON_MESSAGE})
     version = _version()  # the item's, as the page showed it (services.item_version)
 
     def clean(self):
         cleaned = super().clean()
-        list_name, status = cleaned.get("list_name"), cleaned.get("status")
+        list_name, status, reason = cleaned.get("list_name"), cleaned.get("status"), cleaned.get("reason")
         if list_name and status and status not in ITEM_STATUS_CHANGES[list_name]:
             self.add_error("status", f"An item of this list cannot be marked {status.replace('-', ' ')}.")
+        elif list_name and status and reason in CARE_REASON_LABELS:
+            if status not in CARE_STATUSES.get(list_name, ()):
+                self.add_error("reason", f"Marking an item {status.replace('-', ' ')} corrects the record: choose the patient's request, "
+                                         "an error corrected, or an immaterial change.")  # fmt: skip
+            elif reason not in dict(CARE_REASONS[list_name]):
+                self.add_error("reason", "That clinical reason does not apply to this list: choose one it offers.")
         return cleaned
 
 

@@ -365,14 +365,14 @@ def do_add_item(*, actor: StaffActor, patient_id: uuid.UUID, list_name: str, ite
 
 def do_update_item(
     *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, changes, reason: str, request=None,
-    expected: str | None = None,
+    expected: str | None = None, _care: bool = False,
 ) -> dict:  # fmt: skip
     """Change one item of a list (REC4: with its reason). Marking an item entered-in-error is a
     change like any other: items are never deleted from the record. `changes` is a dict, or a
     function of the current item (a dict) returning one, for changes that depend on it.
     `expected`: the item's version as the page showed it (`item_version`); if the item changed
     since, StaleEdit and nothing is written."""
-    if reason not in ALTERATION_REASONS:
+    if reason not in ALTERATION_REASONS and not (_care and reason == "care_update"):
         raise InvalidInput("A change to the record needs its reason: the patient's request, an error corrected, or immaterial.")
     if expected is not None:
         expected = read_item_version(expected)
@@ -414,18 +414,54 @@ ITEM_STATUS_CHANGES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The course of care (not a correction of the record): these statuses may instead be set with a
+# clinical reason, recorded on the item; the audit entry's reason is then `care_update`.
+CARE_STATUSES: dict[str, tuple[str, ...]] = {
+    "medications": ("stopped", "completed"),
+    "allergies": ("inactive", "resolved"),
+    "conditions": ("inactive", "resolved"),
+}
+# list → (clinical reason code, how a person says it), in the order a form offers them.
+CARE_REASONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "medications": (
+        ("completed", "Course completed"), ("side-effects", "Side effects"), ("ineffective", "Not effective"),
+        ("patients-choice", "Patient's choice"), ("interaction", "Interaction or contraindication"),
+        ("replaced", "Replaced by another medication"), ("no-longer-needed", "No longer needed"), ("other", "Other clinical reason"),
+    ),
+    "allergies": (("outgrown", "No longer reacts"), ("ruled-out", "Ruled out by testing"), ("other", "Other clinical reason")),
+    "conditions": (("treated", "Treated"), ("no-longer-needed", "No longer relevant"), ("other", "Other clinical reason")),
+}  # fmt: skip
+CARE_REASON_LABELS = {code: label for reasons in CARE_REASONS.values() for code, label in reasons}
+
+
 def do_set_item_status(
     *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, status: str, reason: str, request=None,
     expected: str | None = None,
 ) -> dict:  # fmt: skip
-    """Mark an item (REC4, with its reason) through `do_update_item` (`expected`: its version
-    as the page showed it). A medication stopped or completed gets today as its end date when
-    it has none (and did not start later)."""
+    """Mark an item through `do_update_item` (`expected`: its version as the page showed it).
+
+    `reason`: a REC4 reason (the patient's request, an error corrected, immaterial) — for any
+    status, and the only kind for entered-in-error — or, for a status of the course of care
+    (CARE_STATUSES: a medication stopped, a condition resolved), a clinical reason of the list
+    (CARE_REASONS: side effects, not effective, the patient's choice …), kept on the item as
+    `status_reason`, the audit entry saying `care_update`. A medication stopped or completed gets
+    today as its end date when it has none (and did not start later)."""
     if list_name not in ITEM_STATUS_CHANGES or status not in ITEM_STATUS_CHANGES[list_name]:
         raise InvalidInput("An item of this list cannot be marked that way.")
+    clinical_reason = ""
+    if reason not in ALTERATION_REASONS:
+        if status not in CARE_STATUSES.get(list_name, ()):
+            raise InvalidInput("A correction of the record needs its reason: the patient's request, an error corrected, or immaterial.")
+        if reason not in dict(CARE_REASONS[list_name]):
+            raise InvalidInput("Say why: choose a clinical reason, or the reason the record is corrected.")
+        clinical_reason, reason = reason, "care_update"
 
     def changes(item: dict) -> dict:
         out = {"status": status}
+        if clinical_reason:
+            out["status_reason"] = clinical_reason
+        elif item.get("status_reason") and status in CARE_STATUSES.get(list_name, ()):
+            out["status_reason"] = ""  # a correction to a stop: its old clinical reason no longer holds
         if list_name == "medications" and status in ("stopped", "completed") and not item.get("end"):
             today = timezone.localdate()
             if not item.get("start") or datetime.date.fromisoformat(item["start"]) <= today:
@@ -434,7 +470,7 @@ def do_set_item_status(
 
     return do_update_item(
         actor=actor, patient_id=patient_id, list_name=list_name, item_id=item_id, changes=changes, reason=reason, request=request,
-        expected=expected,
+        expected=expected, _care=reason == "care_update",
     )  # fmt: skip
 
 

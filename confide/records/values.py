@@ -9,6 +9,8 @@ What any text may contain (control characters, bidi overrides, invisible-only va
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, RegexValidator
@@ -84,3 +86,49 @@ def phone_for_display(value) -> str:
     return phonenumbers.format_number(
         number, phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
+
+
+# --- units as people read them ------------------------------------------------------------------------
+# UCUM (the codes FHIR results carry) is written for machines: `mm[Hg]`, `Cel`, `{score}`. The
+# chart shows what a clinician writes. Anything not listed keeps its code, minus UCUM's
+# annotations in braces ("{beats}/min" → "/min"), which name what is counted, not a unit.
+UNIT_LABELS = {
+    "mm[Hg]": "mmHg",
+    "Cel": "°C",
+    "[degF]": "°F",
+    "kg/m2": "kg/m²",
+    "[in_i]": "in",
+    "[ft_i]": "ft",
+    "[lb_av]": "lb",
+    "[oz_av]": "oz",
+    "10*3/uL": "×10³/µL",
+    "10*6/uL": "×10⁶/µL",
+    "10*9/L": "×10⁹/L",
+    "10*12/L": "×10¹²/L",
+    "ug": "µg",
+    "ug/L": "µg/L",
+    "ug/dL": "µg/dL",
+    "umol/L": "µmol/L",
+    "uL": "µL",
+    "fL": "fL",
+    "/min": "/min",
+    "{beats}/min": "beats/min",
+    "{breaths}/min": "breaths/min",
+    "1": "",
+    "[iU]/L": "IU/L",
+    "[IU]/L": "IU/L",
+    "m[IU]/L": "mIU/L",
+    "u[IU]/mL": "µIU/mL",
+    "mL/min/{1.73_m2}": "mL/min/1.73 m²",
+}
+
+
+def unit_for_display(unit) -> str:
+    """A UCUM unit as people read it: "mm[Hg]" → "mmHg", "{score}" → "" (a score has no unit)."""
+    if not unit:
+        return ""
+    unit = str(unit).strip()
+    if unit in UNIT_LABELS:
+        return UNIT_LABELS[unit]
+    shown = re.sub(r"\{[^{}]*\}", "", unit)
+    return "" if shown in ("", "1") else shown
