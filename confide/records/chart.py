@@ -649,4 +649,6 @@ def abilities(actor: StaffActor) -> dict[str, bool]:
         "write_notes": write and policy.NOTES in treatment,
         "psychotherapy": writes_psychotherapy_notes(actor),
         "upload": may_upload(actor, "document") or may_upload(actor, "photo"),
+        # Merging reads and moves the whole clinical record of two charts (records/merge.py).
+        "merge": write and CLINICAL <= treatment and policy.NOTES in treatment,
     }

@@ -459,3 +459,28 @@ class UploadForm(ChartForm):
         if upload is not None and upload.size > limit:
             raise forms.ValidationError(f"The file is larger than the {_megabytes(limit)} limit.")
         return upload
+
+
+# --- merging two charts ----------------------------------------------------------------------------
+class MergeForm(ChartForm):
+    """Merge this chart (the duplicate) into `survivor`, one of the charts a search offered."""
+
+    survivor = forms.UUIDField(label="The chart to keep", error_messages={"required": "Choose the chart to keep.",
+                                                                          "invalid": "Choose the chart to keep."})  # fmt: skip
+    mode = forms.ChoiceField(
+        label="Afterwards", widget=forms.RadioSelect(attrs={"class": "form-check-input"}), initial="reversible",
+        choices=[("reversible", "Keep it reversible for 30 days (recommended)"),
+                 ("final", "Make it final now: the duplicate's key is destroyed and the merge cannot be undone")],
+        error_messages={"required": "Choose whether the merge stays reversible.", "invalid_choice": "Choose whether the merge stays reversible."},
+    )  # fmt: skip
+    confirm = forms.BooleanField(label="I checked that both charts are the same person", error_messages={
+        "required": "Confirm that both charts are the same person."})  # fmt: skip
+
+
+class MergeCloseForm(ChartForm):
+    """Undo a reversible merge into this chart, or make it final."""
+
+    merge_id = forms.UUIDField(widget=forms.HiddenInput, error_messages={"required": "That is not a merge of this chart.",
+                                                                          "invalid": "That is not a merge of this chart."})  # fmt: skip
+    action = forms.ChoiceField(choices=[("undo", "Undo"), ("final", "Make final")], widget=forms.HiddenInput,
+                               error_messages={"required": "Choose undo or make final.", "invalid_choice": "Choose undo or make final."})  # fmt: skip

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import transaction
@@ -272,3 +273,33 @@ def _as_uuid(value) -> uuid.UUID:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
         raise NotFound("patient") from None
+
+
+# --- what the chart shows of its merges ------------------------------------------------------------
+@dataclass(frozen=True)
+class OpenMerge:
+    """A reversible merge into a chart, as its overview shows it (counts, dates; no name: the
+    duplicate is out of the register and the door no longer opens it)."""
+
+    id: uuid.UUID
+    merged_at: datetime.datetime
+    reversible_until: datetime.datetime
+    items: int
+    rows: int
+
+    @property
+    def can_undo(self) -> bool:
+        return timezone.now() <= self.reversible_until
+
+
+def list_open_merges(actor: StaffActor, survivor_id) -> list[OpenMerge]:
+    """The reversible merges into this chart (ids and counts only: no PHI is read)."""
+    if not isinstance(actor, StaffActor) or not actor.has(Perm.CHART_WRITE):
+        return []
+    merges = PatientMerge.objects.filter(survivor_id=_as_uuid(survivor_id), state=PatientMerge.State.REVERSIBLE).order_by("-created_at")
+    out = []
+    for m in merges:
+        counts = _counts(m.moved)
+        out.append(OpenMerge(id=m.pk, merged_at=m.created_at, reversible_until=m.reversible_until, items=counts["items"],
+                             rows=sum(counts["rows"].values())))  # fmt: skip
+    return out

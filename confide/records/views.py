@@ -18,8 +18,8 @@ from django.urls import reverse
 
 from confide.core.purposes import Purpose
 from confide.core.decorators import route
-from confide.core.errors import InvalidInput, NothingChanged
-from confide.records import chart, files, notes, services
+from confide.core.errors import InvalidInput, NotFound, NothingChanged
+from confide.records import chart, files, merge, notes, services
 from confide.records.forms import (
     STRUCTURED_INPUTS,
     AllergyForm,
@@ -27,6 +27,8 @@ from confide.records.forms import (
     HealthBackgroundForm,
     InsuranceForm,
     ItemStatusForm,
+    MergeCloseForm,
+    MergeForm,
     MedicationForm,
     NoteForm,
     RegistrationForm,
@@ -108,7 +110,8 @@ def _chart_page(request: HttpRequest, template: str, tab: str, header, status: i
 @route("records:chart")
 def chart_overview(request: HttpRequest, patient_id) -> HttpResponse:
     overview = chart.get_overview(request.actor, patient_id, request=request)
-    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview)
+    merges = merge.list_open_merges(request.actor, patient_id)
+    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview, merges=merges)
 
 
 def _clinical_page(request, patient_id, status: int = 200, **forms) -> HttpResponse:
@@ -529,3 +532,59 @@ def photo_image(request: HttpRequest, patient_id, photo_id) -> HttpResponse:
     download = files.open_file_for_download(request.actor, patient_id=patient_id, kind="photo", file_id=photo_id, request=request)
     return _stream(download, attachment=False)
 
+
+
+# --- merging two charts of one person (records/merge.py) ------------------------------------------------
+@route("records:patient-merge")
+def patient_merge(request: HttpRequest, patient_id) -> HttpResponse:
+    """This chart (a duplicate) merged into another: find the chart to keep (a posted search,
+    never in the URL), choose it, confirm. Nothing moves before the confirmed POST."""
+    header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
+    query = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    candidates, error, status = [], None, 200
+    form = MergeForm(request.POST if request.method == "POST" and "survivor" in request.POST else None)
+    if request.method == "POST" and "survivor" not in request.POST and "q" not in request.POST:
+        error, status = "Search for the chart to keep first.", 400
+    elif query.strip():
+        try:
+            candidates = [c for c in services.list_patient_summaries(request.actor, query, request=request) if c.id != header.id]
+        except InvalidInput as exc:
+            error, status = str(exc), 400
+    if form.is_bound:
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                done = merge.do_merge_patients(actor=request.actor, survivor_id=data["survivor"], duplicate_id=patient_id,
+                                               final=data["mode"] == "final", request=request)  # fmt: skip
+            except InvalidInput as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Charts merged." + (" The duplicate's key was destroyed." if done.state == "final" else
+                                                              " You can undo the merge from this chart's overview for 30 days."))  # fmt: skip
+                return redirect("records:chart", patient_id=done.survivor_id)
+        status = 400
+    return render(request, "records/patient_merge.html",
+                  {"header": header, "query": query, "candidates": candidates, "form": form, "error": error}, status=status)  # fmt: skip
+
+
+@route("records:patient-merge-close")
+def patient_merge_close(request: HttpRequest, patient_id) -> HttpResponse:
+    """Undo a reversible merge into this chart, or make it final."""
+    form = MergeCloseForm(request.POST)
+    back = reverse("records:chart", kwargs={"patient_id": patient_id})
+    if form.is_valid():
+        data = form.cleaned_data
+        if not any(m.id == data["merge_id"] for m in merge.list_open_merges(request.actor, patient_id)):
+            raise NotFound("merge")
+        try:
+            if data["action"] == "undo":
+                done = merge.do_undo_merge(actor=request.actor, merge_id=data["merge_id"], request=request)
+                messages.success(request, "Merge undone: what came from the other chart is back there.")
+                return redirect("records:chart", patient_id=done.duplicate_id)
+            merge.do_finalize_merge(actor=request.actor, merge_id=data["merge_id"], request=request)
+            messages.success(request, "Merge made final. The duplicate's key was destroyed.")
+        except InvalidInput as exc:
+            messages.error(request, str(exc))
+        return redirect(back)
+    header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
+    return _message_page(request, header, "Merge", " ".join(str(e) for e in form.non_field_errors()) or "Nothing was changed.", back)
