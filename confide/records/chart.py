@@ -587,6 +587,8 @@ def display_value(value, name: str = "") -> str:
             elif part:
                 parts.append(str(part))
         return ", ".join(parts) or "(empty)"
+    if name in ("phone", "phone_other"):
+        return phone_for_display(value)
     return str(value)
 
 

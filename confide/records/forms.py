@@ -22,7 +22,7 @@ from confide.records.models import Document, NoteTemplate, Patient
 from confide.records.notes import SOAP_SECTIONS
 from confide.records.services import BAD_VERSION, CARE_REASON_LABELS, CARE_REASONS, CARE_STATUSES, ITEM_STATUS_CHANGES
 from confide.records.uploads import check_file_count
-from confide.records.values import EMAIL_MESSAGE, PHONE_MESSAGE, email_address, phone_number
+from confide.records.values import EMAIL_MESSAGE, PHONE_MESSAGE, email_address, phone_for_display, phone_number
 
 REASONS = [
     ("patient_request", "The patient asked for this change"),
@@ -183,6 +183,9 @@ class RegistrationForm(ChartForm):
     def initial_from(values: dict) -> dict:
         """Form initial data from the patient's current values."""
         initial = {k: v for k, v in values.items() if k not in STRUCTURED_INPUTS and v is not None}
+        for name in ("phone", "phone_other"):  # as people read them; saved back, they are the same E.164 number
+            if initial.get(name):
+                initial[name] = phone_for_display(initial[name])
         address = values.get("address") or {}
         if address:
             lines = list(address.get("lines") or []) + ["", ""]
