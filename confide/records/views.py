@@ -538,7 +538,11 @@ def photo_image(request: HttpRequest, patient_id, photo_id) -> HttpResponse:
 @route("records:patient-merge")
 def patient_merge(request: HttpRequest, patient_id) -> HttpResponse:
     """This chart (a duplicate) merged into another: find the chart to keep (a posted search,
-    never in the URL), choose it, confirm. Nothing moves before the confirmed POST."""
+    never in the URL), choose it, confirm. Nothing moves before the confirmed POST. The same
+    route, posted with `action` (undo / final) and a merge id, closes a merge *into* this chart
+    (the buttons on its overview)."""
+    if request.method == "POST" and "action" in request.POST:
+        return _close_merge(request, patient_id)
     header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
     query = request.POST.get("q", "")[:200] if request.method == "POST" else ""
     candidates, error, status = [], None, 200
@@ -567,11 +571,11 @@ def patient_merge(request: HttpRequest, patient_id) -> HttpResponse:
                   {"header": header, "query": query, "candidates": candidates, "form": form, "error": error}, status=status)  # fmt: skip
 
 
-@route("records:patient-merge-close")
-def patient_merge_close(request: HttpRequest, patient_id) -> HttpResponse:
+def _close_merge(request: HttpRequest, patient_id) -> HttpResponse:
     """Undo a reversible merge into this chart, or make it final."""
     form = MergeCloseForm(request.POST)
     back = reverse("records:chart", kwargs={"patient_id": patient_id})
+    header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
     if form.is_valid():
         data = form.cleaned_data
         if not any(m.id == data["merge_id"] for m in merge.list_open_merges(request.actor, patient_id)):
@@ -586,5 +590,4 @@ def patient_merge_close(request: HttpRequest, patient_id) -> HttpResponse:
         except InvalidInput as exc:
             messages.error(request, str(exc))
         return redirect(back)
-    header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
     return _message_page(request, header, "Merge", " ".join(str(e) for e in form.non_field_errors()) or "Nothing was changed.", back)
