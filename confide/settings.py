@@ -314,6 +314,12 @@ CACHES = {
 # the default leaves room for a few corrected mistakes beside the consultations themselves.
 CONFIDE_CONSULT_PER_HOUR = env_int("CONFIDE_CONSULT_PER_HOUR", 10, minimum=1, maximum=1000)
 
+# The practice's country (ISO 3166 alpha-2): phone numbers typed without a country code are
+# read as this country's, stored in E.164 and shown in its national format (records/values.py).
+CONFIDE_PHONE_REGION = (env_str("CONFIDE_PHONE_REGION", "US") or "US").upper()
+if not (len(CONFIDE_PHONE_REGION) == 2 and CONFIDE_PHONE_REGION.isascii() and CONFIDE_PHONE_REGION.isalpha()):
+    raise ImproperlyConfigured("CONFIDE_PHONE_REGION is a two-letter country code such as US, GB or DE")
+
 
 # --- Privacy policy: a material change is published at least this many days before it applies
 CONFIDE_POLICY_MATERIAL_NOTICE_DAYS = env_int("CONFIDE_POLICY_MATERIAL_NOTICE_DAYS", 30, minimum=1, maximum=365)

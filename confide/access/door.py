@@ -97,7 +97,11 @@ logger = logging.getLogger(__name__)
 # medication started, a result received) and nothing already there changes; the services that
 # use it (records.services.do_add_item) only ever append.
 ALTERATION_REASONS = frozenset({"patient_request", "error_correction", "immaterial"})
-CHANGE_REASONS = ALTERATION_REASONS | {"new_entry"}
+# `care_update` is not an alteration either: the course of care moved on — a medication stopped
+# or completed, an allergy or condition no longer active — and the item says so with its end
+# and its clinical reason (records.services.do_set_item_status). What was recorded stays true
+# for its time; only the present status is added.
+CHANGE_REASONS = ALTERATION_REASONS | {"new_entry", "care_update"}
 # The records the door guards besides the patient, by label (the records package builds on the
 # door, so the door does not import it).
 PSYCHOTHERAPY_NOTE_MODEL = "records.PsychotherapyNote"
@@ -157,8 +161,14 @@ FHIR_EXPORT_JOB = SystemJob(
 # The consent ledger writing a patient's own browser evidence (IP address, user agent) under the
 # patient's key when they record a choice themselves (TRK1); it never reads anything else.
 CONSENT_EVIDENCE_JOB = SystemJob("consent-evidence", frozenset({policy.NETWORK, policy.DEVICE}), frozenset({Purpose.OPERATIONS}))
+# Rebuilding the blind indexes (`confide patients reindex`, after an upgrade adds a kind such as
+# name prefixes): reads what the indexes are computed from, through one list opening per batch.
+SEARCH_INDEX_JOB = SystemJob(
+    "search-index-job", frozenset({policy.NAME, policy.DOB, policy.EMAIL, policy.PHONE}), frozenset({Purpose.OPERATIONS})
+)
 SYSTEM_JOBS: dict[str, SystemJob] = {
-    job.name: job for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB)
+    job.name: job
+    for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB)
 }
 
 

@@ -56,6 +56,9 @@ class AuditEvent(StrEnum):
     INTAKE_ACCEPTED = "records:intake:accepted"
     INTAKE_REJECTED = "records:intake:rejected"
     INTAKE_FORM_CHANGED = "records:intake-form:changed"
+    PATIENTS_MERGED = "records:patients:merged"  # subject: the chart kept; resource_ids: the duplicate, the merge; detail: counts
+    PATIENTS_MERGE_UNDONE = "records:patients:merge-undone"  # the same ids; what came from the duplicate went back
+    PATIENTS_MERGE_FINAL = "records:patients:merge-final"  # the same ids; the duplicate's key is shredded
     CHART_EXPORTED = "records:chart:exported"  # a portable copy left the door (RTS2); detail: resource counts
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"

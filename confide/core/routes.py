@@ -87,6 +87,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "records:allergy-add":             _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
     "records:condition-add":           _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
     "records:item-status":             _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
+    "records:patient-merge":           _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST", True),
     "records:note-new":                _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),
     "records:note-edit":               _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),
     "records:note-sign":               _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),

@@ -33,7 +33,8 @@ from confide.core.permissions import Perm, Role, role_has
 from confide.records import clinical
 from confide.records.files import KINDS
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, Patient, ProgressNote
-from confide.records.services import ITEM_STATUS_CHANGES, current_versions, item_version, version_token
+from confide.records.values import display_name, phone_for_display
+from confide.records.services import CARE_REASONS, CARE_STATUSES, ITEM_STATUS_CHANGES, current_versions, item_version, version_token
 from confide.records.notes import SOAP_SECTIONS, check_editable, check_signable, verify_signed
 
 # Every chart page names the patient it is about: their name and date of birth (which also
@@ -141,7 +142,7 @@ def _header(patient: Patient) -> Header:
     age = age_on(dob, timezone.localdate())
     return Header(
         id=patient.pk,
-        display_name=" ".join(part for part in (given, family) if part) or "[no name]",
+        display_name=display_name(given, family, preferred),
         given_name=given,
         family_name=family,
         preferred_name=preferred,
@@ -220,6 +221,8 @@ class ClinicalList:
     unreadable: int = 0  # items that no longer validate (shown as a count, never guessed at)
     markable: tuple[str, ...] = ()  # the statuses an item can be marked with (services.ITEM_STATUS_CHANGES)
     versions: dict[str, str] = field(default_factory=dict)  # item id → its version, carried by its mark form
+    care_statuses: tuple[str, ...] = ()  # those of `markable` a clinical reason may go with (services.CARE_STATUSES)
+    care_reasons: tuple[tuple[str, str], ...] = ()  # (code, label) of those clinical reasons (services.CARE_REASONS)
 
 
 LIST_LABELS = {
@@ -247,7 +250,8 @@ def _typed(patient: Patient, name: str) -> ClinicalList:
         versions[typed[-1].id] = item_version(patient, name, item)
     typed.reverse()  # stored in the order recorded: newest first on screen
     return ClinicalList(name=name, label=LIST_LABELS[name], items=typed, unreadable=unreadable,
-                        markable=ITEM_STATUS_CHANGES[name], versions=versions)  # fmt: skip
+                        markable=ITEM_STATUS_CHANGES[name], versions=versions, care_statuses=CARE_STATUSES.get(name, ()),
+                        care_reasons=CARE_REASONS.get(name, ()))  # fmt: skip
 
 
 def get_clinical(actor: StaffActor, patient_id, *, request=None) -> Clinical:
@@ -583,6 +587,8 @@ def display_value(value, name: str = "") -> str:
             elif part:
                 parts.append(str(part))
         return ", ".join(parts) or "(empty)"
+    if name in ("phone", "phone_other"):
+        return phone_for_display(value)
     return str(value)
 
 
@@ -645,4 +651,6 @@ def abilities(actor: StaffActor) -> dict[str, bool]:
         "write_notes": write and policy.NOTES in treatment,
         "psychotherapy": writes_psychotherapy_notes(actor),
         "upload": may_upload(actor, "document") or may_upload(actor, "photo"),
+        # Merging reads and moves the whole clinical record of two charts (records/merge.py).
+        "merge": write and CLINICAL <= treatment and policy.NOTES in treatment,
     }

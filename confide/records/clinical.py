@@ -62,6 +62,14 @@ class Coding(BaseModel):
     display: Text = ""
 
 
+# Why the course of care changed an item (records.services.CARE_REASONS gives the labels): kept
+# on the item, under the patient's key, never in the audit log (which says `care_update`).
+StatusReason = Literal[
+    "", "completed", "side-effects", "ineffective", "patients-choice", "interaction", "replaced", "no-longer-needed",
+    "outgrown", "ruled-out", "treated", "other",
+]  # fmt: skip
+
+
 class Medication(Item):
     name: Name
     coding: Coding | None = None
@@ -73,6 +81,7 @@ class Medication(Item):
     status: Literal["active", "stopped", "completed", "on-hold", "entered-in-error", "unknown"] = "active"
     start: datetime.date | None = None
     end: datetime.date | None = None
+    status_reason: StatusReason = Field(default="", exclude_if=lambda value: value == "")  # absent when none
     prescriber: Short = ""
     note: Prose = ""
 
@@ -90,6 +99,7 @@ class Allergy(Item):
     criticality: Literal["low", "high", "unable-to-assess", "unknown"] = "unknown"
     reaction: Text = ""
     status: Literal["active", "inactive", "resolved", "entered-in-error"] = "active"
+    status_reason: StatusReason = Field(default="", exclude_if=lambda value: value == "")  # absent when none
     onset: datetime.date | None = None
 
 
@@ -99,6 +109,7 @@ class Condition(Item):
     status: Literal["active", "recurrence", "relapse", "inactive", "remission", "resolved", "entered-in-error", "unknown"] = "active"
     onset: datetime.date | None = None
     abatement: datetime.date | None = None
+    status_reason: StatusReason = Field(default="", exclude_if=lambda value: value == "")  # absent when none
 
 
 class Result(Item):

@@ -20,9 +20,9 @@ from confide.core.text import multi_line, single_line
 from confide.records import clinical
 from confide.records.models import Document, NoteTemplate, Patient
 from confide.records.notes import SOAP_SECTIONS
-from confide.records.services import BAD_VERSION, ITEM_STATUS_CHANGES
+from confide.records.services import BAD_VERSION, CARE_REASON_LABELS, CARE_REASONS, CARE_STATUSES, ITEM_STATUS_CHANGES
 from confide.records.uploads import check_file_count
-from confide.records.values import EMAIL_MESSAGE, PHONE_MESSAGE, email_address, phone_number
+from confide.records.values import EMAIL_MESSAGE, PHONE_MESSAGE, email_address, phone_for_display, phone_number
 
 REASONS = [
     ("patient_request", "The patient asked for this change"),
@@ -183,6 +183,9 @@ class RegistrationForm(ChartForm):
     def initial_from(values: dict) -> dict:
         """Form initial data from the patient's current values."""
         initial = {k: v for k, v in values.items() if k not in STRUCTURED_INPUTS and v is not None}
+        for name in ("phone", "phone_other"):  # as people read them; saved back, they are the same E.164 number
+            if initial.get(name):
+                initial[name] = phone_for_display(initial[name])
         address = values.get("address") or {}
         if address:
             lines = list(address.get("lines") or []) + ["", ""]
@@ -351,15 +354,23 @@ class ItemStatusForm(ChartForm):
                                error_messages={"invalid": "That is not an item of the chart."})
     status = forms.ChoiceField(label="Mark as", choices=sorted({(s, s.replace("-", " ").capitalize()) for v in ITEM_STATUS_CHANGES.values() for s in v}),
                                error_messages={"invalid_choice": "Choose how to mark the item."})
-    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason…"), *REASONS],
+    # A REC4 reason (a correction of the record) or a clinical one (the course of care, for the
+    # statuses services.CARE_STATUSES names); services.do_set_item_status says which goes with which.
+    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason…"), *REASONS, *sorted(CARE_REASON_LABELS.items())],
                                error_messages={"required": REASON_MESSAGE, "invalid_choice": REASON_MESSAGE})
     version = _version()  # the item's, as the page showed it (services.item_version)
 
     def clean(self):
         cleaned = super().clean()
-        list_name, status = cleaned.get("list_name"), cleaned.get("status")
+        list_name, status, reason = cleaned.get("list_name"), cleaned.get("status"), cleaned.get("reason")
         if list_name and status and status not in ITEM_STATUS_CHANGES[list_name]:
             self.add_error("status", f"An item of this list cannot be marked {status.replace('-', ' ')}.")
+        elif list_name and status and reason in CARE_REASON_LABELS:
+            if status not in CARE_STATUSES.get(list_name, ()):
+                self.add_error("reason", f"Marking an item {status.replace('-', ' ')} corrects the record: choose the patient's request, "
+                                         "an error corrected, or an immaterial change.")  # fmt: skip
+            elif reason not in dict(CARE_REASONS[list_name]):
+                self.add_error("reason", "That clinical reason does not apply to this list: choose one it offers.")
         return cleaned
 
 
@@ -451,3 +462,28 @@ class UploadForm(ChartForm):
         if upload is not None and upload.size > limit:
             raise forms.ValidationError(f"The file is larger than the {_megabytes(limit)} limit.")
         return upload
+
+
+# --- merging two charts ----------------------------------------------------------------------------
+class MergeForm(ChartForm):
+    """Merge this chart (the duplicate) into `survivor`, one of the charts a search offered."""
+
+    survivor = forms.UUIDField(label="The chart to keep", error_messages={"required": "Choose the chart to keep.",
+                                                                          "invalid": "Choose the chart to keep."})  # fmt: skip
+    mode = forms.ChoiceField(
+        label="Afterwards", widget=forms.RadioSelect(attrs={"class": "form-check-input"}), initial="reversible",
+        choices=[("reversible", "Keep it reversible for 30 days (recommended)"),
+                 ("final", "Make it final now: the duplicate's key is destroyed and the merge cannot be undone")],
+        error_messages={"required": "Choose whether the merge stays reversible.", "invalid_choice": "Choose whether the merge stays reversible."},
+    )  # fmt: skip
+    confirm = forms.BooleanField(label="I checked that both charts are the same person", error_messages={
+        "required": "Confirm that both charts are the same person."})  # fmt: skip
+
+
+class MergeCloseForm(ChartForm):
+    """Undo a reversible merge into this chart, or make it final."""
+
+    merge_id = forms.UUIDField(widget=forms.HiddenInput, error_messages={"required": "That is not a merge of this chart.",
+                                                                          "invalid": "That is not a merge of this chart."})  # fmt: skip
+    action = forms.ChoiceField(choices=[("undo", "Undo"), ("final", "Make final")], widget=forms.HiddenInput,
+                               error_messages={"required": "Choose undo or make final.", "invalid_choice": "Choose undo or make final."})  # fmt: skip

@@ -300,3 +300,35 @@ class UsedIntakeToken(TenantModel):
 
     def __str__(self) -> str:
         return f"intake-token:{self.pk}"
+
+
+class PatientMerge(TenantModel):
+    """Two charts of one person made one (records/merge.py): everything of the duplicate moved
+    into the survivor, the duplicate taken out of the active register. `moved` lists what moved,
+    by ids only (list item ids, row ids, stored file names of the copies), so that undoing the
+    merge within MERGE_UNDO_DAYS moves back exactly what came from the duplicate. Final (asked
+    for, or the only way once the window closed): the duplicate's key is shredded."""
+
+    class State(models.TextChoices):
+        REVERSIBLE = "reversible"
+        UNDONE = "undone"
+        FINAL = "final"
+
+    survivor = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    duplicate = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.REVERSIBLE)
+    reversible_until = models.DateTimeField()
+    moved = models.JSONField(default=dict)  # ids only: {"lists": {name: [item id]}, "rows": {label: [pk]}, "files": {label: {pk: name}}}
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # A duplicate is merged away once at a time: a second merge of it waits for an undo.
+            models.UniqueConstraint(fields=["duplicate"], condition=models.Q(state="reversible"), name="patient_merge_one_open_per_duplicate"),
+        ]
+
+    def __str__(self) -> str:
+        return f"patient-merge:{self.pk}"

@@ -27,6 +27,7 @@ from confide.core.permissions import Perm
 from confide.core.text import lower_first, validation_message
 from confide.records import clinical
 from confide.records.models import Patient
+from confide.records.values import display_name, e164, phone_for_display
 from confide.vault import blind_index, keys
 from confide.vault.blind_index import source_keyer
 from confide.vault.fields import EncryptedTextField, encrypted_fields
@@ -37,11 +38,14 @@ INDEXED = {
     "phone": ("phone", "phone_other"),
     "dob": ("date_of_birth",),
     "name": ("given_name", "family_name", "preferred_name"),
+    "name_prefix": ("given_name", "family_name", "preferred_name"),
 }
 EDITABLE = frozenset(f.name for f in encrypted_fields(Patient))
 # Every category a patient row holds (maintenance code such as rotation tests reads them all).
 CHART = frozenset(f.category for f in encrypted_fields(Patient))
 REQUIRED = frozenset({"given_name", "family_name"})
+# Stored in E.164 when they read as a number (records/values.py::e164), shown in national format.
+PHONE_FIELDS = frozenset({"phone", "phone_other"})
 _TEXT_FIELDS = frozenset(name for name in EDITABLE if isinstance(Patient._meta.get_field(name), EncryptedTextField))
 
 
@@ -103,7 +107,7 @@ def check_fields(values: dict) -> tuple[dict, list[FieldProblem]]:
             except DjangoValidationError as exc:
                 found.append(FieldProblem(name, (), lower_first(validation_message(exc))))
                 continue
-            cleaned[name] = value or None
+            cleaned[name] = (e164(value) if name in PHONE_FIELDS else value) or None
         elif name == "date_of_birth":
             if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
                 found.append(FieldProblem(name, (), "give it as a date."))
@@ -361,14 +365,14 @@ def do_add_item(*, actor: StaffActor, patient_id: uuid.UUID, list_name: str, ite
 
 def do_update_item(
     *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, changes, reason: str, request=None,
-    expected: str | None = None,
+    expected: str | None = None, _care: bool = False,
 ) -> dict:  # fmt: skip
     """Change one item of a list (REC4: with its reason). Marking an item entered-in-error is a
     change like any other: items are never deleted from the record. `changes` is a dict, or a
     function of the current item (a dict) returning one, for changes that depend on it.
     `expected`: the item's version as the page showed it (`item_version`); if the item changed
     since, StaleEdit and nothing is written."""
-    if reason not in ALTERATION_REASONS:
+    if reason not in ALTERATION_REASONS and not (_care and reason == "care_update"):
         raise InvalidInput("A change to the record needs its reason: the patient's request, an error corrected, or immaterial.")
     if expected is not None:
         expected = read_item_version(expected)
@@ -410,18 +414,54 @@ ITEM_STATUS_CHANGES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The course of care (not a correction of the record): these statuses may instead be set with a
+# clinical reason, recorded on the item; the audit entry's reason is then `care_update`.
+CARE_STATUSES: dict[str, tuple[str, ...]] = {
+    "medications": ("stopped", "completed"),
+    "allergies": ("inactive", "resolved"),
+    "conditions": ("inactive", "resolved"),
+}
+# list → (clinical reason code, how a person says it), in the order a form offers them.
+CARE_REASONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "medications": (
+        ("completed", "Course completed"), ("side-effects", "Side effects"), ("ineffective", "Not effective"),
+        ("patients-choice", "Patient's choice"), ("interaction", "Interaction or contraindication"),
+        ("replaced", "Replaced by another medication"), ("no-longer-needed", "No longer needed"), ("other", "Other clinical reason"),
+    ),
+    "allergies": (("outgrown", "No longer reacts"), ("ruled-out", "Ruled out by testing"), ("other", "Other clinical reason")),
+    "conditions": (("treated", "Treated"), ("no-longer-needed", "No longer relevant"), ("other", "Other clinical reason")),
+}  # fmt: skip
+CARE_REASON_LABELS = {code: label for reasons in CARE_REASONS.values() for code, label in reasons}
+
+
 def do_set_item_status(
     *, actor: StaffActor, patient_id: uuid.UUID, list_name: str, item_id: str, status: str, reason: str, request=None,
     expected: str | None = None,
 ) -> dict:  # fmt: skip
-    """Mark an item (REC4, with its reason) through `do_update_item` (`expected`: its version
-    as the page showed it). A medication stopped or completed gets today as its end date when
-    it has none (and did not start later)."""
+    """Mark an item through `do_update_item` (`expected`: its version as the page showed it).
+
+    `reason`: a REC4 reason (the patient's request, an error corrected, immaterial) — for any
+    status, and the only kind for entered-in-error — or, for a status of the course of care
+    (CARE_STATUSES: a medication stopped, a condition resolved), a clinical reason of the list
+    (CARE_REASONS: side effects, not effective, the patient's choice …), kept on the item as
+    `status_reason`, the audit entry saying `care_update`. A medication stopped or completed gets
+    today as its end date when it has none (and did not start later)."""
     if list_name not in ITEM_STATUS_CHANGES or status not in ITEM_STATUS_CHANGES[list_name]:
         raise InvalidInput("An item of this list cannot be marked that way.")
+    clinical_reason = ""
+    if reason not in ALTERATION_REASONS:
+        if status not in CARE_STATUSES.get(list_name, ()):
+            raise InvalidInput("A correction of the record needs its reason: the patient's request, an error corrected, or immaterial.")
+        if reason not in dict(CARE_REASONS[list_name]):
+            raise InvalidInput("Say why: choose a clinical reason, or the reason the record is corrected.")
+        clinical_reason, reason = reason, "care_update"
 
     def changes(item: dict) -> dict:
         out = {"status": status}
+        if clinical_reason:
+            out["status_reason"] = clinical_reason
+        elif item.get("status_reason") and status in CARE_STATUSES.get(list_name, ()):
+            out["status_reason"] = ""  # a correction to a stop: its old clinical reason no longer holds
         if list_name == "medications" and status in ("stopped", "completed") and not item.get("end"):
             today = timezone.localdate()
             if not item.get("start") or datetime.date.fromisoformat(item["start"]) <= today:
@@ -430,7 +470,7 @@ def do_set_item_status(
 
     return do_update_item(
         actor=actor, patient_id=patient_id, list_name=list_name, item_id=item_id, changes=changes, reason=reason, request=request,
-        expected=expected,
+        expected=expected, _care=reason == "care_update",
     )  # fmt: skip
 
 
@@ -444,11 +484,35 @@ def access_patient_by_id(actor: StaffActor, patient_id: uuid.UUID) -> Patient:
 
 
 def search_patients(actor: StaffActor, query: str) -> list[Patient]:
-    """Exact search by email, phone, date of birth or name tokens, through blind indexes.
+    """Search by email, phone, date of birth (exact) or the beginnings of names, through blind
+    indexes.
 
     Returns sealed Patient rows (nothing decrypted, nothing audited): what a caller shows of
     them it opens through the door, as list_patient_summaries does."""
     return list(Patient.objects.filter(id__in=search_patient_ids(actor, query)))
+
+
+def _find_by_name(practice_id, query: str) -> set[uuid.UUID]:
+    """Patients with, for every word of the query, a name that begins with it ("mar quin" finds
+    Marisol Quintero). The exact-name index answers too, so a whole name finds a patient whose
+    prefixes were not indexed yet (`confide patients reindex` after an upgrade)."""
+    result: set[uuid.UUID] | None = None
+    for token in blind_index.name_tokens(query):
+        found = blind_index.search(practice_id, "name_prefix", token) | blind_index.search(practice_id, "name", token)
+        result = found if result is None else result & found
+        if not result:
+            break
+    return result or set()
+
+
+def _matching_ids(actor: StaffActor, query: str) -> set[uuid.UUID]:
+    kind = blind_index.classify(query)
+    try:
+        if kind == "name":
+            return _find_by_name(actor.practice_id, query)
+        return blind_index.search(actor.practice_id, kind, query)
+    except blind_index.NotSearchable as exc:
+        raise InvalidInput(f"Search: {exc}.") from None
 
 
 def search_patient_ids(actor: StaffActor, query: str) -> list[uuid.UUID]:
@@ -458,16 +522,13 @@ def search_patient_ids(actor: StaffActor, query: str) -> list[uuid.UUID]:
     query = (query or "").strip()
     if not query:
         return list(Patient.objects.filter(is_active=True).values_list("id", flat=True)[:50])
-    kind = blind_index.classify(query)
-    try:
-        return sorted(blind_index.search(actor.practice_id, kind, query), key=str)
-    except blind_index.NotSearchable as exc:
-        raise InvalidInput(f"Search: {exc}.") from None
+    return sorted(_matching_ids(actor, query), key=str)
 
 
 @dataclass(frozen=True)
 class PatientSummary:
-    """What the patient list shows: identity and contact, decrypted inside the door."""
+    """What the patient list shows: identity and contact, decrypted inside the door. The name
+    is written as everywhere else (values.display_name), the phone in national format."""
 
     id: uuid.UUID
     display_name: str
@@ -482,11 +543,20 @@ SUMMARY_CATEGORIES = frozenset({"identifiers.name", "identifiers.dob", "contact.
 def _summary(p: Patient) -> PatientSummary:
     return PatientSummary(
         id=p.id,
-        display_name=" ".join(str(part) for part in (p.preferred_name or p.given_name, p.family_name) if part) or str(p.given_name),
+        display_name=display_name(p.given_name, p.family_name, p.preferred_name),
         date_of_birth=p.date_of_birth if isinstance(p.date_of_birth, datetime.date) else None,
-        phone=p.phone or None,
+        phone=phone_for_display(p.phone) or None,
         email=p.email or None,
     )
+
+
+def _fold(value) -> str:
+    return " ".join(blind_index.name_tokens(str(value or ""))) if value else ""
+
+
+def _name_order(p: Patient) -> tuple:
+    """Last name, then first name, case and accents folded (Ödegaard sorts with the O's)."""
+    return (_fold(p.family_name), _fold(p.given_name), str(p.pk))
 
 
 def _summaries(actor: StaffActor, patient_ids: list, request) -> list[PatientSummary]:
@@ -498,12 +568,17 @@ def _summaries(actor: StaffActor, patient_ids: list, request) -> list[PatientSum
 
 def list_patient_summaries(actor: StaffActor, query: str = "", *, request=None) -> list[PatientSummary]:
     """The patient list: purpose operations (finding a patient in the practice's register),
-    identity and contact only, one `records:patients:listed` audit entry for the whole list."""
+    identity and contact only, one `records:patients:listed` audit entry for the whole list,
+    by last name."""
     patient_ids = search_patient_ids(actor, query)
-    return sorted(_summaries(actor, patient_ids, request), key=lambda row: row.display_name.casefold())
+    with open_patient_list(actor, Purpose.OPERATIONS, patient_ids, categories=SUMMARY_CATEGORIES, request=request) as listed:
+        keys.prefetch_subject_keys(actor.practice_id, [p.pk for p in listed])
+        return [_summary(p) for p in sorted(listed, key=_name_order)]
 
 
 PAGE_SIZE = 25
+# How the list can be ordered (the value in ?sort=, its label).
+SORTS = {"name": "Last name", "recent": "Recently updated"}
 
 
 @dataclass(frozen=True)
@@ -514,6 +589,7 @@ class PatientPage:
     number: int
     num_pages: int
     count: int
+    sort: str = "name"
 
     @property
     def has_previous(self) -> bool:
@@ -532,27 +608,104 @@ class PatientPage:
         return self.number + 1
 
 
-def list_patient_page(actor: StaffActor, query: str = "", page: int = 1, *, request=None) -> PatientPage:
-    """A page of PAGE_SIZE patients: all active ones (an empty query) or those an exact search
-    finds, in a stable order — registration order, then id — so a page already seen never
-    shifts when someone new registers (they join the end). Names cannot be sorted in the
-    database (they are encrypted), and decrypting every patient to sort them would open the
-    whole register for one page. One `records:patients:listed` entry names the page's patients
-    only. A page past the end shows the last page."""
+def list_patient_page(actor: StaffActor, query: str = "", page: int = 1, *, sort: str = "name", request=None) -> PatientPage:
+    """A page of PAGE_SIZE patients: all active ones (an empty query) or those a search finds.
+
+    `sort="name"` (the default): by last name, then first name. Names are encrypted, so the
+    database cannot order them: the names of every patient the list covers (the register, or the
+    search's matches) are decrypted to sort them, inside one listing door — and its one
+    `records:patients:listed` entry names every one of them, because every one was read. The
+    page's contact details are read only for the page's rows.
+    `sort="recent"`: most recently updated first, ordered in the database; the entry then names
+    the page's patients only. A page past the end shows the last page."""
     if not actor.has(Perm.CONTACT_READ):
         raise Forbidden(Perm.CONTACT_READ)
+    if sort not in SORTS:
+        raise InvalidInput("Sort the list by last name or by recent changes.")
     query = (query or "").strip()
     matching = Patient.objects.filter(is_active=True)
     if query:
-        try:
-            found = blind_index.search(actor.practice_id, blind_index.classify(query), query)
-        except blind_index.NotSearchable as exc:
-            raise InvalidInput(f"Search: {exc}.") from None
-        matching = matching.filter(id__in=list(found))
-    paginator = Paginator(matching.order_by("created_at", "id").values_list("id", flat=True), PAGE_SIZE)
-    current = paginator.get_page(page)
-    rows = _summaries(actor, list(current.object_list), request)
-    return PatientPage(rows=rows, number=current.number, num_pages=paginator.num_pages, count=paginator.count)
+        matching = matching.filter(id__in=list(_matching_ids(actor, query)))
+    if sort == "recent":
+        paginator = Paginator(matching.order_by("-updated_at", "id").values_list("id", flat=True), PAGE_SIZE)
+        current = paginator.get_page(page)
+        rows = _summaries(actor, list(current.object_list), request)
+        return PatientPage(rows=rows, number=current.number, num_pages=paginator.num_pages, count=paginator.count, sort=sort)
+    ids = list(matching.order_by("created_at", "id").values_list("id", flat=True))
+    with open_patient_list(actor, Purpose.OPERATIONS, ids, categories=SUMMARY_CATEGORIES, request=request) as listed:
+        keys.prefetch_subject_keys(actor.practice_id, [p.pk for p in listed])
+        paginator = Paginator(sorted(listed, key=_name_order), PAGE_SIZE)
+        current = paginator.get_page(page)
+        rows = [_summary(p) for p in current.object_list]
+    return PatientPage(rows=rows, number=current.number, num_pages=paginator.num_pages, count=paginator.count, sort=sort)
+
+
+# --- likely duplicates: warned about before a new chart is made ---------------------------------------
+@dataclass(frozen=True)
+class LikelyDuplicate:
+    """A patient who looks like the one about to be registered, and why (never the values)."""
+
+    id: uuid.UUID
+    display_name: str
+    date_of_birth: datetime.date | None
+    why: str
+
+
+def _signals(practice_id, fields: dict) -> dict[str, set[uuid.UUID]]:
+    """Which patients share each identifier with `fields`, by blind index (nothing decrypted)."""
+    found: dict[str, set[uuid.UUID]] = {}
+    names = " ".join(str(fields.get(n) or "") for n in ("given_name", "family_name")).strip()
+    if names and blind_index.name_tokens(names):
+        found["name"] = blind_index.search(practice_id, "name", names)
+    for signal, kind, name in (("date of birth", "dob", "date_of_birth"), ("email", "email", "email"), ("phone", "phone", "phone")):
+        if fields.get(name):
+            try:
+                found[signal] = blind_index.search(practice_id, kind, fields[name])
+            except blind_index.NotSearchable:
+                pass
+    return found
+
+
+def _likely(found: dict[str, set[uuid.UUID]]) -> dict[uuid.UUID, str]:
+    """A likely duplicate shares two identifiers: the name and one more, or the date of birth
+    and a contact. One alone (a common name, a shared family phone) is not enough."""
+    candidates: dict[uuid.UUID, list[str]] = {}
+    for signal, ids in found.items():
+        for pk in ids:
+            candidates.setdefault(pk, []).append(signal)
+    likely = {}
+    for pk, signals in candidates.items():
+        has = set(signals)
+        if ("name" in has and len(has) >= 2) or ("date of birth" in has and has & {"email", "phone"}):
+            order = ["name", "date of birth", "email", "phone"]
+            likely[pk] = "same " + _and([s for s in order if s in has])
+    return likely
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def find_likely_duplicates(*, actor: StaffActor, fields: dict, exclude=(), request=None) -> list[LikelyDuplicate]:
+    """Patients of the practice who are probably the person about to be registered (`fields`:
+    the registration form's values). Found by blind index; shown by name and date of birth
+    through one listing door (a `records:patients:listed` entry naming them, purpose
+    operations) — only when there is a match, so registering someone new reads nobody."""
+    if not actor.has(Perm.CONTACT_READ):
+        return []  # who cannot look patients up is not shown them here either
+    likely = _likely(_signals(actor.practice_id, fields))
+    for pk in exclude:
+        likely.pop(pk, None)
+    if not likely:
+        return []
+    ordered = sorted(likely, key=str)
+    with open_patient_list(actor, Purpose.OPERATIONS, ordered, categories={"identifiers.name", "identifiers.dob"}, request=request) as listed:
+        return sorted(
+            (LikelyDuplicate(id=p.pk, display_name=display_name(p.given_name, p.family_name, p.preferred_name),
+                             date_of_birth=p.date_of_birth if isinstance(p.date_of_birth, datetime.date) else None,
+                             why=likely[p.pk]) for p in listed),
+            key=lambda d: d.display_name.casefold(),
+        )  # fmt: skip
 
 
 @transaction.atomic
@@ -574,3 +727,24 @@ def do_shred_patient(*, practice_id: uuid.UUID, patient_id: uuid.UUID, actor_use
         subject_id=patient_id, detail={"key_versions_destroyed": destroyed},
     )
     return destroyed
+
+
+def reindex_patients(practice_id: uuid.UUID, *, batch_size: int = 200) -> int:
+    """Recompute every blind index of the practice's active patients (after an upgrade adds a
+    kind, e.g. name prefixes). Reads through the list door as the search-index job, one
+    `records:patients:listed` entry per batch; writes index entries only, never a chart.
+    Returns the number of patients indexed. Run inside the practice's context."""
+    from confide.access.door import SEARCH_INDEX_JOB
+
+    actor = SEARCH_INDEX_JOB.for_practice(practice_id)
+    ids = list(Patient.objects.filter(is_active=True).order_by("id").values_list("id", flat=True))
+    done = 0
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        with transaction.atomic():
+            with open_patient_list(actor, Purpose.OPERATIONS, batch, categories=SEARCH_INDEX_JOB.categories) as listed:
+                keys.prefetch_subject_keys(practice_id, [p.pk for p in listed])
+                for patient in listed:
+                    _index(patient)
+                done += len(listed)
+    return done

@@ -21,6 +21,7 @@ urlpatterns = [
     path(f"{P}/clinical/allergies/", views.allergy_add, name="allergy-add"),
     path(f"{P}/clinical/conditions/", views.condition_add, name="condition-add"),
     path(f"{P}/clinical/status/", views.item_status, name="item-status"),
+    path(f"{P}/merge/", views.patient_merge, name="patient-merge"),
     # notes
     path(f"{P}/notes/new/", views.note_new, name="note-new"),
     path(f"{P}/notes/<uuid:note_id>/edit/", views.note_edit, name="note-edit"),

@@ -18,8 +18,8 @@ from django.urls import reverse
 
 from confide.core.purposes import Purpose
 from confide.core.decorators import route
-from confide.core.errors import InvalidInput, NothingChanged
-from confide.records import chart, files, notes, services
+from confide.core.errors import InvalidInput, NotFound, NothingChanged
+from confide.records import chart, files, merge, notes, services
 from confide.records.forms import (
     STRUCTURED_INPUTS,
     AllergyForm,
@@ -27,6 +27,8 @@ from confide.records.forms import (
     HealthBackgroundForm,
     InsuranceForm,
     ItemStatusForm,
+    MergeCloseForm,
+    MergeForm,
     MedicationForm,
     NoteForm,
     RegistrationForm,
@@ -57,16 +59,18 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     # in a URL, a browser history or a proxy's log. GET shows the pages of the whole list.
     source = request.POST if request.method == "POST" else request.GET
     query = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    sort = str(source.get("sort", "name") or "name")[:20]
     page_number = _page_number(request, source)
     error, page = None, None
     if page_number is None:
         error = "Page numbers are whole numbers from 1."
     else:
         try:
-            page = services.list_patient_page(request.actor, query, page_number, request=request)
+            page = services.list_patient_page(request.actor, query, page_number, sort=sort, request=request)
         except InvalidInput as exc:
             error = str(exc)
-    context = {"page": page, "patients": page.rows if page else [], "query": query, "error": error}
+    sort = sort if sort in services.SORTS else "name"
+    context = {"page": page, "patients": page.rows if page else [], "query": query, "error": error, "sort": sort, "sorts": services.SORTS}
     if request.htmx:
         # htmx swaps only 2xx responses; the message is inside the fragment it replaces.
         return render(request, "records/_patient_rows.html", context)
@@ -77,15 +81,22 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 def patient_new(request: HttpRequest) -> HttpResponse:
     writable = chart.writable_fields(request.actor.role, "registration")
     form = RegistrationForm(_posted(request), writable=writable, with_reason=False)
+    duplicates = []
     if request.method == "POST" and form.is_valid():
-        try:
-            patient = services.do_create_patient(actor=request.actor, request=request, **form.changes())
-        except InvalidInput as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Patient registered.")
-            return redirect("records:chart", patient_id=patient.pk)
-    return render(request, "records/patient_form.html", {"form": form, "creating": True}, status=400 if form.errors else 200)
+        values = form.changes()
+        # A likely duplicate is shown first; only an explicit "register anyway" creates the chart.
+        if request.POST.get("create_anyway") != "yes":
+            duplicates = services.find_likely_duplicates(actor=request.actor, fields=values, request=request)
+        if not duplicates:
+            try:
+                patient = services.do_create_patient(actor=request.actor, request=request, **values)
+            except InvalidInput as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Patient registered.")
+                return redirect("records:chart", patient_id=patient.pk)
+    status = 400 if form.errors else 409 if duplicates else 200
+    return render(request, "records/patient_form.html", {"form": form, "creating": True, "duplicates": duplicates}, status=status)
 
 
 # --- the chart's tabs ---------------------------------------------------------------------------
@@ -99,7 +110,8 @@ def _chart_page(request: HttpRequest, template: str, tab: str, header, status: i
 @route("records:chart")
 def chart_overview(request: HttpRequest, patient_id) -> HttpResponse:
     overview = chart.get_overview(request.actor, patient_id, request=request)
-    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview)
+    merges = merge.list_open_merges(request.actor, patient_id)
+    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview, merges=merges)
 
 
 def _clinical_page(request, patient_id, status: int = 200, **forms) -> HttpResponse:
@@ -520,3 +532,62 @@ def photo_image(request: HttpRequest, patient_id, photo_id) -> HttpResponse:
     download = files.open_file_for_download(request.actor, patient_id=patient_id, kind="photo", file_id=photo_id, request=request)
     return _stream(download, attachment=False)
 
+
+
+# --- merging two charts of one person (records/merge.py) ------------------------------------------------
+@route("records:patient-merge")
+def patient_merge(request: HttpRequest, patient_id) -> HttpResponse:
+    """This chart (a duplicate) merged into another: find the chart to keep (a posted search,
+    never in the URL), choose it, confirm. Nothing moves before the confirmed POST. The same
+    route, posted with `action` (undo / final) and a merge id, closes a merge *into* this chart
+    (the buttons on its overview)."""
+    if request.method == "POST" and "action" in request.POST:
+        return _close_merge(request, patient_id)
+    header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
+    query = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    candidates, error, status = [], None, 200
+    form = MergeForm(request.POST if request.method == "POST" and "survivor" in request.POST else None)
+    if request.method == "POST" and "survivor" not in request.POST and "q" not in request.POST:
+        error, status = "Search for the chart to keep first.", 400
+    elif query.strip():
+        try:
+            candidates = [c for c in services.list_patient_summaries(request.actor, query, request=request) if c.id != header.id]
+        except InvalidInput as exc:
+            error, status = str(exc), 400
+    if form.is_bound:
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                done = merge.do_merge_patients(actor=request.actor, survivor_id=data["survivor"], duplicate_id=patient_id,
+                                               final=data["mode"] == "final", request=request)  # fmt: skip
+            except InvalidInput as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Charts merged." + (" The duplicate's key was destroyed." if done.state == "final" else
+                                                              " You can undo the merge from this chart's overview for 30 days."))  # fmt: skip
+                return redirect("records:chart", patient_id=done.survivor_id)
+        status = 400
+    return render(request, "records/patient_merge.html",
+                  {"header": header, "query": query, "candidates": candidates, "form": form, "error": error}, status=status)  # fmt: skip
+
+
+def _close_merge(request: HttpRequest, patient_id) -> HttpResponse:
+    """Undo a reversible merge into this chart, or make it final."""
+    form = MergeCloseForm(request.POST)
+    back = reverse("records:chart", kwargs={"patient_id": patient_id})
+    header = chart.get_header(request.actor, patient_id, Purpose.TREATMENT, request=request)
+    if form.is_valid():
+        data = form.cleaned_data
+        if not any(m.id == data["merge_id"] for m in merge.list_open_merges(request.actor, patient_id)):
+            raise NotFound("merge")
+        try:
+            if data["action"] == "undo":
+                done = merge.do_undo_merge(actor=request.actor, merge_id=data["merge_id"], request=request)
+                messages.success(request, "Merge undone: what came from the other chart is back there.")
+                return redirect("records:chart", patient_id=done.duplicate_id)
+            merge.do_finalize_merge(actor=request.actor, merge_id=data["merge_id"], request=request)
+            messages.success(request, "Merge made final. The duplicate's key was destroyed.")
+        except InvalidInput as exc:
+            messages.error(request, str(exc))
+        return redirect(back)
+    return _message_page(request, header, "Merge", " ".join(str(e) for e in form.non_field_errors()) or "Nothing was changed.", back)

@@ -6,8 +6,18 @@ keyring: which rows share a value of the same kind within one practice (equality
 many tokens a name has. It does not leak the value, and the same value in two practices gives
 unrelated digests (per-practice keys). Truncation to 128 bits keeps collisions negligible.
 
-Normalisation: email — trimmed, lower-cased; phone — E.164 via `phonenumbers` (region US by
-default); date of birth — ISO date; name — each token case-folded with diacritics removed.
+Normalisation: email — trimmed, lower-cased; phone — E.164 via `phonenumbers` (the
+installation's region, CONFIDE_PHONE_REGION, for numbers written without a country code); date
+of birth — ISO date; name — each token case-folded with diacritics removed.
+
+Name prefixes (kind `name_prefix`): each name token is also indexed by its first 1..PREFIX_MAX
+characters, so "mar quin" finds Marisol Quintero, under a key of its own (derived from the
+index key for this purpose only), so a prefix digest can never equal an exact-name digest.
+What they add to the leakage, for someone with the database but not the keyring: which
+patients share a name prefix of each length (all the "M…" patients form one group, the
+"Ma…" a smaller one), and the length of each token (the number of prefix entries). Never the
+letters themselves: the groups are unlabelled keyed hashes, per practice. docs/architecture.md
+("Finding a patient") has the whole analysis.
 """
 
 from __future__ import annotations
@@ -20,11 +30,21 @@ import unicodedata
 import uuid
 
 import phonenumbers
+from django.conf import settings
 
 from confide.vault import keys
 from confide.vault.models import BlindIndexEntry
 
-KINDS = ("email", "phone", "dob", "name")
+KINDS = ("email", "phone", "dob", "name", "name_prefix")
+# Prefixes of a name token are indexed up to this length; a longer query token is cut to it
+# (sixteen letters in common is as good as the same name for a search box).
+PREFIX_MAX = 16
+_PREFIX_KEY_LABEL = b"confide blind index: name prefixes v1"
+
+
+def phone_region() -> str:
+    """The region a phone number written without its country code belongs to (ISO 3166 code)."""
+    return getattr(settings, "CONFIDE_PHONE_REGION", "US")
 
 
 class NotSearchable(ValueError):
@@ -38,9 +58,9 @@ def normalise_email(value: str) -> str:
     return value
 
 
-def normalise_phone(value: str, region: str = "US") -> str:
+def normalise_phone(value: str, region: str | None = None) -> str:
     try:
-        number = phonenumbers.parse(value, region)
+        number = phonenumbers.parse(value, region or phone_region())
     except phonenumbers.NumberParseException:
         raise NotSearchable("not a phone number") from None
     if not phonenumbers.is_possible_number(number):
@@ -64,6 +84,16 @@ def name_tokens(value: str) -> list[str]:
     return sorted({token for token in cleaned.split() if token})
 
 
+def name_prefixes(value: str) -> list[str]:
+    """Every prefix of 1..PREFIX_MAX characters of every name token."""
+    return sorted({token[:n] for token in name_tokens(value) for n in range(1, min(len(token), PREFIX_MAX) + 1)})
+
+
+def prefix_query_tokens(value: str) -> list[str]:
+    """A search box's name tokens as prefixes: each cut to PREFIX_MAX characters."""
+    return sorted({token[:PREFIX_MAX] for token in name_tokens(value)})
+
+
 def tokens(kind: str, value) -> list[str]:
     if kind == "email":
         return [normalise_email(value)]
@@ -73,11 +103,20 @@ def tokens(kind: str, value) -> list[str]:
         return [normalise_dob(value)]
     if kind == "name":
         return name_tokens(value)
+    if kind == "name_prefix":
+        return name_prefixes(value)
     raise ValueError(f"unknown blind index kind {kind}")
 
 
+def _key(practice_id: uuid.UUID, kind: str) -> bytes:
+    key = keys.index_key(practice_id)
+    if kind == "name_prefix":  # a key of its own: HMAC(index key, label), a one-step KDF
+        return hmac.new(key, _PREFIX_KEY_LABEL, hashlib.sha256).digest()
+    return key
+
+
 def digest(practice_id: uuid.UUID, kind: str, token: str) -> str:
-    mac = hmac.new(keys.index_key(practice_id), f"{kind}\x1f{token}".encode(), hashlib.sha256)
+    mac = hmac.new(_key(practice_id, kind), f"{kind}\x1f{token}".encode(), hashlib.sha256)
     return mac.hexdigest()[:32]
 
 
@@ -116,8 +155,9 @@ def replace_entries(practice_id: uuid.UUID, subject_id: uuid.UUID, kind: str, va
 
 
 def search(practice_id: uuid.UUID, kind: str, query) -> set[uuid.UUID]:
-    """Subjects whose indexed values of `kind` match `query` (all tokens, for names)."""
-    query_tokens = tokens(kind, query)
+    """Subjects whose indexed values of `kind` match `query` (all tokens, for names; for
+    `name_prefix`, every token of the query begins a name token of the subject)."""
+    query_tokens = prefix_query_tokens(query) if kind == "name_prefix" else tokens(kind, query)
     if not query_tokens:
         return set()
     result: set[uuid.UUID] | None = None

@@ -58,7 +58,7 @@ def test_front_desk_opens_identity_but_reading_health_raises(staff, make_patient
     patient = make_patient()
     front_desk = staff(Role.FRONT_DESK)
     with open_chart(front_desk, patient.id, Purpose.OPERATIONS) as chart:
-        assert (chart.patient.family_name, chart.patient.phone) == ("Quintero", "+1 415 555 0142")
+        assert (chart.patient.family_name, chart.patient.phone) == ("Quintero", "+14155550142")
         with pytest.raises(PHIAccessDenied):
             chart.patient.health_background  # noqa: B018
         with pytest.raises(PHIAccessDenied):
@@ -363,7 +363,7 @@ def test_the_reminder_job_sees_a_phone_number_and_nothing_else(world, make_patie
     patient = make_patient()
     job = REMINDER_JOB.for_practice(world.a.practice.id)
     with open_chart(job, patient.id, Purpose.TREATMENT) as chart:
-        assert chart.patient.phone == "+1 415 555 0142"
+        assert chart.patient.phone == "+14155550142"
         for name in ("email", "given_name", "date_of_birth", "health_background"):
             with pytest.raises(PHIAccessDenied):
                 getattr(chart.patient, name)

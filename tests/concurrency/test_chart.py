@@ -206,7 +206,7 @@ def test_rec4_a_registration_edit_and_allergy_adds_at_the_same_moment_all_surviv
     for done, stored in zip(result["rounds"], result["after_each_round"], strict=True):
         assert done["errors"] == []
         assert done["statuses"] == [302] * (ALLERGY_WRITERS + 1), done["statuses"]  # all told "saved"
-        assert stored["phone"] == done["phone"]  # the registration edit stayed
+        assert stored["phone"] == done["phone"].replace(" ", "")  # the registration edit stayed (stored in E.164)
         assert stored["email"] == "ada@example.test"  # and wrote nothing it did not change
     assert len(result["acknowledged_allergies"]) == ROUNDS * ALLERGY_WRITERS
     assert result["after_each_round"][-1]["allergies"] == result["acknowledged_allergies"]  # every allergy stayed
@@ -317,7 +317,7 @@ def test_rec4_parallel_edits_of_one_field_from_one_loaded_version_save_exactly_o
     saved = [i for i, outcome in enumerate(result["outcomes"]) if outcome == 302]
     assert len(saved) == 1, result["outcomes"]
     assert sorted(result["outcomes"], key=str) == sorted([302] + ["stale"] * (n - 1), key=str)  # the others are told
-    assert result["phone"] == f"+1 415 555 03{saved[0]:02d}"  # the one acknowledged is the one stored
+    assert result["phone"] == f"+141555503{saved[0]:02d}"  # the one acknowledged is the one stored (in E.164)
     _assert_audit(result, 1)
     assert result["audit"]["changed"] == [["phone"]]
 
@@ -409,7 +409,7 @@ def test_rec4_a_consultation_accepted_into_a_chart_while_medications_are_added_k
     assert result["outcomes"] == [302] * (n + 1)
     # the consultation's two medications (tests/records/consultations.py) and every one added here
     assert result["stored"] == sorted(["cetirizine", "ibuprofen", *(f"Med {i:02d}" for i in range(1, n + 1))])
-    assert result["phone"] == "+1 415 555 0177"  # filled in from the consultation
+    assert result["phone"] == "+14155550177"  # filled in from the consultation (in E.164)
     assert result["audit"]["denied"] == [] and result["audit"]["verified"].startswith("OK"), result["audit"]
 
 

@@ -34,9 +34,9 @@ def test_a_clinician_finds_a_patient_adds_a_medication_and_signs_a_note_with_an_
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_test_id("patient-row")).to_have_count(1)
     assert "Quintero" not in page.url  # the search was posted, not put in the address
-    page.get_by_role("link", name="Mari Quintero").click()  # the list shows the preferred name
+    page.get_by_role("link", name="Marisol Quintero (Mari)").click()  # the preferred name in parentheses
 
-    expect(page.get_by_test_id("patient-name")).to_have_text("Marisol Quintero")
+    expect(page.get_by_test_id("patient-name")).to_have_text("Marisol Quintero (Mari)")  # the same as in the list
     response = page.reload()
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -89,7 +89,7 @@ def test_front_desk_has_no_notes_tab_and_billing_never_reaches_a_photo(browser, 
     try:
         browser_sign_in(page, clinic.users[Role.FRONT_DESK])
         page.goto(chart)
-        expect(page.get_by_test_id("patient-name")).to_have_text("Marisol Quintero")
+        expect(page.get_by_test_id("patient-name")).to_have_text("Marisol Quintero (Mari)")
         tabs = page.get_by_role("navigation", name="Chart sections").get_by_role("link")
         expect(tabs).to_have_text(["Overview"])
         expect(page.get_by_text("CA D1234567")).to_have_count(0)  # not given; but the registration is shown
@@ -142,7 +142,7 @@ def test_a_registration_form_saved_after_a_colleagues_change_says_what_changed_a
 
     browser_sign_in(page, clinic.users[Role.FRONT_DESK])
     page.goto(f"/patients/{clinic.patient.id}/edit/")
-    expect(page.locator("#id_phone")).to_have_value("+1 415 555 0142")
+    expect(page.locator("#id_phone")).to_have_value("(415) 555-0142")  # stored in E.164, shown as people read it
     with tenant_context(practice_id=clinic.practice.id):
         owner = StaffActor.from_membership(Membership.objects.get(user=clinic.users[Role.OWNER], practice=clinic.practice))
         do_update_patient(actor=owner, patient_id=clinic.patient.id, reason="patient_request", phone="+1 415 555 0177")
@@ -152,14 +152,57 @@ def test_a_registration_form_saved_after_a_colleagues_change_says_what_changed_a
     page.get_by_role("button", name="Save changes").click()
     stale = page.locator("#form-stale")
     expect(stale).to_contain_text("Nothing was saved: this record changed after you opened the form.")
-    expect(stale).to_contain_text("Phone is now +1 415 555 0177")
-    expect(page.locator("#id_phone")).to_have_value("+1 415 555 0177")
+    expect(stale).to_contain_text("Phone is now (415) 555-0177")
+    expect(page.locator("#id_phone")).to_have_value("(415) 555-0177")
     expect(page.locator("#id_email")).to_have_value("marisol.q@example.test")
 
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("status")).to_contain_text("Saved.")
     expect(page.get_by_text("marisol.q@example.test")).to_be_visible()
-    expect(page.get_by_text("+1 415 555 0177")).to_be_visible()
+    expect(page.get_by_text("(415) 555-0177")).to_be_visible()
     assert _csp_violations(page_problems) == []
     # The only complaint is the refused save itself (a 409 response).
     assert all("status of 409" in p for p in page_problems.all()), page_problems.all()
+
+
+def _no_horizontal_overflow(page) -> None:
+    """Nothing of the page's content is wider than a 390 px phone. (The top navigation is issue
+    12 item 17's, done apart: once it collapses, `document.documentElement.scrollWidth <= 390`
+    holds for the whole page and this can check that instead.)"""
+    wide = page.evaluate("""() => [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > 391)
+        .filter(e => !e.closest('.table-responsive') || e.classList.contains('table-responsive'))
+        .map(e => e.tagName + '.' + e.className)""")
+    assert wide == [], (page.url, wide)
+
+
+def test_a_front_desk_finds_a_patient_by_the_beginning_of_a_name_and_a_clinician_stops_a_medication_with_change(
+    page, page_problems, clinic
+):
+    """Item 14 and 15 in the browser, at phone width: "mari quin" finds Marisol Quintero; on the
+    clinical tab each row has one keyboard-operable "Change…" with a clinical reason."""
+    page.set_viewport_size({"width": 390, "height": 800})
+    browser_sign_in(page, clinic.users[Role.CLINICIAN])
+    page.goto("/patients/")
+    page.get_by_label("Search patients").fill("mari quin")
+    page.get_by_label("Search patients").press("Enter")
+    expect(page.get_by_test_id("patient-row")).to_have_count(1)
+    expect(page.get_by_test_id("patient-row")).to_contain_text("Marisol Quintero (Mari)")
+    expect(page.get_by_test_id("patient-row")).to_contain_text("(415) 555-0142")
+    _no_horizontal_overflow(page)
+
+    page.goto(f"/patients/{clinic.patient.id}/clinical/")
+    row = page.locator("#medications tbody tr").filter(has_text="salbutamol")
+    change = row.locator("summary", has_text="Change…")
+    change.focus()
+    page.keyboard.press("Enter")  # a native disclosure: the keyboard opens it
+    form = row.get_by_role("form", name="Change salbutamol")
+    expect(form).to_be_visible()
+    _no_horizontal_overflow(page)
+    form.get_by_label("Stopped").check()
+    form.get_by_label("Why").select_option(label="Side effects")
+    form.get_by_role("button", name="Save change").click()
+    expect(page.get_by_role("status")).to_contain_text("Marked stopped.")
+    row = page.locator("#medications tbody tr").filter(has_text="salbutamol")
+    expect(row.get_by_test_id("status-reason")).to_have_text("Side effects")
+    _no_horizontal_overflow(page)
+    assert page_problems.all() == []

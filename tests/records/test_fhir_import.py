@@ -54,7 +54,7 @@ def test_a_bundle_becomes_one_patient_with_its_clinical_lists(world):
                    "medical_record_number", "phone", "email", "address", *LISTS)  # fmt: skip
     assert (values["given_name"], values["family_name"], values["preferred_name"]) == ("Temitope Ada", "Oyelaran", "Temi")
     assert (str(values["date_of_birth"]), values["sex"], values["language"]) == ("1988-04-17", "female", "yo")
-    assert (values["medical_record_number"], values["phone"], values["email"]) == ("MRN-7781", "+1 415 555 0177", "temi.o@example.test")
+    assert (values["medical_record_number"], values["phone"], values["email"]) == ("MRN-7781", "+14155550177", "temi.o@example.test"), "stored in E.164"
     assert values["address"] == {"lines": ["9 Larch Way"], "city": "Berkeley", "state": "CA", "postal_code": "94703", "country": "US"}
     meds = by_name(values["medications"])
     assert re.fullmatch(r"[0-9a-f]{64}", meds["lisinopril 10 MG Oral Tablet"]["source_digest"])

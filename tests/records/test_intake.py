@@ -324,7 +324,7 @@ def test_a_consultation_from_a_known_patient_is_offered_for_merging_and_merges(w
         assert merged.pk == known.pk and Patient.objects.count() == 1
         with allow({"contact.phone", "health.intake"}, subjects={known.pk}):
             chart = Patient.objects.get(pk=known.pk)
-            assert chart.phone == "+1 415 555 0177"  # filled in: the chart had none
+            assert chart.phone == "+14155550177"  # filled in (in E.164): the chart had none
             assert len(chart.intake_answers) == 1
 
 

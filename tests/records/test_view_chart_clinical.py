@@ -62,3 +62,30 @@ def test_roles_that_only_read_see_no_forms(signed_in, patient, world):
     # The owner writes (so sees the forms); nobody else reaches the tab (tested above).
     body = signed_in(Role.OWNER).get(url(CLINICAL, patient)).content.decode()
     assert "Add a medication" in body and 'action="/patients/' in body
+
+
+def test_units_are_shown_as_people_read_them_not_as_ucum_codes(signed_in, chart, patient, in_a):
+    from confide.records.services import do_add_item
+
+    clinician = chart.actor(Role.CLINICIAN)
+    do_add_item(actor=clinician, patient_id=patient.id, list_name="lab_results", item={
+        "name": "Blood pressure", "components": [{"name": "Systolic", "value": 128, "unit": "mm[Hg]"},
+                                                 {"name": "Diastolic", "value": 82, "unit": "mm[Hg]"}]})  # fmt: skip
+    do_add_item(actor=clinician, patient_id=patient.id, list_name="lab_results", item={"name": "PHQ-9", "value": 7, "unit": "{score}"})
+    do_add_item(actor=clinician, patient_id=patient.id, list_name="lab_results", item={"name": "Temperature", "value": 37.2, "unit": "Cel"})
+    body = signed_in(Role.CLINICIAN).get(url(CLINICAL, patient)).content.decode()
+    assert "Systolic 128 mmHg; Diastolic 82 mmHg" in body and "37.2 °C" in body
+    assert "mm[Hg]" not in body and "{score}" not in body and "Cel<" not in body
+    assert "<td>7 </td>" in body, "a score is a number without a unit"
+
+
+def test_each_row_has_one_change_action_a_disclosure_without_script(signed_in, chart, patient):
+    body = signed_in(Role.CLINICIAN).get(url(CLINICAL, patient)).content.decode()
+    rows = body.count('<details class="change-item">')
+    assert rows >= 5 and body.count("Change…") == rows, "one Change… per item"
+    assert '<button class="btn btn-sm btn-outline-secondary" type="submit">Mark</button>' not in body
+    change = body[body.index('<details class="change-item">'):]
+    change = change[: change.index("</details>")]
+    assert 'type="radio" name="status"' in change and 'required' in change and "<script" not in change
+    assert "Side effects" in change and "Correcting an error" in change, "clinical and correction reasons, apart"
+    assert ' style="' not in body and " onclick=" not in body

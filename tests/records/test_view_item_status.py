@@ -100,3 +100,42 @@ def test_a_damaged_or_missing_item_version_is_a_400_with_a_message(signed_in, ch
             response = client.post(url(STATUS, patient), data)
         assert response.status_code == 400 and b"version is damaged or missing: nothing was saved" in response.content, version
     assert [item.status for item in _items(chart, world)] == ["active"]
+
+
+def test_stopping_a_medication_for_side_effects_is_a_care_update_with_its_clinical_reason(signed_in, chart, patient, world):
+    item_id = chart.medication_id
+    client = signed_in(Role.CLINICIAN)
+    response = client.post(url(STATUS, patient), chart.status_data("medications", item_id, "stopped", "side-effects"))
+    assert response.status_code == 302
+    [item] = _items(chart, world)
+    assert (item.status, item.status_reason, item.end) == ("stopped", "side-effects", datetime.date.today())
+    change = entries(AuditEvent.CHART_CHANGED)[-1]
+    assert (change.fields_changed, change.reason) == (["medications"], "care_update"), "the audit says care, never the clinical reason"
+    assert "side" not in str(change.detail)
+    page = client.get(url("records:chart-clinical", patient)).content.decode()
+    assert 'data-testid="status-reason">Side effects</span>' in page
+
+
+def test_a_clinical_reason_cannot_mark_an_item_entered_in_error(signed_in, chart, patient):
+    client = signed_in(Role.CLINICIAN)
+    with assert_no_writes():
+        response = client.post(url(STATUS, patient), chart.status_data("medications", chart.medication_id, "entered-in-error", "side-effects"))
+    assert response.status_code == 400 and b"corrects the record" in response.content
+
+
+def test_a_clinical_reason_of_another_list_is_refused(signed_in, chart, patient, world):
+    allergy, client = _items(chart, world, "allergies")[0], signed_in(Role.CLINICIAN)
+    with assert_no_writes():
+        response = client.post(url(STATUS, patient), chart.status_data("allergies", allergy.id, "resolved", "side-effects"))
+    assert response.status_code == 400 and b"does not apply to this list" in response.content
+
+
+def test_the_service_refuses_a_clinical_reason_for_a_correction(chart, patient, in_a):
+    import pytest
+
+    from confide.core.errors import InvalidInput
+    from confide.records.services import do_set_item_status
+
+    with pytest.raises(InvalidInput):
+        do_set_item_status(actor=chart.actor(Role.CLINICIAN), patient_id=patient.id, list_name="medications",
+                           item_id=chart.medication_id, status="entered-in-error", reason="ineffective")  # fmt: skip

@@ -77,22 +77,42 @@ def test_other_practices_patients_never_appear(signed_in, world):
     assert b"Bravo" not in client.post(LIST, {"q": "bravo@example.test"}).content
 
 
-def test_the_list_is_paged_by_25_in_registration_order(signed_in, world):
-    made = _patients(world, PAGE_SIZE + 3)
+def test_the_list_is_paged_by_25_by_last_name_then_first_name(signed_in, world):
+    # Registered in reverse order of their names: the list still reads A…Z by last name.
+    made = [_patient(world, world.a, given_name=f"G{k:02d}", family_name=f"Family{PAGE_SIZE + 3 - k:02d}") for k in range(PAGE_SIZE + 3)]
     client = signed_in(Role.FRONT_DESK)
     first, second = client.get(LIST), client.get(LIST, {"page": "2"})
     assert first.status_code == second.status_code == 200
-    first_ids = [str(p.id) for p in made[:PAGE_SIZE]]
-    second_ids = [str(p.id) for p in made[PAGE_SIZE:]]
+    by_name = sorted(made, key=lambda p: PAGE_SIZE + 3 - int(made.index(p)))  # Family01 … Family28
+    first_ids, second_ids = [str(p.id) for p in by_name[:PAGE_SIZE]], [str(p.id) for p in by_name[PAGE_SIZE:]]
     body1, body2 = first.content.decode(), second.content.decode()
     assert all(i in body1 for i in first_ids) and not any(i in body1 for i in second_ids)
     assert all(i in body2 for i in second_ids) and not any(i in body2 for i in first_ids)
     positions = [body1.index(i) for i in first_ids]
-    assert positions == sorted(positions), "a page lists patients in the order they were registered"
-    assert "page 1 of 2" in body1 and 'href="/patients/?page=2"' in body1
-    # Someone registered now joins the end: the first page does not shift.
-    _patient(world, world.a, given_name="Late", family_name="Comer")
-    assert [i for i in first_ids if i in client.get(LIST).content.decode()] == first_ids
+    assert positions == sorted(positions), "a page lists patients by last name"
+    assert "page 1 of 2" in body1 and "by last name" in body1 and 'href="/patients/?sort=name&amp;page=2"' in body1
+
+
+def test_last_name_ordering_folds_case_and_accents_and_ties_go_by_first_name(signed_in, world):
+    for given, family in [("Zoe", "Ödegaard"), ("Anna", "Zhang"), ("Bea", "Adams"), ("Al", "adams"), ("Ole", "Oberg")]:
+        _patient(world, world.a, given_name=given, family_name=family)
+    body = signed_in(Role.FRONT_DESK).get(LIST).content.decode()
+    names = ["Al adams", "Bea Adams", "Ole Oberg", "Zoe Ödegaard", "Anna Zhang"]
+    assert [body.index(n) for n in names] == sorted(body.index(n) for n in names)
+
+
+def test_recent_shows_the_most_recently_updated_first(signed_in, world):
+    _patient(world, world.a, given_name="Older", family_name="Aaron")
+    _patient(world, world.a, given_name="Newer", family_name="Zed")
+    body = signed_in(Role.FRONT_DESK).get(LIST, {"sort": "recent"}).content.decode()
+    assert body.index("Newer Zed") < body.index("Older Aaron") and "Recently updated</strong>" in body
+    by_name = signed_in(Role.FRONT_DESK).get(LIST).content.decode()
+    assert by_name.index("Older Aaron") < by_name.index("Newer Zed")
+
+
+def test_an_unknown_order_is_a_message_not_an_error(signed_in, world):
+    response = signed_in(Role.FRONT_DESK).get(LIST, {"sort": "ssn"})
+    assert response.status_code == 400 and b"Sort the list by last name or by recent changes." in response.content
 
 
 def test_a_page_past_the_end_shows_the_last_page_and_a_bad_page_number_is_a_400(signed_in, world):
@@ -103,11 +123,18 @@ def test_a_page_past_the_end_shows_the_last_page_and_a_bad_page_number_is_a_400(
     assert bad.status_code == 400 and b"Page numbers are whole numbers from 1." in bad.content
 
 
-def test_only_the_page_shown_is_recorded_as_listed(signed_in, world):
+def test_by_recent_only_the_page_shown_is_recorded_as_listed(signed_in, world):
+    made = _patients(world, PAGE_SIZE + 2)
+    signed_in(Role.FRONT_DESK).get(LIST, {"page": "2", "sort": "recent"})
+    entry = AuditEntry.objects.filter(event=AuditEvent.PATIENTS_LISTED).latest("id")
+    assert sorted(entry.resource_ids) == sorted(str(p.id) for p in made[:2]), "the two registered first are on page 2"
+
+
+def test_by_last_name_every_patient_whose_name_was_read_to_sort_is_recorded_as_listed(signed_in, world):
     made = _patients(world, PAGE_SIZE + 2)
     signed_in(Role.FRONT_DESK).get(LIST, {"page": "2"})
     entry = AuditEntry.objects.filter(event=AuditEvent.PATIENTS_LISTED).latest("id")
-    assert sorted(entry.resource_ids) == sorted(str(p.id) for p in made[PAGE_SIZE:])
+    assert sorted(entry.resource_ids) == sorted(str(p.id) for p in made), "sorting read every name: the entry says so"
 
 
 def test_new_patient_is_offered_to_those_who_register_patients(signed_in, world):
@@ -132,3 +159,78 @@ def test_the_list_view_makes_the_same_number_of_queries_for_3_patients_as_for_a_
     with django_assert_num_queries(len(few.captured_queries)):
         assert client.get(LIST).status_code == 200
     assert len(few.captured_queries) <= 32
+
+
+def test_names_are_found_by_their_beginning(signed_in, world):
+    _patient(world, world.a, given_name="Marisol", family_name="Quintero")
+    _patient(world, world.a, given_name="Mario", family_name="Quist")
+    _patient(world, world.a, given_name="Tobias", family_name="Lindqvist")
+    client = signed_in(Role.FRONT_DESK)
+    both = client.post(LIST, {"q": "qui"}).content.decode()
+    assert "Marisol Quintero" in both and "Mario Quist" in both and "Tobias" not in both
+    one = client.post(LIST, {"q": "Mar Quin"}).content.decode()
+    assert "Marisol Quintero" in one and "Quist" not in one
+    accents = client.post(LIST, {"q": "QUÍN"}).content.decode()
+    assert "Marisol Quintero" in accents
+    assert "Marisol" not in client.post(LIST, {"q": "arisol"}).content.decode(), "a prefix, not any substring"
+
+
+def test_the_list_and_the_chart_header_write_the_name_the_same_way(signed_in, world):
+    patient = _patient(world, world.a, given_name="Robert", family_name="Okafor", preferred_name="Bob")
+    client = signed_in(Role.FRONT_DESK)
+    assert "Robert Okafor (Bob)" in client.get(LIST).content.decode()
+    chart = client.get(reverse("records:chart", kwargs={"patient_id": patient.id})).content.decode()
+    assert 'data-testid="patient-name">Robert Okafor (Bob)</h1>' in chart
+
+
+def test_phone_numbers_are_stored_in_e164_and_shown_in_national_format(signed_in, world):
+    from confide.access.door import open_chart
+    from confide.core.purposes import Purpose
+
+    patient = _patient(world, world.a, given_name="Marisol", family_name="Quintero", phone="415.555.0142", phone_other="+44 20 7946 0958")
+    with tenant_context(practice_id=world.a.practice.id):
+        actor = StaffActor.from_membership(world.a.memberships[Role.FRONT_DESK])
+        with open_chart(actor, patient.id, Purpose.OPERATIONS, categories={"contact.phone"}) as chart:
+            assert (chart.patient.phone, chart.patient.phone_other) == ("+14155550142", "+442079460958")
+    client = signed_in(Role.FRONT_DESK)
+    assert "(415) 555-0142" in client.get(LIST).content.decode()
+    overview = client.get(reverse("records:chart", kwargs={"patient_id": patient.id})).content.decode()
+    assert "(415) 555-0142" in overview and "+44 20 7946 0958" in overview
+    assert "Marisol" in client.post(LIST, {"q": "4155550142"}).content.decode()
+
+
+def test_a_phone_number_stored_before_normalisation_is_shown_in_national_format(signed_in, world):
+    from confide.core.purposes import Purpose
+    from confide.access.door import open_chart
+    from confide.records.models import Patient
+
+    patient = _patient(world, world.a, given_name="Old", family_name="Row")
+    with tenant_context(practice_id=world.a.practice.id):
+        actor = StaffActor.from_membership(world.a.memberships[Role.CLINICIAN])
+        with open_chart(actor, patient.id, Purpose.OPERATIONS, categories={"contact.phone"}, for_update=True) as chart:
+            chart.record_change(["phone"], "immaterial")
+            chart.patient.phone = "415 555 0199"  # as an older version stored it, bypassing the service
+            chart.patient.save(update_fields=["phone"])
+        assert Patient.objects.filter(id=patient.id).exists()
+    assert "(415) 555-0199" in signed_in(Role.FRONT_DESK).get(LIST).content.decode()
+
+
+def test_reindex_gives_patients_registered_before_prefixes_their_prefix_entries(signed_in, world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from confide.vault.models import BlindIndexEntry
+
+    patient = _patient(world, world.a, given_name="Marisol", family_name="Quintero")
+    with tenant_context(practice_id=world.a.practice.id):
+        BlindIndexEntry.objects.filter(subject_id=patient.id, kind="name_prefix").delete()  # as before the upgrade
+    client = signed_in(Role.FRONT_DESK)
+    assert "Marisol" not in client.post(LIST, {"q": "quin"}).content.decode()
+    assert "Marisol" in client.post(LIST, {"q": "quintero"}).content.decode(), "a whole name is still found meanwhile"
+    out = StringIO()
+    call_command("patients", "reindex", "--practice", world.a.practice.slug, stdout=out)
+    assert out.getvalue() == f"{world.a.practice.slug}: 1 patient indexed\n"
+    assert "Marisol" in client.post(LIST, {"q": "quin"}).content.decode()
+    listed = AuditEntry.objects.filter(event=AuditEvent.PATIENTS_LISTED, actor_id="search-index-job").get()
+    assert listed.resource_ids == [str(patient.id)]

@@ -91,3 +91,59 @@ def test_a_field_the_form_does_not_have_is_ignored(signed_in, world):
     assert response.status_code == 302
     created = entries(AuditEvent.PATIENT_CREATED)[-1]
     assert sorted(created.fields_changed) == ["family_name", "given_name"]
+
+
+# --- likely duplicates (issue 12, item 7) --------------------------------------------------------
+ADA = {"given_name": "Ada", "family_name": "Okafor", "date_of_birth": "1990-04-01", "email": "ada@example.org"}
+
+
+def test_registering_the_same_person_twice_warns_with_the_match_and_creates_nothing(signed_in, world):
+    client = signed_in(Role.FRONT_DESK)
+    first = client.post(NEW, ADA)
+    assert first.status_code == 302
+    existing = first["Location"]
+    before = _count(world)
+    warned = client.post(NEW, {**ADA, "given_name": "ada", "email": "ADA@example.org"})
+    body = warned.content.decode()
+    assert warned.status_code == 409 and _count(world) == before, "nothing is created before the user confirms"
+    assert "This patient may already be registered" in body
+    assert f'href="{existing}"' in body and "Ada Okafor" in body and "1990-04-01" in body
+    assert "same name, date of birth and email" in body
+    assert 'name="create_anyway" value="yes"' in body and 'value="ADA@example.org"' in body, "what was typed comes back"
+    listed = entries(AuditEvent.PATIENTS_LISTED)[-1]
+    assert listed.resource_ids == [existing.split("/")[2]] and sorted(listed.categories) == ["identifiers.dob", "identifiers.name"]
+
+
+def test_register_anyway_creates_the_second_chart(signed_in, world):
+    client = signed_in(Role.CLINICIAN)
+    assert client.post(NEW, ADA).status_code == 302
+    before = _count(world)
+    assert client.post(NEW, ADA).status_code == 409 and _count(world) == before
+    confirmed = client.post(NEW, {**ADA, "create_anyway": "yes"})
+    assert confirmed.status_code == 302 and _count(world) == before + 1
+
+
+def test_one_shared_identifier_alone_is_not_a_likely_duplicate(signed_in, world):
+    client = signed_in(Role.FRONT_DESK)
+    assert client.post(NEW, ADA).status_code == 302
+    # The same name, someone else (another birthday, no shared contact): registered at once.
+    assert client.post(NEW, {"given_name": "Ada", "family_name": "Okafor", "date_of_birth": "1971-09-09"}).status_code == 302
+    # A family sharing an e-mail address: not the same person either.
+    assert client.post(NEW, {"given_name": "Tobi", "family_name": "Okafor", "email": "ada@example.org"}).status_code == 302
+
+
+def test_a_registration_without_a_match_reads_nobody(signed_in, world):
+    client = signed_in(Role.FRONT_DESK)
+    listed_before = len(entries(AuditEvent.PATIENTS_LISTED))
+    assert client.post(NEW, ADA).status_code == 302
+    assert len(entries(AuditEvent.PATIENTS_LISTED)) == listed_before
+
+
+def test_another_practices_patient_is_never_a_match(signed_in, world):
+    assert signed_in(Role.FRONT_DESK).post(NEW, ADA).status_code == 302
+    from django.test import Client
+
+    from tests.conftest import sign_in
+
+    other = sign_in(Client(), world.b.user(Role.FRONT_DESK), world.b.practice)
+    assert other.post(NEW, ADA).status_code == 302

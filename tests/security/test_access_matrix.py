@@ -92,6 +92,7 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "records:psychotherapy-sign": lambda: {"confirm": "yes"},
         "records:psychotherapy-addendum": lambda: {"text": "Route matrix addendum."},
         "records:file-upload": lambda: {"kind": "document", "title": "Route matrix", "file": pdf_upload()},
+        "records:patient-merge": lambda: {"q": "Route matrix"},  # a search for the chart to keep: reads only
     }
     return bodies[name]() if name in bodies else {}
 

@@ -53,3 +53,34 @@ def test_a_malformed_date_search_says_what_is_wrong(make_patient, in_practice_a)
 @pytest.mark.parametrize(("text", "kind"), [("a@b.test", "email"), ("1990-05-17", "dob"), ("555 010 4477", "phone"), ("ada", "name")])
 def test_classify(text, kind):
     assert blind_index.classify(text) == kind
+
+
+def test_name_prefixes_are_every_beginning_of_every_token_up_to_the_limit():
+    assert blind_index.name_prefixes("Zoë Li") == ["l", "li", "z", "zo", "zoe"]
+    long = "a" * (blind_index.PREFIX_MAX + 5)
+    assert max(len(p) for p in blind_index.name_prefixes(long)) == blind_index.PREFIX_MAX
+    assert blind_index.prefix_query_tokens(long) == ["a" * blind_index.PREFIX_MAX]
+
+
+def test_prefix_digests_are_made_under_a_key_of_their_own(world):
+    """A name's prefix entry never equals its exact entry (nor a digest under the index key with
+    the prefix kind's label): the prefix index is keyed separately (docs/architecture.md)."""
+    import hashlib
+    import hmac
+
+    from confide.vault import keys
+
+    with tenant_context(practice_id=world.a.practice.id):
+        exact = blind_index.digest(world.a.practice.id, "name", "li")
+        prefix = blind_index.digest(world.a.practice.id, "name_prefix", "li")
+        under_index_key = hmac.new(keys.index_key(world.a.practice.id), b"name_prefix\x1fli", hashlib.sha256).hexdigest()[:32]
+    assert prefix != exact and prefix != under_index_key
+
+
+def test_a_name_is_found_by_the_beginnings_of_its_words(make_patient, in_practice_a):
+    ada = make_patient(given_name="Zoë", family_name="Ó Briain")
+    make_patient(given_name="Zora", family_name="Brown")
+    for query in ("zo bri", "ZOË Ó", "o b", "bria"):
+        assert [p.id for p in search_patients(in_practice_a, query)] == [ada.id], query
+    assert len(search_patients(in_practice_a, "zo")) == 2
+    assert search_patients(in_practice_a, "oe") == [], "the middle of a word is not its beginning"
