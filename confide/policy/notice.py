@@ -78,7 +78,7 @@ class Notice:
     upcoming: list = field(default_factory=list)
 
 
-def _period_text(period: str) -> str:
+def period_text(period: str) -> str:
     if period == "while-active":
         return "for as long as you are a patient"
     if period == "until-unsubscribe":
@@ -200,7 +200,7 @@ def build_notice(practice, version, declaration: Declaration, *, last_updated: d
             for p in declaration.processors if p.in_use
         ],  # fmt: skip
         retention=[
-            {"label": r.label, "period": _period_text(r.period), "starts": r.starts, "then": r.then, "days": period_days(r.period),
+            {"label": r.label, "period": period_text(r.period), "starts": r.starts, "then": r.then, "days": period_days(r.period),
              "open_ended": period_days(r.period) == float("inf")}
             for r in declaration.retention
         ],
