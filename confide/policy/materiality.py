@@ -32,8 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from confide.policy.notice import period_text
-from confide.policy.schema import Declaration, period_days
+from confide.policy.schema import Declaration, period_days, period_text
 
 
 @dataclass(frozen=True)

@@ -268,13 +268,17 @@ class PolicyOverview:
     versions: list[PolicyVersion]  # newest first, `published_by` loaded (its display name is shown)
     latest: PolicyVersion
     guide: object  # confide.policy.guide.Guide: the values in force now, and the latest version's if it is still to come
+    by_staff: list  # confide.policy.protections.Statement: what the notice in force promises that staff must do by hand
 
 
 def get_policy_overview(*, actor: StaffActor) -> PolicyOverview:
     _check_editor(actor)
+    from confide.core.models import Practice
     from confide.policy.guide import build_guide
+    from confide.policy.protections import statements
 
     in_force = version_in_force(actor.practice_id)  # makes version 1 if a practice somehow has none
+    practice = Practice.objects.get(pk=actor.practice_id)
     with tenant_context(practice_id=actor.practice_id):
         versions = list(PolicyVersion.objects.select_related("published_by").order_by("-number"))
     latest = versions[0]
@@ -288,6 +292,7 @@ def get_policy_overview(*, actor: StaffActor) -> PolicyOverview:
             upcoming=declaration_of(latest) if latest.number > in_force.number else None,
             upcoming_version=latest,
         ),
+        by_staff=[st for st in statements(declaration_of(in_force), mfa_required=practice.mfa_required) if st.handled_by_staff],
     )
 
 
