@@ -233,13 +233,14 @@ PROTECTIONS: tuple[Protection, ...] = (
     Protection(
         "material-changes-emailed", ("POL2",), ("confide/policy/materiality.py", "confide/records/policy_notices.py"),
         "Before a material change applies, we e-mail you and announce it at the top of this notice, at least "
-        "{notice_days} days ahead; the software decides what is material, not only we.",
+        "{notice_days} days ahead. Whether a change is material is worked out by the software from the change itself, "
+        "not left to us alone.",
         when="patients_emailed",
     ),
     Protection(
         "material-changes-announced", ("POL2",), ("confide/policy/materiality.py", "confide/policy/acknowledgements.py"),
-        "Before a material change applies, we announce it at the top of this notice at least {notice_days} days ahead; "
-        "the software decides what is material, not only we.",
+        "Before a material change applies, we announce it at the top of this notice at least {notice_days} days ahead. "
+        "Whether a change is material is worked out by the software from the change itself, not left to us alone.",
         when="patients_not_emailed",
     ),
     Protection(
@@ -254,8 +255,8 @@ PROTECTIONS: tuple[Protection, ...] = (
         "portal or at the front desk, and the software tracks each one to its deadline.",
         capability="rights_requests",
         meanwhile="Requests to see, copy, correct or delete your information, for a list of disclosures, or to appeal a "
-                  "decision are handled by our staff: ask {officer}; we answer within {access_days} days unless Your "
-                  "rights above gives you a shorter time.",
+                  "decision are handled by our staff: ask {officer}. We answer within the times given under Your rights "
+                  "below, and a request for a copy of your record within {access_days} days.",
     ),  # fmt: skip
     Protection(
         "retention-archive", ("RET1", "RET2"), ("confide/vault/keys.py",),
@@ -276,16 +277,16 @@ PROTECTIONS: tuple[Protection, ...] = (
         "backups", ("SEC2",), ("docs/operations.md",),
         "The software backs up your information daily, encrypted, and deletes each backup after {backups}.",
         capability="backups",
-        meanwhile="Whoever runs our server takes an encrypted backup daily and deletes it after {backups}; the software "
-                  "does not do this by itself yet.",
+        meanwhile="Whoever runs our server takes an encrypted backup daily and deletes each one after {backups}; the "
+                  "software does not do this by itself yet.",
     ),  # fmt: skip
     Protection(
         "stop-messages", ("MSG3",), ("confide/consent/services.py",),
         "Reply STOP to any text message, or use the link in any marketing e-mail, to stop them; it applies before the next message.",
         when="messages_sent",
         capability="messaging_opt_outs",
-        meanwhile="To stop messages from us, tell {officer} or the front desk; we record it at once and send you nothing of "
-                  "that kind again.",
+        meanwhile="To stop messages from us, tell the front desk or {officer}; we record it at once and send you "
+                  "nothing of that kind again.",
     ),  # fmt: skip
 )
 

@@ -88,8 +88,8 @@ def test_pol3_what_the_software_does_not_yet_do_says_how_staff_do_it_and_whom_to
     publish(OFFICER)
     section = _section(_notice(world))
     assert "You may ask who has opened your record: ask our privacy officer, Pat Privacy, at privacy@a.example.test" in section
-    assert "we answer within 30 days" in section
-    assert "we delete the recording ourselves after 90 days" in section and "deletes it after 30 days" in section
+    assert "a request for a copy of your record within 30 days" in section
+    assert "we delete the recording ourselves after 90 days" in section and "deletes each one after 30 days" in section
 
 
 @pytest.mark.parametrize("role", [Role.OWNER, Role.PRIVACY_OFFICER])
