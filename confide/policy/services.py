@@ -36,6 +36,7 @@ from confide.core.tenancy import tenant_context
 from confide.core.text import line_problem, lower_first
 from confide.policy import signals
 from confide.policy.loader import PolicyError, apply, load_default, parse_override
+from confide.policy.locks import lock_latest_version
 from confide.policy.materiality import MaterialChange, material_changes
 from confide.policy.models import PolicyVersion
 from confide.policy.schema import Declaration
@@ -215,7 +216,7 @@ def do_publish_policy(
     resolved = declaration.model_dump(by_alias=True)
     new_digest = digest(resolved)
     with tenant_context(practice_id=actor.practice_id), transaction.atomic():
-        latest = PolicyVersion.objects.select_for_update().order_by("-number").first()
+        latest = lock_latest_version()
         if latest is None:
             latest = create_first_version(actor.practice_id)
         if latest.digest == new_digest:
