@@ -56,7 +56,7 @@ CAPABILITIES: dict[str, Capability] = {
         "Archiving and destroying records when their retention period ends",
         False,
         "At least monthly, check closed accounts against the retention periods in the notice; when a period ends, "
-        "export what must be archived and destroy the rest with `confide keys shred`.",
+        "export what must be archived and destroy the rest with the command confide keys shred.",
     ),
     "recordings": Capability(
         "Telehealth session recordings",
@@ -73,7 +73,7 @@ CAPABILITIES: dict[str, Capability] = {
     "messaging_opt_outs": Capability(
         "Stopping messages when a patient asks (STOP, unsubscribe links)",
         False,
-        "When a patient asks to stop messages, record it at once (`confide consent record`) and send them "
+        "When a patient asks to stop messages, record it at once (the command confide consent record) and send them "
         "nothing of that kind again.",
     ),
 }
@@ -285,8 +285,8 @@ PROTECTIONS: tuple[Protection, ...] = (
         "Reply STOP to any text message, or use the link in any marketing e-mail, to stop them; it applies before the next message.",
         when="messages_sent",
         capability="messaging_opt_outs",
-        meanwhile="To stop messages from us, tell the front desk or {officer}; we record it at once and send you "
-                  "nothing of that kind again.",
+        meanwhile="To stop messages from us, tell {officer}; we record it at once and send you nothing of that "
+                  "kind again.",
     ),  # fmt: skip
 )
 

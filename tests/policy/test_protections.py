@@ -99,7 +99,7 @@ def test_pol3_the_policy_settings_page_lists_what_is_handled_by_your_staff(signe
     listed = html.split('data-testid="staff-handled"', 1)[1].split("</ul>", 1)[0]
     for capability in ("rights_requests", "access_report", "retention_engine", "recordings", "backups", "messaging_opt_outs"):
         assert escape(protections.CAPABILITIES[capability].label) in listed, capability
-    assert "`confide keys shred`" in listed  # what the staff must do
+    assert "destroy the rest with the command confide keys shred" in listed  # what the staff must do
     assert "The notice tells patients: “You may ask who has opened your record" in listed
 
 
