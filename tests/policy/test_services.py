@@ -112,3 +112,15 @@ def test_diff_names_each_changed_leaf(world, publish):
         "~ retention.telehealth-recordings.period: 90d -> 60d",
     ]
     assert services.diff(second, second) == []
+
+
+def test_pol1_a_practice_may_start_with_its_own_choices_as_version_one(db):
+    """`confide demo` does: lowering the age later would be material and wait 30 days."""
+    from confide.core.models import Practice
+
+    practice = Practice(slug="own-choices", name="Own Choices")
+    practice.first_policy_override = "[age]\nminimum = 13\n"
+    practice.save()
+    version = services.version_in_force(practice.id)
+    assert (version.number, version.override_toml, version.summary) == (1, "[age]\nminimum = 13\n", "First version: the practice's own choices.")
+    assert services.declaration_of(version).age.minimum == 13
