@@ -3,8 +3,10 @@
 `build_notice(practice, version)` turns a version's declaration into what the template shows:
 the categories collected (grouped, in plain words), the purposes (and which need consent), the
 processors in use with their role, the retention periods, the rights in force with their
-deadlines and how to use them, the contacts, the age rule, what Confide does with Global
-Privacy Control and Do Not Track signals, and the version's dates. Nothing here is typed by
+deadlines and how to use them, how the information is protected (confide/policy/protections.py:
+what the software does, and what the staff do where it does not yet), the contacts, the age
+rule, what Confide does with Global Privacy Control and Do Not Track signals, and the version's
+dates. Nothing here is typed by
 hand per practice except what its override declares; the sentences are ours.
 """
 
@@ -14,7 +16,8 @@ import datetime
 from dataclasses import dataclass, field
 
 from confide.policy.loader import load_default
-from confide.policy.schema import Declaration, period_days
+from confide.policy.protections import Statement, statements
+from confide.policy.schema import Declaration, period_days, period_text
 
 GROUP_LABELS = {
     "identifiers": "Who you are",
@@ -76,16 +79,11 @@ class Notice:
     age_text: str
     signals_text: str = SIGNALS_TEXT
     upcoming: list = field(default_factory=list)
-
-
-def _period_text(period: str) -> str:
-    if period == "while-active":
-        return "for as long as you are a patient"
-    if period == "until-unsubscribe":
-        return "until you unsubscribe"
-    number, unit = int(period[:-1]), period[-1]
-    word = {"d": "day", "m": "month", "y": "year"}[unit]
-    return f"{number} {word}{'' if number == 1 else 's'}"
+    # "How your information is protected" (confide/policy/protections.py): what the software does,
+    # and what the practice's staff do for now where it does not yet do it by itself.
+    protections: list[Statement] = field(default_factory=list)
+    by_staff: list[Statement] = field(default_factory=list)
+    patients_emailed: bool = False  # material changes reach patients by e-mail
 
 
 def _plural(n: int, unit: str = "day") -> str:
@@ -172,6 +170,7 @@ def build_notice(practice, version, declaration: Declaration, *, last_updated: d
             continue
         groups.setdefault(key.split(".", 1)[0], []).append((category.label, category.description, category.sensitive))
     regimes = [(key, getattr(declaration.regimes, key).label) for key in ("hipaa", "ccpa", "us_states", "gdpr") if getattr(declaration.regimes, key).in_force]
+    said = statements(declaration, mfa_required=getattr(practice, "mfa_required", True))
     contacts, missing = [], []
     for name in ("privacy_officer", "hipaa_compliance_officer", "dpo"):
         contact = getattr(declaration.contacts, name)
@@ -200,7 +199,7 @@ def build_notice(practice, version, declaration: Declaration, *, last_updated: d
             for p in declaration.processors if p.in_use
         ],  # fmt: skip
         retention=[
-            {"label": r.label, "period": _period_text(r.period), "starts": r.starts, "then": r.then, "days": period_days(r.period),
+            {"label": r.label, "period": period_text(r.period), "starts": r.starts, "then": r.then, "days": period_days(r.period),
              "open_ended": period_days(r.period) == float("inf")}
             for r in declaration.retention
         ],
@@ -210,4 +209,7 @@ def build_notice(practice, version, declaration: Declaration, *, last_updated: d
         complaints={"name": declaration.contacts.complaints.hhs_name, "url": declaration.contacts.complaints.hhs_url},
         age_text=_age_text(declaration),
         upcoming=list(upcoming),
+        protections=[st for st in said if not st.handled_by_staff],
+        by_staff=[st for st in said if st.handled_by_staff],
+        patients_emailed=any(p.id == "email" and p.in_use and p.baa_on_file for p in declaration.processors),
     )

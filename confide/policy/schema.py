@@ -260,6 +260,17 @@ def period_days(period: str) -> float:
     return int(match.group("n")) * _UNIT_DAYS[match.group("unit")]
 
 
+def period_text(period: str) -> str:
+    """A period as the notice says it: "30 days", "7 years", "for as long as you are a patient"."""
+    if period == "while-active":
+        return "for as long as you are a patient"
+    if period == "until-unsubscribe":
+        return "until you unsubscribe"
+    number, unit = int(period[:-1]), period[-1]
+    word = {"d": "day", "m": "month", "y": "year"}[unit]
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
 # --- what a practice may override ------------------------------------------------------------
 class ProcessorOverride(Strict):
     """A processor by id: an existing one's fields changed, or a new one (then all fields)."""

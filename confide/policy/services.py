@@ -36,6 +36,8 @@ from confide.core.tenancy import tenant_context
 from confide.core.text import line_problem, lower_first
 from confide.policy import signals
 from confide.policy.loader import PolicyError, apply, load_default, parse_override
+from confide.policy.locks import lock_latest_version
+from confide.policy.materiality import MaterialChange, material_changes
 from confide.policy.models import PolicyVersion
 from confide.policy.schema import Declaration
 
@@ -65,25 +67,28 @@ def declaration_of(version: PolicyVersion) -> Declaration:
 
 
 # --- versions ----------------------------------------------------------------------------------
-def create_first_version(practice_id: uuid.UUID) -> PolicyVersion:
-    """Version 1 of a new practice: the shipped default, in force from now. Idempotent."""
+def create_first_version(practice_id: uuid.UUID, *, override_toml: str = "") -> PolicyVersion:
+    """Version 1 of a new practice, in force from now: the shipped default, or the default with
+    `override_toml` applied when the practice starts with its own choices (`confide demo`). A
+    first version changes nothing anyone was told, so no materiality applies. Idempotent."""
     default = load_default()
+    declaration = check_override(override_toml) if override_toml else default
     with tenant_context(practice_id=practice_id):
         existing = PolicyVersion.objects.filter(number=1).first()
         if existing is not None:
             return existing
-        resolved = default.model_dump(by_alias=True)
+        resolved = declaration.model_dump(by_alias=True)
         try:
             with transaction.atomic():
                 return PolicyVersion.objects.create(
                     practice_id=practice_id,
                     number=1,
-                    override_toml="",
+                    override_toml=override_toml,
                     resolved=resolved,
                     digest=digest(resolved),
                     default_version=default.version,
                     effective_at=timezone.now(),
-                    summary="First version: Confide's defaults.",
+                    summary="First version: the practice's own choices." if override_toml else "First version: Confide's defaults.",
                 )
         except IntegrityError:  # made concurrently
             return PolicyVersion.objects.get(number=1)
@@ -139,10 +144,26 @@ class PublishRefused(InvalidInput):
 NOTHING_CHANGES = "This override changes nothing in the notice in force or already published."
 
 
-def publish_problems(*, summary: str, effective_at: datetime.datetime | None, material: bool) -> list[PublishRefused]:
-    """What `do_publish_policy` would refuse about the summary and the date, in the order it
-    checks them. The policy settings page's Preview shows them before anything is published."""
+def material_refusal(required: list[MaterialChange]) -> PublishRefused:
+    """A change the rules find material, offered as not material (confide/policy/materiality.py)."""
+    return PublishRefused(
+        f"This change is material, so it must be published as a material change, taking effect at least "
+        f"{settings.CONFIDE_POLICY_MATERIAL_NOTICE_DAYS} days after publishing: {' '.join(str(r) for r in required)}",
+        field="material",
+    )
+
+
+def publish_problems(
+    *, summary: str, effective_at: datetime.datetime | None, material: bool, required: list[MaterialChange] = ()
+) -> list[PublishRefused]:
+    """What `do_publish_policy` would refuse about the summary, the material mark and the date, in
+    the order it checks them. `required`: why the change is material (`material_changes`); a
+    change with any reason is material whatever the publisher said. The policy settings page's
+    Preview shows them before anything is published."""
     problems: list[PublishRefused] = []
+    if required and not material:
+        problems.append(material_refusal(list(required)))
+        material = True  # and the date is checked as it will have to be
     summary = (summary or "").strip()
     if not summary:
         problems.append(PublishRefused("Say in a sentence what changes: it is shown to the people the change affects.", field="summary"))
@@ -195,12 +216,17 @@ def do_publish_policy(
     resolved = declaration.model_dump(by_alias=True)
     new_digest = digest(resolved)
     with tenant_context(practice_id=actor.practice_id), transaction.atomic():
-        latest = PolicyVersion.objects.select_for_update().order_by("-number").first()
+        latest = lock_latest_version()
         if latest is None:
             latest = create_first_version(actor.practice_id)
         if latest.digest == new_digest:
             raise PublishRefused(NOTHING_CHANGES, field="override_toml")
         changes = diff(declaration_of(latest), declaration)
+        required = material_changes(declaration_of(latest), declaration)
+        if required and not material:
+            # Computed from the change, against the latest version as it is under the lock: the
+            # publisher may call any change material, never a material one immaterial.
+            raise material_refusal(required)
         version = PolicyVersion.objects.create(
             practice_id=actor.practice_id,
             number=latest.number + 1,
@@ -219,7 +245,8 @@ def do_publish_policy(
             actor=actor,
             purpose="operations",
             resource_ids=[version.pk],
-            detail={"number": version.number, "material": material, "changes": len(changes)},
+            detail={"number": version.number, "material": material, "changes": len(changes),
+                    "material_rules": sorted({r.rule for r in required})},
             request=request,
         )
         if material:
@@ -241,14 +268,18 @@ class PolicyOverview:
     upcoming: list[PolicyVersion]
     versions: list[PolicyVersion]  # newest first, `published_by` loaded (its display name is shown)
     latest: PolicyVersion
-    guide: object  # confide.policy.guide.Guide, built from the latest version's declaration
+    guide: object  # confide.policy.guide.Guide: the values in force now, and the latest version's if it is still to come
+    by_staff: list  # confide.policy.protections.Statement: what the notice in force promises that staff must do by hand
 
 
 def get_policy_overview(*, actor: StaffActor) -> PolicyOverview:
     _check_editor(actor)
+    from confide.core.models import Practice
     from confide.policy.guide import build_guide
+    from confide.policy.protections import statements
 
     in_force = version_in_force(actor.practice_id)  # makes version 1 if a practice somehow has none
+    practice = Practice.objects.get(pk=actor.practice_id)
     with tenant_context(practice_id=actor.practice_id):
         versions = list(PolicyVersion.objects.select_related("published_by").order_by("-number"))
     latest = versions[0]
@@ -257,7 +288,12 @@ def get_policy_overview(*, actor: StaffActor) -> PolicyOverview:
         upcoming=upcoming_versions(actor.practice_id),
         versions=versions,
         latest=latest,
-        guide=build_guide(declaration_of(latest)),
+        guide=build_guide(
+            declaration_of(in_force),
+            upcoming=declaration_of(latest) if latest.number > in_force.number else None,
+            upcoming_version=latest,
+        ),
+        by_staff=[st for st in statements(declaration_of(in_force), mfa_required=practice.mfa_required) if st.handled_by_staff],
     )
 
 
@@ -268,6 +304,7 @@ class Preview:
 
     base: PolicyVersion
     changes: list[Change]
+    material_reasons: list[MaterialChange]  # why this change is material whatever is ticked; empty if it is not
     problems: list[PublishRefused]
     notice: object  # confide.policy.notice.Notice
 
@@ -291,13 +328,14 @@ def preview_policy(
     declaration = check_override(override_toml)
     base = latest_version(actor.practice_id)
     changes = diff(declaration_of(base), declaration)
-    problems = publish_problems(summary=summary, effective_at=effective_at, material=material)
+    required = material_changes(declaration_of(base), declaration)
+    problems = publish_problems(summary=summary, effective_at=effective_at, material=material, required=required)
     if not changes:
         problems.insert(0, PublishRefused(NOTHING_CHANGES, field="override_toml"))
     now = timezone.now()
     practice = Practice.objects.get(pk=actor.practice_id)
     notice = build_notice(practice, _Draft(base.number + 1, effective_at or now), declaration, last_updated=now)
-    return Preview(base=base, changes=changes, problems=problems, notice=notice)
+    return Preview(base=base, changes=changes, material_reasons=required, problems=problems, notice=notice)
 
 
 # --- what changed --------------------------------------------------------------------------------
@@ -362,5 +400,6 @@ def diff(a: Declaration | dict, b: Declaration | dict) -> list[Change]:
 __all__ = [
     "Change", "PolicyError", "PolicyOverview", "Preview", "PublishRefused", "check_override", "create_first_version",
     "declaration_in_force", "declaration_of", "diff", "do_publish_policy", "get_policy_overview", "get_version",
-    "latest_version", "list_versions", "preview_policy", "publish_problems", "upcoming_versions", "version_in_force",
+    "latest_version", "list_versions", "material_changes", "material_refusal", "preview_policy", "publish_problems",
+    "upcoming_versions", "version_in_force",
 ]  # fmt: skip

@@ -15,7 +15,8 @@ def _first_version(sender, instance: Practice, created: bool, raw: bool = False,
     if created and not raw:
         from confide.policy.services import create_first_version
 
-        create_first_version(instance.pk)
+        # A practice saved with `first_policy_override` set starts with those choices (confide demo).
+        create_first_version(instance.pk, override_toml=getattr(instance, "first_policy_override", ""))
 
 
 # Sent after a material version commits (kwargs: version_id, practice_id). The job that tells

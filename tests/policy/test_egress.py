@@ -67,7 +67,7 @@ def test_dsc3_sale_is_impossible_by_construction():
 
 
 def test_non_phi_to_a_service_provider_needs_no_baa(world, publish):
-    publish('[[processors]]\nid = "payments"\nin_use = true\n')
+    publish('[[processors]]\nid = "payments"\nin_use = true\n', in_force_now=True)  # a new processor: material
     assert _check(world, processor_id="payments", purpose="payment", categories={"financial.payment"}).processor.id == "payments"
 
 

@@ -63,7 +63,7 @@ def test_publishing_is_audited_with_ids_and_counts_only(world, publish, officer)
     version = publish(RECORDINGS_60)
     entry = AuditEntry.objects.get(event=AuditEvent.POLICY_PUBLISHED)
     assert (entry.chain, entry.actor_id, entry.resource_ids) == (str(world.a.practice.id), str(officer.user_id), [str(version.pk)])
-    assert entry.detail == {"number": 2, "material": False, "changes": 1}
+    assert entry.detail == {"number": 2, "material": False, "changes": 1, "material_rules": []}
 
 
 @pytest.mark.parametrize("role", [Role.CLINICIAN, Role.FRONT_DESK, Role.BILLING])
@@ -105,10 +105,22 @@ def test_the_same_override_twice_is_refused(publish):
 
 
 def test_diff_names_each_changed_leaf(world, publish):
-    publish(RECORDINGS_60 + '\n[[processors]]\nid = "sms"\nin_use = true\n')
+    publish(RECORDINGS_60 + '\n[[processors]]\nid = "sms"\nin_use = true\n', days=31, material=True)
     first, second = (services.declaration_of(services.get_version(world.a.practice.id, n)) for n in (1, 2))
     assert [str(c) for c in services.diff(first, second)] == [
         "~ processors.sms.in_use: false -> true",
         "~ retention.telehealth-recordings.period: 90d -> 60d",
     ]
     assert services.diff(second, second) == []
+
+
+def test_pol1_a_practice_may_start_with_its_own_choices_as_version_one(db):
+    """`confide demo` does: lowering the age later would be material and wait 30 days."""
+    from confide.core.models import Practice
+
+    practice = Practice(slug="own-choices", name="Own Choices")
+    practice.first_policy_override = "[age]\nminimum = 13\n"
+    practice.save()
+    version = services.version_in_force(practice.id)
+    assert (version.number, version.override_toml, version.summary) == (1, "[age]\nminimum = 13\n", "First version: the practice's own choices.")
+    assert services.declaration_of(version).age.minimum == 13

@@ -102,3 +102,11 @@ def test_anonymous_cannot_acknowledge(world, publish):
     version = publish(MATERIAL, days=31, material=True)
     response = Client().post(_accept_url(version))
     assert response.status_code == 302 and response["Location"].startswith(reverse(settings.LOGIN_URL))
+
+
+def test_pol2_the_banner_reads_as_a_sentence_without_a_stray_dash(world, publish):
+    publish(MATERIAL, days=31, material=True, summary=SUMMARY)
+    html = sign_in(Client(), world.a.user(Role.CLINICIAN), world.a.practice).get(DASHBOARD).content.decode()
+    text = re.search(r'<p class="mb-0 me-auto">(.*?)</p>', _banner(html), re.S).group(1)
+    assert text.endswith("guardian&#x27;s authorization.")
+    assert "—" not in _banner(html)

@@ -284,3 +284,28 @@ def test_sec3_deeply_nested_toml_in_the_preview_is_a_400_naming_the_limit(signed
     assert response.status_code == 400
     assert "override, line 2: not valid here: TOML nested deeper than the limit of 16 levels" in response.content.decode()
     assert _writes(world) == before
+
+
+# --- what is in force now, beside what is coming ----------------------------------------------------
+def test_pol3_while_a_published_version_is_still_to_come_the_guide_shows_the_values_in_force_now_beside_it(signed_in, publish):
+    publish('[[retention]]\nid = "backups"\nperiod = "35d"\n[age]\nminimum = 13\n', days=31, material=True)
+    html = signed_in(Role.PRIVACY_OFFICER).get(SETTINGS).content.decode()
+    retention = html.split('data-testid="guide-retention"', 1)[1].split("</table>", 1)[0]
+    backups = retention.split("<code>backups</code>", 1)[1].split("</tr>", 1)[0]
+    assert '<td data-testid="period-now"><code>30d</code></td>' in backups  # version 1 still applies
+    assert '<td data-testid="period-upcoming"><code>35d</code> <span class="small">(changes)</span></td>' in backups
+    assert "<th scope=\"col\">in version 2</th>" in retention
+    assert "(now <code>18</code>; version 2: <code>13</code>)" in html
+    assert "and beside them those of version 2, published to take effect on" in html
+
+
+def test_without_a_version_to_come_the_guide_shows_only_the_values_in_force(signed_in, publish):
+    publish('[[retention]]\nid = "backups"\nperiod = "14d"\n')
+    with_time = timezone.now() + datetime.timedelta(minutes=2)
+    import time_machine
+
+    with time_machine.travel(with_time, tick=False):
+        html = signed_in(Role.PRIVACY_OFFICER).get(SETTINGS).content.decode()
+    retention = html.split('data-testid="guide-retention"', 1)[1].split("</table>", 1)[0]
+    assert '<td data-testid="period-now"><code>14d</code></td>' in retention.split("<code>backups</code>", 1)[1]
+    assert 'data-testid="period-upcoming"' not in retention

@@ -18,11 +18,11 @@ from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
-from confide.policy.services import do_publish_policy
 from confide.records import intake
 from confide.records.models import IntakePhoto, IntakeSubmission, Patient, Photo
 from confide.vault.allowance import allow
 from confide.vault.fields import is_erased
+from tests.policy.helpers import publish_in_force
 from tests.records.consultations import form_data, submit
 from tests.records.uploads import pdf_upload, png_bytes, png_upload
 
@@ -71,10 +71,10 @@ def _stored_files() -> list[Path]:
 
 
 def _age_rule(world, minimum: int, guardian_below_minimum: bool = True):
-    do_publish_policy(
+    publish_in_force(  # a lower minimum age is a material change: published long enough ago to apply now
         actor=_actor(world, Role.PRIVACY_OFFICER),
         override_toml=f"[age]\nminimum = {minimum}\nguardian_may_start_care_below_minimum = {str(guardian_below_minimum).lower()}\n",
-        effective_at=timezone.now(), material=False, summary="Age rule.",
+        summary="Age rule.",
     )  # fmt: skip
 
 

@@ -9,7 +9,10 @@
   confide policy diff --practice SLUG A B              what changed from version A to B (a number, or
                                                        "default" for the shipped default)
   confide policy publish --practice SLUG --override FILE --effective DATE --summary TEXT
-                         --as EMAIL [--material]       publish a new version as that staff member
+                         --as EMAIL [--material]       publish a new version as that staff member; a change
+                                                       the rules find material (longer retention, a new
+                                                       processor, …: confide/policy/materiality.py) is
+                                                       refused without --material
 
 DATE is ISO 8601 (2027-01-15 or 2027-01-15T09:00); without a zone it is UTC.
 
@@ -77,7 +80,7 @@ class Command(BaseCommand):
         publish.add_argument("--effective", required=True, metavar="DATE")
         publish.add_argument("--summary", required=True, metavar="TEXT")
         publish.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the owner or privacy officer publishing it")
-        publish.add_argument("--material", action="store_true", help="a material change: notify everyone it affects first")
+        publish.add_argument("--material", action="store_true", help="a material change: notify everyone it affects first (required when the change is material)")
 
     def handle(self, *args, action, **options):
         try:
@@ -142,14 +145,22 @@ class Command(BaseCommand):
             membership = Membership.objects.filter(user__email__iexact=as_email, is_active=True, user__is_active=True).first()
         if membership is None:
             raise CommandError(f"{as_email} is not an active member of {practice.slug}")
-        version = services.do_publish_policy(
-            actor=StaffActor.from_membership(membership),
-            override_toml=_read(override),
-            effective_at=_when(effective),
-            material=material,
-            summary=summary,
-        )
+        try:
+            version = services.do_publish_policy(
+                actor=StaffActor.from_membership(membership),
+                override_toml=_read(override),
+                effective_at=_when(effective),
+                material=material,
+                summary=summary,
+            )
+        except services.PublishRefused as exc:
+            if exc.field != "material":
+                raise
+            raise CommandError(f"{exc} Publish it with --material.") from None
         self.stdout.write(f"published version {version.number} of {practice.slug}, effective {version.effective_at:%Y-%m-%d %H:%M} UTC")
         previous = services.get_version(practice.id, version.number - 1)
-        for change in services.diff(services.declaration_of(previous), services.declaration_of(version)):
+        before, after = services.declaration_of(previous), services.declaration_of(version)
+        for change in services.diff(before, after):
             self.stdout.write(f"  {change}")
+        for reason in services.material_changes(before, after):
+            self.stdout.write(f"  material: {reason}")

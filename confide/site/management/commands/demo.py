@@ -56,7 +56,7 @@ class Command(BaseCommand):
             self._print_code(code)
             return
         with transaction.atomic():
-            practices = {slug: Practice.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in PRACTICES}
+            practices = {slug: self._ensure_practice(slug, name) for slug, name in PRACTICES}
             rows = []
             for local, display, roles, enrolled in STAFF:
                 email = f"{local}@{DEMO_DOMAIN}"
@@ -69,7 +69,6 @@ class Command(BaseCommand):
                 uri = self._ensure_totp(user) if enrolled else None
                 rows.append((email, ", ".join(f"{r.label} @ {s}" for s, r in roles.items()), uri))
             self._ensure_patients(practices["demo"])
-            self._ensure_policy(practices["demo"])
         if quiet:
             return
         out = self.stdout.write
@@ -113,24 +112,21 @@ class Command(BaseCommand):
             if not ProgressNote.objects.filter(author_id=actors["clinician"].user_id).exists():
                 seed_charts(patients, DemoStaff(clinician=actors["clinician"], front_desk=actors["frontdesk"], billing=actors["billing"]))
 
-    def _ensure_policy(self, practice: Practice) -> None:
-        """Version 2 of the demo practice's notice: its contacts, the demo outbox, age 13."""
+    def _ensure_practice(self, slug: str, name: str) -> Practice:
+        """The demo practice starts with its own choices as version 1 of its notice (its contacts,
+        the demo outbox, age 13): published later, lowering the age would be a material change
+        that applies only after the notice period (confide/policy/materiality.py)."""
         from pathlib import Path
 
-        from django.utils import timezone
-
-        from confide.core.actors import StaffActor
         from confide.policy import services
 
-        if services.latest_version(practice.id).number > 1:
-            return
-        with tenant_context(practice_id=practice.id):
-            officer = Membership.objects.get(user__email=f"privacy@{DEMO_DOMAIN}")
-        override = (Path(services.__file__).with_name("demo_override.toml")).read_text(encoding="utf-8")
-        services.do_publish_policy(
-            actor=StaffActor.from_membership(officer), override_toml=override, effective_at=timezone.now(), material=False,
-            summary="Named our privacy officer and HIPAA compliance officer; e-mail goes to the demo outbox; patients from age 13.",
-        )  # fmt: skip
+        practice = Practice.objects.filter(slug=slug).first()
+        if practice is None:
+            practice = Practice(slug=slug, name=name)
+            if slug == "demo":
+                practice.first_policy_override = Path(services.__file__).with_name("demo_override.toml").read_text(encoding="utf-8")
+            practice.save()
+        return practice
 
     def _ensure_totp(self, user: User) -> str:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
