@@ -127,6 +127,7 @@ EXPECTED_ROUTE_POLICY = {
     "records:chart-documents":            ("staff",      "records:contact:read",          True,  ["GET"],         False),
     "records:chart-privacy":              ("staff",      "records:chart:read",            True,  ["GET"],         False),
     "records:patient-edit":               ("staff",      "records:registration:write",    True,  ["GET", "POST"], False),
+    "records:patient-merge":              ("staff",      "records:chart:write",           True,  ["GET", "POST"], True),
     "records:patient-edit-health":        ("staff",      "records:chart:write",           True,  ["GET", "POST"], False),
     "records:patient-edit-insurance":     ("staff",      "billing:insurance:write",       True,  ["GET", "POST"], False),
     "records:medication-add":             ("staff",      "records:chart:write",           True,  ["POST"],        False),

@@ -41,7 +41,8 @@ FULL = {
     # A fixed item id, so the stored (validated) list is known: see confide/records/clinical.py.
     "medications": [{"id": "m1", "name": "laudanum", "dose": "none"}],
 }
-STORED = FULL | {"medications": clean_list("medications", FULL["medications"])}
+# Phones are stored in E.164 (confide/records/services.py, check_fields).
+STORED = FULL | {"phone": "+442079460000", "medications": clean_list("medications", FULL["medications"])}
 
 
 def _raw_rows() -> dict[str, tuple]:
