@@ -151,7 +151,8 @@ FHIR_IMPORT_JOB = SystemJob(
 # those need the patient's specific authorization (records/fhir.py).
 FHIR_EXPORT_JOB = SystemJob(
     "fhir-export-job",
-    FHIR_IMPORT_JOB.categories | {policy.NOTES, policy.EMERGENCY_CONTACT, policy.GUARDIAN},
+    # …and the online consultations accepted into the chart (QuestionnaireResponse).
+    FHIR_IMPORT_JOB.categories | {policy.NOTES, policy.EMERGENCY_CONTACT, policy.GUARDIAN, policy.INTAKE},
     frozenset({Purpose.PATIENT_REQUEST}),
 )
 # The consent ledger writing a patient's own browser evidence (IP address, user agent) under the

@@ -64,6 +64,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "records:chart-clinical":          _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:chart-notes":             _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:chart-documents":         _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
+    "records:chart-consultations":     _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:chart-privacy":           _p(A.STAFF,      Perm.CHART_READ,             True,  "GET"),
     "records:patient-edit":            _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "GET POST"),
     "records:patient-edit-health":     _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),

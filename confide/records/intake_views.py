@@ -98,6 +98,15 @@ def reject(request: HttpRequest, submission_id) -> HttpResponse:
     return redirect("intake:queue")
 
 
+@route("records:chart-consultations")
+def chart_consultations(request: HttpRequest, patient_id) -> HttpResponse:
+    from confide.records import chart
+    from confide.records.views import _chart_page
+
+    data = chart.get_consultations(request.actor, patient_id, request=request)
+    return _chart_page(request, "records/chart/consultations.html", "consultations", data.header, consultations=data)
+
+
 @route("intake:form")
 def form_settings(request: HttpRequest) -> HttpResponse:
     from confide.core.tenancy import current_practice_id
