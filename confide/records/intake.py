@@ -3,10 +3,10 @@ turning an accepted consultation into a chart.
 
     form = current_form(practice_id)                       # the active questions and authorization
     submission = check_submit_consultation(practice=…, data=…, files=…, client_ip=…)
-    queue = list_queue(actor)                              # ids and dates only
+    queue = list_queue(actor)                              # name, age band, reason: one audited list opening
     review = review_submission(actor, submission_id)       # the answers, possible duplicates
     patient = do_accept(actor=…, submission_id=…, merge_into=None | patient id)
-    do_reject(actor=…, submission_id=…)
+    do_reject(actor=…, submission_id=…, message="none" | "fixed" | "typed", text=…)
 
 Submitting checks, cheapest first, before anything is stored: the attempt is counted against
 the client's hourly limit (every attempt, refused ones too, in the database: `_count_attempt`),
@@ -50,7 +50,7 @@ from django.utils import timezone
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from confide.access import locks
-from confide.access.door import CONSULT_FORM_JOB, open_intake, open_patient_list, write_new_subject
+from confide.access.door import CONSULT_FORM_JOB, open_intake, open_intake_queue, open_patient_list, write_new_subject
 from confide.core.purposes import Purpose
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
@@ -734,17 +734,44 @@ class QueueRow:
     form_version: int
     photos: int
     guardian: bool
+    name: str = ""
+    age_band: str = ""
+    reason: str = ""
 
 
-def list_queue(actor: StaffActor) -> list[QueueRow]:
-    """Consultations waiting for review, oldest first: ids, dates and counts, no PHI (the
-    answers are read one consultation at a time, through the door)."""
-    _check_reviewer(actor)
-    rows = IntakeSubmission.objects.filter(status=IntakeSubmission.Status.RECEIVED).select_related("form").order_by("created_at")
-    counts: dict = {}
-    for submission_id in IntakePhoto.objects.filter(submission__in=rows).values_list("submission_id", flat=True):
-        counts[submission_id] = counts.get(submission_id, 0) + 1
-    return [QueueRow(r.pk, r.created_at, r.form.version, counts.get(r.pk, 0), r.submitted_by_guardian) for r in rows]
+# Ages shown as a band: enough to triage (a child, a teenager, an older adult), not the date of birth.
+AGE_BANDS = ((0, "under 13"), (13, "13–17"), (18, "18–29"), (30, "30–44"), (45, "45–64"), (65, "65–79"), (80, "80 or over"))
+REASON_PREVIEW = 140
+
+
+def age_band(born: datetime.date | None, today: datetime.date | None = None) -> str:
+    if not isinstance(born, datetime.date):
+        return ""
+    age = age_on(born, today or timezone.now().date())
+    return [label for start, label in AGE_BANDS if age >= start][-1]
+
+
+def _reason_preview(submission) -> str:
+    """The answer that says why (the question mapped to "reason"), on one line, shortened."""
+    answers = submission.answers or {}
+    question = next((q for q in submission.form.questions if maps_to(q) == "reason"), None)
+    text = " ".join(str(answers.get(question["id"], "")).split()) if question else ""
+    return text if len(text) <= REASON_PREVIEW else text[: REASON_PREVIEW - 1].rstrip() + "…"
+
+
+def list_queue(actor: StaffActor, *, request=None) -> list[QueueRow]:
+    """Consultations waiting for review, oldest first: the applicant's name, age band and reason,
+    opened as ONE audited list (door.open_intake_queue). Clinicians and owners see it; the front
+    desk where the practice's declaration switches on `front_desk_consultation_queue`."""
+    with open_intake_queue(actor, request=request) as queue:
+        counts: dict = {}
+        for submission_id in IntakePhoto.objects.filter(submission__in=[s.pk for s in queue.submissions]).values_list("submission_id", flat=True):
+            counts[submission_id] = counts.get(submission_id, 0) + 1
+        return [
+            QueueRow(s.pk, s.created_at, s.form.version, counts.get(s.pk, 0), s.submitted_by_guardian,
+                     name=f"{s.given_name} {s.family_name}", age_band=age_band(s.date_of_birth), reason=_reason_preview(s))
+            for s in queue.submissions
+        ]  # fmt: skip
 
 
 @dataclass
@@ -975,9 +1002,63 @@ def _merge_identity(actor, patient_id, identity: dict, request) -> None:
         services.do_update_patient(actor=actor, patient_id=patient_id, reason="patient_request", request=request, **missing)
 
 
-def do_reject(*, actor: StaffActor, submission_id, request=None) -> None:
-    """Delete the consultation and shred its key: nothing of it remains readable anywhere."""
+# Rejecting may tell the applicant, by e-mail: a fixed text that says nothing about their health
+# (safe to send to any inbox), or one the reviewer types (checked like all text, never logged).
+REJECT_MESSAGES = {"none": "No message", "fixed": "The standard message", "typed": "A message I write"}
+REJECTION_SUBJECT = "Your online consultation with {practice}"
+REJECTION_FIXED = (
+    "Thank you for your online consultation request. We are sorry, but we are not able to help with it through an "
+    "online consultation, and what you sent has been deleted.\n\n"
+    "If you have questions, please contact the practice directly. In an emergency, call 911."
+)
+REJECTION_TYPED_MAX = 2000
+
+
+def rejection_body(message: str, text: str = "") -> str | None:
+    """The e-mail to send with a rejection (None for no message), or InvalidInput."""
+    if message not in REJECT_MESSAGES:
+        raise InvalidInput("Choose whether to send the applicant a message: none, the standard one, or one you write.")
+    if message == "none":
+        return None
+    if message == "fixed":
+        return REJECTION_FIXED
+    text = (text or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise InvalidInput("The message: write it, or choose the standard message or none.")
+    if len(text) > REJECTION_TYPED_MAX:
+        raise InvalidInput(f"The message: at most {REJECTION_TYPED_MAX} characters.")
+    problem = line_problem(text, multiline=True)
+    if problem:
+        raise InvalidInput(f"The message: {lower_first(problem[1])}")
+    return text
+
+
+def do_reject(*, actor: StaffActor, submission_id, message: str = "none", text: str = "", request=None) -> None:
+    """Delete the consultation and shred its key: nothing of it remains readable anywhere.
+    `message`: "none", "fixed" (REJECTION_FIXED) or "typed" (`text`, checked by the rules for
+    all text); a message goes by e-mail (Django's e-mail backend, once the rejection commits)
+    to the address the applicant gave, if the egress gate lets e-mail carry it. Nothing is
+    rejected when the message cannot be sent. The audit entry says which kind of message, never
+    its text or the address."""
+    from django.core.mail import send_mail
+
+    from confide.core.models import Practice
+    from confide.policy.egress import EgressRefused, check_egress
+
     _check_reviewer(actor)
+    body = rejection_body(message, text)
+    email = ""
+    if body is not None:
+        with open_intake(actor, submission_id, categories={"identifiers.name", "contact.email"}, request=request) as chart:
+            email, subject_id = chart.submission.email or "", chart.submission.pk
+        if not email:
+            raise InvalidInput("This applicant gave no email address, so no message can be sent. Choose “No message” (and call them if they gave a phone number).")
+        try:
+            check_egress(practice_id=actor.practice_id, processor_id="email", purpose=Purpose.TREATMENT, categories={"contact.email"},
+                         actor=actor, subject_ids=[subject_id], request=request)  # fmt: skip
+        except EgressRefused as refused:
+            raise InvalidInput(f"The message cannot be sent by e-mail: {refused.message} The consultation was not rejected.") from None
+        subject = REJECTION_SUBJECT.format(practice=Practice.objects.get(pk=actor.practice_id).name)
     with open_intake(actor, submission_id, categories={"identifiers.name"}, request=request) as chart:
         submission = IntakeSubmission.objects.select_for_update().get(pk=chart.submission.pk)
         practice_id, pk = submission.practice_id, submission.pk  # delete() clears the instance's pk
@@ -985,7 +1066,7 @@ def do_reject(*, actor: StaffActor, submission_id, request=None) -> None:
         submission.photos.all().delete()
         submission.delete()
         record(AuditEvent.INTAKE_REJECTED, practice_id=practice_id, actor=actor, purpose=Purpose.TREATMENT.value,
-               subject_id=pk, request=request)  # fmt: skip
+               subject_id=pk, detail={"message": message}, request=request)  # fmt: skip
 
         def erase() -> None:
             storage = EncryptedStorage()
@@ -994,4 +1075,5 @@ def do_reject(*, actor: StaffActor, submission_id, request=None) -> None:
             keys.shred_subject(practice_id, pk)
 
         transaction.on_commit(erase)
-
+        if body is not None:
+            transaction.on_commit(lambda: send_mail(subject, body, None, [email]), robust=True)
