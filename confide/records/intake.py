@@ -246,6 +246,13 @@ class AlreadyReceived(Exception):
     """The same form was submitted twice: the first one counts."""
 
 
+class AlreadyReviewed(InvalidInput):
+    """Another reviewer accepted or rejected the consultation first."""
+
+
+ALREADY_REVIEWED = "This consultation has already been reviewed."
+
+
 class TooMany(InvalidInput):
     """The client sent more consultations than the hourly limit."""
 
@@ -950,9 +957,9 @@ def do_accept(*, actor: StaffActor, submission_id, merge_into=None, request=None
                 shutil.copyfileobj(stream, spool, 64 * 1024)
             photo_files.append((labels.get(photo.question_id, "Photo"), SpooledUpload(spool, name="photo", content_type=photo.content_type)))
     with transaction.atomic():
-        submission = IntakeSubmission.objects.select_for_update().get(pk=submission_id)
-        if submission.status != IntakeSubmission.Status.RECEIVED:
-            raise InvalidInput("This consultation has already been reviewed.")
+        submission = IntakeSubmission.objects.select_for_update().filter(pk=submission_id).first()
+        if submission is None or submission.status != IntakeSubmission.Status.RECEIVED:  # rejected (deleted) or accepted meanwhile
+            raise AlreadyReviewed(ALREADY_REVIEWED)
         if merge_into is not None:
             # Before this transaction's first audit entry (which holds the chain head until it
             # commits): the chart's row, which the openings for update below lock again.
@@ -1060,7 +1067,11 @@ def do_reject(*, actor: StaffActor, submission_id, message: str = "none", text: 
             raise InvalidInput(f"The message cannot be sent by e-mail: {refused.message} The consultation was not rejected.") from None
         subject = REJECTION_SUBJECT.format(practice=Practice.objects.get(pk=actor.practice_id).name)
     with open_intake(actor, submission_id, categories={"identifiers.name"}, request=request) as chart:
-        submission = IntakeSubmission.objects.select_for_update().get(pk=chart.submission.pk)
+        # Two reviewers at once: the second waits for the first's lock, then finds nothing to
+        # reject (and sends nothing).
+        submission = IntakeSubmission.objects.select_for_update().filter(pk=chart.submission.pk, status=IntakeSubmission.Status.RECEIVED).first()
+        if submission is None:
+            raise AlreadyReviewed(ALREADY_REVIEWED)
         practice_id, pk = submission.practice_id, submission.pk  # delete() clears the instance's pk
         photos = list(submission.photos.values_list("stored_name", flat=True))
         submission.photos.all().delete()

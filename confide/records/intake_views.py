@@ -147,6 +147,9 @@ def reject(request: HttpRequest, submission_id) -> HttpResponse:
     message, text = request.POST.get("message") or "none", request.POST.get("text", "")
     try:
         intake.do_reject(actor=request.actor, submission_id=submission_id, message=message, text=text, request=request)
+    except intake.AlreadyReviewed as exc:
+        messages.error(request, str(exc))
+        return redirect("intake:queue")
     except InvalidInput as exc:
         # The page again, with what was typed (a NUL or a wrong choice is not put back as it came).
         kept = {"message": message if message in intake.REJECT_MESSAGES else "none", "text": text.replace("\x00", "")}
