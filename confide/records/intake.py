@@ -25,8 +25,11 @@ practice): of several submissions of one form at once exactly one commits.
 
 Accepting creates a patient (or fills in an existing one found by blind index: email, phone,
 date of birth and name) through the records services, moves the photos into the chart, and
-shreds the submission's key; rejecting deletes the submission and shreds its key. The
-consultation's answers go into the chart's `intake_answers` list, as asked and as answered.
+shreds the submission's key; rejecting deletes the submission and shreds its key (and may
+e-mail the applicant a fixed or typed message). Every answer goes to its place (a question's
+`maps_to` and type): allergies and medicines into their lists, photos into the chart's photos,
+and all the answers, as asked and as answered with the form's version, into the chart's
+`intake_answers` (its Consultations tab; a QuestionnaireResponse in the FHIR export).
 """
 
 from __future__ import annotations
