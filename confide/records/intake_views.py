@@ -103,7 +103,7 @@ def _detail_page(request, submission_id, status: int = 200, **context) -> HttpRe
     review = intake.review_submission(request.actor, submission_id, request=request)
     context.setdefault("reject", {"message": "none", "text": ""})
     return render(request, "records/intake_detail.html", {"review": review, "reject_messages": intake.REJECT_MESSAGES,
-                                                          "rejection_fixed": intake.REJECTION_FIXED,
+                                                          "rejection_fixed": intake.REJECTION_FIXED, "medication_kinds": intake.MEDICATION_KINDS,
                                                           "text_limit": intake.REJECTION_TYPED_MAX, **context}, status=status)  # fmt: skip
 
 

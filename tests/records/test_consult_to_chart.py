@@ -113,6 +113,8 @@ def _check_export(world, patient_id, tmp_path):
 def test_rec2_a_consultation_from_the_public_form_accepted_as_a_new_chart_shows_every_answer_and_exports_it(world, signed_in, tmp_path):
     submission = _send(world)
     client = signed_in(Role.CLINICIAN)
+    review = client.get(reverse("intake:detail", kwargs={"submission_id": submission.pk})).content.decode()
+    assert "Ibuprofen — 200 mg twice a day (over the counter)" in review and "Cetirizine — 10 mg daily (prescription)" in review
     response = client.post(reverse("intake:accept", kwargs={"submission_id": submission.pk}))
     assert response.status_code == 302
     with tenant_context(practice_id=world.a.practice.id):
