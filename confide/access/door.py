@@ -155,7 +155,8 @@ FHIR_IMPORT_JOB = SystemJob(
 # those need the patient's specific authorization (records/fhir.py).
 FHIR_EXPORT_JOB = SystemJob(
     "fhir-export-job",
-    FHIR_IMPORT_JOB.categories | {policy.NOTES, policy.EMERGENCY_CONTACT, policy.GUARDIAN},
+    # …and the online consultations accepted into the chart (QuestionnaireResponse).
+    FHIR_IMPORT_JOB.categories | {policy.NOTES, policy.EMERGENCY_CONTACT, policy.GUARDIAN, policy.INTAKE},
     frozenset({Purpose.PATIENT_REQUEST}),
 )
 # The consent ledger writing a patient's own browser evidence (IP address, user agent) under the
@@ -851,6 +852,50 @@ def open_intake(actor, submission_id, *, categories: Iterable[str] | None = None
         )  # fmt: skip
         with transaction.atomic(), allow(granted, subjects={submission.pk}):
             yield IntakeChart(submission=submission, categories=granted, entry=entry)
+
+
+# The queue of consultations waiting for review: who (name; the date of birth for an age band)
+# and why (the answers, of which the queue shows the reason).
+INTAKE_QUEUE_CATEGORIES = frozenset({policy.NAME, policy.DOB, policy.INTAKE})
+
+
+@dataclass
+class IntakeQueue:
+    submissions: list
+    purpose: Purpose
+    entry: object
+
+
+@contextmanager
+def open_intake_queue(actor, *, request=None) -> Iterator[IntakeQueue]:
+    """The consultations waiting for review, oldest first, as ONE list opening: one
+    `records:intake:listed` entry whose resource_ids name every consultation shown (like the
+    patient list; not one entry per row). A role whose treatment grant holds the queue's
+    categories (clinician, owner) opens it for treatment; another role only through a grant its
+    practice's declaration switches on (`front_desk_consultation_queue`, for operations).
+    Anyone else: an `access:denied` entry, and AccessRefused."""
+    IntakeSubmission = apps.get_model(INTAKE_SUBMISSION_MODEL)
+
+    attempt = _Attempt.start(actor, request)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        purpose = _check_purpose(attempt, Purpose.TREATMENT)
+        wanted = _check_known_categories(attempt, INTAKE_QUEUE_CATEGORIES)
+        if not isinstance(actor, StaffActor):
+            raise attempt.refuse("nothing_granted", "the consultation queue is for staff")
+        role = _check_membership(attempt)
+        if not wanted <= policy.categories_for(role, Purpose.TREATMENT):
+            declared = next((p for _, p, granted in policy.declared_grants(attempt.practice_id, role) if wanted <= granted), None)
+            if declared is None:
+                raise attempt.refuse("category_not_granted", "this role does not see the consultation queue unless the practice's declaration allows it")
+            purpose = _check_purpose(attempt, declared)
+        submissions = list(IntakeSubmission.objects.filter(status=IntakeSubmission.Status.RECEIVED).select_related("form").order_by("created_at"))
+        entry = record(
+            AuditEvent.INTAKE_LISTED, practice_id=attempt.practice_id, actor=attempt.audit_actor, purpose=purpose.value,
+            resource_ids=[s.pk for s in submissions], categories=wanted, detail={"count": len(submissions)}, request=request,
+        )  # fmt: skip
+        with transaction.atomic(), allow(wanted, subjects={s.pk for s in submissions}):
+            yield IntakeQueue(submissions=submissions, purpose=purpose, entry=entry)
 
 
 @contextmanager

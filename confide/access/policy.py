@@ -145,6 +145,25 @@ BREAK_GLASS_REASON_MAX_CHARS = 2000
 # permission in the role table, so the report page and the notice cannot disagree.
 BREAK_GLASS_REVIEWERS = frozenset(role for role, perms in ROLE_PERMISSIONS.items() if Perm.BREAK_GLASS_REVIEW in perms)
 
+# Grants a practice may switch on in its privacy declaration (`[grants]`, confide/policy/default.toml;
+# all off by default): name → (role, purpose, categories). Each is honoured by one door only, named
+# here, never by the chart; the declaration says only whether it is on.
+DECLARED_GRANTS: dict[str, tuple[Role, Purpose, frozenset[str]]] = {
+    # door.open_intake_queue: the consultation queue's names, age bands (from the date of birth) and reasons.
+    "front_desk_consultation_queue": (Role.FRONT_DESK, Purpose.OPERATIONS, frozenset({NAME, DOB, INTAKE})),
+}
+
+
+def declared_grants(practice_id, role) -> list[tuple[str, Purpose, frozenset[str]]]:
+    """The declared grants the practice's declaration in force switches on for `role`:
+    (name, purpose, categories)."""
+    from confide.policy.services import declaration_in_force
+
+    switched = declaration_in_force(practice_id).grants
+    return [(name, purpose, categories) for name, (grantee, purpose, categories) in DECLARED_GRANTS.items()
+            if grantee == role and getattr(switched, name)]  # fmt: skip
+
+
 # Roles that may author psychotherapy notes (and so read their own).
 PSYCHOTHERAPY_AUTHOR_ROLES = frozenset({Role.CLINICIAN, Role.OWNER})
 
@@ -192,6 +211,11 @@ def _self_check() -> None:
             # A purpose that needs consent is granted for identity and contact at most.
             assert purpose not in CONSENT_PURPOSES or granted <= IDENTITY | CONTACT, (role, purpose)
     assert not BREAK_GLASS_CEILING & AUTHOR_ONLY_CATEGORIES
+    from confide.policy.schema import Grants
+
+    assert set(DECLARED_GRANTS) == set(Grants.model_fields), "every declared grant has its switch in the schema, and only those"
+    for _, _, granted in DECLARED_GRANTS.values():
+        assert granted <= KNOWN_CATEGORIES and not granted & AUTHOR_ONLY_CATEGORIES
 
 
 _self_check()

@@ -53,6 +53,7 @@ class AuditEvent(StrEnum):
     INTAKE_RECEIVED = "records:intake:received"
     INTAKE_REFUSED = "records:intake:refused"  # age rule, honeypot: a reason code, no ids of a person
     INTAKE_OPENED = "records:intake:opened"
+    INTAKE_LISTED = "records:intake:listed"  # the queue shown: one entry, resource_ids name every consultation in it
     INTAKE_ACCEPTED = "records:intake:accepted"
     INTAKE_REJECTED = "records:intake:rejected"
     INTAKE_FORM_CHANGED = "records:intake-form:changed"

@@ -79,6 +79,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "records:chart-clinical":          _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:chart-notes":             _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:chart-documents":         _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
+    "records:chart-consultations":     _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:chart-privacy":           _p(A.STAFF,      Perm.CHART_READ,             True,  "GET"),
     "records:patient-edit":            _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "GET POST"),
     "records:patient-edit-health":     _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),
@@ -105,7 +106,9 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "policy:notice":                   _p(A.PUBLIC,     None,                        True,  "GET"),
     "policy:notice-version":           _p(A.PUBLIC,     None,                        True,  "GET"),
     "intake:consult":                  _p(A.PUBLIC,     None,                        True,  "GET POST"),
-    "intake:queue":                    _p(A.STAFF,      Perm.INTAKE_REVIEW,          False, "GET"),
+    # The queue admits whoever may look a patient up; its door opens it for the roles whose grant
+    # (or a grant the practice's declaration switches on: the front desk) holds it, else 403.
+    "intake:queue":                    _p(A.STAFF,      Perm.CONTACT_READ,           False, "GET"),
     "intake:form":                     _p(A.STAFF,      Perm.INTAKE_CONFIGURE,       False, "GET POST"),
     "intake:detail":                   _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "GET"),
     "intake:photo":                    _p(A.STAFF,      Perm.INTAKE_REVIEW,          True,  "GET"),

@@ -224,6 +224,8 @@ def apply(default: Declaration, override: Override, *, text: str = "", source: s
     if override.contacts:
         for name, change in override.contacts.model_dump(exclude_none=True).items():
             data["contacts"][name].update(change)
+    if override.grants:
+        data["grants"].update(override.grants.model_dump(exclude_none=True))
 
     try:
         return Declaration.model_validate(data)

@@ -169,6 +169,14 @@ class Contacts(Strict):
     complaints: Complaints
 
 
+class Grants(Strict):
+    """Grants beyond the minimum-necessary table that a practice may switch on; each is off
+    unless the practice's override says otherwise. What each opens, and through which door, is
+    code (confide/access/policy.py DECLARED_GRANTS): the declaration only says yes or no."""
+
+    front_desk_consultation_queue: bool = False
+
+
 class Declaration(Strict):
     schema_: Literal[1] = Field(alias="schema")
     version: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}\.[0-9]{1,2}(?:\.[0-9]+)?$")]
@@ -179,6 +187,7 @@ class Declaration(Strict):
     age: Age
     regimes: Regimes
     contacts: Contacts
+    grants: Grants = Grants()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
@@ -325,6 +334,10 @@ class ContactsOverride(Strict):
     dpo: ContactOverride | None = None
 
 
+class GrantsOverride(Strict):
+    front_desk_consultation_queue: bool | None = None
+
+
 class Override(Strict):
     """A practice's changes. The taxonomy, the purposes and the law's deadlines are not here:
     the code depends on the first two, and the third is not the practice's to set."""
@@ -334,3 +347,4 @@ class Override(Strict):
     age: AgeOverride | None = None
     regimes: RegimesOverride | None = None
     contacts: ContactsOverride | None = None
+    grants: GrantsOverride | None = None

@@ -1,10 +1,10 @@
-"""The chart as staff see it: five tabs, each shown through one door opening with exactly its
+"""The chart as staff see it: six tabs, each shown through one door opening with exactly its
 categories (ACC3 on screen).
 
     TABS                  name → Tab(label, route, permission, categories, optional, purpose)
     CHART_PURPOSE         role → the purpose its chart openings name
     visible_tabs(actor)   what the tab bar shows
-    get_overview(actor, patient_id) · get_clinical · get_notes · get_documents · get_privacy
+    get_overview(actor, patient_id) · get_clinical · get_notes · get_documents · get_consultations · get_privacy
 
 A tab's route opens the door with `HEADER | tab.categories | (tab.optional ∩ grant)`, for the
 role's purpose. A role whose grant lacks the tab's categories is refused by the door itself (an
@@ -88,6 +88,8 @@ TABS: dict[str, Tab] = {
         Tab("notes", "Notes", "records:chart-notes", Perm.CONTACT_READ, frozenset({policy.NOTES})),
         Tab("documents", "Documents", "records:chart-documents", Perm.CONTACT_READ, frozenset({policy.DOCUMENTS}),
             optional=frozenset({policy.PHOTOS})),
+        # Online consultations accepted into the chart, as asked and answered (records/intake.py).
+        Tab("consultations", "Consultations", "records:chart-consultations", Perm.CONTACT_READ, frozenset({policy.INTAKE})),
         Tab("privacy", "Privacy", "records:chart-privacy", Perm.CHART_READ, frozenset(), purpose=Purpose.OPERATIONS),
     )
 }  # fmt: skip
@@ -273,6 +275,44 @@ def get_clinical_item(actor: StaffActor, patient_id, list_name: str, item_id: st
             if item.get("id") == item_id:
                 return clinical.LISTS[list_name].model_validate(item)
     raise NotFound("item")
+
+
+# --- consultations ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConsultationItem:
+    record: clinical.Consultation
+    summary: list  # (label, answer) of the answers that went to a place of their own: reason, duration, …
+
+
+@dataclass(frozen=True)
+class Consultations:
+    header: Header
+    items: list  # ConsultationItem, newest first
+    unreadable: int = 0
+
+
+# The consultation's answers shown above the rest, in this order (records/intake.py MAPS_TO).
+CONSULTATION_SUMMARY = (("reason", "Reason for the visit"), ("duration", "How long"), ("history", "History"),
+                        ("contact_time", "Preferred time to call"))  # fmt: skip
+
+
+def get_consultations(actor: StaffActor, patient_id, *, request=None) -> Consultations:
+    """The online consultations accepted into the chart, read-only: the answers as given, with
+    the form's version, and what each added to the chart's lists (one opening, `health.intake`)."""
+    with _open_tab(actor, patient_id, TABS["consultations"], request) as chart:
+        patient = chart.patient
+        header = _header(patient)
+        items, unreadable = [], 0
+        for raw in patient.intake_answers or []:
+            try:
+                record = clinical.Consultation.model_validate(raw)
+            except ValidationError:
+                unreadable += 1
+                continue
+            summary = [(label, record.mapped(target)) for target, label in CONSULTATION_SUMMARY if record.mapped(target)]
+            items.append(ConsultationItem(record=record, summary=summary))
+    items.reverse()
+    return Consultations(header=header, items=items, unreadable=unreadable)
 
 
 # --- notes --------------------------------------------------------------------------------------

@@ -84,6 +84,9 @@ class Medication(Item):
     status_reason: StatusReason = Field(default="", exclude_if=lambda value: value == "")  # absent when none
     prescriber: Short = ""
     note: Prose = ""
+    # True when the patient told us they take it (an online consultation): a statement, not an
+    # order made here, so the export writes a MedicationStatement whatever its kind.
+    reported_by_patient: bool = False
 
     @model_validator(mode="after")
     def _dates(self) -> Medication:
@@ -198,15 +201,24 @@ class IntakeAnswer(BaseModel):
 
     question: Text
     answer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000), _lines]
+    question_id: Short = ""  # the form's id for the question ("" in consultations accepted before ids were kept)
+    # Where the answer went in the chart (records/intake.py MAPS_TO): "" for an answer kept only here.
+    maps_to: Literal["", "reason", "history", "duration", "allergies", "medications", "contact_time", "photo"] = ""
 
 
 class Consultation(Item):
-    """An online consultation accepted into the chart: the questions as asked, the answers as given."""
+    """An online consultation accepted into the chart: the questions as asked (with the form's
+    version), the answers as given, and how many items each answer added to the chart's lists."""
 
     submitted_at: datetime.datetime
     form_version: int
     answers: list[IntakeAnswer] = Field(default_factory=list, max_length=60)
     guardian_submitted: bool = False
+    added: dict[Literal["allergies", "medications", "photos"], int] = Field(default_factory=dict)
+
+    def mapped(self, target: str) -> str:
+        """The answer that went to `target` ("reason", "duration", "contact_time", …), or ""."""
+        return next((a.answer for a in self.answers if a.maps_to == target), "")
 
 
 LISTS["intake_answers"] = Consultation

@@ -107,6 +107,11 @@ ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance
 # Confide's own: an over-the-counter medication exports as a MedicationStatement carrying this
 # category, so it comes back as OTC rather than as "unknown" (FHIR has no OTC flag).
 MEDICATION_KIND = "urn:confide:medication-kind"
+# A medication the patient told us about (an online consultation) is a statement the patient made:
+# MedicationStatement.category "patientspecified", the patient as its informationSource.
+MEDICATION_STATEMENT_CATEGORY = "http://terminology.hl7.org/CodeSystem/medication-statement-category"
+# The practice's consultation form, as the canonical a QuestionnaireResponse names (with its version).
+INTAKE_QUESTIONNAIRE = "urn:confide:questionnaire:online-consultation"
 
 FHIR_GENDERS = frozenset({"male", "female", "other", "unknown"})
 # Encounter.class (v3 ActCode) ↔ the words the chart uses.
@@ -513,10 +518,16 @@ def _medication(m: _Mapper, n: int, r: dict) -> dict:
         start = m.date(f"{kind}.effective", r.get("effectiveDateTime") or period.get("start"))
         end = m.date(f"{kind}.effectivePeriod.end", period.get("end"))
         categories = ((r.get("category") or {}).get("coding")) or []
-        medication_kind = "otc" if any(c.get("system") == MEDICATION_KIND and c.get("code") == "otc" for c in categories) else "unknown"
+        said = {c.get("code") for c in categories if c.get("system") == MEDICATION_KIND}
+        medication_kind = "otc" if "otc" in said else "prescription" if "prescription" in said else "unknown"
     notes = [note.get("text") for note in r.get("note") or [] if note.get("text")]
-    return {"name": name, "coding": coding, "dose": dose, "route": route, "kind": medication_kind, "status": status,
+    item = {"name": name, "coding": coding, "dose": dose, "route": route, "kind": medication_kind, "status": status,
             "start": start, "end": end, "note": " / ".join(notes)}  # fmt: skip
+    if kind == "MedicationStatement" and any(
+        c.get("system") == MEDICATION_STATEMENT_CATEGORY and c.get("code") == "patientspecified" for c in ((r.get("category") or {}).get("coding") or [])
+    ):
+        item["reported_by_patient"] = True
+    return item
 
 
 def _allergy(m: _Mapper, n: int, r: dict) -> dict:
@@ -1077,11 +1088,17 @@ def _medication_out(item: dict, subject: dict) -> dict:
     common = {"id": item["id"], "status": item["status"], "medicationCodeableConcept": _concept_out(item["name"], item.get("coding")),
               "subject": subject, "note": [{"text": item.get("note")}]}  # fmt: skip
     dosage = [{"text": item.get("dose"), "route": {"text": item.get("route")}}]
-    if item.get("kind", "prescription") == "prescription":
+    kind, reported = item.get("kind", "prescription"), bool(item.get("reported_by_patient"))
+    if kind == "prescription" and not reported:
         return {"resourceType": "MedicationRequest", **common, "intent": "order", "authoredOn": item.get("start"),
                 "dosageInstruction": dosage, "dispenseRequest": {"validityPeriod": {"end": item.get("end")}}}  # fmt: skip
-    return {"resourceType": "MedicationStatement", **common, "dosage": dosage,
-            "category": {"coding": [{"system": MEDICATION_KIND, "code": "otc"}]} if item.get("kind") == "otc" else None,
+    # A statement: over the counter, of unknown kind, or a prescription the patient told us about
+    # (not an order made here). Its kind travels in Confide's category coding.
+    category = [{"system": MEDICATION_KIND, "code": kind}] if kind in ("otc", "prescription") else []
+    if reported:
+        category.append({"system": MEDICATION_STATEMENT_CATEGORY, "code": "patientspecified", "display": "Patient Specified"})
+    return {"resourceType": "MedicationStatement", **common, "dosage": dosage, "category": {"coding": category},
+            "informationSource": subject if reported else None,
             "effectivePeriod": {"start": item.get("start"), "end": item.get("end")}}  # fmt: skip
 
 
@@ -1160,6 +1177,20 @@ def _procedure_out(item: dict, subject: dict, encounters: dict) -> dict:
     }  # fmt: skip
 
 
+def _questionnaire_response_out(item: dict, subject: dict) -> dict:
+    """An accepted online consultation: the answers as given, each item's linkId the form's
+    question id, the questionnaire the form's version (`canonical|version`)."""
+    answers = []
+    for n, answer in enumerate(item.get("answers") or []):
+        answers.append({"linkId": answer.get("question_id") or f"q{n + 1}", "text": answer.get("question"),
+                        "answer": [{"valueString": answer.get("answer")}]})  # fmt: skip
+    return {
+        "resourceType": "QuestionnaireResponse", "id": item["id"], "status": "completed",
+        "questionnaire": f"{INTAKE_QUESTIONNAIRE}|{item.get('form_version')}", "subject": subject, "source": subject,
+        "authored": _dt_out(item.get("submitted_at")), "item": answers,
+    }  # fmt: skip
+
+
 def _note_text(note) -> str:
     content = note.content or {}
     if note.template == NoteTemplate.SOAP:
@@ -1190,6 +1221,7 @@ def _bundle_of(patient) -> tuple[dict, Counter, list]:
         "allergies": _allergy_out, "conditions": _condition_out, "medications": _medication_out, "lab_results": _observation_out,
         "immunizations": _immunization_out, "encounters": _encounter_out,
         "procedures": lambda item, subject: _procedure_out(item, subject, encounters),
+        "intake_answers": _questionnaire_response_out,
     }  # fmt: skip
     for list_name, build in builders.items():
         for item in getattr(patient, list_name) or []:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from confide.records import views
+from confide.records import intake_views, views
 
 app_name = "records"
 P = "patients/<uuid:patient_id>"
@@ -12,6 +12,7 @@ urlpatterns = [
     path(f"{P}/clinical/", views.chart_clinical, name="chart-clinical"),
     path(f"{P}/notes/", views.chart_notes, name="chart-notes"),
     path(f"{P}/documents/", views.chart_documents, name="chart-documents"),
+    path(f"{P}/consultations/", intake_views.chart_consultations, name="chart-consultations"),
     path(f"{P}/privacy/", views.chart_privacy, name="chart-privacy"),
     # editing the record
     path(f"{P}/edit/", views.patient_edit, name="patient-edit"),

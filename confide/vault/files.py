@@ -111,7 +111,14 @@ def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
-def validate_upload(fileobj, *, declared_content_type: str, max_bytes: int | None = None, max_pixels: int | None = None) -> CleanUpload:
+def _names(types) -> str:
+    names = [{JPEG: "JPEG", PNG: "PNG", PDF: "PDF"}[t] for t in types]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def validate_upload(
+    fileobj, *, declared_content_type: str, max_bytes: int | None = None, max_pixels: int | None = None, accepted: tuple = ALLOWED_TYPES
+) -> CleanUpload:
     """Check an upload and return what may be stored.
 
     Cheapest first: a refusal the upload handler already made (`fileobj.refusal`: too big, too
@@ -121,15 +128,18 @@ def validate_upload(fileobj, *, declared_content_type: str, max_bytes: int | Non
     are images decoded and re-encoded with Pillow, which drops EXIF (GPS, camera serials),
     comments and every other metadata chunk, after applying the EXIF orientation so the picture
     still looks the same; the re-encoded bytes go to an encrypted spool, not to memory.
-    PDFs are stored as sent (their contents are not sanitised). Raises FileRejected."""
+    PDFs are stored as sent (their contents are not sanitised). `accepted`: the types this upload
+    may be (a subset of ALLOWED_TYPES; a consultation's photo is JPEG or PNG), which the
+    refusals name. Raises FileRejected."""
     refusal = getattr(fileobj, "refusal", None)
     if refusal:
         raise FileRejected(refusal)
     max_bytes = settings.CONFIDE_UPLOAD_MAX_BYTES if max_bytes is None else max_bytes
     max_pixels = settings.CONFIDE_UPLOAD_MAX_PIXELS if max_pixels is None else max_pixels
     declared = (declared_content_type or "").split(";", 1)[0].strip().lower()
-    if declared not in ALLOWED_TYPES:
-        raise FileRejected("Only JPEG, PNG and PDF files can be uploaded.")
+    accepted = tuple(t for t in ALLOWED_TYPES if t in accepted)
+    if declared not in accepted:
+        raise FileRejected(f"Only {_names(accepted)} files can be uploaded.")
     size = _size_of(fileobj)
     if size is None:
         raise TypeError("validate_upload needs a seekable file (Django's uploaded files are)")
@@ -141,8 +151,8 @@ def validate_upload(fileobj, *, declared_content_type: str, max_bytes: int | Non
     head = fileobj.read(8)
     fileobj.seek(start)
     actual = sniff(head)
-    if actual is None:
-        raise FileRejected("The file is not a JPEG, PNG or PDF file, whatever its name says.")
+    if actual is None or actual not in accepted:
+        raise FileRejected(f"The file is not a {_names(accepted).replace(' and ', ' or ')} file, whatever its name says.")
     if actual != declared:
         raise FileRejected(f"The file is {_LABELS[actual]}, but was sent as {_LABELS[declared]}.")
     if actual == PDF:

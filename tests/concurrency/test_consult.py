@@ -155,3 +155,51 @@ def test_rec2_three_decompression_bombs_at_once_are_refused_with_bounded_memory(
     assert result["stored"] == 1  # the warm-up consultation only
     assert result["rss_growth_mb"] < RSS_GROWTH_BOUND_MB, result
     assert result["heap_peak_mb"] < HEAP_PEAK_BOUND_MB, result
+
+
+REVIEWERS = 4
+
+
+def scenario_reviewers_reject_one_consultation_with_a_message_at_once(params):
+    from django.core import mail
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from confide.audit.events import AuditEvent
+    from confide.audit.models import AuditEntry
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from confide.policy.services import do_publish_policy
+    from tests.concurrency.harness import signed_in_client
+    from tests.records.consultations import submit
+
+    world = new_world("consult-reject")
+    with tenant_context(practice_id=world.practice.id):
+        do_publish_policy(actor=StaffActor.from_membership(world.memberships[Role.PRIVACY_OFFICER]),
+                          override_toml='[[processors]]\nid = "email"\nbaa_on_file = true\n', effective_at=timezone.now(),
+                          material=False, summary="E-mail provider's agreement on file.")  # fmt: skip
+    submission = submit(world.practice)
+    reviewers = [Role.CLINICIAN, Role.OWNER] * (params["n"] // 2)
+    clients = [signed_in_client(world.users[role], world.practice) for role in reviewers]
+    url = reverse("intake:reject", kwargs={"submission_id": submission.pk})
+    mail.outbox = []
+
+    outcomes = concurrently(params["n"], lambda i: clients[i].post(url, {"message": "fixed"}).status_code)
+    with tenant_context(practice_id=world.practice.id):
+        from confide.records.models import IntakeSubmission
+
+        left = IntakeSubmission.objects.filter(pk=submission.pk).count()
+    return {
+        "statuses": sorted(o.value for o in outcomes if o.ok), "errors": [o.error for o in outcomes if not o.ok], "left": left,
+        "mails": len(mail.outbox), "rejected": AuditEntry.objects.filter(event=AuditEvent.INTAKE_REJECTED, subject_id=submission.pk).count(),
+    }  # fmt: skip
+
+
+def test_rec2_reviewers_rejecting_one_consultation_at_once_reject_it_once_and_send_one_message(tmp_path, concurrency_db):
+    result = run_scenario(tmp_path, scenario_reviewers_reject_one_consultation_with_a_message_at_once, n=REVIEWERS)
+    assert result["errors"] == []
+    # The first rejects it; each other is told it was reviewed already (302 to the queue) or, arriving
+    # after it was erased, that it is not there (404): never a 500, never a second message.
+    assert len(result["statuses"]) == REVIEWERS and set(result["statuses"]) <= {302, 404}, result
+    assert (result["left"], result["rejected"], result["mails"]) == (0, 1, 1), result

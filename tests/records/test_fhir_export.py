@@ -56,7 +56,7 @@ def test_the_export_is_a_valid_collection_bundle_written_for_the_owner_only(worl
     assert bundle.type == "collection"
     assert result.resources == {
         "AllergyIntolerance": 1, "Condition": 1, "DocumentReference": 3, "Encounter": 1, "Immunization": 1,
-        "MedicationRequest": 1, "Observation": 1, "Patient": 1, "Procedure": 1,
+        "MedicationRequest": 1, "Observation": 1, "Patient": 1, "Procedure": 1, "QuestionnaireResponse": 1,
     }  # fmt: skip
     [person] = _resources(out)["Patient"]
     assert person["id"] == str(patient.id) and person["birthDate"] == "1984-02-11" and person["gender"] == "female"

@@ -62,7 +62,7 @@ def test_a_bundle_becomes_one_patient_with_its_clinical_lists(world):
         "id": "", "source_key": "", "recorded_at": None, "source_digest": "", "name": "lisinopril 10 MG Oral Tablet",
         "coding": {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "314076", "display": "lisinopril 10 MG Oral Tablet"},
         "dose": "10 mg once daily", "route": "oral", "kind": "prescription", "status": "active", "start": "2019-03-02", "end": None,
-        "prescriber": "", "note": "",
+        "prescriber": "", "note": "", "reported_by_patient": False,
     }  # fmt: skip
     assert meds["Acetaminophen 500 MG Oral Tablet"]["kind"] == "unknown"  # a statement says nothing of a prescription
     results = by_name(values["lab_results"])

@@ -126,13 +126,13 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_is_kept(world, ov
     assert not AuditEntry.objects.filter(event=AuditEvent.INTAKE_RECEIVED).exists()
 
 
-def test_a_photo_that_is_not_an_image_is_refused_and_not_stored(world):
+def test_a_photo_that_is_not_an_image_is_refused_naming_the_formats_a_photo_may_be_and_not_stored(world):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     practice = world.a.practice
     for upload, message in (
-        (SimpleUploadedFile("x.png", b"<html>not an image</html>", content_type="image/png"), "not a JPEG, PNG or PDF"),
-        (pdf_upload(), "a photo is a JPEG or PNG image"),
+        (SimpleUploadedFile("x.png", b"<html>not an image</html>", content_type="image/png"), r"The file is not a JPEG or PNG file, whatever its name says\.$"),
+        (pdf_upload(), r"a photo is a JPEG or PNG image; this file is not one\. Photos are accepted as JPEG or PNG \(\.jpg, \.jpeg or \.png\)\.$"),
         (SimpleUploadedFile("big.png", png_bytes() + b"\0" * (settings.CONFIDE_UPLOAD_MAX_BYTES + 1), content_type="image/png"), "limit"),
     ):
         with tenant_context(practice_id=practice.id), pytest.raises(InvalidInput, match=message):
@@ -302,7 +302,8 @@ def test_accepting_makes_a_chart_moves_the_photo_and_erases_the_submission(world
         with allow({"identifiers.name", "health.intake", "health.medications", "health.photos"}, subjects={patient.pk}):
             chart = Patient.objects.get(pk=patient.pk)
             assert (chart.given_name, chart.family_name) == ("Noor", "Haddad")
-            assert chart.intake_answers[0]["answers"][0] == {"question": "What would you like help with?", "answer": "An itchy rash on both forearms"}
+            assert chart.intake_answers[0]["answers"][0] == {"question": "What would you like help with?", "answer": "An itchy rash on both forearms",
+                                                             "question_id": "reason", "maps_to": "reason"}
             assert [m["name"] for m in chart.medications] == ["cetirizine", "ibuprofen"]
             assert Photo.objects.filter(patient=chart).count() == 1
     assert AuditEntry.objects.filter(event=AuditEvent.INTAKE_ACCEPTED, subject_id=patient.pk, resource_ids=[str(submission.pk)]).exists()

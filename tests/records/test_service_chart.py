@@ -23,6 +23,7 @@ EXPECTED = {
                                    "health.immunizations", "health.lab_results", "health.medications", *NAME_DOB]),
         "notes": ("treatment", ["health.notes", *NAME_DOB]),
         "documents": ("treatment", ["health.documents", "health.photos", *NAME_DOB]),
+        "consultations": ("treatment", ["health.intake", *NAME_DOB]),
         "privacy": ("operations", NAME_DOB),
     },
     "clinician": {
@@ -32,6 +33,7 @@ EXPECTED = {
                                    "health.immunizations", "health.lab_results", "health.medications", *NAME_DOB]),
         "notes": ("treatment", ["health.notes", *NAME_DOB]),
         "documents": ("treatment", ["health.documents", "health.photos", *NAME_DOB]),
+        "consultations": ("treatment", ["health.intake", *NAME_DOB]),
         "privacy": ("operations", NAME_DOB),
     },
     "front_desk": {

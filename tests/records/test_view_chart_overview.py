@@ -71,8 +71,8 @@ def test_a_minor_is_flagged_from_the_date_of_birth_and_a_missing_guardian_is_sai
 
 def test_the_tab_bar_shows_each_role_only_the_tabs_the_door_opens(world, patient):
     expected = {
-        Role.OWNER: {"overview", "clinical", "notes", "documents", "privacy"},
-        Role.CLINICIAN: {"overview", "clinical", "notes", "documents", "privacy"},
+        Role.OWNER: {"overview", "clinical", "notes", "documents", "consultations", "privacy"},
+        Role.CLINICIAN: {"overview", "clinical", "notes", "documents", "consultations", "privacy"},
         Role.FRONT_DESK: {"overview"},
         Role.BILLING: {"overview"},
     }

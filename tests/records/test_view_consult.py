@@ -91,7 +91,8 @@ def test_staff_review_accept_and_reject(world, signed_in):
     first, second = submit(world.a.practice, photo=True), submit(world.a.practice, client_ip="198.51.100.7")
     client = signed_in(Role.CLINICIAN)
     queue = client.get(reverse("intake:queue")).content.decode()
-    assert queue.count('data-testid="intake-row"') == 2 and "Noor" not in queue  # no PHI in the queue
+    assert queue.count('data-testid="intake-row"') == 2 and queue.count("<td>Noor Haddad</td>") == 2 and "An itchy rash on both forearms" in queue
+    assert form_data(world.a.practice)["date_of_birth"] not in queue  # an age band, never the date of birth
     detail = client.get(reverse("intake:detail", kwargs={"submission_id": first.pk})).content.decode()
     assert "Noor Haddad" in detail and "An itchy rash on both forearms" in detail
     assert client.get(reverse("intake:photo", kwargs={"submission_id": first.pk, "photo_id": _photo_id(first)}))["Content-Type"] == "image/png"

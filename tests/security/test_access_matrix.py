@@ -121,6 +121,9 @@ REFUSED_BY_THE_DOOR: dict[str, set[Role]] = {
     "records:document-download": {Role.FRONT_DESK, Role.BILLING},
     "records:photo-view": {Role.FRONT_DESK, Role.BILLING},
     "records:photo-image": {Role.FRONT_DESK, Role.BILLING},
+    "records:chart-consultations": {Role.FRONT_DESK, Role.BILLING},
+    # The queue's door: the front desk only where its practice's declaration says so (off here).
+    "intake:queue": {Role.FRONT_DESK, Role.BILLING},
 }
 
 

@@ -34,6 +34,7 @@ HONEYPOTS = {"website"}
 # POST-only routes whose form lives on another page: the fields that form sends.
 POSTED_FROM_ELSEWHERE = {
     "intake:accept": {"merge_into"},
+    "intake:reject": {"message", "text"},
     "accounts:switch-practice": {"practice_id", "next"},
     "consent:collect": {"route"},
     "policy:acknowledge": {"next"},
