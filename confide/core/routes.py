@@ -85,6 +85,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "records:photo-image":             _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "audit:log":                       _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET"),
     "audit:log-export":                _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET", True),
+    # "Who opened this record?": the audit viewer's patient finder (names only; POST, as a search).
+    "records:audit-patient-finder":    _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET POST"),
     "access:break-glass-report":       _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     False, "GET"),
     "policy:notice":                   _p(A.PUBLIC,     None,                        True,  "GET"),
     "policy:notice-version":           _p(A.PUBLIC,     None,                        True,  "GET"),

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from confide.access import policy
 from confide.access.door import open_chart, open_psychotherapy_notes
 from confide.core.purposes import Purpose
-from confide.audit.events import AuditEvent
+from confide.audit.events import AuditEvent, event_label
 from confide.audit.reports import patient_access_report
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, NotFound
@@ -439,20 +439,6 @@ def may_upload(actor: StaffActor, kind: str) -> bool:
 
 
 # --- privacy: who opened this record ----------------------------------------------------------------
-EVENT_LABELS = {
-    AuditEvent.CHART_OPENED.value: "Opened the chart",
-    AuditEvent.CHART_CHANGED.value: "Changed the record",
-    AuditEvent.PATIENT_CREATED.value: "Registered the patient",
-    AuditEvent.NOTE_CREATED.value: "Started a note",
-    AuditEvent.NOTE_UPDATED.value: "Edited a draft note",
-    AuditEvent.NOTE_SIGNED.value: "Signed a note",
-    AuditEvent.NOTE_ADDENDUM_SIGNED.value: "Signed an addendum",
-    AuditEvent.FILE_ADDED.value: "Added a file",
-    AuditEvent.ACCESS_DENIED.value: "Was refused access",
-    AuditEvent.BREAK_GLASS.value: "Broke the glass",
-    AuditEvent.SUBJECT_SHREDDED.value: "Erased the record",
-    AuditEvent.SUBJECT_KEY_ROTATED.value: "Rotated the record's key",
-}
 
 
 @dataclass(frozen=True)
@@ -497,7 +483,7 @@ def get_privacy(actor: StaffActor, patient_id, *, request=None) -> Privacy:
             who = row.actor_kind
         rows.append(AccessItem(
             when=row.when, who=who, role=ROLE_LABELS.get(row.actor_role, row.actor_role), purpose=row.purpose, event=row.event,
-            event_label=EVENT_LABELS.get(row.event, row.event), categories=row.categories,
+            event_label=event_label(row.event), categories=row.categories,
             refused=row.event == AuditEvent.ACCESS_DENIED.value,
         ))  # fmt: skip
     return Privacy(header=header, rows=rows)

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from confide.records import views
+from confide.records import audit_views, views
 
 app_name = "records"
 P = "patients/<uuid:patient_id>"
 urlpatterns = [
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_new, name="patient-new"),
+    path("audit/patients/", audit_views.audit_patient_finder, name="audit-patient-finder"),
     # the chart's tabs
     path(f"{P}/", views.chart_overview, name="chart"),
     path(f"{P}/clinical/", views.chart_clinical, name="chart-clinical"),
