@@ -726,6 +726,9 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
 
 
 # --- psychotherapy notes: a door of their own --------------------------------------------------
+# What a page of psychotherapy notes shows besides them: who the patient is (its header).
+PSYCHOTHERAPY_HEADER = frozenset({policy.NAME, policy.DOB})
+
 @dataclass
 class PsychotherapyChart:
     """An open door to one patient's psychotherapy notes *by this author*: `.notes` holds them
@@ -739,7 +742,7 @@ class PsychotherapyChart:
 
 
 @contextmanager
-def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[PsychotherapyChart]:
+def open_psychotherapy_notes(actor, patient_id, *, request=None, with_header: bool = False) -> Iterator[PsychotherapyChart]:
     """HIPAA keeps psychotherapy notes apart: only the clinician who writes them reads them.
 
     Checks the actor (a staff member whose role writes them: `policy.PSYCHOTHERAPY_AUTHOR_ROLES`),
@@ -748,14 +751,20 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[Psy
     itself picks the rows — writes one `records:chart:opened` entry (category
     health.psychotherapy_notes, resource ids of the notes) and opens an allowance for that
     category bound to this patient. No break-the-glass, no other role, no other author's notes:
-    those are for a disclosure with the patient's specific authorization (the export, later)."""
+    those are for a disclosure with the patient's specific authorization (the export, later).
+
+    `with_header=True`: the same opening also grants the patient's name and date of birth (the
+    page's header), so a page of psychotherapy notes is ONE opening, not a chart opening plus
+    this one. The entry then lists those categories too; like every entry about psychotherapy
+    notes it is its author's alone on screen (audit/reports.py)."""
     PsychotherapyNote = apps.get_model(PSYCHOTHERAPY_NOTE_MODEL)
 
+    granted = frozenset({policy.PSYCHOTHERAPY_NOTES}) | (PSYCHOTHERAPY_HEADER if with_header else frozenset())
     attempt = _Attempt.start(actor, request)
     _check_actor(attempt)
     with acting_in_practice(attempt):
         attempt.purpose = Purpose.TREATMENT.value
-        attempt.categories = frozenset({policy.PSYCHOTHERAPY_NOTES})
+        attempt.categories = granted
         if not isinstance(actor, StaffActor):
             raise attempt.refuse("psychotherapy_notes_author_only", "psychotherapy notes are opened only by their author")
         role = _check_membership(attempt)
@@ -763,6 +772,8 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[Psy
         _check_restrictions(attempt, patient, Purpose.TREATMENT)
         if role not in policy.PSYCHOTHERAPY_AUTHOR_ROLES:
             raise attempt.refuse("psychotherapy_notes_author_only", "only a treating clinician writes and reads psychotherapy notes")
+        if not granted - {policy.PSYCHOTHERAPY_NOTES} <= policy.categories_for(role, Purpose.TREATMENT):
+            raise attempt.refuse("category_not_granted", "this role may not see the patient's name for treatment")
         notes = list(PsychotherapyNote.objects.filter(patient_id=patient.pk, author_id=actor.user_id).order_by("-created_at"))
         entry = record(
             AuditEvent.CHART_OPENED,
@@ -771,11 +782,11 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[Psy
             purpose=Purpose.TREATMENT.value,
             subject_id=patient.pk,
             resource_ids=[n.pk for n in notes],
-            categories={policy.PSYCHOTHERAPY_NOTES},
+            categories=granted,
             request=request,
         )
         chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
-        with transaction.atomic(), allow({policy.PSYCHOTHERAPY_NOTES}, subjects={patient.pk}):
+        with transaction.atomic(), allow(granted, subjects={patient.pk}):
             yield chart
 
 

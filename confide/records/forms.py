@@ -451,3 +451,25 @@ class UploadForm(ChartForm):
         if upload is not None and upload.size > limit:
             raise forms.ValidationError(f"The file is larger than the {_megabytes(limit)} limit.")
         return upload
+
+
+# --- break-the-glass -------------------------------------------------------------------------------------
+class BreakGlassForm(ChartForm):
+    """The reason a clinician types to open a tab beyond their normal access (the door checks
+    it again: length, the text rule). The tab is one of those the offer was made for."""
+
+    tab = forms.ChoiceField(choices=[], widget=forms.HiddenInput,
+                            error_messages={"required": "Choose the part of the chart to open.",
+                                            "invalid_choice": "Choose the part of the chart to open."})
+    reason = forms.CharField(
+        label="Why you need this chart now", min_length=10, max_length=2000, validators=[multi_line],
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Say why, in your own words (10 to 2,000 characters). The privacy officer is told at once and reads it.",
+        error_messages={"required": "Say why you need this chart now.",
+                        "min_length": "Say why in at least 10 characters.",
+                        "max_length": "The reason is limited to 2,000 characters."},
+    )  # fmt: skip
+
+    def __init__(self, *args, tabs: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tab"].choices = tabs

@@ -500,6 +500,8 @@ def _summaries(actor: StaffActor, patient_ids: list, request) -> list[PatientSum
 def list_patient_summaries(actor: StaffActor, query: str = "", *, request=None) -> list[PatientSummary]:
     """The patient list: purpose operations (finding a patient in the practice's register),
     identity and contact only, one `records:patients:listed` audit entry for the whole list."""
+    if not actor.has(Perm.CONTACT_READ):  # the register is for those who look patients up (not the audit finder)
+        raise Forbidden(Perm.CONTACT_READ)
     patient_ids = search_patient_ids(actor, query)
     return sorted(_summaries(actor, patient_ids, request), key=lambda row: row.display_name.casefold())
 

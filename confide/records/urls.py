@@ -12,6 +12,8 @@ urlpatterns = [
     path(f"{P}/", views.chart_overview, name="chart"),
     path(f"{P}/clinical/", views.chart_clinical, name="chart-clinical"),
     path(f"{P}/notes/", views.chart_notes, name="chart-notes"),
+    path(f"{P}/psychotherapy/", views.chart_psychotherapy, name="chart-psychotherapy"),
+    path(f"{P}/break-glass/", views.chart_break_glass, name="chart-break-glass"),
     path(f"{P}/documents/", views.chart_documents, name="chart-documents"),
     path(f"{P}/privacy/", views.chart_privacy, name="chart-privacy"),
     # editing the record

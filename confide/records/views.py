@@ -18,11 +18,13 @@ from django.urls import reverse
 
 from confide.core.purposes import Purpose
 from confide.core.decorators import route
-from confide.core.errors import InvalidInput, NothingChanged
+from confide.access.errors import AccessRefused
+from confide.core.errors import Forbidden, InvalidInput, NothingChanged
 from confide.records import chart, files, notes, services
 from confide.records.forms import (
     STRUCTURED_INPUTS,
     AllergyForm,
+    BreakGlassForm,
     ConditionForm,
     HealthBackgroundForm,
     InsuranceForm,
@@ -91,59 +93,118 @@ def patient_new(request: HttpRequest) -> HttpResponse:
 # --- the chart's tabs ---------------------------------------------------------------------------
 def _chart_page(request: HttpRequest, template: str, tab: str, header, status: int = 200, **context) -> HttpResponse:
     context.update(
-        header=header, tabs=chart.visible_tabs(request.actor), active_tab=chart.TABS[tab], can=chart.abilities(request.actor)
+        header=header, tabs=chart.visible_tabs(request.actor), active_tab=chart.tab_named(tab), can=chart.abilities(request.actor)
     )
     return render(request, template, context, status=status)
 
 
+def _overview_page(request, patient_id, reason=None) -> HttpResponse:
+    overview = chart.get_overview(request.actor, patient_id, request=request, break_glass_reason=reason)
+    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview, break_glass=reason)
+
+
 @route("records:chart")
 def chart_overview(request: HttpRequest, patient_id) -> HttpResponse:
-    overview = chart.get_overview(request.actor, patient_id, request=request)
-    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview)
+    return _or_break_glass(request, patient_id, "overview", _overview_page)
 
 
-def _clinical_page(request, patient_id, status: int = 200, **forms) -> HttpResponse:
-    data = chart.get_clinical(request.actor, patient_id, request=request)
+def _clinical_page(request, patient_id, status: int = 200, reason=None, **forms) -> HttpResponse:
+    data = chart.get_clinical(request.actor, patient_id, request=request, break_glass_reason=reason)
     forms.setdefault("medication_form", MedicationForm())
     forms.setdefault("allergy_form", AllergyForm())
     forms.setdefault("condition_form", ConditionForm())
     status_form = forms.pop("status_form", None)
     return _chart_page(
         request, "records/chart/clinical.html", "clinical", data.header, status=status, clinical=data,
-        status_changes=services.ITEM_STATUS_CHANGES, status_form=status_form, **forms,
+        status_changes=services.ITEM_STATUS_CHANGES, status_form=status_form, break_glass=reason, **forms,
     )  # fmt: skip
 
 
 @route("records:chart-clinical")
 def chart_clinical(request: HttpRequest, patient_id) -> HttpResponse:
-    return _clinical_page(request, patient_id)
+    return _or_break_glass(request, patient_id, "clinical", _clinical_page)
 
 
-def _notes_page(request, patient_id, status: int = 200, psychotherapy_form=None) -> HttpResponse:
-    data = chart.get_notes(request.actor, patient_id, request=request)
-    return _chart_page(
-        request, "records/chart/notes.html", "notes", data.header, status=status, notes=data,
-        psychotherapy_form=psychotherapy_form or TextForm(label="New psychotherapy note", prefix="psychotherapy"),
-    )  # fmt: skip
+def _notes_page(request, patient_id, reason=None) -> HttpResponse:
+    data = chart.get_notes(request.actor, patient_id, request=request, break_glass_reason=reason)
+    return _chart_page(request, "records/chart/notes.html", "notes", data.header, notes=data, break_glass=reason)
 
 
 @route("records:chart-notes")
 def chart_notes(request: HttpRequest, patient_id) -> HttpResponse:
-    return _notes_page(request, patient_id)
+    return _or_break_glass(request, patient_id, "notes", _notes_page)
 
 
-def _documents_page(request, patient_id, status: int = 200, form=None) -> HttpResponse:
-    data = chart.get_documents(request.actor, patient_id, request=request)
+def _psychotherapy_page(request, patient_id, status: int = 200, psychotherapy_form=None) -> HttpResponse:
+    data = chart.get_psychotherapy(request.actor, patient_id, request=request)
+    return _chart_page(
+        request, "records/chart/psychotherapy.html", "psychotherapy", data.header, status=status, psychotherapy=data,
+        psychotherapy_form=psychotherapy_form or TextForm(label="New psychotherapy note", prefix="psychotherapy"),
+    )  # fmt: skip
+
+
+@route("records:chart-psychotherapy")
+def chart_psychotherapy(request: HttpRequest, patient_id) -> HttpResponse:
+    return _psychotherapy_page(request, patient_id)
+
+
+def _documents_page(request, patient_id, status: int = 200, form=None, reason=None) -> HttpResponse:
+    data = chart.get_documents(request.actor, patient_id, request=request, break_glass_reason=reason)
     kinds = [(k, label) for k, label in data.kinds if chart.may_upload(request.actor, k)]
     return _chart_page(
         request, "records/chart/documents.html", "documents", data.header, status=status, documents=data,
-        upload_form=form or UploadForm(kinds=kinds), upload_kinds=kinds,
+        upload_form=form or UploadForm(kinds=kinds), upload_kinds=kinds, break_glass=reason,
     )  # fmt: skip
 
 
 @route("records:chart-documents")
 def chart_documents(request: HttpRequest, patient_id) -> HttpResponse:
-    return _documents_page(request, patient_id)
+    return _or_break_glass(request, patient_id, "documents", _documents_page)
+
+
+# --- break-the-glass (issue 12 item 6) ----------------------------------------------------------------
+# A tab the door refuses, for a role that may break the glass for it, answers 403 with the offer:
+# a typed reason, a warning that the privacy officer is told. Posting it opens that tab once,
+# flagged, with the reason kept encrypted and the privacy officer e-mailed (access/door.py).
+BREAK_GLASS_PAGES = {"overview": _overview_page, "clinical": _clinical_page, "notes": _notes_page, "documents": _documents_page}
+
+
+def _break_glass_tabs(request) -> list[tuple[str, str]]:
+    return [(name, chart.TABS[name].label) for name in BREAK_GLASS_PAGES if chart.break_glass_offered(request.actor, chart.TABS[name])]
+
+
+def _break_glass_offer(request, patient_id, form, status: int) -> HttpResponse:
+    tab = chart.TABS.get(form["tab"].value() or "")
+    context = {"form": form, "patient_id": patient_id, "tab": tab}
+    return render(request, "records/chart/break_glass.html", context, status=status)
+
+
+def _or_break_glass(request: HttpRequest, patient_id, tab: str, page) -> HttpResponse:
+    try:
+        return page(request, patient_id)
+    except AccessRefused:
+        if not chart.break_glass_offered(request.actor, chart.TABS[tab]):
+            raise
+        form = BreakGlassForm(initial={"tab": tab}, tabs=_break_glass_tabs(request))
+        return _break_glass_offer(request, patient_id, form, status=403)
+
+
+@route("records:chart-break-glass")
+def chart_break_glass(request: HttpRequest, patient_id) -> HttpResponse:
+    tabs = _break_glass_tabs(request)
+    if not tabs:
+        raise Forbidden("break-the-glass is not offered to this role")
+    form = BreakGlassForm(request.POST, tabs=tabs)
+    if not form.is_valid():
+        return _break_glass_offer(request, patient_id, form, status=400)
+    data = form.cleaned_data
+    try:
+        return BREAK_GLASS_PAGES[data["tab"]](request, patient_id, reason=data["reason"])
+    except AccessRefused as exc:  # the door's own check of the reason (its text rule), or a refusal
+        if exc.code not in {"break_glass_reason_too_short", "break_glass_reason_too_long", "break_glass_reason_invalid"}:
+            raise
+        form.add_error("reason", str(exc).capitalize() + ".")
+        return _break_glass_offer(request, patient_id, form, status=400)
 
 
 @route("records:chart-privacy")
@@ -310,6 +371,10 @@ def _notes_url(patient_id, anchor: str = "") -> str:
     return reverse("records:chart-notes", kwargs={"patient_id": patient_id}) + (f"#{anchor}" if anchor else "")
 
 
+def _psychotherapy_url(patient_id, anchor: str = "") -> str:
+    return reverse("records:chart-psychotherapy", kwargs={"patient_id": patient_id}) + (f"#{anchor}" if anchor else "")
+
+
 def _message_page(request: HttpRequest, header, title: str, message: str, back: str, status: int = 400) -> HttpResponse:
     return render(request, "records/message.html", {"header": header, "title": title, "message": message, "back": back}, status=status)
 
@@ -419,14 +484,14 @@ def psychotherapy_new(request: HttpRequest, patient_id) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Psychotherapy note saved as a draft. Only you can see it.")
-            return redirect(_notes_url(patient_id, f"psychotherapy-{note.pk}"))
-    return _notes_page(request, patient_id, status=400, psychotherapy_form=form)
+            return redirect(_psychotherapy_url(patient_id, f"psychotherapy-{note.pk}"))
+    return _psychotherapy_page(request, patient_id, status=400, psychotherapy_form=form)
 
 
 @route("records:psychotherapy-sign")
 def psychotherapy_sign(request: HttpRequest, patient_id, psychotherapy_note_id) -> HttpResponse:
     header, note = chart.get_psychotherapy_note(request.actor, patient_id, psychotherapy_note_id, request=request)
-    back = _notes_url(patient_id, f"psychotherapy-{note['id']}")
+    back = _psychotherapy_url(patient_id, f"psychotherapy-{note['id']}")
     if note["status"] != "draft":
         return _message_page(request, header, "Sign psychotherapy note", "This note is already signed.", back)
     form = SignForm(_posted(request))
@@ -447,7 +512,7 @@ def psychotherapy_sign(request: HttpRequest, patient_id, psychotherapy_note_id) 
 @route("records:psychotherapy-addendum")
 def psychotherapy_addendum(request: HttpRequest, patient_id, psychotherapy_note_id) -> HttpResponse:
     header, note = chart.get_psychotherapy_note(request.actor, patient_id, psychotherapy_note_id, request=request)
-    back = _notes_url(patient_id, f"psychotherapy-{note['id']}")
+    back = _psychotherapy_url(patient_id, f"psychotherapy-{note['id']}")
     if note["status"] == "draft":
         return _message_page(request, header, "Addendum", "A draft is signed first: addenda are for signed notes.", back)
     form = TextForm(_posted(request), label="Addendum")

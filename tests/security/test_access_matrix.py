@@ -90,6 +90,8 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "records:psychotherapy-sign": lambda: {"confirm": "yes"},
         "records:psychotherapy-addendum": lambda: {"text": "Route matrix addendum."},
         "records:file-upload": lambda: {"kind": "document", "title": "Route matrix", "file": pdf_upload()},
+        "records:audit-patient-finder": lambda: {"q": "Route Matrix"},  # a search: finds nobody, writes nothing
+        "records:chart-break-glass": lambda: {"tab": "notes", "reason": "Route matrix: an emergency reason."},
     }
     return bodies[name]() if name in bodies else {}
 
