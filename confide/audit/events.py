@@ -50,6 +50,7 @@ class AuditEvent(StrEnum):
     CHART_EXPORTED = "records:chart:exported"  # a portable copy left the door (RTS2); detail: resource counts
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"
+    BREAK_GLASS_REVIEWED = "access:break-glass:reviewed"  # the privacy officer marked a flagged opening reviewed; resource_ids: its entry
     # policy
     POLICY_PUBLISHED = "policy:version:published"
     POLICY_EGRESS_ALLOWED = "policy:egress:allowed"
@@ -105,6 +106,7 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.CHART_EXPORTED: "Exported a patient's copy",
     AuditEvent.ACCESS_DENIED: "Was refused access",
     AuditEvent.BREAK_GLASS: "Broke the glass",
+    AuditEvent.BREAK_GLASS_REVIEWED: "Reviewed a break-the-glass opening",
     AuditEvent.POLICY_PUBLISHED: "Published the privacy policy",
     AuditEvent.POLICY_EGRESS_ALLOWED: "Sent data to a processor",
     AuditEvent.POLICY_EGRESS_REFUSED: "Stopped data going to a processor",

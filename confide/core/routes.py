@@ -92,6 +92,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     # "Who opened this record?": the audit viewer's patient finder (names only; POST, as a search).
     "records:audit-patient-finder":    _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET POST"),
     "access:break-glass-report":       _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     False, "GET"),
+    "access:break-glass-reviewed":     _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     True,  "POST"),
     "policy:notice":                   _p(A.PUBLIC,     None,                        True,  "GET"),
     "policy:notice-version":           _p(A.PUBLIC,     None,                        True,  "GET"),
     "intake:consult":                  _p(A.PUBLIC,     None,                        True,  "GET POST"),
