@@ -364,3 +364,13 @@ __all__ = [
     "declaration_in_force", "declaration_of", "diff", "do_publish_policy", "get_policy_overview", "get_version",
     "latest_version", "list_versions", "preview_policy", "publish_problems", "upcoming_versions", "version_in_force",
 ]  # fmt: skip
+
+
+def register_dashboard_count() -> None:
+    """The dashboard's "policy changes pending": versions published, not yet in force."""
+    from django.urls import reverse
+
+    from confide.core.dashboard import Waiting, register
+
+    register(Waiting("policy-pending", "Policy changes pending", Perm.POLICY_EDIT,
+                     lambda actor: len(upcoming_versions(actor.practice_id)), lambda actor: reverse("policy:settings"), order=40))  # fmt: skip
