@@ -641,6 +641,21 @@ def open_chart(
             yield chart
 
 
+def refuse_break_glass(actor, patient_id, purpose, *, categories: Iterable[str], request=None) -> Exception:
+    """Record a break-the-glass request made where none was offered (the browser path offers it
+    only on a refused tab the rule would open: records/chart.py `break_glass_offered`) as a
+    flagged `access:denied` entry, code `break_glass_not_offered`, and return the error to
+    raise. The usual checks first: another practice's patient is the same NotFound as a missing one."""
+    attempt = _Attempt.start(actor, request, break_glass=True)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        _check_purpose(attempt, purpose)
+        _check_known_categories(attempt, categories)
+        _check_membership(attempt)
+        _load_patient(attempt, patient_id)
+        return attempt.refuse("break_glass_not_offered", "break-the-glass is offered only where a refused page allows it")
+
+
 @contextmanager
 def create_chart(actor, purpose, *, categories: Iterable[str], request=None) -> Iterator[Chart]:
     """The door for a new patient: yields a Chart whose `.patient` is a new, unsaved Patient of

@@ -68,7 +68,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     # The author's own psychotherapy notes: their own door refuses every role that writes none.
     "records:chart-psychotherapy":     _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET"),
     # Break-the-glass from a refused tab: offered (and accepted) only where the door's rule allows it.
-    "records:chart-break-glass":       _p(A.STAFF,      Perm.CHART_READ,             True,  "POST"),
+    "records:chart-break-glass":       _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
     "records:patient-edit":            _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "GET POST"),
     "records:patient-edit-health":     _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),
     "records:patient-edit-insurance":  _p(A.STAFF,      Perm.BILLING_WRITE,          True,  "GET POST"),

@@ -129,6 +129,15 @@ def _open_tab(actor: StaffActor, patient_id, tab: Tab, request, break_glass_reas
     return open_chart(actor, patient_id, purpose, categories=categories, request=request, break_glass_reason=break_glass_reason)
 
 
+def refuse_break_glass(actor: StaffActor, patient_id, *, request=None) -> Exception:
+    """The door's flagged refusal of a break-the-glass request no page offered (to raise)."""
+    from confide.access.door import refuse_break_glass
+
+    if not isinstance(actor, StaffActor):
+        return Forbidden("break-the-glass")
+    return refuse_break_glass(actor, patient_id, CHART_PURPOSE[Role(actor.role)], categories=HEADER, request=request)
+
+
 def break_glass_offered(actor: StaffActor, tab: Tab) -> bool:
     """Whether a refused tab offers break-the-glass: the route admits the role, the door would
     refuse the tab's categories for the role's purpose, and the door's break-the-glass rule

@@ -19,7 +19,7 @@ from django.urls import reverse
 from confide.core.purposes import Purpose
 from confide.core.decorators import route
 from confide.access.errors import AccessRefused
-from confide.core.errors import Forbidden, InvalidInput, NothingChanged
+from confide.core.errors import InvalidInput, NothingChanged
 from confide.records import chart, files, notes, services
 from confide.records.forms import (
     STRUCTURED_INPUTS,
@@ -192,8 +192,8 @@ def _or_break_glass(request: HttpRequest, patient_id, tab: str, page) -> HttpRes
 @route("records:chart-break-glass")
 def chart_break_glass(request: HttpRequest, patient_id) -> HttpResponse:
     tabs = _break_glass_tabs(request)
-    if not tabs:
-        raise Forbidden("break-the-glass is not offered to this role")
+    if not tabs:  # offered nowhere to this role: a flagged refusal on the record, then 403
+        raise chart.refuse_break_glass(request.actor, patient_id, request=request)
     form = BreakGlassForm(request.POST, tabs=tabs)
     if not form.is_valid():
         return _break_glass_offer(request, patient_id, form, status=400)

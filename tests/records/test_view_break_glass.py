@@ -41,12 +41,16 @@ def _last():
     return AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
 
 
-def test_without_a_narrowed_grant_nothing_is_refused_so_nothing_is_offered(signed_in, chart):
+def test_without_a_narrowed_grant_nothing_is_offered_and_a_forced_attempt_is_a_flagged_refusal(signed_in, chart):
     chart.note(Role.CLINICIAN, signed=True)
     client, address = signed_in(Role.CLINICIAN), url(BREAK, chart.patient)
     assert client.get(url(NOTES, chart.patient)).status_code == 200
-    with assert_no_writes():
-        assert client.post(address, {"tab": "notes", "reason": REASON}).status_code == 403
+    last = _last()
+    assert client.post(address, {"tab": "notes", "reason": REASON}).status_code == 403
+    [refused] = _since(last)  # the attempt is on the record, flagged
+    assert (refused.event, refused.reason, refused.flagged) == (AuditEvent.ACCESS_DENIED.value, "break_glass_not_offered", True)
+    with tenant_context(practice_id=chart.patient.practice_id):
+        assert not BreakGlassReason.objects.filter(patient_id=chart.patient.id).exists()
 
 
 def test_front_desk_is_refused_the_notes_with_no_offer(signed_in, chart, narrowed):
