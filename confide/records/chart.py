@@ -39,6 +39,7 @@ from confide.records.notes import SOAP_SECTIONS, check_editable, check_signable,
 # Every chart page names the patient it is about: their name and date of birth (which also
 # tells whether they are a minor). Every tab's opening includes these.
 HEADER = frozenset({policy.NAME, policy.DOB})
+BREAK_GLASS_MINUTES = policy.BREAK_GLASS_MINUTES
 # The age below which a patient is a minor and a parent or guardian acts for them.
 AGE_OF_MAJORITY = 18
 
@@ -120,13 +121,37 @@ def tab_named(name: str) -> Tab:
     return PSYCHOTHERAPY_TAB if name == PSYCHOTHERAPY_TAB.name else TABS[name]
 
 
-def _open_tab(actor: StaffActor, patient_id, tab: Tab, request, break_glass_reason: str | None = None):
+@dataclass(frozen=True)
+class Glass:
+    """How a refused tab is to be opened under break-the-glass: with a newly typed `reason`, or
+    continuing (`continues`: the BreakGlassReason id) an opening of the last BREAK_GLASS_MINUTES."""
+
+    reason: str | None = None
+    continues: uuid.UUID | str | None = None
+
+
+def _open_tab(actor: StaffActor, patient_id, tab: Tab, request, glass: Glass | None = None):
     if not isinstance(actor, StaffActor) or not actor.has(tab.perm):
         raise Forbidden(tab.perm)
     purpose, categories = tab_opening(actor.role, tab)
-    if break_glass_reason is not None and not break_glass_offered(actor, tab):
+    if glass is None:
+        return open_chart(actor, patient_id, purpose, categories=categories, request=request)
+    if not break_glass_offered(actor, tab):
         raise Forbidden(tab.perm)  # only where the offer is made: the door would refuse it anyway
-    return open_chart(actor, patient_id, purpose, categories=categories, request=request, break_glass_reason=break_glass_reason)
+    return open_chart(
+        actor, patient_id, purpose, categories=categories, request=request,
+        break_glass_reason=glass.reason, break_glass_continues=glass.continues,
+    )  # fmt: skip
+
+
+def break_glass_opening_id(actor: StaffActor, patient_id):
+    """The actor's latest break-the-glass opening of this patient (the id a later page continues)."""
+    from confide.access.models import BreakGlassReason
+
+    return (
+        BreakGlassReason.objects.filter(patient_id=patient_id, opened_by_id=actor.user_id)
+        .order_by("-created_at").values_list("pk", flat=True).first()
+    )  # fmt: skip
 
 
 def refuse_break_glass(actor: StaffActor, patient_id, *, request=None) -> Exception:
@@ -229,13 +254,13 @@ def _values(patient: Patient, names, categories) -> dict:
     return {name: getattr(patient, name) for name in names if category_of(name) in categories}
 
 
-def get_overview(actor: StaffActor, patient_id, *, request=None, break_glass_reason: str | None = None) -> Overview:
+def get_overview(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Overview:
     """Identity and contact as the role's grant allows, and insurance where the role's purpose
     covers it (billing, in its payment opening): ONE opening per page. The owner, whose
     treatment grant holds nothing financial, sees insurance on its own page (the insurance
     form, a payment opening) — `insurance_elsewhere` says so."""
     tab = TABS["overview"]
-    with _open_tab(actor, patient_id, tab, request, break_glass_reason) as chart:
+    with _open_tab(actor, patient_id, tab, request, glass) as chart:
         patient = chart.patient
         header = _header(patient)
         values = _values(patient, REGISTRATION_FIELDS, chart.categories)
@@ -293,8 +318,8 @@ def _typed(patient: Patient, name: str) -> ClinicalList:
                         markable=ITEM_STATUS_CHANGES[name], versions=versions)  # fmt: skip
 
 
-def get_clinical(actor: StaffActor, patient_id, *, request=None, break_glass_reason: str | None = None) -> Clinical:
-    with _open_tab(actor, patient_id, TABS["clinical"], request, break_glass_reason) as chart:
+def get_clinical(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Clinical:
+    with _open_tab(actor, patient_id, TABS["clinical"], request, glass) as chart:
         patient = chart.patient
         return Clinical(
             header=_header(patient),
@@ -395,10 +420,10 @@ def writes_psychotherapy_notes(actor: StaffActor) -> bool:
     return actor.role in policy.PSYCHOTHERAPY_AUTHOR_ROLES and actor.has(Perm.CHART_WRITE)
 
 
-def get_notes(actor: StaffActor, patient_id, *, request=None, break_glass_reason: str | None = None) -> Notes:
+def get_notes(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Notes:
     """Progress notes newest first with their addenda: one opening. (The actor's own
     psychotherapy notes are the psychotherapy tab's, `get_psychotherapy`: one opening too.)"""
-    with _open_tab(actor, patient_id, TABS["notes"], request, break_glass_reason) as chart:
+    with _open_tab(actor, patient_id, TABS["notes"], request, glass) as chart:
         header = _header(chart.patient)
         notes = list(ProgressNote.objects.filter(patient_id=chart.patient.pk).order_by("-created_at", "-id"))
         addenda = list(Addendum.objects.filter(patient_id=chart.patient.pk).order_by("created_at", "id"))
@@ -467,8 +492,8 @@ def _file_items(kind: str, rows) -> list[FileItem]:
     ]  # fmt: skip
 
 
-def get_documents(actor: StaffActor, patient_id, *, request=None, break_glass_reason: str | None = None) -> Documents:
-    with _open_tab(actor, patient_id, TABS["documents"], request, break_glass_reason) as chart:
+def get_documents(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Documents:
+    with _open_tab(actor, patient_id, TABS["documents"], request, glass) as chart:
         pk = chart.patient.pk
         documents = _file_items("document", KINDS["document"].objects.filter(patient_id=pk).order_by("-created_at", "-id"))
         photos = None

@@ -93,14 +93,15 @@ def patient_new(request: HttpRequest) -> HttpResponse:
 # --- the chart's tabs ---------------------------------------------------------------------------
 def _chart_page(request: HttpRequest, template: str, tab: str, header, status: int = 200, **context) -> HttpResponse:
     context.update(
-        header=header, tabs=chart.visible_tabs(request.actor), active_tab=chart.tab_named(tab), can=chart.abilities(request.actor)
+        header=header, tabs=chart.visible_tabs(request.actor), active_tab=chart.tab_named(tab), can=chart.abilities(request.actor),
+        break_glass_minutes=chart.BREAK_GLASS_MINUTES,
     )
     return render(request, template, context, status=status)
 
 
-def _overview_page(request, patient_id, reason=None) -> HttpResponse:
-    overview = chart.get_overview(request.actor, patient_id, request=request, break_glass_reason=reason)
-    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview, break_glass=reason)
+def _overview_page(request, patient_id, glass=None) -> HttpResponse:
+    overview = chart.get_overview(request.actor, patient_id, request=request, glass=glass)
+    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview, break_glass=glass)
 
 
 @route("records:chart")
@@ -108,15 +109,15 @@ def chart_overview(request: HttpRequest, patient_id) -> HttpResponse:
     return _or_break_glass(request, patient_id, "overview", _overview_page)
 
 
-def _clinical_page(request, patient_id, status: int = 200, reason=None, **forms) -> HttpResponse:
-    data = chart.get_clinical(request.actor, patient_id, request=request, break_glass_reason=reason)
+def _clinical_page(request, patient_id, status: int = 200, glass=None, **forms) -> HttpResponse:
+    data = chart.get_clinical(request.actor, patient_id, request=request, glass=glass)
     forms.setdefault("medication_form", MedicationForm())
     forms.setdefault("allergy_form", AllergyForm())
     forms.setdefault("condition_form", ConditionForm())
     status_form = forms.pop("status_form", None)
     return _chart_page(
         request, "records/chart/clinical.html", "clinical", data.header, status=status, clinical=data,
-        status_changes=services.ITEM_STATUS_CHANGES, status_form=status_form, break_glass=reason, **forms,
+        status_changes=services.ITEM_STATUS_CHANGES, status_form=status_form, break_glass=glass, **forms,
     )  # fmt: skip
 
 
@@ -125,9 +126,9 @@ def chart_clinical(request: HttpRequest, patient_id) -> HttpResponse:
     return _or_break_glass(request, patient_id, "clinical", _clinical_page)
 
 
-def _notes_page(request, patient_id, reason=None) -> HttpResponse:
-    data = chart.get_notes(request.actor, patient_id, request=request, break_glass_reason=reason)
-    return _chart_page(request, "records/chart/notes.html", "notes", data.header, notes=data, break_glass=reason)
+def _notes_page(request, patient_id, glass=None) -> HttpResponse:
+    data = chart.get_notes(request.actor, patient_id, request=request, glass=glass)
+    return _chart_page(request, "records/chart/notes.html", "notes", data.header, notes=data, break_glass=glass)
 
 
 @route("records:chart-notes")
@@ -148,12 +149,12 @@ def chart_psychotherapy(request: HttpRequest, patient_id) -> HttpResponse:
     return _psychotherapy_page(request, patient_id)
 
 
-def _documents_page(request, patient_id, status: int = 200, form=None, reason=None) -> HttpResponse:
-    data = chart.get_documents(request.actor, patient_id, request=request, break_glass_reason=reason)
+def _documents_page(request, patient_id, status: int = 200, form=None, glass=None) -> HttpResponse:
+    data = chart.get_documents(request.actor, patient_id, request=request, glass=glass)
     kinds = [(k, label) for k, label in data.kinds if chart.may_upload(request.actor, k)]
     return _chart_page(
         request, "records/chart/documents.html", "documents", data.header, status=status, documents=data,
-        upload_form=form or UploadForm(kinds=kinds), upload_kinds=kinds, break_glass=reason,
+        upload_form=form or UploadForm(kinds=kinds), upload_kinds=kinds, break_glass=glass,
     )  # fmt: skip
 
 
@@ -175,18 +176,40 @@ def _break_glass_tabs(request) -> list[tuple[str, str]]:
 
 def _break_glass_offer(request, patient_id, form, status: int) -> HttpResponse:
     tab = chart.TABS.get(form["tab"].value() or "")
-    context = {"form": form, "patient_id": patient_id, "tab": tab}
+    context = {"form": form, "patient_id": patient_id, "tab": tab, "break_glass_minutes": chart.BREAK_GLASS_MINUTES}
     return render(request, "records/chart/break_glass.html", context, status=status)
 
 
+# Within the allowed time (policy.BREAK_GLASS_MINUTES) the refused tabs of the patient open
+# again without a new reason: the session keeps the opening's id (an id, never the reason), the
+# door checks its owner, patient and age, and writes a flagged entry naming it.
+SESSION_BREAK_GLASS = "confide_break_glass"
+
+
+def _continuing(request, patient_id):
+    return request.session.get(SESSION_BREAK_GLASS, {}).get(str(patient_id))
+
+
 def _or_break_glass(request: HttpRequest, patient_id, tab: str, page) -> HttpResponse:
-    try:
-        return page(request, patient_id)
-    except AccessRefused:
-        if not chart.break_glass_offered(request.actor, chart.TABS[tab]):
-            raise
-        form = BreakGlassForm(initial={"tab": tab}, tabs=_break_glass_tabs(request))
-        return _break_glass_offer(request, patient_id, form, status=403)
+    """The tab; or, where the door refuses it and the role may break the glass for it, the tab
+    under a break-the-glass of the allowed time, else the offer. One door opening per load."""
+    offered = chart.break_glass_offered(request.actor, chart.TABS[tab])
+    continues = _continuing(request, patient_id) if offered else None
+    if continues:
+        try:
+            return page(request, patient_id, glass=chart.Glass(continues=continues))
+        except AccessRefused as exc:  # the time is up (a refusal on the record): ask again
+            if exc.code != "break_glass_expired":
+                raise
+            request.session[SESSION_BREAK_GLASS] = {k: v for k, v in request.session[SESSION_BREAK_GLASS].items() if k != str(patient_id)}
+    else:
+        try:
+            return page(request, patient_id)
+        except AccessRefused:
+            if not offered:
+                raise
+    form = BreakGlassForm(initial={"tab": tab}, tabs=_break_glass_tabs(request))
+    return _break_glass_offer(request, patient_id, form, status=403)
 
 
 @route("records:chart-break-glass")
@@ -199,12 +222,15 @@ def chart_break_glass(request: HttpRequest, patient_id) -> HttpResponse:
         return _break_glass_offer(request, patient_id, form, status=400)
     data = form.cleaned_data
     try:
-        return BREAK_GLASS_PAGES[data["tab"]](request, patient_id, reason=data["reason"])
+        response = BREAK_GLASS_PAGES[data["tab"]](request, patient_id, glass=chart.Glass(reason=data["reason"]))
     except AccessRefused as exc:  # the door's own check of the reason (its text rule), or a refusal
         if exc.code not in {"break_glass_reason_too_short", "break_glass_reason_too_long", "break_glass_reason_invalid"}:
             raise
         form.add_error("reason", str(exc).capitalize() + ".")
         return _break_glass_offer(request, patient_id, form, status=400)
+    opening = chart.break_glass_opening_id(request.actor, patient_id)
+    request.session[SESSION_BREAK_GLASS] = {**request.session.get(SESSION_BREAK_GLASS, {}), str(patient_id): str(opening)}
+    return response
 
 
 @route("records:chart-privacy")

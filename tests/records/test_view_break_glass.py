@@ -1,6 +1,7 @@
 """Break-the-glass in the browser (issue 12 item 6): where the door refuses a tab to a role that
 may break the glass for it, the 403 offers it (a typed reason, the warning that the privacy
-officer is told); posting a valid reason opens that tab once, flagged, with the reason stored
+officer is told); posting a valid reason opens that tab, flagged (and the patient's refused tabs for the allowed
+time after, each flagged, naming the first), with the reason stored
 encrypted and the privacy officer e-mailed; a bad reason is a 400 and nothing is written.
 
 Today no role is ever refused a tab it could break the glass for (the clinician's treatment
@@ -66,7 +67,7 @@ def test_a_refused_tab_offers_break_the_glass_with_the_warning(signed_in, chart,
     assert 'name="tab" value="notes"' in body and "Marisol" not in body  # the refused page names no patient
 
 
-def test_breaking_the_glass_opens_the_tab_once_flagged_and_tells_the_privacy_officer(
+def test_breaking_the_glass_opens_the_tab_flagged_tells_the_privacy_officer_and_lasts_the_allowed_time(
     signed_in, world, chart, narrowed, django_capture_on_commit_callbacks
 ):
     chart.note(Role.OWNER, signed=True)
@@ -84,8 +85,37 @@ def test_breaking_the_glass_opens_the_tab_once_flagged_and_tells_the_privacy_off
         assert BreakGlassReason.objects.get(audit_entry_id=opened.id).opened_by_id == world.a.user(Role.CLINICIAN).pk
     [message] = mail.outbox
     assert world.a.user(Role.PRIVACY_OFFICER).email in message.to and REASON not in message.body
-    # once: the next load of the tab is refused again, with the offer
-    assert client.get(url(NOTES, chart.patient)).status_code == 403
+    # for the allowed time the refused tab opens again without a new reason, flagged, naming the first opening
+    last = _last()
+    again = client.get(url(NOTES, chart.patient))
+    assert again.status_code == 200 and b'data-testid="broke-the-glass"' in again.content
+    [continued] = _since(last)
+    assert (continued.flagged, continued.reason, continued.detail) == (True, "break-glass", {"break_glass": True, "continues": opened.id})
+    assert len(mail.outbox) == 1  # no second notice: the first opening's reason covers it
+    with tenant_context(practice_id=world.a.practice.id):
+        assert BreakGlassReason.objects.count() == 1
+
+
+def test_after_the_allowed_time_a_reason_is_asked_again(signed_in, chart, narrowed):
+    import datetime
+
+    from django.utils import timezone
+
+    client = signed_in(Role.CLINICIAN)
+    assert client.post(url(BREAK, chart.patient), {"tab": "notes", "reason": REASON}).status_code == 200
+    with tenant_context(practice_id=chart.patient.practice_id):  # the opening, made longer ago than the allowed time
+        BreakGlassReason.objects.update(created_at=timezone.now() - datetime.timedelta(minutes=policy.BREAK_GLASS_MINUTES + 1))
+    last = _last()
+    response = client.get(url(NOTES, chart.patient))
+    assert response.status_code == 403 and b"break-glass-submit" in response.content
+    assert [(e.event, e.reason, e.flagged) for e in _since(last)] == [(AuditEvent.ACCESS_DENIED.value, "break_glass_expired", True)]
+    assert client.get(url(NOTES, chart.patient)).status_code == 403  # and asked again after that
+
+
+def test_another_clinicians_opening_does_not_carry_over(signed_in, chart, narrowed, colleague_client):
+    first = signed_in(Role.CLINICIAN)
+    assert first.post(url(BREAK, chart.patient), {"tab": "notes", "reason": REASON}).status_code == 200
+    assert colleague_client.get(url(NOTES, chart.patient)).status_code == 403
 
 
 @pytest.mark.parametrize(("reason", "message"), [
