@@ -62,6 +62,7 @@ and consultations by their labels — never by importing the package above it.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
@@ -73,6 +74,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from confide.access import locks, policy
 from confide.access.errors import AccessRefused
@@ -415,6 +417,44 @@ def _check_grant(
     return wanted, reason
 
 
+# The glass_reason of an opening that continues an earlier break-the-glass within its time.
+CONTINUED = object()
+
+
+def _check_continuation(
+    attempt: _Attempt, role: Role | None, purpose: Purpose, wanted: frozenset[str], patient, continues
+) -> tuple[frozenset[str], object | None]:
+    """A later opening under an earlier break-the-glass of the same patient by the same staff
+    member, within `policy.BREAK_GLASS_MINUTES` of it: the same rule (role, purpose, ceiling,
+    never psychotherapy notes), no new reason asked; the entry is flagged and names the opening
+    it continues. Past the time, or someone else's opening: refused (`break_glass_expired`)."""
+    from confide.access.models import BreakGlassReason
+
+    normal = _normal_grant(attempt, role, purpose)
+    if wanted & policy.AUTHOR_ONLY_CATEGORIES:
+        raise attempt.refuse("psychotherapy_notes_author_only", "psychotherapy notes are opened only by their author, through the notes")
+    if wanted and wanted <= normal:
+        return wanted, None
+    attempt.break_glass = True
+    if not isinstance(attempt.actor, StaffActor) or role not in policy.BREAK_GLASS_ROLES or purpose not in policy.BREAK_GLASS_PURPOSES:
+        raise attempt.refuse("break_glass_not_permitted", "only a clinician may break the glass, for treatment or operations")
+    if not wanted <= policy.BREAK_GLASS_CEILING:
+        raise attempt.refuse("beyond_break_glass", f"break-the-glass never opens {', '.join(sorted(wanted - policy.BREAK_GLASS_CEILING))}")
+    pk = _as_uuid(continues)
+    since = timezone.now() - datetime.timedelta(minutes=policy.BREAK_GLASS_MINUTES)
+    earlier = (
+        BreakGlassReason.objects.filter(pk=pk, patient_id=patient.pk, opened_by_id=attempt.actor.user_id, created_at__gte=since)
+        .values_list("audit_entry_id", flat=True)
+        .first()
+        if pk is not None
+        else None
+    )
+    if earlier is None:
+        raise attempt.refuse("break_glass_expired", "the break-the-glass opening has ended: give a reason again")
+    attempt.detail["continues"] = earlier
+    return wanted, CONTINUED
+
+
 # --- the open chart ---------------------------------------------------------------------------
 class Chart:
     """An open chart: `.patient` decrypts the granted categories while the door is open."""
@@ -564,6 +604,12 @@ def _open(attempt: _Attempt, patient, purpose: Purpose, granted: frozenset[str],
     if not glass_reason:
         entry = record(AuditEvent.CHART_OPENED, **opened)  # atomic by itself
         return Chart(attempt=attempt, patient=patient, purpose=purpose, categories=granted, entry=entry, for_update=for_update)
+    if glass_reason is CONTINUED:  # flagged, naming the opening it continues; its reason and notice were that one's
+        detail = {"break_glass": True, "continues": attempt.detail["continues"]}
+        entry = record(AuditEvent.CHART_OPENED, reason=BREAK_GLASS, flagged=True, detail=detail, **opened)
+        return Chart(
+            attempt=attempt, patient=patient, purpose=purpose, categories=granted, break_glass=True, entry=entry, for_update=for_update
+        )
     with transaction.atomic():  # the flagged entry, the typed reason and the notice: together
         entry = record(AuditEvent.CHART_OPENED, reason=BREAK_GLASS, flagged=True, detail={"break_glass": True}, **opened)
         with allow({policy.BREAK_GLASS_REASON}, subjects={patient.pk}):
@@ -625,6 +671,7 @@ def open_chart(
     *,
     categories: Iterable[str] | None = None,
     break_glass_reason: str | None = None,
+    break_glass_continues=None,
     request=None,
     for_update: bool = False,
 ) -> Iterator[Chart]:
@@ -633,7 +680,8 @@ def open_chart(
     normal grant (flagged, the privacy officer notified). `for_update=True` for a block that
     writes: the patient's row is locked for the block's transaction and changes may be
     recorded; without it the opening only reads."""
-    attempt = _Attempt.start(actor, request, break_glass=break_glass_reason is not None)
+    continuing = break_glass_continues is not None and break_glass_reason is None and categories is not None
+    attempt = _Attempt.start(actor, request, break_glass=break_glass_reason is not None or continuing)
     _check_actor(attempt)
     with acting_in_practice(attempt):
         purpose = _check_purpose(attempt, purpose)
@@ -642,7 +690,10 @@ def open_chart(
         patient = _load_patient(attempt, patient_id)
         _check_restrictions(attempt, patient, purpose)
         _check_consent(attempt, purpose, patient, _consent_categories(attempt, role, purpose, wanted))
-        granted, glass_reason = _check_grant(attempt, role, purpose, wanted, break_glass_reason)
+        if continuing:
+            granted, glass_reason = _check_continuation(attempt, role, purpose, wanted, patient, break_glass_continues)
+        else:
+            granted, glass_reason = _check_grant(attempt, role, purpose, wanted, break_glass_reason)
         if for_update and transaction.get_connection().in_atomic_block:
             # The opening entry below joins the caller's transaction and locks the audit chain
             # head until it commits: the patient's row must be locked before it (access/locks.py).
@@ -650,6 +701,21 @@ def open_chart(
         chart = _open(attempt, patient, purpose, granted, glass_reason, for_update=for_update)
         with _inside(chart):
             yield chart
+
+
+def refuse_break_glass(actor, patient_id, purpose, *, categories: Iterable[str], request=None) -> Exception:
+    """Record a break-the-glass request made where none was offered (the browser path offers it
+    only on a refused tab the rule would open: records/chart.py `break_glass_offered`) as a
+    flagged `access:denied` entry, code `break_glass_not_offered`, and return the error to
+    raise. The usual checks first: another practice's patient is the same NotFound as a missing one."""
+    attempt = _Attempt.start(actor, request, break_glass=True)
+    _check_actor(attempt)
+    with acting_in_practice(attempt):
+        _check_purpose(attempt, purpose)
+        _check_known_categories(attempt, categories)
+        _check_membership(attempt)
+        _load_patient(attempt, patient_id)
+        return attempt.refuse("break_glass_not_offered", "break-the-glass is offered only where a refused page allows it")
 
 
 @contextmanager
@@ -737,6 +803,9 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
 
 
 # --- psychotherapy notes: a door of their own --------------------------------------------------
+# What a page of psychotherapy notes shows besides them: who the patient is (its header).
+PSYCHOTHERAPY_HEADER = frozenset({policy.NAME, policy.DOB})
+
 @dataclass
 class PsychotherapyChart:
     """An open door to one patient's psychotherapy notes *by this author*: `.notes` holds them
@@ -750,7 +819,7 @@ class PsychotherapyChart:
 
 
 @contextmanager
-def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[PsychotherapyChart]:
+def open_psychotherapy_notes(actor, patient_id, *, request=None, with_header: bool = False) -> Iterator[PsychotherapyChart]:
     """HIPAA keeps psychotherapy notes apart: only the clinician who writes them reads them.
 
     Checks the actor (a staff member whose role writes them: `policy.PSYCHOTHERAPY_AUTHOR_ROLES`),
@@ -759,14 +828,20 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[Psy
     itself picks the rows — writes one `records:chart:opened` entry (category
     health.psychotherapy_notes, resource ids of the notes) and opens an allowance for that
     category bound to this patient. No break-the-glass, no other role, no other author's notes:
-    those are for a disclosure with the patient's specific authorization (the export, later)."""
+    those are for a disclosure with the patient's specific authorization (the export, later).
+
+    `with_header=True`: the same opening also grants the patient's name and date of birth (the
+    page's header), so a page of psychotherapy notes is ONE opening, not a chart opening plus
+    this one. The entry then lists those categories too; like every entry about psychotherapy
+    notes it is its author's alone on screen (audit/reports.py)."""
     PsychotherapyNote = apps.get_model(PSYCHOTHERAPY_NOTE_MODEL)
 
+    granted = frozenset({policy.PSYCHOTHERAPY_NOTES}) | (PSYCHOTHERAPY_HEADER if with_header else frozenset())
     attempt = _Attempt.start(actor, request)
     _check_actor(attempt)
     with acting_in_practice(attempt):
         attempt.purpose = Purpose.TREATMENT.value
-        attempt.categories = frozenset({policy.PSYCHOTHERAPY_NOTES})
+        attempt.categories = granted
         if not isinstance(actor, StaffActor):
             raise attempt.refuse("psychotherapy_notes_author_only", "psychotherapy notes are opened only by their author")
         role = _check_membership(attempt)
@@ -774,6 +849,8 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[Psy
         _check_restrictions(attempt, patient, Purpose.TREATMENT)
         if role not in policy.PSYCHOTHERAPY_AUTHOR_ROLES:
             raise attempt.refuse("psychotherapy_notes_author_only", "only a treating clinician writes and reads psychotherapy notes")
+        if not granted - {policy.PSYCHOTHERAPY_NOTES} <= policy.categories_for(role, Purpose.TREATMENT):
+            raise attempt.refuse("category_not_granted", "this role may not see the patient's name for treatment")
         notes = list(PsychotherapyNote.objects.filter(patient_id=patient.pk, author_id=actor.user_id).order_by("-created_at"))
         entry = record(
             AuditEvent.CHART_OPENED,
@@ -782,11 +859,11 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None) -> Iterator[Psy
             purpose=Purpose.TREATMENT.value,
             subject_id=patient.pk,
             resource_ids=[n.pk for n in notes],
-            categories={policy.PSYCHOTHERAPY_NOTES},
+            categories=granted,
             request=request,
         )
         chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
-        with transaction.atomic(), allow({policy.PSYCHOTHERAPY_NOTES}, subjects={patient.pk}):
+        with transaction.atomic(), allow(granted, subjects={patient.pk}):
             yield chart
 
 

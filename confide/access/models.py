@@ -24,6 +24,10 @@ class BreakGlassReason(TenantModel):
     audit_entry = models.OneToOneField("audit.AuditEntry", on_delete=models.PROTECT, related_name="+")
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = EncryptedTextField(category=BREAK_GLASS_REASON, subject_field="patient_id", validators=[multi_line])
+    # The privacy officer's review: who marked the opening reviewed, and when (once: a
+    # conditional UPDATE, services.do_mark_break_glass_reviewed). No PHI.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]

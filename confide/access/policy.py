@@ -141,6 +141,9 @@ BREAK_GLASS_PURPOSES = frozenset({Purpose.TREATMENT, Purpose.OPERATIONS})
 BREAK_GLASS_CEILING = _CLINICAL_CARE
 BREAK_GLASS_REASON_MIN_CHARS = 10
 BREAK_GLASS_REASON_MAX_CHARS = 2000
+# How long one break-the-glass opening lets its clinician go on reading that patient's chart
+# (each page a flagged opening naming the first) before a reason is asked again.
+BREAK_GLASS_MINUTES = 30
 # Who reviews break-the-glass openings (and gets the e-mail): the roles granted the report's
 # permission in the role table, so the report page and the notice cannot disagree.
 BREAK_GLASS_REVIEWERS = frozenset(role for role, perms in ROLE_PERMISSIONS.items() if Perm.BREAK_GLASS_REVIEW in perms)

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from confide.audit import checkpoints
-from confide.audit.events import AuditEvent
+from confide.audit.events import AuditEvent, outcome_of
 from confide.audit.models import GENESIS, AuditEntry, ChainHead
 from confide.audit.scope import chain_scope
 from confide.core.http import client_ip
@@ -111,6 +111,7 @@ def record(
     request=None,
 ) -> AuditEntry:
     event = AuditEvent(event)  # a string outside the enum is refused here
+    outcome = outcome_of(event, outcome)  # a failed sign-in code is never "ok"
     who = as_audit_actor(actor)
     chain = str(practice_id) if practice_id else PLATFORM_CHAIN
     with transaction.atomic(), chain_scope(chain):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from confide.audit.events import AuditEvent
+from confide.audit.events import EVENT_LABELS, AuditEvent
 from confide.audit.reports import LogFilter
 
 _CONTROL = {"class": "form-control form-control-sm"}
@@ -14,8 +14,8 @@ _SELECT = {"class": "form-select form-select-sm"}
 
 class AuditLogFilterForm(forms.Form):
     patient = forms.UUIDField(
-        label="Patient id", required=False,
-        error_messages={"invalid": "Enter a patient id in the form 0f8fad5b-d9cb-469f-a165-70867728950e."},
+        label="Patient", required=False,
+        error_messages={"invalid": "Choose the patient with “Find a patient”, or paste a patient id (0f8fad5b-d9cb-469f-a165-70867728950e)."},
         widget=forms.TextInput(attrs=_CONTROL | {"spellcheck": "false", "autocomplete": "off"}),
     )  # fmt: skip
     user = forms.ChoiceField(
@@ -25,7 +25,7 @@ class AuditLogFilterForm(forms.Form):
     )  # fmt: skip
     event = forms.ChoiceField(
         label="Event", required=False,
-        choices=[("", "Any event")] + [(e.value, e.value) for e in AuditEvent],
+        choices=[("", "Any event")] + sorted(((e.value, EVENT_LABELS[e]) for e in AuditEvent), key=lambda c: c[1]),
         error_messages={"invalid_choice": "Choose an event from the list."},
         widget=forms.Select(attrs=_SELECT),
     )  # fmt: skip

@@ -29,11 +29,13 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 
 from confide.audit.chain import PLATFORM_CHAIN
-from confide.audit.events import AuditEvent
+from confide.audit.events import AuditEvent, event_label, outcome_label
 from confide.audit.models import AuditEntry
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden
-from confide.core.permissions import Perm
+from confide.core.permissions import Perm, Role
+
+ROLE_LABELS = dict(Role.choices)
 
 PAGE_SIZE = 50
 
@@ -93,15 +95,73 @@ def _newest_first(queryset: QuerySet) -> QuerySet:
 # --- People -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EntryView:
-    """An entry with the staff accounts it names resolved for display (names of staff, never of patients)."""
+    """An entry with the staff accounts it names resolved for display (names of staff), and the
+    patient's name where the viewer may see it (`patient_names`, through the door above)."""
 
     entry: AuditEntry
     account: object | None  # the affected account (detail["user_id"]), a User
     actor: object | None  # the acting account, a User, when the actor is a user
+    patient_name: str | None = None
 
     @property
     def acted_by_someone_else(self) -> bool:
         return self.actor is not None and (self.account is None or self.actor.pk != self.account.pk)
+
+    @property
+    def event_label(self) -> str:
+        return event_label(self.entry.event)
+
+    @property
+    def outcome_label(self) -> str:
+        return outcome_label(self.entry.event, self.entry.outcome)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome_label == outcome_label(AuditEvent.CHART_OPENED, "ok")
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.entry.actor_role, self.entry.actor_role)
+
+    @property
+    def actor_name(self) -> str:
+        return actor_name(self.entry, self.actor)
+
+
+def actor_name(entry: AuditEntry, user) -> str:
+    """Who acted, in words: a member's name, a system job, a patient, or nobody signed in."""
+    if user is not None:
+        return user.display_name
+    if entry.actor_kind == "user":
+        return "Former staff member"
+    if entry.actor_kind == "system":
+        return f"System job ({entry.actor_id})" if entry.actor_id else "System"
+    if entry.actor_kind == "patient":
+        return "The patient"
+    if entry.actor_kind == "token":
+        return "API token"
+    return "Not signed in"
+
+
+# --- Patient names: a port filled from above -------------------------------------------------
+# The log sits below the records package that holds patients, so it cannot read a name itself.
+# The records package registers a function (confide/records/audit_names.py) that reads the names
+# of a page's patients through the chart door — one list opening, purpose operations, the name
+# category only, audited — and returns those the viewer may see (none for a role without the name).
+_patient_namer = None
+
+
+def register_patient_namer(namer) -> None:
+    """`namer(actor, patient_ids, request) -> {patient id: name}`."""
+    global _patient_namer
+    _patient_namer = namer
+
+
+def patient_names(actor: StaffActor, patient_ids: Iterable, request=None) -> dict:
+    wanted = sorted({pk for pk in patient_ids if pk is not None}, key=str)
+    if not wanted or _patient_namer is None:
+        return {}
+    return dict(_patient_namer(actor, wanted, request))
 
 
 def _user_pk(value) -> int | None:
@@ -111,7 +171,7 @@ def _user_pk(value) -> int | None:
         return None
 
 
-def with_people(entries: Iterable[AuditEntry]) -> list[EntryView]:
+def with_people(entries: Iterable[AuditEntry], patient_names: dict | None = None) -> list[EntryView]:
     User = get_user_model()
     entries = list(entries)
     wanted = {_user_pk(e.detail.get("user_id")) for e in entries if isinstance(e.detail, dict)}
@@ -121,7 +181,7 @@ def with_people(entries: Iterable[AuditEntry]) -> list[EntryView]:
     for e in entries:
         account = users.get(_user_pk(e.detail.get("user_id"))) if isinstance(e.detail, dict) else None
         actor = users.get(_user_pk(e.actor_id)) if e.actor_kind == "user" else None
-        views.append(EntryView(entry=e, account=account, actor=actor))
+        views.append(EntryView(entry=e, account=account, actor=actor, patient_name=(patient_names or {}).get(e.subject_id)))
     return views
 
 
@@ -189,16 +249,24 @@ def _matching(queryset: QuerySet, filters: LogFilter) -> QuerySet:
     return queryset
 
 
-def audit_log_page(actor: StaffActor, filters: LogFilter, page: int = 1) -> tuple[Page, list[EntryView], int | None]:
+def audit_log_page(actor: StaffActor, filters: LogFilter, page: int = 1, *, request=None) -> tuple[Page, list[EntryView], int | None]:
     """One page (PAGE_SIZE entries) of the filtered log (a page number past the end gives the
-    last page), and how many entries about others' psychotherapy notes it leaves out (None: not said)."""
+    last page), and how many entries about others' psychotherapy notes it leaves out (None: not said).
+    The page's patients are named where the viewer may see names: one list opening for the page
+    (`patient_names`), never one per row."""
     paginator = Paginator(filtered_entries(actor, filters), PAGE_SIZE)
     current = paginator.get_page(page)
-    return current, with_people(current.object_list), author_only_count(actor, filters)
+    entries = list(current.object_list)
+    wanted = {e.subject_id for e in entries} | ({filters.patient_id} if filters.patient_id else set())
+    names = patient_names(actor, wanted, request)
+    return current, with_people(entries, names), author_only_count(actor, filters)
 
 
 # --- CSV export -----------------------------------------------------------------------------
-CSV_COLUMNS = (
+# The first columns are for people (the event, who, the role and the result in words; staff by
+# name); the rest are the entry as stored, for matching against `confide audit verify`.
+READABLE_COLUMNS = ("what", "by", "role", "result", "account")
+CSV_COLUMNS = READABLE_COLUMNS + (
     "at", "chain", "seq", "event", "actor_kind", "actor_id", "actor_role", "purpose", "subject_id",
     "resource_ids", "categories", "fields_changed", "outcome", "reason", "flagged", "detail",
     "request_id", "ip_address", "user_agent", "hash",
@@ -213,9 +281,21 @@ def csv_safe(value) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def _cell(entry: AuditEntry, name: str) -> str:
+def _cell(entry: AuditEntry, name: str, people: dict[str, str]) -> str:
     import json
 
+    if name == "what":
+        return event_label(entry.event)
+    if name == "by":
+        user = people.get(entry.actor_id) if entry.actor_kind == "user" else None
+        return user if user is not None else actor_name(entry, None)
+    if name == "role":
+        return ROLE_LABELS.get(entry.actor_role, entry.actor_role)
+    if name == "result":
+        return outcome_label(entry.event, entry.outcome)
+    if name == "account":
+        account = entry.detail.get("user_id") if isinstance(entry.detail, dict) else None
+        return people.get(str(account), "") if account is not None else ""
     value = getattr(entry, name)
     if name == "at":
         return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -229,7 +309,7 @@ def _cell(entry: AuditEntry, name: str) -> str:
 def export_csv_rows(actor: StaffActor, filters: LogFilter) -> Iterator[str]:
     """The filtered entries this actor may see as CSV text, a header line then one line per
     entry, streamed."""
-    return _csv_rows(filtered_entries(actor, filters))
+    return _csv_rows(filtered_entries(actor, filters), staff_names(actor.practice_id))
 
 
 def compliance_entries(practice_id: uuid.UUID, filters: LogFilter) -> QuerySet:
@@ -243,12 +323,19 @@ def is_author_only(entry: AuditEntry) -> bool:
     return bool(AUTHOR_ONLY_CATEGORIES.intersection(entry.categories or ()))
 
 
-def _csv_rows(queryset: QuerySet) -> Iterator[str]:
-    return csv_lines(queryset.iterator(chunk_size=500))
+def staff_names(practice_id: uuid.UUID) -> dict[str, str]:
+    """Display names of the practice's members, active or not, keyed by user id as the log stores it."""
+    return {str(pk): name for pk, name, _ in get_user_model().objects.members_of(practice_id)}
 
 
-def csv_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
-    """A header line, then one CSV line per entry (cells a spreadsheet would evaluate escaped)."""
+def _csv_rows(queryset: QuerySet, people: dict[str, str]) -> Iterator[str]:
+    return csv_lines(queryset.iterator(chunk_size=500), people)
+
+
+def csv_lines(entries: Iterable[AuditEntry], people: dict[str, str] | None = None) -> Iterator[str]:
+    """A header line, then one CSV line per entry (cells a spreadsheet would evaluate escaped).
+    `people`: staff names by user id (`staff_names`), for the "by" and "account" columns."""
+    people = people or {}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -260,7 +347,7 @@ def csv_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
 
     yield line(CSV_COLUMNS)
     for entry in entries:
-        yield line(_cell(entry, name) for name in CSV_COLUMNS)
+        yield line(_cell(entry, name, people) for name in CSV_COLUMNS)
 
 
 def export_filename(actor: StaffActor, today: datetime.date) -> str:

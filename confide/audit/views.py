@@ -17,10 +17,12 @@ def _filter_form(request: HttpRequest) -> AuditLogFilterForm:
 
 
 def _render_log(request: HttpRequest, form: AuditLogFilterForm) -> HttpResponse:
-    context = {"form": form, "page": None, "rows": [], "author_only": None}
+    context = {"form": form, "page": None, "rows": [], "author_only": None, "patient_name": None}
     if form.is_valid():
         page = form.cleaned_data.get("page") or 1
-        context["page"], context["rows"], context["author_only"] = reports.audit_log_page(request.actor, form.to_filter(), page)
+        filters = form.to_filter()
+        context["page"], context["rows"], context["author_only"] = reports.audit_log_page(request.actor, filters, page, request=request)
+        context["patient_name"] = next((v.patient_name for v in context["rows"] if v.patient_name), None) if filters.patient_id else None
     return render(request, "audit/log.html", context, status=400 if form.errors else 200)
 
 

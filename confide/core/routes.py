@@ -81,6 +81,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "records:chart-documents":         _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:chart-consultations":     _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:chart-privacy":           _p(A.STAFF,      Perm.CHART_READ,             True,  "GET"),
+    # The author's own psychotherapy notes: their own door refuses every role that writes none.
+    "records:chart-psychotherapy":     _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET"),
+    # Break-the-glass from a refused tab: offered (and accepted) only where the door's rule allows it.
+    "records:chart-break-glass":       _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
     "records:patient-edit":            _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "GET POST"),
     "records:patient-edit-health":     _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),
     "records:patient-edit-insurance":  _p(A.STAFF,      Perm.BILLING_WRITE,          True,  "GET POST"),
@@ -102,7 +106,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "records:photo-image":             _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "audit:log":                       _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET"),
     "audit:log-export":                _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET", True),
+    # "Who opened this record?": the audit viewer's patient finder (names only; POST, as a search).
+    "records:audit-patient-finder":    _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET POST"),
     "access:break-glass-report":       _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     False, "GET"),
+    "access:break-glass-reviewed":     _p(A.STAFF,      Perm.BREAK_GLASS_REVIEW,     True,  "POST"),
     "policy:notice":                   _p(A.PUBLIC,     None,                        True,  "GET"),
     "policy:notice-version":           _p(A.PUBLIC,     None,                        True,  "GET"),
     "intake:consult":                  _p(A.PUBLIC,     None,                        True,  "GET POST"),

@@ -44,4 +44,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @route("core:dashboard")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html", {"membership": request.membership})
+    from confide.core import dashboard
+
+    return render(request, "core/dashboard.html", {"membership": request.membership, "waiting": dashboard.waiting_for(request.actor)})

@@ -10,3 +10,6 @@ class PolicyConfig(AppConfig):
         from confide.policy import loader, signals  # noqa: F401  (signals: version 1 of each new practice)
 
         loader.load_default()  # a broken shipped declaration stops the start, naming its line
+        from confide.policy.services import register_dashboard_count
+
+        register_dashboard_count()  # policy versions published but not yet in force

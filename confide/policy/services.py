@@ -403,3 +403,13 @@ __all__ = [
     "latest_version", "list_versions", "material_changes", "material_refusal", "preview_policy", "publish_problems",
     "upcoming_versions", "version_in_force",
 ]  # fmt: skip
+
+
+def register_dashboard_count() -> None:
+    """The dashboard's "policy changes pending": versions published, not yet in force."""
+    from django.urls import reverse
+
+    from confide.core.dashboard import Waiting, register
+
+    register(Waiting("policy-pending", "Policy changes pending", Perm.POLICY_EDIT,
+                     lambda actor: len(upcoming_versions(actor.practice_id)), lambda actor: reverse("policy:settings"), order=40))  # fmt: skip

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from confide.access import policy
 from confide.access.door import open_chart, open_psychotherapy_notes
 from confide.core.purposes import Purpose
-from confide.audit.events import AuditEvent
+from confide.audit.events import AuditEvent, event_label
 from confide.audit.reports import patient_access_report
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, NotFound
@@ -40,6 +40,7 @@ from confide.records.notes import SOAP_SECTIONS, check_editable, check_signable,
 # Every chart page names the patient it is about: their name and date of birth (which also
 # tells whether they are a minor). Every tab's opening includes these.
 HEADER = frozenset({policy.NAME, policy.DOB})
+BREAK_GLASS_MINUTES = policy.BREAK_GLASS_MINUTES
 # The age below which a patient is a minor and a parent or guardian acts for them.
 AGE_OF_MAJORITY = 18
 
@@ -93,6 +94,10 @@ TABS: dict[str, Tab] = {
         Tab("privacy", "Privacy", "records:chart-privacy", Perm.CHART_READ, frozenset(), purpose=Purpose.OPERATIONS),
     )
 }  # fmt: skip
+# The author's own psychotherapy notes: a tab of their own, kept apart from the record (HIPAA),
+# opened by their own door (`open_psychotherapy_notes(with_header=True)`: the header and the
+# notes in one opening), shown to every role that writes them whether or not it has any.
+PSYCHOTHERAPY_TAB = Tab("psychotherapy", "Psychotherapy notes", "records:chart-psychotherapy", Perm.CHART_WRITE, frozenset())
 
 
 def tab_opening(role: Role, tab: Tab) -> tuple[Purpose, frozenset[str]]:
@@ -109,14 +114,70 @@ def tab_allowed(role: Role, tab: Tab) -> bool:
 
 
 def visible_tabs(actor: StaffActor) -> list[Tab]:
-    return [tab for tab in TABS.values() if tab_allowed(actor.role, tab)]
+    tabs = [tab for tab in TABS.values() if tab_allowed(actor.role, tab)]
+    if writes_psychotherapy_notes(actor):
+        tabs.insert(tabs.index(TABS["notes"]) + 1 if TABS["notes"] in tabs else len(tabs), PSYCHOTHERAPY_TAB)
+    return tabs
 
 
-def _open_tab(actor: StaffActor, patient_id, tab: Tab, request):
+def tab_named(name: str) -> Tab:
+    return PSYCHOTHERAPY_TAB if name == PSYCHOTHERAPY_TAB.name else TABS[name]
+
+
+@dataclass(frozen=True)
+class Glass:
+    """How a refused tab is to be opened under break-the-glass: with a newly typed `reason`, or
+    continuing (`continues`: the BreakGlassReason id) an opening of the last BREAK_GLASS_MINUTES."""
+
+    reason: str | None = None
+    continues: uuid.UUID | str | None = None
+
+
+def _open_tab(actor: StaffActor, patient_id, tab: Tab, request, glass: Glass | None = None):
     if not isinstance(actor, StaffActor) or not actor.has(tab.perm):
         raise Forbidden(tab.perm)
     purpose, categories = tab_opening(actor.role, tab)
-    return open_chart(actor, patient_id, purpose, categories=categories, request=request)
+    if glass is None:
+        return open_chart(actor, patient_id, purpose, categories=categories, request=request)
+    if not break_glass_offered(actor, tab):
+        raise Forbidden(tab.perm)  # only where the offer is made: the door would refuse it anyway
+    return open_chart(
+        actor, patient_id, purpose, categories=categories, request=request,
+        break_glass_reason=glass.reason, break_glass_continues=glass.continues,
+    )  # fmt: skip
+
+
+def break_glass_opening_id(actor: StaffActor, patient_id):
+    """The actor's latest break-the-glass opening of this patient (the id a later page continues)."""
+    from confide.access.models import BreakGlassReason
+
+    return (
+        BreakGlassReason.objects.filter(patient_id=patient_id, opened_by_id=actor.user_id)
+        .order_by("-created_at").values_list("pk", flat=True).first()
+    )  # fmt: skip
+
+
+def refuse_break_glass(actor: StaffActor, patient_id, *, request=None) -> Exception:
+    """The door's flagged refusal of a break-the-glass request no page offered (to raise)."""
+    from confide.access.door import refuse_break_glass
+
+    if not isinstance(actor, StaffActor):
+        return Forbidden("break-the-glass")
+    return refuse_break_glass(actor, patient_id, CHART_PURPOSE[Role(actor.role)], categories=HEADER, request=request)
+
+
+def break_glass_offered(actor: StaffActor, tab: Tab) -> bool:
+    """Whether a refused tab offers break-the-glass: the route admits the role, the door would
+    refuse the tab's categories for the role's purpose, and the door's break-the-glass rule
+    (`policy.BREAK_GLASS_ROLES`, `BREAK_GLASS_PURPOSES`, the ceiling) would open them."""
+    if not isinstance(actor, StaffActor) or tab.name not in TABS or not actor.has(tab.perm) or tab_allowed(actor.role, tab):
+        return False
+    purpose, categories = tab_opening(actor.role, tab)
+    return (
+        Role(actor.role) in policy.BREAK_GLASS_ROLES
+        and purpose in policy.BREAK_GLASS_PURPOSES
+        and categories <= policy.BREAK_GLASS_CEILING
+    )
 
 
 # --- the header every chart page shows ------------------------------------------------------
@@ -196,22 +257,29 @@ def _values(patient: Patient, names, categories) -> dict:
     return {name: getattr(patient, name) for name in names if category_of(name) in categories}
 
 
-def get_overview(actor: StaffActor, patient_id, *, request=None) -> Overview:
-    """Identity and contact as the role's grant allows; insurance where the role is billed for
-    (billing: in the same payment opening; the owner: a second opening, for payment, of the
-    insurance alone — the owner's treatment grant holds nothing financial)."""
+def get_overview(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Overview:
+    """Identity and contact as the role's grant allows, and insurance where the role's purpose
+    covers it (billing, in its payment opening): ONE opening per page. The owner, whose
+    treatment grant holds nothing financial, sees insurance on its own page (the insurance
+    form, a payment opening) — `insurance_elsewhere` says so."""
     tab = TABS["overview"]
-    with _open_tab(actor, patient_id, tab, request) as chart:
+    with _open_tab(actor, patient_id, tab, request, glass) as chart:
         patient = chart.patient
         header = _header(patient)
         values = _values(patient, REGISTRATION_FIELDS, chart.categories)
         insurance = patient.insurance if policy.INSURANCE in chart.categories else None
         shown = chart.categories
-    if policy.INSURANCE not in shown and actor.has(Perm.BILLING_READ) and policy.INSURANCE in policy.categories_for(actor.role, Purpose.PAYMENT):
-        with open_chart(actor, patient_id, Purpose.PAYMENT, categories={policy.INSURANCE}, request=request) as chart:
-            insurance = chart.patient.insurance
-        shown = shown | {policy.INSURANCE}
     return Overview(header=header, shown=shown, values=values, insurance=insurance)
+
+
+def insurance_elsewhere(actor: StaffActor) -> bool:
+    """Whether the role sees insurance, but for payment, not in its chart opening."""
+    purpose = CHART_PURPOSE[Role(actor.role)]
+    return (
+        actor.has(Perm.BILLING_READ)
+        and policy.INSURANCE in policy.categories_for(actor.role, Purpose.PAYMENT)
+        and policy.INSURANCE not in policy.categories_for(actor.role, purpose)
+    )
 
 
 # --- clinical -----------------------------------------------------------------------------------
@@ -256,8 +324,8 @@ def _typed(patient: Patient, name: str) -> ClinicalList:
                         care_reasons=CARE_REASONS.get(name, ()))  # fmt: skip
 
 
-def get_clinical(actor: StaffActor, patient_id, *, request=None) -> Clinical:
-    with _open_tab(actor, patient_id, TABS["clinical"], request) as chart:
+def get_clinical(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Clinical:
+    with _open_tab(actor, patient_id, TABS["clinical"], request, glass) as chart:
         patient = chart.patient
         return Clinical(
             header=_header(patient),
@@ -354,9 +422,13 @@ class NoteItem:
 class Notes:
     header: Header
     notes: list[NoteItem]
-    # The actor's own psychotherapy notes, or None when their role never writes any (the
-    # section is then not there at all). Another author's notes are never among them.
-    psychotherapy: list[dict] | None
+
+
+@dataclass(frozen=True)
+class Psychotherapy:
+    header: Header
+    # The actor's own psychotherapy notes, newest first. Another author's are never among them.
+    notes: list[dict]
 
 
 NOTE_LABELS = {NoteTemplate.SOAP.value: "SOAP note", NoteTemplate.FREE.value: "Free-text note"}
@@ -392,18 +464,24 @@ def writes_psychotherapy_notes(actor: StaffActor) -> bool:
     return actor.role in policy.PSYCHOTHERAPY_AUTHOR_ROLES and actor.has(Perm.CHART_WRITE)
 
 
-def get_notes(actor: StaffActor, patient_id, *, request=None) -> Notes:
-    """Progress notes newest first with their addenda; then, for a role that writes them, the
-    actor's own psychotherapy notes through their own door (`list_psychotherapy_notes`)."""
-    from confide.records.notes import list_psychotherapy_notes
-
-    with _open_tab(actor, patient_id, TABS["notes"], request) as chart:
+def get_notes(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Notes:
+    """Progress notes newest first with their addenda: one opening. (The actor's own
+    psychotherapy notes are the psychotherapy tab's, `get_psychotherapy`: one opening too.)"""
+    with _open_tab(actor, patient_id, TABS["notes"], request, glass) as chart:
         header = _header(chart.patient)
         notes = list(ProgressNote.objects.filter(patient_id=chart.patient.pk).order_by("-created_at", "-id"))
         addenda = list(Addendum.objects.filter(patient_id=chart.patient.pk).order_by("created_at", "id"))
         items = _note_items(actor, notes, addenda)
-    psychotherapy = list_psychotherapy_notes(actor, patient_id, request=request) if writes_psychotherapy_notes(actor) else None
-    return Notes(header=header, notes=items, psychotherapy=psychotherapy)
+    return Notes(header=header, notes=items)
+
+
+def get_psychotherapy(actor: StaffActor, patient_id, *, request=None) -> Psychotherapy:
+    """The actor's own psychotherapy notes for the patient, with the header, through their own
+    door in ONE opening (refused, with an access:denied entry, for a role that writes none)."""
+    from confide.records.notes import psychotherapy_items
+
+    with open_psychotherapy_notes(actor, patient_id, request=request, with_header=True) as door:
+        return Psychotherapy(header=_header(door.patient), notes=psychotherapy_items(door))
 
 
 def get_note(actor: StaffActor, patient_id, note_id, *, request=None) -> tuple[Header, NoteItem]:
@@ -418,12 +496,11 @@ def get_note(actor: StaffActor, patient_id, note_id, *, request=None) -> tuple[H
 
 def get_psychotherapy_note(actor: StaffActor, patient_id, note_id, *, request=None) -> tuple[Header, dict]:
     """One of the actor's own psychotherapy notes, or NotFound (also for another author's)."""
-    header = get_header(actor, patient_id, Purpose.TREATMENT, request=request)
-    with open_psychotherapy_notes(actor, patient_id, request=request) as chart:
+    with open_psychotherapy_notes(actor, patient_id, request=request, with_header=True) as chart:
         note = next((n for n in chart.notes if str(n.pk) == str(note_id)), None)
         if note is None:
             raise NotFound("note")
-        return header, {"id": note.pk, "status": note.status, "created_at": note.created_at, "text": str(note.content)}
+        return _header(chart.patient), {"id": note.pk, "status": note.status, "created_at": note.created_at, "text": str(note.content)}
 
 
 # --- documents and photos -------------------------------------------------------------------------
@@ -459,8 +536,8 @@ def _file_items(kind: str, rows) -> list[FileItem]:
     ]  # fmt: skip
 
 
-def get_documents(actor: StaffActor, patient_id, *, request=None) -> Documents:
-    with _open_tab(actor, patient_id, TABS["documents"], request) as chart:
+def get_documents(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Documents:
+    with _open_tab(actor, patient_id, TABS["documents"], request, glass) as chart:
         pk = chart.patient.pk
         documents = _file_items("document", KINDS["document"].objects.filter(patient_id=pk).order_by("-created_at", "-id"))
         photos = None
@@ -483,20 +560,6 @@ def may_upload(actor: StaffActor, kind: str) -> bool:
 
 
 # --- privacy: who opened this record ----------------------------------------------------------------
-EVENT_LABELS = {
-    AuditEvent.CHART_OPENED.value: "Opened the chart",
-    AuditEvent.CHART_CHANGED.value: "Changed the record",
-    AuditEvent.PATIENT_CREATED.value: "Registered the patient",
-    AuditEvent.NOTE_CREATED.value: "Started a note",
-    AuditEvent.NOTE_UPDATED.value: "Edited a draft note",
-    AuditEvent.NOTE_SIGNED.value: "Signed a note",
-    AuditEvent.NOTE_ADDENDUM_SIGNED.value: "Signed an addendum",
-    AuditEvent.FILE_ADDED.value: "Added a file",
-    AuditEvent.ACCESS_DENIED.value: "Was refused access",
-    AuditEvent.BREAK_GLASS.value: "Broke the glass",
-    AuditEvent.SUBJECT_SHREDDED.value: "Erased the record",
-    AuditEvent.SUBJECT_KEY_ROTATED.value: "Rotated the record's key",
-}
 
 
 @dataclass(frozen=True)
@@ -541,7 +604,7 @@ def get_privacy(actor: StaffActor, patient_id, *, request=None) -> Privacy:
             who = row.actor_kind
         rows.append(AccessItem(
             when=row.when, who=who, role=ROLE_LABELS.get(row.actor_role, row.actor_role), purpose=row.purpose, event=row.event,
-            event_label=EVENT_LABELS.get(row.event, row.event), categories=row.categories,
+            event_label=event_label(row.event), categories=row.categories,
             refused=row.event == AuditEvent.ACCESS_DENIED.value,
         ))  # fmt: skip
     return Privacy(header=header, rows=rows)
@@ -693,4 +756,5 @@ def abilities(actor: StaffActor) -> dict[str, bool]:
         "upload": may_upload(actor, "document") or may_upload(actor, "photo"),
         # Merging reads and moves the whole clinical record of two charts (records/merge.py).
         "merge": write and CLINICAL <= treatment and policy.NOTES in treatment,
+        "insurance_elsewhere": insurance_elsewhere(actor),
     }

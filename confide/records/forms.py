@@ -487,3 +487,25 @@ class MergeCloseForm(ChartForm):
                                                                           "invalid": "That is not a merge of this chart."})  # fmt: skip
     action = forms.ChoiceField(choices=[("undo", "Undo"), ("final", "Make final")], widget=forms.HiddenInput,
                                error_messages={"required": "Choose undo or make final.", "invalid_choice": "Choose undo or make final."})  # fmt: skip
+
+
+# --- break-the-glass -------------------------------------------------------------------------------------
+class BreakGlassForm(ChartForm):
+    """The reason a clinician types to open a tab beyond their normal access (the door checks
+    it again: length, the text rule). The tab is one of those the offer was made for."""
+
+    tab = forms.ChoiceField(choices=[], widget=forms.HiddenInput,
+                            error_messages={"required": "Choose the part of the chart to open.",
+                                            "invalid_choice": "Choose the part of the chart to open."})
+    reason = forms.CharField(
+        label="Why you need this chart now", min_length=10, max_length=2000, validators=[multi_line],
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Say why, in your own words (10 to 2,000 characters). The privacy officer is told at once and reads it.",
+        error_messages={"required": "Say why you need this chart now.",
+                        "min_length": "Say why in at least 10 characters.",
+                        "max_length": "The reason is limited to 2,000 characters."},
+    )  # fmt: skip
+
+    def __init__(self, *args, tabs: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tab"].choices = tabs

@@ -291,14 +291,19 @@ def list_psychotherapy_notes(actor: StaffActor, patient_id, *, request=None) -> 
     """The actor's own psychotherapy notes for the patient, newest first (nobody else's), each
     with its addenda and, once signed, whether its content still matches its signature."""
     with open_psychotherapy_notes(actor, patient_id, request=request) as chart:
-        ids = [n.pk for n in chart.notes]
-        addenda: dict = {}
-        for addendum in PsychotherapyAddendum.objects.filter(note_id__in=ids).order_by("created_at"):
-            addenda.setdefault(addendum.note_id, []).append(
-                {"signed_at": addendum.signed_at, "text": str(addendum.content), "intact": verify_signed(addendum)}
-            )
-        return [
-            {"id": n.pk, "status": n.status, "created_at": n.created_at, "signed_at": n.signed_at, "text": str(n.content),
-             "intact": n.status != NoteStatus.SIGNED or verify_signed(n), "addenda": addenda.get(n.pk, [])}
-            for n in chart.notes
-        ]  # fmt: skip
+        return psychotherapy_items(chart)
+
+
+def psychotherapy_items(chart) -> list[dict]:
+    """The notes of an open psychotherapy door (newest first) as the page shows them."""
+    ids = [n.pk for n in chart.notes]
+    addenda: dict = {}
+    for addendum in PsychotherapyAddendum.objects.filter(note_id__in=ids).order_by("created_at"):
+        addenda.setdefault(addendum.note_id, []).append(
+            {"signed_at": addendum.signed_at, "text": str(addendum.content), "intact": verify_signed(addendum)}
+        )
+    return [
+        {"id": n.pk, "status": n.status, "created_at": n.created_at, "signed_at": n.signed_at, "text": str(n.content),
+         "intact": n.status != NoteStatus.SIGNED or verify_signed(n), "addenda": addenda.get(n.pk, [])}
+        for n in chart.notes
+    ]  # fmt: skip

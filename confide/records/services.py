@@ -516,8 +516,9 @@ def _matching_ids(actor: StaffActor, query: str) -> set[uuid.UUID]:
 
 
 def search_patient_ids(actor: StaffActor, query: str) -> list[uuid.UUID]:
-    """The ids search_patients finds (an empty query: the first 50 active patients)."""
-    if not actor.has(Perm.CONTACT_READ):
+    """The ids search_patients finds (an empty query: the first 50 active patients). Ids only:
+    also for the audit viewer's patient finder (audit_names.find_patients), which names them."""
+    if not (actor.has(Perm.CONTACT_READ) or actor.has(Perm.AUDIT_LOG_VIEW)):
         raise Forbidden(Perm.CONTACT_READ)
     query = (query or "").strip()
     if not query:
@@ -570,6 +571,8 @@ def list_patient_summaries(actor: StaffActor, query: str = "", *, request=None) 
     """The patient list: purpose operations (finding a patient in the practice's register),
     identity and contact only, one `records:patients:listed` audit entry for the whole list,
     by last name."""
+    if not actor.has(Perm.CONTACT_READ):  # the register is for those who look patients up (not the audit finder)
+        raise Forbidden(Perm.CONTACT_READ)
     patient_ids = search_patient_ids(actor, query)
     with open_patient_list(actor, Purpose.OPERATIONS, patient_ids, categories=SUMMARY_CATEGORIES, request=request) as listed:
         keys.prefetch_subject_keys(actor.practice_id, [p.pk for p in listed])

@@ -1,16 +1,19 @@
 from django.urls import path
 
-from confide.records import intake_views, views
+from confide.records import audit_views, intake_views, views
 
 app_name = "records"
 P = "patients/<uuid:patient_id>"
 urlpatterns = [
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_new, name="patient-new"),
+    path("audit/patients/", audit_views.audit_patient_finder, name="audit-patient-finder"),
     # the chart's tabs
     path(f"{P}/", views.chart_overview, name="chart"),
     path(f"{P}/clinical/", views.chart_clinical, name="chart-clinical"),
     path(f"{P}/notes/", views.chart_notes, name="chart-notes"),
+    path(f"{P}/psychotherapy/", views.chart_psychotherapy, name="chart-psychotherapy"),
+    path(f"{P}/break-glass/", views.chart_break_glass, name="chart-break-glass"),
     path(f"{P}/documents/", views.chart_documents, name="chart-documents"),
     path(f"{P}/consultations/", intake_views.chart_consultations, name="chart-consultations"),
     path(f"{P}/privacy/", views.chart_privacy, name="chart-privacy"),

@@ -18,11 +18,13 @@ from django.urls import reverse
 
 from confide.core.purposes import Purpose
 from confide.core.decorators import route
+from confide.access.errors import AccessRefused
 from confide.core.errors import InvalidInput, NotFound, NothingChanged
 from confide.records import chart, files, merge, notes, services
 from confide.records.forms import (
     STRUCTURED_INPUTS,
     AllergyForm,
+    BreakGlassForm,
     ConditionForm,
     HealthBackgroundForm,
     InsuranceForm,
@@ -102,60 +104,147 @@ def patient_new(request: HttpRequest) -> HttpResponse:
 # --- the chart's tabs ---------------------------------------------------------------------------
 def _chart_page(request: HttpRequest, template: str, tab: str, header, status: int = 200, **context) -> HttpResponse:
     context.update(
-        header=header, tabs=chart.visible_tabs(request.actor), active_tab=chart.TABS[tab], can=chart.abilities(request.actor)
+        header=header, tabs=chart.visible_tabs(request.actor), active_tab=chart.tab_named(tab), can=chart.abilities(request.actor),
+        break_glass_minutes=chart.BREAK_GLASS_MINUTES,
     )
     return render(request, template, context, status=status)
 
 
+def _overview_page(request, patient_id, glass=None) -> HttpResponse:
+    overview = chart.get_overview(request.actor, patient_id, request=request, glass=glass)
+    merges = merge.list_open_merges(request.actor, patient_id)
+    return _chart_page(
+        request, "records/chart/overview.html", "overview", overview.header, overview=overview, merges=merges, break_glass=glass
+    )
+
+
 @route("records:chart")
 def chart_overview(request: HttpRequest, patient_id) -> HttpResponse:
-    overview = chart.get_overview(request.actor, patient_id, request=request)
-    merges = merge.list_open_merges(request.actor, patient_id)
-    return _chart_page(request, "records/chart/overview.html", "overview", overview.header, overview=overview, merges=merges)
+    return _or_break_glass(request, patient_id, "overview", _overview_page)
 
 
-def _clinical_page(request, patient_id, status: int = 200, **forms) -> HttpResponse:
-    data = chart.get_clinical(request.actor, patient_id, request=request)
+def _clinical_page(request, patient_id, status: int = 200, glass=None, **forms) -> HttpResponse:
+    data = chart.get_clinical(request.actor, patient_id, request=request, glass=glass)
     forms.setdefault("medication_form", MedicationForm())
     forms.setdefault("allergy_form", AllergyForm())
     forms.setdefault("condition_form", ConditionForm())
     status_form = forms.pop("status_form", None)
     return _chart_page(
         request, "records/chart/clinical.html", "clinical", data.header, status=status, clinical=data,
-        status_changes=services.ITEM_STATUS_CHANGES, status_form=status_form, **forms,
+        status_changes=services.ITEM_STATUS_CHANGES, status_form=status_form, break_glass=glass, **forms,
     )  # fmt: skip
 
 
 @route("records:chart-clinical")
 def chart_clinical(request: HttpRequest, patient_id) -> HttpResponse:
-    return _clinical_page(request, patient_id)
+    return _or_break_glass(request, patient_id, "clinical", _clinical_page)
 
 
-def _notes_page(request, patient_id, status: int = 200, psychotherapy_form=None) -> HttpResponse:
-    data = chart.get_notes(request.actor, patient_id, request=request)
-    return _chart_page(
-        request, "records/chart/notes.html", "notes", data.header, status=status, notes=data,
-        psychotherapy_form=psychotherapy_form or TextForm(label="New psychotherapy note", prefix="psychotherapy"),
-    )  # fmt: skip
+def _notes_page(request, patient_id, glass=None) -> HttpResponse:
+    data = chart.get_notes(request.actor, patient_id, request=request, glass=glass)
+    return _chart_page(request, "records/chart/notes.html", "notes", data.header, notes=data, break_glass=glass)
 
 
 @route("records:chart-notes")
 def chart_notes(request: HttpRequest, patient_id) -> HttpResponse:
-    return _notes_page(request, patient_id)
+    return _or_break_glass(request, patient_id, "notes", _notes_page)
 
 
-def _documents_page(request, patient_id, status: int = 200, form=None) -> HttpResponse:
-    data = chart.get_documents(request.actor, patient_id, request=request)
+def _psychotherapy_page(request, patient_id, status: int = 200, psychotherapy_form=None) -> HttpResponse:
+    data = chart.get_psychotherapy(request.actor, patient_id, request=request)
+    return _chart_page(
+        request, "records/chart/psychotherapy.html", "psychotherapy", data.header, status=status, psychotherapy=data,
+        psychotherapy_form=psychotherapy_form or TextForm(label="New psychotherapy note", prefix="psychotherapy"),
+    )  # fmt: skip
+
+
+@route("records:chart-psychotherapy")
+def chart_psychotherapy(request: HttpRequest, patient_id) -> HttpResponse:
+    return _psychotherapy_page(request, patient_id)
+
+
+def _documents_page(request, patient_id, status: int = 200, form=None, glass=None) -> HttpResponse:
+    data = chart.get_documents(request.actor, patient_id, request=request, glass=glass)
     kinds = [(k, label) for k, label in data.kinds if chart.may_upload(request.actor, k)]
     return _chart_page(
         request, "records/chart/documents.html", "documents", data.header, status=status, documents=data,
-        upload_form=form or UploadForm(kinds=kinds), upload_kinds=kinds,
+        upload_form=form or UploadForm(kinds=kinds), upload_kinds=kinds, break_glass=glass,
     )  # fmt: skip
 
 
 @route("records:chart-documents")
 def chart_documents(request: HttpRequest, patient_id) -> HttpResponse:
-    return _documents_page(request, patient_id)
+    return _or_break_glass(request, patient_id, "documents", _documents_page)
+
+
+# --- break-the-glass (issue 12 item 6) ----------------------------------------------------------------
+# A tab the door refuses, for a role that may break the glass for it, answers 403 with the offer:
+# a typed reason, a warning that the privacy officer is told. Posting it opens that tab once,
+# flagged, with the reason kept encrypted and the privacy officer e-mailed (access/door.py).
+BREAK_GLASS_PAGES = {"overview": _overview_page, "clinical": _clinical_page, "notes": _notes_page, "documents": _documents_page}
+
+
+def _break_glass_tabs(request) -> list[tuple[str, str]]:
+    return [(name, chart.TABS[name].label) for name in BREAK_GLASS_PAGES if chart.break_glass_offered(request.actor, chart.TABS[name])]
+
+
+def _break_glass_offer(request, patient_id, form, status: int) -> HttpResponse:
+    tab = chart.TABS.get(form["tab"].value() or "")
+    context = {"form": form, "patient_id": patient_id, "tab": tab, "break_glass_minutes": chart.BREAK_GLASS_MINUTES}
+    return render(request, "records/chart/break_glass.html", context, status=status)
+
+
+# Within the allowed time (policy.BREAK_GLASS_MINUTES) the refused tabs of the patient open
+# again without a new reason: the session keeps the opening's id (an id, never the reason), the
+# door checks its owner, patient and age, and writes a flagged entry naming it.
+SESSION_BREAK_GLASS = "confide_break_glass"
+
+
+def _continuing(request, patient_id):
+    return request.session.get(SESSION_BREAK_GLASS, {}).get(str(patient_id))
+
+
+def _or_break_glass(request: HttpRequest, patient_id, tab: str, page) -> HttpResponse:
+    """The tab; or, where the door refuses it and the role may break the glass for it, the tab
+    under a break-the-glass of the allowed time, else the offer. One door opening per load."""
+    offered = chart.break_glass_offered(request.actor, chart.TABS[tab])
+    continues = _continuing(request, patient_id) if offered else None
+    if continues:
+        try:
+            return page(request, patient_id, glass=chart.Glass(continues=continues))
+        except AccessRefused as exc:  # the time is up (a refusal on the record): ask again
+            if exc.code != "break_glass_expired":
+                raise
+            request.session[SESSION_BREAK_GLASS] = {k: v for k, v in request.session[SESSION_BREAK_GLASS].items() if k != str(patient_id)}
+    else:
+        try:
+            return page(request, patient_id)
+        except AccessRefused:
+            if not offered:
+                raise
+    form = BreakGlassForm(initial={"tab": tab}, tabs=_break_glass_tabs(request))
+    return _break_glass_offer(request, patient_id, form, status=403)
+
+
+@route("records:chart-break-glass")
+def chart_break_glass(request: HttpRequest, patient_id) -> HttpResponse:
+    tabs = _break_glass_tabs(request)
+    if not tabs:  # offered nowhere to this role: a flagged refusal on the record, then 403
+        raise chart.refuse_break_glass(request.actor, patient_id, request=request)
+    form = BreakGlassForm(request.POST, tabs=tabs)
+    if not form.is_valid():
+        return _break_glass_offer(request, patient_id, form, status=400)
+    data = form.cleaned_data
+    try:
+        response = BREAK_GLASS_PAGES[data["tab"]](request, patient_id, glass=chart.Glass(reason=data["reason"]))
+    except AccessRefused as exc:  # the door's own check of the reason (its text rule), or a refusal
+        if exc.code not in {"break_glass_reason_too_short", "break_glass_reason_too_long", "break_glass_reason_invalid"}:
+            raise
+        form.add_error("reason", str(exc).capitalize() + ".")
+        return _break_glass_offer(request, patient_id, form, status=400)
+    opening = chart.break_glass_opening_id(request.actor, patient_id)
+    request.session[SESSION_BREAK_GLASS] = {**request.session.get(SESSION_BREAK_GLASS, {}), str(patient_id): str(opening)}
+    return response
 
 
 @route("records:chart-privacy")
@@ -322,6 +411,10 @@ def _notes_url(patient_id, anchor: str = "") -> str:
     return reverse("records:chart-notes", kwargs={"patient_id": patient_id}) + (f"#{anchor}" if anchor else "")
 
 
+def _psychotherapy_url(patient_id, anchor: str = "") -> str:
+    return reverse("records:chart-psychotherapy", kwargs={"patient_id": patient_id}) + (f"#{anchor}" if anchor else "")
+
+
 def _message_page(request: HttpRequest, header, title: str, message: str, back: str, status: int = 400) -> HttpResponse:
     return render(request, "records/message.html", {"header": header, "title": title, "message": message, "back": back}, status=status)
 
@@ -431,14 +524,14 @@ def psychotherapy_new(request: HttpRequest, patient_id) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Psychotherapy note saved as a draft. Only you can see it.")
-            return redirect(_notes_url(patient_id, f"psychotherapy-{note.pk}"))
-    return _notes_page(request, patient_id, status=400, psychotherapy_form=form)
+            return redirect(_psychotherapy_url(patient_id, f"psychotherapy-{note.pk}"))
+    return _psychotherapy_page(request, patient_id, status=400, psychotherapy_form=form)
 
 
 @route("records:psychotherapy-sign")
 def psychotherapy_sign(request: HttpRequest, patient_id, psychotherapy_note_id) -> HttpResponse:
     header, note = chart.get_psychotherapy_note(request.actor, patient_id, psychotherapy_note_id, request=request)
-    back = _notes_url(patient_id, f"psychotherapy-{note['id']}")
+    back = _psychotherapy_url(patient_id, f"psychotherapy-{note['id']}")
     if note["status"] != "draft":
         return _message_page(request, header, "Sign psychotherapy note", "This note is already signed.", back)
     form = SignForm(_posted(request))
@@ -459,7 +552,7 @@ def psychotherapy_sign(request: HttpRequest, patient_id, psychotherapy_note_id) 
 @route("records:psychotherapy-addendum")
 def psychotherapy_addendum(request: HttpRequest, patient_id, psychotherapy_note_id) -> HttpResponse:
     header, note = chart.get_psychotherapy_note(request.actor, patient_id, psychotherapy_note_id, request=request)
-    back = _notes_url(patient_id, f"psychotherapy-{note['id']}")
+    back = _psychotherapy_url(patient_id, f"psychotherapy-{note['id']}")
     if note["status"] == "draft":
         return _message_page(request, header, "Addendum", "A draft is signed first: addenda are for signed notes.", back)
     form = TextForm(_posted(request), label="Addendum")

@@ -29,8 +29,11 @@ def test_the_privacy_officer_sees_each_opening_with_who_and_why(world, staff, ma
     opened = entries(AuditEvent.CHART_OPENED)[-2]  # the flagged opening; the last one is the report's own reading
     assert opened.flagged
     assert f'data-testid="opening-{opened.seq}"' in html
-    assert REASON in html and str(patient.id) in html and world.a.user(Role.CLINICIAN).display_name in html
-    assert "Marisol" not in html  # the report shows ids, not the patient's name
+    assert REASON in html and world.a.user(Role.CLINICIAN).display_name in html and ">Clinician, for operations<" in html
+    # the patient by name (issue 12 item 6), read in the same opening as the reason: one per patient
+    assert 'data-testid="opening-patient">Marisol Quintero<' in html and "marisol@example.test" not in html
+    reading = entries(AuditEvent.CHART_OPENED)[-1]
+    assert (reading.purpose, reading.categories) == ("operations", ["identifiers.name", "operations.break_glass_reason"])
 
 
 def test_another_practices_openings_never_appear(world, staff, make_patient, signed_in):
@@ -57,3 +60,36 @@ def test_the_owner_may_review_too(world, staff, make_patient, signed_in):
 def test_clinicians_front_desk_and_billing_are_refused(signed_in):
     for role in (Role.CLINICIAN, Role.FRONT_DESK, Role.BILLING):
         assert signed_in(role).get(URL).status_code == 403, role
+
+
+def test_the_privacy_officer_marks_an_opening_reviewed_once(world, staff, make_patient, signed_in):
+    from confide.access.models import BreakGlassReason
+    from confide.core.tenancy import tenant_context
+
+    _break_glass(staff, make_patient().id)
+    with tenant_context(practice_id=world.a.practice.id):
+        opening = BreakGlassReason.objects.get()
+    client = signed_in(Role.PRIVACY_OFFICER)
+    assert 'data-testid="mark-reviewed"' in client.get(URL).content.decode()
+    reviewed = reverse("access:break-glass-reviewed", kwargs={"opening_id": opening.pk})
+    first = client.post(reviewed, follow=True)
+    assert first.status_code == 200 and b"Marked reviewed." in first.content
+    assert f"Reviewed by {world.a.user(Role.PRIVACY_OFFICER).display_name}" in first.content.decode()
+    again = client.post(reviewed, follow=True)
+    assert b"Already marked reviewed." in again.content
+    [entry] = entries(AuditEvent.BREAK_GLASS_REVIEWED)
+    flagged = [e for e in entries(AuditEvent.CHART_OPENED) if e.flagged]
+    assert entry.resource_ids == [str(flagged[0].id)] and entry.actor_role == "privacy_officer"
+
+
+def test_another_practices_opening_cannot_be_marked(world, staff, make_patient, signed_in):
+    from confide.access.models import BreakGlassReason
+    from confide.core.tenancy import tenant_context
+
+    _break_glass(staff, make_patient(where=world.b).id, where=world.b)
+    with tenant_context(practice_id=world.b.practice.id):
+        theirs = BreakGlassReason.objects.get()
+    response = signed_in(Role.PRIVACY_OFFICER).post(reverse("access:break-glass-reviewed", kwargs={"opening_id": theirs.pk}))
+    assert response.status_code == 404
+    with tenant_context(practice_id=world.b.practice.id):
+        assert BreakGlassReason.objects.get().reviewed_at is None

@@ -41,7 +41,7 @@ def test_a_clinician_finds_a_patient_adds_a_medication_and_signs_a_note_with_an_
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     tabs = page.get_by_role("navigation", name="Chart sections").get_by_role("link")
-    expect(tabs).to_have_text(["Overview", "Clinical", "Notes", "Documents", "Consultations", "Privacy"])
+    expect(tabs).to_have_text(["Overview", "Clinical", "Notes", "Psychotherapy notes", "Documents", "Consultations", "Privacy"])
 
     # A medication.
     page.get_by_role("link", name="Clinical", exact=True).click()

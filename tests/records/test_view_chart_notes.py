@@ -71,6 +71,9 @@ def test_note_text_with_markup_is_shown_escaped(signed_in, chart, patient, in_a)
     assert_escaped(signed_in(Role.CLINICIAN).get(url(NOTES, patient)).content.decode())
 
 
+PSYCHOTHERAPY = "records:chart-psychotherapy"
+
+
 def _psychotherapy_section(body: str) -> str:
     section = re.search(r'<section class="psychotherapy-notes[^"]*".*?</section>', body, re.S)
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", section.group(0)) if section else ""
@@ -78,27 +81,32 @@ def _psychotherapy_section(body: str) -> str:
 
 def test_psychotherapy_notes_are_shown_only_to_their_author(signed_in, chart, patient, colleague_client, in_a):
     notes.do_create_psychotherapy_note(actor=chart.actor(Role.CLINICIAN), patient_id=patient.id, text=CANARIES["note"])
-    mine = signed_in(Role.CLINICIAN).get(url(NOTES, patient)).content.decode()
+    mine = signed_in(Role.CLINICIAN).get(url(PSYCHOTHERAPY, patient)).content.decode()
     assert CANARIES["note"] in _psychotherapy_section(mine)
+    assert CANARIES["note"] not in signed_in(Role.CLINICIAN).get(url(NOTES, patient)).content.decode()  # a tab of their own
     for client in (colleague_client, signed_in(Role.OWNER)):
-        body = client.get(url(NOTES, patient)).content.decode()
+        body = client.get(url(PSYCHOTHERAPY, patient)).content.decode()
         assert CANARIES["note"] not in body
         assert 'data-testid="no-psychotherapy-notes"' in body
 
 
 def test_another_clinician_sees_the_same_empty_section_whether_or_not_a_colleague_keeps_any(chart, patient, colleague_client, in_a):
-    before = _psychotherapy_section(colleague_client.get(url(NOTES, patient)).content.decode())
+    before = _psychotherapy_section(colleague_client.get(url(PSYCHOTHERAPY, patient)).content.decode())
     notes.do_create_psychotherapy_note(actor=chart.actor(Role.CLINICIAN), patient_id=patient.id, text="Private.")
-    after = _psychotherapy_section(colleague_client.get(url(NOTES, patient)).content.decode())
+    after = _psychotherapy_section(colleague_client.get(url(PSYCHOTHERAPY, patient)).content.decode())
     assert before == after and before
 
 
-def test_viewing_the_tab_opens_psychotherapy_notes_only_through_their_own_door(signed_in, chart, patient, in_a):
+def test_viewing_the_tabs_opens_psychotherapy_notes_only_through_their_own_door(signed_in, chart, patient, in_a):
     from confide.audit.models import AuditEntry
 
     mine = notes.do_create_psychotherapy_note(actor=chart.actor(Role.CLINICIAN), patient_id=patient.id, text="Private.")
     start = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
-    signed_in(Role.CLINICIAN).get(url(NOTES, patient))
+    client = signed_in(Role.CLINICIAN)
+    client.get(url(NOTES, patient))
+    client.get(url(PSYCHOTHERAPY, patient))
     opened = list(AuditEntry.objects.filter(id__gt=start, event=AuditEvent.CHART_OPENED).order_by("id"))
-    assert [sorted(e.categories) for e in opened] == [["health.notes", "identifiers.dob", "identifiers.name"], ["health.psychotherapy_notes"]]
+    assert [sorted(e.categories) for e in opened] == [
+        ["health.notes", "identifiers.dob", "identifiers.name"], ["health.psychotherapy_notes", "identifiers.dob", "identifiers.name"],
+    ]  # fmt: skip
     assert opened[1].resource_ids == [str(mine.pk)]

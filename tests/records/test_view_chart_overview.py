@@ -41,13 +41,18 @@ def test_billing_sees_insurance_and_the_address_but_no_emergency_contact_or_guar
     assert opened.purpose == "payment" and "financial.insurance" in opened.categories
 
 
-def test_the_owner_sees_insurance_through_a_second_opening_for_payment(signed_in, patient):
+def test_the_owner_sees_insurance_on_its_own_page_opened_for_payment(signed_in, patient):
+    """One opening per page (issue 12): the overview is the owner's treatment opening, with a
+    link to the insurance, which opens for payment on its own page."""
     before = AuditEntry.objects.filter(event=AuditEvent.CHART_OPENED).count()
-    body = signed_in(Role.OWNER).get(url(OVERVIEW, patient)).content.decode()
-    assert "Acme Health" in body and "Rosa Quintero" in body
-    treatment, payment = entries(AuditEvent.CHART_OPENED)[before:]
+    client = signed_in(Role.OWNER)
+    body = client.get(url(OVERVIEW, patient)).content.decode()
+    assert "Acme Health" not in body and "Rosa Quintero" in body and 'data-testid="insurance-elsewhere"' in body
+    [treatment] = entries(AuditEvent.CHART_OPENED)[before:]
     assert treatment.purpose == "treatment" and not [c for c in treatment.categories if c.startswith("financial.")]
-    assert (payment.purpose, payment.categories) == ("payment", ["financial.insurance"])
+    assert "Acme Health" in client.get(url("records:patient-edit-insurance", patient)).content.decode()
+    payment = entries(AuditEvent.CHART_OPENED)[-1]
+    assert payment.purpose == "payment" and "financial.insurance" in payment.categories
 
 
 def test_each_opening_names_exactly_the_tabs_categories(signed_in, patient):
@@ -71,8 +76,8 @@ def test_a_minor_is_flagged_from_the_date_of_birth_and_a_missing_guardian_is_sai
 
 def test_the_tab_bar_shows_each_role_only_the_tabs_the_door_opens(world, patient):
     expected = {
-        Role.OWNER: {"overview", "clinical", "notes", "documents", "consultations", "privacy"},
-        Role.CLINICIAN: {"overview", "clinical", "notes", "documents", "consultations", "privacy"},
+        Role.OWNER: {"overview", "clinical", "notes", "psychotherapy", "documents", "consultations", "privacy"},
+        Role.CLINICIAN: {"overview", "clinical", "notes", "psychotherapy", "documents", "consultations", "privacy"},
         Role.FRONT_DESK: {"overview"},
         Role.BILLING: {"overview"},
     }

@@ -17,7 +17,7 @@ def test_the_author_adds_an_addendum_to_a_signed_psychotherapy_note(signed_in, c
     assert client.post(url(ADDENDUM, patient, psychotherapy_note_id=note.pk), {"text": "Later reflection."}).status_code == 302
     with tenant_context(practice_id=patient.practice_id):
         assert PsychotherapyAddendum.objects.filter(note_id=note.pk).count() == 1
-    assert b"Later reflection." in client.get(url("records:chart-notes", patient)).content
+    assert b"Later reflection." in client.get(url("records:chart-psychotherapy", patient)).content
 
 
 def test_a_draft_gets_no_addendum_and_an_empty_one_is_refused(signed_in, chart, patient):

@@ -1,4 +1,4 @@
-"""Writing a psychotherapy note from the notes tab: kept apart, seen only by its author."""
+"""Writing a psychotherapy note on the psychotherapy tab: kept apart, seen only by its author."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ def test_the_author_writes_a_psychotherapy_draft_and_sees_it(signed_in, patient)
     with tenant_context(practice_id=patient.practice_id):
         [note] = PsychotherapyNote.objects.filter(patient_id=patient.id)
     assert response.status_code == 302 and response["Location"].endswith(f"#psychotherapy-{note.pk}")
-    assert CANARIES["note"].encode() in client.get(url("records:chart-notes", patient)).content
+    assert CANARIES["note"].encode() in client.get(url("records:chart-psychotherapy", patient)).content
 
 
-def test_an_empty_psychotherapy_note_is_refused_on_the_notes_tab(signed_in, patient):
+def test_an_empty_psychotherapy_note_is_refused_on_the_psychotherapy_tab(signed_in, patient):
     client = signed_in(Role.CLINICIAN)
     with assert_no_writes():
         response = client.post(url(NEW, patient), {"psychotherapy-text": " "})

@@ -45,6 +45,26 @@ def _consultation(pw):
     return made
 
 
+def _break_glass_opening(pw):
+    """A break-the-glass opening of the world's chart patient (its BreakGlassReason id), made once per world."""
+    made = getattr(pw, "_break_glass_opening", None)
+    if made is None:
+        from confide.access import policy
+        from confide.access.door import open_chart
+        from confide.access.models import BreakGlassReason
+        from confide.core.actors import StaffActor
+        from confide.core.purposes import Purpose
+        from confide.core.tenancy import tenant_context
+
+        patient = chart_world(pw).patient
+        clinician = StaffActor.from_membership(pw.memberships[Role.CLINICIAN])
+        with open_chart(clinician, patient.id, Purpose.OPERATIONS, categories={policy.BACKGROUND}, break_glass_reason="Route matrix emergency"):
+            pass
+        with tenant_context(practice_id=pw.practice.id):
+            made = pw._break_glass_opening = BreakGlassReason.objects.latest("created_at").pk
+    return made
+
+
 def _first_policy_version_id(practice_world) -> uuid.UUID:
     from confide.core.tenancy import tenant_context
     from confide.policy.models import PolicyVersion
@@ -67,6 +87,7 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
     "invitation_id": lambda pw, name, role: _invitation(pw).pk,
     "submission_id": lambda pw, name, role: _consultation(pw).pk,
+    "opening_id": lambda pw, name, role: _break_glass_opening(pw),
     "version_id": lambda pw, name, role: _first_policy_version_id(pw),
     "practice_slug": lambda pw, name, role: pw.practice.slug,
     "number": lambda pw, name, role: 1,  # version 1 of the practice's privacy notice exists from its creation

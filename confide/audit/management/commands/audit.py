@@ -205,7 +205,7 @@ class Command(BaseCommand):
 
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 entries = reports.compliance_entries(uuid.UUID(practice_id), form.to_filter()).iterator(chunk_size=500)
-                for line in reports.csv_lines(counted(entries)):
+                for line in reports.csv_lines(counted(entries), reports.staff_names(uuid.UUID(practice_id))):
                     handle.write(line)
             record(AuditEvent.LOG_EXPORTED, practice_id=practice_id, actor=system_actor("compliance-export"), detail=counts)
         self.stdout.write(f"{counts['entries']} entries ({counts['author_only']} about psychotherapy notes) written to {target}")
