@@ -86,3 +86,39 @@ def test_screenshot_of_the_chart(page, page_problems, clinic, tmp_path):
     assert page_problems.all() == []
     data = (out / "chart.png").read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > MIN_PNG_BYTES
+
+
+def test_screenshots_of_the_audit_log_and_a_phone(page, page_problems, clinic, make_staff, tmp_path):
+    """audit.png: the privacy officer's audit log after a clinician opened a chart (events in
+    words, people by name); phone.png: the clinician's chart overview on a 390 px phone."""
+    from confide.access.door import open_chart
+    from confide.accounts.models import Membership
+    from confide.core.actors import StaffActor
+    from confide.core.purposes import Purpose
+    from confide.core.tenancy import tenant_context
+
+    privacy_officer = make_staff(clinic.practice, Role.PRIVACY_OFFICER, email="privacy@demo.example.test", display_name="Priya Privacy")
+    with tenant_context(practice_id=clinic.practice.id):
+        clinician = StaffActor.from_membership(Membership.objects.get(user=clinic.users[Role.CLINICIAN], practice=clinic.practice))
+        with open_chart(clinician, clinic.patient.id, Purpose.TREATMENT, categories={"contact.identity"}):
+            pass
+
+    out = _output_dir(tmp_path)
+    browser_sign_in(page, privacy_officer)
+    page.goto("/audit/")
+    expect(page.get_by_text("Opened the chart").first).to_be_visible()
+    page.mouse.move(0, VIEWPORT["height"] - 1)
+    page.screenshot(path=out / "audit.png")
+
+    page.context.clear_cookies()
+    page.set_viewport_size({"width": 390, "height": 844})
+    browser_sign_in(page, clinic.users[Role.CLINICIAN])
+    page.goto(f"/patients/{clinic.patient.id}/")
+    expect(page.get_by_role("button", name="Menu")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=out / "phone.png")
+
+    assert page_problems.all() == []
+    for name in ("audit.png", "phone.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > MIN_PNG_BYTES, name

@@ -22,7 +22,7 @@ from confide.policy import materiality
 from confide.policy.loader import load_default, resolve
 from confide.policy.materiality import material_changes
 from confide.policy.models import PolicyVersion
-from confide.policy.schema import Age, Category, Declaration, Processor, PurposeDecl, Retention
+from confide.policy.schema import Age, Category, Declaration, Grants, Processor, PurposeDecl, Retention
 from confide.policy.services import PublishRefused
 
 BACKUPS_35 = '[[retention]]\nid = "backups"\nperiod = "35d"\n'
@@ -123,6 +123,16 @@ def test_every_field_of_the_declaration_is_decided_material_or_not():
     assert set(materiality.PROCESSOR_FIELDS) == set(Processor.model_fields)
     assert set(materiality.RETENTION_FIELDS) == set(Retention.model_fields)
     assert set(materiality.AGE_FIELDS) == set(Age.model_fields)
+    assert set(materiality.GRANT_FIELDS) == set(Grants.model_fields)
+
+
+def test_pol2_switching_a_grant_on_is_material_and_switching_it_off_is_not():
+    default = load_default()
+    data = default.model_dump(by_alias=True)
+    data["grants"]["front_desk_consultation_queue"] = True
+    wider = Declaration.model_validate(data)
+    assert [c.rule for c in material_changes(default, wider)] == ["grants.wider"]
+    assert material_changes(wider, default) == []
 
 
 # --- the service ---------------------------------------------------------------------------------------

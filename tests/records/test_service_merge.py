@@ -14,7 +14,7 @@ from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Role
 from confide.core.purposes import Purpose
 from confide.records import files, merge
-from confide.records.chart import get_clinical, get_documents, get_notes
+from confide.records.chart import get_clinical, get_documents, get_notes, get_psychotherapy
 from confide.records.models import Patient, PatientMerge, ProgressNote, PsychotherapyNote
 from confide.records.services import do_add_item, do_create_patient
 from tests.records.conftest import entries
@@ -59,7 +59,7 @@ def test_merge_moves_every_item_note_and_file_into_the_survivor_readable_under_i
     assert _names(clinician, survivor.id, "allergies") == ["penicillin"]
     notes = get_notes(clinician, survivor.id)
     assert len(notes.notes) == 2 and all(n.intact for n in notes.notes), "signed notes still verify after re-sealing"
-    assert [n["text"] for n in notes.psychotherapy] == ["Process note."], "the author still reads their psychotherapy note"
+    assert [n["text"] for n in get_psychotherapy(clinician, survivor.id).notes] == ["Process note."], "the author still reads their psychotherapy note"
     assert _document_bytes(clinician, survivor.id) == pdf_upload().read()
     assert get_documents(clinician, survivor.id).photos and len(get_documents(clinician, survivor.id).photos) == 1
     assert not ProgressNote.objects.filter(patient_id=duplicate.id).exists()

@@ -201,7 +201,7 @@ def _submissions(world) -> int:
         ("family_name", "\u200b", "Last name: it holds only invisible characters."),
         ("given_name", "Noor\nHaddad", "First name: it must be one line: remove the line break."),
         ("q_allergies", "pollen\r\ndust", "Allergies, if any: it must be one line: remove the line break."),
-        ("q_medications", "cetirizine\t10 mg", "Medicines you take now, prescription or over the counter (one per line, with the dose if you know it): remove the invisible control character it contains."),
+        ("q_medications", "cetirizine\t10 mg", "Medicines you take now: remove the invisible control character it contains."),
         ("phone", "call me maybe", "Phone: that is not a phone number (digits, spaces, + ( ) - . only)."),
     ],
 )  # fmt: skip
