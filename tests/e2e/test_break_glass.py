@@ -45,7 +45,7 @@ def test_break_the_glass_from_a_refused_tab_to_the_privacy_officers_report(page,
     page.get_by_label("Why you need this chart now").fill(REASON)
     page.get_by_test_id("break-glass-submit").click()
     expect(page.get_by_test_id("broke-the-glass")).to_contain_text("Opened under break-the-glass")
-    expect(page.get_by_test_id("patient-name")).to_have_text("Marisol Quintero")
+    expect(page.get_by_test_id("patient-name")).to_have_text("Marisol Quintero (Mari)")
     _fits(page)
 
     [message] = mail.outbox

@@ -114,6 +114,9 @@ def page_world(clinic, make_staff) -> PageWorld:
     with transaction.atomic():
         issue_invitation(practice=practice, email="invitee@demo.example.test", role=Role.CLINICIAN, invited_by=clinic.users[Role.OWNER])
     invitation_link = INVITATION_LINK.search(mail.outbox[-1].body).group(0)
+    from confide.accounts.reset import reset_link
+
+    reset = reset_link(clinic.users[Role.BILLING])
     submission = submit(practice, photo=True)
     with tenant_context(practice_id=practice.id):
         intake_photo = IntakePhoto.objects.get(submission=submission)
@@ -122,6 +125,7 @@ def page_world(clinic, make_staff) -> PageWorld:
         "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
         "psychotherapy_draft": psy_draft, "psychotherapy_signed": psy_signed, "submission": submission,
         "intake_photo": intake_photo, "policy_version": version, "invitation_link": invitation_link,
+        "reset_link": reset[reset.index("/signin/"):],
     }  # fmt: skip
     return PageWorld(clinic=clinic, objects=objects)
 
@@ -153,6 +157,8 @@ INVITATION_LINK = re.compile(r"/invite/\?token=\S+")
 # so the anonymous walk visits the link and then the accept page in that same session.
 ROUTE_URLS: dict[str, Callable[[PageWorld], str]] = {
     "accounts:invitation": lambda w: w.objects["invitation_link"],
+    # The same for a password reset link: the link page, then the new-password page.
+    "accounts:password-reset-link": lambda w: w.objects["reset_link"],
 }
 # Routes that answer 200 only in a state the shared world cannot be in; each is checked by its own
 # test below.
