@@ -47,9 +47,11 @@ class MaterialChange:
 # How each field of each part of the declaration counts. "rule" fields have their own check
 # below; "wording" fields never make a change material on their own.
 DECLARATION_FIELDS = {"schema_": "wording", "version": "wording", "categories": "rule", "purposes": "rule", "processors": "rule",
-                      "retention": "rule", "age": "rule", "regimes": "rule", "contacts": "wording", "grants": "rule"}  # fmt: skip
-# Every grant widens who among the staff sees patients' information when switched on.
-GRANT_FIELDS = {"front_desk_consultation_queue": "rule"}
+                      "retention": "rule", "age": "rule", "regimes": "rule", "contacts": "wording", "grants": "wording"}  # fmt: skip
+# Grants widen what one role of the practice's own staff sees (minimum necessary, inside the
+# practice): not a use, disclosure or right the notice describes, so never material by itself.
+# Each switch is audited with its version and shown on the settings page.
+GRANT_FIELDS = {"front_desk_consultation_queue": "wording"}
 CATEGORY_FIELDS = {"label": "wording", "description": "wording", "phi": "rule", "sensitive": "rule", "retired": "rule"}
 PURPOSE_FIELDS = {"label": "wording", "description": "rule", "needs_consent": "rule"}
 PROCESSOR_FIELDS = {"id": "rule", "name": "rule", "service": "wording", "role": "rule", "categories": "rule", "purposes": "rule",
@@ -145,17 +147,6 @@ def _age(before: Declaration, after: Declaration) -> list[MaterialChange]:
     return out
 
 
-def _grants(before: Declaration, after: Declaration) -> list[MaterialChange]:
-    """A grant switched on lets more of the staff see patients' information (switching one off
-    narrows it, which is not material)."""
-    out = []
-    for name, field in type(after.grants).model_fields.items():
-        if getattr(after.grants, name) and not getattr(before.grants, name):
-            label = (field.description or name.replace("_", " ")).rstrip(".")
-            out.append(MaterialChange("grants.wider", f"More staff see patients' information: {label} is switched on."))
-    return out
-
-
 def _regimes(before: Declaration, after: Declaration) -> list[MaterialChange]:
     out = []
     for name in type(after.regimes).model_fields:
@@ -186,7 +177,7 @@ def material_changes(before: Declaration, after: Declaration) -> list[MaterialCh
     """Why the change from `before` to `after` is material; empty when it is not."""
     return [
         *_processors(before, after), *_categories(before, after), *_purposes(before, after),
-        *_retention(before, after), *_age(before, after), *_regimes(before, after), *_grants(before, after),
+        *_retention(before, after), *_age(before, after), *_regimes(before, after),
     ]  # fmt: skip
 
 
