@@ -12,7 +12,8 @@ _TEXT = {"class": "form-control"}
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label="E-mail address", max_length=254, widget=forms.EmailInput(attrs={**_TEXT, "autocomplete": "off"}))
-    role = forms.ChoiceField(label="Role", choices=Role.choices, widget=forms.Select(attrs={"class": "form-select"}))
+    # Not Owner by default: an owner can change the whole practice, so making one is a choice.
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.CLINICIAN, widget=forms.Select(attrs={"class": "form-select"}))
 
 
 class NewAccountForm(forms.Form):
