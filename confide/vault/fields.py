@@ -9,19 +9,30 @@ associated data binds table, column, row id and subject, so a ciphertext copied 
 row or column fails to open. Reading the attribute outside an allowance for the category
 raises PHIAccessDenied; a shredded subject reads as ERASED. Filtering, lookups and ordering
 on these columns are refused: search goes through blind indexes.
+
+A value is decrypted once per model instance and attribute, and the allowance is checked on
+every read: the plaintext is remembered on the instance (`_Memo`) next to the ciphertext it
+came from, and handed out again only inside an allowance that permits it and while vault.keys
+still holds the subject's key (so a shred reads as ERASED at once). Assigning the attribute,
+`refresh_from_db`, or any code that puts another ciphertext in place makes the next read open
+afresh. The work that does not depend on the value is done once: the associated data's table
+and column per field, the ids' text per instance, the key per instance and version.
 """
 
 from __future__ import annotations
 
-import base64
+import binascii
 import datetime
 import json
 import logging
+import weakref
 
 import tink
 from django.core.exceptions import FieldError
 from django.db import models
+from django.utils.functional import cached_property
 
+from confide.core import tenancy
 from confide.vault import allowance, keys
 from confide.vault.errors import DecryptionFailed, RefusedOperation
 
@@ -50,28 +61,86 @@ class Sealed(str):
     """Ciphertext as loaded from the database, not yet opened."""
 
 
+class _Memo:
+    """The vault's per-instance work, kept on the instance under MEMO: the subject's id as the
+    text the allowance compares, the id part of the associated data, and each attribute's
+    opened plaintext. Every entry remembers the very objects it was computed from and is used
+    only while the instance still holds those same objects (`is`): assigning an attribute,
+    `refresh_from_db`, rotation or a subject move replace them, so nothing here goes stale.
+    A pickled or copied instance gets an empty memo: opened plaintext never travels."""
+
+    __slots__ = ("subjects", "ids", "keys", "opened")
+
+    def __init__(self):
+        self.subjects: dict = {}  # subject attribute -> (its value, str of it)
+        self.keys: dict = {}  # (scope, version asked) -> (key cache, its drops, subject, practice, tenant, version, weakref to AEAD)
+        self.ids: dict = {}  # subject attribute (None: the practice) -> (pk, subject, b"<pk>\x1f<subject>")
+        self.opened: dict = {}  # field attname -> (the Sealed object, pk, subject, scope, key version, value or bytes)
+
+    def __reduce__(self):
+        return (_Memo, ())
+
+    def __copy__(self):
+        return _Memo()
+
+    def __deepcopy__(self, memo):
+        return _Memo()
+
+
+MEMO = "_vault_memo"
+
+
+def _memo(instance) -> _Memo:
+    memo = instance.__dict__.get(MEMO)
+    if memo is None:
+        memo = instance.__dict__[MEMO] = _Memo()
+    return memo
+
+
+def _attr(instance, attname: str):
+    """instance.<attname>, from the instance's dict when it is there: a foreign key's id
+    (`patient_id`, `practice_id`) is otherwise read through Django's descriptor, which costs
+    more than the rest of a cached read."""
+    value = instance.__dict__.get(attname)
+    return value if value is not None else getattr(instance, attname, None)
+
+
 class EncryptedDescriptor:
+    """Reads check the allowance every time; the ciphertext is opened once per instance and
+    attribute, and later reads return that plaintext only while the subject's key is still
+    live (`keys.subject_aead` answers, so a shred or a retired version reads as it always did)."""
+
     def __init__(self, field: EncryptedField):
         self.field = field
+        self.attname = field.attname
 
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        value = instance.__dict__.get(self.field.attname)
+        value = instance.__dict__.get(self.attname)
         if value is None:
             return None
-        allowance.require(self.field.category, self.field.subject_of(instance))
+        field = self.field
+        memo = _memo(instance)
+        allowance.require(field.category, field._subject_text(instance, memo))
         if isinstance(value, Sealed):
-            return self.field.open(instance, value)
+            return field._read(instance, value, memo)
         return value
 
     def __set__(self, instance, value):
-        instance.__dict__[self.field.attname] = value
+        instance.__dict__[self.attname] = value
+        memo = instance.__dict__.get(MEMO)
+        if memo is not None:
+            memo.opened.pop(self.attname, None)
 
 
 class EncryptedField(models.TextField):
     scope = "s"
     refuses_ordering = True  # read by TenantQuerySet.order_by
+    # Whether a read may hand out the opened value itself. JSON values are mutable lists and
+    # dicts: sharing one between reads would let a caller's in-place edit show in later reads
+    # without ever being saved, so those fields keep the plaintext bytes and decode per read.
+    shares_value = True
 
     def __init__(self, *args, category: str, subject_field: str = "id", scope: str = "s", **kwargs):
         if not category or "." not in category:
@@ -100,6 +169,16 @@ class EncryptedField(models.TextField):
         """The data subject a value belongs to (checked against a subject-bound allowance)."""
         return getattr(instance, self.subject_field, None)
 
+    def _subject_text(self, instance, memo: _Memo):
+        """str(subject), as the allowance compares it, made once per instance and subject."""
+        subject = _attr(instance, self.subject_field)
+        known = memo.subjects.get(self.subject_field)
+        if known is not None and known[0] is subject:
+            return known[1]
+        text = None if subject is None else str(subject)
+        memo.subjects[self.subject_field] = (subject, text)
+        return text
+
     # --- serialisation of plaintext, overridden per type --------------------------------------
     def to_bytes(self, value) -> bytes:
         return str(value).encode()
@@ -108,40 +187,107 @@ class EncryptedField(models.TextField):
         return raw.decode()
 
     # --- crypto ---------------------------------------------------------------------------------
-    def _ad(self, instance) -> bytes:
-        subject = getattr(instance, self.subject_field) if self.scope == "s" else instance.practice_id
-        return f"{self.model._meta.db_table}\x1f{self.column}\x1f{instance.pk}\x1f{subject}".encode()
+    # The hot path (a chart read opens tens of values) is kept flat: per model the associated
+    # data's prefix, per instance the rest of it and the key, per attribute the plaintext.
+    @cached_property
+    def _ad_prefix(self) -> bytes:
+        # Computed on first use, when the model's table and the column are final.
+        return f"{self.model._meta.db_table}\x1f{self.column}\x1f".encode()
+
+    @cached_property
+    def _pk_attname(self) -> str:
+        return self.model._meta.pk.attname
+
+    def _bound_to(self, instance):
+        """The subject the associated data binds: the practice, for a practice-scoped field."""
+        return _attr(instance, self.subject_field if self.scope == "s" else "practice_id")
+
+    def _ad(self, instance, memo: _Memo, pk, bound) -> bytes:
+        """table \x1f column \x1f row id \x1f subject; the ids' text made once per instance."""
+        slot = self.subject_field if self.scope == "s" else None
+        known = memo.ids.get(slot)
+        if known is None or known[0] is not pk or known[1] is not bound:
+            known = memo.ids[slot] = (pk, bound, f"{pk}\x1f{bound}".encode())
+        return self._ad_prefix + known[2]
+
+    def _key(self, instance, memo: _Memo, scope: str, version: int | None) -> tuple[int, object]:
+        """(key version, AEAD) from vault.keys, asked once per instance, scope and version. The
+        answer is reused only while the current allowance's key cache is the one that held it
+        and has dropped nothing since (a shred, a rotation and the allowance closing all drop),
+        for the same subject, practice and tenant: a reuse is what keys would answer again."""
+        values = instance.__dict__
+        subject = (values.get(self.subject_field) or getattr(instance, self.subject_field)) if scope == "s" else None
+        practice_id = values.get("practice_id") or instance.practice_id
+        known = memo.keys.get((scope, version))
+        current = allowance.current()
+        cache = None if current is None else current.key_cache
+        if (
+            known is not None and known[0] is cache and known[1] == cache.drops and known[2] is subject
+            and known[3] is practice_id and known[4] is tenancy.current_practice_id()
+        ):  # fmt: skip
+            primitive = known[6]()
+            if primitive is not None:
+                return known[5], primitive
+        result = keys.subject_aead(practice_id, subject, version) if scope == "s" else (0, keys.practice_aead(practice_id))
+        if cache is not None:  # outside an allowance keys caches nothing, and neither does this
+            # A weak reference: an instance must not keep a key alive past the caches of vault.keys.
+            memo.keys[(scope, version)] = (
+                cache, cache.drops, subject, practice_id, tenancy.current_practice_id(), result[0], weakref.ref(result[1])
+            )  # fmt: skip
+        return result
 
     def seal(self, instance, value) -> str:
-        if self.scope == "s":
-            version, primitive = keys.subject_aead(instance.practice_id, getattr(instance, self.subject_field))
-        else:
-            version, primitive = 0, keys.practice_aead(instance.practice_id)
-        ciphertext = primitive.encrypt(self.to_bytes(value), self._ad(instance))
-        return f"{PREFIX}:{self.scope}:{version}:{base64.b64encode(ciphertext).decode()}"
+        memo = _memo(instance)
+        version, primitive = self._key(instance, memo, self.scope, None)
+        ad = self._ad(instance, memo, _attr(instance, self._pk_attname), self._bound_to(instance))
+        ciphertext = primitive.encrypt(self.to_bytes(value), ad)
+        return f"{PREFIX}:{self.scope}:{version}:{binascii.b2a_base64(ciphertext, newline=False).decode('ascii')}"
 
-    def open(self, instance, sealed: str):
+    def _open_bytes(self, instance, sealed: str, memo: _Memo, pk, bound) -> tuple[str, int, bytes]:
+        """(scope, key version, plaintext bytes); raises keys.SubjectErased for a shredded subject."""
         try:
             prefix, scope, version, body = sealed.split(":", 3)
             if prefix != PREFIX or scope not in ("s", "p"):
                 raise ValueError
-            ciphertext = base64.b64decode(body, validate=True)
             version = int(version)
-        except ValueError:
-            raise DecryptionFailed(f"{self.model.__name__}.{self.name} of {instance.pk}: not a vault ciphertext") from None
+            ciphertext = binascii.a2b_base64(body, strict_mode=True)
+        except ValueError:  # binascii.Error is one
+            raise DecryptionFailed(f"{self.model.__name__}.{self.name} of {pk}: not a vault ciphertext") from None
+        _, primitive = self._key(instance, memo, scope, version)
         try:
-            if scope == "s":
-                _, primitive = keys.subject_aead(instance.practice_id, getattr(instance, self.subject_field), version)
-            else:
-                primitive = keys.practice_aead(instance.practice_id)
-            return self.from_bytes(primitive.decrypt(ciphertext, self._ad(instance)))
+            return scope, version, primitive.decrypt(ciphertext, self._ad(instance, memo, pk, bound))
+        except tink.TinkError:
+            logger.error("ciphertext did not open", extra={"object_id": str(pk), "path_name": self.name})
+            raise DecryptionFailed(f"{self.model.__name__}.{self.name} of {pk}: ciphertext did not open (tampered or moved)") from None
+
+    def open(self, instance, sealed: str):
+        """The value of `sealed` on `instance`, opened now (no allowance check, nothing kept)."""
+        try:
+            _, _, raw = self._open_bytes(instance, sealed, _memo(instance), _attr(instance, self._pk_attname), self._bound_to(instance))
         except keys.SubjectErased:
             return ERASED
-        except tink.TinkError:
-            logger.error("ciphertext did not open", extra={"object_id": str(instance.pk), "path_name": self.name})
-            raise DecryptionFailed(
-                f"{self.model.__name__}.{self.name} of {instance.pk}: ciphertext did not open (tampered or moved)"
-            ) from None
+        return self.from_bytes(raw)
+
+    def _read(self, instance, sealed: Sealed, memo: _Memo):
+        """The descriptor's read (the allowance already checked): opened once, then remembered
+        for as long as the instance holds the same ciphertext, row id and subject."""
+        pk = _attr(instance, self._pk_attname)
+        bound = self._bound_to(instance)
+        opened = memo.opened.get(self.attname)
+        try:
+            if opened is not None and opened[0] is sealed and opened[1] is pk and opened[2] is bound:
+                # Asking for the key again is what keeps a remembered value honest: after a
+                # shred or a retired version this answers exactly as a first read would.
+                self._key(instance, memo, opened[3], opened[4])
+                plain = opened[5]
+            else:
+                scope, version, raw = self._open_bytes(instance, sealed, memo, pk, bound)
+                plain = self.from_bytes(raw) if self.shares_value else raw
+                memo.opened[self.attname] = (sealed, pk, bound, scope, version, plain)
+        except keys.SubjectErased:
+            memo.opened.pop(self.attname, None)
+            return ERASED
+        return plain if self.shares_value else self.from_bytes(plain)
 
     # --- the ORM boundary -------------------------------------------------------------------------
     def from_db_value(self, value, expression, connection):
@@ -153,7 +299,7 @@ class EncryptedField(models.TextField):
             return value
         if is_erased(value):
             raise DecryptionFailed("an erased value cannot be written back")
-        allowance.require(self.category, self.subject_of(model_instance))
+        allowance.require(self.category, self._subject_text(model_instance, _memo(model_instance)))
         sealed = Sealed(self.seal(model_instance, value))
         return sealed
 
@@ -179,6 +325,8 @@ class EncryptedTextField(EncryptedField):
 
 
 class EncryptedJSONField(EncryptedField):
+    shares_value = False  # a list or dict: each read decodes its own copy
+
     def to_bytes(self, value) -> bytes:
         return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
