@@ -444,20 +444,24 @@ def _note_items(actor: StaffActor, notes: list[ProgressNote], addenda: list[Adde
     names = _staff_names({n.author_id for n in notes} | {a.author_id for a in addenda})
     by_note: dict = {}
     for addendum in addenda:
+        text = addendum.content
         by_note.setdefault(addendum.note_id, []).append(
             AddendumItem(author_name=names.get(str(addendum.author_id), "former staff member"), signed_at=addendum.signed_at,
-                         text=str(addendum.content), intact=verify_signed(addendum))
+                         text=str(text), intact=verify_signed(addendum, text))
         )  # fmt: skip
-    return [
-        NoteItem(
+    items = []
+    for n in notes:
+        # Read once: the sections shown, the content handed to the edit form and the signature
+        # check are the same decoded value (this page used to open each note three times).
+        content = n.content
+        items.append(NoteItem(
             id=n.pk, template=n.template, template_label=NOTE_LABELS.get(n.template, n.template), status=n.status, author_id=n.author_id,
             author_name=names.get(str(n.author_id), "former staff member"), created_at=n.created_at, updated_at=n.updated_at,
-            signed_at=n.signed_at, sections=_sections(n.template, dict(n.content)), content=dict(n.content),
-            intact=n.status != NoteStatus.SIGNED or verify_signed(n), is_mine=n.author_id == actor.user_id,
+            signed_at=n.signed_at, sections=_sections(n.template, dict(content)), content=dict(content),
+            intact=n.status != NoteStatus.SIGNED or verify_signed(n, content), is_mine=n.author_id == actor.user_id,
             addenda=by_note.get(n.pk, []),
-        )  # fmt: skip
-        for n in notes
-    ]
+        ))  # fmt: skip
+    return items
 
 
 def writes_psychotherapy_notes(actor: StaffActor) -> bool:

@@ -94,9 +94,12 @@ def _seal(row, content) -> str:
     return row.content_hash
 
 
-def verify_signed(row) -> bool:
-    """Inside an open door: is the signed row's content what was signed?"""
-    return row.status == NoteStatus.SIGNED and content_hash(row.content_salt, row.content) == row.content_hash
+def verify_signed(row, content=None) -> bool:
+    """Inside an open door: is the signed row's content what was signed? Pass `content` when
+    the caller has already read it (a page shows and checks the same decoded value)."""
+    if row.status != NoteStatus.SIGNED:
+        return False
+    return content_hash(row.content_salt, row.content if content is None else content) == row.content_hash
 
 
 def _sign_addendum(model, note, patient, actor, text: str, category: str, request):
@@ -237,15 +240,22 @@ def list_notes(actor: StaffActor, patient_id, *, request=None) -> list[NoteView]
         addenda: dict = {}
         for addendum in Addendum.objects.filter(patient_id=chart.patient.pk).order_by("created_at"):
             addenda.setdefault(addendum.note_id, []).append(addendum)
-        return [
-            NoteView(
-                id=n.pk, template=n.template, status=n.status, author_id=n.author_id, created_at=n.created_at,
-                signed_at=n.signed_at, content=dict(n.content),
-                addenda=tuple((a.author_id, a.signed_at, str(a.content), verify_signed(a)) for a in addenda.get(n.pk, [])),
-                intact=n.status != NoteStatus.SIGNED or verify_signed(n),
-            )  # fmt: skip
-            for n in notes
-        ]
+        return [_note_view(n, addenda.get(n.pk, [])) for n in notes]
+
+
+def _addendum_view(addendum) -> tuple:
+    text = addendum.content
+    return addendum.author_id, addendum.signed_at, str(text), verify_signed(addendum, text)
+
+
+def _note_view(note, addenda) -> NoteView:
+    content = note.content  # read once: shown and hash-checked as the same value
+    return NoteView(
+        id=note.pk, template=note.template, status=note.status, author_id=note.author_id, created_at=note.created_at,
+        signed_at=note.signed_at, content=dict(content),
+        addenda=tuple(_addendum_view(a) for a in addenda),
+        intact=note.status != NoteStatus.SIGNED or verify_signed(note, content),
+    )  # fmt: skip
 
 
 # --- psychotherapy notes -------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from confide.access.errors import AccessRefused
 from confide.core.permissions import Role
 from confide.core.routes import ROUTE_POLICY
 from confide.records import chart as chart_service
+from confide.records import notes
+from tests.vault.decrypts import decrypts, opened  # noqa: F401 (decrypts is a fixture)
 
 pytestmark = pytest.mark.usefixtures("in_a")
 
@@ -112,3 +114,20 @@ def test_the_age_and_the_minor_flag_come_from_the_date_of_birth():
     assert chart_service.age_on(datetime.date(2008, 3, 2), today) == 18
     assert chart_service.age_on(datetime.date(2008, 3, 3), today) == 17
     assert chart_service.age_on(None, today) is None
+
+
+def test_the_notes_tab_opens_each_note_and_addendum_once(chart, patient, decrypts):
+    """The sections shown, the content for the edit form and the signature check are one read."""
+    clinician = chart.actor(Role.CLINICIAN)
+    signed = chart.note(Role.CLINICIAN, signed=True)
+    chart.note(Role.CLINICIAN, signed=False)
+    notes.do_add_addendum(actor=clinician, note_id=signed.pk, text="Also discussed sleep hygiene.")
+    decrypts.clear()
+    page = chart_service.get_notes(clinician, patient.id)
+    assert sorted((n.status, n.intact, len(n.addenda)) for n in page.notes) == [("draft", True, 0), ("signed", True, 1)]
+    assert opened(decrypts, "records_progressnote", "content") == 2
+    assert opened(decrypts, "records_addendum", "content") == 1
+    decrypts.clear()
+    _, item = chart_service.get_note(clinician, patient.id, signed.pk)
+    assert item.intact and item.content == dict(item.content)
+    assert opened(decrypts, "records_progressnote", "content") == 1

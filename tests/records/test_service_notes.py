@@ -15,6 +15,7 @@ from confide.records.models import Addendum, NoteStatus, ProgressNote, Psychothe
 from tests.access.conftest import shape, who
 from tests.conftest import CANARIES
 from tests.records.chart_world import NOTE_CONTENT
+from tests.vault.decrypts import decrypts, opened  # noqa: F401 (decrypts is a fixture)
 
 pytestmark = pytest.mark.usefixtures("in_a")
 
@@ -212,3 +213,14 @@ def test_a_psychotherapy_note_is_signed_once_and_then_only_gets_addenda(chart, p
         stored.save()
     for entry in AuditEntry.objects.filter(event__in=[AuditEvent.NOTE_CREATED, AuditEvent.NOTE_SIGNED, AuditEvent.NOTE_ADDENDUM_SIGNED]):
         assert entry.categories == ["health.psychotherapy_notes"] and "Process note" not in str(entry.detail)
+
+
+def test_listing_notes_opens_each_note_and_addendum_once(chart, patient, decrypts):
+    clinician = chart.actor(Role.CLINICIAN)
+    signed = chart.note(Role.CLINICIAN, signed=True)
+    notes.do_add_addendum(actor=clinician, note_id=signed.pk, text="Also discussed sleep hygiene.")
+    decrypts.clear()
+    [view] = [n for n in notes.list_notes(clinician, patient.id) if n.id == signed.pk]
+    assert view.intact and view.content == NOTE_CONTENT and [intact for *_, intact in view.addenda] == [True]
+    assert opened(decrypts, "records_progressnote", "content") == 1
+    assert opened(decrypts, "records_addendum", "content") == 1
