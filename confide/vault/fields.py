@@ -21,12 +21,12 @@ and column per field, the ids' text per instance, the key per instance and versi
 
 from __future__ import annotations
 
-import binascii
 import datetime
 import json
 import logging
 import weakref
 
+import pybase64
 import tink
 from django.core.exceptions import FieldError
 from django.db import models
@@ -62,17 +62,17 @@ class Sealed(str):
 
 
 class _Memo:
-    """The vault's per-instance work, kept on the instance under MEMO: the subject's id as the
-    text the allowance compares, the id part of the associated data, and each attribute's
+    """The vault's per-instance work, kept on the instance under MEMO: the ids as text (the
+    allowance compares the subject's), the id part of the associated data, and each attribute's
     opened plaintext. Every entry remembers the very objects it was computed from and is used
     only while the instance still holds those same objects (`is`): assigning an attribute,
     `refresh_from_db`, rotation or a subject move replace them, so nothing here goes stale.
     A pickled or copied instance gets an empty memo: opened plaintext never travels."""
 
-    __slots__ = ("subjects", "ids", "keys", "opened")
+    __slots__ = ("texts", "ids", "keys", "opened")
 
     def __init__(self):
-        self.subjects: dict = {}  # subject attribute -> (its value, str of it)
+        self.texts: dict = {}  # attname (id, patient_id, practice_id) -> (its value, str of it)
         self.keys: dict = {}  # (scope, version asked) -> (key cache, its drops, subject, practice, tenant, version, weakref to AEAD)
         self.ids: dict = {}  # subject attribute (None: the practice) -> (pk, subject, b"<pk>\x1f<subject>")
         self.opened: dict = {}  # field attname -> (the Sealed object, pk, subject, scope, key version, value or bytes)
@@ -95,6 +95,21 @@ def _memo(instance) -> _Memo:
     if memo is None:
         memo = instance.__dict__[MEMO] = _Memo()
     return memo
+
+
+def _text(memo: _Memo, attname: str, value) -> str | None:
+    """str(value) of the instance's `attname`, made once per instance: a patient's id is its
+    own subject, so the allowance check and the associated data share one UUID's text."""
+    known = memo.texts.get(attname)
+    if known is not None and known[0] is value:
+        return known[1]
+    for other, text in memo.texts.values():
+        if other is value:
+            break
+    else:
+        text = None if value is None else str(value)
+    memo.texts[attname] = (value, text)
+    return text
 
 
 def _attr(instance, attname: str):
@@ -171,13 +186,7 @@ class EncryptedField(models.TextField):
 
     def _subject_text(self, instance, memo: _Memo):
         """str(subject), as the allowance compares it, made once per instance and subject."""
-        subject = _attr(instance, self.subject_field)
-        known = memo.subjects.get(self.subject_field)
-        if known is not None and known[0] is subject:
-            return known[1]
-        text = None if subject is None else str(subject)
-        memo.subjects[self.subject_field] = (subject, text)
-        return text
+        return _text(memo, self.subject_field, _attr(instance, self.subject_field))
 
     # --- serialisation of plaintext, overridden per type --------------------------------------
     def to_bytes(self, value) -> bytes:
@@ -207,7 +216,9 @@ class EncryptedField(models.TextField):
         slot = self.subject_field if self.scope == "s" else None
         known = memo.ids.get(slot)
         if known is None or known[0] is not pk or known[1] is not bound:
-            known = memo.ids[slot] = (pk, bound, f"{pk}\x1f{bound}".encode())
+            pk_text = _text(memo, self._pk_attname, pk)
+            bound_text = _text(memo, self.subject_field if self.scope == "s" else "practice_id", bound)
+            known = memo.ids[slot] = (pk, bound, f"{pk_text}\x1f{bound_text}".encode())
         return self._ad_prefix + known[2]
 
     def _key(self, instance, memo: _Memo, scope: str, version: int | None) -> tuple[int, object]:
@@ -241,7 +252,7 @@ class EncryptedField(models.TextField):
         version, primitive = self._key(instance, memo, self.scope, None)
         ad = self._ad(instance, memo, _attr(instance, self._pk_attname), self._bound_to(instance))
         ciphertext = primitive.encrypt(self.to_bytes(value), ad)
-        return f"{PREFIX}:{self.scope}:{version}:{binascii.b2a_base64(ciphertext, newline=False).decode('ascii')}"
+        return f"{PREFIX}:{self.scope}:{version}:{pybase64.b64encode_as_string(ciphertext)}"
 
     def _open_bytes(self, instance, sealed: str, memo: _Memo, pk, bound) -> tuple[str, int, bytes]:
         """(scope, key version, plaintext bytes); raises keys.SubjectErased for a shredded subject."""
@@ -250,7 +261,9 @@ class EncryptedField(models.TextField):
             if prefix != PREFIX or scope not in ("s", "p"):
                 raise ValueError
             version = int(version)
-            ciphertext = binascii.a2b_base64(body, strict_mode=True)
+            # pybase64: the standard alphabet, strictly, like base64.b64decode(validate=True),
+            # at memory speed (the stdlib decodes ~200 MB/s: 1 ms for a 116 KiB clinical list).
+            ciphertext = pybase64.b64decode(body, validate=True)
         except ValueError:  # binascii.Error is one
             raise DecryptionFailed(f"{self.model.__name__}.{self.name} of {pk}: not a vault ciphertext") from None
         _, primitive = self._key(instance, memo, scope, version)
