@@ -16,7 +16,7 @@ came from, and handed out again only inside an allowance that permits it and whi
 still holds the subject's key (so a shred reads as ERASED at once). Assigning the attribute,
 `refresh_from_db`, or any code that puts another ciphertext in place makes the next read open
 afresh. The work that does not depend on the value is done once: the associated data's table
-and column per field, the ids' text per instance, the key per instance and version.
+and column per field, the ids' text per instance; the key comes from the allowance's cache.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import weakref
 
 import pybase64
 import tink
@@ -32,7 +31,6 @@ from django.core.exceptions import FieldError
 from django.db import models
 from django.utils.functional import cached_property
 
-from confide.core import tenancy
 from confide.vault import allowance, keys
 from confide.vault.errors import DecryptionFailed, RefusedOperation
 
@@ -69,12 +67,11 @@ class _Memo:
     `refresh_from_db`, rotation or a subject move replace them, so nothing here goes stale.
     A pickled or copied instance gets an empty memo: opened plaintext never travels."""
 
-    __slots__ = ("texts", "ids", "keys", "opened")
+    __slots__ = ("texts", "ids", "opened")
 
     def __init__(self):
-        self.texts: dict = {}  # attname (id, patient_id, practice_id) -> (its value, str of it)
-        self.keys: dict = {}  # (scope, version asked) -> (key cache, its drops, subject, practice, tenant, version, weakref to AEAD)
-        self.ids: dict = {}  # subject attribute (None: the practice) -> (pk, subject, b"<pk>\x1f<subject>")
+        self.texts: dict = {}  # id(an id object) -> (that object, str of it)
+        self.ids: dict = {}  # subject attname (practice_id: practice scope) -> (pk, subject, b"<pk>\x1f<subject>")
         self.opened: dict = {}  # field attname -> (the Sealed object, pk, subject, scope, key version, value or bytes)
 
     def __reduce__(self):
@@ -97,18 +94,14 @@ def _memo(instance) -> _Memo:
     return memo
 
 
-def _text(memo: _Memo, attname: str, value) -> str | None:
-    """str(value) of the instance's `attname`, made once per instance: a patient's id is its
-    own subject, so the allowance check and the associated data share one UUID's text."""
-    known = memo.texts.get(attname)
+def _text(memo: _Memo, value) -> str | None:
+    """str(value), made once per instance and object: a patient's id is its own subject, so the
+    allowance check and the associated data share one UUID's text."""
+    known = memo.texts.get(id(value))
     if known is not None and known[0] is value:
         return known[1]
-    for other, text in memo.texts.values():
-        if other is value:
-            break
-    else:
-        text = None if value is None else str(value)
-    memo.texts[attname] = (value, text)
+    text = None if value is None else str(value)
+    memo.texts[id(value)] = (value, text)  # holding `value` keeps its id from being reused
     return text
 
 
@@ -136,7 +129,7 @@ class EncryptedDescriptor:
         if value is None:
             return None
         field = self.field
-        memo = _memo(instance)
+        memo = instance.__dict__.get(MEMO) or _memo(instance)
         allowance.require(field.category, field._subject_text(instance, memo))
         if isinstance(value, Sealed):
             return field._read(instance, value, memo)
@@ -186,7 +179,7 @@ class EncryptedField(models.TextField):
 
     def _subject_text(self, instance, memo: _Memo):
         """str(subject), as the allowance compares it, made once per instance and subject."""
-        return _text(memo, self.subject_field, _attr(instance, self.subject_field))
+        return _text(memo, _attr(instance, self.subject_field))
 
     # --- serialisation of plaintext, overridden per type --------------------------------------
     def to_bytes(self, value) -> bytes:
@@ -207,94 +200,76 @@ class EncryptedField(models.TextField):
     def _pk_attname(self) -> str:
         return self.model._meta.pk.attname
 
-    def _bound_to(self, instance):
-        """The subject the associated data binds: the practice, for a practice-scoped field."""
-        return _attr(instance, self.subject_field if self.scope == "s" else "practice_id")
+    @cached_property
+    def _bound_attname(self) -> str:
+        """The attribute the associated data binds as subject: the practice, for practice scope."""
+        return self.subject_field if self.scope == "s" else "practice_id"
 
-    def _ad(self, instance, memo: _Memo, pk, bound) -> bytes:
+    def _ad(self, memo: _Memo, pk, bound) -> bytes:
         """table \x1f column \x1f row id \x1f subject; the ids' text made once per instance."""
-        slot = self.subject_field if self.scope == "s" else None
-        known = memo.ids.get(slot)
+        known = memo.ids.get(self._bound_attname)
         if known is None or known[0] is not pk or known[1] is not bound:
-            pk_text = _text(memo, self._pk_attname, pk)
-            bound_text = _text(memo, self.subject_field if self.scope == "s" else "practice_id", bound)
-            known = memo.ids[slot] = (pk, bound, f"{pk_text}\x1f{bound_text}".encode())
+            known = memo.ids[self._bound_attname] = (pk, bound, f"{_text(memo, pk)}\x1f{_text(memo, bound)}".encode())
         return self._ad_prefix + known[2]
 
-    def _key(self, instance, memo: _Memo, scope: str, version: int | None) -> tuple[int, object]:
-        """(key version, AEAD) from vault.keys, asked once per instance, scope and version. The
-        answer is reused only while the current allowance's key cache is the one that held it
-        and has dropped nothing since (a shred, a rotation and the allowance closing all drop),
-        for the same subject, practice and tenant: a reuse is what keys would answer again."""
-        values = instance.__dict__
-        subject = (values.get(self.subject_field) or getattr(instance, self.subject_field)) if scope == "s" else None
-        practice_id = values.get("practice_id") or instance.practice_id
-        known = memo.keys.get((scope, version))
-        current = allowance.current()
-        cache = None if current is None else current.key_cache
-        if (
-            known is not None and known[0] is cache and known[1] == cache.drops and known[2] is subject
-            and known[3] is practice_id and known[4] is tenancy.current_practice_id()
-        ):  # fmt: skip
-            primitive = known[6]()
-            if primitive is not None:
-                return known[5], primitive
-        result = keys.subject_aead(practice_id, subject, version) if scope == "s" else (0, keys.practice_aead(practice_id))
-        if cache is not None:  # outside an allowance keys caches nothing, and neither does this
-            # A weak reference: an instance must not keep a key alive past the caches of vault.keys.
-            memo.keys[(scope, version)] = (
-                cache, cache.drops, subject, practice_id, tenancy.current_practice_id(), result[0], weakref.ref(result[1])
-            )  # fmt: skip
-        return result
+    def _key(self, instance, scope: str, version: int | None) -> tuple[int, object]:
+        """(key version, AEAD), asked of vault.keys for every value: its allowance cache makes
+        that a dictionary lookup, and keys alone decides whether the key is still live."""
+        if scope == "s":
+            return keys.subject_aead(_attr(instance, "practice_id"), _attr(instance, self.subject_field), version)
+        return 0, keys.practice_aead(_attr(instance, "practice_id"))
 
     def seal(self, instance, value) -> str:
-        memo = _memo(instance)
-        version, primitive = self._key(instance, memo, self.scope, None)
-        ad = self._ad(instance, memo, _attr(instance, self._pk_attname), self._bound_to(instance))
+        version, primitive = self._key(instance, self.scope, None)
+        ad = self._ad(_memo(instance), _attr(instance, self._pk_attname), _attr(instance, self._bound_attname))
         ciphertext = primitive.encrypt(self.to_bytes(value), ad)
         return f"{PREFIX}:{self.scope}:{version}:{pybase64.b64encode_as_string(ciphertext)}"
 
-    def _open_bytes(self, instance, sealed: str, memo: _Memo, pk, bound) -> tuple[str, int, bytes]:
-        """(scope, key version, plaintext bytes); raises keys.SubjectErased for a shredded subject."""
+    def _parse(self, sealed: str, pk) -> tuple[str, int, bytes]:
         try:
             prefix, scope, version, body = sealed.split(":", 3)
             if prefix != PREFIX or scope not in ("s", "p"):
                 raise ValueError
-            version = int(version)
             # pybase64: the standard alphabet, strictly, like base64.b64decode(validate=True),
             # at memory speed (the stdlib decodes ~200 MB/s: 1 ms for a 116 KiB clinical list).
-            ciphertext = pybase64.b64decode(body, validate=True)
+            return scope, int(version), pybase64.b64decode(body, validate=True)
         except ValueError:  # binascii.Error is one
             raise DecryptionFailed(f"{self.model.__name__}.{self.name} of {pk}: not a vault ciphertext") from None
-        _, primitive = self._key(instance, memo, scope, version)
+
+    def _decrypt(self, primitive, ciphertext: bytes, ad: bytes, pk) -> bytes:
         try:
-            return scope, version, primitive.decrypt(ciphertext, self._ad(instance, memo, pk, bound))
+            return primitive.decrypt(ciphertext, ad)
         except tink.TinkError:
             logger.error("ciphertext did not open", extra={"object_id": str(pk), "path_name": self.name})
             raise DecryptionFailed(f"{self.model.__name__}.{self.name} of {pk}: ciphertext did not open (tampered or moved)") from None
 
     def open(self, instance, sealed: str):
         """The value of `sealed` on `instance`, opened now (no allowance check, nothing kept)."""
+        pk = _attr(instance, self._pk_attname)
+        scope, version, ciphertext = self._parse(sealed, pk)
         try:
-            _, _, raw = self._open_bytes(instance, sealed, _memo(instance), _attr(instance, self._pk_attname), self._bound_to(instance))
+            _, primitive = self._key(instance, scope, version)
         except keys.SubjectErased:
             return ERASED
-        return self.from_bytes(raw)
+        return self.from_bytes(self._decrypt(primitive, ciphertext, self._ad(_memo(instance), pk, _attr(instance, self._bound_attname)), pk))
 
     def _read(self, instance, sealed: Sealed, memo: _Memo):
         """The descriptor's read (the allowance already checked): opened once, then remembered
         for as long as the instance holds the same ciphertext, row id and subject."""
-        pk = _attr(instance, self._pk_attname)
-        bound = self._bound_to(instance)
+        values = instance.__dict__
+        pk = values.get(self._pk_attname)
+        bound = values.get(self._bound_attname) or getattr(instance, self._bound_attname, None)
         opened = memo.opened.get(self.attname)
         try:
             if opened is not None and opened[0] is sealed and opened[1] is pk and opened[2] is bound:
                 # Asking for the key again is what keeps a remembered value honest: after a
                 # shred or a retired version this answers exactly as a first read would.
-                self._key(instance, memo, opened[3], opened[4])
+                self._key(instance, opened[3], opened[4])
                 plain = opened[5]
             else:
-                scope, version, raw = self._open_bytes(instance, sealed, memo, pk, bound)
+                scope, version, ciphertext = self._parse(sealed, pk)
+                _, primitive = self._key(instance, scope, version)
+                raw = self._decrypt(primitive, ciphertext, self._ad(memo, pk, bound), pk)
                 plain = self.from_bytes(raw) if self.shares_value else raw
                 memo.opened[self.attname] = (sealed, pk, bound, scope, version, plain)
         except keys.SubjectErased:
