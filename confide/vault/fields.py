@@ -189,8 +189,9 @@ class EncryptedField(models.TextField):
         return raw.decode()
 
     # --- crypto ---------------------------------------------------------------------------------
-    # The hot path (a chart read opens tens of values) is kept flat: per model the associated
-    # data's prefix, per instance the rest of it and the key, per attribute the plaintext.
+    # The hot path (a chart read opens tens of values) is kept flat: per field the associated
+    # data's prefix, per instance the rest of it, per attribute the plaintext; the key comes
+    # from the allowance's cache in vault.keys every time.
     @cached_property
     def _ad_prefix(self) -> bytes:
         # Computed on first use, when the model's table and the column are final.
