@@ -66,7 +66,7 @@ import datetime
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -87,7 +87,7 @@ from confide.core.errors import InvalidInput, NotFound
 from confide.core.permissions import Role
 from confide.core.subjects import patient_model
 from confide.core.text import line_problem, lower_first
-from confide.vault import tombstones
+from confide.vault import keys, tombstones
 from confide.vault.allowance import allow
 from confide.vault.fields import encrypted_fields
 
@@ -195,6 +195,9 @@ class _Attempt:
     categories: frozenset[str] = frozenset()
     break_glass: bool = False
     detail: dict = field(default_factory=dict)
+    # Read with the membership (query a): the practice's latest policy version number, which
+    # lets the declaration in force come from the process cache (policy.services).
+    policy_latest: int | None = None
 
     @classmethod
     def start(cls, actor, request, *, break_glass: bool = False) -> _Attempt:
@@ -298,22 +301,47 @@ def _check_membership(attempt: _Attempt) -> Role | None:
         return None
     from confide.accounts.models import Membership
 
-    role = (
+    from confide.policy.services import latest_number_subquery
+
+    # One query: the membership, its user's state, and the practice's latest policy number.
+    found = (
         Membership.objects.filter(id=actor.membership_id, user_id=actor.user_id, is_active=True, user__is_active=True)
-        .values_list("role", flat=True)
+        .annotate(policy_latest=latest_number_subquery())
+        .values_list("role", "policy_latest")
         .first()
     )
-    if role is None:
+    if found is None:
         raise attempt.refuse("membership_inactive", "the acting staff member has no active membership in this practice")
+    role, attempt.policy_latest = found
     if role != actor.role:
         raise attempt.refuse("role_changed", "the acting staff member's role changed; sign in again")
     return Role(role)
 
 
+# The subject's key generation, read with the patient (query b): the process cache of unwrapped
+# keysets (vault/keys.py) serves this opening only if its entry was unwrapped at this generation.
+KEY_GENERATION = "vault_key_generation"
+
+
+def _with_key_generation(queryset):
+    from django.db.models import OuterRef, Subquery
+
+    from confide.vault.models import SubjectKey
+
+    newest = SubjectKey.objects.filter(subject_id=OuterRef("pk")).order_by("-generation").values("generation")[:1]
+    return queryset.annotate(**{KEY_GENERATION: Subquery(newest)})
+
+
+def _note_key_generation(patient) -> None:
+    """Inside the block's allowance: the generation read with the patient (see KEY_GENERATION)."""
+    if KEY_GENERATION in patient.__dict__:
+        keys.note_generation(patient.pk, patient.__dict__[KEY_GENERATION])
+
+
 def _load_patient(attempt: _Attempt, patient_id):
     pk = _as_uuid(getattr(patient_id, "pk", patient_id))
     attempt.subject_id = pk
-    patient = patient_model().objects.filter(pk=pk).first() if pk is not None else None
+    patient = _with_key_generation(patient_model().objects.filter(pk=pk)).first() if pk is not None else None
     if patient is None:  # missing, or another practice's: the same answer
         raise attempt.refuse("not_found", "patient", not_found=True)
     return patient
@@ -347,7 +375,7 @@ def _check_restrictions(attempt: _Attempt, patient, purpose: Purpose) -> None:
 def _needs_consent(attempt: _Attempt, purpose: Purpose) -> bool:
     from confide.policy.services import declaration_in_force
 
-    return purpose.value in declaration_in_force(attempt.practice_id).consent_purposes()
+    return purpose.value in declaration_in_force(attempt.practice_id, latest_number=attempt.policy_latest).consent_purposes()
 
 
 def _consent_categories(attempt: _Attempt, role: Role | None, purpose: Purpose, wanted: frozenset[str] | None) -> frozenset[str]:
@@ -525,8 +553,6 @@ class Chart:
         return entry
 
     def _unrecorded_changes(self) -> list[str]:
-        if not self.for_update and _wrote_nothing():
-            return []
         model = type(self.patient)
         fields = encrypted_fields(model)
         stored = model.across_practices.filter(pk=self.patient.pk).values_list(*[f.attname for f in fields]).first()
@@ -536,16 +562,26 @@ class Chart:
         return sorted(changed - self._recorded)
 
 
-def _wrote_nothing() -> bool:
-    """Whether the current transaction has certainly written nothing: on PostgreSQL, it has no
-    transaction id yet (one is assigned at its first write, a savepoint's included). Elsewhere
-    unknown (False); SQLite's IMMEDIATE transaction holds the writer lock anyway."""
-    connection = transaction.get_connection()
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_xact_id_if_assigned() IS NULL")
-        return bool(cursor.fetchone()[0])
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLAC", "WITH")  # WITH: a CTE may write; checking costs one read
+
+
+class _PatientWrites:
+    """Watches the statements a reading block sends on its connection (an execute wrapper)
+    and notes one that writes the patients' table. Only then is the row re-read and compared:
+    a reading opening that wrote nothing to the patient (nearly all) re-reads nothing, where
+    the check used to re-read every encrypted column after every opening."""
+
+    def __init__(self, table: str):
+        self.quoted = f'"{table}"'
+        self.bare = table
+        self.wrote = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.wrote and isinstance(sql, str):
+            head = sql.lstrip()[:6].upper()
+            if head.startswith(_WRITE_VERBS) and (self.quoted in sql or self.bare in sql):
+                self.wrote = True
+        return execute(sql, params, many, context)
 
 
 class _UnrecordedChange(Exception):
@@ -560,24 +596,42 @@ class _RestrictedMeanwhile(Exception):
 def _inside(chart: Chart) -> Iterator[Chart]:
     try:
         with transaction.atomic():
-            # The row as of this transaction (locked when writing): what the block reads and
-            # changes, and what the unrecorded-change check compares with.
-            current = _reread_patient(chart.patient.pk, for_update=chart.for_update)
-            if current is None:
-                raise _RestrictedMeanwhile("not_found", "patient")
-            restricted = _restriction(current, chart.purpose)
-            if restricted is not None:
-                raise _RestrictedMeanwhile(*restricted)
-            chart._take(current)
-            with allow(chart.categories, subjects={chart.patient.pk}):
+            connection = transaction.get_connection()
+            if chart.for_update:
+                # The row as of this transaction, locked: what the block changes, and what the
+                # unrecorded-change check compares with (nobody else can change it meanwhile).
+                current = _reread_patient(chart.patient.pk, for_update=True)
+                if current is None:
+                    raise _RestrictedMeanwhile("not_found", "patient")
+                restricted = _restriction(current, chart.purpose)
+                if restricted is not None:
+                    raise _RestrictedMeanwhile(*restricted)
+                chart._take(current)
+                watch = None
+            else:
+                # A reading block reads the row the checks read (query b), a moment before its
+                # opening entry: no second read. A shred since then is refused here from the
+                # tombstone (written before the shred commits; a file check, no query), and the
+                # vault refuses the key anyway (tombstone, key generation).
+                if tombstones.is_shredded(str(chart.patient.pk)):
+                    raise _RestrictedMeanwhile(*_restriction(chart.patient, chart.purpose))
+                watch = _PatientWrites(type(chart.patient)._meta.db_table)
+            with allow(chart.categories, subjects={chart.patient.pk}), (
+                connection.execute_wrapper(watch) if watch is not None else nullcontext()
+            ):
+                _note_key_generation(chart.patient)
                 chart._is_open = True
                 try:
                     yield chart
                 finally:
                     chart._is_open = False
             # A block that swallowed a database error leaves the transaction to be rolled back:
-            # nothing it changed will stay, so there is nothing to check.
-            unrecorded = [] if transaction.get_connection().needs_rollback else chart._unrecorded_changes()
+            # nothing it changed will stay, so there is nothing to check. A reading block is
+            # checked only if it wrote to the patients' table (it may not change PHI at all).
+            if connection.needs_rollback or (watch is not None and not watch.wrote):
+                unrecorded = []
+            else:
+                unrecorded = chart._unrecorded_changes()
             if unrecorded:
                 chart._attempt.detail["fields"] = unrecorded
                 raise _UnrecordedChange
@@ -864,6 +918,7 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None, with_header: bo
         )
         chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
         with transaction.atomic(), allow(granted, subjects={patient.pk}):
+            _note_key_generation(patient)
             yield chart
 
 
@@ -1014,4 +1069,5 @@ def open_psychotherapy_notes_for_release(actor, patient_id, *, request=None) -> 
         )
         chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
         with transaction.atomic(), allow({policy.PSYCHOTHERAPY_NOTES}, subjects={patient.pk}):
+            _note_key_generation(patient)
             yield chart
