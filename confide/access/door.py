@@ -323,13 +323,16 @@ def _check_membership(attempt: _Attempt) -> Role | None:
 KEY_GENERATION = "vault_key_generation"
 
 
-def _with_key_generation(queryset):
+def _key_generation():
     from django.db.models import OuterRef, Subquery
 
     from confide.vault.models import SubjectKey
 
-    newest = SubjectKey.objects.filter(subject_id=OuterRef("pk")).order_by("-generation").values("generation")[:1]
-    return queryset.annotate(**{KEY_GENERATION: Subquery(newest)})
+    return Subquery(SubjectKey.objects.filter(subject_id=OuterRef("pk")).order_by("-generation").values("generation")[:1])
+
+
+def _with_key_generation(queryset):
+    return queryset.annotate(**{KEY_GENERATION: _key_generation()})
 
 
 def _note_key_generation(patient) -> None:
@@ -350,7 +353,7 @@ def _load_patient(attempt: _Attempt, patient_id):
 def _reread_patient(pk, *, for_update: bool):
     """The patient's row as of the block's transaction: locked for an opening for update."""
     if for_update:
-        return locks.lock_patient(pk)
+        return locks.lock_patient(pk, annotate={KEY_GENERATION: _key_generation()})
     return patient_model().objects.filter(pk=pk).first()
 
 
