@@ -122,3 +122,63 @@ def test_a_rotation_in_another_process_makes_the_next_write_use_the_new_version(
     assert out["cached_active"]
     assert out["sealed_under"] == 2  # not the destroyed version 1 the cache held
     assert out["after"] == "+14155550111"
+
+
+# --- the declaration in force, cached per process ---------------------------------------------------
+def scenario_policy_published_on_another_connection(params):
+    import datetime
+    import threading
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from confide.access.door import open_chart
+    from confide.access.errors import AccessRefused
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.purposes import Purpose
+    from confide.core.tenancy import tenant_context
+    from confide.policy import services as policy_services
+    from confide.policy.models import PolicyVersion
+    from confide.records.services import do_create_patient
+
+    world = new_world("policycache")
+    owner = StaffActor.from_membership(world.memberships[Role.OWNER])
+    out = {}
+
+    def marketing() -> str:
+        try:
+            with open_chart(owner, patient.id, Purpose.MARKETING, categories={"identifiers.name"}) as chart:
+                return f"opened:{chart.patient.given_name}"
+        except AccessRefused as exc:
+            return f"refused:{exc.code}"
+
+    def publish_elsewhere():  # its own connection: another worker publishing
+        try:
+            with tenant_context(practice_id=world.practice.id):
+                latest = PolicyVersion.objects.order_by("-number").first()
+                resolved = dict(latest.resolved)
+                resolved["purposes"] = {**resolved["purposes"], "marketing": {**resolved["purposes"]["marketing"], "needs_consent": False}}
+                PolicyVersion.objects.create(
+                    practice_id=world.practice.id, number=latest.number + 1, resolved=resolved,
+                    digest=policy_services.digest(resolved), default_version=latest.default_version,
+                    effective_at=timezone.now() - datetime.timedelta(seconds=1), summary="marketing without consent (test)",
+                )  # fmt: skip
+        finally:
+            connection.close()
+
+    with tenant_context(practice_id=world.practice.id):
+        patient = do_create_patient(actor=owner, given_name="Ada", family_name="Lovelace")
+        out["before"] = marketing()  # the schedule is now cached in this process
+        out["cached"] = world.practice.id in policy_services._SCHEDULES
+        worker = threading.Thread(target=publish_elsewhere)
+        worker.start()
+        worker.join()
+        out["after"] = marketing()
+    return out
+
+
+def test_a_policy_version_published_by_another_worker_is_in_force_on_the_next_opening(tmp_path, concurrency_db):
+    out = run_scenario(tmp_path, scenario_policy_published_on_another_connection)
+    assert (out["before"], out["cached"]) == ("refused:consent_required", True)
+    assert out["after"] == "opened:Ada"
