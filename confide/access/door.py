@@ -241,6 +241,66 @@ class _Attempt:
         return AccessRefused(code, message)
 
 
+# --- the door's two reads, compiled once ----------------------------------------------------------
+class _Prepared:
+    """A query the door sends on every opening, compiled by the ORM once per process and
+    database vendor and then sent with new parameters: building and compiling the queryset
+    cost more than running it. `build(**sentinels)` makes the queryset with a unique sentinel
+    value per parameter; the compiled parameters equal to a sentinel (as the backend prepares
+    it) are the slots that each call fills with its own values, prepared the same way."""
+
+    def __init__(self, build, **kinds):
+        self.build = build
+        self.kinds = kinds  # parameter name -> "uuid" | "int"
+        self._compiled: dict[str, tuple[str, list, dict[int, str]]] = {}
+
+    @staticmethod
+    def _prep(kind: str, value, connection):
+        from django.db import models
+
+        field = models.UUIDField() if kind == "uuid" else models.IntegerField()
+        return field.get_db_prep_value(value, connection)
+
+    def compiled(self, connection) -> tuple[str, list, dict[int, str]]:
+        found = self._compiled.get(connection.vendor)
+        if found is None:
+            sentinels = {name: (uuid.uuid4() if kind == "uuid" else -(10**9 + i)) for i, (name, kind) in enumerate(self.kinds.items())}
+            with tenancy.tenant_context(practice_id=sentinels.get("practice_id"), user_id=tenancy.current_user_id()):
+                queryset = self.build(**sentinels)
+                sql, params = queryset.query.sql_with_params()
+            prepared = {name: self._prep(self.kinds[name], value, connection) for name, value in sentinels.items()}
+            slots = {i: name for i, p in enumerate(params) for name, value in prepared.items() if p == value}
+            found = self._compiled[connection.vendor] = (sql, list(params), slots)
+        return found
+
+    def sql_and_params(self, **values) -> tuple[str, list]:
+        connection = transaction.get_connection()
+        sql, params, slots = self.compiled(connection)
+        filled = list(params)
+        for i, name in slots.items():
+            filled[i] = self._prep(self.kinds[name], values[name], connection)
+        return sql, filled
+
+
+def _membership_query(membership_id, user_id, practice_id):
+    from confide.accounts.models import Membership
+    from confide.policy.services import latest_number_subquery
+
+    return (
+        Membership.objects.filter(id=membership_id, user_id=user_id, is_active=True, user__is_active=True)
+        .annotate(policy_latest=latest_number_subquery())
+        .values_list("role", "policy_latest")
+    )
+
+
+def _patient_query(patient_id, practice_id):
+    return _with_key_generation(patient_model().objects.filter(pk=patient_id))[:1]
+
+
+_MEMBERSHIP = _Prepared(_membership_query, membership_id="uuid", user_id="int", practice_id="uuid")
+_PATIENT = _Prepared(_patient_query, patient_id="uuid", practice_id="uuid")
+
+
 # --- the checks, one function each ------------------------------------------------------------
 def _check_actor(attempt: _Attempt) -> None:
     actor = attempt.actor
@@ -299,17 +359,20 @@ def _check_membership(attempt: _Attempt) -> Role | None:
     actor = attempt.actor
     if isinstance(actor, SystemActor):
         return None
-    from confide.accounts.models import Membership
-
-    from confide.policy.services import latest_number_subquery
-
-    # One query: the membership, its user's state, and the practice's latest policy number.
-    found = (
-        Membership.objects.filter(id=actor.membership_id, user_id=actor.user_id, is_active=True, user__is_active=True)
-        .annotate(policy_latest=latest_number_subquery())
-        .values_list("role", "policy_latest")
-        .first()
-    )
+    # One query: the membership, its user's state, and the practice's latest policy number
+    # (compiled once: _Prepared; the practice in context is a parameter like the others).
+    membership_id = _as_uuid(actor.membership_id)
+    try:
+        user_id = int(actor.user_id)
+    except (TypeError, ValueError):
+        user_id = None
+    if membership_id is None or user_id is None:
+        found = None
+    else:
+        sql, params = _MEMBERSHIP.sql_and_params(membership_id=membership_id, user_id=user_id, practice_id=tenancy.current_practice_id())
+        with transaction.get_connection().cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchone()
     if found is None:
         raise attempt.refuse("membership_inactive", "the acting staff member has no active membership in this practice")
     role, attempt.policy_latest = found
@@ -344,7 +407,10 @@ def _note_key_generation(patient) -> None:
 def _load_patient(attempt: _Attempt, patient_id):
     pk = _as_uuid(getattr(patient_id, "pk", patient_id))
     attempt.subject_id = pk
-    patient = _with_key_generation(patient_model().objects.filter(pk=pk)).first() if pk is not None else None
+    patient = None
+    if pk is not None:
+        sql, params = _PATIENT.sql_and_params(patient_id=pk, practice_id=tenancy.current_practice_id())
+        patient = next(iter(patient_model().objects.raw(sql, params)), None)
     if patient is None:  # missing, or another practice's: the same answer
         raise attempt.refuse("not_found", "patient", not_found=True)
     return patient
