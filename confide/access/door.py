@@ -27,8 +27,11 @@ Opening checks, each a line of `open_chart` and each refusal an `access:denied` 
 An opening writes one `records:chart:opened` entry listing the categories granted — in its own
 transaction when the caller has none, so the reading is on record even if the block later
 fails — then runs the block inside a transaction and a vault allowance for exactly those
-categories, bound to this patient. The block's `chart.patient` is the row re-read inside that
-transaction (a shredding or deactivation that committed since the checks is refused then).
+categories, bound to this patient. A writing block's `chart.patient` is the row re-read under
+its lock inside that transaction (a shredding or deactivation that committed since the checks is
+refused then); a reading block's is the row the checks read (a shredding since then is refused
+from the tombstone; the vault checks the key generation read with that row). A reading opening
+costs two reads and its entry (docs/architecture.md, "What an opening costs").
 
 Reading and writing are two kinds of opening. `open_chart(..., for_update=True)` is for a
 block that writes anything: the row is re-read under its lock (`access.locks.lock_patient`:
@@ -38,10 +41,10 @@ has since replaced, and writers of one chart take turns. A plain opening takes n
 never wait for each other) and cannot record a change: `record_change` is refused in it, so a
 write can only happen under the lock. Changes are recorded with `chart.record_change(fields,
 reason)` (REC4); when the block ends the door compares the patient's stored ciphertexts with
-those of the read inside the transaction, and a field that changed without a recorded reason
+those of the row the block was given, and a field that changed without a recorded reason
 rolls the block back. That comparison is exact: under the lock nobody else can have changed
-the row; in a reading block on PostgreSQL it is made only when the transaction wrote anything
-at all (a transaction with no id assigned has written nothing), so a colleague's save
+the row; in a reading block it is made only when the block sent a statement writing the
+patients' table (an execute wrapper watches the block's connection), so a colleague's save
 committing meanwhile is never mistaken for this block's.
 
 When the caller is already inside a transaction, every entry joins it: a refusal the caller
