@@ -86,11 +86,13 @@ def _audit_log_flushable():
 def _fresh_process_caches():
     """Each test starts with empty process caches (unwrapped keysets, policy versions): a test's
     database is rolled back after it, and a cache must not carry what it read into the next."""
+    from confide.consent.services import clear_consent_cache
     from confide.policy.services import clear_policy_cache
     from confide.vault.keys import clear_process_cache
 
     clear_process_cache()
     clear_policy_cache()
+    clear_consent_cache()
     yield
 
 

@@ -261,13 +261,18 @@ class _Prepared:
     def _prep(kind: str, value, connection):
         from django.db import models
 
+        if kind == "str":
+            return str(value)
         field = models.UUIDField() if kind == "uuid" else models.IntegerField()
         return field.get_db_prep_value(value, connection)
 
     def compiled(self, connection) -> tuple[str, list, dict[int, str]]:
         found = self._compiled.get(connection.vendor)
         if found is None:
-            sentinels = {name: (uuid.uuid4() if kind == "uuid" else -(10**9 + i)) for i, (name, kind) in enumerate(self.kinds.items())}
+            sentinels = {
+                name: (uuid.uuid4() if kind == "uuid" else f"sentinel-{uuid.uuid4().hex}" if kind == "str" else -(10**9 + i))
+                for i, (name, kind) in enumerate(self.kinds.items())
+            }
             with tenancy.tenant_context(practice_id=sentinels.get("practice_id"), user_id=tenancy.current_user_id()):
                 queryset = self.build(**sentinels)
                 sql, params = queryset.query.sql_with_params()
@@ -300,8 +305,20 @@ def _patient_query(patient_id, practice_id):
     return _with_key_generation(patient_model().objects.filter(pk=patient_id))[:1]
 
 
+def _patient_with_ledger_query(patient_id, practice_id, patient_key):
+    from confide.consent.services import ledger_length_subquery
+
+    return _with_key_generation(patient_model().objects.filter(pk=patient_id)).annotate(
+        **{LEDGER_LENGTH: ledger_length_subquery(patient_key)}
+    )[:1]
+
+
+# The patient's consent ledger length, read with the patient when the purpose needs consent: the
+# grants come from the process cache while it is unchanged (consent.services.missing_consent).
+LEDGER_LENGTH = "consent_ledger_length"
 _MEMBERSHIP = _Prepared(_membership_query, membership_id="uuid", user_id="int", practice_id="uuid")
 _PATIENT = _Prepared(_patient_query, patient_id="uuid", practice_id="uuid")
+_PATIENT_WITH_LEDGER = _Prepared(_patient_with_ledger_query, patient_id="uuid", practice_id="uuid", patient_key="str")
 
 
 # --- the checks, one function each ------------------------------------------------------------
@@ -407,11 +424,14 @@ def _note_key_generation(patient) -> None:
         keys.note_generation(patient.pk, patient.__dict__[KEY_GENERATION])
 
 
-def _load_patient(attempt: _Attempt, patient_id):
+def _load_patient(attempt: _Attempt, patient_id, *, with_ledger: bool = False):
     pk = _as_uuid(getattr(patient_id, "pk", patient_id))
     attempt.subject_id = pk
     patient = None
-    if pk is not None:
+    if pk is not None and with_ledger:
+        sql, params = _PATIENT_WITH_LEDGER.sql_and_params(patient_id=pk, practice_id=tenancy.current_practice_id(), patient_key=str(pk))
+        patient = next(iter(patient_model().objects.raw(sql, params)), None)
+    elif pk is not None:
         sql, params = _PATIENT.sql_and_params(patient_id=pk, practice_id=tenancy.current_practice_id())
         patient = next(iter(patient_model().objects.raw(sql, params)), None)
     if patient is None:  # missing, or another practice's: the same answer
@@ -462,7 +482,12 @@ def _check_consent(attempt: _Attempt, purpose: Purpose, patient=None, categories
         return
     from confide.consent.services import missing_consent
 
-    missing = missing_consent(attempt.practice_id, patient.pk, purpose, categories) if patient is not None else ["any"]
+    if patient is None:
+        missing = ["any"]
+    else:
+        # Read with the patient (None there: no event yet); not read (another door): no cache.
+        length = (patient.__dict__[LEDGER_LENGTH] or 0) if LEDGER_LENGTH in patient.__dict__ else None
+        missing = missing_consent(attempt.practice_id, patient.pk, purpose, categories, ledger_length=length)
     if missing:
         attempt.detail["consent_topics"] = sorted(str(t) for t in missing)
         raise attempt.refuse("consent_required", f"{purpose.value}: the patient has not consented to this (or withdrew consent)")
@@ -813,7 +838,7 @@ def open_chart(
         purpose = _check_purpose(attempt, purpose)
         wanted = _check_known_categories(attempt, categories)
         role = _check_membership(attempt)
-        patient = _load_patient(attempt, patient_id)
+        patient = _load_patient(attempt, patient_id, with_ledger=_needs_consent(attempt, purpose))
         _check_restrictions(attempt, patient, purpose)
         _check_consent(attempt, purpose, patient, _consent_categories(attempt, role, purpose, wanted))
         if continuing:

@@ -161,3 +161,26 @@ def test_a_reading_block_that_writes_elsewhere_does_not_reread_the_patient(world
                 assert chart.patient.phone == "+14155550142"
     patient_reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "records_patient"')]
     assert len(patient_reads) == 1  # the checks' read only: no re-read in the block, none after it
+
+
+def test_a_purpose_that_needs_consent_reads_the_ledger_length_with_the_patient(world, staff, make_patient):
+    """Marketing: the grants come from the process cache while the patient's ledger length, read
+    with the patient, is unchanged; a withdrawal lengthens it and is in force at once."""
+    from tests.consent.helpers import by_phone
+
+    patient = make_patient()
+    owner = staff(Role.OWNER)
+    wanted = {"identifiers.name", "contact.email"}
+    with tenant_context(practice_id=world.a.practice.id):
+        by_phone(world.a, patient.id, "marketing_email")
+        with open_chart(owner, patient.id, Purpose.MARKETING, categories=wanted) as chart:
+            assert chart.patient.email == "marisol@example.test"
+        with CaptureQueriesContext(connection) as captured:
+            with open_chart(owner, patient.id, Purpose.MARKETING, categories=wanted):
+                pass
+        reads = _door_reads(captured.captured_queries)
+        assert len(reads) == 2 and "consent_consentevent" in reads[1], reads
+        by_phone(world.a, patient.id, "marketing_email", "withdraw")
+        with pytest.raises(AccessRefused) as caught, open_chart(owner, patient.id, Purpose.MARKETING, categories=wanted):
+            pass
+        assert caught.value.code == "consent_required"

@@ -182,3 +182,55 @@ def test_a_policy_version_published_by_another_worker_is_in_force_on_the_next_op
     out = run_scenario(tmp_path, scenario_policy_published_on_another_connection)
     assert (out["before"], out["cached"]) == ("refused:consent_required", True)
     assert out["after"] == "opened:Ada"
+
+
+# --- the consent grants, cached per process ------------------------------------------------------
+def scenario_consent_withdrawn_on_another_connection(params):
+    import threading
+
+    from django.db import connection
+
+    from confide.access.door import open_chart
+    from confide.access.errors import AccessRefused
+    from confide.consent import services as consent_services
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.purposes import Purpose
+    from confide.core.tenancy import tenant_context
+    from confide.records.services import do_create_patient
+    from tests.consent.helpers import by_phone
+
+    world = new_world("consentcache")
+    owner = StaffActor.from_membership(world.memberships[Role.OWNER])
+    out = {}
+
+    def marketing() -> str:
+        try:
+            with open_chart(owner, patient.id, Purpose.MARKETING, categories={"identifiers.name", "contact.email"}) as chart:
+                return f"opened:{chart.patient.email}"
+        except AccessRefused as exc:
+            return f"refused:{exc.code}"
+
+    def withdraw_elsewhere():  # its own connection: another worker recording the withdrawal
+        try:
+            with tenant_context(practice_id=world.practice.id):
+                by_phone(world, patient.id, "marketing_email", "withdraw")
+        finally:
+            connection.close()
+
+    with tenant_context(practice_id=world.practice.id):
+        patient = do_create_patient(actor=owner, given_name="Ada", family_name="Lovelace", email="ada@example.test")
+        by_phone(world, patient.id, "marketing_email")
+        out["before"] = marketing()
+        out["cached"] = any(key[1] == str(patient.id) for key in consent_services._GRANTED_AT_LENGTH)
+        worker = threading.Thread(target=withdraw_elsewhere)
+        worker.start()
+        worker.join()
+        out["after"] = marketing()
+    return out
+
+
+def test_a_consent_withdrawn_by_another_worker_is_in_force_on_the_next_opening(tmp_path, concurrency_db):
+    out = run_scenario(tmp_path, scenario_consent_withdrawn_on_another_connection)
+    assert (out["before"], out["cached"]) == ("opened:ada@example.test", True)
+    assert out["after"] == "refused:consent_required"
