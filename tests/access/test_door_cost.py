@@ -22,7 +22,7 @@ from confide.vault.allowance import allow
 from confide.vault.fields import Sealed, is_erased
 from confide.vault.models import SubjectKey
 
-AUDIT_TABLES = ('"audit_', "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN")
+AUDIT_TABLES = ('"audit_', "confide.audit_chain", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN")
 
 
 def _door_reads(queries) -> list[str]:
