@@ -261,6 +261,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CONFIDE_UPLOAD_MAX_BYTES = env_int("CONFIDE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)  # vault/files.py
+# Seconds an unwrapped subject keyset stays in a worker's memory between requests (vault/keys.py);
+# 0 turns the cache off. A shred or rotation ends it at once in every process (key generation).
+CONFIDE_KEY_CACHE_SECONDS = env_int("CONFIDE_KEY_CACHE_SECONDS", 300, minimum=0, maximum=3600)
 # Pixels an uploaded image may declare in its header (checked before a pixel is decoded). Decoding
 # and re-encoding holds about 8 bytes per pixel at its peak: 40 million pixels is ~320 MB for one
 # upload in flight; it admits 24 MP phone photos and 600 dpi letter-size scans (34 MP).

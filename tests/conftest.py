@@ -82,6 +82,20 @@ def _audit_log_flushable():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test starts with empty process caches (unwrapped keysets, policy versions): a test's
+    database is rolled back after it, and a cache must not carry what it read into the next."""
+    from confide.consent.services import clear_consent_cache
+    from confide.policy.services import clear_policy_cache
+    from confide.vault.keys import clear_process_cache
+
+    clear_process_cache()
+    clear_policy_cache()
+    clear_consent_cache()
+    yield
+
+
 @pytest.fixture
 def world(db) -> World:
     return World(a=_build_practice("a", canary=True), b=_build_practice("b", canary=False))

@@ -27,8 +27,11 @@ Opening checks, each a line of `open_chart` and each refusal an `access:denied` 
 An opening writes one `records:chart:opened` entry listing the categories granted — in its own
 transaction when the caller has none, so the reading is on record even if the block later
 fails — then runs the block inside a transaction and a vault allowance for exactly those
-categories, bound to this patient. The block's `chart.patient` is the row re-read inside that
-transaction (a shredding or deactivation that committed since the checks is refused then).
+categories, bound to this patient. A writing block's `chart.patient` is the row re-read under
+its lock inside that transaction (a shredding or deactivation that committed since the checks is
+refused then); a reading block's is the row the checks read (a shredding since then is refused
+from the tombstone; the vault checks the key generation read with that row). A reading opening
+costs two reads and its entry (docs/architecture.md, "What an opening costs").
 
 Reading and writing are two kinds of opening. `open_chart(..., for_update=True)` is for a
 block that writes anything: the row is re-read under its lock (`access.locks.lock_patient`:
@@ -38,10 +41,10 @@ has since replaced, and writers of one chart take turns. A plain opening takes n
 never wait for each other) and cannot record a change: `record_change` is refused in it, so a
 write can only happen under the lock. Changes are recorded with `chart.record_change(fields,
 reason)` (REC4); when the block ends the door compares the patient's stored ciphertexts with
-those of the read inside the transaction, and a field that changed without a recorded reason
+those of the row the block was given, and a field that changed without a recorded reason
 rolls the block back. That comparison is exact: under the lock nobody else can have changed
-the row; in a reading block on PostgreSQL it is made only when the transaction wrote anything
-at all (a transaction with no id assigned has written nothing), so a colleague's save
+the row; in a reading block it is made only when the block sent a statement writing the
+patients' table (an execute wrapper watches the block's connection), so a colleague's save
 committing meanwhile is never mistaken for this block's.
 
 When the caller is already inside a transaction, every entry joins it: a refusal the caller
@@ -66,7 +69,7 @@ import datetime
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -87,7 +90,7 @@ from confide.core.errors import InvalidInput, NotFound
 from confide.core.permissions import Role
 from confide.core.subjects import patient_model
 from confide.core.text import line_problem, lower_first
-from confide.vault import tombstones
+from confide.vault import keys, tombstones
 from confide.vault.allowance import allow
 from confide.vault.fields import encrypted_fields
 
@@ -195,6 +198,9 @@ class _Attempt:
     categories: frozenset[str] = frozenset()
     break_glass: bool = False
     detail: dict = field(default_factory=dict)
+    # Read with the membership (query a): the practice's latest policy version number, which
+    # lets the declaration in force come from the process cache (policy.services).
+    policy_latest: int | None = None
 
     @classmethod
     def start(cls, actor, request, *, break_glass: bool = False) -> _Attempt:
@@ -236,6 +242,83 @@ class _Attempt:
         if not_found:
             return NotFound("patient")
         return AccessRefused(code, message)
+
+
+# --- the door's two reads, compiled once ----------------------------------------------------------
+class _Prepared:
+    """A query the door sends on every opening, compiled by the ORM once per process and
+    database vendor and then sent with new parameters: building and compiling the queryset
+    cost more than running it. `build(**sentinels)` makes the queryset with a unique sentinel
+    value per parameter; the compiled parameters equal to a sentinel (as the backend prepares
+    it) are the slots that each call fills with its own values, prepared the same way."""
+
+    def __init__(self, build, **kinds):
+        self.build = build
+        self.kinds = kinds  # parameter name -> "uuid" | "int"
+        self._compiled: dict[str, tuple[str, list, dict[int, str]]] = {}
+
+    @staticmethod
+    def _prep(kind: str, value, connection):
+        from django.db import models
+
+        if kind == "str":
+            return str(value)
+        field = models.UUIDField() if kind == "uuid" else models.IntegerField()
+        return field.get_db_prep_value(value, connection)
+
+    def compiled(self, connection) -> tuple[str, list, dict[int, str]]:
+        found = self._compiled.get(connection.vendor)
+        if found is None:
+            sentinels = {
+                name: (uuid.uuid4() if kind == "uuid" else f"sentinel-{uuid.uuid4().hex}" if kind == "str" else -(10**9 + i))
+                for i, (name, kind) in enumerate(self.kinds.items())
+            }
+            with tenancy.tenant_context(practice_id=sentinels.get("practice_id"), user_id=tenancy.current_user_id()):
+                queryset = self.build(**sentinels)
+                sql, params = queryset.query.sql_with_params()
+            prepared = {name: self._prep(self.kinds[name], value, connection) for name, value in sentinels.items()}
+            slots = {i: name for i, p in enumerate(params) for name, value in prepared.items() if p == value}
+            found = self._compiled[connection.vendor] = (sql, list(params), slots)
+        return found
+
+    def sql_and_params(self, **values) -> tuple[str, list]:
+        connection = transaction.get_connection()
+        sql, params, slots = self.compiled(connection)
+        filled = list(params)
+        for i, name in slots.items():
+            filled[i] = self._prep(self.kinds[name], values[name], connection)
+        return sql, filled
+
+
+def _membership_query(membership_id, user_id, practice_id):
+    from confide.accounts.models import Membership
+    from confide.policy.services import latest_number_subquery
+
+    return (
+        Membership.objects.filter(id=membership_id, user_id=user_id, is_active=True, user__is_active=True)
+        .annotate(policy_latest=latest_number_subquery())
+        .values_list("role", "policy_latest")
+    )
+
+
+def _patient_query(patient_id, practice_id):
+    return _with_key_generation(patient_model().objects.filter(pk=patient_id))[:1]
+
+
+def _patient_with_ledger_query(patient_id, practice_id, patient_key):
+    from confide.consent.services import ledger_length_subquery
+
+    return _with_key_generation(patient_model().objects.filter(pk=patient_id)).annotate(
+        **{LEDGER_LENGTH: ledger_length_subquery(patient_key)}
+    )[:1]
+
+
+# The patient's consent ledger length, read with the patient when the purpose needs consent: the
+# grants come from the process cache while it is unchanged (consent.services.missing_consent).
+LEDGER_LENGTH = "consent_ledger_length"
+_MEMBERSHIP = _Prepared(_membership_query, membership_id="uuid", user_id="int", practice_id="uuid")
+_PATIENT = _Prepared(_patient_query, patient_id="uuid", practice_id="uuid")
+_PATIENT_WITH_LEDGER = _Prepared(_patient_with_ledger_query, patient_id="uuid", practice_id="uuid", patient_key="str")
 
 
 # --- the checks, one function each ------------------------------------------------------------
@@ -296,24 +379,61 @@ def _check_membership(attempt: _Attempt) -> Role | None:
     actor = attempt.actor
     if isinstance(actor, SystemActor):
         return None
-    from confide.accounts.models import Membership
-
-    role = (
-        Membership.objects.filter(id=actor.membership_id, user_id=actor.user_id, is_active=True, user__is_active=True)
-        .values_list("role", flat=True)
-        .first()
-    )
-    if role is None:
+    # One query: the membership, its user's state, and the practice's latest policy number
+    # (compiled once: _Prepared; the practice in context is a parameter like the others).
+    membership_id = _as_uuid(actor.membership_id)
+    try:
+        user_id = int(actor.user_id)
+    except (TypeError, ValueError):
+        user_id = None
+    if membership_id is None or user_id is None:
+        found = None
+    else:
+        sql, params = _MEMBERSHIP.sql_and_params(membership_id=membership_id, user_id=user_id, practice_id=tenancy.current_practice_id())
+        with transaction.get_connection().cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchone()
+    if found is None:
         raise attempt.refuse("membership_inactive", "the acting staff member has no active membership in this practice")
+    role, attempt.policy_latest = found
     if role != actor.role:
         raise attempt.refuse("role_changed", "the acting staff member's role changed; sign in again")
     return Role(role)
 
 
-def _load_patient(attempt: _Attempt, patient_id):
+# The subject's key generation, read with the patient (query b): the process cache of unwrapped
+# keysets (vault/keys.py) serves this opening only if its entry was unwrapped at this generation.
+KEY_GENERATION = "vault_key_generation"
+
+
+def _key_generation():
+    from django.db.models import OuterRef, Subquery
+
+    from confide.vault.models import SubjectKey
+
+    return Subquery(SubjectKey.objects.filter(subject_id=OuterRef("pk")).order_by("-generation").values("generation")[:1])
+
+
+def _with_key_generation(queryset):
+    return queryset.annotate(**{KEY_GENERATION: _key_generation()})
+
+
+def _note_key_generation(patient) -> None:
+    """Inside the block's allowance: the generation read with the patient (see KEY_GENERATION)."""
+    if KEY_GENERATION in patient.__dict__:
+        keys.note_generation(patient.pk, patient.__dict__[KEY_GENERATION])
+
+
+def _load_patient(attempt: _Attempt, patient_id, *, with_ledger: bool = False):
     pk = _as_uuid(getattr(patient_id, "pk", patient_id))
     attempt.subject_id = pk
-    patient = patient_model().objects.filter(pk=pk).first() if pk is not None else None
+    patient = None
+    if pk is not None and with_ledger:
+        sql, params = _PATIENT_WITH_LEDGER.sql_and_params(patient_id=pk, practice_id=tenancy.current_practice_id(), patient_key=str(pk))
+        patient = next(iter(patient_model().objects.raw(sql, params)), None)
+    elif pk is not None:
+        sql, params = _PATIENT.sql_and_params(patient_id=pk, practice_id=tenancy.current_practice_id())
+        patient = next(iter(patient_model().objects.raw(sql, params)), None)
     if patient is None:  # missing, or another practice's: the same answer
         raise attempt.refuse("not_found", "patient", not_found=True)
     return patient
@@ -322,7 +442,7 @@ def _load_patient(attempt: _Attempt, patient_id):
 def _reread_patient(pk, *, for_update: bool):
     """The patient's row as of the block's transaction: locked for an opening for update."""
     if for_update:
-        return locks.lock_patient(pk)
+        return locks.lock_patient(pk, annotate={KEY_GENERATION: _key_generation()})
     return patient_model().objects.filter(pk=pk).first()
 
 
@@ -347,7 +467,7 @@ def _check_restrictions(attempt: _Attempt, patient, purpose: Purpose) -> None:
 def _needs_consent(attempt: _Attempt, purpose: Purpose) -> bool:
     from confide.policy.services import declaration_in_force
 
-    return purpose.value in declaration_in_force(attempt.practice_id).consent_purposes()
+    return purpose.value in declaration_in_force(attempt.practice_id, latest_number=attempt.policy_latest).consent_purposes()
 
 
 def _consent_categories(attempt: _Attempt, role: Role | None, purpose: Purpose, wanted: frozenset[str] | None) -> frozenset[str]:
@@ -362,7 +482,12 @@ def _check_consent(attempt: _Attempt, purpose: Purpose, patient=None, categories
         return
     from confide.consent.services import missing_consent
 
-    missing = missing_consent(attempt.practice_id, patient.pk, purpose, categories) if patient is not None else ["any"]
+    if patient is None:
+        missing = ["any"]
+    else:
+        # Read with the patient (None there: no event yet); not read (another door): no cache.
+        length = (patient.__dict__[LEDGER_LENGTH] or 0) if LEDGER_LENGTH in patient.__dict__ else None
+        missing = missing_consent(attempt.practice_id, patient.pk, purpose, categories, ledger_length=length)
     if missing:
         attempt.detail["consent_topics"] = sorted(str(t) for t in missing)
         raise attempt.refuse("consent_required", f"{purpose.value}: the patient has not consented to this (or withdrew consent)")
@@ -525,8 +650,6 @@ class Chart:
         return entry
 
     def _unrecorded_changes(self) -> list[str]:
-        if not self.for_update and _wrote_nothing():
-            return []
         model = type(self.patient)
         fields = encrypted_fields(model)
         stored = model.across_practices.filter(pk=self.patient.pk).values_list(*[f.attname for f in fields]).first()
@@ -536,16 +659,26 @@ class Chart:
         return sorted(changed - self._recorded)
 
 
-def _wrote_nothing() -> bool:
-    """Whether the current transaction has certainly written nothing: on PostgreSQL, it has no
-    transaction id yet (one is assigned at its first write, a savepoint's included). Elsewhere
-    unknown (False); SQLite's IMMEDIATE transaction holds the writer lock anyway."""
-    connection = transaction.get_connection()
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_xact_id_if_assigned() IS NULL")
-        return bool(cursor.fetchone()[0])
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLAC", "WITH")  # WITH: a CTE may write; checking costs one read
+
+
+class _PatientWrites:
+    """Watches the statements a reading block sends on its connection (an execute wrapper)
+    and notes one that writes the patients' table. Only then is the row re-read and compared:
+    a reading opening that wrote nothing to the patient (nearly all) re-reads nothing, where
+    the check used to re-read every encrypted column after every opening."""
+
+    def __init__(self, table: str):
+        self.quoted = f'"{table}"'
+        self.bare = table
+        self.wrote = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.wrote and isinstance(sql, str):
+            head = sql.lstrip()[:6].upper()
+            if head.startswith(_WRITE_VERBS) and (self.quoted in sql or self.bare in sql):
+                self.wrote = True
+        return execute(sql, params, many, context)
 
 
 class _UnrecordedChange(Exception):
@@ -560,24 +693,42 @@ class _RestrictedMeanwhile(Exception):
 def _inside(chart: Chart) -> Iterator[Chart]:
     try:
         with transaction.atomic():
-            # The row as of this transaction (locked when writing): what the block reads and
-            # changes, and what the unrecorded-change check compares with.
-            current = _reread_patient(chart.patient.pk, for_update=chart.for_update)
-            if current is None:
-                raise _RestrictedMeanwhile("not_found", "patient")
-            restricted = _restriction(current, chart.purpose)
-            if restricted is not None:
-                raise _RestrictedMeanwhile(*restricted)
-            chart._take(current)
-            with allow(chart.categories, subjects={chart.patient.pk}):
+            connection = transaction.get_connection()
+            if chart.for_update:
+                # The row as of this transaction, locked: what the block changes, and what the
+                # unrecorded-change check compares with (nobody else can change it meanwhile).
+                current = _reread_patient(chart.patient.pk, for_update=True)
+                if current is None:
+                    raise _RestrictedMeanwhile("not_found", "patient")
+                restricted = _restriction(current, chart.purpose)
+                if restricted is not None:
+                    raise _RestrictedMeanwhile(*restricted)
+                chart._take(current)
+                watch = None
+            else:
+                # A reading block reads the row the checks read (query b), a moment before its
+                # opening entry: no second read. A shred since then is refused here from the
+                # tombstone (written before the shred commits; a file check, no query), and the
+                # vault refuses the key anyway (tombstone, key generation).
+                if tombstones.is_shredded(str(chart.patient.pk)):
+                    raise _RestrictedMeanwhile(*_restriction(chart.patient, chart.purpose))
+                watch = _PatientWrites(type(chart.patient)._meta.db_table)
+            with allow(chart.categories, subjects={chart.patient.pk}), (
+                connection.execute_wrapper(watch) if watch is not None else nullcontext()
+            ):
+                _note_key_generation(chart.patient)
                 chart._is_open = True
                 try:
                     yield chart
                 finally:
                     chart._is_open = False
             # A block that swallowed a database error leaves the transaction to be rolled back:
-            # nothing it changed will stay, so there is nothing to check.
-            unrecorded = [] if transaction.get_connection().needs_rollback else chart._unrecorded_changes()
+            # nothing it changed will stay, so there is nothing to check. A reading block is
+            # checked only if it wrote to the patients' table (it may not change PHI at all).
+            if connection.needs_rollback or (watch is not None and not watch.wrote):
+                unrecorded = []
+            else:
+                unrecorded = chart._unrecorded_changes()
             if unrecorded:
                 chart._attempt.detail["fields"] = unrecorded
                 raise _UnrecordedChange
@@ -687,7 +838,7 @@ def open_chart(
         purpose = _check_purpose(attempt, purpose)
         wanted = _check_known_categories(attempt, categories)
         role = _check_membership(attempt)
-        patient = _load_patient(attempt, patient_id)
+        patient = _load_patient(attempt, patient_id, with_ledger=_needs_consent(attempt, purpose))
         _check_restrictions(attempt, patient, purpose)
         _check_consent(attempt, purpose, patient, _consent_categories(attempt, role, purpose, wanted))
         if continuing:
@@ -864,6 +1015,7 @@ def open_psychotherapy_notes(actor, patient_id, *, request=None, with_header: bo
         )
         chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
         with transaction.atomic(), allow(granted, subjects={patient.pk}):
+            _note_key_generation(patient)
             yield chart
 
 
@@ -1014,4 +1166,5 @@ def open_psychotherapy_notes_for_release(actor, patient_id, *, request=None) -> 
         )
         chart = PsychotherapyChart(actor=actor, patient=patient, notes=notes, entry=entry, request=request)
         with transaction.atomic(), allow({policy.PSYCHOTHERAPY_NOTES}, subjects={patient.pk}):
+            _note_key_generation(patient)
             yield chart

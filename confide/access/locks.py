@@ -28,8 +28,11 @@ from __future__ import annotations
 from confide.core.subjects import patient_model
 
 
-def lock_patient(patient_id):
+def lock_patient(patient_id, annotate: dict | None = None):
     """The patient's row, re-read and locked until the caller's transaction ends; None when the
     practice in context has no such patient. Call it inside a transaction."""
-    return patient_model().objects.select_for_update().filter(pk=patient_id).first()
+    rows = patient_model().objects.select_for_update().filter(pk=patient_id)
+    # `annotate`: values read in the same statement (the door's key generation); the lock is
+    # on the patient's row only (a subquery in the select list locks nothing).
+    return (rows.annotate(**annotate) if annotate else rows).first()
 

@@ -185,10 +185,48 @@ def _granted(practice_id, patient_ids: Iterable, topics: Iterable[Topic]) -> dic
     return out
 
 
-def missing_consent(practice_id, patient_id, purpose, categories: Iterable[str]) -> list[Topic]:
-    """The topics a chart opening for `purpose` of `categories` still needs (empty: covered)."""
+# (practice id, patient id) -> (the patient's ledger length, the topics granted after it). The
+# ledger is append-only, so its length is a sequence: any grant or withdrawal, by any process,
+# makes it longer, and the chart door reads it with the patient (`ledger_length_subquery`).
+_GRANTED_AT_LENGTH: dict[tuple[str, str], tuple[int, frozenset[Topic]]] = {}
+
+
+def clear_consent_cache() -> None:
+    _GRANTED_AT_LENGTH.clear()
+
+
+def ledger_length_subquery(patient_key):
+    """The number of ledger events of a patient (`patient_key`: the id as the ledger stores it,
+    `str(uuid)`), as a subquery another query can carry; NULL for none."""
+    from django.db.models import Count, Subquery
+
+    events = ConsentEvent.objects.filter(subject_kind=SubjectKind.PATIENT.value, subject_id=patient_key).order_by()
+    return Subquery(events.values("subject_kind").annotate(n=Count("pk")).values("n")[:1])
+
+
+def _granted_now(practice_id, patient_id, topics, ledger_length: int | None) -> set[Topic]:
+    key = str(_uuid(patient_id))
+    if ledger_length is None:
+        return _granted(practice_id, [patient_id], topics).get(key, set())
+    cache_key = (str(_uuid(practice_id)), key)
+    cached = _GRANTED_AT_LENGTH.get(cache_key)
+    if cached is not None and cached[0] == ledger_length:
+        return set(cached[1])
+    # Every topic, read after the length was: at least as new as it, so a cache entry is never
+    # older than the length it is filed under (a later event makes the length differ).
+    granted = frozenset(_granted(practice_id, [patient_id], list(Topic)).get(key, set()))
+    if len(_GRANTED_AT_LENGTH) > 20_000:
+        _GRANTED_AT_LENGTH.clear()
+    _GRANTED_AT_LENGTH[cache_key] = (ledger_length, granted)
+    return set(granted)
+
+
+def missing_consent(practice_id, patient_id, purpose, categories: Iterable[str], *, ledger_length: int | None = None) -> list[Topic]:
+    """The topics a chart opening for `purpose` of `categories` still needs (empty: covered).
+    `ledger_length`, the patient's ledger length as the caller just read it (the door reads it
+    with the patient), lets the grants come from the process cache while it is unchanged."""
     needs = _requirements(parse_purpose(purpose), list(categories))
-    granted = _granted(practice_id, [patient_id], {t for group in needs for t in group}).get(str(_uuid(patient_id)), set())
+    granted = _granted_now(practice_id, patient_id, {t for group in needs for t in group}, ledger_length)
     return [t for group in needs if not set(group) & granted for t in group]
 
 

@@ -122,8 +122,57 @@ def upcoming_versions(practice_id: uuid.UUID, at: datetime.datetime | None = Non
         return list(PolicyVersion.objects.filter(effective_at__gt=at).order_by("effective_at", "number"))
 
 
-def declaration_in_force(practice_id: uuid.UUID, at: datetime.datetime | None = None) -> Declaration:
+# practice id -> (its latest version number, [(number, effective_at, digest)] newest first). A
+# practice's versions are immutable and only ever appended, so this schedule is exact for as
+# long as the latest number is the same; which version is in force then depends on the clock
+# alone. Read without the `resolved` JSON (the declaration comes from _BY_DIGEST).
+_SCHEDULES: dict[uuid.UUID, tuple[int, list[tuple[int, datetime.datetime, str]]]] = {}
+
+
+def clear_policy_cache() -> None:
+    _SCHEDULES.clear()
+
+
+def _schedule(practice_id: uuid.UUID, latest_number: int | None) -> list[tuple[int, datetime.datetime, str]] | None:
+    cached = _SCHEDULES.get(practice_id)
+    if cached is not None and latest_number is not None and cached[0] == latest_number:
+        return cached[1]
+    with tenant_context(practice_id=practice_id):
+        rows = list(PolicyVersion.objects.order_by("-number").values_list("number", "effective_at", "digest"))
+    if not rows:
+        return None
+    if len(_SCHEDULES) > 4096:
+        _SCHEDULES.clear()
+    _SCHEDULES[practice_id] = (rows[0][0], rows)
+    return rows
+
+
+def declaration_in_force(
+    practice_id: uuid.UUID, at: datetime.datetime | None = None, *, latest_number: int | None = None
+) -> Declaration:
+    """The declaration in force. `latest_number`, the practice's latest version number as the
+    caller just read it (the chart door reads it with the membership), lets a cached schedule
+    answer without a query; without it one small query (numbers, dates, digests) is made, so a
+    version published by another process is in force on the very next call either way."""
+    at = at or timezone.now()
+    rows = _schedule(practice_id, latest_number)
+    if rows is not None:
+        number, _, version_digest = next((r for r in rows if r[1] <= at), rows[-1])  # only future ones: the first
+        declaration = _BY_DIGEST.get(version_digest)
+        if declaration is not None:
+            return declaration
+        with tenant_context(practice_id=practice_id):
+            version = PolicyVersion.objects.filter(number=number).first()
+        if version is not None:
+            return declaration_of(version)
     return declaration_of(version_in_force(practice_id, at))
+
+
+def latest_number_subquery(practice_ref: str = "practice_id"):
+    """The practice's latest policy version number, as a subquery another query can carry."""
+    from django.db.models import OuterRef, Subquery
+
+    return Subquery(PolicyVersion.objects.filter(practice_id=OuterRef(practice_ref)).order_by("-number").values("number")[:1])
 
 
 def latest_version(practice_id: uuid.UUID) -> PolicyVersion:

@@ -37,6 +37,11 @@ class SubjectKey(TenantModel):
     state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVE)
     wrapped_keyset = models.BinaryField(null=True)
     destroyed_at = models.DateTimeField(null=True, blank=True)
+    # Bumped on every row of the subject whenever the subject's key material changes (a shred,
+    # a rotation's switch and its end): the subject's generation is the largest of its rows'.
+    # A keyset unwrapped into the process cache (keys.py) is used only while the generation
+    # read with the patient still equals the one it was unwrapped at, in this process or any.
+    generation = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["subject_id", "version"]

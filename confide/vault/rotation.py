@@ -340,6 +340,7 @@ def _begin(practice_id: uuid.UUID, subject_id: uuid.UUID) -> SubjectRotation:
             row.save(update_fields=["state", "updated_at"])
         target = max(r.version for r in rows) + 1
         keys.new_subject_key(practice_id, subject_id, target)
+        keys.bump_generation(subject_id)  # the active version changed: cached keysets of it, anywhere, stop
         versions = sorted(r.version for r in retiring + active)
         return SubjectRotation(practice_id, subject_id, target, versions, resumed=bool(retiring))
 
@@ -461,6 +462,7 @@ def _finish(result: SubjectRotation, groups, files=None, storage=None) -> bool:
             row.destroyed_at = now
             row.save(update_fields=["state", "wrapped_keyset", "destroyed_at", "updated_at"])
             result.destroyed_versions.append(row.version)
+        keys.bump_generation(result.subject_id)  # the retired versions are gone: no process keeps them
         _record(
             "SUBJECT_KEY_ROTATED",
             result.practice_id,
