@@ -182,7 +182,7 @@ def measure(fn, reps: int) -> tuple[float, int]:
     return statistics.median(samples), len(queries.captured_queries)
 
 
-def run_size(size: int, reps: int, bundle: Path | None, rng: random.Random) -> dict:
+def run_size(size: int, reps: int, bundle: Path | None, rng: random.Random, explain: bool = False) -> dict:
     from confide.core.actors import StaffActor
     from confide.core.db import statistics as db_statistics
     from confide.core.tenancy import tenant_context
@@ -211,7 +211,29 @@ def run_size(size: int, reps: int, bundle: Path | None, rng: random.Random) -> d
             )
         for name, fn in ops.items():
             results[name] = measure(fn, reps if "last name" not in name or size <= 1000 else max(1, reps // 2))
+        if explain:
+            print_plans(size, target)
     return results
+
+
+def print_plans(size: int, target) -> None:
+    """The plans of the tenant-scoped lookups at this size (stderr): each should use its
+    composite index led by practice_id (docs/operations.md)."""
+    from confide.audit.reports import _about_patient
+    from confide.records.models import Patient, ProgressNote
+    from confide.vault.models import BlindIndexEntry
+
+    patient = Patient.objects.filter(pk=target).values("practice_id").first()
+    lookups = {
+        "source_key": Patient.objects.filter(source_key="0" * 64).values_list("id"),
+        "blind index (subject, kind)": BlindIndexEntry.objects.filter(subject_id=target, kind="name").values_list("digest"),
+        "list, recent": Patient.objects.filter(is_active=True).order_by("-updated_at", "id").values_list("id")[:25],
+        "notes page": ProgressNote.objects.filter(patient_id=target).order_by("-created_at", "-id").values_list("id")[:21],
+        "privacy page": _about_patient(patient["practice_id"], target, None).order_by("-at", "-id")[:51],
+    }
+    for name, queryset in lookups.items():
+        plan = " | ".join(line.strip() for line in queryset.explain().splitlines())
+        print(f"[plan {size}] {name}: {plan[:400]}", file=sys.stderr, flush=True)
 
 
 def child(backend: str, sizes: list[int], reps: int) -> None:
@@ -224,7 +246,7 @@ def child(backend: str, sizes: list[int], reps: int) -> None:
         out = {}
         for size in sizes:
             started = time.perf_counter()
-            out[size] = run_size(size, reps, bundle, rng)
+            out[size] = run_size(size, reps, bundle, rng, explain=size == sizes[-1])
             print(f"[{backend}] {size} patients measured ({time.perf_counter() - started:.0f} s with the build)", file=sys.stderr, flush=True)
         print(json.dumps({str(k): v for k, v in out.items()}))
     finally:
@@ -249,6 +271,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 and 1,000 patients only")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--only", choices=["sqlite", "postgres"], help="one backend only")
     parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -257,6 +280,7 @@ def main() -> int:
         child(args.child, sizes, args.reps)
         return 0
     backends = ["sqlite"] + (["postgres"] if os.environ.get("DATABASE_URL") else [])
+    backends = [args.only] if args.only else backends
     print(f"bench/scale.py: sizes {sizes}, {args.reps} reps; backends {backends}")
     for backend in backends:
         proc = subprocess.run([sys.executable, __file__, "--child", backend, "--sizes", ",".join(map(str, sizes)), "--reps", str(args.reps)],
@@ -265,6 +289,7 @@ def main() -> int:
             print(f"{backend}: failed (exit {proc.returncode})\n{proc.stdout[-2000:]}")
             continue
         print_table(backend, json.loads(proc.stdout.strip().splitlines()[-1]), sizes)
+        sys.stdout.flush()
     if not os.environ.get("DATABASE_URL"):
         print("\n(PostgreSQL: set DATABASE_URL and DATABASE_MIGRATE_URL to a throwaway database, e.g. eval $(/work/tools/pgdb scalebench))")
     return 0

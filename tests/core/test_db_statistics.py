@@ -46,7 +46,7 @@ def test_tenant_scoped_lookups_use_the_composite_index_not_the_practice_index(wo
     assert index in plan, plan
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 def test_confide_db_optimize_refreshes_the_statistics():
     out = io.StringIO()
     call_command("db", "optimize", stdout=out)

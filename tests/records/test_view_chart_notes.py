@@ -150,4 +150,4 @@ def test_the_notes_tab_makes_the_same_number_of_queries_for_one_note_as_for_a_hu
     _notes(chart, patient, 100)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(url(NOTES, patient)).status_code == 200
-    assert len(few.captured_queries) <= 30
+    assert len(few.captured_queries) <= 36  # PostgreSQL adds the tenant setting per transaction
