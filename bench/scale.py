@@ -90,6 +90,7 @@ def build_practice(size: int, rng: random.Random) -> dict:
 
     from confide.accounts.models import Membership, User
     from confide.audit.models import AuditEntry
+    from confide.audit.scope import chain_scope
     from confide.core.models import Practice
     from confide.core.permissions import Role
     from confide.core.tenancy import tenant_context
@@ -159,10 +160,10 @@ def build_practice(size: int, rng: random.Random) -> dict:
                 categories=["health.psychotherapy_notes"] if psycho else ["health.notes", "identifiers.name"],
                 prev_hash="0" * 64, hash="0" * 64,
             ))  # fmt: skip
-            if len(batch) == 5000:
-                AuditEntry.objects.bulk_create(batch)
+            if len(batch) == 5000 or k == total - 1:
+                with transaction.atomic(), chain_scope(str(practice.id)):  # PostgreSQL: the append policy
+                    AuditEntry.objects.bulk_create(batch)
                 batch = []
-        AuditEntry.objects.bulk_create(batch)
     return {"practice": practice, "membership": membership, "target": target}
 
 
@@ -227,7 +228,7 @@ def print_plans(size: int, target) -> None:
     lookups = {
         "source_key": Patient.objects.filter(source_key="0" * 64).values_list("id"),
         "blind index (subject, kind)": BlindIndexEntry.objects.filter(subject_id=target, kind="name").values_list("digest"),
-        "list, recent": Patient.objects.filter(is_active=True).order_by("-updated_at", "id").values_list("id")[:25],
+        "list, recent": Patient.objects.filter(is_active__in=[True]).order_by("-updated_at", "-id").values_list("id")[:25],
         "notes page": ProgressNote.objects.filter(patient_id=target).order_by("-created_at", "-id").values_list("id")[:21],
         "privacy page": _about_patient(patient["practice_id"], target, None).order_by("-at", "-id")[:51],
     }

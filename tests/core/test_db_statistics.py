@@ -36,7 +36,7 @@ def test_migrate_leaves_statistics_for_the_planner():
     [
         (lambda: Patient.objects.filter(source_key="k" * 64).values_list("id"), "patient_source_key"),
         (lambda: BlindIndexEntry.objects.filter(subject_id=uuid.uuid4(), kind="name").values_list("digest"), "blind_index_subject_kind"),
-        (lambda: Patient.objects.filter(is_active=True).order_by("-updated_at", "id").values_list("id")[:25], "patient_list_recent"),
+        (lambda: Patient.objects.filter(is_active__in=[True]).order_by("-updated_at", "-id").values_list("id")[:25], "patient_list_recent"),
         (lambda: ProgressNote.objects.filter(patient_id=uuid.uuid4()).order_by("-created_at", "-id")[:21], "progress_note_by_patient"),
     ],
 )
@@ -44,6 +44,8 @@ def test_tenant_scoped_lookups_use_the_composite_index_not_the_practice_index(wo
     with tenant_context(practice_id=world.a.practice.id):
         plan = query().explain()
     assert index in plan, plan
+    if "list" in index or "note" in index:  # a page: read in the index's order, no sort of the whole practice
+        assert "TEMP B-TREE" not in plan, plan
 
 
 @pytest.mark.django_db(databases="__all__")
