@@ -2,7 +2,7 @@
 rows, at the service level and over HTTP, on SQLite and (with DATABASE_URL) PostgreSQL.
 
     .venv/bin/python bench/chart.py [--reps 200] [--fields 10] [--requests 60]
-    eval $(/work/tools/pgdb doorbench) && .venv/bin/python bench/chart.py   # + PostgreSQL
+    DATABASE_URL=… DATABASE_MIGRATE_URL=… .venv/bin/python bench/chart.py   # + PostgreSQL
 
 Service level: `open_chart` of one patient for treatment and reading N encrypted fields, against
 a plain ORM read of the same row and the same N fields (no checks, no audit entry; the keyset

@@ -931,7 +931,12 @@ def open_patient_list(actor, purpose, patient_ids: Iterable, *, categories: Iter
             pk = _as_uuid(getattr(raw, "pk", raw))
             if pk is not None:
                 order.setdefault(pk, len(order))
-        found = patient_model().objects.filter(pk__in=list(order), is_active=True) if order else []
+        # Only the columns of the categories granted are loaded: a list shows a few fields, and a
+        # patient row holds the whole chart (its clinical lists run to 100 KiB). A column left
+        # out reads as absent, like any value the allowance does not cover.
+        model = patient_model()
+        unlisted = [f.name for f in encrypted_fields(model) if f.category not in granted]
+        found = model.objects.filter(pk__in=list(order), is_active=True).defer(*unlisted) if order else []
         shredded = tombstones.shredded()
         patients = sorted((p for p in found if str(p.pk) not in shredded), key=lambda p: order[p.pk])
         if patients and _needs_consent(attempt, purpose):

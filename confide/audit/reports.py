@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 
 from confide.audit.chain import PLATFORM_CHAIN
 from confide.audit.events import AuditEvent, event_label, outcome_label
@@ -368,6 +368,7 @@ class AccessRow:
     purpose: str
     event: str
     categories: tuple[str, ...]
+    entry_id: int | None = None
 
 
 def patient_access_report(practice_id: uuid.UUID, patient_id: uuid.UUID, *, shown_to_user) -> list[AccessRow]:
@@ -375,11 +376,60 @@ def patient_access_report(practice_id: uuid.UUID, patient_id: uuid.UUID, *, show
     practice's chain about the patient, newest first, but for entries about psychotherapy notes
     not made by `shown_to_user` (a user id; None: a reader who made none, such as the patient).
     Ids, roles and categories only."""
-    queryset = AuditEntry.objects.filter(shown_to(shown_to_user), chain=str(practice_id), subject_id=patient_id).order_by("-seq")
-    return [
-        AccessRow(
-            when=e.at, actor_id=e.actor_id, actor_kind=e.actor_kind, actor_role=e.actor_role,
-            purpose=e.purpose, event=e.event, categories=tuple(e.categories),
-        )  # fmt: skip
-        for e in queryset.iterator(chunk_size=500)
-    ]
+    return [_access_row(e) for e in _about_patient(practice_id, patient_id, shown_to_user).order_by("-at", "-id").iterator(chunk_size=500)]
+
+
+# What a row of the report needs: the page query loads these columns only (never resource_ids,
+# detail or the hashes, which grow with the entry).
+_ACCESS_COLUMNS = ("id", "at", "actor_id", "actor_kind", "actor_role", "purpose", "event", "categories")
+
+
+def _about_patient(practice_id: uuid.UUID, patient_id: uuid.UUID, shown_to_user) -> QuerySet:
+    return AuditEntry.objects.filter(shown_to(shown_to_user), chain=str(practice_id), subject_id=patient_id).only(*_ACCESS_COLUMNS)
+
+
+def _access_row(e: AuditEntry) -> AccessRow:
+    return AccessRow(
+        when=e.at, actor_id=e.actor_id, actor_kind=e.actor_kind, actor_role=e.actor_role,
+        purpose=e.purpose, event=e.event, categories=tuple(e.categories), entry_id=e.id,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AccessPage:
+    """One page of the access report, newest first. `older` / `newer`: the entry ids to page on
+    from (`before=` / `after=`), None at either end."""
+
+    rows: list[AccessRow]
+    older: int | None
+    newer: int | None
+
+
+def patient_access_page(
+    practice_id: uuid.UUID, patient_id: uuid.UUID, *, shown_to_user, size: int, before: int | None = None, after: int | None = None
+) -> AccessPage:
+    """A page of `patient_access_report`, paged in the database on (at, id): the entries older
+    than entry `before`, or newer than entry `after`, or the newest. One query of at most
+    size + 1 rows, whatever the patient's history holds — the entry named by a cursor is found
+    in a subquery of the same statement, and only among this patient's entries shown to this
+    reader (any other id pages to nothing). Ordered by time, not by `seq`: an entry's place in the
+    chain may be assigned after it is written (by the sealer), its time is set when it is."""
+    entries = _about_patient(practice_id, patient_id, shown_to_user)
+    cursor_id = before if before is not None else after
+    if cursor_id is not None:
+        at = Subquery(entries.filter(pk=cursor_id).values("at")[:1])
+        if before is not None:
+            entries = entries.filter(Q(at__lt=at) | Q(at=at, id__lt=cursor_id))
+        else:
+            entries = entries.filter(Q(at__gt=at) | Q(at=at, id__gt=cursor_id))
+    if after is not None:  # the page just newer than `after`: read upwards, show newest first
+        found = list(entries.order_by("at", "id")[: size + 1])
+        more_newer = len(found) > size
+        rows = [_access_row(e) for e in reversed(found[:size])]
+        return AccessPage(rows=rows, older=rows[-1].entry_id if rows else None, newer=rows[0].entry_id if rows and more_newer else None)
+    found = list(entries.order_by("-at", "-id")[: size + 1])
+    rows = [_access_row(e) for e in found[:size]]
+    more_older = len(found) > size
+    return AccessPage(
+        rows=rows, older=rows[-1].entry_id if rows and more_older else None, newer=rows[0].entry_id if rows and before is not None else None
+    )

@@ -26,7 +26,7 @@ from confide.access import policy
 from confide.access.door import open_chart, open_psychotherapy_notes
 from confide.core.purposes import Purpose
 from confide.audit.events import AuditEvent, event_label
-from confide.audit.reports import patient_access_report
+from confide.audit.reports import patient_access_page
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, NotFound
 from confide.core.permissions import Perm, Role, role_has
@@ -422,6 +422,15 @@ class NoteItem:
 class Notes:
     header: Header
     notes: list[NoteItem]
+    number: int = 1  # the page shown (NOTES_PAGE_SIZE notes a page, newest first)
+    has_next: bool = False
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+NOTES_PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -468,15 +477,19 @@ def writes_psychotherapy_notes(actor: StaffActor) -> bool:
     return actor.role in policy.PSYCHOTHERAPY_AUTHOR_ROLES and actor.has(Perm.CHART_WRITE)
 
 
-def get_notes(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None) -> Notes:
-    """Progress notes newest first with their addenda: one opening. (The actor's own
-    psychotherapy notes are the psychotherapy tab's, `get_psychotherapy`: one opening too.)"""
+def get_notes(actor: StaffActor, patient_id, *, request=None, glass: Glass | None = None, page: int = 1) -> Notes:
+    """Progress notes newest first with their addenda, NOTES_PAGE_SIZE a page: one opening, and
+    the same few queries whatever the number of notes (only the page's notes and their addenda
+    are read, and decrypted). (The actor's own psychotherapy notes are the psychotherapy tab's,
+    `get_psychotherapy`: one opening too.)"""
+    start = (max(page, 1) - 1) * NOTES_PAGE_SIZE
     with _open_tab(actor, patient_id, TABS["notes"], request, glass) as chart:
         header = _header(chart.patient)
-        notes = list(ProgressNote.objects.filter(patient_id=chart.patient.pk).order_by("-created_at", "-id"))
-        addenda = list(Addendum.objects.filter(patient_id=chart.patient.pk).order_by("created_at", "id"))
+        found = list(ProgressNote.objects.filter(patient_id=chart.patient.pk).order_by("-created_at", "-id")[start : start + NOTES_PAGE_SIZE + 1])
+        notes = found[:NOTES_PAGE_SIZE]
+        addenda = list(Addendum.objects.filter(note_id__in=[n.pk for n in notes]).order_by("created_at", "id")) if notes else []
         items = _note_items(actor, notes, addenda)
-    return Notes(header=header, notes=items)
+    return Notes(header=header, notes=items, number=max(page, 1), has_next=len(found) > NOTES_PAGE_SIZE)
 
 
 def get_psychotherapy(actor: StaffActor, patient_id, *, request=None) -> Psychotherapy:
@@ -576,30 +589,34 @@ class AccessItem:
     event_label: str
     categories: tuple[str, ...]
     refused: bool
+    entry_id: int | None = None  # the audit entry's id: what the page links name
 
 
 @dataclass(frozen=True)
 class Privacy:
     header: Header
     rows: list[AccessItem]
+    older: int | None = None  # the entry id the next (older) page starts before
+    newer: int | None = None  # the entry id the previous (newer) page starts after
 
 
 ROLE_LABELS = dict(Role.choices)
+PRIVACY_PAGE_SIZE = 50
 
 
-def get_privacy(actor: StaffActor, patient_id, *, request=None) -> Privacy:
+def get_privacy(actor: StaffActor, patient_id, *, request=None, before: int | None = None, after: int | None = None) -> Privacy:
     """Who opened this record, when, in what role, for what purpose (the practice's chain about
-    this patient, newest first: `audit.reports.patient_access_report`). The opening of this
-    page is itself on it."""
+    this patient, newest first: `audit.reports.patient_access_page`), a page of
+    PRIVACY_PAGE_SIZE at a time, paged in the database. The opening of this page is itself on it."""
     with _open_tab(actor, patient_id, TABS["privacy"], request) as chart:
         header = _header(chart.patient)
         practice_id, pk = chart.patient.practice_id, chart.patient.pk
     # Entries about psychotherapy notes are their author's alone, like the notes (HIPAA): nobody
     # else learns from this tab, or from the audit viewer, that any exist (audit/reports.py).
-    report = patient_access_report(practice_id, pk, shown_to_user=actor.user_id)
-    names = _staff_names({row.actor_id for row in report if row.actor_kind == "user"})
+    page = patient_access_page(practice_id, pk, shown_to_user=actor.user_id, size=PRIVACY_PAGE_SIZE, before=before, after=after)
+    names = _staff_names({row.actor_id for row in page.rows if row.actor_kind == "user"})
     rows = []
-    for row in report:
+    for row in page.rows:
         if row.actor_kind == "user":
             who = names.get(row.actor_id, "former staff member")
         elif row.actor_kind == "system":
@@ -609,9 +626,9 @@ def get_privacy(actor: StaffActor, patient_id, *, request=None) -> Privacy:
         rows.append(AccessItem(
             when=row.when, who=who, role=ROLE_LABELS.get(row.actor_role, row.actor_role), purpose=row.purpose, event=row.event,
             event_label=event_label(row.event), categories=row.categories,
-            refused=row.event == AuditEvent.ACCESS_DENIED.value,
+            refused=row.event == AuditEvent.ACCESS_DENIED.value, entry_id=row.entry_id,
         ))  # fmt: skip
-    return Privacy(header=header, rows=rows)
+    return Privacy(header=header, rows=rows, older=page.older, newer=page.newer)
 
 
 # --- the values the edit forms start from ------------------------------------------------------------

@@ -626,11 +626,15 @@ def list_patient_page(actor: StaffActor, query: str = "", page: int = 1, *, sort
     if sort not in SORTS:
         raise InvalidInput("Sort the list by last name or by recent changes.")
     query = (query or "").strip()
-    matching = Patient.objects.filter(is_active=True)
+    # `is_active__in=[True]`, not `is_active=True`: Django writes the latter as a bare
+    # `WHERE is_active`, which SQLite cannot match to the second column of the list's indexes
+    # (practice, is_active, sort key, id); `IN (1)` it treats as equality. Both sort keys run in
+    # one direction with their id, so the index is read in order and stops after the page.
+    matching = Patient.objects.filter(is_active__in=[True])
     if query:
         matching = matching.filter(id__in=list(_matching_ids(actor, query)))
     if sort == "recent":
-        paginator = Paginator(matching.order_by("-updated_at", "id").values_list("id", flat=True), PAGE_SIZE)
+        paginator = Paginator(matching.order_by("-updated_at", "-id").values_list("id", flat=True), PAGE_SIZE)
         current = paginator.get_page(page)
         rows = _summaries(actor, list(current.object_list), request)
         return PatientPage(rows=rows, number=current.number, num_pages=paginator.num_pages, count=paginator.count, sort=sort)

@@ -40,9 +40,6 @@ from confide.records.forms import (
 )
 from confide.records.models import NoteTemplate
 
-PRIVACY_PAGE_SIZE = 50
-
-
 def _posted(request: HttpRequest):
     """The POST data of a POST (even an empty one, which must fail validation), else None."""
     return request.POST if request.method == "POST" else None
@@ -141,8 +138,13 @@ def chart_clinical(request: HttpRequest, patient_id) -> HttpResponse:
 
 
 def _notes_page(request, patient_id, glass=None) -> HttpResponse:
-    data = chart.get_notes(request.actor, patient_id, request=request, glass=glass)
-    return _chart_page(request, "records/chart/notes.html", "notes", data.header, notes=data, break_glass=glass)
+    # A bad page number shows the first page with the message, as a 400 (one opening either way).
+    number = _page_number(request, request.GET)
+    data = chart.get_notes(request.actor, patient_id, request=request, glass=glass, page=number or 1)
+    return _chart_page(
+        request, "records/chart/notes.html", "notes", data.header, status=200 if number else 400, notes=data, break_glass=glass,
+        error=None if number else "Page numbers are whole numbers from 1.",
+    )  # fmt: skip
 
 
 @route("records:chart-notes")
@@ -249,13 +251,20 @@ def chart_break_glass(request: HttpRequest, patient_id) -> HttpResponse:
 
 @route("records:chart-privacy")
 def chart_privacy(request: HttpRequest, patient_id) -> HttpResponse:
-    number = _page_number(request, request.GET)
-    if number is None:
+    # Paged on the entries themselves (?before=<entry id> for older, ?after= for newer): a page
+    # costs the same on the first visit and the hundredth, however long the history grows.
+    cursors = {name: _entry_id(request.GET[name]) for name in ("before", "after") if name in request.GET}
+    if any(value is None for value in cursors.values()) or len(cursors) > 1:
         header = chart.get_header(request.actor, patient_id, Purpose.OPERATIONS, request=request)
-        return _chart_page(request, "records/chart/privacy.html", "privacy", header, status=400, error="Page numbers are whole numbers from 1.")
-    data = chart.get_privacy(request.actor, patient_id, request=request)
-    page = Paginator(data.rows, PRIVACY_PAGE_SIZE).get_page(number)
-    return _chart_page(request, "records/chart/privacy.html", "privacy", data.header, page=page)
+        return _chart_page(request, "records/chart/privacy.html", "privacy", header, status=400, error="Pages are named by whole numbers from 1.")
+    data = chart.get_privacy(request.actor, patient_id, request=request, **cursors)
+    return _chart_page(request, "records/chart/privacy.html", "privacy", data.header, privacy=data)
+
+
+def _entry_id(raw) -> int | None:
+    """An audit entry id from a page link: ASCII digits (at most 19: a 64-bit id), from 1."""
+    raw = str(raw or "")
+    return int(raw) if 0 < len(raw) <= 19 and raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63 else None
 
 
 # --- editing the record (REC4: every change names its reason) -------------------------------------

@@ -56,7 +56,12 @@ class BlindIndexEntry(TenantModel):
     digest = models.CharField(max_length=32)
 
     class Meta:
-        indexes = [models.Index(fields=["practice", "kind", "digest"], name="blind_index_lookup")]
+        indexes = [
+            models.Index(fields=["practice", "kind", "digest"], name="blind_index_lookup"),
+            # replace_entries reads and deletes one subject's entries of one kind; led by
+            # practice_id because every query here is tenant-scoped (records/models.py, Patient).
+            models.Index(fields=["practice", "subject_id", "kind"], name="blind_index_subject_kind"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["subject_id", "kind", "digest"], name="blind_index_unique_entry")
         ]

@@ -110,3 +110,44 @@ def test_viewing_the_tabs_opens_psychotherapy_notes_only_through_their_own_door(
         ["health.notes", "identifiers.dob", "identifiers.name"], ["health.psychotherapy_notes", "identifiers.dob", "identifiers.name"],
     ]  # fmt: skip
     assert opened[1].resource_ids == [str(mine.pk)]
+
+
+def _notes(chart, patient, count: int) -> list:
+    with tenant_context(practice_id=patient.practice_id):
+        actor = chart.actor(Role.CLINICIAN)
+        return [notes.do_create_note(actor=actor, patient_id=patient.id, template="free", content={"text": f"Note {k}."}) for k in range(count)]
+
+
+def test_the_notes_tab_pages_its_notes_newest_first_none_skipped_or_repeated(signed_in, chart, patient):
+    from confide.records.chart import NOTES_PAGE_SIZE
+
+    made = _notes(chart, patient, NOTES_PAGE_SIZE + 3)
+    client = signed_in(Role.CLINICIAN)
+    first, second = client.get(url(NOTES, patient)).content.decode(), client.get(url(NOTES, patient), {"page": "2"}).content.decode()
+    ids = [re.findall(r'id="note-([0-9a-f-]{36})"', body) for body in (first, second)]
+    assert ids[0] + ids[1] == [str(n.pk) for n in reversed(made)]  # newest first, each once
+    assert 'href="?page=2" rel="next">Older notes<' in first and 'href="?page=1" rel="prev">Newer notes<' in second
+    assert "Older notes" not in second
+
+
+def test_a_bad_notes_page_number_is_a_400_with_a_message(signed_in, chart, patient):
+    response = signed_in(Role.CLINICIAN).get(url(NOTES, patient), {"page": "0"})
+    assert response.status_code == 400 and b"Page numbers are whole numbers from 1." in response.content
+
+
+def test_the_notes_tab_makes_the_same_number_of_queries_for_one_note_as_for_a_hundred(signed_in, chart, patient, django_assert_max_num_queries):
+    """Only a page of notes and their addenda are read: the count does not grow with the chart."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    note = chart.note(Role.CLINICIAN, signed=True)
+    with tenant_context(practice_id=patient.practice_id):
+        notes.do_add_addendum(actor=chart.actor(Role.CLINICIAN), note_id=note.pk, text="Addendum.")
+    client = signed_in(Role.CLINICIAN)
+    client.get(url(NOTES, patient))  # warm the session
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url(NOTES, patient)).status_code == 200
+    _notes(chart, patient, 100)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url(NOTES, patient)).status_code == 200
+    assert len(few.captured_queries) <= 36  # PostgreSQL adds the tenant setting per transaction

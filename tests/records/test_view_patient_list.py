@@ -234,3 +234,32 @@ def test_reindex_gives_patients_registered_before_prefixes_their_prefix_entries(
     assert "Marisol" in client.post(LIST, {"q": "quin"}).content.decode()
     listed = AuditEntry.objects.filter(event=AuditEvent.PATIENTS_LISTED, actor_id="search-index-job").get()
     assert listed.resource_ids == [str(patient.id)]
+
+
+def test_a_common_surname_search_makes_the_same_number_of_queries_for_one_match_as_for_a_page(signed_in, world, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _patient(world, world.a, given_name="Ada", family_name="Smith")
+    client = signed_in(Role.FRONT_DESK)
+    client.get(LIST)  # warm the session
+    with CaptureQueriesContext(connection) as few:
+        assert b"Ada Smith" in client.post(LIST, {"q": "smith"}).content
+    for k in range(PAGE_SIZE + 3):
+        _patient(world, world.a, given_name=f"G{k:02d}", family_name="Smith")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.post(LIST, {"q": "smith"}).status_code == 200
+
+
+def test_the_listing_door_loads_only_the_columns_of_the_categories_it_opens(world):
+    """A list shows a name and a phone number: the rest of the chart (clinical lists of up to
+    100 KiB a patient) is not even read from the database."""
+    from confide.access.door import open_patient_list
+    from confide.core.purposes import Purpose
+
+    patient = _patient(world, world.a, given_name="Marisol", family_name="Quintero", phone="+1 415 555 0142")
+    with tenant_context(practice_id=world.a.practice.id):
+        actor = StaffActor.from_membership(world.a.memberships[Role.FRONT_DESK])
+        with open_patient_list(actor, Purpose.OPERATIONS, [patient.id], categories={"identifiers.name"}) as [listed]:
+            assert listed.family_name == "Quintero"
+            assert {"medications", "health_background", "phone", "insurance"}.isdisjoint(listed.__dict__)
