@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export CONFIDE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test test-sqlite test-postgres install install-dev screenshots check clean
+.PHONY: run test test-sqlite test-postgres install install-dev bench-install screenshots check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ $(VENV)/.installed-dev: requirements/dev.lock pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed-base
 install-dev: $(VENV)/.installed-dev
+
+# The load bench's generator (locust) in a venv of its own: gevent monkey-patches the standard
+# library and locust registers a pytest plugin, neither of which belongs in .venv (bench/README.md).
+bench-install: install
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/bench.lock
 
 # The demo is served over plain HTTP on loopback, so secure-only cookies are off for it;
 # the secret key is made once, kept under the data directory with mode 0600; the directory is
@@ -63,4 +69,4 @@ check: install-dev
 	$(BIN)/confide check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) .venv-bench var
