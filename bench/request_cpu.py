@@ -13,6 +13,7 @@ test client, and prints the median CPU time (time.process_time) and wall time pe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import os
@@ -34,6 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--queries", action="store_true", help="count queries per page (a debug cursor: CPU figures rise a little)")
     args = parser.parse_args()
     data = Path(os.environ["CONFIDE_DATA_DIR"])
     plan = json.loads((data / "plan.json").read_text())
@@ -41,7 +43,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.db import connection
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
 
     sys.path.insert(0, str(ROOT / "bench"))
     from confide.accounts.models import TOTPDevice, User
@@ -82,6 +86,7 @@ def main() -> None:
     }
     cpu = {name: [] for name in pages}
     wall = {name: [] for name in pages}
+    queries = {name: [] for name in pages}
     profiler = cProfile.Profile() if args.profile else None
     for round_ in range(args.rounds + 2):
         for name, page in pages.items():
@@ -89,7 +94,8 @@ def main() -> None:
             c0, w0 = time.process_time(), time.perf_counter()
             if profiler and round_ >= 2:
                 profiler.enable()
-            response = page(patient)
+            with CaptureQueriesContext(connection) if args.queries else contextlib.nullcontext([]) as captured:
+                response = page(patient)
             if profiler:
                 profiler.disable()
             c1, w1 = time.process_time(), time.perf_counter()
@@ -97,9 +103,10 @@ def main() -> None:
             if round_ >= 2:  # the first two rounds warm the caches, templates and imports
                 cpu[name].append(1000 * (c1 - c0))
                 wall[name].append(1000 * (w1 - w0))
-    print(f"{'page':18} {'cpu ms':>7} {'wall ms':>8}   (medians of {args.rounds}; {os.cpu_count()} cores, busy machine: compare side by side)")
+                queries[name].append(len(captured.captured_queries) if args.queries else 0)
+    print(f"{'page':18} {'cpu ms':>7} {'wall ms':>8} {'queries':>8}   (medians of {args.rounds}; {os.cpu_count()} cores, busy machine: compare side by side)")
     for name in pages:
-        print(f"{name:18} {statistics.median(cpu[name]):7.2f} {statistics.median(wall[name]):8.2f}")
+        print(f"{name:18} {statistics.median(cpu[name]):7.2f} {statistics.median(wall[name]):8.2f} {statistics.median(queries[name]):8.0f}")
     # The load bench's weights (load_users.py: 3 list, 2 search, 3 overview, 2 clinical, 2 notes, 1 documents, 1 privacy, 1 note save)
     weights = {"patient list": 3, "search": 2, "chart overview": 3, "chart clinical": 2, "chart notes": 2,
                "chart documents": 1, "chart privacy": 1, "note save": 1}  # fmt: skip
