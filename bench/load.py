@@ -202,16 +202,19 @@ def run_step(server: Server, users: int, minutes: float, plan: Path, workdir: Pa
            "--run-time", f"{int(hold + 600)}s", "--csv", str(prefix), "--loglevel", "WARNING", "--stop-timeout", "5"]  # fmt: skip
     with open(f"{prefix}.log", "w") as log:
         locust = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        while not ready.exists() and locust.poll() is None:
-            time.sleep(0.2)
-        pids = server.pids()
-        cpu0, gen0, t0 = cpu_seconds(pids), cpu_seconds([locust.pid]), time.time()
-        series, end = [], (cpu0, gen0, t0)
-        while locust.poll() is None:
-            series.append((round(time.time() - t0), round(rss_mib(server.pids()), 1)))
-            end = cpu_seconds(server.pids()), cpu_seconds([locust.pid]), time.time()
-            time.sleep(min(5, max(0.2, hold - (time.time() - t0))))
-        locust.wait()
+        try:
+            while not ready.exists() and locust.poll() is None:
+                time.sleep(0.2)
+            cpu0, gen0, t0 = cpu_seconds(server.pids()), cpu_seconds([locust.pid]), time.time()
+            series, end = [], (cpu0, gen0, t0)
+            while locust.poll() is None:
+                series.append((round(time.time() - t0), round(rss_mib(server.pids()), 1)))
+                end = cpu_seconds(server.pids()), cpu_seconds([locust.pid]), time.time()
+                time.sleep(min(5, max(0.2, hold - (time.time() - t0))))
+        finally:
+            if locust.poll() is None:
+                locust.terminate()
+            locust.wait()
     server_cpu, gen_cpu, elapsed = end[0] - cpu0, end[1] - gen0, end[2] - t0
     rows = list(csv.DictReader(open(f"{prefix}_stats.csv")))
     pages = {}
@@ -277,6 +280,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="reuse a data directory kept by --keep (SQLite; no seeding)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    # Stopped with SIGTERM too, the server and locust are stopped and the data directory removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not (BENCH_BIN / "locust").exists():
         raise SystemExit("locust is not installed: run `make bench-install` (it makes .venv-bench)")
     counts = list(range(50, args.max_users + 1, 50)) if args.find_max else [int(n) for n in args.users.split(",")]
