@@ -6,6 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 export CONFIDE_DATA_DIR ?= $(CURDIR)/var
+# gunicorn processes and threads each (docs/operations.md, "Capacity"): the work is CPU-bound
+# Python, so one process per core; threads overlap each request's waits on the database.
+GUNICORN_WORKERS ?= 2
+GUNICORN_THREADS ?= 4
 
 .PHONY: run test test-sqlite test-postgres install install-dev bench-install screenshots check clean
 
@@ -48,7 +52,7 @@ run: install
 	@echo "Links in e-mails point to $(CONFIDE_BASE_URL) (the outbox: $(CONFIDE_DATA_DIR)/outbox/)"
 	@$(BIN)/confide db_worker --no-startup-delay --interval 2 -v 0 & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/gunicorn confide.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
+	  $(BIN)/gunicorn confide.wsgi --bind 127.0.0.1:$(PORT) --workers $(GUNICORN_WORKERS) --threads $(GUNICORN_THREADS) \
 	  --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss' --access-logfile - --log-level warning
 
 # The layer contracts first (pyproject.toml, [tool.importlinter]): a wrong-way import fails the build.
