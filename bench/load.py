@@ -193,6 +193,7 @@ class Server:
 def run_step(server: Server, users: int, minutes: float, plan: Path, workdir: Path, spawn_rate: float) -> dict:
     prefix = workdir / f"u{users}"
     ready = workdir / f"u{users}.ready"
+    ready.unlink(missing_ok=True)  # a kept data directory has the last run's
     hold = minutes * 60
     env = dict(os.environ, LOAD_PLAN=str(plan), LOAD_READY=str(ready), LOAD_HOLD_SECONDS=str(hold))
     # The run time is only a safety net: load_users.py resets the statistics when every user has
