@@ -217,6 +217,7 @@ def run_step(server: Server, users: int, minutes: float, plan: Path, workdir: Pa
                 locust.terminate()
             locust.wait()
     server_cpu, gen_cpu, elapsed = end[0] - cpu0, end[1] - gen0, end[2] - t0
+    signin_failures = json.loads(ready.read_text())["signin_failures"] if ready.exists() else users
     rows = list(csv.DictReader(open(f"{prefix}_stats.csv")))
     pages = {}
     for row in rows:
@@ -233,16 +234,17 @@ def run_step(server: Server, users: int, minutes: float, plan: Path, workdir: Pa
         "p50": float(total["50%"] or 0), "p95": float(total["95%"] or 0), "p99": float(total["99%"] or 0),
         "server_cpu_ms_per_request": 1000 * server_cpu / max(requests_, 1), "server_cpu_cores": server_cpu / elapsed,
         "generator_cpu_cores": gen_cpu / elapsed, "rss": series,
-        "failures": failures.read_text() if failures.exists() and errors else "",
+        "failures": failures.read_text() if failures.exists() and errors else "", "signin_failures": signin_failures,
     }  # fmt: skip
 
 
 def holds(step: dict) -> bool:
-    return step["errors"] == 0 and all(p["p95"] <= TARGET_P95_MS for p in step["pages"].values())
+    return step["errors"] == 0 and step["signin_failures"] == 0 and all(p["p95"] <= TARGET_P95_MS for p in step["pages"].values())
 
 
 def report(step: dict) -> None:
-    print(f"\n== {step['users']} users: {step['requests']} requests, {step['rps']:.1f} req/s, {step['errors']} errors; "
+    print(f"\n== {step['users']} users: {step['requests']} requests, {step['rps']:.1f} req/s, {step['errors']} errors, "
+          f"{step['signin_failures']} users who could not sign in; "
           f"overall p50/p95/p99 {step['p50']:.0f}/{step['p95']:.0f}/{step['p99']:.0f} ms")  # fmt: skip
     print(f"   {'page':22} {'n':>6} {'err':>4} {'p50':>5} {'p95':>5} {'p99':>5}   (ms; limits p95 {TARGET_P95_MS}, p99 {TARGET_P99_MS})")
     for name, p in sorted(step["pages"].items()):
