@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if not os.environ.get("PYTHONPATH"):  # PYTHONPATH=/another/checkout measures that checkout's code
+    sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "confide.settings")
 os.environ.setdefault("CONFIDE_HTTPS", "0")
 
@@ -104,6 +105,9 @@ def main() -> None:
                 cpu[name].append(1000 * (c1 - c0))
                 wall[name].append(1000 * (w1 - w0))
                 queries[name].append(len(captured.captured_queries) if args.queries else 0)
+    import confide
+
+    print(f"code: {Path(confide.__file__).parent.parent}")
     print(f"{'page':18} {'cpu ms':>7} {'wall ms':>8} {'queries':>8}   (medians of {args.rounds}; {os.cpu_count()} cores, busy machine: compare side by side)")
     for name in pages:
         print(f"{name:18} {statistics.median(cpu[name]):7.2f} {statistics.median(wall[name]):8.2f} {statistics.median(queries[name]):8.0f}")
