@@ -303,7 +303,9 @@ def main() -> None:
         t = time.time()
         plan = data / "plan.json"
         if not reuse or len(json.loads(plan.read_text())["accounts"]) < max(counts):
-            run(str(BIN / "confide"), "migrate", "--noinput", "-v", "0")
+            # On PostgreSQL migrations run as the owning role (docs/operations.md, "two roles").
+            owner = ["--database", "owner"] if os.environ.get("DATABASE_MIGRATE_URL") else []
+            run(str(BIN / "confide"), "migrate", "--noinput", "-v", "0", *owner)
             run(str(BIN / "confide"), "demo", "--quiet")
             run(str(BIN / "python"), str(Path(__file__)), "_seed", str(max(counts)), str(args.patients), str(plan))
         print(f"seeded in {time.time() - t:.0f} s: {database}, {args.patients} patients, {max(counts)} bench clinicians; data {data}")
