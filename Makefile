@@ -6,8 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 export CONFIDE_DATA_DIR ?= $(CURDIR)/var
+# gunicorn processes and threads each (docs/operations.md, "Capacity"): the work is CPU-bound
+# Python, so one process per core; threads overlap each request's waits on the database.
+GUNICORN_WORKERS ?= 2
+GUNICORN_THREADS ?= 4
 
-.PHONY: run test test-sqlite test-postgres install install-dev screenshots check clean
+.PHONY: run test test-sqlite test-postgres install install-dev bench-install screenshots check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +30,12 @@ $(VENV)/.installed-dev: requirements/dev.lock pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-base
 install-dev: $(VENV)/.installed-dev
 
+# The load bench's generator (locust) in a venv of its own: gevent monkey-patches the standard
+# library and locust registers a pytest plugin, neither of which belongs in .venv (bench/README.md).
+bench-install: install
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/bench.lock
+
 # The demo is served over plain HTTP on loopback, so secure-only cookies are off for it;
 # the secret key is made once, kept under the data directory with mode 0600; the directory is
 # made (or tightened to) 0700, and the database files are 0600 (confide/core/db/sqlite.py).
@@ -42,7 +52,7 @@ run: install
 	@echo "Links in e-mails point to $(CONFIDE_BASE_URL) (the outbox: $(CONFIDE_DATA_DIR)/outbox/)"
 	@$(BIN)/confide db_worker --no-startup-delay --interval 2 -v 0 & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/gunicorn confide.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
+	  $(BIN)/gunicorn confide.wsgi --bind 127.0.0.1:$(PORT) --workers $(GUNICORN_WORKERS) --threads $(GUNICORN_THREADS) \
 	  --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss' --access-logfile - --log-level warning
 
 # The layer contracts first (pyproject.toml, [tool.importlinter]): a wrong-way import fails the build.
@@ -63,4 +73,4 @@ check: install-dev
 	$(BIN)/confide check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) .venv-bench var

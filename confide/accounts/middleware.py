@@ -25,6 +25,12 @@ from confide.core.routes import Audience
 from confide.core.tenancy import tenant_context
 from confide.core.views import render_error
 
+# The idle clock is written to the session at most this often, not on every request: a session
+# written on every request is a database write (on SQLite, the one write lock) per page view,
+# which under load costs more than the page. The idle sign-out can come up to this much early
+# (never late): at the shortest timeout, 5 minutes, that is 10%.
+LAST_SEEN_REFRESH_SECONDS = 30
+
 
 class PracticeMiddleware:
     """Resolve the signed-in user's current practice and run the request inside its context."""
@@ -66,7 +72,9 @@ class PracticeMiddleware:
             messages.info(request, "You were signed out after a period of inactivity." if idle else f"You were signed out {hours} hours after signing in. Sign in again to go on.")
             with tenant_context(practice_id=None):
                 return self._finish(request, self.get_response(request))
-        request.session[SESSION_LAST_SEEN] = int(time.time())
+        now = int(time.time())
+        if now - request.session.get(SESSION_LAST_SEEN, 0) >= LAST_SEEN_REFRESH_SECONDS:
+            request.session[SESSION_LAST_SEEN] = now
 
         if current is not None:
             request.membership = current

@@ -15,12 +15,15 @@ No audit entries: the rows are the evidence themselves, and they carry no PHI.
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from confide.core.actors import StaffActor
@@ -100,21 +103,54 @@ def _window_start(at: datetime.datetime) -> datetime.datetime:
     return at - datetime.timedelta(days=BANNER_DAYS_AFTER)
 
 
+# The banner is in base.html, so it is asked for on every page; almost always there is no material
+# version to announce. A practice's material versions (immutable rows, few) are kept per process
+# for MATERIAL_CACHE_SECONDS: a version published by another process shows its banner at most
+# that much later (it is announced 30 days or more ahead); one saved in this process clears the
+# entry at once. Whether the member has accepted is still read on every page that has a banner.
+MATERIAL_CACHE_SECONDS = 60
+_material: dict[str, tuple[float, tuple[tuple, ...]]] = {}
+_material_lock = threading.Lock()
+
+
+def _material_versions(practice_id) -> tuple[tuple, ...]:
+    key = str(practice_id)
+    now = time.monotonic()
+    hit = _material.get(key)
+    if hit is not None and now - hit[0] < MATERIAL_CACHE_SECONDS:
+        return hit[1]
+    rows = tuple(
+        PolicyVersion.objects.filter(material=True).order_by("effective_at", "number").values_list("pk", "number", "effective_at", "summary")
+    )
+    with _material_lock:
+        _material[key] = (now, rows)
+    return rows
+
+
+def _forget_material_versions(sender, instance: PolicyVersion, **kwargs) -> None:
+    with _material_lock:
+        _material.pop(str(instance.practice_id), None)
+
+
+post_save.connect(_forget_material_versions, sender=PolicyVersion, dispatch_uid="confide.policy.acknowledgements.material")
+
+
 def banners_for(*, actor, at: datetime.datetime | None = None) -> list[Banner]:
     """The material versions `actor` should be told about and has not accepted, soonest first."""
     subject = subject_of(actor)
     at = at or timezone.now()
     with tenant_context(practice_id=actor.practice_id):
-        accepted = NoticeAcknowledgement.objects.filter(
-            subject_kind=subject.kind, subject_id=subject.id, kind=NoticeAcknowledgement.Kind.ACCEPTED
-        ).values("version_id")
-        versions = (
-            PolicyVersion.objects.filter(material=True, effective_at__gt=_window_start(at))
-            .exclude(pk__in=accepted)
-            .order_by("effective_at", "number")
-            .values_list("pk", "number", "effective_at", "summary")
-        )
-        return [Banner(pk, number, effective_at, summary, effective_at > at) for pk, number, effective_at, summary in versions]
+        start = _window_start(at)
+        versions = [row for row in _material_versions(actor.practice_id) if row[2] > start]
+        if not versions:
+            return []
+        accepted = set(
+            NoticeAcknowledgement.objects.filter(
+                subject_kind=subject.kind, subject_id=subject.id, kind=NoticeAcknowledgement.Kind.ACCEPTED,
+                version_id__in=[row[0] for row in versions],
+            ).values_list("version_id", flat=True)
+        )  # fmt: skip
+        return [Banner(pk, number, effective_at, summary, effective_at > at) for pk, number, effective_at, summary in versions if pk not in accepted]
 
 
 # --- the report ----------------------------------------------------------------------------------
