@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("vault", "0002_platform_key"),
+        ("vault", "0003_blind_index_subject_kind"),
     ]
 
     operations = [
