@@ -343,6 +343,9 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[CONFIDE_TASKS_BACKEND]}}
 
 # --- Audit log: signed checkpoints outside the database (confide/audit/checkpoints.py) -------
 # A checkpoint every N entries of a chain, or when one is appended M minutes after the last one.
+# How often `confide audit seal --follow` seals the entries waiting in each chain: the bound on
+# how long an entry waits for its sequence number and chain hash (docs/operations.md).
+CONFIDE_AUDIT_SEAL_SECONDS = env_int("CONFIDE_AUDIT_SEAL_SECONDS", 1, minimum=1)
 CONFIDE_AUDIT_CHECKPOINT_EVERY = env_int("CONFIDE_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)
 CONFIDE_AUDIT_CHECKPOINT_MINUTES = env_int("CONFIDE_AUDIT_CHECKPOINT_MINUTES", 10, minimum=1)
 CONFIDE_AUDIT_CHECKPOINT_SINK = env_str("CONFIDE_AUDIT_CHECKPOINT_SINK", "directory")  # directory | s3

@@ -41,12 +41,14 @@ from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from confide.audit.chain import HASHED_FIELDS, entry_hash
+from confide.audit.chain import CONTENT_FIELDS, HASHED_FIELDS, content_hash, entry_hash, link_hash
 from confide.audit.checkpoints import MAX_LISTED, Checkpoint, CheckpointError, CheckpointSink, StoredCheckpoint, signature_problem
 from confide.audit.events import AuditEvent
 from confide.audit.models import GENESIS
 
-Row = namedtuple("Row", (*HASHED_FIELDS, "hash"))
+# content_hash None: an entry sealed before audit 0007 (its hash covers its content directly).
+# `id` is read for entries the sealer refused (no seq to name them by).
+Row = namedtuple("Row", (*HASHED_FIELDS, "hash", "content_hash", "id"), defaults=(None, None))
 MAX_PROBLEMS = 100  # kept per chain (the rest are only counted): bounded memory on a badly broken chain
 
 # Ties at one seq: what the entries themselves show first, then the checkpoints, then the head row.
@@ -92,9 +94,23 @@ class ChainReport:
 
 def _with_prev(row, prev_hash: str) -> str:
     """The hash the row would have with `prev_hash` as its link (tells an edited link from a moved row)."""
+    if row.content_hash is not None:
+        return link_hash(row.chain, row.seq, row.content_hash, prev_hash)
     values = {name: getattr(row, name) for name in HASHED_FIELDS}
     values["prev_hash"] = prev_hash
     return entry_hash(Row(**values, hash=""))
+
+
+def _content_ok(row) -> bool:
+    return row.content_hash == content_hash(tuple(getattr(row, name) for name in CONTENT_FIELDS))
+
+
+def _hash_ok(row) -> bool:
+    """A v2 entry: its content matches its content hash and its chain hash covers that, its place
+    and its link. An entry sealed before audit 0007: its hash covers every field."""
+    if row.content_hash is None:
+        return entry_hash(row) == row.hash
+    return _content_ok(row) and link_hash(row.chain, row.seq, row.content_hash, row.prev_hash) == row.hash
 
 
 def _timestamp(at: str) -> str:
@@ -146,20 +162,29 @@ def verify_chain(
     expected, prev, prev_prev = 1, GENESIS, None
     last_seq, last_hash = 0, GENESIS
     recent: deque = deque(maxlen=MAX_LISTED)  # (seq, hash) of the last entries: where a rewrite begins
-    genesis_seq, pinpointed, unsealed = 0, False, False
+    genesis_seq, pinpointed, unsealed, v2_seen = 0, False, False, 0
     for row in rows:
         report.entries += 1
         seq = row.seq
+        if seq is None:  # left unsealed by the sealer (verify seals first): inserted or edited behind the triggers
+            why = "it has no content hash" if row.content_hash is None else "its content does not match its content hash"
+            report.add(last_seq + 1, "edited", f"entry id {row.id} was not sealed: {why} (inserted or edited behind the triggers' back)")
+            continue
         if seq > expected:
             missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
             report.add(expected, "deleted", f"seq gap: entry {missing} is missing (deleted); the next entry is seq {seq}")
         elif seq < expected:
             report.add(seq, "inserted", f"seq {seq} again after seq {expected - 1}: a duplicate or out-of-order entry was inserted")
         else:
-            hash_ok = entry_hash(row) == row.hash
+            hash_ok = _hash_ok(row)
             link_ok = row.prev_hash == prev
+            downgraded = row.content_hash is None and v2_seen
+            if row.content_hash is not None:
+                v2_seen = v2_seen or seq
             if not link_ok and prev_prev is not None and row.prev_hash == prev_prev and seq > 1:
                 report.add(seq - 1, "inserted", f"entries {seq - 1} and {seq} both follow entry {seq - 2}: entry {seq - 1} was inserted")
+            elif downgraded:
+                report.add(seq, "edited", f"entry {seq} is in the format before audit 0007, after entry {v2_seen} in the new one: it was rewritten")
             elif not hash_ok and (link_ok or _with_prev(row, prev) == row.hash):
                 report.add(seq, "edited", "the stored hash does not match the entry's content: the entry was edited")
             elif not hash_ok:
@@ -249,7 +274,10 @@ def stream_rows(chain: str, chunk_size: int = 2000, *, using: str = "default") -
     """A chain's entries ordered by seq, read in chunks (a server-side cursor on PostgreSQL)."""
     from confide.audit.models import AuditEntry
 
-    query = AuditEntry.objects.using(using).filter(chain=chain).order_by("seq", "id").values_list(*HASHED_FIELDS, "hash")
+    from django.db.models import F
+
+    # Unsealed entries last (NULL sorts first on SQLite): verify seals first, so these are refused ones.
+    query = AuditEntry.objects.using(using).filter(chain=chain).order_by(F("seq").asc(nulls_last=True), "id").values_list(*HASHED_FIELDS, "hash", "content_hash", "id")
     for values in query.iterator(chunk_size=chunk_size):
         yield Row._make(values)
 

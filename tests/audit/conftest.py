@@ -52,7 +52,7 @@ def sqlite_triggers_dropped() -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_auditentry', 'audit_chainhead')")
         names = [row[0] for row in cursor.fetchall()]
-        assert len(names) == 5, f"the append-only triggers are missing: {names}"
+        assert len(names) == 6, f"the append-only triggers are missing: {names}"
         for name in names:
             cursor.execute(f'DROP TRIGGER "{name}"')
     yield

@@ -9,6 +9,11 @@
         missing or unreadable (a warning instead with --allow-missing-checkpoints, which also
         skips the check that old entries are sealed). On PostgreSQL it reads as the owning role
         (the `owner` alias, DATABASE_MIGRATE_URL): the application role cannot read every chain.
+  confide audit seal [--follow] [--interval SECONDS] [--practice SLUG | --chain ID]
+        seal the entries waiting in each chain (or one): give them their sequence numbers and chain
+        hashes, and schedule the checkpoints that fall due; with --follow, keep doing it every
+        --interval seconds (default CONFIDE_AUDIT_SEAL_SECONDS, 1) until stopped: `make run` runs
+        this beside the web server. `verify`, `checkpoint` and `export` seal first.
   confide audit checkpoint [--practice SLUG | --chain ID]
         seal each chain now: sign and export a checkpoint of its current head (after an upgrade,
         before a backup; the task worker seals quiet chains on its own)
@@ -25,26 +30,35 @@ Output names chains (practice ids and slugs), sequence numbers, hashes and count
 from __future__ import annotations
 
 import datetime
+import logging
 import os
+import signal
+import threading
 import uuid
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from confide.audit import checkpoints, verify
+from confide.audit import chain as chains_module, checkpoints, verify
 from confide.audit.chain import PLATFORM_CHAIN
 from confide.core.models import Practice
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
     help = "The audit log: verify the hash chains and signed checkpoints; write checkpoints."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,checkpoint,export}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,seal,checkpoint,export}")
         check = sub.add_parser("verify", help="verify every chain (or one) against its checkpoints")
+        seal = sub.add_parser("seal", help="seal the entries waiting in each chain (--follow: keep doing it)")
+        seal.add_argument("--follow", action="store_true", help="keep sealing every --interval seconds until stopped")
+        seal.add_argument("--interval", type=float, default=None, metavar="SECONDS",
+                          help="seconds between seals with --follow (default CONFIDE_AUDIT_SEAL_SECONDS)")  # fmt: skip
         checkpoint = sub.add_parser("checkpoint", help="sign and export a checkpoint of each chain head now")
         export = sub.add_parser("export", help="the compliance export of one practice's log, psychotherapy-note entries included")
         export.add_argument("--practice", metavar="SLUG", required=True)
@@ -54,7 +68,7 @@ class Command(BaseCommand):
         export.add_argument("--patient", metavar="UUID", default="")
         export.add_argument("--user", metavar="ID", default="", help="a staff member's user id")
         export.add_argument("--event", metavar="EVENT", default="")
-        for p in (check, checkpoint):
+        for p in (check, seal, checkpoint):
             which = p.add_mutually_exclusive_group()
             which.add_argument("--practice", metavar="SLUG", help="only this practice's chain")
             which.add_argument("--chain", metavar="ID", help=f"only this chain (a practice id, or {PLATFORM_CHAIN!r})")
@@ -76,6 +90,8 @@ class Command(BaseCommand):
         if action == "export":
             return self._export(options)
         chains = self._selected(options["practice"], options["chain"])
+        if action == "seal":
+            return self._seal(chains, options["follow"], options["interval"])
         try:
             if action == "verify":
                 self._verify(chains, options["public_key"], options["chunk_size"], options["allow_missing_checkpoints"])
@@ -117,12 +133,37 @@ class Command(BaseCommand):
                 "run verify as the owning role (DATABASE_MIGRATE_URL, the `owner` alias) or a BYPASSRLS role"
             )
 
+    def _seal_now(self, chains: list[str] | None, *, wait: bool = True) -> int:
+        if chains is None:
+            return chains_module.seal_all(wait=wait, using=self.using)
+        return sum(chains_module.seal(chain, wait=wait, using=self.using) for chain in chains)
+
+    def _seal(self, chains: list[str] | None, follow: bool, interval: float | None) -> None:
+        interval = settings.CONFIDE_AUDIT_SEAL_SECONDS if interval is None else interval
+        if interval <= 0:
+            raise CommandError(f"--interval must be more than 0 seconds; got {interval}")
+        if not follow:
+            self.stdout.write(f"{self._seal_now(chains)} entries sealed")
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        while not stop.is_set():
+            try:
+                # Not waiting for a chain another sealer holds: it is being sealed, and this loop is back soon.
+                self._seal_now(chains, wait=False)
+            except DatabaseError:  # the database went away, or a seal failed: nothing was sealed; try again
+                logger.error("audit seal failed; retrying", exc_info=True, extra={"event": "audit:seal:failed"})
+                connections[self.using].close()
+            stop.wait(interval)
+
     def _verify(self, chains: list[str] | None, public_key_path: Path | None, chunk_size: int, allow_missing: bool) -> None:
         if chunk_size < 1:
             raise CommandError(f"--chunk-size must be at least 1; got {chunk_size}")
         if public_key_path is not None and not public_key_path.exists():
             raise CommandError(f"--public-key {public_key_path}: no such file")
         self._check_reads_every_chain()
+        self._seal_now(chains)  # what waits for the sealer is checked too
         sink = checkpoints.sink()
         sink_problem = sink.problem()
         if sink_problem:
@@ -164,6 +205,7 @@ class Command(BaseCommand):
         self.stdout.write(f"OK {entries} entries, {signed} checkpoints")
 
     def _checkpoint(self, chains: list[str] | None) -> None:
+        self._seal_now(chains)
         written = checkpoints.checkpoint_heads(chains)
         for checkpoint in written:
             self.stdout.write(f"checkpoint chain {self._label(checkpoint.chain)} seq {checkpoint.seq} {checkpoint.hash}")
@@ -179,6 +221,7 @@ class Command(BaseCommand):
 
         [practice_id] = self._selected(options["practice"], None)
         target: Path = options["output"]
+        chains_module.seal(practice_id, using=self.using)  # the export shows every entry in chain order
         with tenant_context(practice_id=uuid.UUID(practice_id)):
             members = [(pk, pk) for pk in reports.member_user_ids(uuid.UUID(practice_id))]
             form = AuditLogFilterForm(
