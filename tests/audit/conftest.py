@@ -80,8 +80,8 @@ def run_python(args: list[str], env: dict, *, timeout: int = 240) -> subprocess.
     return subprocess.run([sys.executable, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def append_in_subprocess(env: dict, chains: list[str], *, threads: int, per_thread: int, migrate: bool) -> dict:
-    args = ["-m", "tests.audit.append_worker", "--threads", str(threads), "--per-thread", str(per_thread)]
+def append_in_subprocess(env: dict, chains: list[str], *, threads: int, per_thread: int, migrate: bool, sealers: int = 0) -> dict:
+    args = ["-m", "tests.audit.append_worker", "--threads", str(threads), "--per-thread", str(per_thread), "--sealers", str(sealers)]
     args += [a for chain in chains for a in ("--chain", chain)] + (["--migrate"] if migrate else [])
     result = run_python(args, env)
     assert result.returncode == 0, f"append worker failed:\n{result.stdout}\n{result.stderr}"
