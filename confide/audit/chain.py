@@ -227,11 +227,18 @@ def seal(chain: str, *, wait: bool = True, batch: int = SEAL_BATCH, using: str |
     once rather than wait for it (the loop; it will be back in a second)."""
     using = using or router.db_for_write(AuditEntry)
     total, after = 0, 0
+    if not _waiting(chain, using):
+        return 0  # nothing to seal: no transaction (on SQLite it would take the write lock)
     while True:
         sealed, fetched, after = _seal_batch(chain, wait=wait, batch=batch, after=after, using=using)
         total += sealed
         if fetched < batch:
             return total
+
+
+def _waiting(chain: str, using: str) -> bool:
+    with chain_scope(chain, using=using):
+        return AuditEntry.objects.using(using).filter(chain=chain, seq__isnull=True).exists()
 
 
 def unsealed_chains(using: str | None = None) -> list[str]:

@@ -164,12 +164,14 @@ def verify_chain(
     recent: deque = deque(maxlen=MAX_LISTED)  # (seq, hash) of the last entries: where a rewrite begins
     genesis_seq, pinpointed, unsealed, v2_seen = 0, False, False, 0
     for row in rows:
-        report.entries += 1
         seq = row.seq
-        if seq is None:  # left unsealed by the sealer (verify seals first): inserted or edited behind the triggers
-            why = "it has no content hash" if row.content_hash is None else "its content does not match its content hash"
-            report.add(last_seq + 1, "edited", f"entry id {row.id} was not sealed: {why} (inserted or edited behind the triggers' back)")
-            continue
+        if seq is None:  # unsealed: verify seals first, so written since, or refused by the sealer
+            if row.content_hash is None or not _content_ok(row):
+                report.entries += 1
+                why = "it has no content hash" if row.content_hash is None else "its content does not match its content hash"
+                report.add(last_seq + 1, "edited", f"entry id {row.id} was not sealed: {why} (inserted or edited behind the triggers' back)")
+            continue  # a sound entry written after the seal: the next verify checks it
+        report.entries += 1
         if seq > expected:
             missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
             report.add(expected, "deleted", f"seq gap: entry {missing} is missing (deleted); the next entry is seq {seq}")
