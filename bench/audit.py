@@ -1,6 +1,7 @@
-"""Audit log benchmarks: appends/s with 1 and 8 concurrent writers on one chain, verification
-entries/s against raw chained SHA-256 over the same canonical bytes, and chart-open latency
-through the chart door (when confide/access/door.py has `open_chart`).
+"""Audit log benchmarks: appends/s with 1 and 8 concurrent writers on one chain while the
+sealer loop runs beside them, the sealing lag (commit → sealed, p50/p99), one sealer pass's
+entries/s, verification entries/s against raw chained SHA-256 over the same canonical bytes,
+and chart-open latency through the chart door (when confide/access/door.py has `open_chart`).
 
     .venv/bin/python bench/audit.py [--entries 2000]
     DATABASE_URL=postgres://app@127.0.0.1/db DATABASE_MIGRATE_URL=postgres://owner@127.0.0.1/db .venv/bin/python bench/audit.py
@@ -54,44 +55,105 @@ def setup_django(backend: str, data_dir: str) -> None:
         connection.close()
 
 
-def appends_per_second(writers: int, total: int) -> tuple[float, str]:
+def _writer_pool(writers: int, total: int, chain: str, stamps: list | None):
+    """`writers` threads appending total//writers entries each, all released together; each
+    append is one record() in autocommit (its own transaction, committed when it returns)."""
     from django.db import connection
 
     from confide.audit.chain import record, system_actor
     from confide.audit.events import AuditEvent
 
-    chain = str(uuid.uuid4())
-    record(AuditEvent.CHART_OPENED, practice_id=chain)  # the head row exists before the clock starts
     barrier = threading.Barrier(writers + 1)
     errors: list[str] = []
 
     def work(index: int) -> None:
+        mine = []
         try:
             barrier.wait()
-            for n in range(total // writers):
-                record(AuditEvent.CHART_OPENED, practice_id=chain, actor=system_actor(f"bench-{index}"), purpose="treatment",
-                       resource_ids=[str(uuid.uuid4())], categories=["contact.phone", "identifiers.name"])  # fmt: skip
+            for _ in range(total // writers):
+                entry = record(AuditEvent.CHART_OPENED, practice_id=chain, actor=system_actor(f"bench-{index}"), purpose="treatment",
+                               resource_ids=[str(uuid.uuid4())], categories=["contact.phone", "identifiers.name"])  # fmt: skip
+                if stamps is not None:
+                    mine.append((entry.id, time.time()))
         except Exception as exc:  # noqa: BLE001
             errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             connection.close()
+            if stamps is not None:
+                stamps.extend(mine)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(writers)]
     for thread in threads:
         thread.start()
     barrier.wait()
+    return threads, errors
+
+
+def appends_per_second(writers: int, total: int, interval: float = 1.0) -> tuple[float, str, dict]:
+    """Appends/s with `writers` threads while a sealer loop (`confide audit seal --follow`'s
+    body: seal the chain, sleep `interval`) runs beside them in a thread of its own; and the
+    sealing lag of every entry: from its commit to the commit of the seal that gave it its seq."""
+    from django.db import connection
+
+    from confide.audit.chain import record, seal, system_actor
+    from confide.audit.events import AuditEvent
+    from confide.audit.models import AuditEntry
+
+    chain = str(uuid.uuid4())
+    seal(record(AuditEvent.CHART_OPENED, practice_id=chain, actor=system_actor("bench")).chain)  # the head row exists first
+    stamps: list[tuple[int, float]] = []
+    passes: list[tuple[float, int]] = []  # (when a seal pass committed, how many it sealed)
+    stop = threading.Event()
+
+    def sealer() -> None:
+        try:
+            while not stop.is_set():
+                sealed = seal(chain, wait=False)
+                passes.append((time.time(), sealed))
+                stop.wait(interval)
+            passes.append((time.time(), seal(chain)))  # the last pass, after the writers
+        finally:
+            connection.close()
+
+    loop = threading.Thread(target=sealer)
+    loop.start()
+    threads, errors = _writer_pool(writers, total, chain, stamps)
     start = time.perf_counter()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
+    stop.set()
+    loop.join()
     if errors:
         raise SystemExit(f"{writers} writers: {len(errors)} errors, first: {errors[0]}")
-    return (total // writers) * writers / elapsed, chain
+    seq_of = dict(AuditEntry.objects.filter(chain=chain).values_list("id", "seq"))
+    sealed_at, done = [], 1  # seq 1 is the head's own entry
+    for when, count in passes:
+        sealed_at.extend([when] * count)
+        done += count
+    lags = sorted(sealed_at[seq_of[entry_id] - 2] - committed for entry_id, committed in stamps)
+    lag = {"p50": lags[len(lags) // 2], "p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))], "max": lags[-1]}
+    return (total // writers) * writers / elapsed, chain, lag
+
+
+def seal_rate(total: int) -> float:
+    """Entries sealed per second by one sealer pass over `total` waiting entries (in batches of SEAL_BATCH)."""
+    from confide.audit.chain import seal
+
+    chain = str(uuid.uuid4())
+    threads, errors = _writer_pool(4, total, chain, None)
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise SystemExit(f"seal-rate writers: {errors[0]}")
+    start = time.perf_counter()
+    sealed = seal(chain)
+    return sealed / (time.perf_counter() - start)
 
 
 def verify_rates(chain: str, runs: int = 5) -> dict:
     from confide.audit import checkpoints
-    from confide.audit.chain import canonical
+    from confide.audit.chain import CONTENT_FIELDS, LINK_DOMAIN, content_canonical
     from confide.audit.models import ChainHead
     from confide.audit.verify import stream_rows, verify_chain
 
@@ -99,7 +161,7 @@ def verify_rates(chain: str, runs: int = 5) -> dict:
     head = ChainHead.objects.filter(chain=chain).values_list("seq", "hash").first()
     stored = sink.read(chain)
     rows = list(stream_rows(chain))
-    canon = [canonical(row) for row in rows]
+    canon = [content_canonical(tuple(getattr(row, name) for name in CONTENT_FIELDS)) for row in rows]  # v2 entries (audit 0007)
 
     def full():  # what `confide audit verify --chain` does: stream from the database, hash, check checkpoints
         report = verify_chain(chain, stream_rows(chain), stored, public_key=public_key, head=head)
@@ -113,8 +175,9 @@ def verify_rates(chain: str, runs: int = 5) -> dict:
         for data, row in zip(canon, rows, strict=True):
             if row.prev_hash != prev:
                 raise AssertionError
-            prev = hashlib.sha256(data).hexdigest()
-            if prev != row.hash:
+            content = hashlib.sha256(data).hexdigest()  # v2: the content hash, then the link over it
+            prev = hashlib.sha256(LINK_DOMAIN + f"{chain}\n{row.seq}\n{content}\n{prev}".encode()).hexdigest()
+            if content != row.content_hash or prev != row.hash:
                 raise AssertionError
 
     def rate(fn):
@@ -181,10 +244,12 @@ def child(backend: str, total: int) -> None:
 
         result = {"backend": backend, "server": connection.vendor}
         for writers in (1, 8):
-            rate, chain = appends_per_second(writers, total)
+            rate, chain, lag = appends_per_second(writers, total)
             result[f"append_{writers}"] = rate
+            result[f"lag_{writers}"] = lag
             if writers == 1:
                 verify_chain_id = chain
+        result["seal"] = seal_rate(total)
         result["verify"] = verify_rates(verify_chain_id)
         result["chart_open"] = chart_open_ms(200) if backend == "sqlite" else None
         print(json.dumps(result))
@@ -215,12 +280,21 @@ def main() -> int:
     backends = ["sqlite"] + (["postgres"] if os.environ.get("DATABASE_URL") else [])
     results = [run_child(backend, args.entries) for backend in backends]
     print(f"Audit log bench: python {platform.python_version()}, {os.cpu_count()} CPUs, {args.entries} appends per row; "
-          "one chain, one transaction per append, checkpoint every 100 (signed, fsynced)")  # fmt: skip
+          "one chain, one transaction per append (one INSERT, unsealed), a sealer loop beside the writers "
+          "(seal, sleep 1 s; checkpoint every 100, signed, fsynced)")  # fmt: skip
     print()
-    print(f"{'backend':<10} {'writers':>7} {'appends/s':>10}")
+    targets = {("sqlite", 8): 2000, ("postgres", 8): 5000}
+    print(f"{'backend':<10} {'writers':>7} {'appends/s':>10} {'target':>7} {'lag p50 s':>9} {'lag p99 s':>9} {'lag max s':>9}")
     for r in results:
         for writers in (1, 8):
-            print(f"{r['backend']:<10} {writers:>7} {r[f'append_{writers}']:>10,.0f}")
+            lag, target = r[f"lag_{writers}"], targets.get((r["backend"], writers))
+            print(f"{r['backend']:<10} {writers:>7} {r[f'append_{writers}']:>10,.0f} {(f'{target:,}' if target else '-'):>7} "
+                  f"{lag['p50']:>9.3f} {lag['p99']:>9.3f} {lag['max']:>9.3f}")  # fmt: skip
+    print("sealing lag target: p99 <= 2 s")
+    print()
+    print(f"{'backend':<10} {'sealed/s (one pass over ' + str(args.entries) + ' waiting entries)':>52}")
+    for r in results:
+        print(f"{r['backend']:<10} {r['seal']:>52,.0f}")
     print()
     print(f"{'backend':<10} {'entries':>7} {'ckpts':>5} {'verify/s':>10} {'in-memory/s':>12} {'raw sha256/s':>13} {'verify:raw':>10} {'in-mem:raw':>10}")
     for r in results:

@@ -196,17 +196,25 @@ def _insert(entry: AuditEntry) -> None:
     other statement of the transaction runs in it."""
     global _insert_fields
     if _insert_fields is None:
-        _insert_fields = [f for f in AuditEntry._meta.concrete_fields if f.name not in ("id", "seq", "prev_hash", "hash")]
+        from django.db import models
+
+        # Text and booleans go to the driver as they are; the rest through the field's own conversion.
+        plain = (models.CharField, models.BooleanField)
+        _insert_fields = [
+            (f, isinstance(f, plain) and not isinstance(f, models.GenericIPAddressField))
+            for f in AuditEntry._meta.concrete_fields
+            if f.name not in ("id", "seq", "prev_hash", "hash")
+        ]
     using = router.db_for_write(AuditEntry)
     connection = connections[using]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in _insert_fields)
-    params = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in _insert_fields]
+    columns = ", ".join(quote(f.column) for f, _ in _insert_fields)
+    params = [getattr(entry, f.attname) if as_is else f.get_db_prep_save(getattr(entry, f.attname), connection) for f, as_is in _insert_fields]
     placeholders = ["%s"] * len(params)
     table = quote(AuditEntry._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            placeholders[[f.name for f in _insert_fields].index("chain")] = f"set_config('{SCOPE_SETTING}', %s, true)"
+            placeholders[[f.name for f, _ in _insert_fields].index("chain")] = f"set_config('{SCOPE_SETTING}', %s, true)"
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES ({', '.join(placeholders)}) "
                 f"RETURNING {quote('id')}, set_config('{SCOPE_SETTING}', '', true)",

@@ -113,12 +113,14 @@ def owner_connection():
 
 OWNER_GUARDS_OFF = (
     "ALTER TABLE audit_auditentry DISABLE TRIGGER audit_append_only",
+    "ALTER TABLE audit_auditentry DISABLE TRIGGER audit_seal_once",  # audit 0007: only unsealed → sealed
     "ALTER TABLE audit_auditentry NO FORCE ROW LEVEL SECURITY",  # the owner may write rows no policy admits
     "ALTER TABLE audit_chainhead DISABLE TRIGGER audit_chainhead_forward",
     "ALTER TABLE audit_chainhead DISABLE TRIGGER audit_chainhead_kept",
 )
 OWNER_GUARDS_ON = (
     "ALTER TABLE audit_auditentry ENABLE TRIGGER audit_append_only",
+    "ALTER TABLE audit_auditentry ENABLE TRIGGER audit_seal_once",
     "ALTER TABLE audit_auditentry FORCE ROW LEVEL SECURITY",
     "ALTER TABLE audit_chainhead ENABLE TRIGGER audit_chainhead_forward",
     "ALTER TABLE audit_chainhead ENABLE TRIGGER audit_chainhead_kept",
