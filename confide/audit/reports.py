@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from confide.audit.chain import PLATFORM_CHAIN
 from confide.audit.events import AuditEvent, event_label, outcome_label
@@ -375,7 +375,9 @@ def patient_access_report(practice_id: uuid.UUID, patient_id: uuid.UUID, *, show
     practice's chain about the patient, newest first, but for entries about psychotherapy notes
     not made by `shown_to_user` (a user id; None: a reader who made none, such as the patient).
     Ids, roles and categories only."""
-    queryset = AuditEntry.objects.filter(shown_to(shown_to_user), chain=str(practice_id), subject_id=patient_id).order_by("-seq")
+    queryset = AuditEntry.objects.filter(shown_to(shown_to_user), chain=str(practice_id), subject_id=patient_id).order_by(
+        F("seq").desc(nulls_first=True), "-id"
+    )  # newest first: entries the sealer has not reached yet are the newest
     return [
         AccessRow(
             when=e.at, actor_id=e.actor_id, actor_kind=e.actor_kind, actor_role=e.actor_role,

@@ -290,3 +290,18 @@ def test_aud2_a_legacy_format_entry_after_a_v2_one_is_a_downgrade_and_refused():
         prev = rows[-1].hash
     report = verify_chain("c", rows, head=(5, prev))
     assert (report.first.seq, report.first.kind) == (4, "edited") and "format before audit 0007" in report.first.message
+
+
+def test_readers_show_entries_the_sealer_has_not_reached_yet_newest_first(world):
+    """The patient's access report (and the stale-form page) order by seq: the unsealed are the newest."""
+    import uuid
+
+    from confide.audit.reports import patient_access_report
+
+    chain, patient = str(world.a.practice.id), uuid.uuid4()
+    first = record(AuditEvent.CHART_OPENED, practice_id=chain, subject_id=patient, purpose="treatment")
+    seal(chain)
+    later = record(AuditEvent.CHART_EXPORTED if hasattr(AuditEvent, "CHART_EXPORTED") else AuditEvent.CHART_CHANGED,
+                   practice_id=chain, subject_id=patient, purpose="operations")  # fmt: skip
+    rows = patient_access_report(world.a.practice.id, patient, shown_to_user=None)
+    assert [r.event for r in rows] == [later.event, first.event]
