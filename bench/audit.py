@@ -126,7 +126,10 @@ def appends_per_second(writers: int, total: int, interval: float = 1.0) -> tuple
     loop.join()
     if errors:
         raise SystemExit(f"{writers} writers: {len(errors)} errors, first: {errors[0]}")
-    seq_of = dict(AuditEntry.objects.filter(chain=chain).values_list("id", "seq"))
+    from confide.audit.scope import chain_scope
+
+    with chain_scope(chain):  # PostgreSQL: the application role reads a chain only in its scope
+        seq_of = dict(AuditEntry.objects.filter(chain=chain).values_list("id", "seq"))
     sealed_at, done = [], 1  # seq 1 is the head's own entry
     for when, count in passes:
         sealed_at.extend([when] * count)
@@ -158,13 +161,16 @@ def verify_rates(chain: str, runs: int = 5) -> dict:
     from confide.audit.verify import stream_rows, verify_chain
 
     sink, public_key = checkpoints.sink(), checkpoints.load_public_key()
-    head = ChainHead.objects.filter(chain=chain).values_list("seq", "hash").first()
+    from django.conf import settings
+
+    using = "owner" if "owner" in settings.DATABASES else "default"  # as `confide audit verify`: row security
+    head = ChainHead.objects.using(using).filter(chain=chain).values_list("seq", "hash").first()
     stored = sink.read(chain)
-    rows = list(stream_rows(chain))
+    rows = list(stream_rows(chain, using=using))
     canon = [content_canonical(tuple(getattr(row, name) for name in CONTENT_FIELDS)) for row in rows]  # v2 entries (audit 0007)
 
     def full():  # what `confide audit verify --chain` does: stream from the database, hash, check checkpoints
-        report = verify_chain(chain, stream_rows(chain), stored, public_key=public_key, head=head)
+        report = verify_chain(chain, stream_rows(chain, using=using), stored, public_key=public_key, head=head)
         assert report.ok, report.problems[:3]
 
     def in_memory():  # the same check over rows already fetched
