@@ -16,9 +16,8 @@ can tell a practice whose whole chain was deleted from one that never had entrie
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import json
+import operator
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from confide.audit import checkpoints
+from confide.audit.canonical import encoder
 from confide.audit.events import AuditEvent, outcome_of
 from confide.audit.models import GENESIS, AuditEntry, ChainHead
 from confide.audit.scope import chain_scope
@@ -67,18 +67,15 @@ def as_audit_actor(actor) -> AuditActor:
     return ANONYMOUS
 
 
-def _value(entry: AuditEntry, name: str):
-    value = getattr(entry, name)
-    if name == "at":
-        return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
+encode_hashed = encoder(HASHED_FIELDS)  # a values tuple in HASHED_FIELDS order → canonical bytes
+_hashed_values = operator.attrgetter(*HASHED_FIELDS)
 
 
 def canonical(entry: AuditEntry) -> bytes:
-    """Sorted-key compact JSON of every hashed field: the same bytes on any database."""
-    return json.dumps({name: _value(entry, name) for name in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    """Sorted-key compact JSON of every hashed field: the same bytes on any database
+    (confide/audit/canonical.py). `entry`: an AuditEntry, or a tuple in HASHED_FIELDS order (a
+    verify Row, a `values_list` row; a trailing `hash` is ignored)."""
+    return encode_hashed(entry if isinstance(entry, tuple) else _hashed_values(entry))
 
 
 def entry_hash(entry: AuditEntry) -> str:
