@@ -38,6 +38,9 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import functools
+import json
+import uuid
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -459,17 +462,74 @@ def verify_in_segments(
 
 
 # --- the database side -----------------------------------------------------------------------
-def stream_rows(chain: str, chunk_size: int = 2000, *, using: str = "default", lo: int | None = None, hi: int | None = None) -> Iterator[tuple]:
-    """A chain's entries (lo ≤ seq < hi) ordered by seq, id, as tuples in the order of `Row`, read
-    in chunks (a server-side cursor on PostgreSQL): no model instances, no namedtuples."""
+ROW_FIELDS = (*HASHED_FIELDS, "hash")
+
+
+def stream_rows(
+    chain: str, chunk_size: int = 5000, *, using: str = "default", lo: int | None = None, hi: int | None = None, fields: tuple[str, ...] = ROW_FIELDS
+) -> Iterator[tuple]:
+    """A chain's entries (lo ≤ seq < hi) ordered by seq, id, as tuples of `fields`, read in chunks
+    (a server-side cursor on PostgreSQL): no model instances, no namedtuples, and not Django's
+    per-row converters either, which cost twice the driver's own fetch (bench/audit.py). Each
+    value is what `values_list` returns — through Django's own converter for anything out of the
+    ordinary — except a UUID, which comes as its canonical text (the same canonical bytes; on
+    PostgreSQL the database writes it: `::text`). tests/audit/test_verify_rows.py holds the two
+    to the same hashes on both databases, odd stored values included."""
+    from django.db import connections
+
     from confide.audit.models import AuditEntry
 
-    query = AuditEntry.objects.using(using).filter(chain=chain)
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    kinds = [AuditEntry._meta.get_field(name).get_internal_type() for name in fields]
+    columns = [f"{quote(name)}::text" if kind == "UUIDField" and connection.vendor == "postgresql" else quote(name) for name, kind in zip(fields, kinds, strict=True)]
+    where, params = [f"{quote('chain')} = %s"], [chain]
     if lo is not None:
-        query = query.filter(seq__gte=lo)
+        where.append(f"{quote('seq')} >= %s")
+        params.append(lo)
     if hi is not None:
-        query = query.filter(seq__lt=hi)
-    return query.order_by("seq", "id").values_list(*HASHED_FIELDS, "hash").iterator(chunk_size=chunk_size)
+        where.append(f"{quote('seq')} < %s")
+        params.append(hi)
+    sql = f"SELECT {', '.join(columns)} FROM {quote(AuditEntry._meta.db_table)} WHERE {' AND '.join(where)} ORDER BY {quote('seq')}, {quote('id')}"
+    convert = _converter(kinds, connection)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(chunk_size):
+            yield from map(convert, batch)
+
+
+def _converter(kinds: list[str], connection) -> Callable[[tuple], tuple]:
+    """Raw driver row → the values `values_list` would give (see stream_rows). Generated once per
+    call: one tuple expression, a converter only where the type needs one."""
+    sqlite = connection.vendor == "sqlite"
+    django_at = functools.partial(connection.ops.convert_datetimefield_value, expression=None, connection=connection)
+    zone = connection.timezone
+
+    def at(value):  # SQLite's driver parsed the text already (Django registers the converter); Django makes it aware
+        if type(value) is datetime.datetime and value.tzinfo is None and zone is not None:
+            return value.replace(tzinfo=zone)  # ≡ timezone.make_aware(value, connection.timezone)
+        return django_at(value)
+
+    def text_uuid(value):  # SQLite stores 32 hex digits; str(uuid.UUID(...)) is what the canonical bytes hold
+        if value is None:
+            return None
+        if type(value) is str and len(value) == 32 and not value.strip("0123456789abcdef"):
+            return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+        return str(uuid.UUID(value))  # anything else as Django's converter reads it (or refuses it)
+
+    def json_value(value):  # ≡ JSONField.from_db_value
+        if value is None:
+            return None
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+
+    names = {"DateTimeField": "at" if sqlite else None, "UUIDField": "text_uuid" if sqlite else None, "JSONField": "json_value"}
+    parts = [f"{names[kind]}(r[{i}])" if names.get(kind) else f"r[{i}]" for i, kind in enumerate(kinds)]
+    namespace = {"at": at, "text_uuid": text_uuid, "json_value": json_value}
+    exec(compile(f"def convert(r):\n    return ({', '.join(parts)},)\n", "<audit row converter>", "exec"), namespace)  # noqa: S102 — indexes and fixed names only
+    return namespace["convert"]
 
 
 def _boundary(chain: str, seq: int, using: str) -> tuple[str, str] | None:
