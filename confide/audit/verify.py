@@ -502,8 +502,9 @@ def _converter(kinds: list[str], connection) -> Callable[[tuple], tuple]:
     """Raw driver row → the values `values_list` would give (see stream_rows). Generated once per
     call: one tuple expression, a converter only where the type needs one."""
     sqlite = connection.vendor == "sqlite"
-    django_at = functools.partial(connection.ops.convert_datetimefield_value, expression=None, connection=connection)
     zone = connection.timezone
+    if sqlite:  # PostgreSQL's driver returns aware datetimes: Django converts nothing there
+        django_at = functools.partial(connection.ops.convert_datetimefield_value, expression=None, connection=connection)
 
     def at(value):  # SQLite's driver parsed the text already (Django registers the converter); Django makes it aware
         if type(value) is datetime.datetime and value.tzinfo is None and zone is not None:
