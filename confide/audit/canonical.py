@@ -61,13 +61,13 @@ def reference(fields: Sequence[str]) -> Callable[[Sequence], bytes]:
 
 def json_value(value) -> str:
     """One value (not `at`) as json.dumps writes it inside the canonical object."""
-    kind = type(value)
+    kind = type(value)  # most frequent first: strings, UUIDs, lists, None
     if kind is str:
         return encode_basestring_ascii(value)
-    if value is None:
-        return "null"
     if kind is _UUID:
         return _uuid_json(value)
+    if value is None:
+        return "null"
     if kind is list:
         if not value:
             return "[]"
@@ -87,17 +87,19 @@ def json_value(value) -> str:
 
 
 _UUID = uuid.UUID
-_uuid_texts: dict[uuid.UUID, str] = {}
+_uuid_texts: dict[int, str] = {}
 
 
 def _uuid_json(value: uuid.UUID) -> str:
     """str(UUID) is Python code (~0.6 µs); a chain repeats its practice id in every entry and a
-    patient's id in many, so the quoted text is remembered (a bounded dict, emptied when full)."""
-    text = _uuid_texts.get(value)
+    patient's id in many, so the quoted text is remembered (a bounded dict, emptied when full),
+    keyed by the UUID's int (UUID.__hash__ is Python code too). Only for uuid.UUID itself."""
+    key = value.int
+    text = _uuid_texts.get(key)
     if text is None:
         if len(_uuid_texts) >= 4096:
             _uuid_texts.clear()
-        text = _uuid_texts[value] = '"' + str(value) + '"'
+        text = _uuid_texts[key] = '"' + str(value) + '"'
     return text
 
 
