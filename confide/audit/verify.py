@@ -454,7 +454,8 @@ def verify_in_segments(
     if starts:
         segments = segments_of(chain, starts, signed, practice=practice, sealed_before=sealed_before)
         report.segments, report.processes = len(segments), getattr(run, "processes", lambda segments: 1)(segments)
-        merge_segments(report, state, signed, (run.run if isinstance(run, SegmentRunner) else run)(segments), rows_from, practice=practice, sealed_before=sealed_before, load_checkpoint=load_checkpoint)
+        results = (run.run if isinstance(run, SegmentRunner) else run)(segments)
+        merge_segments(report, state, signed, results, rows_from, practice=practice, sealed_before=sealed_before, load_checkpoint=load_checkpoint)
     else:
         _walk(report, state, rows_from(None), signed, practice=practice, sealed_before=sealed_before, load_checkpoint=load_checkpoint)
     _finish(report, state, signed, head, practice=practice)
