@@ -28,10 +28,9 @@ can tell a practice whose whole chain was deleted from one that never had entrie
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import json
 import logging
+import operator
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from confide.audit import checkpoints
+from confide.audit.canonical import encoder
 from confide.audit.events import AuditEvent, outcome_of
 from confide.audit.models import GENESIS, AuditEntry, ChainHead
 from confide.audit.scope import SETTING as SCOPE_SETTING, chain_scope
@@ -86,22 +86,16 @@ def as_audit_actor(actor) -> AuditActor:
     return ANONYMOUS
 
 
-def _plain(name: str, value):
-    if name == "at":
-        return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
-
-
-def _value(entry, name: str):
-    return _plain(name, getattr(entry, name))
+encode_hashed = encoder(HASHED_FIELDS)  # a values tuple in HASHED_FIELDS order → canonical bytes
+_hashed_values = operator.attrgetter(*HASHED_FIELDS)
 
 
 def canonical(entry) -> bytes:
-    """Sorted-key compact JSON of every hashed field: the same bytes on any database (the
-    encoding of entries sealed before audit 0007)."""
-    return json.dumps({name: _value(entry, name) for name in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    """Sorted-key compact JSON of every hashed field: the same bytes on any database
+    (confide/audit/canonical.py); the encoding of entries sealed before audit 0007. `entry`: an
+    AuditEntry, or a tuple in HASHED_FIELDS order (a verify Row, a `values_list` row; trailing
+    values such as `hash` are ignored)."""
+    return encode_hashed(entry if isinstance(entry, tuple) else _hashed_values(entry))
 
 
 def entry_hash(entry) -> str:
@@ -109,22 +103,22 @@ def entry_hash(entry) -> str:
     return hashlib.sha256(canonical(entry)).hexdigest()
 
 
+encode_content = encoder(CONTENT_FIELDS)  # a values tuple in CONTENT_FIELDS order → canonical bytes
+
+
 def content_canonical(values: Sequence) -> bytes:
     """The canonical bytes of an entry's content: `values` in CONTENT_FIELDS order, encoded as
     `canonical` encodes them (sorted-key compact ASCII JSON, `at` as UTC microseconds, UUIDs as
-    text). The one per-row encoder of the write path, so a faster byte-identical one can replace it."""
-    return json.dumps(
-        {name: _plain(name, value) for name, value in zip(CONTENT_FIELDS, values, strict=True)},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-    ).encode()  # fmt: skip
+    text), by the fast byte-identical encoder (confide/audit/canonical.py; held to the json.dumps
+    definition by tests/audit/test_canonical.py). The write path's one per-row encoder."""
+    return encode_content(values)
 
 
 def content_hash(values: Sequence) -> str:
     return hashlib.sha256(content_canonical(values)).hexdigest()
 
 
-def content_values(entry) -> tuple:
-    return tuple(getattr(entry, name) for name in CONTENT_FIELDS)
+content_values = operator.attrgetter(*CONTENT_FIELDS)  # an entry's content, in CONTENT_FIELDS order
 
 
 def link_hash(chain: str, seq: int, content: str, prev_hash: str) -> str:

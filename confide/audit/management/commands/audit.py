@@ -1,13 +1,15 @@
 """`confide audit …`: checking the tamper-evident log.
 
   confide audit verify [--practice SLUG | --chain ID] [--public-key PATH] [--chunk-size N]
-                       [--allow-missing-checkpoints] [--database ALIAS]
+                       [--jobs N] [--allow-missing-checkpoints] [--database ALIAS]
         recompute every chain (or one) from its entries, check every signed checkpoint in the sink
         and the chain head, and every practice against the chains; exit 0 with
         `OK <entries> entries, <checkpoints> checkpoints`, or exit 1 naming each broken chain, its
         first bad sequence number and what is wrong there — or that the checkpoint sink is
         missing or unreadable (a warning instead with --allow-missing-checkpoints, which also
-        skips the check that old entries are sealed). On PostgreSQL it reads as the owning role
+        skips the check that old entries are sealed). A chain longer than
+        CONFIDE_AUDIT_VERIFY_SEGMENT_ENTRIES is verified in segments, --jobs processes at a time
+        (default: the number of cores), with the same report as one pass. On PostgreSQL it reads as the owning role
         (the `owner` alias, DATABASE_MIGRATE_URL): the application role cannot read every chain.
   confide audit seal [--follow] [--interval SECONDS] [--practice SLUG | --chain ID]
         seal the entries waiting in each chain (or one): give them their sequence numbers and chain
@@ -75,7 +77,9 @@ class Command(BaseCommand):
         check.add_argument("--public-key", type=Path, metavar="PATH",
                            help="the checkpoint verification key (default DATA_DIR/keyring/audit-signing.pub); "
                                 "pin a copy kept away from the server")  # fmt: skip
-        check.add_argument("--chunk-size", type=int, default=2000, metavar="N", help="entries per database fetch (default 2000)")
+        check.add_argument("--chunk-size", type=int, default=5000, metavar="N", help="entries per database fetch (default 5000)")
+        check.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                           help="processes verifying segments of a long chain at once (default: the number of cores)")  # fmt: skip
         check.add_argument("--allow-missing-checkpoints", action="store_true",
                            help="a missing or unreadable checkpoint sink, and old entries no checkpoint covers, "
                                 "are warnings instead of failures (the chains are then checked against themselves only)")  # fmt: skip
@@ -94,7 +98,7 @@ class Command(BaseCommand):
             return self._seal(chains, options["follow"], options["interval"])
         try:
             if action == "verify":
-                self._verify(chains, options["public_key"], options["chunk_size"], options["allow_missing_checkpoints"])
+                self._verify(chains, options["public_key"], options["chunk_size"], options["allow_missing_checkpoints"], options["jobs"])
             else:
                 self._checkpoint(chains)
         except checkpoints.CheckpointError as exc:
@@ -157,9 +161,11 @@ class Command(BaseCommand):
                 connections[self.using].close()
             stop.wait(interval)
 
-    def _verify(self, chains: list[str] | None, public_key_path: Path | None, chunk_size: int, allow_missing: bool) -> None:
+    def _verify(self, chains: list[str] | None, public_key_path: Path | None, chunk_size: int, allow_missing: bool, jobs: int) -> None:
         if chunk_size < 1:
             raise CommandError(f"--chunk-size must be at least 1; got {chunk_size}")
+        if jobs < 1:
+            raise CommandError(f"--jobs must be at least 1; got {jobs}")
         if public_key_path is not None and not public_key_path.exists():
             raise CommandError(f"--public-key {public_key_path}: no such file")
         self._check_reads_every_chain()
@@ -178,7 +184,8 @@ class Command(BaseCommand):
         entries = signed = 0
         broken = 0
         reports = verify.verify_chains(
-            names, sink=readable, public_key=public_key, chunk_size=chunk_size, using=self.using, practices=practices, sealed_before=sealed_before
+            names, sink=readable, public_key=public_key, chunk_size=chunk_size, using=self.using, practices=practices, sealed_before=sealed_before,
+            jobs=jobs,
         )
         for report in reports:
             entries += report.entries
@@ -187,7 +194,8 @@ class Command(BaseCommand):
                 self.stderr.write(f"WARNING chain {self._label(report.chain)}: {warning}")
             if report.ok:
                 if self.verbosity >= 2:
-                    self.stdout.write(f"ok chain {self._label(report.chain)}: {report.entries} entries, {report.checkpoints} checkpoints")
+                    parallel = f" ({report.segments} segments, {report.processes} processes)" if report.segments > 1 else ""
+                    self.stdout.write(f"ok chain {self._label(report.chain)}: {report.entries} entries, {report.checkpoints} checkpoints{parallel}")
                 continue
             broken += 1
             first = report.first
