@@ -346,8 +346,15 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[CONFIDE_TASKS_BACKEND]}}
 
 # --- Audit log: signed checkpoints outside the database (confide/audit/checkpoints.py) -------
 # A checkpoint every N entries of a chain, or when one is appended M minutes after the last one.
+# How often `confide audit seal --follow` seals the entries waiting in each chain: the bound on
+# how long an entry waits for its sequence number and chain hash (docs/operations.md).
+CONFIDE_AUDIT_SEAL_SECONDS = env_int("CONFIDE_AUDIT_SEAL_SECONDS", 1, minimum=1)
 CONFIDE_AUDIT_CHECKPOINT_EVERY = env_int("CONFIDE_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)
 CONFIDE_AUDIT_CHECKPOINT_MINUTES = env_int("CONFIDE_AUDIT_CHECKPOINT_MINUTES", 10, minimum=1)
+# `confide audit verify`: a chain longer than this is verified in segments of about this many
+# entries, `--jobs` processes at a time (confide/audit/verify.py); tests set it small to walk every
+# tamper case through the segment merge.
+CONFIDE_AUDIT_VERIFY_SEGMENT_ENTRIES = env_int("CONFIDE_AUDIT_VERIFY_SEGMENT_ENTRIES", 50_000, minimum=1)
 CONFIDE_AUDIT_CHECKPOINT_SINK = env_str("CONFIDE_AUDIT_CHECKPOINT_SINK", "directory")  # directory | s3
 if CONFIDE_AUDIT_CHECKPOINT_SINK not in {"directory", "s3"}:
     raise ImproperlyConfigured(f"CONFIDE_AUDIT_CHECKPOINT_SINK must be directory or s3; got {CONFIDE_AUDIT_CHECKPOINT_SINK!r}")

@@ -790,7 +790,7 @@ def _break_glass_notice(entry) -> str:
     return (
         "A clinician opened a patient's chart outside their normal access (break-the-glass) and gave a reason.\n\n"
         f"Practice: {entry.practice_id}\n"
-        f"Audit entry: {entry.chain} #{entry.seq}\n"
+        f"Audit entry: {entry.chain} id {entry.id}\n"  # its seq comes from the sealer, a moment after this
         f"Patient id: {entry.subject_id}\n"
         f"Opened by user id: {entry.actor_id} (role {entry.actor_role})\n"
         f"Purpose: {entry.purpose}\n"

@@ -8,14 +8,14 @@ checkpoint also lists the hash of every entry it seals since the chain's previou
 (`since`+1 … `seq`, at most MAX_LISTED of them; the signature covers their digest), so verify
 can name the first entry a rewrite changed rather than only the checkpoint that caught it.
 
-When (confide/audit/chain.py calls `after_append` under the chain-head lock):
-* every CONFIDE_AUDIT_CHECKPOINT_EVERY (100) entries, and at an append when
+When (the sealer, confide/audit/chain.py `seal`, calls `after_seal` under the chain-head lock):
+* every CONFIDE_AUDIT_CHECKPOINT_EVERY (100) entries, and at a seal when
   CONFIDE_AUDIT_CHECKPOINT_MINUTES (10) have passed since the chain's last checkpoint; these are
-  signed and written in `transaction.on_commit`, so a rolled-back entry never gets one;
-* on a timer, for a chain that goes quiet: the entry that opens a tail (the first one after a
+  signed and written in `transaction.on_commit`, so a rolled-back seal never gets one;
+* on a timer, for a chain that goes quiet: the seal that opens a tail (the first entries after a
   checkpoint, or the chain's genesis entry) enqueues one `seal_chain` task (confide/audit/tasks.py)
-  with run_after = its time + CONFIDE_AUDIT_CHECKPOINT_MINUTES, in the same transaction and under
-  the same lock. So there is one pending seal per open tail however many web and worker
+  with run_after = the sealer's time + CONFIDE_AUDIT_CHECKPOINT_MINUTES, in the same transaction
+  and under the same lock. So there is one pending seal per open tail however many web and worker
   processes append, none for a rolled-back entry, and since the task is a row of the task
   database it survives a restart of the worker (`confide db_worker`). The task checkpoints the
   head as it is when it runs (`seal`); a failure is logged and retried an interval later.
@@ -509,22 +509,35 @@ def seal_interval() -> datetime.timedelta:
     return datetime.timedelta(minutes=settings.CONFIDE_AUDIT_CHECKPOINT_MINUTES)
 
 
-def after_append(head, entry) -> dict:
-    """Called by `record()` with the locked chain head (before this entry) and the new entry.
+def after_seal(head, sealed: list[tuple[int, str]], now: datetime.datetime) -> dict:
+    """Called by the sealer (confide/audit/chain.py) with the locked chain head (before this
+    batch), the (seq, hash) of the entries it has just sealed, in order, and its clock.
 
-    Returns the extra ChainHead fields to update with seq/hash. If a checkpoint is due, arranges
-    for it to be signed and written once the transaction commits; otherwise, if this entry opens
-    a tail (the head was sealed), enqueues the timer's seal of it, in this transaction."""
+    Returns the extra ChainHead fields to update with seq/hash. Every checkpoint that falls due
+    (each seq divisible by CONFIDE_AUDIT_CHECKPOINT_EVERY; and the batch's last entry when
+    CONFIDE_AUDIT_CHECKPOINT_MINUTES have passed since the chain's last checkpoint) is signed and
+    written once the transaction commits; otherwise, if this batch opens a tail (the head was
+    checkpointed), the timer's seal of it is enqueued, in this transaction. The sealer's clock,
+    not the entries' `at`, decides "overdue": entries are stamped by many processes."""
     every = settings.CONFIDE_AUDIT_CHECKPOINT_EVERY
     started = head.checkpoint_at  # the last checkpoint's time; None before the chain's first entry
-    on_schedule = entry.seq % every == 0
-    overdue = started is not None and entry.at - started >= seal_interval()
-    if on_schedule or overdue:
-        transaction.on_commit(functools.partial(_write_after_commit, entry.chain, entry.seq, entry.hash, head.checkpoint_seq))
-        return {"checkpoint_seq": entry.seq, "checkpoint_at": max(entry.at, started or entry.at)}
-    if head.seq == head.checkpoint_seq:
-        schedule_seal(entry.chain, entry.at + seal_interval())
-    return {"checkpoint_at": entry.at} if started is None else {}  # the chain's first entry starts the clock
+    since = head.checkpoint_seq
+    fields: dict = {}
+    for seq, entry_hash in sealed:
+        if seq % every == 0:
+            transaction.on_commit(functools.partial(_write_after_commit, head.chain, seq, entry_hash, since))
+            since = seq
+    last_seq, last_hash = sealed[-1]
+    if since < last_seq and started is not None and now - started >= seal_interval():
+        transaction.on_commit(functools.partial(_write_after_commit, head.chain, last_seq, last_hash, since))
+        since = last_seq
+    if since != head.checkpoint_seq:
+        fields = {"checkpoint_seq": since, "checkpoint_at": max(now, started or now)}
+    elif started is None:
+        fields = {"checkpoint_at": now}  # the chain's first entry starts the clock
+    if since < last_seq and (head.seq == head.checkpoint_seq or since != head.checkpoint_seq):
+        schedule_seal(head.chain, now + seal_interval())  # this batch opened a tail
+    return fields
 
 
 def schedule_seal(chain: str, when: datetime.datetime) -> None:

@@ -1,9 +1,14 @@
 """Audit entries and the head of each chain.
 
-An entry commits to the previous entry's hash: `hash = SHA-256(canonical(entry) ‖ prev_hash)`.
-Sequence numbers are per chain, gap-free, assigned under a lock on the chain head row. Entries
-hold ids, categories and field names — never values. The log is append-only in code (`save`
-refuses updates) and in the database (triggers refuse UPDATE, DELETE and TRUNCATE).
+An entry is written in two steps (confide/audit/chain.py): the action's transaction inserts it
+*unsealed* (`seq`, `prev_hash`, `hash` NULL) with `content_hash` = SHA-256 of its canonical
+content; the sealer later gives it the chain's next `seq` and its chain hash
+`hash = link_hash(chain, seq, content_hash, prev_hash)`, once. Entries sealed before that
+design (audit 0007) have no content_hash and keep `hash = SHA-256(canonical(entry))` over every
+field, prev_hash included. Sequence numbers are per chain, gap-free, assigned by the sealer
+under the chain head's lock. Entries hold ids, categories and field names — never values. The
+log is append-only in code (`save` refuses updates) and in the database (triggers refuse
+DELETE and TRUNCATE, and every UPDATE but the one from unsealed to sealed).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ class ChainHead(models.Model):
 class AuditEntry(models.Model):
     id = models.BigAutoField(primary_key=True)
     chain = models.CharField(max_length=40)
-    seq = models.BigIntegerField()
+    seq = models.BigIntegerField(null=True, blank=True)  # NULL: not sealed yet
     at = models.DateTimeField()
     event = models.CharField(max_length=64)
     practice_id = models.UUIDField(null=True, blank=True)
@@ -50,15 +55,21 @@ class AuditEntry(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=200, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # NULL: not sealed yet
+    hash = models.CharField(max_length=64, null=True, blank=True)  # NULL: not sealed yet
+    # SHA-256 of the entry's canonical content (chain.CONTENT_FIELDS), computed at insert. NULL
+    # only for entries sealed before audit 0007 (their `hash` covers the content directly).
+    content_hash = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
-        ordering = ["chain", "seq"]
+        # Sealed entries in chain order, then those still waiting for the sealer, by insertion.
+        ordering = ["chain", models.F("seq").asc(nulls_last=True), "id"]
         constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_entry_unique_seq")]
         indexes = [
             models.Index(fields=["practice_id", "at"], name="audit_practice_time"),
             models.Index(fields=["subject_id", "at"], name="audit_subject_time"),
+            # What the sealer reads: a chain's unsealed entries by id (small: the last second's).
+            models.Index(fields=["chain", "id"], name="audit_unsealed", condition=models.Q(seq__isnull=True)),
         ]
 
     def save(self, *args, **kwargs):

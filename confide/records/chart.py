@@ -721,13 +721,15 @@ def changed_since(actor: StaffActor, editable: Editable, fields, mine=()) -> lis
     its current value (from `editable`, freshly read through the door), and when it last changed
     and — for a role that may read the record's history (records:chart:read, as the privacy tab)
     — by whom, from the patient's `records:chart:changed` entries (field names only)."""
+    from django.db.models import F
+
     from confide.audit.models import AuditEntry
 
     wanted = [name for name in editable.fields if name in set(fields)]
     last: dict[str, tuple[datetime.datetime, str, str]] = {}
     entries = AuditEntry.objects.filter(
         chain=str(actor.practice_id), subject_id=editable.header.id, event=AuditEvent.CHART_CHANGED.value
-    ).order_by("-seq")[:LAST_CHANGES_SCAN]
+    ).order_by(F("seq").desc(nulls_first=True), "-id")[:LAST_CHANGES_SCAN]  # the newest, sealed or not yet
     for entry in entries:
         for name in set(entry.fields_changed) & set(wanted):
             last.setdefault(name, (entry.at, entry.actor_kind, entry.actor_id))

@@ -59,7 +59,7 @@ def test_break_the_glass_is_flagged_stored_encrypted_and_mailed(world, staff, ma
     [message] = mail.outbox
     # The reviewers: every active member whose role may see the report (privacy officer, owner).
     assert message.to == sorted([world.a.user(Role.PRIVACY_OFFICER).email, world.a.owner.email])
-    assert str(patient.id) in message.body and f"#{opened.seq}" in message.body and "http" in message.body
+    assert str(patient.id) in message.body and f"id {opened.id}" in message.body and "http" in message.body
     for secret in ("Marisol", "Quintero", "waiting room", "asthma", world.a.user(Role.CLINICIAN).display_name):
         assert secret not in message.body and secret not in message.subject
 

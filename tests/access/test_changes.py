@@ -35,7 +35,7 @@ def test_rec4_a_change_is_recorded_with_its_reason_and_field_names(world, staff,
         "reason": reason, "flagged": False,
     }  # fmt: skip  (contact details are registration: written for operations)
     assert changed.fields_changed == ["phone"]
-    assert "555 0199" not in str(changed.detail) and "0199" not in changed.hash  # ids and names, never values
+    assert "555 0199" not in str(changed.detail) and "0199" not in changed.content_hash  # ids and names, never values
     assert _phone(staff, patient.id) == "+14155550199"
     with tenant_context(practice_id=world.a.practice.id):  # the blind index follows the change
         assert [p.id for p in search_patients(clinician, "(415) 555-0199")] == [patient.id]

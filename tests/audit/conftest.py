@@ -52,7 +52,7 @@ def sqlite_triggers_dropped() -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_auditentry', 'audit_chainhead')")
         names = [row[0] for row in cursor.fetchall()]
-        assert len(names) == 5, f"the append-only triggers are missing: {names}"
+        assert len(names) == 6, f"the append-only triggers are missing: {names}"
         for name in names:
             cursor.execute(f'DROP TRIGGER "{name}"')
     yield
@@ -72,7 +72,9 @@ def parse_failure(output: str) -> dict[str, dict]:
 def subprocess_env(data_dir: Path, **extra: str) -> dict:
     """The test settings in a child process, with its own data directory (keyring, sink, and on
     SQLite its own database file). On PostgreSQL it connects as the application role."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_AUDIT_")}
+    # CONFIDE_AUDIT_VERIFY_SEGMENT_ENTRIES passes through: a run with it small walks every tamper
+    # case through the parallel segments of verify, in the child processes too.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_AUDIT_") or k == "CONFIDE_AUDIT_VERIFY_SEGMENT_ENTRIES"}
     return env | {"DJANGO_SETTINGS_MODULE": "tests.settings", "CONFIDE_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)} | extra
 
 
@@ -80,8 +82,8 @@ def run_python(args: list[str], env: dict, *, timeout: int = 240) -> subprocess.
     return subprocess.run([sys.executable, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def append_in_subprocess(env: dict, chains: list[str], *, threads: int, per_thread: int, migrate: bool) -> dict:
-    args = ["-m", "tests.audit.append_worker", "--threads", str(threads), "--per-thread", str(per_thread)]
+def append_in_subprocess(env: dict, chains: list[str], *, threads: int, per_thread: int, migrate: bool, sealers: int = 0) -> dict:
+    args = ["-m", "tests.audit.append_worker", "--threads", str(threads), "--per-thread", str(per_thread), "--sealers", str(sealers)]
     args += [a for chain in chains for a in ("--chain", chain)] + (["--migrate"] if migrate else [])
     result = run_python(args, env)
     assert result.returncode == 0, f"append worker failed:\n{result.stdout}\n{result.stderr}"
@@ -113,12 +115,14 @@ def owner_connection():
 
 OWNER_GUARDS_OFF = (
     "ALTER TABLE audit_auditentry DISABLE TRIGGER audit_append_only",
+    "ALTER TABLE audit_auditentry DISABLE TRIGGER audit_seal_once",  # audit 0007: only unsealed → sealed
     "ALTER TABLE audit_auditentry NO FORCE ROW LEVEL SECURITY",  # the owner may write rows no policy admits
     "ALTER TABLE audit_chainhead DISABLE TRIGGER audit_chainhead_forward",
     "ALTER TABLE audit_chainhead DISABLE TRIGGER audit_chainhead_kept",
 )
 OWNER_GUARDS_ON = (
     "ALTER TABLE audit_auditentry ENABLE TRIGGER audit_append_only",
+    "ALTER TABLE audit_auditentry ENABLE TRIGGER audit_seal_once",
     "ALTER TABLE audit_auditentry FORCE ROW LEVEL SECURITY",
     "ALTER TABLE audit_chainhead ENABLE TRIGGER audit_chainhead_forward",
     "ALTER TABLE audit_chainhead ENABLE TRIGGER audit_chainhead_kept",

@@ -25,13 +25,16 @@ from confide.audit.chain import record
 from confide.audit.checkpoints import Checkpoint, DirectorySink, S3ObjectLockSink
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry, ChainHead
+from tests.audit.sealing import sealed
 from tests.moto_server import REGION, moto_endpoint
 
 BUCKET = "confide-audit-checkpoints-test"
 
 
 def _append(chain: str, n: int) -> list[AuditEntry]:
-    return [record(AuditEvent.CHART_OPENED, practice_id=chain, purpose="treatment") for _ in range(n)]
+    """n entries, then the sealer's pass over them (which schedules the checkpoints), re-read."""
+    entries = [record(AuditEvent.CHART_OPENED, practice_id=chain, purpose="treatment") for _ in range(n)]
+    return sealed(*entries) if n > 1 else [sealed(*entries)]
 
 
 def _files(root, chain) -> list[str]:

@@ -20,7 +20,7 @@ THREADS, PER_THREAD, EVERY = 8, 25, 20
 def _run(tmp_path, chains, *, migrate: bool) -> None:
     env = subprocess_env(tmp_path, CONFIDE_AUDIT_CHECKPOINT_EVERY=str(EVERY))
     result = append_in_subprocess(env, chains, threads=THREADS, per_thread=PER_THREAD, migrate=migrate)
-    assert result == {"appended": THREADS * PER_THREAD * len(chains), "errors": []}
+    assert result == {"appended": THREADS * PER_THREAD * len(chains), "sealed": THREADS * PER_THREAD * len(chains), "errors": []}
     per_chain = THREADS * PER_THREAD
     for chain in chains:
         files = sorted(p.name for p in (tmp_path / "audit-checkpoints" / chain).iterdir())

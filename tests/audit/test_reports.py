@@ -18,6 +18,7 @@ from confide.audit.events import AuditEvent
 from confide.audit.reports import LogFilter, csv_safe, export_csv_rows, filtered_entries, patient_access_report
 from confide.core.errors import Forbidden
 from confide.core.permissions import Role
+from tests.audit.sealing import seal_all, sealed
 from tests.audit.viewer_helpers import chart_opened, staff, without_genesis
 
 
@@ -127,6 +128,7 @@ def test_pages_hold_fifty_entries(world):
     officer = staff(world.a, Role.PRIVACY_OFFICER)
     for _ in range(reports.PAGE_SIZE * 2 + 2):
         chart_opened(world.a, uuid.uuid4())
+    seal_all()
     page, rows, _ = reports.audit_log_page(officer, LogFilter(), 1)
     assert (page.paginator.count, page.paginator.num_pages, len(rows)) == (103, 3, 50)  # 102 and the genesis entry
     last, rows, _ = reports.audit_log_page(officer, LogFilter(), 3)
@@ -156,6 +158,7 @@ def test_export_has_every_filtered_entry_and_escapes_what_clients_sent(world, rf
     request = rf.get("/", HTTP_USER_AGENT='=HYPERLINK("http://evil.test","click")', REMOTE_ADDR="203.0.113.7")
     record_security_event(AuditEvent.SIGNIN_FAILED, user=world.a.user(Role.BILLING), request=request)
     chart_opened(world.b, patient)  # B's, never exported
+    opened = sealed(opened)
 
     rows = without_genesis(_parse(export_csv_rows(officer, LogFilter())))
 

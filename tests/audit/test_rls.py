@@ -97,12 +97,13 @@ def test_a_signed_in_user_reads_their_own_security_events_on_any_chain_and_nothi
 def test_aud2_nothing_is_inserted_into_the_log_but_by_its_writers(world, as_in_production):
     entry = record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id)  # the writer: allowed
     with tenant_context(practice_id=world.a.practice.id):
+        # A well-formed unsealed entry (audit 0007's trigger would refuse any other first): row security refuses it.
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO audit_auditentry (chain, seq, at, event, actor_kind, actor_id, actor_role, purpose, resource_ids, "
-                "categories, fields_changed, outcome, reason, flagged, detail, request_id, user_agent, prev_hash, hash) "
-                "VALUES (%s, %s, now(), 'records:chart:opened', 'system', '', '', '', '[]', '[]', '[]', 'ok', '', false, '{}', '', '', %s, %s)",
-                [entry.chain, entry.seq + 1, entry.hash, "a" * 64],
+                "INSERT INTO audit_auditentry (chain, at, event, actor_kind, actor_id, actor_role, purpose, resource_ids, "
+                "categories, fields_changed, outcome, reason, flagged, detail, request_id, user_agent, content_hash) "
+                "VALUES (%s, now(), 'records:chart:opened', 'system', '', '', '', '[]', '[]', '[]', 'ok', '', false, '{}', '', '', %s)",
+                [entry.chain, "a" * 64],
             )
 
 

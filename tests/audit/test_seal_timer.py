@@ -1,8 +1,8 @@
 """AUD2: a quiet chain's tail is sealed by the task worker within CONFIDE_AUDIT_CHECKPOINT_MINUTES.
 
-The entry that opens a tail (the first after a checkpoint, or a chain's genesis entry) enqueues
-one `seal_chain` task with run_after = its time + the interval, in its own transaction and under
-the chain-head lock: one pending seal per open tail however many processes append, a rolled-back
+The sealer's pass that opens a tail (seals the first entries after a checkpoint, or a chain's
+genesis entry) enqueues one `seal_chain` task with run_after = its time + the interval, in its
+transaction and under the chain-head lock: one pending seal per open tail however many processes append, a rolled-back
 entry leaves none, and the task is a database row, so it survives a restart of the worker. The
 task checkpoints the head as it is when it runs; a failure is retried an interval later.
 (The same with real threads and processes: tests/concurrency/test_audit_seal.py.)
@@ -24,6 +24,7 @@ from confide.audit.chain import record
 from confide.audit.checkpoints import Checkpoint
 from confide.audit.events import AuditEvent
 from confide.audit.models import ChainHead
+from tests.audit.sealing import sealed
 
 SEAL_TASK = "confide.audit.tasks.seal_chain"
 
@@ -51,9 +52,9 @@ def _later(minutes: float):
 def test_aud2_a_quiet_chains_tail_is_sealed_by_the_worker_within_the_interval(db, quiet, run_tasks, django_capture_on_commit_callbacks):
     chain = str(uuid.uuid4())
     with django_capture_on_commit_callbacks(execute=True):
-        entries = [record(AuditEvent.CHART_OPENED, practice_id=chain) for _ in range(3)]
+        entries = sealed(*[record(AuditEvent.CHART_OPENED, practice_id=chain) for _ in range(3)])
     [seal] = _pending(chain)
-    assert seal.run_after == entries[0].at + datetime.timedelta(minutes=10)
+    assert entries[0].at + datetime.timedelta(minutes=10) <= seal.run_after <= timezone.now() + datetime.timedelta(minutes=10)
     run_tasks()
     assert _files(quiet, chain) == []  # not due yet
     with _later(10):
@@ -70,21 +71,21 @@ def test_one_pending_seal_per_open_tail(db, quiet, run_tasks, django_capture_on_
     chain = str(uuid.uuid4())
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(5):
-            record(AuditEvent.CHART_OPENED, practice_id=chain)
+            sealed(record(AuditEvent.CHART_OPENED, practice_id=chain))
     assert len(_pending(chain)) == 1
     with _later(10):
         run_tasks()
         assert _pending(chain) == []
         with django_capture_on_commit_callbacks(execute=True):
-            record(AuditEvent.CHART_OPENED, practice_id=chain)  # opens the next tail
-            record(AuditEvent.CHART_OPENED, practice_id=chain)
+            sealed(record(AuditEvent.CHART_OPENED, practice_id=chain))  # opens the next tail
+            sealed(record(AuditEvent.CHART_OPENED, practice_id=chain))
         assert len(_pending(chain)) == 1
 
 
 def test_a_rolled_back_entry_leaves_no_seal_task(db, quiet):
     chain = str(uuid.uuid4())
     with pytest.raises(RuntimeError), transaction.atomic():
-        record(AuditEvent.CHART_OPENED, practice_id=chain)
+        sealed(record(AuditEvent.CHART_OPENED, practice_id=chain))
         raise RuntimeError("the action failed")
     assert _pending(chain) == []
 
@@ -92,7 +93,7 @@ def test_a_rolled_back_entry_leaves_no_seal_task(db, quiet):
 def test_a_seal_of_a_tail_sealed_meanwhile_writes_nothing_new(db, quiet, run_tasks, django_capture_on_commit_callbacks):
     chain = str(uuid.uuid4())
     with django_capture_on_commit_callbacks(execute=True):
-        record(AuditEvent.CHART_OPENED, practice_id=chain)
+        sealed(record(AuditEvent.CHART_OPENED, practice_id=chain))
     checkpoints.checkpoint_heads([chain])  # `confide audit checkpoint` got there first
     with _later(10):
         run_tasks()
@@ -103,7 +104,7 @@ def test_a_seal_of_a_tail_sealed_meanwhile_writes_nothing_new(db, quiet, run_tas
 def test_a_failed_seal_is_retried_an_interval_later(db, quiet, run_tasks, monkeypatch, django_capture_on_commit_callbacks):
     chain = str(uuid.uuid4())
     with django_capture_on_commit_callbacks(execute=True):
-        record(AuditEvent.CHART_OPENED, practice_id=chain)
+        sealed(record(AuditEvent.CHART_OPENED, practice_id=chain))
     broken = quiet.parent / "not-a-directory"
     broken.write_text("")
     with _later(10):
@@ -122,5 +123,5 @@ def test_with_the_immediate_task_backend_appending_still_works_and_seals_nothing
     """One-off scripts run with CONFIDE_TASKS_BACKEND=immediate, which cannot defer a task."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     chain = str(uuid.uuid4())
-    record(AuditEvent.CHART_OPENED, practice_id=chain)
+    sealed(record(AuditEvent.CHART_OPENED, practice_id=chain))
     assert _pending(chain) == [] and _files(quiet, chain) == []

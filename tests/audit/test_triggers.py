@@ -12,10 +12,11 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from confide.audit.chain import record
+from confide.audit.chain import record, seal
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry
 from tests.audit.conftest import ON_POSTGRES, owner_connection, refused_sql
+from tests.audit.sealing import sealed
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,7 @@ from tests.audit.conftest import ON_POSTGRES, owner_connection, refused_sql
     ],
 )
 def test_raw_update_and_delete_are_refused(db, sql):
-    entry = record(AuditEvent.CHART_OPENED, practice_id="11111111-1111-1111-1111-111111111111")
+    entry = sealed(record(AuditEvent.CHART_OPENED, practice_id="11111111-1111-1111-1111-111111111111"))
     assert "audit entries are append-only" in refused_sql(sql, [entry.id])
     stored = AuditEntry.objects.get(id=entry.id)
     assert (stored.outcome, stored.hash) == (entry.outcome, entry.hash)
@@ -40,16 +41,16 @@ def test_deleting_every_row_is_refused(db):
 
 
 def test_appending_still_works_after_a_refusal(db):
-    first = record(AuditEvent.SIGNIN_FAILED)
+    first = sealed(record(AuditEvent.SIGNIN_FAILED))
     refused_sql("DELETE FROM audit_auditentry")
-    assert record(AuditEvent.SIGNIN_FAILED).prev_hash == first.hash
+    assert sealed(record(AuditEvent.SIGNIN_FAILED)).prev_hash == first.hash
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite: the triggers by name")
 def test_sqlite_has_both_triggers(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_auditentry' ORDER BY name")
-        assert [row[0] for row in cursor.fetchall()] == ["audit_no_delete", "audit_no_update"]
+        assert [row[0] for row in cursor.fetchall()] == ["audit_no_delete", "audit_no_update", "audit_unsealed_insert"]
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="transactional test: SQLite pass only (see tests/postgres_setup.py)")
@@ -146,11 +147,12 @@ def test_aud2_the_chain_head_cannot_be_removed_reset_or_moved_off_its_entries(db
     chain = "22222222-2222-2222-2222-222222222222"
     for _ in range(3):
         record(AuditEvent.CHART_OPENED, practice_id=chain)
+    seal(chain)
     before = _head(chain)
     assert before[2] == 2
     assert "audit chain head" in refused_sql(sql, [chain])
     assert _head(chain) == before
-    assert record(AuditEvent.CHART_OPENED, practice_id=chain).seq == 4  # and the application carries on
+    assert sealed(record(AuditEvent.CHART_OPENED, practice_id=chain)).seq == 4  # and the application carries on
 
 
 def test_a_new_chain_head_starts_at_the_beginning(db):
@@ -160,7 +162,7 @@ def test_a_new_chain_head_starts_at_the_beginning(db):
 
 
 def test_deleting_every_chain_head_is_refused(db):
-    record(AuditEvent.SIGNIN_FAILED)
+    sealed(record(AuditEvent.SIGNIN_FAILED))
     assert "audit chain head" in refused_sql("DELETE FROM audit_chainhead")
 
 

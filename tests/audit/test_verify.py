@@ -34,11 +34,12 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from confide.audit import checkpoints
-from confide.audit.chain import HASHED_FIELDS, entry_hash, record
+from confide.audit.chain import CONTENT_FIELDS, HASHED_FIELDS, content_hash, content_values, entry_hash, link_hash, record, seal, sealed_hash
 from confide.audit.checkpoints import StoredCheckpoint
 from confide.audit.events import AuditEvent
 from confide.audit.models import GENESIS, AuditEntry, ChainHead
 from confide.audit.verify import Row, verify_chain
+from tests.audit.sealing import seal_all
 from tests.audit.conftest import (
     ON_POSTGRES,
     append_in_subprocess,
@@ -59,8 +60,23 @@ T0 = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
 
 
 # --- an in-memory chain ---------------------------------------------------------------------
+# Every in-memory property below runs on a chain of each format: entries sealed before audit
+# 0007 (one hash over every field) and sealed ones since (content hash, then the chain hash).
+FORMAT = {"v2": False}
+
+
+@pytest.fixture(params=["before-0007", "v2"])
+def chain_format(request):
+    FORMAT["v2"] = request.param == "v2"
+    yield request.param
+    FORMAT["v2"] = False
+
+
 def _link(values: dict, prev_hash: str) -> Row:
     values = values | {"prev_hash": prev_hash}
+    if FORMAT["v2"]:
+        content = content_hash(tuple(values[name] for name in CONTENT_FIELDS))
+        return Row(**values, hash=link_hash(values["chain"], values["seq"], content, prev_hash), content_hash=content)
     return Row(**values, hash=entry_hash(Row(**values, hash="")))
 
 
@@ -117,6 +133,7 @@ def _changed(field: str, value):
 chains = st.integers(min_value=2, max_value=40).flatmap(lambda n: st.tuples(st.just(n), st.integers(1, 8)))
 
 
+@pytest.mark.usefixtures("chain_format")
 @hsettings(max_examples=150, deadline=None)
 @given(chains, st.data())
 def test_a_clean_chain_verifies(shape, data):
@@ -127,18 +144,20 @@ def test_a_clean_chain_verifies(shape, data):
     assert (report.entries, report.checkpoints) == (n, n // every)
 
 
+@pytest.mark.usefixtures("chain_format")
 @hsettings(max_examples=300, deadline=None)
 @given(chains, st.data())
 def test_editing_any_field_of_any_entry_is_found_at_that_entry(shape, data):
     n, every = shape
     rows = build(n)
     k = data.draw(st.integers(1, n), label="k")
-    field = data.draw(st.sampled_from([f for f in (*HASHED_FIELDS, "hash") if f != "seq"]), label="field")
+    field = data.draw(st.sampled_from([f for f in (*HASHED_FIELDS, "hash", *(("content_hash",) if FORMAT["v2"] else ())) if f != "seq"]), label="field")
     rows[k - 1] = rows[k - 1]._replace(**{field: _changed(field, getattr(rows[k - 1], field))})
     first = check(rows, signed(build(n), every), head=(n, build(n)[-1].hash)).first
     assert (first.seq, first.kind) == (k, "edited"), first
 
 
+@pytest.mark.usefixtures("chain_format")
 @hsettings(max_examples=200, deadline=None)
 @given(chains, st.data())
 def test_editing_the_seq_of_any_entry_is_found_where_the_order_first_breaks(shape, data):
@@ -151,6 +170,7 @@ def test_editing_the_seq_of_any_entry_is_found_where_the_order_first_breaks(shap
     assert first.seq == min(k, new) and first.kind in {"deleted", "inserted"}, first
 
 
+@pytest.mark.usefixtures("chain_format")
 @hsettings(max_examples=200, deadline=None)
 @given(chains, st.data())
 def test_deleting_any_entry_is_found_at_its_seq(shape, data):
@@ -164,6 +184,7 @@ def test_deleting_any_entry_is_found_at_its_seq(shape, data):
     assert first.seq == k and first.kind in ({"deleted", "truncated"} if k == n else {"deleted"}), first
 
 
+@pytest.mark.usefixtures("chain_format")
 @hsettings(max_examples=200, deadline=None)
 @given(chains, st.data())
 def test_inserting_a_forged_well_linked_entry_anywhere_is_found_at_its_seq(shape, data):
@@ -179,6 +200,7 @@ def test_inserting_a_forged_well_linked_entry_anywhere_is_found_at_its_seq(shape
     assert (first.seq, first.kind) == (k, "inserted"), first
 
 
+@pytest.mark.usefixtures("chain_format")
 @hsettings(max_examples=200, deadline=None)
 @given(chains, st.data())
 def test_swapping_any_two_entries_is_found_at_the_first(shape, data):
@@ -191,6 +213,7 @@ def test_swapping_any_two_entries_is_found_at_the_first(shape, data):
     assert (first.seq, first.kind) == (i, "reordered"), first
 
 
+@pytest.mark.usefixtures("chain_format")
 @hsettings(max_examples=200, deadline=None)
 @given(st.integers(4, 40), st.integers(1, 4), st.data())
 def test_truncating_the_tail_after_a_checkpoint_is_found_at_the_first_missing_seq(n, every, data):
@@ -205,6 +228,7 @@ def test_truncating_the_tail_after_a_checkpoint_is_found_at_the_first_missing_se
     assert (first.seq, first.kind) == (t, "truncated"), first
 
 
+@pytest.mark.usefixtures("chain_format")
 def test_truncating_with_the_head_moved_back_and_no_checkpoint_after_is_not_detectable():
     """The limit of the design, stated: what no checkpoint covers, a writer to the database can cut."""
     rows = build(12)
@@ -212,6 +236,7 @@ def test_truncating_with_the_head_moved_back_and_no_checkpoint_after_is_not_dete
     assert check(rows[:11], cps, head=(11, rows[10].hash)).ok
 
 
+@pytest.mark.usefixtures("chain_format")
 def test_a_rewritten_chain_with_recomputed_hashes_is_caught_by_the_checkpoint():
     rows = build(12)
     cps = signed(rows, 5)
@@ -223,6 +248,7 @@ def test_a_rewritten_chain_with_recomputed_hashes_is_caught_by_the_checkpoint():
     assert (first.seq, first.kind) == (5, "rewritten"), first
 
 
+@pytest.mark.usefixtures("chain_format")
 @pytest.mark.parametrize("part", ["hash", "seq", "at", "signature", "key"])
 def test_a_tampered_or_foreign_checkpoint_is_a_bad_signature(part):
     rows = build(10)
@@ -239,6 +265,7 @@ def test_a_tampered_or_foreign_checkpoint_is_a_bad_signature(part):
     assert report.first.kind == "bad-signature" and report.first.seq == forged.seq, report.problems
 
 
+@pytest.mark.usefixtures("chain_format")
 def test_a_checkpoint_of_another_chain_is_refused():
     rows = build(10)
     other = checkpoints.sign("platform", 5, rows[4].hash, key=KEY)
@@ -246,6 +273,7 @@ def test_a_checkpoint_of_another_chain_is_refused():
     assert (report.first.seq, report.first.kind) == (5, "bad-checkpoint")
 
 
+@pytest.mark.usefixtures("chain_format")
 def test_the_chain_head_row_is_checked_against_the_last_entry():
     rows = build(6)
     assert check(rows, [], head=(7, "a" * 64)).first.kind == "deleted"
@@ -253,6 +281,7 @@ def test_the_chain_head_row_is_checked_against_the_last_entry():
     assert check(rows, [], head=(6, "a" * 64)).first.kind == "edited"
 
 
+@pytest.mark.usefixtures("chain_format")
 def test_the_verifier_streams_its_input():
     """Constant memory: it consumes a generator once, never holding the chain."""
 
@@ -289,6 +318,7 @@ def _committed_chain(n: int, capture) -> str:
     with capture(execute=True):
         for _ in range(n):
             record(AuditEvent.CHART_OPENED, practice_id=chain, purpose="treatment", categories=["contact.email"])
+        seal(chain)  # the sealer's pass, committed with the entries: the checkpoints it schedules are written
     return chain
 
 
@@ -310,6 +340,7 @@ def test_verify_one_practice_by_slug(world, settings, sink_dir, django_capture_o
         for _ in range(5):
             record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id)
         record(AuditEvent.CHART_OPENED, practice_id=world.b.practice.id)
+        seal_all()
     for where in (world.a, world.b):  # 5 and 1 entries, and whatever setting up the world wrote
         chain = str(where.practice.id)
         entries = AuditEntry.objects.filter(chain=chain).count()
@@ -326,6 +357,7 @@ def test_verify_names_the_practice_of_a_broken_chain(world, settings, sink_dir, 
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(4):
             record(AuditEvent.CHART_OPENED, practice_id=world.a.practice.id)
+        seal_all()
     path = sink_dir / str(world.a.practice.id) / "000000000004.json"
     tampered = path.read_bytes().replace(b'"seq": 4', b'"seq": 3')
     path.chmod(0o644)
@@ -376,8 +408,9 @@ SQLITE_EDITS = {
     "user_agent": "user_agent = 'curl'",
     "prev_hash": "prev_hash = hash",
     "hash": "hash = prev_hash",
+    "content_hash": "content_hash = hash",
 }
-assert set(SQLITE_EDITS) == {*HASHED_FIELDS, "hash"}
+assert set(SQLITE_EDITS) == {*HASHED_FIELDS, "hash", "content_hash"}
 
 
 def _sql(sql: str, params=()) -> None:
@@ -399,7 +432,8 @@ def _sqlite_tamper(chain: str, n: int, how: str, k: int, j: int, field: str) -> 
         template = AuditEntry.objects.get(chain=chain, seq=k + 1)
         previous = AuditEntry.objects.filter(chain=chain, seq=k - 1).values_list("hash", flat=True).first() or GENESIS
         forged = AuditEntry(**{f: getattr(template, f) for f in HASHED_FIELDS} | {"seq": k, "actor_id": "intruder", "prev_hash": previous})
-        forged.hash = entry_hash(forged)
+        forged.content_hash = content_hash(content_values(forged))  # forged in the current format, as an intruder would
+        forged.hash = sealed_hash(forged)
         forged.save(force_insert=True)
         return k, {"inserted"}
     if how == "swap":
@@ -455,7 +489,7 @@ def test_postgres_tampering_committed_rows_is_detected(tmp_path, django_db_setup
     env = subprocess_env(tmp_path, CONFIDE_AUDIT_CHECKPOINT_EVERY="5")
     try:
         result = append_in_subprocess(env, chains, threads=1, per_thread=12, migrate=False)
-        assert result == {"appended": 60, "errors": []}
+        assert result == {"appended": 60, "sealed": 60, "errors": []}
         with owner_connection() as conn:
             owner_tamper(
                 conn,

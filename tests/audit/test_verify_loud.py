@@ -28,7 +28,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from confide.audit.chain import entry_hash, record
+from confide.audit.chain import content_hash, content_values, record, seal, sealed_hash
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry, ChainHead
 from tests.audit.conftest import ON_POSTGRES, parse_failure, sqlite_triggers_dropped
@@ -49,6 +49,7 @@ def _practice_with_entries(slug: str, n: int, capture) -> str:
         practice = PracticeFactory(slug=slug)
         for _ in range(n):
             record(AuditEvent.CHART_OPENED, practice_id=practice.id, purpose="treatment")
+        seal(str(practice.id))  # the sealer's pass, committed with them
     return str(practice.id)
 
 
@@ -165,8 +166,10 @@ def _rewrite_from(chain: str, first: int) -> None:
         if entry.seq == first:
             entry.outcome = "denied"
         entry.prev_hash = prev
-        entry.hash = entry_hash(entry)
-        _sql("UPDATE audit_auditentry SET outcome = %s, prev_hash = %s, hash = %s WHERE id = %s", [entry.outcome, entry.prev_hash, entry.hash, entry.id])
+        entry.content_hash = content_hash(content_values(entry))
+        entry.hash = sealed_hash(entry)
+        _sql("UPDATE audit_auditentry SET outcome = %s, content_hash = %s, prev_hash = %s, hash = %s WHERE id = %s",
+             [entry.outcome, entry.content_hash, entry.prev_hash, entry.hash, entry.id])  # fmt: skip
         prev = entry.hash
     _sql("UPDATE audit_chainhead SET hash = %s WHERE chain = %s", [prev, chain])
 

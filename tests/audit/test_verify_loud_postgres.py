@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not ON_POSTGRES, reason="
 
 def scenario_practices_with_chains(params: dict) -> dict:
     """In the child: one committed practice per tag, with `n` chart openings after its genesis entry."""
-    from confide.audit.chain import record
+    from confide.audit.chain import record, seal
     from confide.audit.events import AuditEvent
     from tests.concurrency.harness import new_world
 
@@ -41,6 +41,7 @@ def scenario_practices_with_chains(params: dict) -> dict:
         world = new_world(tag)
         for _ in range(params["n"]):
             record(AuditEvent.CHART_OPENED, practice_id=world.practice.id, purpose="treatment")
+        seal(str(world.practice.id))  # the sealer's pass (it writes the checkpoints, signed with this process's key)
         made[tag] = {"chain": str(world.practice.id), "slug": world.practice.slug}
     return made
 
@@ -137,12 +138,12 @@ def test_aud2_postgres_each_tamper_case_fails_verify(tmp_path, committed):
 def _rewrite_from(conn, chain: str, first: int) -> None:
     """As the owner: edit entry `first`, then recompute the hash and link of it and every later
     entry, and the head: a rewrite only a checkpoint can reveal."""
-    from confide.audit.chain import HASHED_FIELDS, entry_hash
+    from confide.audit.chain import CONTENT_FIELDS, HASHED_FIELDS, content_hash, link_hash
     from confide.audit.verify import Row
 
     conn.execute("SELECT set_config('confide.test_reads_audit', 'off', false)")
     columns = ", ".join(HASHED_FIELDS)
-    rows = conn.execute(f"SELECT id, {columns}, hash FROM audit_auditentry WHERE chain = %s ORDER BY seq", [chain]).fetchall()
+    rows = conn.execute(f"SELECT id, {columns}, hash, content_hash FROM audit_auditentry WHERE chain = %s ORDER BY seq", [chain]).fetchall()
     statements, prev = [], None
     for row_id, *values in rows:
         row = Row(*values)
@@ -150,8 +151,10 @@ def _rewrite_from(conn, chain: str, first: int) -> None:
             prev = row.hash
             continue
         row = row._replace(prev_hash=prev, outcome="denied" if row.seq == first else row.outcome)
-        row = row._replace(hash=entry_hash(row))
-        statements.append(("UPDATE audit_auditentry SET outcome = %s, prev_hash = %s, hash = %s WHERE id = %s", (row.outcome, row.prev_hash, row.hash, row_id)))
+        row = row._replace(content_hash=content_hash(tuple(getattr(row, name) for name in CONTENT_FIELDS)))  # in the current format
+        row = row._replace(hash=link_hash(row.chain, row.seq, row.content_hash, prev))
+        statements.append(("UPDATE audit_auditentry SET outcome = %s, content_hash = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                           (row.outcome, row.content_hash, row.prev_hash, row.hash, row_id)))  # fmt: skip
         prev = row.hash
     statements.append(("UPDATE audit_chainhead SET hash = %s WHERE chain = %s", (prev, chain)))
     owner_tamper(conn, *statements)

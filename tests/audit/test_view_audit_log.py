@@ -17,6 +17,7 @@ from confide.accounts.services import record_security_event
 from confide.audit.events import AuditEvent
 from confide.core.middleware import SESSION_AUTH_FRESH_AT
 from confide.core.permissions import Role
+from tests.audit.sealing import sealed
 from tests.audit.viewer_helpers import GENESIS_EVENT, chart_opened, without_genesis
 from tests.conftest import CANARIES, PASSWORD
 
@@ -70,7 +71,7 @@ def test_another_practices_entries_are_never_shown_or_exported(signed_in, world)
     b_patient = uuid.uuid4()
     chart_opened(world.b, b_patient)
     record_security_event(AuditEvent.SIGNIN_FAILED, user=world.b.user(Role.CLINICIAN))  # a member of B only
-    a_entry = chart_opened(world.a, uuid.uuid4())
+    a_entry = sealed(chart_opened(world.a, uuid.uuid4()))
     client = signed_in(Role.PRIVACY_OFFICER)
     page = client.get(LOG)
     assert _shown(page, "records:chart:opened") == 1 and f"entry-{a_entry.chain}-{a_entry.seq}".encode() in page.content

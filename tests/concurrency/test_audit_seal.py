@@ -1,7 +1,8 @@
 """AUD2: the checkpoint timer under real concurrency (issue 11 item 9).
 
-Many writers appending to one practice's chain at once leave exactly one pending seal task for
-its open tail (it is enqueued under the chain-head lock by the entry that opened the tail);
+Many writers appending to one practice's chain at once, with sealers running beside them, leave
+exactly one pending seal task for its open tail (it is enqueued under the chain-head lock by the
+seal that opened the tail);
 several task workers running at once, once it is due, run it once and write one checkpoint, at
 the head; several sealers at once (the task, `confide audit checkpoint`) store one checkpoint.
 Afterwards the chain verifies."""
@@ -28,7 +29,7 @@ def scenario_seal_timer(params):
     from django_tasks_db.models import DBTaskResult
 
     from confide.audit import checkpoints
-    from confide.audit.chain import record, system_actor
+    from confide.audit.chain import record, seal, system_actor
     from confide.audit.events import AuditEvent
     from confide.audit.models import ChainHead
 
@@ -43,7 +44,15 @@ def scenario_seal_timer(params):
             record(AuditEvent.CHART_OPENED, practice_id=chain, actor=system_actor(f"writer-{i}"))
         return i
 
-    appended = concurrently(params["threads"], append)
+    def append_or_seal(i: int) -> int:
+        if i < params["threads"]:
+            return append(i)
+        for _ in range(params["per_thread"]):
+            seal(chain, wait=i % 2 == 0)
+        return i
+
+    appended = concurrently(params["threads"] + 2, append_or_seal)  # two sealers among the writers
+    seal(chain)  # what they left: the sealer loop's next pass
     pending_after_appends = seals("READY")
 
     def work(i: int) -> str:
@@ -59,6 +68,7 @@ def scenario_seal_timer(params):
                      "succeeded": seals("SUCCESSFUL"), "failed": seals("FAILED"), "pending": seals("READY")}  # fmt: skip
 
     record(AuditEvent.CHART_OPENED, practice_id=chain)  # a new tail, sealed by several at once
+    seal(chain)
     sealed = concurrently(params["workers"], lambda i: (c := checkpoints.seal(chain)) and c.seq)
     head = ChainHead.objects.get(chain=chain)
     out = io.StringIO()

@@ -104,7 +104,10 @@ def _chain_problems(world) -> list[str]:
     from confide.audit.models import ChainHead
     from confide.audit.verify import stream_rows, verify_chain
 
+    from confide.audit.chain import seal
+
     chain = str(world.practice.id)
+    seal(chain)  # as `confide audit verify` does first
     head = ChainHead.objects.filter(chain=chain).values_list("seq", "hash").first()
     return [str(problem) for problem in verify_chain(chain, stream_rows(chain), head=head).problems]
 

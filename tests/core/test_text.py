@@ -111,6 +111,7 @@ SET_BY_CODE = {
     "audit.AuditEntry.user_agent": "the request's User-Agent header as received: evidence, hashed into the chain",
     "audit.AuditEntry.prev_hash": "a hash",
     "audit.AuditEntry.hash": "a hash",
+    "audit.AuditEntry.content_hash": "a hash",
     "policy.PolicyVersion.digest": "a hash",
     "policy.PolicyVersion.default_version": "the shipped declaration's version",
     "policy.NoticeDelivery.recipient_kind": "a code",

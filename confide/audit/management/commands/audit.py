@@ -1,14 +1,21 @@
 """`confide audit …`: checking the tamper-evident log.
 
   confide audit verify [--practice SLUG | --chain ID] [--public-key PATH] [--chunk-size N]
-                       [--allow-missing-checkpoints] [--database ALIAS]
+                       [--jobs N] [--allow-missing-checkpoints] [--database ALIAS]
         recompute every chain (or one) from its entries, check every signed checkpoint in the sink
         and the chain head, and every practice against the chains; exit 0 with
         `OK <entries> entries, <checkpoints> checkpoints`, or exit 1 naming each broken chain, its
         first bad sequence number and what is wrong there — or that the checkpoint sink is
         missing or unreadable (a warning instead with --allow-missing-checkpoints, which also
-        skips the check that old entries are sealed). On PostgreSQL it reads as the owning role
+        skips the check that old entries are sealed). A chain longer than
+        CONFIDE_AUDIT_VERIFY_SEGMENT_ENTRIES is verified in segments, --jobs processes at a time
+        (default: the number of cores), with the same report as one pass. On PostgreSQL it reads as the owning role
         (the `owner` alias, DATABASE_MIGRATE_URL): the application role cannot read every chain.
+  confide audit seal [--follow] [--interval SECONDS] [--practice SLUG | --chain ID]
+        seal the entries waiting in each chain (or one): give them their sequence numbers and chain
+        hashes, and schedule the checkpoints that fall due; with --follow, keep doing it every
+        --interval seconds (default CONFIDE_AUDIT_SEAL_SECONDS, 1) until stopped: `make run` runs
+        this beside the web server. `verify`, `checkpoint` and `export` seal first.
   confide audit checkpoint [--practice SLUG | --chain ID]
         seal each chain now: sign and export a checkpoint of its current head (after an upgrade,
         before a backup; the task worker seals quiet chains on its own)
@@ -25,26 +32,35 @@ Output names chains (practice ids and slugs), sequence numbers, hashes and count
 from __future__ import annotations
 
 import datetime
+import logging
 import os
+import signal
+import threading
 import uuid
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from confide.audit import checkpoints, verify
+from confide.audit import chain as chains_module, checkpoints, verify
 from confide.audit.chain import PLATFORM_CHAIN
 from confide.core.models import Practice
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
     help = "The audit log: verify the hash chains and signed checkpoints; write checkpoints."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,checkpoint,export}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,seal,checkpoint,export}")
         check = sub.add_parser("verify", help="verify every chain (or one) against its checkpoints")
+        seal = sub.add_parser("seal", help="seal the entries waiting in each chain (--follow: keep doing it)")
+        seal.add_argument("--follow", action="store_true", help="keep sealing every --interval seconds until stopped")
+        seal.add_argument("--interval", type=float, default=None, metavar="SECONDS",
+                          help="seconds between seals with --follow (default CONFIDE_AUDIT_SEAL_SECONDS)")  # fmt: skip
         checkpoint = sub.add_parser("checkpoint", help="sign and export a checkpoint of each chain head now")
         export = sub.add_parser("export", help="the compliance export of one practice's log, psychotherapy-note entries included")
         export.add_argument("--practice", metavar="SLUG", required=True)
@@ -54,14 +70,16 @@ class Command(BaseCommand):
         export.add_argument("--patient", metavar="UUID", default="")
         export.add_argument("--user", metavar="ID", default="", help="a staff member's user id")
         export.add_argument("--event", metavar="EVENT", default="")
-        for p in (check, checkpoint):
+        for p in (check, seal, checkpoint):
             which = p.add_mutually_exclusive_group()
             which.add_argument("--practice", metavar="SLUG", help="only this practice's chain")
             which.add_argument("--chain", metavar="ID", help=f"only this chain (a practice id, or {PLATFORM_CHAIN!r})")
         check.add_argument("--public-key", type=Path, metavar="PATH",
                            help="the checkpoint verification key (default DATA_DIR/keyring/audit-signing.pub); "
                                 "pin a copy kept away from the server")  # fmt: skip
-        check.add_argument("--chunk-size", type=int, default=2000, metavar="N", help="entries per database fetch (default 2000)")
+        check.add_argument("--chunk-size", type=int, default=5000, metavar="N", help="entries per database fetch (default 5000)")
+        check.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                           help="processes verifying segments of a long chain at once (default: the number of cores)")  # fmt: skip
         check.add_argument("--allow-missing-checkpoints", action="store_true",
                            help="a missing or unreadable checkpoint sink, and old entries no checkpoint covers, "
                                 "are warnings instead of failures (the chains are then checked against themselves only)")  # fmt: skip
@@ -76,9 +94,11 @@ class Command(BaseCommand):
         if action == "export":
             return self._export(options)
         chains = self._selected(options["practice"], options["chain"])
+        if action == "seal":
+            return self._seal(chains, options["follow"], options["interval"])
         try:
             if action == "verify":
-                self._verify(chains, options["public_key"], options["chunk_size"], options["allow_missing_checkpoints"])
+                self._verify(chains, options["public_key"], options["chunk_size"], options["allow_missing_checkpoints"], options["jobs"])
             else:
                 self._checkpoint(chains)
         except checkpoints.CheckpointError as exc:
@@ -117,12 +137,39 @@ class Command(BaseCommand):
                 "run verify as the owning role (DATABASE_MIGRATE_URL, the `owner` alias) or a BYPASSRLS role"
             )
 
-    def _verify(self, chains: list[str] | None, public_key_path: Path | None, chunk_size: int, allow_missing: bool) -> None:
+    def _seal_now(self, chains: list[str] | None, *, wait: bool = True) -> int:
+        if chains is None:
+            return chains_module.seal_all(wait=wait, using=self.using)
+        return sum(chains_module.seal(chain, wait=wait, using=self.using) for chain in chains)
+
+    def _seal(self, chains: list[str] | None, follow: bool, interval: float | None) -> None:
+        interval = settings.CONFIDE_AUDIT_SEAL_SECONDS if interval is None else interval
+        if interval <= 0:
+            raise CommandError(f"--interval must be more than 0 seconds; got {interval}")
+        if not follow:
+            self.stdout.write(f"{self._seal_now(chains)} entries sealed")
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        while not stop.is_set():
+            try:
+                # Not waiting for a chain another sealer holds: it is being sealed, and this loop is back soon.
+                self._seal_now(chains, wait=False)
+            except DatabaseError:  # the database went away, or a seal failed: nothing was sealed; try again
+                logger.error("audit seal failed; retrying", exc_info=True, extra={"event": "audit:seal:failed"})
+                connections[self.using].close()
+            stop.wait(interval)
+
+    def _verify(self, chains: list[str] | None, public_key_path: Path | None, chunk_size: int, allow_missing: bool, jobs: int) -> None:
         if chunk_size < 1:
             raise CommandError(f"--chunk-size must be at least 1; got {chunk_size}")
+        if jobs < 1:
+            raise CommandError(f"--jobs must be at least 1; got {jobs}")
         if public_key_path is not None and not public_key_path.exists():
             raise CommandError(f"--public-key {public_key_path}: no such file")
         self._check_reads_every_chain()
+        self._seal_now(chains)  # what waits for the sealer is checked too
         sink = checkpoints.sink()
         sink_problem = sink.problem()
         if sink_problem:
@@ -137,7 +184,8 @@ class Command(BaseCommand):
         entries = signed = 0
         broken = 0
         reports = verify.verify_chains(
-            names, sink=readable, public_key=public_key, chunk_size=chunk_size, using=self.using, practices=practices, sealed_before=sealed_before
+            names, sink=readable, public_key=public_key, chunk_size=chunk_size, using=self.using, practices=practices, sealed_before=sealed_before,
+            jobs=jobs,
         )
         for report in reports:
             entries += report.entries
@@ -146,7 +194,8 @@ class Command(BaseCommand):
                 self.stderr.write(f"WARNING chain {self._label(report.chain)}: {warning}")
             if report.ok:
                 if self.verbosity >= 2:
-                    self.stdout.write(f"ok chain {self._label(report.chain)}: {report.entries} entries, {report.checkpoints} checkpoints")
+                    parallel = f" ({report.segments} segments, {report.processes} processes)" if report.segments > 1 else ""
+                    self.stdout.write(f"ok chain {self._label(report.chain)}: {report.entries} entries, {report.checkpoints} checkpoints{parallel}")
                 continue
             broken += 1
             first = report.first
@@ -164,6 +213,7 @@ class Command(BaseCommand):
         self.stdout.write(f"OK {entries} entries, {signed} checkpoints")
 
     def _checkpoint(self, chains: list[str] | None) -> None:
+        self._seal_now(chains)
         written = checkpoints.checkpoint_heads(chains)
         for checkpoint in written:
             self.stdout.write(f"checkpoint chain {self._label(checkpoint.chain)} seq {checkpoint.seq} {checkpoint.hash}")
@@ -179,6 +229,7 @@ class Command(BaseCommand):
 
         [practice_id] = self._selected(options["practice"], None)
         target: Path = options["output"]
+        chains_module.seal(practice_id, using=self.using)  # the export shows every entry in chain order
         with tenant_context(practice_id=uuid.UUID(practice_id)):
             members = [(pk, pk) for pk in reports.member_user_ids(uuid.UUID(practice_id))]
             form = AuditLogFilterForm(
