@@ -340,7 +340,7 @@ def child(backend: str, total: int, verify_entries: int = 100_000, jobs: int = 2
 
 # --- the parent: run each backend, print the table ------------------------------------------
 VERIFY_COLUMNS = {  # what, and how it is measured: each as entries/s and as a ratio to raw chained SHA-256
-    "raw": "chained SHA-256 over the canonical bytes (precomputed), with the link and hash compares",
+    "raw": "the v2 check alone over the content bytes (precomputed): SHA-256 of the content, the link hash, the compares",
     "encode": "the canonical encoder alone, rows in memory",
     "in_memory": "verify_chain over rows in memory (encode + hash + checks), 1 process",
     "fetch_driver": "the driver alone: SELECT … ORDER BY seq, fetchmany (server-side cursor on PostgreSQL)",
