@@ -306,8 +306,14 @@ def _walk(
     state.v2_seen = v2_seen
 
 
-def _finish(report: ChainReport, state: WalkState, signed: _Signed, head: tuple[int, str] | None, *, practice: bool, start_seq: int = 1) -> None:
-    """What only the end of the walk can tell: checkpoints no entry reached, the genesis entry, the head row."""
+def _finish(
+    report: ChainReport, state: WalkState, signed: _Signed, head: tuple[int, str] | None, *, practice: bool, start_seq: int = 1,
+    head_now: Callable[[], tuple[int, str] | None] | None = None,
+) -> None:
+    """What only the end of the walk can tell: checkpoints no entry reached, the genesis entry, the head row.
+    `head` was read before the walk; `head_now()` reads it again, after: on a live server the sealer
+    goes on sealing while verify walks, so entries beyond the first reading are inserted only if
+    they are beyond the second too (the head only grows, and only with the entries it names)."""
     last_seq, last_hash = state.last_seq, state.last_hash
     for seq, cps in sorted(signed.by_seq.items()):
         if start_seq > 1 and seq < start_seq:
@@ -331,7 +337,13 @@ def _finish(report: ChainReport, state: WalkState, signed: _Signed, head: tuple[
     elif head[0] > last_seq:
         report.add(last_seq + 1, "deleted", f"the chain head records seq {head[0]} but the last entry is seq {last_seq}: entries after it were deleted")
     elif head[0] < last_seq:
-        report.add(head[0] + 1, "inserted", f"entries {head[0] + 1}..{last_seq} are beyond the chain head (seq {head[0]}): inserted")
+        later = head_now() if head_now is not None else None
+        if later is None or later[0] < last_seq:
+            head = later or head
+            report.add(head[0] + 1, "inserted", f"entries {head[0] + 1}..{last_seq} are beyond the chain head (seq {head[0]}): inserted")
+        elif later[0] == last_seq and later[1] != last_hash:
+            report.add(last_seq, "edited", f"the chain head's hash differs from entry {last_seq}'s hash")
+        # later[0] > last_seq: sealed after the walk passed the tail; the next verify checks them
     elif head[1] != last_hash:
         report.add(last_seq, "edited", f"the chain head's hash differs from entry {last_seq}'s hash")
 
@@ -513,6 +525,7 @@ def verify_in_segments(
     size: int,
     run: SegmentRunner | Callable[[list[Segment]], Iterable[SegmentResult]],
     rows_from: Callable[[int | None], Iterable],
+    head_now: Callable[[], tuple[int, str] | None] | None = None,
 ) -> ChainReport:
     """`verify_chain`'s report, the walk split into segments of about `size` entries (by the head's
     seq) that `run` verifies (in a process pool, or here); `rows_from(lo)` streams the entries from
@@ -529,7 +542,7 @@ def verify_in_segments(
         merge_segments(report, state, signed, results, rows_from, practice=practice, sealed_before=sealed_before, load_checkpoint=load_checkpoint)
     else:
         _walk(report, state, rows_from(None), signed, practice=practice, sealed_before=sealed_before, load_checkpoint=load_checkpoint)
-    _finish(report, state, signed, head, practice=practice)
+    _finish(report, state, signed, head, practice=practice, head_now=head_now)
     return report
 
 
@@ -726,6 +739,7 @@ def verify_chains(
                 head_checkpoint_seq=head[2] if head and sink is not None else 0, practice=chain in practices,
                 sealed_before=sealed_before if sink is not None else None, load_checkpoint=sink.load if sink is not None else None,
                 size=size, run=runner, rows_from=lambda lo, chain=chain: stream_rows(chain, chunk_size, using=using, lo=lo),
+                head_now=lambda chain=chain: ChainHead.objects.using(using).filter(chain=chain).values_list("seq", "hash").first(),
             )  # fmt: skip
     finally:
         runner.close()

@@ -251,6 +251,26 @@ def test_verify_and_export_seal_first(db, sink_dir, world, tmp_path):
     assert AuditEntry.objects.filter(chain=chain, seq__isnull=True).count() == 1  # only the export's own entry waits
 
 
+@in_the_test_transaction
+def test_aud2_entries_sealed_while_verify_walks_are_not_reported_as_inserted(db, sink_dir, world, monkeypatch):
+    """On a live server the sealer goes on sealing while verify reads: the head verify read first
+    is behind the entries it then streams. Not tampering: the head read again after the walk names them."""
+    from confide.audit import verify as verifying
+
+    chain = str(world.a.practice.id)
+    _append(chain, 3)
+    streaming = verifying.stream_rows
+
+    def sealer_runs_meanwhile(*args, **kwargs):
+        _append(chain, 2)
+        seal(chain)
+        return streaming(*args, **kwargs)
+
+    monkeypatch.setattr(verifying, "stream_rows", sealer_runs_meanwhile)
+    code, output = verify_command("--chain", chain)
+    assert code == 0 and "inserted" not in output, output
+
+
 def test_seal_command_once(db):
     chain = new_chain()
     _append(chain, 2)
