@@ -76,10 +76,11 @@ def _sealer(practice_id):
         return tink.proto_keyset_format.serialize_encrypted(handle, kek, keys._subject_ad(practice_id, subject_id, 1))
 
     def seal(instance, field_name: str, value):
-        from confide.vault.fields import PREFIX, Sealed
+        from confide.vault.fields import PREFIX, Sealed, _attr, _memo
 
         field = type(instance)._meta.get_field(field_name)
-        ciphertext = primitive.encrypt(field.to_bytes(value), field._ad(instance))
+        ad = field._ad(_memo(instance), _attr(instance, field._pk_attname), _attr(instance, field._bound_attname))  # as seal() builds it
+        ciphertext = primitive.encrypt(field.to_bytes(value), ad)
         instance.__dict__[field.attname] = Sealed(f"{PREFIX}:s:1:{base64.b64encode(ciphertext).decode()}")
 
     return wrap, seal
