@@ -6,11 +6,14 @@
 Opening checks, each a line of `open_chart` and each refusal an `access:denied` audit entry
 (ids, purpose, a reason code; never a name) committed before the error is raised:
 
-1. the actor is a `StaffActor`, or a `SystemActor` made from a registered `SystemJob`;
+1. the actor is a `StaffActor`, a `SystemActor` made from a registered `SystemJob`, or a
+   `PatientActor` from the portal (a portal account and the link that joins it to the record);
 2. the purpose is a `Purpose` (a string outside the enum is refused);
 3. the categories asked for are in the taxonomy (`policy.KNOWN_CATEGORIES`);
 4. the actor's membership in its practice is active *now* (re-read from the database, role
-   unchanged), and its user is active;
+   unchanged), and its user is active; for a patient actor, its portal link: open *now*, to
+   this very record, of the kind the actor claims (own record or a representative's), held by
+   an active portal account — else the record answers as missing (404);
 5. the patient exists in the actor's practice: another practice's patient raises the same
    `NotFound` as a missing one;
 6. the record is not restricted: a shredded or inactive (removed from the active database)
@@ -85,7 +88,7 @@ from confide.core.purposes import Purpose
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core import tenancy
-from confide.core.actors import StaffActor
+from confide.core.actors import PatientActor, StaffActor
 from confide.core.errors import InvalidInput, NotFound
 from confide.core.permissions import Role
 from confide.core.subjects import patient_model
@@ -204,7 +207,7 @@ class _Attempt:
 
     @classmethod
     def start(cls, actor, request, *, break_glass: bool = False) -> _Attempt:
-        if isinstance(actor, (StaffActor, SystemActor)):
+        if isinstance(actor, (StaffActor, SystemActor, PatientActor)):
             practice_id = _as_uuid(actor.practice_id)
         else:
             practice_id = tenancy.current_practice_id()
@@ -214,14 +217,14 @@ class _Attempt:
     def audit_actor(self):
         if isinstance(self.actor, SystemActor):
             return system_actor(self.actor.name)
-        if isinstance(self.actor, StaffActor):
+        if isinstance(self.actor, (StaffActor, PatientActor)):
             return self.actor
         return None  # recorded as anonymous; the type goes into the detail
 
     def refuse(self, code: str, message: str, *, not_found: bool = False) -> Exception:
         """Write the `access:denied` entry and return the error to raise."""
         detail = dict(self.detail)
-        if not isinstance(self.actor, (StaffActor, SystemActor)):
+        if not isinstance(self.actor, (StaffActor, SystemActor, PatientActor)):
             detail["actor_type"] = type(self.actor).__name__[:40]
         if self.break_glass:
             detail["break_glass"] = True
@@ -322,7 +325,9 @@ _PATIENT_WITH_LEDGER = _Prepared(_patient_with_ledger_query, patient_id="uuid", 
 
 
 # --- the checks, one function each ------------------------------------------------------------
-def _check_actor(attempt: _Attempt) -> None:
+def _check_actor(attempt: _Attempt, *, patients: bool = False) -> None:
+    """`patients`: whether this door opens for a patient actor at all. Only `open_chart` does (a
+    patient reads their own record); a list, a new chart, a consultation are staff or jobs."""
     actor = attempt.actor
     if isinstance(actor, StaffActor):
         if attempt.practice_id is None:
@@ -333,7 +338,11 @@ def _check_actor(attempt: _Attempt) -> None:
         if job is None or job.categories != actor.categories or job.purposes != actor.purposes or attempt.practice_id is None:
             raise attempt.refuse("unknown_system_actor", "not a registered system job, or not as registered")
         return
-    raise attempt.refuse("unknown_actor", "the door opens only for a staff member or a registered system job")
+    if isinstance(actor, PatientActor) and patients:
+        if attempt.practice_id is None or actor.user_id is None or actor.link_id is None:
+            raise attempt.refuse("unknown_actor", "a patient opens a record only through a portal account's link")
+        return
+    raise attempt.refuse("unknown_actor", "the door opens only for a staff member, a registered system job or a portal account")
 
 
 @contextmanager
@@ -374,11 +383,42 @@ def _check_known_categories(attempt: _Attempt, categories: Iterable[str] | None)
     return wanted
 
 
+def _check_portal_link(attempt: _Attempt, patient_id) -> None:
+    """A patient actor's portal link, re-read now: ended (a guardian at the child's 18th
+    birthday, a deactivated account), another record's, or of another kind than the actor
+    claims → refused, and the record answers as missing. One query, which also reads the
+    practice's latest policy number (as the membership query does)."""
+    from confide.accounts.models import LinkKind, PortalLink, UserKind
+    from confide.policy.services import latest_number_subquery
+
+    actor = attempt.actor
+    attempt.subject_id = _as_uuid(getattr(patient_id, "pk", patient_id))
+    kind = LinkKind.REPRESENTATIVE if actor.representative else LinkKind.SELF
+    found = (
+        PortalLink.objects.filter(
+            id=_as_uuid(actor.link_id), user_id=actor.user_id, patient_id=_as_uuid(actor.patient_id), kind=kind,
+            is_active=True, user__is_active=True, user__kind=UserKind.PATIENT,
+        )
+        .annotate(policy_latest=latest_number_subquery())
+        .values_list("policy_latest", flat=True)
+        .first()
+        if attempt.subject_id is not None and attempt.subject_id == _as_uuid(actor.patient_id)
+        else None
+    )
+    if found is None and not PortalLink.objects.filter(id=_as_uuid(actor.link_id), is_active=True).exists():
+        raise attempt.refuse("portal_link_inactive", "this portal account no longer acts on this record", not_found=True)
+    if found is None:
+        raise attempt.refuse("not_found", "patient", not_found=True)
+    attempt.policy_latest = found
+
+
 def _check_membership(attempt: _Attempt) -> Role | None:
     """The staff member's membership, re-read now: closed, or its role changed → refused."""
     actor = attempt.actor
     if isinstance(actor, SystemActor):
         return None
+    if isinstance(actor, PatientActor):
+        return None  # the portal link stands for the membership: _check_portal_link
     # One query: the membership, its user's state, and the practice's latest policy number
     # (compiled once: _Prepared; the practice in context is a parameter like the others).
     membership_id = _as_uuid(actor.membership_id)
@@ -497,7 +537,20 @@ def _normal_grant(attempt: _Attempt, role: Role | None, purpose: Purpose) -> fro
     actor = attempt.actor
     if isinstance(actor, SystemActor):
         return actor.categories if purpose in actor.purposes else frozenset()
+    if isinstance(actor, PatientActor):
+        return policy.portal_categories(purpose, representative=actor.representative, withheld=_withheld_from_representatives(attempt))
     return policy.categories_for(role, purpose)
+
+
+def _withheld_from_representatives(attempt: _Attempt) -> frozenset[str]:
+    """Categories a minor controls in this practice (the declaration's per-category exceptions:
+    some states give minors control of certain care); a representative never opens them."""
+    if not attempt.actor.representative:
+        return frozenset()
+    from confide.policy.services import declaration_in_force
+
+    declaration = declaration_in_force(attempt.practice_id, latest_number=attempt.policy_latest)
+    return frozenset(getattr(declaration, "minor_controlled_categories", lambda: ())())
 
 
 def _check_grant(
@@ -833,11 +886,13 @@ def open_chart(
     recorded; without it the opening only reads."""
     continuing = break_glass_continues is not None and break_glass_reason is None and categories is not None
     attempt = _Attempt.start(actor, request, break_glass=break_glass_reason is not None or continuing)
-    _check_actor(attempt)
+    _check_actor(attempt, patients=True)
     with acting_in_practice(attempt):
         purpose = _check_purpose(attempt, purpose)
         wanted = _check_known_categories(attempt, categories)
         role = _check_membership(attempt)
+        if isinstance(actor, PatientActor):
+            _check_portal_link(attempt, patient_id)
         patient = _load_patient(attempt, patient_id, with_ledger=_needs_consent(attempt, purpose))
         _check_restrictions(attempt, patient, purpose)
         _check_consent(attempt, purpose, patient, _consent_categories(attempt, role, purpose, wanted))

@@ -106,6 +106,28 @@ _CLINICAL_CARE = IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | CONTACT | CONTACT_DET
 _BILLING = IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | CONTACT | {ADDRESS} | FINANCIAL
 _REGISTER_LOOKUP = IDENTITY | CONTACT
 
+# The patient portal (purpose patient_request): what a practice shares with the patient it is
+# about — who they are, how the practice reaches them, their appointments, their health record
+# (never psychotherapy notes, which are the author's: HIPAA excludes them from the right of
+# access; never the staff's working notes, `health.notes`, nor a break-the-glass reason),
+# their insurance and invoices. A personal representative (a minor's parent or guardian) gets
+# the same, less the categories the practice's declaration leaves to the minor.
+PORTAL_GRANT = (
+    IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | CONTACT | CONTACT_DETAILS | SCHEDULING
+    | (HEALTH - AUTHOR_ONLY_CATEGORIES - {NOTES})
+    | {INSURANCE, INVOICES}
+)
+PORTAL_PURPOSES = frozenset({Purpose.PATIENT_REQUEST})
+
+
+def portal_categories(purpose, *, representative: bool = False, withheld: Iterable[str] = ()) -> frozenset[str]:
+    """What a patient actor may open for `purpose`: the portal grant for patient_request, nothing
+    for any other purpose; a representative less `withheld` (the minor's own categories)."""
+    if purpose not in PORTAL_PURPOSES:
+        return frozenset()
+    return PORTAL_GRANT - frozenset(withheld) if representative else PORTAL_GRANT
+
+
 CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
     Role.OWNER: {
         Purpose.TREATMENT: _CLINICAL_CARE,

@@ -14,7 +14,13 @@ class SignInForm(AuthenticationForm):
     error_messages = {
         "invalid_login": "That email and password did not match an account. Both are case-sensitive except the email.",
         "inactive": "This account is disabled. Ask your practice's owner.",
+        "portal_account": "This is the sign-in for practice staff. Patients sign in to the patient portal at /portal/signin/.",
     }
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if user.is_patient:  # two audiences that never mix (accounts/models.py, UserKind)
+            raise forms.ValidationError(self.error_messages["portal_account"], code="portal_account")
 
 
 class CodeForm(forms.Form):
@@ -84,3 +90,22 @@ class NewPasswordForm(SetPasswordForm):
             field.widget.attrs.update({"autocomplete": "new-password", "class": "form-control", "required": True})
         self.fields["new_password1"].widget.attrs["autofocus"] = True
         self.fields["new_password1"].help_text = "At least 12 characters; not a common password, not only digits, not like your name or e-mail."
+
+
+class PortalSignInForm(AuthenticationForm):
+    """The patient portal's sign-in: the same authentication, throttling and lockout as staff
+    (django-axes counts failures per address and IP), for portal accounts only."""
+
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "username webauthn", "autofocus": True, "class": "form-control"}))
+    password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "class": "form-control"}))
+
+    error_messages = {
+        "invalid_login": "That email and password did not match a portal account. Check both and try again.",
+        "inactive": "This portal account is closed. Ask your practice to invite you again.",
+        "staff_account": "This is the patient portal. Practice staff sign in at /signin/.",
+    }
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if not user.is_patient:
+            raise forms.ValidationError(self.error_messages["staff_account"], code="staff_account")

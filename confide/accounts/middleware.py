@@ -21,7 +21,8 @@ from confide.accounts import services as account_services
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, NotFound
 from confide.core.middleware import SESSION_LAST_SEEN, SESSION_PRACTICE, session_cap_reached
-from confide.core.routes import Audience
+from confide.accounts.portal import portal_context
+from confide.core.routes import PORTAL_AUDIENCES, Audience
 from confide.core.tenancy import tenant_context
 from confide.core.views import render_error
 
@@ -43,10 +44,14 @@ class PracticeMiddleware:
         request.membership = None
         request.memberships = []
         request.actor = None
+        request.portal = None
         user = request.user
         if not user.is_authenticated:
             with tenant_context(practice_id=None):
                 return self._finish(request, self.get_response(request))
+
+        if user.is_patient:
+            return self._portal(request, user)
 
         memberships = account_services.list_active_memberships(user)
         request.memberships = memberships
@@ -83,6 +88,30 @@ class PracticeMiddleware:
         with tenant_context(practice_id=current.practice_id if current else None, user_id=user.pk):
             return self._finish(request, self.get_response(request))
 
+    def _portal(self, request: HttpRequest, user) -> HttpResponse:
+        """A portal account: its records instead of memberships, the same idle and absolute caps
+        (the practice of the record it acts on sets the idle timeout), the record's practice as
+        the request's context."""
+        request.portal = portal_context(request, user)
+        practice = request.portal.practice
+        idle_minutes = practice.idle_timeout_minutes if practice else 15
+        last_seen = request.session.get(SESSION_LAST_SEEN)
+        idle = last_seen is not None and time.time() - last_seen > idle_minutes * 60
+        if idle or session_cap_reached(request.session):
+            ended = account_services.record_idle_expiry if idle else account_services.record_session_cap_reached
+            ended(request, practice_id=request.portal.practice_id)
+            logout(request)
+            request.portal = None
+            hours = settings.SESSION_COOKIE_AGE // 3600
+            messages.info(request, "You were signed out after a period of inactivity." if idle else f"You were signed out {hours} hours after signing in. Sign in again to go on.")
+            with tenant_context(practice_id=None):
+                return self._finish(request, self.get_response(request))
+        now = int(time.time())
+        if now - request.session.get(SESSION_LAST_SEEN, 0) >= LAST_SEEN_REFRESH_SECONDS:
+            request.session[SESSION_LAST_SEEN] = now
+        with tenant_context(practice_id=request.portal.practice_id, user_id=user.pk):
+            return self._finish(request, self.get_response(request))
+
     def _idle_expired(self, request: HttpRequest, current) -> bool:
         last_seen = request.session.get(SESSION_LAST_SEEN)
         if last_seen is None:
@@ -110,6 +139,11 @@ class PracticeMiddleware:
         if policy.audience is Audience.PUBLIC:
             return None
         user = request.user
+        if policy.audience in PORTAL_AUDIENCES:
+            return self._portal_route(request, policy)
+        if user.is_authenticated and user.is_patient:
+            # A portal account on a staff page: as if the page did not exist.
+            return render_error(request, 404)
         if not user.is_authenticated:  # LoginRequiredMiddleware has already redirected; belt and braces
             return redirect(f"{reverse(settings.LOGIN_URL)}?next={request.path}")
         if policy.audience is Audience.SIGNING_IN:
@@ -135,6 +169,23 @@ class PracticeMiddleware:
             # A GET comes back with its query (an export keeps its filters); quoted, so it stays one parameter.
             back = request.get_full_path() if request.method == "GET" else _safe_referer_path(request)
             return redirect(f"{reverse('accounts:reauth')}?next={quote(back, safe='/')}")
+        return None
+
+    def _portal_route(self, request: HttpRequest, policy):
+        """Portal routes admit portal accounts only: anyone else (a visitor, a staff session) is
+        sent to the portal's sign-in, which says nothing about what the page would have shown."""
+        user = request.user
+        if not (user.is_authenticated and user.is_patient):
+            return redirect(f"{reverse('portal:signin')}?next={quote(request.path, safe='/')}")
+        if policy.audience is Audience.PORTAL_SIGNING_IN:
+            return None
+        pending = account_services.portal_mfa_step_pending(user, request.portal)
+        if pending == "verify":
+            return redirect(f"{reverse('portal:mfa-verify')}?next={quote(request.path, safe='/')}")
+        if pending == "enrol":
+            return redirect("portal:mfa-enrol")
+        if policy.recent_auth and not account_services.auth_is_fresh(request):
+            return redirect(f"{reverse('portal:reauth')}?next={quote(request.get_full_path() if request.method == 'GET' else reverse('portal:home'), safe='/')}")
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception):

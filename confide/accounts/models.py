@@ -56,14 +56,25 @@ class UserManager(BaseUserManager):
             return [(pk, name, active) for pk, name, active in rows]
 
 
+class UserKind(models.TextChoices):
+    """Two audiences that never mix: a staff account never reaches a portal page, a patient's
+    portal account never reaches a staff page (accounts/middleware.py, core/routes.py)."""
+
+    STAFF = "staff", "Staff"
+    PATIENT = "patient", "Patient portal"
+
+
 class User(AbstractBaseUser):
-    """A member of staff. Patients get portal accounts of their own in a later package."""
+    """An account: a member of staff (memberships in practices, with roles) or a patient's
+    portal account (links to the records it may act on: `PortalLink`). One address, one kind:
+    a clinician who is also someone's patient signs in to the portal with another address."""
 
     id = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(unique=True, validators=[single_line])
     display_name = models.CharField(max_length=150, validators=[single_line])
     is_active = models.BooleanField(default=True)
+    kind = models.CharField(max_length=10, choices=UserKind.choices, default=UserKind.STAFF)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()
@@ -78,6 +89,10 @@ class User(AbstractBaseUser):
     def __str__(self) -> str:
         # Deliberately the id: str(user) ends up in places (logs, reprs) where an email must not.
         return f"user:{self.pk}"
+
+    @property
+    def is_patient(self) -> bool:
+        return self.kind == UserKind.PATIENT
 
 
 class Membership(TenantModel):
@@ -96,6 +111,53 @@ class Membership(TenantModel):
 
     def __str__(self) -> str:
         return f"membership:{self.pk}"
+
+
+class LinkKind(models.TextChoices):
+    SELF = "self", "Own record"
+    REPRESENTATIVE = "representative", "Personal representative"
+
+
+class PortalLink(TenantModel):
+    """A portal account × a patient record it may act on: the patient's own (`self`), or a minor's
+    for a parent or guardian (`representative`, HIPAA §164.502(g)) with the recorded basis.
+
+    The patient is named by id (`patient_id`), not by a foreign key: accounts sits below records
+    (docs/architecture.md, "Layers"). The chart door re-reads the link on every opening by a
+    patient actor (access/door.py), so a link ended a moment ago opens nothing. A link is never
+    deleted: it is ended (`ended_at`, `ended_reason`), and what it allowed stays on record."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="portal_links")
+    patient_id = models.UUIDField()
+    kind = models.CharField(max_length=16, choices=LinkKind.choices)
+    # Representative links: how the person is related and who at the practice verified it.
+    relationship = models.CharField(max_length=60, blank=True, validators=[single_line])
+    verified_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    is_active = models.BooleanField(default=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=40, blank=True)
+
+    # A portal account lists its own links before any practice is chosen (as Membership).
+    rls_extra_condition = "user_id = NULLIF(current_setting('confide.user_id', true), '')::bigint"
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "patient_id"], condition=models.Q(is_active=True), name="portal_link_one_active_per_record"
+            ),
+            # One account holds a patient's own record: the patient's.
+            models.UniqueConstraint(
+                fields=["patient_id"], condition=models.Q(is_active=True, kind="self"), name="portal_link_one_self_per_record"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"portal-link:{self.pk}"
+
+    @property
+    def is_representative(self) -> bool:
+        return self.kind == LinkKind.REPRESENTATIVE
 
 
 class AtomicThrottlingMixin(ThrottlingMixin):

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
+from django_otp import user_has_device
 
 from confide.accounts.locks import lock_active_owners, lock_user
 from confide.accounts.models import Membership, RecoveryCodeDevice, TOTPDevice, User
@@ -228,6 +229,20 @@ def mfa_step_pending(user: User, memberships: list[Membership]) -> str | None:
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return "verify"
     if mfa_required_for(memberships):
+        return "enrol"
+    return None
+
+
+def portal_mfa_step_pending(user: User, portal) -> str | None:
+    """The portal's second-factor step: "verify" when the account has a second factor (an
+    authenticator app or a passkey) not yet used this session, "enrol" when a practice holding
+    one of its records requires one and it has none, None otherwise. Offered to every patient,
+    required only where the practice says so (Practice.portal_mfa_required)."""
+    if user.is_verified():
+        return None
+    if user_has_device(user, confirmed=True):
+        return "verify"
+    if portal is not None and any(link.practice.portal_mfa_required for link in portal.links):
         return "enrol"
     return None
 

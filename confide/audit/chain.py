@@ -73,6 +73,15 @@ def system_actor(name: str) -> AuditActor:
     return AuditActor("system", name)
 
 
+def patient_audit_actor(actor) -> AuditActor:
+    """A patient in the portal: their portal account's id, and whether they acted for themselves
+    (`self`) or as a minor's parent or guardian (`representative`); the record is the entry's
+    subject. A choice recorded without a portal account keeps the patient's id, no role."""
+    if actor.user_id is None:
+        return AuditActor("patient", str(actor.patient_id))
+    return AuditActor("patient", str(actor.user_id), "representative" if actor.representative else "self")
+
+
 def as_audit_actor(actor) -> AuditActor:
     """StaffActor, User, AuditActor or None → the ids-only form stored in the log."""
     if actor is None:
@@ -81,6 +90,8 @@ def as_audit_actor(actor) -> AuditActor:
         return actor
     if hasattr(actor, "membership_id") and hasattr(actor, "role"):  # StaffActor
         return AuditActor("user", str(actor.user_id), str(actor.role))
+    if hasattr(actor, "patient_id") and hasattr(actor, "representative"):  # PatientActor
+        return patient_audit_actor(actor)
     if getattr(actor, "is_authenticated", False):  # a User
         return AuditActor("user", str(actor.pk))
     return ANONYMOUS

@@ -1,23 +1,22 @@
 """Who may make a consent choice besides staff: a visitor of a practice's public pages (known
-only by the random id of their visitor cookie) and a patient acting for themselves (the portal
-issue will move `PatientActor` to confide.core.actors when the portal signs patients in)."""
+only by the random id of their visitor cookie) and a patient acting for themselves or, as a
+personal representative, for a minor (`PatientActor`, which lives in confide.core.actors beside
+`StaffActor`: the portal signs patients in)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
+from confide.core.actors import PatientActor
+
+__all__ = ["ApplicantActor", "PatientActor", "VisitorActor"]
+
 
 @dataclass(frozen=True)
 class VisitorActor:
     practice_id: uuid.UUID
     visitor_id: str
-
-
-@dataclass(frozen=True)
-class PatientActor:
-    practice_id: uuid.UUID
-    patient_id: uuid.UUID
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from confide.core.purposes import Purpose
 from confide.core.subjects import patient_model
-from confide.audit.chain import AuditActor, record
+from confide.audit.chain import AuditActor, patient_audit_actor, record
 from confide.audit.events import AuditEvent
 from confide.consent import locks
 from confide.consent.actors import ApplicantActor, PatientActor, VisitorActor
@@ -446,7 +446,7 @@ def _audit_request(choice: _Choice):
 
 def _audit_actor(actor):
     if isinstance(actor, PatientActor):
-        return AuditActor("patient", str(actor.patient_id))
+        return patient_audit_actor(actor)
     if isinstance(actor, VisitorActor):
         return AuditActor("anonymous")  # the visitor id is on the event, not copied into the log
     return actor

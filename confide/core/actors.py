@@ -26,3 +26,20 @@ class StaffActor:
             practice_id=membership.practice_id,
             role=Role(membership.role),
         )
+
+
+@dataclass(frozen=True)
+class PatientActor:
+    """A patient acting on one record: their own, or — as a parent or guardian, a personal
+    representative — a minor's (`representative=True`).
+
+    From the portal, `user_id` is the signed-in portal account and `link_id` the `PortalLink`
+    that joins it to the record; the chart door re-reads that link on every opening. A choice
+    recorded without a portal account (a consent button the practice shows) has neither and
+    cannot open the chart."""
+
+    practice_id: uuid.UUID
+    patient_id: uuid.UUID
+    user_id: int | None = None
+    link_id: uuid.UUID | None = None
+    representative: bool = False

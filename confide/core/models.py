@@ -33,6 +33,9 @@ class Practice(TimestampedModel):
     name = models.CharField(max_length=200, validators=[single_line])
     # ACC2: staff whose role can see PHI must enrol in MFA; on unless the practice turns it off.
     mfa_required = models.BooleanField(default=True)
+    # ACC2 for patients: a portal account must add a second factor (an authenticator app or a
+    # passkey) before it opens anything; off by default, offered to every patient either way.
+    portal_mfa_required = models.BooleanField(default=False)
     # ACC6: a session idle this long is signed out.
     idle_timeout_minutes = models.PositiveSmallIntegerField(
         default=15, validators=[MinValueValidator(5), MaxValueValidator(240)]

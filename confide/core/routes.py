@@ -19,6 +19,13 @@ class Audience(StrEnum):
     SIGNING_IN = "signing-in"  # password checked, MFA may still be pending (verify, enrol, sign out)
     ACCOUNT = "account"  # signed in with MFA satisfied; no practice needed (own account, switcher)
     STAFF = "staff"  # signed in, MFA satisfied, active member of the current practice, has `perm`
+    # The patient portal (/portal/): only portal accounts; a staff session is sent to the portal's
+    # own sign-in, a portal session on a staff route gets a 404 (accounts/middleware.py).
+    PORTAL_SIGNING_IN = "portal-signing-in"  # portal password checked, a second factor may be pending
+    PORTAL = "portal"  # portal account signed in, second factor satisfied, a record it may act on
+
+
+PORTAL_AUDIENCES = frozenset({Audience.PORTAL_SIGNING_IN, Audience.PORTAL})
 
 
 @dataclass(frozen=True)
@@ -131,4 +138,13 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "consent:do-not-sell":             _p(A.PUBLIC,     None,                        True,  "GET POST"),
     "consent:limit-sensitive":         _p(A.PUBLIC,     None,                        True,  "GET POST"),
     "consent:collect":                 _p(A.PUBLIC,     None,                        True,  "POST"),
+    # --- the patient portal (confide/portal/): every record-bearing page acts on the signed-in
+    # account's current record through the chart door, never on an id from the URL.
+    "portal:signin":                   _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "portal:signout":                  _p(A.PORTAL_SIGNING_IN, None,                 False, "POST"),
+    "portal:mfa-verify":               _p(A.PORTAL_SIGNING_IN, None,                 False, "GET POST"),
+    "portal:mfa-enrol":                _p(A.PORTAL_SIGNING_IN, None,                 False, "GET POST"),
+    "portal:reauth":                   _p(A.PORTAL,     None,                        False, "GET POST"),
+    "portal:home":                     _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:switch":                   _p(A.PORTAL,     None,                        False, "POST"),
 }  # fmt: skip

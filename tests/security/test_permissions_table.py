@@ -169,6 +169,13 @@ EXPECTED_ROUTE_POLICY = {
     "consent:do-not-sell":                ("public",     None,                            True,  ["GET", "POST"], False),
     "consent:limit-sensitive":            ("public",     None,                            True,  ["GET", "POST"], False),
     "consent:collect":                    ("public",     None,                            True,  ["POST"],        False),
+    "portal:signin":                      ("public",     None,                            False, ["GET", "POST"], False),
+    "portal:signout":                     ("portal-signing-in", None,                     False, ["POST"],        False),
+    "portal:mfa-verify":                  ("portal-signing-in", None,                     False, ["GET", "POST"], False),
+    "portal:mfa-enrol":                   ("portal-signing-in", None,                     False, ["GET", "POST"], False),
+    "portal:reauth":                      ("portal",     None,                            False, ["GET", "POST"], False),
+    "portal:home":                        ("portal",     None,                            False, ["GET"],         False),
+    "portal:switch":                      ("portal",     None,                            False, ["POST"],        False),
 }  # fmt: skip
 
 

@@ -1,0 +1,17 @@
+"""The patient portal's URLs, all under /portal/ (each with its row in core/routes.py)."""
+
+from django.urls import path
+
+from confide.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("portal/signin/", views.signin, name="signin"),
+    path("portal/signout/", views.signout, name="signout"),
+    path("portal/signin/verify/", views.mfa_verify, name="mfa-verify"),
+    path("portal/security/authenticator/", views.mfa_enrol, name="mfa-enrol"),
+    path("portal/confirm/", views.reauth, name="reauth"),
+    path("portal/", views.home, name="home"),
+    path("portal/switch/", views.switch, name="switch"),
+]
