@@ -135,7 +135,7 @@ class PortalLink(TenantModel):
     verified_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     is_active = models.BooleanField(default=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    ended_reason = models.CharField(max_length=40, blank=True)
+    ended_reason = models.CharField(max_length=40, blank=True, validators=[single_line])  # a code: deactivated, age_of_majority, ended_by_practice
 
     # A portal account lists its own links before any practice is chosen (as Membership).
     rls_extra_condition = "user_id = NULLIF(current_setting('confide.user_id', true), '')::bigint"
