@@ -57,6 +57,7 @@ from pydantic import ValidationError
 
 from confide.access.door import FHIR_EXPORT_JOB, FHIR_IMPORT_JOB, create_chart, open_chart, open_psychotherapy_notes_for_release
 from confide.access.errors import AccessRefused
+from confide.access.policy import NOTES
 from confide.core.purposes import Purpose
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
@@ -1050,33 +1051,45 @@ def _url(kind: str, item_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'confide:{kind}/{item_id}')}"
 
 
-def _patient_out(patient) -> dict:
-    names = [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}]
-    if patient.preferred_name:
-        names.append({"use": "usual", "given": [patient.preferred_name]})
-    telecom = [{"system": "phone", "value": p} for p in (patient.phone, patient.phone_other) if p]
-    if patient.email:
-        telecom.append({"system": "email", "value": patient.email})
-    address = patient.address or {}
+def _field(patient, name: str, categories):
+    """The patient's field if its category is opened (`categories` None: the export job's
+    whole grant), else None: a narrower opening (the portal's) never reads outside it."""
+    if categories is not None and Patient._meta.get_field(name).category not in categories:
+        return None
+    return getattr(patient, name)
+
+
+def _patient_out(patient, categories=None) -> dict:
+    def f(name):
+        return _field(patient, name, categories)
+
+    names = [{"use": "official", "family": f("family_name"), "given": [f("given_name")]}]
+    if f("preferred_name"):
+        names.append({"use": "usual", "given": [f("preferred_name")]})
+    telecom = [{"system": "phone", "value": p} for p in (f("phone"), f("phone_other")) if p]
+    if f("email"):
+        telecom.append({"system": "email", "value": f("email")})
+    address = f("address") or {}
     contacts = []
-    for person, code in ((patient.emergency_contact, {"system": V2_0131, "code": "C", "display": "Emergency Contact"}),
-                         (patient.guardian, {"system": V3_ROLE, "code": "GUARD", "display": "guardian"})):  # fmt: skip
+    for person, code in ((f("emergency_contact"), {"system": V2_0131, "code": "C", "display": "Emergency Contact"}),
+                         (f("guardian"), {"system": V3_ROLE, "code": "GUARD", "display": "guardian"})):  # fmt: skip
         if person:
             contacts.append({
                 "relationship": [{"coding": [code]}, {"text": person.get("relationship")}],
                 "name": {"text": person.get("name")},
                 "telecom": [{"system": "phone", "value": person.get("phone")}, {"system": "email", "value": person.get("email")}],
             })  # fmt: skip
+    mrn, sex, born, language = f("medical_record_number"), f("sex"), f("date_of_birth"), f("language")
     resource = {
         "resourceType": "Patient", "id": str(patient.pk),
         "identifier": [{"type": {"coding": [{"system": V2_0203, "code": "MR", "display": "Medical Record Number"}]},
-                        "value": patient.medical_record_number}] if patient.medical_record_number else [],
+                        "value": mrn}] if mrn else [],
         # The chart's sex is free text where it was typed in; FHIR's gender is one of four codes.
-        "name": names, "telecom": telecom, "gender": patient.sex if patient.sex in FHIR_GENDERS else None,
-        "birthDate": patient.date_of_birth.isoformat() if isinstance(patient.date_of_birth, datetime.date) else None,
+        "name": names, "telecom": telecom, "gender": sex if sex in FHIR_GENDERS else None,
+        "birthDate": born.isoformat() if isinstance(born, datetime.date) else None,
         "address": [{"line": address.get("lines"), "city": address.get("city"), "state": address.get("state"),
                      "postalCode": address.get("postal_code"), "country": address.get("country")}] if address else [],
-        "communication": [{"language": {"coding": [{"system": BCP47, "code": patient.language}]}}] if patient.language else [],
+        "communication": [{"language": {"coding": [{"system": BCP47, "code": language}]}}] if language else [],
         "contact": contacts,
     }  # fmt: skip
     # Gender identity and pronouns have no core Patient element in R4 (only extensions we do
@@ -1212,11 +1225,20 @@ def _document(doc_id: str, text: str, *, loinc: tuple[str, str] | None, subject:
     }  # fmt: skip
 
 
-def _bundle_of(patient) -> tuple[dict, Counter, list]:
-    """Inside the export's open door: (the Bundle, resources by type, note and addendum ids)."""
+def _bundle_of(patient, categories=None) -> tuple[dict, Counter, list]:
+    """Inside the export's open door: (the Bundle, resources by type, note and addendum ids).
+    `categories`: what the opening granted (the portal's, for a patient's own download: no
+    progress notes, never psychotherapy notes); None is the export job's whole grant."""
+
+    def opened(category: str) -> bool:
+        return categories is None or category in categories
+
     subject = {"reference": f"urn:uuid:{patient.pk}"}
-    entries = [{"fullUrl": subject["reference"], "resource": _patient_out(patient)}]
-    encounters = {item["source_key"]: _url("Encounter", item["id"]) for item in patient.encounters or [] if item.get("source_key")}
+    entries = [{"fullUrl": subject["reference"], "resource": _patient_out(patient, categories)}]
+    encounters = {
+        item["source_key"]: _url("Encounter", item["id"])
+        for item in (_field(patient, "encounters", categories) or []) if item.get("source_key")
+    }  # fmt: skip
     builders = {
         "allergies": _allergy_out, "conditions": _condition_out, "medications": _medication_out, "lab_results": _observation_out,
         "immunizations": _immunization_out, "encounters": _encounter_out,
@@ -1224,16 +1246,16 @@ def _bundle_of(patient) -> tuple[dict, Counter, list]:
         "intake_answers": _questionnaire_response_out,
     }  # fmt: skip
     for list_name, build in builders.items():
-        for item in getattr(patient, list_name) or []:
+        for item in _field(patient, list_name, categories) or []:
             resource = build(item, subject)
             entries.append({"fullUrl": _url(resource["resourceType"], item["id"]), "resource": resource})
     resource_ids = []
-    if patient.health_background:
+    if _field(patient, "health_background", categories):
         entries.append({"fullUrl": _url("DocumentReference", f"background-{patient.pk}"), "resource": _document(
             f"background-{patient.pk}", str(patient.health_background), loinc=("11329-0", "History general Narrative"),
             subject=subject, date=patient.updated_at, description="Health background")})  # fmt: skip
     # Signed notes only: a draft is not yet part of the record (it may still change or be discarded).
-    signed = list(ProgressNote.objects.filter(patient_id=patient.pk, status=NoteStatus.SIGNED).order_by("signed_at"))
+    signed = list(ProgressNote.objects.filter(patient_id=patient.pk, status=NoteStatus.SIGNED).order_by("signed_at")) if opened(NOTES) else []
     for note in signed:
         url = _url("DocumentReference", str(note.pk))
         entries.append({"fullUrl": url, "resource": _document(
@@ -1249,3 +1271,19 @@ def _bundle_of(patient) -> tuple[dict, Counter, list]:
     counts = Counter(entry["resource"]["resourceType"] for entry in entries)
     bundle = {"resourceType": "Bundle", "type": "collection", "timestamp": timezone.now().isoformat(), "entry": entries}
     return bundle, counts, resource_ids
+
+
+def bundle_for_opening(chart) -> tuple[bytes, dict[str, int]]:
+    """The FHIR bundle of an open chart, with exactly what its opening granted (the portal's
+    download of "My record": `portal/exports.py` opens the door as the patient, with the
+    portal's categories, so progress notes and psychotherapy notes are never in it), validated
+    against the R4B models: (JSON bytes, resources by type). Nothing is written or audited here;
+    the caller records the export."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    bundle, counts, _ids = _bundle_of(chart.patient, chart.categories)
+    try:
+        Bundle.model_validate(bundle)
+    except ValidationError as exc:
+        raise InvalidInput(f"the record could not be written as valid FHIR ({_where(exc, bundle)}); nothing was exported") from None
+    return json.dumps(bundle, indent=2, ensure_ascii=False).encode(), dict(sorted(counts.items()))
