@@ -101,13 +101,18 @@ def _actor_of(export: RecordExport) -> PatientActor:
     )  # fmt: skip
 
 
-def render_pdf(summary, *, practice_name: str, made_at: datetime.datetime) -> bytes:
-    """The readable summary: the record page's sections laid out by WeasyPrint from a Django
-    template (portal/record_pdf.html). Nothing is fetched: the styles are in the template."""
+def render_document(summary, *, practice_name: str, made_at: datetime.datetime):
+    """The readable summary laid out by WeasyPrint (a `weasyprint.Document`): the record page's
+    sections from a Django template (portal/record_pdf.html). Nothing is fetched: the styles
+    are in the template and no URL is resolved (no base URL)."""
     from weasyprint import HTML
 
     html = render_to_string("portal/record_pdf.html", {"record": summary, "practice_name": practice_name, "made_at": made_at})
-    return HTML(string=html, base_url=None).write_pdf()
+    return HTML(string=html, base_url=None).render()
+
+
+def render_pdf(summary, *, practice_name: str, made_at: datetime.datetime) -> bytes:
+    return render_document(summary, practice_name=practice_name, made_at=made_at).write_pdf()
 
 
 def run_export(export_id, practice_id, *, storage: EncryptedStorage | None = None) -> str:
