@@ -68,6 +68,7 @@ from confide.core.tenancy import tenant_context
 from confide.records import clinical
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, Patient, ProgressNote
 from confide.records.notes import SOAP_SECTIONS
+from confide.records.values import unit_for_display
 from confide.records.services import _categories_for_change, _category, _index, check_fields, clean_fields
 from confide.vault.blind_index import source_keyer
 
@@ -589,6 +590,31 @@ def _value(m: _Mapper, kind: str, r: dict) -> dict:
     return {}
 
 
+def _range_text(ranges: list | None) -> str:
+    """An Observation's first referenceRange as people write it: its text, else "low–high unit"
+    ("3.5–5.0 mmol/L"), "below 5.0 mmol/L" or "above 3.5 mmol/L"; "" when there is none."""
+    first = (ranges or [{}])[0] or {}
+    if first.get("text"):
+        return str(first["text"]).strip()[:500]
+
+    def amount(q):
+        if not isinstance(q, dict) or q.get("value") is None:
+            return None, ""
+        return f"{float(q['value']):g}", unit_for_display(q.get("unit") or q.get("code") or "")
+
+    (low, low_unit), (high, high_unit) = amount(first.get("low")), amount(first.get("high"))
+    unit = high_unit or low_unit
+    if low and high:
+        text = f"{low}–{high}"
+    elif high:
+        text = f"below {high}"
+    elif low:
+        text = f"above {low}"
+    else:
+        return ""
+    return f"{text} {unit}".strip()[:500]
+
+
 def _observation(m: _Mapper, n: int, r: dict) -> dict:
     name, coding = m.concept("Observation", r.get("code"))
     categories = [c.get("code") for cat in r.get("category") or [] for c in cat.get("coding") or [] if c.get("code")]
@@ -601,6 +627,8 @@ def _observation(m: _Mapper, n: int, r: dict) -> dict:
         "name": name, "coding": coding, "category": categories[0] if categories else "",
         "effective": m.instant("Observation.effective", effective), "status": r.get("status") or "unknown",
         "components": components, **_value(m, "Observation", r),
+        # Only when the source gave one: an item without it keeps the digest it always had.
+        **({"reference_range": reference} if (reference := _range_text(r.get("referenceRange"))) else {}),
     }  # fmt: skip
 
 
@@ -1155,6 +1183,7 @@ def _observation_out(item: dict, subject: dict) -> dict:
         "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": item["category"]}]}] if item.get("category") else [],
         "code": _concept_out(item["name"], item.get("coding")), "subject": subject, "effectiveDateTime": _dt_out(item.get("effective")),
         **_value_out(item),
+        "referenceRange": [{"text": item["reference_range"]}] if item.get("reference_range") else [],
         "component": [{"code": _concept_out(c["name"], c.get("coding")), **_value_out(c)} for c in item.get("components") or []],
     }  # fmt: skip
 

@@ -111,3 +111,18 @@ def test_anonymous_is_sent_to_the_portal_sign_in(client):
     response = client.get(reverse("portal:record"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("portal:signin"))
+
+
+def test_rts1_a_results_normal_range_is_shown_where_it_was_recorded(client, world, portal):
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from confide.records.services import do_add_item
+
+    item = {"name": "Potassium", "value": 4.1, "unit": "mmol/L", "category": "laboratory", "reference_range": "3.5–5.0 mmol/L"}
+    with tenant_context(practice_id=world.a.practice.id):
+        do_add_item(actor=StaffActor.from_membership(world.a.memberships[Role.CLINICIAN]), patient_id=portal.adult.patient.pk,
+                    list_name="lab_results", item=item)  # fmt: skip
+    page = _page(client, portal.adult.user)
+    assert "Potassium" in page and "4.1 mmol/L" in page
+    assert "Normal range: 3.5–5.0 mmol/L" in page
