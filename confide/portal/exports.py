@@ -48,6 +48,8 @@ EXTENSIONS = {Format.FHIR: ".json", Format.PDF: ".pdf"}
 # How many of an account's recent exports the record page lists.
 RECENT = 5
 CLEANUP_JOB = "portal-export-cleanup"
+# How long a waiting export stands in for a new request of the same format.
+PENDING_FOR = datetime.timedelta(minutes=10)
 
 
 class ExportExpired(Exception):
@@ -60,14 +62,17 @@ def _download_minutes() -> int:
 
 def do_request_export(*, actor: PatientActor, fmt: str, request=None) -> RecordExport:
     """Queue an export of the actor's current record for the account. One of each format at a
-    time: asking again while one is waiting or being made returns that one."""
+    time: asking again while one is waiting or being made (asked for in the last PENDING_FOR)
+    returns that one."""
     if not isinstance(actor, PatientActor):
         raise NotFound("record")
     if fmt not in Format.values:
         raise InvalidInput("Choose a PDF summary or a FHIR file.")
     with transaction.atomic():
+        # A recent one only: an export whose worker died long ago must not block a new one.
         pending = RecordExport.objects.filter(
-            requested_by_id=actor.user_id, patient_id=actor.patient_id, format=fmt, status__in=[Status.QUEUED, Status.RUNNING]
+            requested_by_id=actor.user_id, patient_id=actor.patient_id, format=fmt, status__in=[Status.QUEUED, Status.RUNNING],
+            created_at__gte=timezone.now() - PENDING_FOR,
         ).first()
         if pending is not None:
             return pending

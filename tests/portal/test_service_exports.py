@@ -259,3 +259,10 @@ def test_an_export_of_a_link_ended_since_fails_and_stores_nothing(client, portal
     assert exports.run_export(export.pk, export.practice_id) == "failed"
     export = _reload(export.pk, export.practice_id)
     assert (export.status, export.stored_name) == ("failed", "")
+
+
+def test_asking_twice_while_one_is_waiting_returns_the_same_export(client, portal, django_capture_on_commit_callbacks):
+    first = _request(client, portal.adult.user, "pdf", django_capture_on_commit_callbacks)
+    second = _request(client, portal.adult.user, "pdf", django_capture_on_commit_callbacks)
+    assert first.pk == second.pk
+    assert AuditEntry.objects.filter(event=AuditEvent.RECORD_EXPORT_REQUESTED.value).count() == 1
