@@ -126,3 +126,65 @@ def test_rts1_a_results_normal_range_is_shown_where_it_was_recorded(client, worl
     page = _page(client, portal.adult.user)
     assert "Potassium" in page and "4.1 mmol/L" in page
     assert "Normal range: 3.5–5.0 mmol/L" in page
+
+
+def test_the_record_page_makes_the_same_number_of_queries_for_one_document_as_for_six(client, world, portal, filled, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from confide.records.files import do_add_file
+    from tests.records.uploads import pdf_upload
+
+    portal_sign_in(client, portal.adult.user)
+    client.get(reverse("portal:record"))  # warm the session
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse("portal:record")).status_code == 200
+    with tenant_context(practice_id=world.a.practice.id):
+        for n in range(5):
+            do_add_file(actor=StaffActor.from_membership(world.a.memberships[Role.CLINICIAN]), patient_id=portal.adult.patient.pk,
+                        kind="document", upload=pdf_upload(), title=f"Letter {n}")  # fmt: skip
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(reverse("portal:record")).content.decode()
+    assert "Letter 4" in page
+
+
+class _WithMinorControlled:
+    """The declaration in force, with a per-category exception list: the minor controls their
+    medications (the declaration issue adds the real setting; the door already reads it)."""
+
+    def __init__(self, declaration, categories):
+        self._declaration, self._categories = declaration, frozenset(categories)
+
+    def __getattr__(self, name):
+        return getattr(self._declaration, name)
+
+    def minor_controlled_categories(self):
+        return self._categories
+
+
+def test_a_parent_does_not_see_what_the_practice_leaves_to_the_minor_and_the_page_still_opens(client, portal):
+    from unittest import mock
+
+    from confide.policy import services as policy_services
+
+    real = policy_services.declaration_in_force
+
+    def declaration_in_force(*args, **kwargs):
+        return _WithMinorControlled(real(*args, **kwargs), {"health.medications"})
+
+    portal_sign_in(client, portal.parent.user)
+    session = client.session
+    session[SESSION_PORTAL_LINK] = str(portal.child_link.id)
+    session.save()
+    with mock.patch.object(policy_services, "declaration_in_force", declaration_in_force):
+        response = client.get(reverse("portal:record"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Kit Parent" in page and "Allergies" in page
+    assert "Medicines" not in page and "salbutamol" not in page
+    opening = AuditEntry.objects.filter(event=AuditEvent.CHART_OPENED.value, subject_id=portal.child.pk).latest("id")
+    assert "health.medications" not in opening.categories
+    assert not AuditEntry.objects.filter(event=AuditEvent.ACCESS_DENIED.value, subject_id=portal.child.pk).exists()
