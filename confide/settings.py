@@ -274,6 +274,9 @@ CONFIDE_UPLOAD_MAX_FILES = env_int("CONFIDE_UPLOAD_MAX_FILES", 10, minimum=1, ma
 # `confide fhir import` refuses a bundle file larger than this before reading it (records/fhir.py):
 # a whole bundle is parsed in memory, and a patient's record is a few MB at most (Synthea's: < 1 MB).
 CONFIDE_FHIR_MAX_BUNDLE_BYTES = env_int("CONFIDE_FHIR_MAX_BUNDLE_BYTES", 50 * 1024 * 1024, minimum=1)
+# The portal's "Download my record" (portal/exports.py): a made file (FHIR or PDF) is offered to
+# the account that asked for it this many minutes after it is ready, then deleted by the clean-up.
+CONFIDE_PORTAL_DOWNLOAD_MINUTES = env_int("CONFIDE_PORTAL_DOWNLOAD_MINUTES", 15, minimum=1, maximum=24 * 60)
 # Uploads are spooled to an encrypted, nameless temporary file as they arrive: never whole in
 # memory, never on disk in clear (records/uploads.py, vault/spool.py).
 FILE_UPLOAD_HANDLERS = ["confide.records.uploads.EncryptedSpoolUploadHandler"]

@@ -61,6 +61,10 @@ class AuditEvent(StrEnum):
     PATIENTS_MERGE_UNDONE = "records:patients:merge-undone"  # the same ids; what came from the duplicate went back
     PATIENTS_MERGE_FINAL = "records:patients:merge-final"  # the same ids; the duplicate's key is shredded
     CHART_EXPORTED = "records:chart:exported"  # a portable copy left the door (RTS2); detail: resource counts
+    # The portal's "Download my record" (portal/exports.py): resource_ids name the export; detail: its format.
+    RECORD_EXPORT_REQUESTED = "portal:export:requested"
+    RECORD_EXPORT_DOWNLOADED = "portal:export:downloaded"
+    RECORD_EXPORT_DELETED = "portal:export:deleted"  # the clean-up removed an expired export's file
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"
     BREAK_GLASS_REVIEWED = "access:break-glass:reviewed"  # the privacy officer marked a flagged opening reviewed; resource_ids: its entry
@@ -129,6 +133,9 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.INTAKE_REJECTED: "Rejected an online consultation",
     AuditEvent.INTAKE_FORM_CHANGED: "Changed the consultation form",
     AuditEvent.CHART_EXPORTED: "Exported a patient's copy",
+    AuditEvent.RECORD_EXPORT_REQUESTED: "Asked for a copy of the record",
+    AuditEvent.RECORD_EXPORT_DOWNLOADED: "Downloaded a copy of the record",
+    AuditEvent.RECORD_EXPORT_DELETED: "Deleted an expired copy of the record",
     AuditEvent.ACCESS_DENIED: "Was refused access",
     AuditEvent.BREAK_GLASS: "Broke the glass",
     AuditEvent.BREAK_GLASS_REVIEWED: "Reviewed a break-the-glass opening",

@@ -147,4 +147,11 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:reauth":                   _p(A.PORTAL,     None,                        False, "GET POST"),
     "portal:home":                     _p(A.PORTAL,     None,                        False, "GET"),
     "portal:switch":                   _p(A.PORTAL,     None,                        False, "POST"),
+    # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
+    # account's current one; a document or an export id is looked up within it (else 404).
+    "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:record-document":          _p(A.PORTAL,     None,                        True,  "GET"),
+    "portal:record-export":            _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:record-export-status":     _p(A.PORTAL,     None,                        True,  "GET"),
+    "portal:record-export-file":       _p(A.PORTAL,     None,                        True,  "GET"),
 }  # fmt: skip

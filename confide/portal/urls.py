@@ -14,4 +14,9 @@ urlpatterns = [
     path("portal/confirm/", views.reauth, name="reauth"),
     path("portal/", views.home, name="home"),
     path("portal/switch/", views.switch, name="switch"),
+    path("portal/record/", views.record_page, name="record"),
+    path("portal/record/documents/<uuid:document_id>/", views.record_document, name="record-document"),
+    path("portal/record/download/", views.record_export, name="record-export"),
+    path("portal/record/download/<uuid:export_id>/", views.record_export_status, name="record-export-status"),
+    path("portal/record/download/<uuid:export_id>/file/", views.record_export_file, name="record-export-file"),
 ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,8 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "psychotherapy_note_id": lambda w: w.objects["psychotherapy_draft"].pk,
     "submission_id": lambda w: w.objects["submission"].pk,
     "number": lambda w: w.objects["policy_version"].number,
+    # The portal's "Download my record" (a portal account's own export; no staff role reaches it).
+    "export_id": lambda w: getattr(w.objects.get("record_export"), "pk", None) or uuid.UUID(int=0),
 }
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {

@@ -176,6 +176,11 @@ EXPECTED_ROUTE_POLICY = {
     "portal:reauth":                      ("portal",     None,                            False, ["GET", "POST"], False),
     "portal:home":                        ("portal",     None,                            False, ["GET"],         False),
     "portal:switch":                      ("portal",     None,                            False, ["POST"],        False),
+    "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
+    "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
+    "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
+    "portal:record-export-status":        ("portal",     None,                            True,  ["GET"],         False),
+    "portal:record-export-file":          ("portal",     None,                            True,  ["GET"],         False),
 }  # fmt: skip
 
 
