@@ -30,7 +30,35 @@ STAFF_METHODS = route_methods(route_names(audiences=NON_PUBLIC))
 # URL kwargs of portal routes, pointing at an object that belongs to the adult patient of
 # `owner` (a PortalWorld): kwarg name → function(owner) → value. A new portal route with a kwarg
 # not listed here fails test_every_portal_kwarg_is_known.
-PORTAL_KWARG_SOURCES: dict = {}
+def _document_of(owner):
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from confide.records.files import do_add_file
+    from tests.records.uploads import pdf_upload
+
+    if not hasattr(owner, "_document"):
+        patient = owner.adult.patient
+        with tenant_context(practice_id=patient.practice_id):
+            clinician = StaffActor.from_membership(owner.practice_world.memberships[Role.CLINICIAN])
+            owner._document = do_add_file(actor=clinician, patient_id=patient.pk, kind="document", upload=pdf_upload(), title="Matrix letter")
+    return owner._document.pk
+
+
+def _export_of(owner):
+    from confide.core.tenancy import tenant_context
+    from confide.portal.exports import do_request_export
+
+    if not hasattr(owner, "_export"):
+        with tenant_context(practice_id=owner.adult.patient.practice_id):
+            owner._export = do_request_export(actor=owner.adult.actor, fmt="pdf")
+    return owner._export.pk
+
+
+PORTAL_KWARG_SOURCES: dict = {
+    "document_id": _document_of,
+    "export_id": _export_of,
+}
 
 
 def portal_kwargs(name: str, owner) -> dict:
@@ -49,7 +77,9 @@ def _no_canary(response) -> None:
 
 @pytest.fixture
 def owners(world):
-    return portal_world(world.a), portal_world(world.b)
+    a, b = portal_world(world.a), portal_world(world.b)
+    a.practice_world, b.practice_world = world.a, world.b
+    return a, b
 
 
 def test_every_portal_route_is_in_a_portal_audience_or_public():
@@ -109,7 +139,8 @@ def test_someone_elses_object_answers_404(owners, who, name, method):
         # The parent acts on their child's record: a guardian's view is tried too.
         pass
     client = portal_sign_in(Client(), intruder)
+    url = portal_url(name, owner)
     with assert_no_writes():
-        response = client.generic(method, portal_url(name, owner))
+        response = client.generic(method, url)
     assert response.status_code == 404, f"{name} {method} as {who}: {response.status_code}"
     _no_canary(response)
