@@ -176,6 +176,13 @@ EXPECTED_ROUTE_POLICY = {
     "portal:reauth":                      ("portal",     None,                            False, ["GET", "POST"], False),
     "portal:home":                        ("portal",     None,                            False, ["GET"],         False),
     "portal:switch":                      ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkeys":                    ("portal",     None,                            False, ["GET"],         False),
+    "portal:passkey-options":             ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-add":                 ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-rename":              ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-remove":              ("portal",     None,                            False, ["GET", "POST"], True),
+    "portal:passkey-signin-options":      ("public",     None,                            False, ["POST"],        False),
+    "portal:passkey-signin":              ("public",     None,                            False, ["POST"],        False),
 }  # fmt: skip
 
 

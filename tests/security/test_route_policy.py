@@ -54,7 +54,7 @@ def test_row_is_well_formed(name):
         # silently ignored, which is worse than none.
         assert policy.perm is None, f"{name}: perm is only enforced for STAFF routes"
     if policy.recent_auth:
-        assert policy.audience in {Audience.ACCOUNT, Audience.STAFF}, f"{name}: re-authentication needs a signed-in user"
+        assert policy.audience in {Audience.ACCOUNT, Audience.STAFF, Audience.PORTAL}, f"{name}: re-authentication needs a signed-in user"
 
 
 @pytest.mark.parametrize("name", sorted(ROUTE_POLICY))
