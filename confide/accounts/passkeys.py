@@ -254,6 +254,10 @@ def check_add_passkey(request: HttpRequest, credential: dict, name) -> WebAuthnC
             AuditEvent.PASSKEY_ADDED, request=request, user=user, outcome="refused", detail={"reason": "already-registered"}
         )
         raise InvalidInput(ALREADY_REGISTERED) from None
+    if not user.is_verified():
+        # The account had no second factor in this session; it has one now, just used (user
+        # verification was required): without this the next page would ask for it at once.
+        otp_login(request, passkey)
     return passkey
 
 
@@ -349,7 +353,7 @@ def _check_answer(request, passkey, parsed, challenge: bytes, pending: User | No
             require_user_verification=True,
         )  # fmt: skip
     except _BAD_ANSWER:
-        return "signature"
+        return "verification"  # challenge, origin, RP ID, flags or signature
     new, old = verified.new_sign_count, passkey.sign_count
     if (new or old) and new <= old:
         return "sign-count"

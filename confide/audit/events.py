@@ -22,7 +22,7 @@ class AuditEvent(StrEnum):
     PASSKEY_ADDED = "accounts:passkey:added"
     PASSKEY_REMOVED = "accounts:passkey:removed"
     PASSKEY_SIGNIN = "accounts:passkey:signed-in"  # detail: step "signin" (both factors) or "second-factor"
-    PASSKEY_SIGNIN_FAILED = "accounts:passkey:signin-failed"  # detail: reason (unknown, signature, sign-count, ...)
+    PASSKEY_SIGNIN_FAILED = "accounts:passkey:signin-failed"  # detail: reason (challenge, unknown, verification, sign-count, ...)
     PASSWORD_RESET_REQUESTED = "accounts:password:reset-requested"  # known address: user_id; unknown: identifier_hash only
     PASSWORD_RESET = "accounts:password:reset"  # a reset link used: the new password is set
     REAUTH_SUCCEEDED = "accounts:reauth:succeeded"
