@@ -100,3 +100,47 @@ def test_a_cancelled_passkey_step_is_explained_in_plain_words(localhost_page, pa
     page.get_by_role("button", name="Sign in with a passkey").click()
     expect(page.get_by_role("status")).to_contain_text("cancelled or took too long", timeout=20_000)
     assert "/portal/signin/" in page.url
+
+
+def test_the_passkey_pages_fit_a_phone_and_pass_axe(browser, live_server, patient_account):
+    """The sign-in page with its passkey button, the passkeys page with one passkey and the
+    removal page: no sideways scrolling at 390 px, no serious or critical axe violation."""
+    from tests.e2e.test_every_page import AXE, AXE_ALWAYS, AXE_IMPACTS, AXE_JS, AXE_TAGS, OVERFLOW_JS, PHONE
+
+    base = live_server.url.replace("127.0.0.1", "localhost")
+    context = browser.new_context(base_url=base, viewport=PHONE, locale="en-US", bypass_csp=True)
+    context.set_default_timeout(15_000)
+    context.add_init_script(path=str(AXE))
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True, "isUserVerified": True,
+    }})  # fmt: skip
+    problems = []
+
+    def check(label: str) -> None:
+        overflow = page.evaluate(OVERFLOW_JS)
+        if overflow["width"] > PHONE["width"]:
+            problems.append(f"{label}: {overflow['width']}px wide: {overflow['culprits']}")
+        problems.extend(f"{label}: {v['id']} {v['help']} {v['nodes']}" for v in page.evaluate(AXE_JS, [AXE_TAGS, AXE_IMPACTS, AXE_ALWAYS]))
+
+    try:
+        page.goto("/portal/signin/")
+        expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_visible()
+        check("sign-in")
+        page.get_by_label("Email").fill(patient_account.email)
+        page.get_by_label("Password").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Ada Passkey")
+        page.goto("/portal/passkeys/")
+        page.get_by_label("Name for this passkey").fill("A phone with a rather long name for a passkey")
+        page.get_by_role("button", name="Add a passkey").click()
+        expect(page.get_by_role("link", name="Remove")).to_be_visible()
+        check("passkeys")
+        page.get_by_role("link", name="Remove").click()
+        expect(page.get_by_role("button", name="Remove this passkey")).to_be_visible()
+        check("remove")
+    finally:
+        context.close()
+    assert problems == []
