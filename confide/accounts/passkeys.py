@@ -51,7 +51,7 @@ from webauthn.helpers.structs import (
 )
 
 from confide.accounts.models import User, WebAuthnChallenge, WebAuthnCredential
-from confide.accounts.services import mark_auth_fresh, record_security_event
+from confide.accounts.services import auth_is_fresh, mark_auth_fresh, record_security_event
 from confide.accounts.throttle import client_key, count_attempt, limit_reached
 from confide.audit.events import AuditEvent
 from confide.core.errors import InvalidInput, NotFound
@@ -70,6 +70,7 @@ SIGNIN_FAILED = "That passkey did not work. Try again, or sign in with your emai
 SIGNIN_THROTTLED = "Too many tries with a passkey. Wait a few minutes, or sign in with your email and password."
 REGISTER_EXPIRED = "This try to add a passkey ran out of time or was already used. Please try again."
 REGISTER_FAILED = "Your device's answer could not be checked, so no passkey was added. Please try again."
+CONFIRM_FIRST = "To add a passkey, first confirm it is you with your password. Reload this page to do that."
 ALREADY_REGISTERED = "This passkey is already set up for a portal account. Each passkey can sign in to one account only."
 
 # Errors the parsing and checking of a browser's answer may raise on bad input.
@@ -197,6 +198,7 @@ def registration_options(request: HttpRequest) -> str:
     attestation asked for (we trust the person, not the make of their device), and the
     account's own passkeys excluded (the same device is not added twice)."""
     user = request.user
+    _require_fresh_auth(request)
     rp_id, _origins = relying_party(request)
     challenge = _new_challenge(request, WebAuthnChallenge.Purpose.REGISTER, user)
     options = generate_registration_options(
@@ -216,10 +218,19 @@ def registration_options(request: HttpRequest) -> str:
     return options_to_json(options)
 
 
+def _require_fresh_auth(request: HttpRequest) -> None:
+    """A new passkey is a new way in that lasts: like removing one, adding one needs the
+    password confirmed recently (CONFIDE_RECENT_AUTH_MINUTES), so a session left open on a
+    shared computer cannot be turned into lasting access."""
+    if not auth_is_fresh(request):
+        raise InvalidInput(CONFIRM_FIRST)
+
+
 def check_add_passkey(request: HttpRequest, credential: dict, name) -> WebAuthnCredential:
     """Verify the browser's answer to the registration options and keep the passkey. A passkey
     already set up for any account is refused (and the refusal audited): one passkey, one account."""
     user = request.user
+    _require_fresh_auth(request)
     name = clean_name(name)
     if not isinstance(credential, dict):
         raise InvalidInput(REGISTER_FAILED)

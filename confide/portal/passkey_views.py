@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from confide.accounts import passkeys
+from confide.accounts.services import auth_is_fresh
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput
 from confide.core.http import local_path
@@ -46,9 +47,10 @@ def _error(message: str) -> JsonResponse:
 def _options(request: HttpRequest, make) -> HttpResponse:
     try:
         _json_object(request, empty_ok=True)
+        options = make(request)
     except InvalidInput as exc:
         return _error(str(exc))
-    return HttpResponse(make(request), content_type="application/json")
+    return HttpResponse(options, content_type="application/json")
 
 
 # --- The account's passkeys -------------------------------------------------------------------------
@@ -63,6 +65,7 @@ def _render_list(request: HttpRequest, *, errors: dict | None = None, status: in
         "passkeys": passkeys.list_passkeys(request.user),
         "errors": errors or {},
         "name_max": passkeys.NAME_MAX,
+        "fresh": auth_is_fresh(request),  # adding one needs the password confirmed recently
     }
     return render(request, "portal/passkeys.html", context, status=status)
 

@@ -151,3 +151,22 @@ def test_the_rp_id_can_be_set_and_the_base_url_is_an_allowed_origin(client, port
     portal_sign_in(client, portal.adult.user)
     response, _ = add_passkey(client, origin="https://portal.example.org")
     assert response.status_code == 200
+
+
+def test_acc2_adding_a_passkey_needs_the_password_confirmed_recently(client, portal):
+    from confide.core.middleware import SESSION_AUTH_FRESH_AT
+
+    portal_sign_in(client, portal.adult.user)
+    options = registration_options(client)
+    session = client.session
+    session[SESSION_AUTH_FRESH_AT] = 0  # signed in long ago
+    session.save()
+    page = client.get(reverse("portal:passkeys")).content.decode()
+    assert 'data-testid="confirm-to-add"' in page and 'data-passkey="register"' not in page
+    assert f'{reverse("portal:reauth")}?next={reverse("portal:passkeys")}' in page
+    refused = post_json(client, "portal:passkey-options", {})
+    assert refused.status_code == 400 and refused.json()["error"] == passkeys.CONFIRM_FIRST
+    answer = {"credential": SoftAuthenticator().register(options), "name": "Phone"}
+    refused = post_json(client, "portal:passkey-add", answer)
+    assert refused.status_code == 400 and refused.json()["error"] == passkeys.CONFIRM_FIRST
+    assert not WebAuthnCredential.objects.exists()
