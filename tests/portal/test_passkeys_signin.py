@@ -180,3 +180,10 @@ def test_the_signin_page_offers_a_passkey_only_once_the_script_finds_one_possibl
     assert "hidden>" in page.split('data-passkey="signin"')[1].split("\n")[0]  # hidden until passkeys.js shows it
     assert 'name="password"' in page  # the password form works without JavaScript
     assert "<script>" not in page
+
+
+def test_an_account_whose_only_second_factor_is_a_passkey_is_not_asked_for_a_code(portal):
+    registered(Client, portal.adult.user)
+    page = _password_only(portal.adult.user).get(reverse("portal:mfa-verify")).content.decode()
+    assert "Use your passkey" in page and "Use my passkey" in page
+    assert 'name="token"' not in page  # no authenticator app, no recovery codes: nothing to type
