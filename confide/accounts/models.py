@@ -394,6 +394,7 @@ class WebAuthnCredential(TimestampMixin, Device):
     The public key and the counters are not secret (they verify, they cannot sign), so they are
     stored as they are; `name` is the label the patient chose ("My phone")."""
 
+    name = models.CharField(max_length=64, validators=[single_line], help_text="The label the patient gave it.")
     credential_id = models.CharField(max_length=1400, unique=True)  # base64url of the raw id (≤ 1023 bytes)
     public_key = models.BinaryField()  # COSE_Key bytes, as the authenticator sent them
     sign_count = models.PositiveBigIntegerField(default=0)

@@ -56,6 +56,7 @@ from confide.accounts.throttle import client_key, count_attempt, limit_reached
 from confide.audit.events import AuditEvent
 from confide.core.errors import InvalidInput, NotFound
 from confide.core.http import client_ip
+from confide.core.text import line_problem
 
 RP_NAME = "Confide patient portal"
 SESSION_CHALLENGE = {
@@ -167,9 +168,10 @@ def clean_name(name) -> str:
         return DEFAULT_NAME
     if not isinstance(name, str):
         raise InvalidInput("Give the passkey a short name, like “My phone”.")
+    problem = line_problem(name)  # the one rule for one-line text (core/text.py): no control or bidi characters
+    if problem is not None and problem[0] != "invisible_only":
+        raise InvalidInput(problem[1])
     name = " ".join(name.split())
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidInput("The name can only hold letters, numbers, spaces and punctuation.")
     if len(name) > NAME_MAX:
         raise InvalidInput(f"Keep the name to {NAME_MAX} characters or fewer.")
     return name or DEFAULT_NAME
