@@ -182,6 +182,9 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # client address are limited like password sign-ins: this many per lockout window.
 CONFIDE_WEBAUTHN_RP_ID = env_str("CONFIDE_WEBAUTHN_RP_ID").strip().lower()
 CONFIDE_PASSKEY_FAILURE_LIMIT = env_int("CONFIDE_PASSKEY_FAILURE_LIMIT", 10, minimum=1)
+# Passkey sign-in challenges asked for per client address and window (each is a row until it
+# expires, and anyone may ask): far above what people signing in from one address need.
+CONFIDE_PASSKEY_OPTIONS_LIMIT = env_int("CONFIDE_PASSKEY_OPTIONS_LIMIT", 120, minimum=10)
 CONFIDE_WEBAUTHN_TIMEOUT_SECONDS = 300
 # Password reset by e-mail (accounts/reset.py): how long a link works, and requests per clock
 # hour per e-mail address (known or not) and per client address, counted in the database.

@@ -287,6 +287,10 @@ def signin_options(request: HttpRequest) -> str:
     browser offers the passkeys it holds for this site), user verification required. For a
     second factor, the account's own passkeys are named."""
     pending = _pending_user(request)
+    # Anyone may ask, and each answer is a row until it expires: a client asking faster than
+    # any person would is refused (counted per address, like the failures).
+    if not count_attempt(_options_key(request), limit=settings.CONFIDE_PASSKEY_OPTIONS_LIMIT, window=settings.AXES_COOLOFF_TIME):
+        raise InvalidInput(SIGNIN_THROTTLED)
     rp_id, _origins = relying_party(request)
     challenge = _new_challenge(request, WebAuthnChallenge.Purpose.SIGNIN, pending)
     options = generate_authentication_options(
@@ -301,6 +305,10 @@ def signin_options(request: HttpRequest) -> str:
 
 def _throttle_key(request: HttpRequest) -> str:
     return client_key("passkey-ip", client_ip(request))
+
+
+def _options_key(request: HttpRequest) -> str:
+    return client_key("passkey-options-ip", client_ip(request))
 
 
 def check_passkey_signin(request: HttpRequest, credential: dict) -> User:

@@ -187,3 +187,14 @@ def test_an_account_whose_only_second_factor_is_a_passkey_is_not_asked_for_a_cod
     page = _password_only(portal.adult.user).get(reverse("portal:mfa-verify")).content.decode()
     assert "Use your passkey" in page and "Use my passkey" in page
     assert 'name="token"' not in page  # no authenticator app, no recovery codes: nothing to type
+
+
+def test_a_client_asking_for_challenges_faster_than_a_person_would_is_refused(client, db, settings):
+    from confide.accounts.models import WebAuthnChallenge
+
+    settings.CONFIDE_PASSKEY_OPTIONS_LIMIT = 3
+    for _ in range(3):
+        assert post_json(Client(), "portal:passkey-signin-options", {}).status_code == 200
+    refused = post_json(Client(), "portal:passkey-signin-options", {})
+    assert refused.status_code == 400 and refused.json() == {"error": passkeys.SIGNIN_THROTTLED}
+    assert WebAuthnChallenge.objects.count() == 3
