@@ -198,3 +198,10 @@ def test_a_client_asking_for_challenges_faster_than_a_person_would_is_refused(cl
     refused = post_json(Client(), "portal:passkey-signin-options", {})
     assert refused.status_code == 400 and refused.json() == {"error": passkeys.SIGNIN_THROTTLED}
     assert WebAuthnChallenge.objects.count() == 3
+
+
+def test_a_passkey_of_a_staff_account_never_opens_the_portal(client, portal, world):
+    auth = registered(Client, portal.adult.user)
+    WebAuthnCredential.objects.update(user=world.a.owner)  # as if a staff account held one
+    assert _refused(passkey_sign_in(client, auth)) and not _signed_in(client)
+    assert _reasons(world.a.owner) == ["account"]
