@@ -18,6 +18,11 @@ class AuditEvent(StrEnum):
     MFA_RECOVERY_CODE_USED = "accounts:mfa:recovery-code-used"
     MFA_RECOVERY_CODES_REGENERATED = "accounts:mfa:recovery-codes-regenerated"
     MFA_RESET = "accounts:mfa:reset"
+    # passkeys of portal accounts (detail: passkey_id; a failure's reason code, never the credential)
+    PASSKEY_ADDED = "accounts:passkey:added"
+    PASSKEY_REMOVED = "accounts:passkey:removed"
+    PASSKEY_SIGNIN = "accounts:passkey:signed-in"  # detail: step "signin" (both factors) or "second-factor"
+    PASSKEY_SIGNIN_FAILED = "accounts:passkey:signin-failed"  # detail: reason (challenge, unknown, verification, sign-count, ...)
     PASSWORD_RESET_REQUESTED = "accounts:password:reset-requested"  # known address: user_id; unknown: identifier_hash only
     PASSWORD_RESET = "accounts:password:reset"  # a reset link used: the new password is set
     REAUTH_SUCCEEDED = "accounts:reauth:succeeded"
@@ -94,6 +99,10 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.MFA_RECOVERY_CODE_USED: "Used a recovery code",
     AuditEvent.MFA_RECOVERY_CODES_REGENERATED: "Made new recovery codes",
     AuditEvent.MFA_RESET: "Reset an authenticator",
+    AuditEvent.PASSKEY_ADDED: "Added a passkey",
+    AuditEvent.PASSKEY_REMOVED: "Removed a passkey",
+    AuditEvent.PASSKEY_SIGNIN: "Signed in with a passkey",
+    AuditEvent.PASSKEY_SIGNIN_FAILED: "Failed passkey sign-in",
     AuditEvent.REAUTH_SUCCEEDED: "Confirmed password and code",
     AuditEvent.REAUTH_FAILED: "Failed to confirm password and code",
     AuditEvent.ROLE_CHANGED: "Changed a role",
@@ -155,6 +164,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.SIGNIN_FAILED: "failed",
     AuditEvent.SIGNIN_LOCKED_OUT: "refused",
     AuditEvent.MFA_FAILED: "failed",
+    AuditEvent.PASSKEY_SIGNIN_FAILED: "failed",
     AuditEvent.REAUTH_FAILED: "failed",
     AuditEvent.ACCESS_DENIED: "denied",
     AuditEvent.INTAKE_REFUSED: "refused",

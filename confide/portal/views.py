@@ -20,6 +20,7 @@ from django.urls import reverse
 from confide.accounts import portal as portal_identity
 from confide.accounts import services as account_services
 from confide.accounts.forms import CodeForm, EnrolForm, PortalSignInForm, ReauthForm
+from confide.accounts.models import RecoveryCodeDevice
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput
 from confide.core.http import local_path
@@ -71,7 +72,9 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
             form.add_error("token", str(exc))
         else:
             return redirect(next_url(request))
-    context = {"form": form, "next": next_url(request, "")}
+    # An account whose only second factor is a passkey has no code to type: the page offers the passkey.
+    has_code = account_services.confirmed_totp(request.user) is not None or RecoveryCodeDevice.objects.filter(user=request.user).exists()
+    context = {"form": form, "next": next_url(request, ""), "has_code": has_code}
     return render(request, "portal/mfa_verify.html", context, status=400 if form.errors else 200)
 
 

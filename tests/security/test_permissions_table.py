@@ -181,6 +181,13 @@ EXPECTED_ROUTE_POLICY = {
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
     "portal:record-export-status":        ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export-file":          ("portal",     None,                            True,  ["GET"],         False),
+    "portal:passkeys":                    ("portal",     None,                            False, ["GET"],         False),
+    "portal:passkey-options":             ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-add":                 ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-rename":              ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-remove":              ("portal",     None,                            False, ["GET", "POST"], True),
+    "portal:passkey-signin-options":      ("public",     None,                            False, ["POST"],        False),
+    "portal:passkey-signin":              ("public",     None,                            False, ["POST"],        False),
 }  # fmt: skip
 
 
