@@ -94,6 +94,8 @@ SET_BY_CODE = {
     "accounts.WebAuthnCredential.credential_id": "the base64url of the id the authenticator made, checked by py_webauthn",
     "accounts.WebAuthnCredential.aaguid": "the authenticator model's UUID, as py_webauthn read it",
     "accounts.WebAuthnChallenge.challenge_hash": "a SHA-256 hash of a challenge",
+    "portal.RecordExport.stored_name": "the name the vault's encrypted storage gave the file",
+    "portal.RecordExport.category": "a category code from the taxonomy, set by the export service",
     "vault.PracticeKey.key_manager": "the key manager's name",
     "vault.PracticeKey.kek_id": "an id the key manager made",
     "vault.BlindIndexEntry.kind": "a code (email, phone, dob, name)",
