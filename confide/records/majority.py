@@ -82,11 +82,12 @@ class MajorityRun:
     practice_told: int = 0
 
 
-def end_representation_at_majority(today: datetime.date | None = None) -> MajorityRun:
-    """One run over every practice (idempotent; safe beside another run)."""
+def end_representation_at_majority(today: datetime.date | None = None, *, practice_ids=None) -> MajorityRun:
+    """One run over every practice, or those of `practice_ids` (idempotent; safe beside another run)."""
     today = today or timezone.localdate()
     run = MajorityRun()
-    for practice_id in Practice.objects.values_list("id", flat=True):
+    practices = Practice.objects.all() if practice_ids is None else Practice.objects.filter(pk__in=list(practice_ids))
+    for practice_id in practices.order_by("pk").values_list("id", flat=True):
         _practice(practice_id, today, run)
     return run
 
