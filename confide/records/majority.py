@@ -46,6 +46,7 @@ from confide.accounts import locks as account_locks
 from confide.accounts.models import LinkKind, Membership, PortalLink
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
+from confide.core.errors import InvalidInput
 from confide.core.models import Practice
 from confide.core.permissions import Role
 from confide.core.purposes import Purpose
@@ -80,6 +81,7 @@ class MajorityRun:
     links_ended: int = 0
     invited: int = 0
     practice_told: int = 0
+    failed: int = 0  # patients left for the next run after an unexpected error (logged, ids only)
 
 
 def end_representation_at_majority(today: datetime.date | None = None, *, practice_ids=None) -> MajorityRun:
@@ -104,8 +106,13 @@ def _practice(practice_id: uuid.UUID, today: datetime.date, run: MajorityRun) ->
         due = [(p.pk, p.email or "") for p in patients if has_come_of_age(p.date_of_birth, today)]
     run.checked += len(patient_ids)
     for patient_id, email in due:
-        with tenant_context(practice_id=practice_id):
-            _end_for_patient(practice_id, patient_id, email, run)
+        try:
+            with tenant_context(practice_id=practice_id):
+                _end_for_patient(practice_id, patient_id, email, run)
+        except Exception:  # one patient's failure (rolled back whole) never stops the others'
+            run.failed += 1
+            logger.error("age-of-majority check failed for one patient; retried on the next run", exc_info=True,
+                         extra={"object_id": str(patient_id)})  # fmt: skip
 
 
 def _end_for_patient(practice_id: uuid.UUID, patient_id: uuid.UUID, email: str, run: MajorityRun) -> None:
@@ -124,10 +131,14 @@ def _end_for_patient(practice_id: uuid.UUID, patient_id: uuid.UUID, email: str, 
         has_own_account = PortalLink.objects.filter(patient_id=patient_id, kind=LinkKind.SELF, is_active=True).exists()
         invited = told_practice = False
         if not has_own_account and email:
-            portal_invitations.issue_portal_invitation(
-                practice_id=practice_id, patient_id=patient_id, email=email, kind=LinkKind.SELF, invited_by_id=None
-            )
-            invited = True
+            try:
+                with transaction.atomic():  # a savepoint: a refused invitation leaves the rest standing
+                    portal_invitations.issue_portal_invitation(
+                        practice_id=practice_id, patient_id=patient_id, email=email, kind=LinkKind.SELF, invited_by_id=None
+                    )
+                invited = True
+            except InvalidInput:  # an address the invitation refuses: the practice invites them in person
+                told_practice = True
         elif not has_own_account:
             told_practice = True
         record(

@@ -186,3 +186,39 @@ def test_min3_the_next_daily_run_is_just_after_midnight_tomorrow():
 
     now = timezone.make_aware(datetime.datetime(2026, 12, 6, 15, 30))
     assert next_daily_run(now) == timezone.make_aware(datetime.datetime(2026, 12, 7, 0, 5))
+
+
+def test_min3_an_address_the_invitation_refuses_asks_the_practice_to_invite_in_person(world, pw, monkeypatch, django_capture_on_commit_callbacks):
+    from confide.core.errors import InvalidInput
+
+    def refuse(**kwargs):
+        raise InvalidInput("not an e-mail address")
+
+    monkeypatch.setattr("confide.accounts.portal_invitations.issue_portal_invitation", refuse)
+    teen, teen_link = _teen(world, pw, born=years_ago(18))
+    with django_capture_on_commit_callbacks(execute=True):
+        run = majority.end_representation_at_majority()
+    assert run.links_ended == 1 and run.invited == 0 and run.practice_told == 1
+    assert not _fresh(teen_link).is_active
+    assert any(m.to == [world.a.owner.email] and "in person" in m.body for m in mail.outbox)
+
+
+def test_min3_one_patients_failure_leaves_their_links_open_and_the_others_done(world, pw, monkeypatch, caplog):
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(kwargs["patient_id"])
+        if len(calls) == 1:
+            raise RuntimeError("mail server down")
+
+    monkeypatch.setattr("confide.accounts.portal_invitations.issue_portal_invitation", flaky)
+    first, first_link = _teen(world, pw, born=years_ago(19))
+    second = create_patient(world.a, given_name="Sam", family_name="Parent", preferred_name="", date_of_birth=years_ago(19), email="sam@a.portal.test")
+    second_link = link(pw.parent.user, second, kind=LinkKind.REPRESENTATIVE, relationship="mother", verified_by=world.a.owner)
+    with caplog.at_level("ERROR"):
+        run = majority.end_representation_at_majority()
+    assert run.failed == 1 and run.links_ended == 1
+    assert sorted([_fresh(first_link).is_active, _fresh(second_link).is_active]) == [False, True]  # the failed one stays for tomorrow
+    assert "Tess" not in caplog.text and "Sam" not in caplog.text
+    rerun = majority.end_representation_at_majority()
+    assert rerun.links_ended == 1 and not _fresh(first_link).is_active and not _fresh(second_link).is_active
