@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "confide.accounts.middleware.PracticeMiddleware",
+    # the one-time "your access to …'s record ended" after a guardian link ends at 18 (MIN3)
+    "confide.portal.middleware.EndedAccessNoticeMiddleware",
     # GPC / DNT on public practice pages, the visitor cookie, request.privacy_signals (TRK3)
     "confide.consent.middleware.PrivacySignalsMiddleware",
     "axes.middleware.AxesMiddleware",

@@ -175,10 +175,18 @@ CONSENT_EVIDENCE_JOB = SystemJob("consent-evidence", frozenset({policy.NETWORK, 
 SEARCH_INDEX_JOB = SystemJob(
     "search-index-job", frozenset({policy.NAME, policy.DOB, policy.EMAIL, policy.PHONE}), frozenset({Purpose.OPERATIONS})
 )
+# The 18th birthday (records/majority.py): for each patient with an active representative link,
+# the date of birth (has the birthday come?) and the e-mail (to invite the adult to their own
+# account), for operations; nothing else.
+AGE_OF_MAJORITY_JOB = SystemJob("age-of-majority-job", frozenset({policy.DOB, policy.EMAIL}), frozenset({Purpose.OPERATIONS}))
+# The one-time portal message to a guardian whose access ended at the 18th birthday ("Your
+# access to <first name>'s record ended"): the name the guardian saw until then, nothing else.
+PORTAL_ENDED_NOTICE_JOB = SystemJob("portal-ended-notice-job", frozenset({policy.NAME}), frozenset({Purpose.OPERATIONS}))
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
-    for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB)
-}
+    for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
+                AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB)
+}  # fmt: skip
 
 
 # --- an attempt, and its refusal ----------------------------------------------------------------

@@ -27,3 +27,18 @@ def lock_active_owners(practice_id) -> list:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def lock_active_representative_links(patient_id) -> list:
+    """Lock a patient's open representative links (ordered by pk) for the rest of the caller's
+    transaction and return them: two runs of the 18th-birthday job end each link once, and only
+    the run that ended them tells the guardians and invites the adult. (PostgreSQL re-checks
+    `is_active` on rows another transaction ended meanwhile; SQLite's IMMEDIATE transaction
+    already holds the write lock.)"""
+    from confide.accounts.models import LinkKind, PortalLink
+
+    return list(
+        PortalLink.objects.select_for_update()
+        .filter(patient_id=patient_id, kind=LinkKind.REPRESENTATIVE, is_active=True)
+        .order_by("pk")
+    )

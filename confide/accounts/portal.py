@@ -21,6 +21,12 @@ from confide.core.errors import NotFound
 from confide.core.tenancy import tenant_context
 
 SESSION_PORTAL_LINK = "confide_portal_link"
+# The ids of the account's open links as the last request saw them, and the links ended since at
+# the patient's 18th birthday whose one-time notice the portal has yet to show
+# (confide/portal/middleware.py): ids only, never a name.
+SESSION_PORTAL_KNOWN = "confide_portal_known_links"
+SESSION_PORTAL_ENDED = "confide_portal_ended_links"
+AGE_OF_MAJORITY = "age_of_majority"  # PortalLink.ended_reason of a link ended at 18 (records/majority.py)
 
 
 def list_active_links(user: User) -> list[PortalLink]:
@@ -64,8 +70,29 @@ class PortalContext:
         )
 
 
+def _note_ended_links(request: HttpRequest, user: User, links: list[PortalLink]) -> None:
+    """Links this session saw open that have since ended at the patient's 18th birthday: queued
+    for the portal's one-time notice. One small query, only on the request after a link vanished."""
+    open_ids = sorted(str(link.id) for link in links)
+    known = request.session.get(SESSION_PORTAL_KNOWN)
+    if known == open_ids:
+        return
+    vanished = sorted(set(known or ()) - set(open_ids))
+    if vanished:
+        with tenant_context(practice_id=None, user_id=user.pk):
+            ended = [
+                str(pk) for pk in PortalLink.across_practices.filter(
+                    id__in=vanished, user=user, is_active=False, ended_reason=AGE_OF_MAJORITY
+                ).values_list("id", flat=True)
+            ]  # fmt: skip
+        if ended:
+            request.session[SESSION_PORTAL_ENDED] = sorted(set(request.session.get(SESSION_PORTAL_ENDED, [])) | set(ended))
+    request.session[SESSION_PORTAL_KNOWN] = open_ids
+
+
 def portal_context(request: HttpRequest, user: User) -> PortalContext:
     links = list_active_links(user)
+    _note_ended_links(request, user, links)
     wanted = request.session.get(SESSION_PORTAL_LINK)
     current = next((link for link in links if str(link.id) == wanted), None)
     if current is None and links:

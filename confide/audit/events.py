@@ -38,6 +38,9 @@ class AuditEvent(StrEnum):
     INVITATION_REVOKED = "accounts:invitation:revoked"
     INVITATION_ACCEPTED = "accounts:invitation:accepted"  # detail: membership_id, new_account
     MEMBER_DEACTIVATED = "accounts:membership:deactivated"  # detail: membership_id, sessions_ended
+    # a guardian's portal link ended at the patient's 18th birthday (MIN3); subject: the patient,
+    # resource_ids: the links; reason "age_of_majority"; detail: guardians told, adult invited
+    PORTAL_LINK_ENDED = "accounts:portal-link:ended"
     # the log itself
     CHAIN_STARTED = "audit:chain:started"  # a chain's genesis entry: seq 1 of a new practice's chain (detail {} ), or, for a practice older than genesis entries, appended by audit 0004 (detail: existing_entries)
     LOG_EXPORTED = "audit:log:exported"  # the compliance export (`confide audit export`); detail: counts
@@ -87,6 +90,7 @@ class AuditEvent(StrEnum):
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
 # chart", not `records:chart:opened`). Every event has one: tests/audit/test_event_labels.py.
 EVENT_LABELS: dict[str, str] = {
+    AuditEvent.PORTAL_LINK_ENDED: "Ended a guardian's portal access",
     AuditEvent.SIGNIN_SUCCEEDED: "Signed in",
     AuditEvent.SIGNIN_FAILED: "Failed sign-in",
     AuditEvent.SIGNIN_LOCKED_OUT: "Locked out after failed sign-ins",

@@ -109,6 +109,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "records:psychotherapy-addendum":  _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),
     "records:file-upload":             _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
     "records:document-download":       _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
+    "records:authorization-download":  _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
+    "records:portal-link-document":    _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "POST"),
     "records:photo-view":              _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "records:photo-image":             _p(A.STAFF,      Perm.CONTACT_READ,           True,  "GET"),
     "audit:log":                       _p(A.STAFF,      Perm.AUDIT_LOG_VIEW,         False, "GET"),

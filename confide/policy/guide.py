@@ -70,6 +70,7 @@ class Guide:
     age_minimums: tuple[int, ...]
     age_minimum: int
     guardian_may_start_care: bool
+    minor_controls: tuple[str, ...]  # the categories a minor controls now (MIN3's exceptions)
     regimes: list[GuideRegime]
     contacts: list[GuideContact]
     contact_fields: list[str]
@@ -134,6 +135,7 @@ def build_guide(declaration: Declaration, *, upcoming: Declaration | None = None
         age_minimums=_literal_values(Age.model_fields["minimum"].annotation),
         age_minimum=declaration.age.minimum,
         guardian_may_start_care=declaration.age.guardian_may_start_care_below_minimum,
+        minor_controls=tuple(declaration.age.minor_controls),
         regimes=[
             GuideRegime(name, getattr(declaration.regimes, name).label, getattr(declaration.regimes, name).in_force,
                         getattr(upcoming.regimes, name).in_force if upcoming is not None else None)  # fmt: skip

@@ -58,7 +58,7 @@ PROCESSOR_FIELDS = {"id": "rule", "name": "rule", "service": "wording", "role": 
                     "baa_on_file": "wording", "location": "rule", "in_use": "rule", "trains_models": "wording"}  # fmt: skip
 RETENTION_FIELDS = {"id": "rule", "label": "wording", "categories": "rule", "period": "rule", "minimum": "wording", "starts": "rule",
                     "then": "rule"}  # fmt: skip
-AGE_FIELDS = {"minimum": "rule", "guardian_may_start_care_below_minimum": "rule", "guardian_until": "rule"}
+AGE_FIELDS = {"minimum": "rule", "guardian_may_start_care_below_minimum": "rule", "guardian_until": "rule", "minor_controls": "rule"}
 
 # Roles in the order of what they may receive: a move to the right is material.
 _ROLE_REACH = {"service_provider": 0, "first_party": 1, "business_associate": 2}
@@ -144,6 +144,9 @@ def _age(before: Declaration, after: Declaration) -> list[MaterialChange]:
         out.append(MaterialChange("age.younger_children", "A parent or guardian may now start care for a child below the minimum age."))
     if after.age.guardian_until < before.age.guardian_until:
         out.append(MaterialChange("age.lower", f"A guardian's authorization is needed only until {after.age.guardian_until}."))
+    opened = [after.categories[key].label for key in before.age.minor_controls if key not in after.age.minor_controls and key in after.categories]
+    if opened:
+        out.append(MaterialChange("age.parents_see_more", f"A parent or guardian now sees what a minor controlled before: {', '.join(opened)}."))
     return out
 
 

@@ -157,7 +157,14 @@ def _age_text(declaration: Declaration) -> str:
             text += f" Below {age.minimum}, a parent or guardian starts care for the child."
         else:
             text += f" We do not accept consultations for children under {age.minimum}."
-    return text + " Information about a child below the minimum age is never disclosed to third parties."
+    text += " Information about a child below the minimum age is never disclosed to third parties."
+    controlled = [declaration.categories[key].label.lower() for key in age.minor_controls]
+    if controlled:
+        text += (
+            f" Some care is the young person's own to decide. A parent or guardian who uses the portal for a patient under "
+            f"{age.guardian_until} does not see these parts of the record: {', '.join(controlled)}."
+        )
+    return text
 
 
 def build_notice(practice, version, declaration: Declaration, *, last_updated: datetime.datetime, upcoming=()) -> Notice:

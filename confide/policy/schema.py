@@ -97,6 +97,12 @@ class Age(Strict):
     minimum: Literal[13, 18]
     guardian_may_start_care_below_minimum: bool
     guardian_until: Literal[18] = 18
+    # MIN3's per-category exceptions (HIPAA §164.502(g)(3)): the data categories a minor
+    # controls in this practice (some states let minors consent alone to mental-health,
+    # reproductive-health or substance-use care, and then keep that record from their parents).
+    # A parent or guardian's portal link never opens them (access/door.py). Empty: the practice
+    # decides case by case, and the portal shows the representative the whole portal grant.
+    minor_controls: list[str] = []
 
 
 class Deadline(Strict):
@@ -222,6 +228,14 @@ class Declaration(Strict):
                 for n, ref in enumerate(item.categories):
                     if ref not in self.categories and ref not in groups:
                         raise ReferenceProblem((field, index, "categories", n), f"{kind} {item.id!r} names an unknown data category {ref!r}")
+        for n, ref in enumerate(self.age.minor_controls):
+            if ref not in self.categories:
+                raise ReferenceProblem(
+                    ("age", "minor_controls", n),
+                    f"{ref!r} is not a data category of the declaration (name one such as \"health.encounters\")",
+                )
+            if self.age.minor_controls.count(ref) > 1:
+                raise ReferenceProblem(("age", "minor_controls", n), f"{ref!r} is named twice")
         for index, processor in enumerate(self.processors):
             if processor.role == "service_provider":
                 phi = sorted(self.expand(processor.categories) & self.phi_categories())
@@ -253,6 +267,11 @@ class Declaration(Strict):
 
     def phi_categories(self) -> frozenset[str]:
         return frozenset(k for k, c in self.categories.items() if c.phi)
+
+    def minor_controlled_categories(self) -> frozenset[str]:
+        """The categories a minor controls here (MIN3's exceptions): never opened by a parent or
+        guardian's portal link. Keys of the taxonomy, checked when the declaration loads."""
+        return frozenset(self.age.minor_controls)
 
     def consent_purposes(self) -> frozenset[str]:
         return frozenset(k for k, p in self.purposes.items() if p.needs_consent)
@@ -309,6 +328,7 @@ class RetentionOverride(Strict):
 class AgeOverride(Strict):
     minimum: Literal[13, 18] | None = None
     guardian_may_start_care_below_minimum: bool | None = None
+    minor_controls: list[str] | None = None
 
 
 class RegimeOverride(Strict):

@@ -87,8 +87,9 @@ TABS: dict[str, Tab] = {
         Tab("overview", "Overview", "records:chart", Perm.CONTACT_READ, frozenset(), optional=REGISTRATION | {policy.INSURANCE}),
         Tab("clinical", "Clinical", "records:chart-clinical", Perm.CONTACT_READ, CLINICAL),
         Tab("notes", "Notes", "records:chart-notes", Perm.CONTACT_READ, frozenset({policy.NOTES})),
+        # …and the documents kept with a parent's or guardian's portal link (contact.guardian).
         Tab("documents", "Documents", "records:chart-documents", Perm.CONTACT_READ, frozenset({policy.DOCUMENTS}),
-            optional=frozenset({policy.PHOTOS})),
+            optional=frozenset({policy.PHOTOS, policy.GUARDIAN})),
         # Online consultations accepted into the chart, as asked and answered (records/intake.py).
         Tab("consultations", "Consultations", "records:chart-consultations", Perm.CONTACT_READ, frozenset({policy.INTAKE})),
         Tab("privacy", "Privacy", "records:chart-privacy", Perm.CHART_READ, frozenset(), purpose=Purpose.OPERATIONS),
@@ -537,6 +538,7 @@ class Documents:
     header: Header
     documents: list[FileItem]
     photos: list[FileItem] | None  # None: the role is not granted photos (not even their count)
+    authorizations: list[FileItem] | None = None  # kept with guardians' portal links; None: not granted
 
     @property
     def kinds(self) -> list[tuple[str, str]]:
@@ -560,7 +562,11 @@ def get_documents(actor: StaffActor, patient_id, *, request=None, glass: Glass |
         photos = None
         if policy.PHOTOS in chart.categories:
             photos = _file_items("photo", KINDS["photo"].objects.filter(patient_id=pk).order_by("-created_at", "-id"))
-        return Documents(header=_header(chart.patient), documents=documents, photos=photos)
+        authorizations = None
+        if policy.GUARDIAN in chart.categories:
+            rows = KINDS["authorization"].objects.filter(patient_id=pk).order_by("-created_at", "-id")
+            authorizations = _file_items("authorization", rows)
+        return Documents(header=_header(chart.patient), documents=documents, photos=photos, authorizations=authorizations)
 
 
 def get_photo(actor: StaffActor, patient_id, photo_id, *, request=None) -> tuple[Header, FileItem]:

@@ -28,11 +28,13 @@ from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
 from confide.core.text import lower_first, validation_message
-from confide.records.models import Document, Photo
+from confide.records.models import Document, Photo, RepresentativeDocument
 from confide.vault.files import JPEG, PDF, PNG, DecryptedFile, EncryptedStorage, FileRejected, validate_upload
 
-KINDS = {"document": Document, "photo": Photo}
-ALLOWED = {"document": (PDF, JPEG, PNG), "photo": (JPEG, PNG)}
+# "authorization": the document kept with a guardian's portal link (records/representatives.py
+# adds it; do_add_file refuses it, since it needs its link).
+KINDS = {"document": Document, "photo": Photo, "authorization": RepresentativeDocument}
+ALLOWED = {"document": (PDF, JPEG, PNG), "photo": (JPEG, PNG), "authorization": (PDF, JPEG, PNG)}
 TITLE_LIMIT = next(v.limit_value for v in Document._meta.get_field("title").validators if isinstance(v, MaxLengthValidator))
 
 
@@ -46,8 +48,19 @@ def do_add_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str,
     """Store an upload in the patient's chart. Bad files (type, size, damage) raise
     InvalidInput with the validator's message; nothing is stored then."""
     model = _model(kind)
+    if kind == "authorization":
+        raise InvalidInput("A file is a document or a photo.")  # with its portal link only: records/representatives.py
     if not isinstance(actor, StaffActor) or not actor.has(Perm.CHART_WRITE):
         raise Forbidden(Perm.CHART_WRITE)
+    return store_file(actor=actor, patient_id=patient_id, kind=kind, upload=upload, title=title, request=request, storage=storage)
+
+
+def store_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str, request=None, storage: EncryptedStorage | None = None,
+               fields: dict | None = None, detail: dict | None = None):
+    """The checks and the storing every kind shares (the caller checked the permission):
+    `fields` are more columns of the row (an authorization's link), `detail` more of the entry's."""
+    model = _model(kind)
+    purpose = Purpose.TREATMENT
     title = (title or "").strip()
     if not title or len(title) > TITLE_LIMIT:
         raise InvalidInput(f"Give the file a title of up to {TITLE_LIMIT} characters (never the patient's name is needed).")
@@ -63,7 +76,7 @@ def do_add_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str,
     except FileRejected as exc:
         raise InvalidInput(str(exc)) from None
     storage = storage or EncryptedStorage()
-    with open_chart(actor, patient_id, Purpose.TREATMENT, categories={model.CATEGORY}, request=request, for_update=True) as chart:
+    with open_chart(actor, patient_id, purpose, categories={model.CATEGORY}, request=request, for_update=True) as chart:
         patient = chart.patient
         try:
             stored_name = storage.save_encrypted(
@@ -75,14 +88,14 @@ def do_add_file(*, actor: StaffActor, patient_id, kind: str, upload, title: str,
         try:
             row = model(
                 practice_id=patient.practice_id, patient=patient, uploaded_by_id=actor.user_id, stored_name=stored_name,
-                content_type=clean.content_type, size=clean.size,
+                content_type=clean.content_type, size=clean.size, **(fields or {}),
             )  # fmt: skip
             row.title = title
             row.save()
             record(
-                AuditEvent.FILE_ADDED, practice_id=patient.practice_id, actor=actor, purpose=Purpose.TREATMENT.value,
+                AuditEvent.FILE_ADDED, practice_id=patient.practice_id, actor=actor, purpose=purpose.value,
                 subject_id=patient.pk, resource_ids=[row.pk], categories={model.CATEGORY},
-                detail={"kind": kind, "size": clean.size, "content_type": clean.content_type}, request=request,
+                detail={"kind": kind, "size": clean.size, "content_type": clean.content_type} | (detail or {}), request=request,
             )  # fmt: skip
         except BaseException:
             storage.delete(stored_name)  # the row did not commit: no orphaned ciphertext

@@ -464,6 +464,16 @@ class UploadForm(ChartForm):
         return upload
 
 
+class AuthorizationDocumentForm(UploadForm):
+    """The document kept with a parent's or guardian's portal link: a title and the file, with
+    the chart upload's checks (records/representatives.py)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, kinds=[("authorization", "Authorization")], **kwargs)
+        del self.fields["kind"]
+        self.fields["title"].help_text = "What it is, e.g. Guardianship order or Birth certificate. The file's own name is never kept."
+
+
 # --- merging two charts ----------------------------------------------------------------------------
 class MergeForm(ChartForm):
     """Merge this chart (the duplicate) into `survivor`, one of the charts a search offered."""

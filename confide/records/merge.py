@@ -66,8 +66,9 @@ ROWS = (
     ("records.PsychotherapyAddendum", "patient_id"),
     ("records.Document", "patient_id"),
     ("records.Photo", "patient_id"),
+    ("records.RepresentativeDocument", "patient_id"),
 )
-FILES = {"records.Document": "document", "records.Photo": "photo"}  # label → the stored file's kind
+FILES = {"records.Document": "document", "records.Photo": "photo", "records.RepresentativeDocument": "authorization"}  # label → the stored file's kind
 
 
 def _check(actor: StaffActor) -> None:

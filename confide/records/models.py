@@ -210,6 +210,21 @@ class Photo(_StoredFile):
         return f"photo:{self.pk}"
 
 
+class RepresentativeDocument(_StoredFile):
+    """The authorization kept with a parent's or guardian's portal link (HIPAA §164.502(g); MIN3):
+    a guardianship order, a birth certificate. Encrypted under the CHILD's key like any file of
+    the chart (it is the record of who may act for them), in the category of whom to call for
+    the patient (`contact.guardian`), so the front desk that registers the guardian may attach
+    it; listed on the chart's documents tab. Added by records/representatives.py only."""
+
+    CATEGORY = "contact.guardian"
+    portal_link = models.ForeignKey("accounts.PortalLink", on_delete=models.PROTECT, related_name="+")
+    title = EncryptedTextField(category="contact.guardian", subject_field="patient_id", validators=_line(200))
+
+    def __str__(self) -> str:
+        return f"representative-document:{self.pk}"
+
+
 class IntakeForm(TenantModel):
     """A practice's online consultation form: its questions and the authorization text a visitor
     agrees to. Configuration, not patient data (plain text); each change is a new version, so

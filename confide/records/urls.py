@@ -37,6 +37,8 @@ urlpatterns = [
     # documents and photos
     path(f"{P}/documents/upload/", views.file_upload, name="file-upload"),
     path(f"{P}/documents/<uuid:document_id>/", views.document_download, name="document-download"),
+    path(f"{P}/authorizations/<uuid:document_id>/", views.authorization_download, name="authorization-download"),
+    path(f"{P}/portal-links/<uuid:link_id>/document/", views.portal_link_document, name="portal-link-document"),
     path(f"{P}/photos/<uuid:photo_id>/", views.photo_view, name="photo-view"),
     path(f"{P}/photos/<uuid:photo_id>/image/", views.photo_image, name="photo-image"),
 ]

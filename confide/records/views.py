@@ -20,10 +20,11 @@ from confide.core.purposes import Purpose
 from confide.core.decorators import route
 from confide.access.errors import AccessRefused
 from confide.core.errors import InvalidInput, NotFound, NothingChanged
-from confide.records import chart, files, merge, notes, services
+from confide.records import chart, files, merge, notes, representatives, services
 from confide.records.forms import (
     STRUCTURED_INPUTS,
     AllergyForm,
+    AuthorizationDocumentForm,
     BreakGlassForm,
     ConditionForm,
     HealthBackgroundForm,
@@ -619,6 +620,34 @@ def _stream(download: files.Download, *, attachment: bool) -> StreamingHttpRespo
 def document_download(request: HttpRequest, patient_id, document_id) -> HttpResponse:
     download = files.open_file_for_download(request.actor, patient_id=patient_id, kind="document", file_id=document_id, request=request)
     return _stream(download, attachment=True)
+
+
+@route("records:authorization-download")
+def authorization_download(request: HttpRequest, patient_id, document_id) -> HttpResponse:
+    download = files.open_file_for_download(request.actor, patient_id=patient_id, kind="authorization", file_id=document_id, request=request)
+    return _stream(download, attachment=True)
+
+
+@route("records:portal-link-document")
+def portal_link_document(request: HttpRequest, patient_id, link_id) -> HttpResponse:
+    """Keep a parent's or guardian's authorization (a guardianship order, a birth certificate)
+    with their portal link: from the chart's "Portal access" panel
+    (records/_portal_link_document.html). Another practice's or patient's link: 404."""
+    link = representatives.access_representative_link(request.actor, patient_id, link_id)
+    form = AuthorizationDocumentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            representatives.do_attach_representative_document(
+                actor=request.actor, patient_id=patient_id, link_id=link.pk, upload=form.cleaned_data["file"],
+                title=form.cleaned_data["title"], request=request,
+            )  # fmt: skip
+        except InvalidInput as exc:
+            form.add_error("file", str(exc))
+        else:
+            messages.success(request, "Document added to this parent's or guardian's access.")
+            return redirect("records:chart", patient_id=patient_id)
+    context = {"form": form, "patient_id": patient_id, "link": link, "documents": None}
+    return render(request, "records/portal_link_document.html", context, status=400)
 
 
 @route("records:photo-view")

@@ -13,7 +13,7 @@ from confide.core.purposes import Purpose
 from confide.consent.models import ConsentEvidence
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
-from confide.records.models import Addendum, Document, IntakeSubmission, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote
+from confide.records.models import Addendum, Document, IntakeSubmission, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote, RepresentativeDocument
 from confide.vault.errors import PHIAccessDenied
 from confide.vault.fields import Sealed, encrypted_fields
 
@@ -83,6 +83,19 @@ def _file(kind):
     return make
 
 
+def _representative_document(world, staff, make_patient):
+    from confide.accounts.models import LinkKind
+    from confide.records.representatives import do_attach_representative_document
+    from tests.portal_world import link, make_portal_user
+    from tests.records.uploads import pdf_upload
+
+    child = make_patient()
+    parent = link(make_portal_user("parent@every-field.test"), child, kind=LinkKind.REPRESENTATIVE, relationship="mother",
+                  verified_by=world.a.owner)  # fmt: skip
+    return _in_a(world, lambda: do_attach_representative_document(actor=staff(Role.FRONT_DESK), patient_id=child.id, link_id=parent.pk,
+                                                                  upload=pdf_upload(), title="Guardianship order"))  # fmt: skip
+
+
 def _consultation(world, staff, make_patient):
     from django.core.cache import cache
 
@@ -121,6 +134,7 @@ MAKERS = {
     PsychotherapyAddendum: _psychotherapy_addendum,
     Document: _file("document"),
     Photo: _file("photo"),
+    RepresentativeDocument: _representative_document,
     ConsentEvidence: _consent_evidence,
 }
 

@@ -103,6 +103,15 @@ def page_world(clinic, make_staff) -> PageWorld:
         psy_signed = do_create_psychotherapy_note(actor=clinician, patient_id=patient_id, text="Process notes, session 1.")
         do_sign_psychotherapy_note(actor=clinician, patient_id=patient_id, note_id=psy_signed.pk)
         document = do_add_file(actor=clinician, patient_id=patient_id, kind="document", upload=pdf_upload(), title="Referral letter")
+        # A parent's portal link to the patient, with its authorization document (issue 14, MIN3).
+        from confide.accounts.models import LinkKind
+        from confide.records.representatives import do_attach_representative_document
+        from tests.portal_world import link, make_portal_user
+
+        guardian_link = link(make_portal_user("guardian@portal.test"), clinic.patient, kind=LinkKind.REPRESENTATIVE,
+                             relationship="mother", verified_by=clinic.users[Role.OWNER])  # fmt: skip
+        authorization = do_attach_representative_document(actor=actor(Role.FRONT_DESK), patient_id=patient_id, link_id=guardian_link.pk,
+                                                          upload=pdf_upload(), title="Guardianship order")  # fmt: skip
         with open_chart(clinician, patient_id, Purpose.OPERATIONS, categories={"health.background"}, break_glass_reason=BREAK_GLASS_REASON):
             pass
         version = do_publish_policy(
@@ -142,9 +151,18 @@ def page_world(clinic, make_staff) -> PageWorld:
             PortalLink.objects.create(practice=practice, user=user, patient_id=patient_id, kind=LinkKind.SELF)
         portal_users[local] = user
     clinic.portal_users = portal_users
+    # The patient's "Download my record": an export waiting to be made (its status page).
+    from confide.accounts.models import PortalLink as _Link
+    from confide.portal.exports import do_request_export
+    from tests.portal_world import actor_for
+
+    with tenant_context(practice_id=practice.id):
+        record_export = do_request_export(actor=actor_for(_Link.objects.get(user=portal_users["patient"])), fmt="pdf")
 
     objects = {
+        "record_export": record_export,
         "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
+        "authorization": authorization, "guardian_link": guardian_link,
         "psychotherapy_draft": psy_draft, "psychotherapy_signed": psy_signed, "submission": submission,
         "intake_photo": intake_photo, "policy_version": version, "invitation_link": invitation_link,
         "reset_link": reset[reset.index("/signin/"):],
@@ -165,12 +183,14 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "number": lambda w: w.objects["policy_version"].number,
     # The portal's "Download my record" (a portal account's own export; no staff role reaches it).
     "export_id": lambda w: getattr(w.objects.get("record_export"), "pk", None) or uuid.UUID(int=0),
+    "link_id": lambda w: w.objects["guardian_link"].pk,
 }
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
     ("records:note-addendum", "note_id"): lambda w: w.objects["signed_note"].pk,
     ("records:psychotherapy-addendum", "psychotherapy_note_id"): lambda w: w.objects["psychotherapy_signed"].pk,
     ("intake:photo", "photo_id"): lambda w: w.objects["intake_photo"].pk,
+    ("records:authorization-download", "document_id"): lambda w: w.objects["authorization"].pk,
 }
 
 

@@ -79,7 +79,25 @@ class ChartWorld:
             self._psychotherapy[key] = note
         return self._psychotherapy[key]
 
+    def representative_link(self):
+        """A parent's portal link to the chart's patient (made once)."""
+        if "link" not in self._files:
+            from confide.accounts.models import LinkKind
+            from tests.portal_world import link, make_portal_user
+
+            user = make_portal_user(f"parent-{self.patient.id.hex[:8]}@portal.test", "Parent")
+            self._files["link"] = link(user, self.patient, kind=LinkKind.REPRESENTATIVE, relationship="mother", verified_by=self.pw.owner)
+        return self._files["link"]
+
     def file(self, kind: str):
+        if kind == "authorization" and kind not in self._files:
+            from confide.records.representatives import do_attach_representative_document
+
+            with self._context():
+                self._files[kind] = do_attach_representative_document(
+                    actor=self.actor(Role.FRONT_DESK), patient_id=self.patient.id, link_id=self.representative_link().pk,
+                    upload=pdf_upload(), title="An authorization",
+                )  # fmt: skip
         if kind not in self._files:
             from confide.records.files import do_add_file
 

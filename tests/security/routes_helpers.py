@@ -96,7 +96,9 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # Edit and sign need a draft; an addendum needs a signed note.
     "note_id": lambda pw, name, role: chart_world(pw).note(role, signed=name.endswith("addendum")).pk,
     "psychotherapy_note_id": lambda pw, name, role: chart_world(pw).psychotherapy_note(role, signed=name.endswith("addendum")).pk,
-    "document_id": lambda pw, name, role: chart_world(pw).file("document").pk,
+    "document_id": lambda pw, name, role: chart_world(pw).file("authorization" if name == "records:authorization-download" else "document").pk,
+    # A parent's portal link to the chart's patient (the authorization document kept with it).
+    "link_id": lambda pw, name, role: chart_world(pw).representative_link().pk,
     # A chart's photo, or a consultation's (intake:photo).
     "photo_id": lambda pw, name, role: _photo_of(_consultation(pw)) if name.startswith("intake:") else chart_world(pw).file("photo").pk,
 }

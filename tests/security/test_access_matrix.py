@@ -92,6 +92,7 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "records:psychotherapy-sign": lambda: {"confirm": "yes"},
         "records:psychotherapy-addendum": lambda: {"text": "Route matrix addendum."},
         "records:file-upload": lambda: {"kind": "document", "title": "Route matrix", "file": pdf_upload()},
+        "records:portal-link-document": lambda: {"title": "Route matrix", "file": pdf_upload()},
         "records:patient-merge": lambda: {"q": "Route matrix"},  # a search for the chart to keep: reads only
         "records:audit-patient-finder": lambda: {"q": "Route Matrix"},  # a search: finds nobody, writes nothing
         "records:chart-break-glass": lambda: {"tab": "notes", "reason": "Route matrix: an emergency reason."},
@@ -110,7 +111,7 @@ EFFECTFUL = frozenset({
     "accounts:staff-reset-mfa", "accounts:staff-invite", "accounts:invitation-revoke", "accounts:invitation-resend",
     "accounts:staff-deactivate", "records:patient-new", "records:medication-add", "records:allergy-add", "records:condition-add",
     "records:item-status", "records:note-new", "records:note-sign", "records:note-addendum", "records:psychotherapy-new",
-    "records:psychotherapy-sign", "records:psychotherapy-addendum", "records:file-upload",
+    "records:psychotherapy-sign", "records:psychotherapy-addendum", "records:file-upload", "records:portal-link-document",
     "policy:publish", "intake:accept", "intake:reject", "intake:form", "access:break-glass-reviewed",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
@@ -121,6 +122,8 @@ REFUSED_BY_THE_DOOR: dict[str, set[Role]] = {
     "records:chart-notes": {Role.FRONT_DESK, Role.BILLING},
     "records:chart-documents": {Role.FRONT_DESK, Role.BILLING},
     "records:document-download": {Role.FRONT_DESK, Role.BILLING},
+    # A guardian's authorization (contact.guardian): registration's, not billing's.
+    "records:authorization-download": {Role.BILLING},
     "records:photo-view": {Role.FRONT_DESK, Role.BILLING},
     "records:photo-image": {Role.FRONT_DESK, Role.BILLING},
     "records:chart-consultations": {Role.FRONT_DESK, Role.BILLING},

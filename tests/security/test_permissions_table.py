@@ -148,6 +148,8 @@ EXPECTED_ROUTE_POLICY = {
     "records:psychotherapy-addendum":     ("staff",      "records:chart:write",           True,  ["GET", "POST"], False),
     "records:file-upload":                ("staff",      "records:chart:write",           True,  ["POST"],        False),
     "records:document-download":          ("staff",      "records:contact:read",          True,  ["GET"],         False),
+    "records:authorization-download":     ("staff",      "records:contact:read",          True,  ["GET"],         False),
+    "records:portal-link-document":       ("staff",      "records:registration:write",    True,  ["POST"],        False),
     "records:photo-view":                 ("staff",      "records:contact:read",          True,  ["GET"],         False),
     "records:photo-image":                ("staff",      "records:contact:read",          True,  ["GET"],         False),
     "audit:log":                          ("staff",      "audit:log:view",                False, ["GET"],         False),
