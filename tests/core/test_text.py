@@ -150,6 +150,8 @@ SET_BY_CODE = {
     "records.PsychotherapyAddendum.content_hash": "a hash",
     "records.Document.stored_name": "a name the vault generates",
     "records.Document.content_type": "a type the upload check decided",
+    "records.RepresentativeDocument.stored_name": "a name the vault generates",
+    "records.RepresentativeDocument.content_type": "a type the upload check decided",
     "records.Photo.stored_name": "a name the vault generates",
     "records.Photo.content_type": "a type the upload check decided",
     "records.IntakeSubmission.authorization_hash": "a hash",

@@ -158,9 +158,18 @@ def page_world(clinic, make_staff) -> PageWorld:
 
     with tenant_context(practice_id=practice.id):
         record_export = do_request_export(actor=actor_for(_Link.objects.get(user=portal_users["patient"])), fmt="pdf")
+    from confide.portal.exports import run_export
+
+    run_export(record_export.pk, practice.id)  # made, so its file link answers too
+    # A passkey of the patient's (its removal page); the key itself is never used here.
+    from confide.accounts.models import WebAuthnCredential
+
+    passkey = WebAuthnCredential.objects.create(
+        user=portal_users["patient"], name="My phone", confirmed=True, credential_id="ZXZlcnktcGFnZQ", public_key=b"\x00"
+    )
 
     objects = {
-        "record_export": record_export,
+        "record_export": record_export, "passkey": passkey,
         "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
         "authorization": authorization, "guardian_link": guardian_link,
         "psychotherapy_draft": psy_draft, "psychotherapy_signed": psy_signed, "submission": submission,
@@ -203,6 +212,8 @@ ROUTE_URLS: dict[str, Callable[[PageWorld], str]] = {
     "accounts:invitation": lambda w: w.objects["invitation_link"],
     # The same for a password reset link: the link page, then the new-password page.
     "accounts:password-reset-link": lambda w: w.objects["reset_link"],
+    # "Remove this passkey?" names the passkey in its query.
+    "portal:passkey-remove": lambda w: f"{reverse('portal:passkey-remove')}?passkey={w.objects['passkey'].pk}",
 }
 # Routes that answer 200 only in a state the shared world cannot be in; each is checked by its own
 # test below.

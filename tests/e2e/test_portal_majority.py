@@ -44,7 +44,7 @@ def test_min3_the_guardian_loses_access_at_18_and_is_told_on_the_next_page(page,
     page.goto("/portal/signin/")
     page.get_by_label("Email").fill("paula@portal.test")
     page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"/portal/$"))
     page.get_by_label("Whose record do you want to see?").select_option(label="Tess Parent (you are their parent or guardian)")
     page.get_by_role("button", name="Switch").click()

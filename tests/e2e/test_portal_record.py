@@ -58,7 +58,7 @@ def test_rts2_a_patient_reads_their_record_and_downloads_the_pdf_and_the_fhir_fi
     page.goto("/portal/signin/")
     page.get_by_label("Email").fill(portal_patient.email)
     page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("link", name="My record").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My record")
     expect(page.get_by_role("heading", name="Medicines")).to_be_visible()
