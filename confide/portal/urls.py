@@ -14,4 +14,10 @@ urlpatterns = [
     path("portal/confirm/", views.reauth, name="reauth"),
     path("portal/", views.home, name="home"),
     path("portal/switch/", views.switch, name="switch"),
+    path("portal/privacy/", views.privacy_centre, name="privacy"),
+    path("portal/privacy/choice/", views.privacy_choice, name="privacy-choice"),
+    path("portal/privacy/who-opened.csv", views.access_csv, name="access-csv"),
+    path("portal/privacy/who-opened.pdf", views.access_pdf, name="access-pdf"),
+    path("portal/privacy/request/", views.rights_request, name="rights-request"),
+    path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),
 ]
