@@ -363,14 +363,14 @@ def parse_dates(date_from, date_to) -> Dates:
         except ValueError:
             return _bad(name)
 
-    start, end = one(date_from, "from"), one(date_to, "to")
+    start, end = one(date_from, "From"), one(date_to, "To")
     if start and end and start > end:
-        raise InvalidInput("The 'from' date is after the 'to' date. Please swap them.")
+        raise InvalidInput("The From date is after the To date. Please swap them.")
     return Dates(start, end)
 
 
 def _bad(name: str):
-    raise InvalidInput(f"The '{name}' date is not a date we can read. Use the date picker, or type it as 2026-12-06.")
+    raise InvalidInput(f"The {name} date is not a date we can read. Use the date picker, or type it as 2026-12-06.")
 
 
 @dataclass(frozen=True)
