@@ -27,6 +27,7 @@ EXPECTED_PERMS = [
     "records:intake:review",
     "records:intake:configure",
     "consent:patient:record",
+    "rights:request:view",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
