@@ -72,6 +72,7 @@ def test_min3_a_parent_asks_for_the_child_and_it_is_recorded_as_the_parents(port
     ("sell", "", "Choose what you would like us to do"),
     ("", "", "Choose what you would like us to do"),
     ("other", "x" * 2001, "2000 characters or fewer"),
+    ("other", "a hidden\x00character", "invisible control character"),
 ])  # fmt: skip
 def test_bad_input_is_refused_and_nothing_is_written(portal, kind, detail, message):
     with pytest.raises(InvalidInput, match=message):
