@@ -47,3 +47,10 @@ def test_another_practices_requests_are_never_listed(client, world, portal):
     services.check_open_request(actor=portal.adult.actor, kind="see")
     sign_in(client, world.b.users[Role.PRIVACY_OFFICER], world.b.practice)
     assert "No privacy requests are waiting." in client.get(reverse("rights:queue")).content.decode()
+
+
+def test_the_dashboard_links_the_queue_for_those_who_may_see_it(client, world):
+    sign_in(client, world.a.users[Role.PRIVACY_OFFICER], world.a.practice)
+    assert f'href="{reverse("rights:queue")}"' in client.get(reverse("core:dashboard")).content.decode()
+    sign_in(client, world.a.users[Role.CLINICIAN], world.a.practice)
+    assert f'href="{reverse("rights:queue")}"' not in client.get(reverse("core:dashboard")).content.decode()
