@@ -495,7 +495,9 @@ CSV_HEADER = ("date and time (UTC)", "who", "role", "what", "why", "which parts 
 
 def access_csv_lines(actor: PatientActor, dates: Dates, *, request=None) -> Iterator[str]:
     """The filtered report as CSV lines (cells a spreadsheet would evaluate escaped), the
-    patient's own openings summarised at the end. Audited before the first line is sent."""
+    patient's own openings summarised at the end. Audited before the first line is sent. The
+    rows are read while the request holds its practice context (one patient's history: small
+    beside a practice's log); the CSV text is generated line by line as the response streams."""
     rows = _rows(actor, dates, None, request)
     own = _own(actor, dates)
     _audit_view(actor, "csv", dates, len(rows), request)
