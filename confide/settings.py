@@ -177,6 +177,16 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 # Wrong codes in a row before the back-off (1, 2, 4 … seconds) starts (accounts/models.py).
 CONFIDE_MFA_FREE_FAILURES = env_int("CONFIDE_MFA_FREE_FAILURES", 3, minimum=0, maximum=10)
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Passkeys of portal accounts (accounts/passkeys.py). The relying party id is the host people
+# reach the portal at (the request's, without its port) unless set here, e.g. "example.org" to
+# share passkeys between portal.example.org and www.example.org. Failed passkey sign-ins per
+# client address are limited like password sign-ins: this many per lockout window.
+CONFIDE_WEBAUTHN_RP_ID = env_str("CONFIDE_WEBAUTHN_RP_ID").strip().lower()
+CONFIDE_PASSKEY_FAILURE_LIMIT = env_int("CONFIDE_PASSKEY_FAILURE_LIMIT", 10, minimum=1)
+# Passkey sign-in challenges asked for per client address and window (each is a row until it
+# expires, and anyone may ask): far above what people signing in from one address need.
+CONFIDE_PASSKEY_OPTIONS_LIMIT = env_int("CONFIDE_PASSKEY_OPTIONS_LIMIT", 120, minimum=10)
+CONFIDE_WEBAUTHN_TIMEOUT_SECONDS = 300
 # Password reset by e-mail (accounts/reset.py): how long a link works, and requests per clock
 # hour per e-mail address (known or not) and per client address, counted in the database.
 PASSWORD_RESET_TIMEOUT = 60 * env_int("CONFIDE_PASSWORD_RESET_MINUTES", 60, minimum=5, maximum=24 * 60)
@@ -275,6 +285,9 @@ CONFIDE_UPLOAD_MAX_FILES = env_int("CONFIDE_UPLOAD_MAX_FILES", 10, minimum=1, ma
 # `confide fhir import` refuses a bundle file larger than this before reading it (records/fhir.py):
 # a whole bundle is parsed in memory, and a patient's record is a few MB at most (Synthea's: < 1 MB).
 CONFIDE_FHIR_MAX_BUNDLE_BYTES = env_int("CONFIDE_FHIR_MAX_BUNDLE_BYTES", 50 * 1024 * 1024, minimum=1)
+# The portal's "Download my record" (portal/exports.py): a made file (FHIR or PDF) is offered to
+# the account that asked for it this many minutes after it is ready, then deleted by the clean-up.
+CONFIDE_PORTAL_DOWNLOAD_MINUTES = env_int("CONFIDE_PORTAL_DOWNLOAD_MINUTES", 15, minimum=1, maximum=24 * 60)
 # Uploads are spooled to an encrypted, nameless temporary file as they arrive: never whole in
 # memory, never on disk in clear (records/uploads.py, vault/spool.py).
 FILE_UPLOAD_HANDLERS = ["confide.records.uploads.EncryptedSpoolUploadHandler"]

@@ -125,7 +125,7 @@ class PracticeMiddleware:
         # htmx swaps responses into the page: a redirect to sign-in must be a full-page redirect.
         if getattr(request, "htmx", False) and response.status_code == 302:
             location = response["Location"]
-            if location.startswith(reverse(settings.LOGIN_URL)):
+            if location.startswith((reverse(settings.LOGIN_URL), reverse("portal:signin"))):
                 swapped = HttpResponse(status=401)
                 swapped["HX-Redirect"] = location
                 return swapped

@@ -135,7 +135,7 @@ class PortalLink(TenantModel):
     verified_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     is_active = models.BooleanField(default=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    ended_reason = models.CharField(max_length=40, blank=True)
+    ended_reason = models.CharField(max_length=40, blank=True, validators=[single_line])  # a code: deactivated, age_of_majority, ended_by_practice
 
     # A portal account lists its own links before any practice is chosen (as Membership).
     rls_extra_condition = "user_id = NULLIF(current_setting('confide.user_id', true), '')::bigint"
@@ -379,3 +379,56 @@ class AttemptCount(models.Model):
 
     def __str__(self) -> str:
         return f"attempt-count:{self.pk}"
+
+
+class WebAuthnCredential(TimestampMixin, Device):
+    """A passkey (WebAuthn credential) of a portal account: the public key its authenticator
+    made, found by the credential id the authenticator sends back (accounts/passkeys.py).
+
+    A django-otp device, so a passkey sign-in marks the session verified (`django_otp.login`)
+    and `user_has_device` counts it as a second factor. A passkey is both factors at once: the
+    device it lives on (something you have) unlocked by a fingerprint, face or PIN (something
+    you are or know), which the sign-in requires (user verification). It has no code to type:
+    `verify_token` always refuses. `created_at` and `last_used_at` come from TimestampMixin.
+
+    The public key and the counters are not secret (they verify, they cannot sign), so they are
+    stored as they are; `name` is the label the patient chose ("My phone")."""
+
+    name = models.CharField(max_length=64, validators=[single_line], help_text="The label the patient gave it.")
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url of the raw id (≤ 1023 bytes)
+    public_key = models.BinaryField()  # COSE_Key bytes, as the authenticator sent them
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)  # hints for the browser ("internal", "hybrid", ...)
+    aaguid = models.CharField(max_length=36, blank=True)  # the authenticator's model, not the person
+
+    class Meta(Device.Meta):
+        verbose_name = "passkey"
+
+    def verify_token(self, token) -> bool:
+        return False  # a passkey answers a challenge (accounts/passkeys.py); codes are not passkeys
+
+
+class WebAuthnChallenge(models.Model):
+    """A challenge handed to the browser for one passkey ceremony (adding one, or signing in).
+
+    The challenge itself travels in the session of the browser it was made for; this row is
+    what makes it single-use: verification claims it with one conditional DELETE, and of parallel
+    requests carrying the same answer, exactly one deletes the row (accounts/passkeys.py).
+    Only its SHA-256 is kept. Rows of challenges never answered are removed once expired."""
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register", "Add a passkey"
+        SIGNIN = "signin", "Sign in with a passkey"
+
+    challenge_hash = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    # Adding a passkey: the signed-in account. Signing in: the account whose second factor is
+    # pending, or none (anyone may answer with a passkey of their own).
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="webauthn_challenge_by_expiry")]
+
+    def __str__(self) -> str:
+        return f"webauthn-challenge:{self.pk}"

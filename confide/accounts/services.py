@@ -50,7 +50,9 @@ def identifier_hash(identifier: str) -> str:
 
 
 # Attempts made before anyone is signed in: the account named is the target, not the actor.
-_UNAUTHENTICATED_EVENTS = frozenset({AuditEvent.SIGNIN_FAILED, AuditEvent.SIGNIN_LOCKED_OUT, AuditEvent.PASSWORD_RESET_REQUESTED})
+_UNAUTHENTICATED_EVENTS = frozenset({
+    AuditEvent.SIGNIN_FAILED, AuditEvent.SIGNIN_LOCKED_OUT, AuditEvent.PASSWORD_RESET_REQUESTED, AuditEvent.PASSKEY_SIGNIN_FAILED,
+})  # fmt: skip
 
 
 def record_security_event(
@@ -62,6 +64,7 @@ def record_security_event(
     practice_id: uuid.UUID | str | None = None,
     identifier: str | None = None,
     detail: dict | None = None,
+    outcome: str = "ok",
 ) -> AuditEntry:
     """An account security event (ACC6) as an audit entry: on the practice's chain when it is
     tied to a practice, else on the platform chain. Ids only: the affected account goes into
@@ -76,7 +79,7 @@ def record_security_event(
         extra["user_id"] = str(user.pk)
     if identifier:
         extra["identifier_hash"] = identifier_hash(identifier)
-    return audit.record(kind, practice_id=practice_id, actor=actor, detail=extra, request=request)
+    return audit.record(kind, practice_id=practice_id, actor=actor, detail=extra, request=request, outcome=outcome)
 
 
 def record_access_revoked(request: HttpRequest, *, practice_id: str) -> None:

@@ -29,9 +29,7 @@ def count_attempt(key: str, *, limit: int, window: timedelta) -> bool:
     """Count one attempt of `key` in the current window: True if it is within `limit`, False
     (and not counted past the limit) if the limit is reached. The increment is a conditional
     UPDATE (`count < limit`): parallel requests cannot all read `limit - 1` and all pass."""
-    now = timezone.now()
-    seconds = window.total_seconds()
-    start = datetime.fromtimestamp(now.timestamp() // seconds * seconds, tz=UTC)
+    start = _window_start(window)
     this_window = AttemptCount.objects.filter(key=key, window_start=start)
     with transaction.atomic():
         if this_window.filter(count__lt=limit).update(count=F("count") + 1):
@@ -47,3 +45,14 @@ def count_attempt(key: str, *, limit: int, window: timedelta) -> bool:
                 return limit >= 1
         # Once more: the window's row may have been committed by another request meanwhile.
         return bool(this_window.filter(count__lt=limit).update(count=F("count") + 1))
+
+
+def _window_start(window: timedelta) -> datetime:
+    seconds = window.total_seconds()
+    return datetime.fromtimestamp(timezone.now().timestamp() // seconds * seconds, tz=UTC)
+
+
+def limit_reached(key: str, *, limit: int, window: timedelta) -> bool:
+    """Whether `key` has used up its `limit` in the current window (counting nothing): for
+    limits on failures, checked before an attempt and counted (`count_attempt`) only when it fails."""
+    return AttemptCount.objects.filter(key=key, window_start=_window_start(window), count__gte=limit).exists()

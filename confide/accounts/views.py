@@ -212,4 +212,6 @@ def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpR
     from django.conf import settings
 
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
+    # The portal's sign-in (a patient, or a parent) gets the same pause in the portal's own look.
+    template = "portal/locked_out.html" if request.path.startswith("/portal/") else "accounts/locked_out.html"
+    return render(request, template, {"minutes": minutes}, status=429)

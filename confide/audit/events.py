@@ -18,6 +18,11 @@ class AuditEvent(StrEnum):
     MFA_RECOVERY_CODE_USED = "accounts:mfa:recovery-code-used"
     MFA_RECOVERY_CODES_REGENERATED = "accounts:mfa:recovery-codes-regenerated"
     MFA_RESET = "accounts:mfa:reset"
+    # passkeys of portal accounts (detail: passkey_id; a failure's reason code, never the credential)
+    PASSKEY_ADDED = "accounts:passkey:added"
+    PASSKEY_REMOVED = "accounts:passkey:removed"
+    PASSKEY_SIGNIN = "accounts:passkey:signed-in"  # detail: step "signin" (both factors) or "second-factor"
+    PASSKEY_SIGNIN_FAILED = "accounts:passkey:signin-failed"  # detail: reason (challenge, unknown, verification, sign-count, ...)
     PASSWORD_RESET_REQUESTED = "accounts:password:reset-requested"  # known address: user_id; unknown: identifier_hash only
     PASSWORD_RESET = "accounts:password:reset"  # a reset link used: the new password is set
     REAUTH_SUCCEEDED = "accounts:reauth:succeeded"
@@ -61,6 +66,10 @@ class AuditEvent(StrEnum):
     PATIENTS_MERGE_UNDONE = "records:patients:merge-undone"  # the same ids; what came from the duplicate went back
     PATIENTS_MERGE_FINAL = "records:patients:merge-final"  # the same ids; the duplicate's key is shredded
     CHART_EXPORTED = "records:chart:exported"  # a portable copy left the door (RTS2); detail: resource counts
+    # The portal's "Download my record" (portal/exports.py): resource_ids name the export; detail: its format.
+    RECORD_EXPORT_REQUESTED = "portal:export:requested"
+    RECORD_EXPORT_DOWNLOADED = "portal:export:downloaded"
+    RECORD_EXPORT_DELETED = "portal:export:deleted"  # the clean-up removed an expired export's file
     ACCESS_DENIED = "access:denied"
     BREAK_GLASS = "access:break-glass"
     BREAK_GLASS_REVIEWED = "access:break-glass:reviewed"  # the privacy officer marked a flagged opening reviewed; resource_ids: its entry
@@ -94,6 +103,10 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.MFA_RECOVERY_CODE_USED: "Used a recovery code",
     AuditEvent.MFA_RECOVERY_CODES_REGENERATED: "Made new recovery codes",
     AuditEvent.MFA_RESET: "Reset an authenticator",
+    AuditEvent.PASSKEY_ADDED: "Added a passkey",
+    AuditEvent.PASSKEY_REMOVED: "Removed a passkey",
+    AuditEvent.PASSKEY_SIGNIN: "Signed in with a passkey",
+    AuditEvent.PASSKEY_SIGNIN_FAILED: "Failed passkey sign-in",
     AuditEvent.REAUTH_SUCCEEDED: "Confirmed password and code",
     AuditEvent.REAUTH_FAILED: "Failed to confirm password and code",
     AuditEvent.ROLE_CHANGED: "Changed a role",
@@ -133,6 +146,9 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.INTAKE_REJECTED: "Rejected an online consultation",
     AuditEvent.INTAKE_FORM_CHANGED: "Changed the consultation form",
     AuditEvent.CHART_EXPORTED: "Exported a patient's copy",
+    AuditEvent.RECORD_EXPORT_REQUESTED: "Asked for a copy of the record",
+    AuditEvent.RECORD_EXPORT_DOWNLOADED: "Downloaded a copy of the record",
+    AuditEvent.RECORD_EXPORT_DELETED: "Deleted an expired copy of the record",
     AuditEvent.ACCESS_DENIED: "Was refused access",
     AuditEvent.BREAK_GLASS: "Broke the glass",
     AuditEvent.BREAK_GLASS_REVIEWED: "Reviewed a break-the-glass opening",
@@ -155,6 +171,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.SIGNIN_FAILED: "failed",
     AuditEvent.SIGNIN_LOCKED_OUT: "refused",
     AuditEvent.MFA_FAILED: "failed",
+    AuditEvent.PASSKEY_SIGNIN_FAILED: "failed",
     AuditEvent.REAUTH_FAILED: "failed",
     AuditEvent.ACCESS_DENIED: "denied",
     AuditEvent.INTAKE_REFUSED: "refused",

@@ -157,4 +157,21 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:acknowledge-notice":       _p(A.PORTAL,     None,                        False, "POST"),
     # The privacy officer's queue of rights requests (confide/rights/).
     "rights:queue":                    _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      False, "GET"),
+    # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
+    # account's current one; a document or an export id is looked up within it (else 404).
+    "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:record-document":          _p(A.PORTAL,     None,                        True,  "GET"),
+    "portal:record-export":            _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:record-export-status":     _p(A.PORTAL,     None,                        True,  "GET"),
+    "portal:record-export-file":       _p(A.PORTAL,     None,                        True,  "GET"),
+    # Passkeys (portal/passkey_views.py, accounts/passkeys.py): the account's list, the JSON
+    # endpoints of adding one (options, the answer), rename, remove (after a fresh confirmation);
+    # signing in with one is public (the passkey is the key), and is the second factor after a password.
+    "portal:passkeys":                 _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:passkey-options":          _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:passkey-add":              _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:passkey-rename":           _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:passkey-remove":           _p(A.PORTAL,     None,                        False, "GET POST", True),
+    "portal:passkey-signin-options":   _p(A.PUBLIC,     None,                        False, "POST"),
+    "portal:passkey-signin":           _p(A.PUBLIC,     None,                        False, "POST"),
 }  # fmt: skip

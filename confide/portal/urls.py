@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.portal import views
+from confide.portal import passkey_views, views
 
 app_name = "portal"
 
@@ -20,4 +20,16 @@ urlpatterns = [
     path("portal/privacy/who-opened.pdf", views.access_pdf, name="access-pdf"),
     path("portal/privacy/request/", views.rights_request, name="rights-request"),
     path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),
+    path("portal/record/", views.record_page, name="record"),
+    path("portal/record/documents/<uuid:document_id>/", views.record_document, name="record-document"),
+    path("portal/record/download/", views.record_export, name="record-export"),
+    path("portal/record/download/<uuid:export_id>/", views.record_export_status, name="record-export-status"),
+    path("portal/record/download/<uuid:export_id>/file/", views.record_export_file, name="record-export-file"),
+    path("portal/passkeys/", passkey_views.passkey_list, name="passkeys"),
+    path("portal/passkeys/options/", passkey_views.passkey_options, name="passkey-options"),
+    path("portal/passkeys/add/", passkey_views.passkey_add, name="passkey-add"),
+    path("portal/passkeys/rename/", passkey_views.passkey_rename, name="passkey-rename"),
+    path("portal/passkeys/remove/", passkey_views.passkey_remove, name="passkey-remove"),
+    path("portal/signin/passkey/options/", passkey_views.passkey_signin_options, name="passkey-signin-options"),
+    path("portal/signin/passkey/", passkey_views.passkey_signin, name="passkey-signin"),
 ]

@@ -9,6 +9,7 @@ import io
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView
@@ -21,6 +22,7 @@ from django.utils import timezone
 from confide.accounts import portal as portal_identity
 from confide.accounts import services as account_services
 from confide.accounts.forms import CodeForm, EnrolForm, PortalSignInForm, ReauthForm
+from confide.accounts.models import RecoveryCodeDevice
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput, NotFound
 from confide.core.http import local_path
@@ -28,6 +30,9 @@ from confide.policy import acknowledgements
 from confide.portal import privacy, services
 from confide.portal.forms import RightsRequestForm
 from confide.rights import services as rights_services
+from confide.portal import exports, services
+from confide.portal import record as record_service
+from confide.portal.models import RecordExport
 
 
 def next_url(request: HttpRequest, default: str = "portal:home") -> str:
@@ -73,7 +78,9 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
             form.add_error("token", str(exc))
         else:
             return redirect(next_url(request))
-    context = {"form": form, "next": next_url(request, "")}
+    # An account whose only second factor is a passkey has no code to type: the page offers the passkey.
+    has_code = account_services.confirmed_totp(request.user) is not None or RecoveryCodeDevice.objects.filter(user=request.user).exists()
+    context = {"form": form, "next": next_url(request, ""), "has_code": has_code}
     return render(request, "portal/mfa_verify.html", context, status=400 if form.errors else 200)
 
 
@@ -278,3 +285,88 @@ def acknowledge_notice(request: HttpRequest) -> HttpResponse:
         return redirect("portal:home")
     messages.success(request, "Thank you. We noted that you have read the changes.")
     return redirect("portal:home")
+# --- My record (RTS1) and its downloads (RTS2) -----------------------------------------------------
+def _no_record(request: HttpRequest) -> HttpResponse | None:
+    return render(request, "portal/no_record.html") if request.portal.actor is None else None
+
+
+@route("portal:record")
+def record_page(request: HttpRequest) -> HttpResponse:
+    if (missing := _no_record(request)) is not None:
+        return missing
+    return _render_record(request)
+
+
+def _render_record(request: HttpRequest, status: int = 200) -> HttpResponse:
+    actor = request.portal.actor
+    context = {
+        "portal_section": "record",
+        "record": record_service.get_my_record(actor=actor, request=request),
+        "exports": exports.list_exports(actor=actor, user=request.user),
+        "formats": RecordExport.Format.choices,
+        "download_minutes": settings.CONFIDE_PORTAL_DOWNLOAD_MINUTES,
+    }
+    return render(request, "portal/record.html", context, status=status)
+
+
+def _streamed(stream, *, content_type: str, size: int, filename: str) -> StreamingHttpResponse:
+    """The decrypting stream as the response body, 64 KiB at a time: memory stays flat whatever
+    the file's size; the stream is closed when the response is done (or abandoned)."""
+
+    def chunks():
+        try:
+            while block := stream.read(64 * 1024):
+                yield block
+        finally:
+            stream.close()
+
+    response = StreamingHttpResponse(chunks(), content_type=content_type)
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    # A file is never a page of ours: no scripts, no plugins, no framing, whatever it holds.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@route("portal:record-document")
+def record_document(request: HttpRequest, document_id) -> HttpResponse:
+    if (missing := _no_record(request)) is not None:
+        return missing
+    download = record_service.open_my_document(actor=request.portal.actor, document_id=document_id, request=request)
+    return _streamed(download.stream, content_type=download.content_type, size=download.size, filename=download.filename)
+
+
+@route("portal:record-export")
+def record_export(request: HttpRequest) -> HttpResponse:
+    if (missing := _no_record(request)) is not None:
+        return missing
+    try:
+        export = exports.do_request_export(actor=request.portal.actor, fmt=request.POST.get("format", ""), request=request)
+    except InvalidInput as exc:
+        messages.error(request, str(exc))
+        return _render_record(request, status=400)
+    return redirect("portal:record-export-status", export_id=export.pk)
+
+
+@route("portal:record-export-status")
+def record_export_status(request: HttpRequest, export_id) -> HttpResponse:
+    """The progress page; htmx asks for its progress part every second until it is done."""
+    if (missing := _no_record(request)) is not None:
+        return missing
+    export = exports.get_export(actor=request.portal.actor, user=request.user, export_id=export_id)
+    context = {"portal_section": "record", "export": export, "expired": exports.is_expired(export)}
+    if getattr(request, "htmx", False):
+        return render(request, "portal/_export_progress.html", context)
+    return render(request, "portal/record_export.html", context)
+
+
+@route("portal:record-export-file")
+def record_export_file(request: HttpRequest, export_id) -> HttpResponse:
+    if (missing := _no_record(request)) is not None:
+        return missing
+    try:
+        download = exports.open_export_download(actor=request.portal.actor, user=request.user, export_id=export_id, request=request)
+    except exports.ExportExpired:
+        return render(request, "portal/export_expired.html", {"portal_section": "record"}, status=410)
+    return _streamed(download.stream, content_type=download.content_type, size=download.size, filename=download.filename)

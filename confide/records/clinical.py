@@ -126,6 +126,9 @@ class Result(Item):
     value_text: Prose = ""
     value_coding: Coding | None = None  # a coded answer ("Never smoker", SNOMED CT 266919005); its text is value_text
     components: list[Result] = Field(default_factory=list, max_length=20)  # e.g. blood pressure
+    # The normal range the lab gave with the value, as text ("3.5–5.0 mmol/L"); absent when none
+    # was recorded (so items stored before it existed keep their shape and digest).
+    reference_range: Text = Field(default="", exclude_if=lambda value: value == "")
     effective: datetime.datetime | None = None
     status: Literal["final", "preliminary", "amended", "corrected", "cancelled", "entered-in-error", "registered", "unknown"] = "final"
 

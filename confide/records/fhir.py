@@ -57,6 +57,7 @@ from pydantic import ValidationError
 
 from confide.access.door import FHIR_EXPORT_JOB, FHIR_IMPORT_JOB, create_chart, open_chart, open_psychotherapy_notes_for_release
 from confide.access.errors import AccessRefused
+from confide.access.policy import NOTES
 from confide.core.purposes import Purpose
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
@@ -67,6 +68,7 @@ from confide.core.tenancy import tenant_context
 from confide.records import clinical
 from confide.records.models import Addendum, NoteStatus, NoteTemplate, Patient, ProgressNote
 from confide.records.notes import SOAP_SECTIONS
+from confide.records.values import unit_for_display
 from confide.records.services import _categories_for_change, _category, _index, check_fields, clean_fields
 from confide.vault.blind_index import source_keyer
 
@@ -588,6 +590,31 @@ def _value(m: _Mapper, kind: str, r: dict) -> dict:
     return {}
 
 
+def _range_text(ranges: list | None) -> str:
+    """An Observation's first referenceRange as people write it: its text, else "low–high unit"
+    ("3.5–5.0 mmol/L"), "below 5.0 mmol/L" or "above 3.5 mmol/L"; "" when there is none."""
+    first = (ranges or [{}])[0] or {}
+    if first.get("text"):
+        return str(first["text"]).strip()[:500]
+
+    def amount(q):
+        if not isinstance(q, dict) or q.get("value") is None:
+            return None, ""
+        return f"{float(q['value']):g}", unit_for_display(q.get("unit") or q.get("code") or "")
+
+    (low, low_unit), (high, high_unit) = amount(first.get("low")), amount(first.get("high"))
+    unit = high_unit or low_unit
+    if low and high:
+        text = f"{low}–{high}"
+    elif high:
+        text = f"below {high}"
+    elif low:
+        text = f"above {low}"
+    else:
+        return ""
+    return f"{text} {unit}".strip()[:500]
+
+
 def _observation(m: _Mapper, n: int, r: dict) -> dict:
     name, coding = m.concept("Observation", r.get("code"))
     categories = [c.get("code") for cat in r.get("category") or [] for c in cat.get("coding") or [] if c.get("code")]
@@ -600,6 +627,8 @@ def _observation(m: _Mapper, n: int, r: dict) -> dict:
         "name": name, "coding": coding, "category": categories[0] if categories else "",
         "effective": m.instant("Observation.effective", effective), "status": r.get("status") or "unknown",
         "components": components, **_value(m, "Observation", r),
+        # Only when the source gave one: an item without it keeps the digest it always had.
+        **({"reference_range": reference} if (reference := _range_text(r.get("referenceRange"))) else {}),
     }  # fmt: skip
 
 
@@ -1050,33 +1079,45 @@ def _url(kind: str, item_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'confide:{kind}/{item_id}')}"
 
 
-def _patient_out(patient) -> dict:
-    names = [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}]
-    if patient.preferred_name:
-        names.append({"use": "usual", "given": [patient.preferred_name]})
-    telecom = [{"system": "phone", "value": p} for p in (patient.phone, patient.phone_other) if p]
-    if patient.email:
-        telecom.append({"system": "email", "value": patient.email})
-    address = patient.address or {}
+def _field(patient, name: str, categories):
+    """The patient's field if its category is opened (`categories` None: the export job's
+    whole grant), else None: a narrower opening (the portal's) never reads outside it."""
+    if categories is not None and Patient._meta.get_field(name).category not in categories:
+        return None
+    return getattr(patient, name)
+
+
+def _patient_out(patient, categories=None) -> dict:
+    def f(name):
+        return _field(patient, name, categories)
+
+    names = [{"use": "official", "family": f("family_name"), "given": [f("given_name")]}]
+    if f("preferred_name"):
+        names.append({"use": "usual", "given": [f("preferred_name")]})
+    telecom = [{"system": "phone", "value": p} for p in (f("phone"), f("phone_other")) if p]
+    if f("email"):
+        telecom.append({"system": "email", "value": f("email")})
+    address = f("address") or {}
     contacts = []
-    for person, code in ((patient.emergency_contact, {"system": V2_0131, "code": "C", "display": "Emergency Contact"}),
-                         (patient.guardian, {"system": V3_ROLE, "code": "GUARD", "display": "guardian"})):  # fmt: skip
+    for person, code in ((f("emergency_contact"), {"system": V2_0131, "code": "C", "display": "Emergency Contact"}),
+                         (f("guardian"), {"system": V3_ROLE, "code": "GUARD", "display": "guardian"})):  # fmt: skip
         if person:
             contacts.append({
                 "relationship": [{"coding": [code]}, {"text": person.get("relationship")}],
                 "name": {"text": person.get("name")},
                 "telecom": [{"system": "phone", "value": person.get("phone")}, {"system": "email", "value": person.get("email")}],
             })  # fmt: skip
+    mrn, sex, born, language = f("medical_record_number"), f("sex"), f("date_of_birth"), f("language")
     resource = {
         "resourceType": "Patient", "id": str(patient.pk),
         "identifier": [{"type": {"coding": [{"system": V2_0203, "code": "MR", "display": "Medical Record Number"}]},
-                        "value": patient.medical_record_number}] if patient.medical_record_number else [],
+                        "value": mrn}] if mrn else [],
         # The chart's sex is free text where it was typed in; FHIR's gender is one of four codes.
-        "name": names, "telecom": telecom, "gender": patient.sex if patient.sex in FHIR_GENDERS else None,
-        "birthDate": patient.date_of_birth.isoformat() if isinstance(patient.date_of_birth, datetime.date) else None,
+        "name": names, "telecom": telecom, "gender": sex if sex in FHIR_GENDERS else None,
+        "birthDate": born.isoformat() if isinstance(born, datetime.date) else None,
         "address": [{"line": address.get("lines"), "city": address.get("city"), "state": address.get("state"),
                      "postalCode": address.get("postal_code"), "country": address.get("country")}] if address else [],
-        "communication": [{"language": {"coding": [{"system": BCP47, "code": patient.language}]}}] if patient.language else [],
+        "communication": [{"language": {"coding": [{"system": BCP47, "code": language}]}}] if language else [],
         "contact": contacts,
     }  # fmt: skip
     # Gender identity and pronouns have no core Patient element in R4 (only extensions we do
@@ -1142,6 +1183,7 @@ def _observation_out(item: dict, subject: dict) -> dict:
         "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": item["category"]}]}] if item.get("category") else [],
         "code": _concept_out(item["name"], item.get("coding")), "subject": subject, "effectiveDateTime": _dt_out(item.get("effective")),
         **_value_out(item),
+        "referenceRange": [{"text": item["reference_range"]}] if item.get("reference_range") else [],
         "component": [{"code": _concept_out(c["name"], c.get("coding")), **_value_out(c)} for c in item.get("components") or []],
     }  # fmt: skip
 
@@ -1212,11 +1254,20 @@ def _document(doc_id: str, text: str, *, loinc: tuple[str, str] | None, subject:
     }  # fmt: skip
 
 
-def _bundle_of(patient) -> tuple[dict, Counter, list]:
-    """Inside the export's open door: (the Bundle, resources by type, note and addendum ids)."""
+def _bundle_of(patient, categories=None) -> tuple[dict, Counter, list]:
+    """Inside the export's open door: (the Bundle, resources by type, note and addendum ids).
+    `categories`: what the opening granted (the portal's, for a patient's own download: no
+    progress notes, never psychotherapy notes); None is the export job's whole grant."""
+
+    def opened(category: str) -> bool:
+        return categories is None or category in categories
+
     subject = {"reference": f"urn:uuid:{patient.pk}"}
-    entries = [{"fullUrl": subject["reference"], "resource": _patient_out(patient)}]
-    encounters = {item["source_key"]: _url("Encounter", item["id"]) for item in patient.encounters or [] if item.get("source_key")}
+    entries = [{"fullUrl": subject["reference"], "resource": _patient_out(patient, categories)}]
+    encounters = {
+        item["source_key"]: _url("Encounter", item["id"])
+        for item in (_field(patient, "encounters", categories) or []) if item.get("source_key")
+    }  # fmt: skip
     builders = {
         "allergies": _allergy_out, "conditions": _condition_out, "medications": _medication_out, "lab_results": _observation_out,
         "immunizations": _immunization_out, "encounters": _encounter_out,
@@ -1224,16 +1275,16 @@ def _bundle_of(patient) -> tuple[dict, Counter, list]:
         "intake_answers": _questionnaire_response_out,
     }  # fmt: skip
     for list_name, build in builders.items():
-        for item in getattr(patient, list_name) or []:
+        for item in _field(patient, list_name, categories) or []:
             resource = build(item, subject)
             entries.append({"fullUrl": _url(resource["resourceType"], item["id"]), "resource": resource})
     resource_ids = []
-    if patient.health_background:
+    if _field(patient, "health_background", categories):
         entries.append({"fullUrl": _url("DocumentReference", f"background-{patient.pk}"), "resource": _document(
             f"background-{patient.pk}", str(patient.health_background), loinc=("11329-0", "History general Narrative"),
             subject=subject, date=patient.updated_at, description="Health background")})  # fmt: skip
     # Signed notes only: a draft is not yet part of the record (it may still change or be discarded).
-    signed = list(ProgressNote.objects.filter(patient_id=patient.pk, status=NoteStatus.SIGNED).order_by("signed_at"))
+    signed = list(ProgressNote.objects.filter(patient_id=patient.pk, status=NoteStatus.SIGNED).order_by("signed_at")) if opened(NOTES) else []
     for note in signed:
         url = _url("DocumentReference", str(note.pk))
         entries.append({"fullUrl": url, "resource": _document(
@@ -1249,3 +1300,19 @@ def _bundle_of(patient) -> tuple[dict, Counter, list]:
     counts = Counter(entry["resource"]["resourceType"] for entry in entries)
     bundle = {"resourceType": "Bundle", "type": "collection", "timestamp": timezone.now().isoformat(), "entry": entries}
     return bundle, counts, resource_ids
+
+
+def bundle_for_opening(chart) -> tuple[bytes, dict[str, int]]:
+    """The FHIR bundle of an open chart, with exactly what its opening granted (the portal's
+    download of "My record": `portal/exports.py` opens the door as the patient, with the
+    portal's categories, so progress notes and psychotherapy notes are never in it), validated
+    against the R4B models: (JSON bytes, resources by type). Nothing is written or audited here;
+    the caller records the export."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    bundle, counts, _ids = _bundle_of(chart.patient, chart.categories)
+    try:
+        Bundle.model_validate(bundle)
+    except ValidationError as exc:
+        raise InvalidInput(f"the record could not be written as valid FHIR ({_where(exc, bundle)}); nothing was exported") from None
+    return json.dumps(bundle, indent=2, ensure_ascii=False).encode(), dict(sorted(counts.items()))

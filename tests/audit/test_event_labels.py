@@ -18,6 +18,8 @@ def test_aud2_every_event_in_the_catalogue_has_a_label_in_words():
     assert EVENT_LABELS[AuditEvent.CHART_OPENED] == "Opened the chart"
     assert EVENT_LABELS[AuditEvent.NOTE_SIGNED] == "Signed a note"
     assert EVENT_LABELS[AuditEvent.MFA_FAILED] == "Failed sign-in code"
+    assert EVENT_LABELS[AuditEvent.PASSKEY_SIGNIN] == "Signed in with a passkey"
+    assert EVENT_LABELS[AuditEvent.PASSKEY_SIGNIN_FAILED] == "Failed passkey sign-in"
 
 
 def test_aud2_no_two_events_share_a_label():
@@ -29,6 +31,7 @@ def test_aud2_no_two_events_share_a_label():
 @pytest.mark.parametrize(("event", "expected"), [
     (AuditEvent.MFA_FAILED, "failed"), (AuditEvent.SIGNIN_FAILED, "failed"), (AuditEvent.REAUTH_FAILED, "failed"),
     (AuditEvent.SIGNIN_LOCKED_OUT, "refused"), (AuditEvent.MFA_VERIFIED, "ok"),
+    (AuditEvent.PASSKEY_SIGNIN_FAILED, "failed"), (AuditEvent.PASSKEY_SIGNIN, "ok"),
 ])  # fmt: skip
 def test_aud2_a_failure_is_recorded_with_a_failed_outcome(event, expected):
     entry = record(event, detail={})

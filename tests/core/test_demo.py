@@ -80,3 +80,18 @@ def test_each_part_of_a_chart_is_written_by_the_staff_member_whose_work_it_is(db
     assert by_field["medications"] == by_field["lab_results"] == by_field["health_background"] == {"clinician"}
     created = AuditEntry.objects.filter(event=AuditEvent.PATIENT_CREATED)
     assert {role_of[int(e.actor_id)] for e in created} == {"frontdesk"} and created.count() == 6
+
+
+def test_the_demo_prints_a_patient_and_a_guardian_portal_sign_in(db):
+    from confide.accounts.models import LinkKind, PortalLink
+
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    call_command("demo", stdout=io.StringIO())  # idempotent: still one link each
+    text = out.getvalue()
+    assert f"patient@{DEMO_DOMAIN}" in text and f"parent@{DEMO_DOMAIN}" in text
+    assert "Patient portal sign-ins (/portal/signin/)" in text
+    assert "otpauth://" in text.split("Patient portal sign-ins")[1]  # the patient has an authenticator
+    with tenant_context(practice_id=Practice.objects.get(slug="demo").id):
+        links = PortalLink.objects.filter(user__email__in=[f"patient@{DEMO_DOMAIN}", f"parent@{DEMO_DOMAIN}"], is_active=True)
+        assert sorted(links.values_list("kind", flat=True)) == [LinkKind.REPRESENTATIVE, LinkKind.SELF]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from playwright.sync_api import Error as PlaywrightError
 from confide.core.permissions import ROLE_PERMISSIONS, Role
 from confide.core.routes import ROUTE_POLICY, Audience
 from tests.e2e.conftest import browser_sign_in
+from tests.factories import enrol_totp
 
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -121,6 +123,26 @@ def page_world(clinic, make_staff) -> PageWorld:
     with tenant_context(practice_id=practice.id):
         intake_photo = IntakePhoto.objects.get(submission=submission)
 
+    # The portal: the patient's own account (with an authenticator: the code page on the way in),
+    # and a second patient's account with none, in a practice that requires one (the set-up page).
+    from confide.accounts.models import LinkKind, PortalLink, User, UserKind
+
+    practice.portal_mfa_required = True
+    practice.save(update_fields=["portal_mfa_required"])
+    second = None
+    with tenant_context(practice_id=practice.id):
+        from confide.records.services import do_create_patient
+
+        second = do_create_patient(actor=actor(Role.CLINICIAN), given_name="Sam", family_name="Second")
+    portal_users = {}
+    for local, patient_id, mfa in (("patient", patient_id, True), ("newpatient", second.pk, False)):
+        user = User.objects.create_user(f"{local}@portal.example.test", clinic.password, display_name=local.title(), kind=UserKind.PATIENT)
+        user.device = enrol_totp(user) if mfa else None
+        with tenant_context(practice_id=practice.id):
+            PortalLink.objects.create(practice=practice, user=user, patient_id=patient_id, kind=LinkKind.SELF)
+        portal_users[local] = user
+    clinic.portal_users = portal_users
+
     objects = {
         "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
         "psychotherapy_draft": psy_draft, "psychotherapy_signed": psy_signed, "submission": submission,
@@ -141,6 +163,8 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "psychotherapy_note_id": lambda w: w.objects["psychotherapy_draft"].pk,
     "submission_id": lambda w: w.objects["submission"].pk,
     "number": lambda w: w.objects["policy_version"].number,
+    # The portal's "Download my record" (a portal account's own export; no staff role reaches it).
+    "export_id": lambda w: getattr(w.objects.get("record_export"), "pk", None) or uuid.UUID(int=0),
 }
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
@@ -366,12 +390,45 @@ def test_every_page_fits_a_phone_and_passes_axe(browser, live_server, page_world
         finally:
             context.close()
 
+    # The patient portal: its sign-in pages on the way in, then every portal page for the patient.
+    context = _context(browser, live_server)
+    try:
+        page = context.new_page()
+        portal_sign_in_page(page, world.clinic.portal_users["newpatient"], world.clinic.password)
+        page.wait_for_url("**/portal/security/authenticator/**")
+        findings.answered.setdefault("portal:mfa-enrol", set()).add(200)
+        findings.check_page(page, "new patient portal:mfa-enrol")
+    finally:
+        context.close()
+    context = _context(browser, live_server)
+    try:
+        page = context.new_page()
+        patient = world.clinic.portal_users["patient"]
+        portal_sign_in_page(page, patient, world.clinic.password)
+        page.wait_for_url("**/portal/signin/verify/**")
+        findings.answered.setdefault("portal:mfa-verify", set()).add(200)
+        findings.check_page(page, "patient portal:mfa-verify")
+        page.get_by_label("Code").fill(patient.device.current_code())
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url("**/portal/")
+        for name in routes_for(Audience.PORTAL):
+            findings.visit(page, name, urls[name], "patient")
+    finally:
+        context.close()
+
     never_shown = sorted(
         name for name, p in ROUTE_POLICY.items()
         if "GET" in p.methods and name not in ONLY_ELSEWHERE and 200 not in findings.answered.get(name, set())
     )  # fmt: skip
     assert never_shown == [], f"routes no role could load (fix the world or the builders): { {n: findings.answered.get(n) for n in never_shown} }"
     assert findings.problems == [], f"{len(findings.problems)} problems on {findings.pages} pages:\n" + "\n".join(findings.problems)
+
+
+def portal_sign_in_page(page, user, password: str) -> None:
+    page.goto(reverse("portal:signin"))
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_the_first_run_page_fits_a_phone_and_passes_axe(browser, live_server, transactional_db):

@@ -116,3 +116,13 @@ def test_a_name_at_the_limit_is_imported_whole_and_real_text_in_any_script_is_ke
     result = run_import(world, variant(fine))
     names = chart(world, result.patient_id, "given_name", "family_name")
     assert names == {"given_name": "T" * 300, "family_name": "\u05d0\u05d5\u05d9\u05dc\u05e8\u05df \u200f".strip()}
+
+
+def test_a_results_reference_range_is_kept_as_people_write_it():
+    from confide.records.fhir import _range_text
+
+    assert _range_text([{"low": {"value": 3.5, "unit": "mmol/L"}, "high": {"value": 5.0, "unit": "mmol/L"}}]) == "3.5–5 mmol/L"
+    assert _range_text([{"high": {"value": 200, "unit": "mg/dL"}}]) == "below 200 mg/dL"
+    assert _range_text([{"low": {"value": 60, "code": "mL/min/{1.73_m2}"}}]) == "above 60 mL/min/1.73 m²"
+    assert _range_text([{"text": "Negative"}]) == "Negative"
+    assert _range_text(None) == "" and _range_text([{}]) == ""

@@ -210,7 +210,7 @@ def snapshot() -> dict[str, list]:
     Memberships and the chart's tables are tenant-owned: read them practice by practice, inside
     each practice's context, so the snapshot is complete under PostgreSQL row-level security
     too. Encrypted columns are compared as stored (ciphertext): nothing is decrypted."""
-    from confide.accounts.models import Invitation, Membership, RecoveryCode, RecoveryCodeDevice, TOTPDevice, User
+    from confide.accounts.models import Invitation, Membership, PortalLink, RecoveryCode, RecoveryCodeDevice, TOTPDevice, User
     from confide.audit.models import AuditEntry
     from confide.core.models import Practice
     from confide.core.tenancy import tenant_context
@@ -223,7 +223,7 @@ def snapshot() -> dict[str, list]:
     practices = rows(Practice.objects.all())
     tenant_models = {"Membership": Membership, "Invitation": Invitation, "Patient": Patient, "ProgressNote": ProgressNote, "Addendum": Addendum,
                      "PsychotherapyNote": PsychotherapyNote, "PsychotherapyAddendum": PsychotherapyAddendum,
-                     "Document": Document, "Photo": Photo}  # fmt: skip
+                     "Document": Document, "Photo": Photo, "PortalLink": PortalLink}  # fmt: skip
     tenant_rows: dict[str, list] = {name: [] for name in tenant_models}
     for practice_id in Practice.objects.values_list("id", flat=True):
         with tenant_context(practice_id=practice_id):

@@ -278,7 +278,9 @@ def test_every_staff_permission_is_held_by_someone_and_refused_to_someone():
 
 # --- Recent re-authentication -------------------------------------------------------------------
 @pytest.mark.parametrize("staleness", ["old", "never"])
-@pytest.mark.parametrize(("name", "method"), route_methods(route_names(recent_auth=True)))
+# Staff routes; a portal route's fresh confirmation is the portal's (portal:reauth), tested with
+# each portal page (e.g. tests/portal/test_view_passkeys.py).
+@pytest.mark.parametrize(("name", "method"), route_methods(route_names(recent_auth=True, audiences=NON_PUBLIC)))
 def test_stale_reauth_asks_to_confirm_and_nothing_changes(world, name, method, staleness):
     client = sign_in(Client(), world.a.owner, world.a.practice)  # the owner holds every permission
     session = client.session

@@ -186,6 +186,18 @@ EXPECTED_ROUTE_POLICY = {
     "portal:rights-request":              ("portal",     None,                            False, ["POST"],        False),
     "portal:acknowledge-notice":          ("portal",     None,                            False, ["POST"],        False),
     "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
+    "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
+    "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
+    "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
+    "portal:record-export-status":        ("portal",     None,                            True,  ["GET"],         False),
+    "portal:record-export-file":          ("portal",     None,                            True,  ["GET"],         False),
+    "portal:passkeys":                    ("portal",     None,                            False, ["GET"],         False),
+    "portal:passkey-options":             ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-add":                 ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-rename":              ("portal",     None,                            False, ["POST"],        False),
+    "portal:passkey-remove":              ("portal",     None,                            False, ["GET", "POST"], True),
+    "portal:passkey-signin-options":      ("public",     None,                            False, ["POST"],        False),
+    "portal:passkey-signin":              ("public",     None,                            False, ["POST"],        False),
 }  # fmt: skip
 
 

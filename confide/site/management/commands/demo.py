@@ -12,7 +12,7 @@ import hashlib
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 
-from confide.accounts.models import Membership, RecoveryCodeDevice, TOTPDevice, User
+from confide.accounts.models import LinkKind, Membership, PortalLink, RecoveryCodeDevice, TOTPDevice, User, UserKind
 from confide.core.models import Practice
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
@@ -37,6 +37,15 @@ PATIENTS = [
     ("Kwame", "Mensah", "2001-12-19", "+1 510 555 0163", "kwame.m@example.com"),
     ("Ingrid", "Halvorsen", "1966-07-08", "+1 650 555 0105", None),
     ("Dev", "Raghunathan", "2010-03-22", "+1 415 555 0131", "raghunathan.family@example.org"),
+]
+
+
+# Portal accounts (patient portal, /portal/signin/): an adult patient with an authenticator, and
+# a parent (no record of her own here) who represents the minor Dev. (local part, display name,
+# the patient whose record it opens, link kind, relationship, MFA enrolled)
+PORTAL = [
+    ("patient", "Marisol", ("Marisol", "Quintero"), LinkKind.SELF, "", True),
+    ("parent", "Meera Raghunathan", ("Dev", "Raghunathan"), LinkKind.REPRESENTATIVE, "mother", False),
 ]
 
 
@@ -68,7 +77,8 @@ class Command(BaseCommand):
                         Membership.objects.get_or_create(user=user, practice=practices[slug], defaults={"role": role})
                 uri = self._ensure_totp(user) if enrolled else None
                 rows.append((email, ", ".join(f"{r.label} @ {s}" for s, r in roles.items()), uri))
-            self._ensure_patients(practices["demo"])
+            patients = self._ensure_patients(practices["demo"])
+            portal_rows = self._ensure_portal(practices["demo"], patients)
         if quiet:
             return
         out = self.stdout.write
@@ -78,6 +88,10 @@ class Command(BaseCommand):
             out(f"  {email:32} {roles}")
             out(f"      TOTP: {uri}" if uri else "      (no authenticator yet: sets one up at first sign-in)")
         out(f"Current code for a demo user: .venv/bin/confide demo --code owner@{DEMO_DOMAIN}")
+        out(f"Patient portal sign-ins (/portal/signin/) — same password: {DEMO_PASSWORD}")
+        for email, what, uri in portal_rows:
+            out(f"  {email:32} {what}")
+            out(f"      TOTP: {uri}" if uri else "      (no second factor yet: can add an authenticator app or a passkey on the Account page)")
 
     def _ensure_patients(self, practice: Practice) -> None:
         """The synthetic patients (registered by the front desk), then their charts (records/demo.py).
@@ -111,6 +125,30 @@ class Command(BaseCommand):
                 patients[(given, family)] = existing
             if not ProgressNote.objects.filter(author_id=actors["clinician"].user_id).exists():
                 seed_charts(patients, DemoStaff(clinician=actors["clinician"], front_desk=actors["frontdesk"], billing=actors["billing"]))
+        return patients
+
+    def _ensure_portal(self, practice: Practice, patients: dict) -> list[tuple[str, str, str | None]]:
+        """The demo's portal accounts and their links (idempotent): a link is made once, verified
+        by the demo front desk for the parent."""
+        rows = []
+        frontdesk = User.objects.get(email=f"frontdesk@{DEMO_DOMAIN}")
+        for local, display, (given, family), kind, relationship, enrolled in PORTAL:
+            email = f"{local}@{DEMO_DOMAIN}"
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(email, DEMO_PASSWORD, display_name=display, kind=UserKind.PATIENT)
+            with tenant_context(practice_id=practice.id):
+                PortalLink.objects.get_or_create(
+                    user=user, patient_id=patients[(given, family)], is_active=True,
+                    defaults={
+                        "practice": practice, "kind": kind, "relationship": relationship,
+                        "verified_by": frontdesk if kind == LinkKind.REPRESENTATIVE else None,
+                    },
+                )
+            uri = self._ensure_totp(user) if enrolled else None
+            what = f"{given} {family}'s own record" if kind == LinkKind.SELF else f"{relationship} of {given} {family} (a minor)"
+            rows.append((email, what, uri))
+        return rows
 
     def _ensure_practice(self, slug: str, name: str) -> Practice:
         """The demo practice starts with its own choices as version 1 of its notice (its contacts,

@@ -1,0 +1,146 @@
+"""The patient portal's routes tried by everyone who must not reach them (issue 14, ACC4, ACC5):
+anonymous visitors and staff sessions are sent to the portal's sign-in; a portal session on any
+staff page gets a 404; a route that names an object in its URL answers 404 to another patient of
+the same practice, a patient of another practice and a guardian of someone else's child, with
+nothing in the response that tells the object exists. Driven by ROUTE_POLICY and the URLconf,
+so a new portal route is tried here automatically (and fails until its kwargs are known below)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from confide.core.routes import PORTAL_AUDIENCES, ROUTE_POLICY, Audience
+from tests.conftest import CANARIES, sign_in
+from tests.portal_world import portal_sign_in, portal_world
+from tests.security.routes_helpers import (
+    NON_PUBLIC,
+    assert_no_writes,
+    kwarg_converters,
+    kwargs_for,
+    route_methods,
+    route_names,
+)
+
+PORTAL_ROUTES = sorted(name for name, policy in ROUTE_POLICY.items() if policy.audience in PORTAL_AUDIENCES)
+PORTAL_METHODS = route_methods(PORTAL_ROUTES)
+STAFF_METHODS = route_methods(route_names(audiences=NON_PUBLIC))
+
+# URL kwargs of portal routes, pointing at an object that belongs to the adult patient of
+# `owner` (a PortalWorld): kwarg name → function(owner) → value. A new portal route with a kwarg
+# not listed here fails test_every_portal_kwarg_is_known.
+def _document_of(owner):
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from confide.records.files import do_add_file
+    from tests.records.uploads import pdf_upload
+
+    if not hasattr(owner, "_document"):
+        patient = owner.adult.patient
+        with tenant_context(practice_id=patient.practice_id):
+            clinician = StaffActor.from_membership(owner.practice_world.memberships[Role.CLINICIAN])
+            owner._document = do_add_file(actor=clinician, patient_id=patient.pk, kind="document", upload=pdf_upload(), title="Matrix letter")
+    return owner._document.pk
+
+
+def _export_of(owner):
+    from confide.core.tenancy import tenant_context
+    from confide.portal.exports import do_request_export
+
+    if not hasattr(owner, "_export"):
+        with tenant_context(practice_id=owner.adult.patient.practice_id):
+            owner._export = do_request_export(actor=owner.adult.actor, fmt="pdf")
+    return owner._export.pk
+
+
+PORTAL_KWARG_SOURCES: dict = {
+    "document_id": _document_of,
+    "export_id": _export_of,
+}
+
+
+def portal_kwargs(name: str, owner) -> dict:
+    return {kwarg: PORTAL_KWARG_SOURCES[kwarg](owner) for kwarg in kwarg_converters(name)}
+
+
+def portal_url(name: str, owner) -> str:
+    return reverse(name, kwargs=portal_kwargs(name, owner))
+
+
+def _no_canary(response) -> None:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    text = body.decode(errors="replace")
+    assert not [k for k, v in CANARIES.items() if v in text]
+
+
+@pytest.fixture
+def owners(world):
+    a, b = portal_world(world.a), portal_world(world.b)
+    a.practice_world, b.practice_world = world.a, world.b
+    return a, b
+
+
+def test_every_portal_route_is_in_a_portal_audience_or_public():
+    for name in (n for n in ROUTE_POLICY if n.startswith("portal:")):
+        assert ROUTE_POLICY[name].audience in PORTAL_AUDIENCES | {Audience.PUBLIC}, name
+
+
+@pytest.mark.parametrize("name", PORTAL_ROUTES)
+def test_every_portal_kwarg_is_known(name):
+    missing = set(kwarg_converters(name)) - set(PORTAL_KWARG_SOURCES)
+    assert not missing, f"{name}: add {sorted(missing)} to PORTAL_KWARG_SOURCES in tests/security/test_portal_matrix.py"
+
+
+@pytest.mark.parametrize(("name", "method"), PORTAL_METHODS)
+def test_anonymous_is_sent_to_the_portal_sign_in_and_nothing_changes(owners, name, method):
+    url = portal_url(name, owners[0])
+    with assert_no_writes():
+        response = Client().generic(method, url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{reverse('portal:signin')}?next=")
+    _no_canary(response)
+
+
+@pytest.mark.parametrize(("name", "method"), PORTAL_METHODS)
+def test_a_staff_session_is_sent_to_the_portal_sign_in_and_nothing_changes(world, owners, name, method):
+    client = sign_in(Client(), world.a.owner, world.a.practice)
+    url = portal_url(name, owners[0])
+    with assert_no_writes():
+        response = client.generic(method, url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{reverse('portal:signin')}?next=")
+
+
+@pytest.mark.parametrize(("name", "method"), STAFF_METHODS)
+def test_a_portal_session_gets_404_on_every_staff_route_and_nothing_changes(world, owners, name, method):
+    client = portal_sign_in(Client(), owners[0].adult.user)
+    url = reverse(name, kwargs=kwargs_for(name, world.a))
+    with assert_no_writes():
+        response = client.generic(method, url)
+    assert response.status_code == 404, f"{name} {method}: {response.status_code}"
+    _no_canary(response)
+
+
+OBJECT_ROUTES = [(name, method) for name, method in PORTAL_METHODS if kwarg_converters(name)]
+
+
+@pytest.mark.parametrize("who", ["same-practice patient", "other-practice patient", "guardian of another child"])
+@pytest.mark.parametrize(("name", "method"), OBJECT_ROUTES or [pytest.param(None, None, marks=pytest.mark.skip(reason="no portal route names an object yet"))])
+def test_someone_elses_object_answers_404(owners, who, name, method):
+    owner, other_practice = owners
+    intruder = {
+        "same-practice patient": owner.parent.user,  # a patient of the same practice (and a parent)
+        "other-practice patient": other_practice.adult.user,
+        "guardian of another child": other_practice.parent.user,
+    }[who]
+    if who == "same-practice patient":
+        # The parent acts on their child's record: a guardian's view is tried too.
+        pass
+    client = portal_sign_in(Client(), intruder)
+    url = portal_url(name, owner)
+    with assert_no_writes():
+        response = client.generic(method, url)
+    assert response.status_code == 404, f"{name} {method} as {who}: {response.status_code}"
+    _no_canary(response)
