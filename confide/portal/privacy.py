@@ -219,6 +219,21 @@ class Held:
         return f"{self.count} {self.unit}{'' if self.count == 1 else 's'}"
 
 
+# Why we use it, in plain words for the portal (grade 8; the notice keeps the declaration's own
+# descriptions). The purposes are the code's (core/purposes.py): a test keeps the keys equal.
+PLAIN_PURPOSES = {
+    "treatment": "To care for you.",
+    "payment": "To bill you or your insurer.",
+    "operations": "To run the practice: booking, checks, training and safety.",
+    "patient_request": "To do what you ask, like send you a copy of your record.",
+    "marketing": "To send you news and offers. Only if you say yes.",
+    "analytics": "To count visits to our pages. Only if you say yes.",
+    "ai_assist": "To let staff use AI help. Only if you say yes.",
+    "legal": "When the law says we must, like a court order.",
+}
+assert set(PLAIN_PURPOSES) == {p.value for p in Purpose}, "every purpose has its plain words"
+
+
 @dataclass(frozen=True)
 class PurposeLine:
     label: str
@@ -278,7 +293,7 @@ def _counts(patient, granted: frozenset[str]) -> dict[str, tuple[int, str]]:
         policy.CONDITIONS: (_length(p.conditions), "condition"),
         policy.LAB_RESULTS: (_length(p.lab_results), "result"),
         policy.IMMUNIZATIONS: (_length(p.immunizations), "vaccine"),
-        policy.ENCOUNTERS: (_length(p.encounters) + _length(p.procedures), "visit or procedure"),
+        policy.ENCOUNTERS: (_length(p.encounters) + _length(p.procedures), "item"),
         policy.INTAKE: (_filled(p.intake_answers), "form"),
         policy.INSURANCE: (_filled(p.insurance), "plan"),
         policy.DOCUMENTS: (Document.objects.filter(patient_id=p.pk).count(), "document"),
@@ -309,7 +324,7 @@ def what_we_hold(actor: PatientActor, *, request=None) -> Holdings:
             categories.append(Held(category.label, category.description, n, unit))
         elif key == "preferences.consent":
             categories.append(Held(category.label, category.description, choices, "choice"))
-    purposes = [PurposeLine(p.label, p.description, p.needs_consent) for p in declaration.purposes.values()]
+    purposes = [PurposeLine(p.label, PLAIN_PURPOSES.get(key, p.description), p.needs_consent) for key, p in declaration.purposes.items()]
     phi = declaration.phi_categories()
     processors = [
         ProcessorLine(p.name, p.service, p.location, bool(declaration.expand(p.categories) & phi))
@@ -381,6 +396,7 @@ class ReportRow:
     what: str
     purpose: str
     categories: str
+    parts: tuple[str, ...] = ()  # the same, one label each (the page lists them)
     break_glass: bool = False
     reason: str | None = None  # the typed reason of a break-the-glass opening, where shown
     refused: bool = False
@@ -421,6 +437,7 @@ class _Words:
         return ReportRow(
             when=row.when, who=who, role=role, what=event_label(row.event), purpose=self.purposes.get(row.purpose, row.purpose or "—"),
             categories=", ".join(self.categories.get(c, c) for c in row.categories) or "—",
+            parts=tuple(self.categories.get(c, c) for c in row.categories),
             break_glass=row.flagged and row.event == AuditEvent.CHART_OPENED.value, reason=reason,
             refused=row.event == AuditEvent.ACCESS_DENIED.value,
         )  # fmt: skip

@@ -9,6 +9,12 @@ download at run time, unlike textstat's NLTK data). Hyphenation points undercoun
 "e" not counted). Sentences end at . ! ? and at the end of a block (a heading, a list item, a
 label, a button): a page's headings and buttons are read as units, not run together.
 
+Fragments are left out of the grade: a block of fewer than FRAGMENT_WORDS words that does not
+end a sentence (a heading such as "Personal details", a label, a button, a data value such as
+"Spirometry"). The formula is made for running prose; on a two-word heading of long words it
+gives grade 12 for text nobody finds hard, and on a patient's own data (the names of their
+medicines) it measures the data, not the page. Everything that reads as a sentence counts.
+
 tests/portal/test_readability.py renders the main portal pages and holds them at grade 8 or less.
 """
 
@@ -28,6 +34,7 @@ BLOCKS = frozenset({
     "section", "form", "a", "summary", "caption", "tr", "br",
 })  # fmt: skip
 HIDDEN = frozenset({"script", "style", "template", "select", "textarea"})
+FRAGMENT_WORDS = 6
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +52,19 @@ def syllables(word: str) -> int:
 
 
 def sentences(text: str) -> list[str]:
-    return [s for s in (part.strip() for line in text.split("\n") for part in SENTENCE_END.split(line)) if WORD.search(s)]
+    """The sentences of `text` (one block per line), fragments left out (see above)."""
+    out = []
+    for line in text.split("\n"):
+        parts = SENTENCE_END.split(line)
+        ended = bool(SENTENCE_END.search(line.rstrip()[-1:] or ""))
+        for index, part in enumerate(parts):
+            part = part.strip()
+            if not WORD.search(part):
+                continue
+            punctuated = index < len(parts) - 1 or ended
+            if punctuated or len(WORD.findall(part)) >= FRAGMENT_WORDS:
+                out.append(part)
+    return out
 
 
 def grade(text: str) -> float:

@@ -30,6 +30,10 @@ def test_the_grade_formula_and_syllables_behave():
             "systematically substantiate organizational accountability mechanisms.")  # fmt: skip
     assert readability.grade(hard) > 16
     assert readability.main_text("<header>Skip</header><main><h1>Hi</h1><p>One. Two<script>x()</script></p></main>") == "Hi\nOne. Two"
+    # Headings, labels and data values are fragments, not sentences; a long unpunctuated block counts.
+    assert readability.sentences("Personal details\nSpirometry\nWe keep it safe. You can ask\none two three four five six") == [
+        "We keep it safe", "one two three four five six",
+    ]
 
 
 @pytest.mark.parametrize("who", ["adult", "parent"])

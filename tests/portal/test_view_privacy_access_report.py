@@ -50,7 +50,7 @@ def test_aud1_the_clinician_who_opened_the_chart_is_shown_by_name_role_purpose_a
     assert rows, html
     row = rows[0]
     assert '<span data-testid="role">Clinician</span>' in row
-    assert "Opened the chart" in row and "Why: Your care." in row
+    assert "Opened the chart" in row and "Why: Your care" in row
     assert "Medications" in row and "Names" in row
     assert "health.medications" not in row and "treatment" not in row  # words, never codes
 

@@ -27,11 +27,12 @@ def test_rts1_the_categories_held_are_counted_for_this_patient_in_words(client, 
 def test_rts1_purposes_processors_and_retention_come_from_the_declaration(client, portal):
     portal_sign_in(client, portal.adult.user)
     html = client.get(reverse("portal:privacy")).content.decode()
-    assert "<strong>Your care:</strong>" in html and "<strong>News and offers:</strong>" in html
+    assert "<strong>Your care</strong><br>To care for you." in html
+    assert "<strong>News and offers</strong><br>To send you news and offers. Only if you say yes." in html
     processors = html.split('data-testid="processors"', 1)[1].split("</ul>", 1)[0]
     assert "Email delivery" in processors and "It may hold health details." in processors
     assert "Twilio" not in processors  # not in use
-    assert "7 years from the account closed" in html
+    assert "Kept 7 years. The time starts at: account closed." in html
 
 
 def test_rts1_the_counts_come_from_one_opening_as_the_patient(client, portal):
