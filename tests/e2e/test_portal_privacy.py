@@ -62,7 +62,7 @@ def test_aud1_con1_a_patient_withdraws_sms_and_sees_who_opened_their_chart(brows
         page.goto("/portal/signin/")
         page.get_by_label("Email").fill(patient_world.email)
         page.get_by_label("Password").fill(TEST_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         page.wait_for_url("**/portal/")
         page.get_by_role("link", name="Privacy").click()
         page.wait_for_url("**/portal/privacy/")
