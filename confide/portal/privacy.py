@@ -274,32 +274,34 @@ def _length(value) -> int:
 
 
 def _counts(patient, granted: frozenset[str]) -> dict[str, tuple[int, str]]:
+    """{category: (items held, unit)} for the categories granted: each field is read only when its
+    category is (a parent does not open what the minor controls, and reading it would raise)."""
     from confide.records.models import Document, Photo
 
     p = patient
-    counts = {
-        policy.NAME: (_filled(p.given_name, p.family_name, p.preferred_name), "name"),
-        policy.DOB: (_filled(p.date_of_birth), "date"),
-        policy.DEMOGRAPHICS: (_filled(p.sex, p.gender_identity, p.pronouns, p.language), "detail"),
-        policy.MRN: (_filled(p.medical_record_number), "number"),
-        policy.EMAIL: (_filled(p.email), "address"),
-        policy.PHONE: (_filled(p.phone, p.phone_other), "number"),
-        policy.ADDRESS: (_filled(p.address), "address"),
-        policy.EMERGENCY_CONTACT: (_filled(p.emergency_contact), "contact"),
-        policy.GUARDIAN: (_filled(p.guardian), "contact"),
-        policy.BACKGROUND: (_filled(p.health_background), "note"),
-        policy.MEDICATIONS: (_length(p.medications), "medication"),
-        policy.ALLERGIES: (_length(p.allergies), "allergy"),
-        policy.CONDITIONS: (_length(p.conditions), "condition"),
-        policy.LAB_RESULTS: (_length(p.lab_results), "result"),
-        policy.IMMUNIZATIONS: (_length(p.immunizations), "vaccine"),
-        policy.ENCOUNTERS: (_length(p.encounters) + _length(p.procedures), "item"),
-        policy.INTAKE: (_filled(p.intake_answers), "form"),
-        policy.INSURANCE: (_filled(p.insurance), "plan"),
-        policy.DOCUMENTS: (Document.objects.filter(patient_id=p.pk).count(), "document"),
-        policy.PHOTOS: (Photo.objects.filter(patient_id=p.pk).count(), "photo"),
+    counters = {
+        policy.NAME: (lambda: _filled(p.given_name, p.family_name, p.preferred_name), "name"),
+        policy.DOB: (lambda: _filled(p.date_of_birth), "date"),
+        policy.DEMOGRAPHICS: (lambda: _filled(p.sex, p.gender_identity, p.pronouns, p.language), "detail"),
+        policy.MRN: (lambda: _filled(p.medical_record_number), "number"),
+        policy.EMAIL: (lambda: _filled(p.email), "address"),
+        policy.PHONE: (lambda: _filled(p.phone, p.phone_other), "number"),
+        policy.ADDRESS: (lambda: _filled(p.address), "address"),
+        policy.EMERGENCY_CONTACT: (lambda: _filled(p.emergency_contact), "contact"),
+        policy.GUARDIAN: (lambda: _filled(p.guardian), "contact"),
+        policy.BACKGROUND: (lambda: _filled(p.health_background), "note"),
+        policy.MEDICATIONS: (lambda: _length(p.medications), "medication"),
+        policy.ALLERGIES: (lambda: _length(p.allergies), "allergy"),
+        policy.CONDITIONS: (lambda: _length(p.conditions), "condition"),
+        policy.LAB_RESULTS: (lambda: _length(p.lab_results), "result"),
+        policy.IMMUNIZATIONS: (lambda: _length(p.immunizations), "vaccine"),
+        policy.ENCOUNTERS: (lambda: _length(p.encounters) + _length(p.procedures), "item"),
+        policy.INTAKE: (lambda: _filled(p.intake_answers), "form"),
+        policy.INSURANCE: (lambda: _filled(p.insurance), "plan"),
+        policy.DOCUMENTS: (lambda: Document.objects.filter(patient_id=p.pk).count(), "document"),
+        policy.PHOTOS: (lambda: Photo.objects.filter(patient_id=p.pk).count(), "photo"),
     }
-    return {key: value for key, value in counts.items() if key in granted}
+    return {key: (count(), unit) for key, (count, unit) in counters.items() if key in granted}
 
 
 def what_we_hold(actor: PatientActor, *, request=None) -> Holdings:

@@ -168,3 +168,44 @@ def test_aud1_the_pdf_download_is_a_pdf_and_is_audited(client, world, portal):
     assert response.content.startswith(b"%PDF-")
     with tenant_context(practice_id=portal.adult.patient.practice_id):
         assert AuditEntry.objects.filter(event=AuditEvent.ACCESS_REPORT_VIEWED, detail__format="pdf").count() == 1
+
+
+class _WithMinorControlled:
+    """The declaration in force with a per-category exception list (the minor controls their
+    health background); the door already reads it (see tests/portal/test_view_record.py)."""
+
+    def __init__(self, declaration, categories):
+        self._declaration, self._categories = declaration, frozenset(categories)
+
+    def __getattr__(self, name):
+        return getattr(self._declaration, name)
+
+    def minor_controlled_categories(self):
+        return self._categories
+
+
+def test_a_parent_is_not_told_the_reason_for_an_emergency_opening_of_what_the_minor_controls(client, world, portal):
+    from unittest import mock
+
+    from confide.policy import services as policy_services
+
+    with tenant_context(practice_id=portal.child.practice_id):
+        with open_chart(_clinician(world), portal.child.pk, Purpose.OPERATIONS, categories={"health.background"}, break_glass_reason=REASON):
+            pass
+    real = policy_services.declaration_in_force
+
+    def declaration_in_force(*args, **kwargs):
+        return _WithMinorControlled(real(*args, **kwargs), {"health.background"})
+
+    portal_sign_in(client, portal.parent.user)
+    client.post(reverse("portal:switch"), {"link_id": str(portal.child_link.id)})
+    with mock.patch.object(policy_services, "declaration_in_force", declaration_in_force):
+        response = _page(client)
+    assert response.status_code == 200
+    html = response.content.decode()
+    [flagged] = [r for r in _rows(html) if 'data-testid="break-glass"' in r]
+    assert "Emergency access" in flagged and "Ask us for the reason given." in flagged and REASON not in html
+    held = html.split('data-testid="held"', 1)[1].split("</ul>", 1)[0]
+    assert "Health background" not in held  # not counted for the parent either
+    with tenant_context(practice_id=portal.child.practice_id):
+        assert not AuditEntry.objects.filter(actor_kind="system", actor_id="access-report-job").exists()  # the reason was never read
