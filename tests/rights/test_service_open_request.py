@@ -17,7 +17,7 @@ from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.tenancy import tenant_context
 from confide.portal import privacy
 from confide.rights import services
-from confide.rights.models import RequestKind, RightsRequest
+from confide.rights.models import RightsRequest
 from confide.vault.errors import PHIAccessDenied
 from tests.portal_world import actor_for
 
