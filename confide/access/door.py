@@ -182,10 +182,20 @@ AGE_OF_MAJORITY_JOB = SystemJob("age-of-majority-job", frozenset({policy.DOB, po
 # The one-time portal message to a guardian whose access ended at the 18th birthday ("Your
 # access to <first name>'s record ended"): the name the guardian saw until then, nothing else.
 PORTAL_ENDED_NOTICE_JOB = SystemJob("portal-ended-notice-job", frozenset({policy.NAME}), frozenset({Purpose.OPERATIONS}))
+# The portal's "who opened my record" showing a patient the reason a clinician typed when breaking
+# the glass on their record (AUD1): the reason is PHI kept under the patient's key, outside the
+# portal grant; the portal opens the door as the patient first (their link re-read), then as this
+# job for the reasons alone (confide/portal/privacy.py).
+ACCESS_REPORT_JOB = SystemJob("access-report-job", frozenset({policy.BREAK_GLASS_REASON}), frozenset({Purpose.PATIENT_REQUEST}))
+# A rights request opened in the portal: the optional text the patient types is a message to the
+# practice, sealed under the patient's key (confide/rights/services.py); it writes nothing else.
+RIGHTS_REQUEST_JOB = SystemJob("rights-request-job", frozenset({"communications.messages"}), frozenset({Purpose.PATIENT_REQUEST}))
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
-    for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
-                AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB)
+    for job in (
+        REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
+        AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB,
+    )
 }  # fmt: skip
 
 

@@ -85,6 +85,10 @@ class AuditEvent(StrEnum):
     CONSENT_WITHDRAWN = "consent:withdrawn"
     CONSENT_DECLINED = "consent:declined"  # asked, and said no (nothing was granted)
     CONSENT_SIGNAL_RECORDED = "consent:signal-recorded"  # a browser signal (Sec-GPC, DNT) honoured for a visitor
+    # the patient portal's privacy centre and the rights requests it opens (ids only)
+    ACCESS_REPORT_VIEWED = "portal:access-report:viewed"  # "who opened my record"; detail: format, the date filter, row count
+    RIGHTS_REQUEST_OPENED = "rights:request:opened"  # resource_ids: the request; detail: its kind
+    RIGHTS_QUEUE_VIEWED = "rights:queue:viewed"  # the privacy officer's list of open requests; resource_ids: those shown
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -159,6 +163,9 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.CONSENT_WITHDRAWN: "Consent withdrawn",
     AuditEvent.CONSENT_DECLINED: "Consent declined",
     AuditEvent.CONSENT_SIGNAL_RECORDED: "Browser privacy signal honoured",
+    AuditEvent.ACCESS_REPORT_VIEWED: "Looked at who opened the record",
+    AuditEvent.RIGHTS_REQUEST_OPENED: "Made a privacy request",
+    AuditEvent.RIGHTS_QUEUE_VIEWED: "Looked at the privacy requests",
 }
 
 # Events that are a failure or a refusal by their nature: `chain.record` writes this outcome

@@ -369,6 +369,8 @@ class AccessRow:
     event: str
     categories: tuple[str, ...]
     entry_id: int | None = None
+    flagged: bool = False  # a break-the-glass opening (its typed reason is kept by the door, encrypted)
+    outcome: str = "ok"
 
 
 def patient_access_report(practice_id: uuid.UUID, patient_id: uuid.UUID, *, shown_to_user) -> list[AccessRow]:
@@ -381,7 +383,7 @@ def patient_access_report(practice_id: uuid.UUID, patient_id: uuid.UUID, *, show
 
 # What a row of the report needs: the page query loads these columns only (never resource_ids,
 # detail or the hashes, which grow with the entry).
-_ACCESS_COLUMNS = ("id", "at", "actor_id", "actor_kind", "actor_role", "purpose", "event", "categories")
+_ACCESS_COLUMNS = ("id", "at", "actor_id", "actor_kind", "actor_role", "purpose", "event", "categories", "flagged", "outcome")
 
 
 def _about_patient(practice_id: uuid.UUID, patient_id: uuid.UUID, shown_to_user) -> QuerySet:
@@ -391,7 +393,7 @@ def _about_patient(practice_id: uuid.UUID, patient_id: uuid.UUID, shown_to_user)
 def _access_row(e: AuditEntry) -> AccessRow:
     return AccessRow(
         when=e.at, actor_id=e.actor_id, actor_kind=e.actor_kind, actor_role=e.actor_role,
-        purpose=e.purpose, event=e.event, categories=tuple(e.categories), entry_id=e.id,
+        purpose=e.purpose, event=e.event, categories=tuple(e.categories), entry_id=e.id, flagged=e.flagged, outcome=e.outcome,
     )  # fmt: skip
 
 
@@ -432,4 +434,46 @@ def patient_access_page(
     more_older = len(found) > size
     return AccessPage(
         rows=rows, older=rows[-1].entry_id if rows and more_older else None, newer=rows[0].entry_id if rows and before is not None else None
+    )
+
+
+# --- The patient's own report (the portal's "who opened my record") --------------------------------
+def _in_dates(queryset: QuerySet, date_from: datetime.date | None, date_to: datetime.date | None) -> QuerySet:
+    return _matching(queryset, LogFilter(date_from=date_from, date_to=date_to))
+
+
+def patient_report_rows(
+    practice_id: uuid.UUID, patient_id: uuid.UUID, *, date_from: datetime.date | None = None, date_to: datetime.date | None = None,
+    limit: int | None = None,
+) -> Iterator[AccessRow]:
+    """What the patient's report lists, newest first: every entry about the patient in the dates
+    (inclusive, UTC) but the patient's own portal accounts' (summarised by `patient_self_summary`,
+    so a patient's page views do not bury who else opened the record) and those about
+    psychotherapy notes (their author's alone). Streamed; `limit` caps a page."""
+    entries = _in_dates(_about_patient(practice_id, patient_id, None), date_from, date_to).exclude(actor_kind="patient")
+    entries = entries.order_by("-at", "-id")
+    if limit is not None:
+        entries = entries[:limit]
+    return (_access_row(e) for e in entries.iterator(chunk_size=500))
+
+
+@dataclass(frozen=True)
+class PortalActivity:
+    actor_id: str  # the portal account's id as the log stores it
+    role: str  # self | representative
+    count: int
+    last: datetime.datetime
+
+
+def patient_self_summary(
+    practice_id: uuid.UUID, patient_id: uuid.UUID, *, date_from: datetime.date | None = None, date_to: datetime.date | None = None
+) -> list[PortalActivity]:
+    """The portal accounts' own entries about the record in the dates, one line per account and
+    role: how many, and the latest."""
+    from django.db.models import Count, Max
+
+    entries = _in_dates(_about_patient(practice_id, patient_id, None), date_from, date_to).filter(actor_kind="patient")
+    rows = entries.order_by().values("actor_id", "actor_role").annotate(n=Count("id"), last=Max("at"))
+    return sorted(
+        (PortalActivity(row["actor_id"], row["actor_role"], row["n"], row["last"]) for row in rows), key=lambda a: a.last, reverse=True
     )

@@ -150,6 +150,18 @@ def current_states(subject: Subject) -> dict[Topic, TopicState]:
     return {topic: found.get(topic, TopicState(topic)) for topic in Topic}
 
 
+def recent_events(subject: Subject, limit: int = 20) -> list[ConsentEvent]:
+    """The subject's latest `limit` events, newest first (what the portal's privacy page lists)."""
+    with tenant_context(practice_id=subject.practice_id):
+        return list(_subject_events(subject).order_by("-at", "-created_at", "-id")[:limit])
+
+
+def event_count(subject: Subject) -> int:
+    """How many choices the ledger holds for the subject."""
+    with tenant_context(practice_id=subject.practice_id):
+        return _subject_events(subject).count()
+
+
 def has_consent(practice_id, patient_id, purpose, channel=None) -> bool:
     """Whether the patient's grants cover `purpose` (on `channel`, when given): marketing by SMS
     needs marketing_sms; marketing without a channel needs either; analytics, AI assistance
@@ -574,6 +586,6 @@ def rebuild_projection(practice_id, *, write: bool = True) -> RebuildReport:
 
 
 __all__ = [
-    "RebuildReport", "Subject", "current_states", "do_choose", "do_decline", "do_grant", "do_withdraw", "has_consent",
-    "missing_consent", "patients_with_consent", "rebuild_projection", "record_signal", "state",
+    "RebuildReport", "Subject", "current_states", "do_choose", "do_decline", "do_grant", "do_withdraw", "event_count", "has_consent",
+    "missing_consent", "patients_with_consent", "rebuild_projection", "recent_events", "record_signal", "state",
 ]  # fmt: skip

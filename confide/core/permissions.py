@@ -43,6 +43,8 @@ class Perm(StrEnum):
     INTAKE_CONFIGURE = "records:intake:configure"  # the questions and authorization text
     # Record a patient's consent choice made by phone, on paper, or imported (the staff member is recorded too).
     CONSENT_RECORD = "consent:patient:record"
+    # The privacy officer's queue of patients' rights requests (see, copy, correct, delete, restrict).
+    RIGHTS_QUEUE_VIEW = "rights:request:view"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -71,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.INTAKE_REVIEW,
         Perm.INTAKE_CONFIGURE,
         Perm.CONSENT_RECORD,
+        Perm.RIGHTS_QUEUE_VIEW,
     },
     # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
     # desk, the privacy officer (who answers consent questions). Billing does not.
@@ -87,6 +90,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.BREAK_GLASS_REVIEW,
         Perm.POLICY_EDIT,
         Perm.CONSENT_RECORD,
+        Perm.RIGHTS_QUEUE_VIEW,
     },
 }
 

@@ -149,6 +149,16 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:reauth":                   _p(A.PORTAL,     None,                        False, "GET POST"),
     "portal:home":                     _p(A.PORTAL,     None,                        False, "GET"),
     "portal:switch":                   _p(A.PORTAL,     None,                        False, "POST"),
+    # The privacy centre (confide/portal/privacy.py): consent choices, "what we hold", "who opened
+    # my record" (page, CSV, PDF) and the rights-request form, all on the current record.
+    "portal:privacy":                  _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:privacy-choice":           _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:access-csv":               _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:access-pdf":               _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:rights-request":           _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:acknowledge-notice":       _p(A.PORTAL,     None,                        False, "POST"),
+    # The privacy officer's queue of rights requests (confide/rights/).
+    "rights:queue":                    _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      False, "GET"),
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
     # account's current one; a document or an export id is looked up within it (else 404).
     "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),

@@ -5,9 +5,10 @@ every signed-in member of the practice sees a banner naming the change (base.htm
 press "I have read it". Opening that version's page while signed in records `seen`; the button
 records `accepted`. Both are `NoticeAcknowledgement` rows, once per version, subject and kind.
 
-A subject is a kind and an id, not a user: staff today (`staff`, user id), patients when the
-portal arrives (`patient`, patient id), so the banner, the evidence and the report stay the
-same code. The report shows staff by display name and patients only as counts.
+A subject is a kind and an id, not a user: staff (`staff`, user id) and patients in the portal
+(`patient`, patient id: the record the portal acts on, so a parent or guardian acting for a
+minor acknowledges for that record), so the banner, the evidence and the report stay the same
+code. The portal's home page shows the banner (templates/portal/home.html). The report shows staff by display name and patients only as counts.
 
 No audit entries: the rows are the evidence themselves, and they carry no PHI.
 """
@@ -26,7 +27,7 @@ from django.db.models import Count
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from confide.core.actors import StaffActor
+from confide.core.actors import PatientActor, StaffActor
 from confide.core.errors import Forbidden, NotFound
 from confide.core.permissions import Perm
 from confide.core.tenancy import tenant_context
@@ -51,7 +52,9 @@ class Subject:
 def subject_of(actor) -> Subject:
     if isinstance(actor, StaffActor):
         return Subject(SubjectKind.STAFF, str(actor.user_id))
-    raise Forbidden("notice acknowledgement")  # the portal adds its patient actor here
+    if isinstance(actor, PatientActor) and actor.user_id is not None:  # a portal account, on the record it acts on
+        return Subject(SubjectKind.PATIENT, str(actor.patient_id))
+    raise Forbidden("notice acknowledgement")
 
 
 def _record_once(version: PolicyVersion, subject: Subject, kind: str) -> bool:

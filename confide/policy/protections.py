@@ -43,12 +43,14 @@ CAPABILITIES: dict[str, Capability] = {
     "rights_requests": Capability(
         "Requests to see, copy, correct or delete a record, for a list of disclosures, and appeals",
         False,
-        "Take requests by e-mail, phone or at the desk; check who is asking (or their authority to act for the patient); "
+        "Answer the requests patients make in the portal (the Privacy requests page lists them with their due dates), and "
+        "take others by e-mail, phone or at the desk; check who is asking (or their authority to act for the patient); "
         "answer within the deadlines the notice gives under Your rights; keep a record of each request and answer.",
     ),
+    # On since issue 14: the portal's privacy page lists who opened the record (confide/portal/privacy.py).
     "access_report": Capability(
         "Telling a patient who opened their record",
-        False,
+        True,
         "When a patient asks, read the chart's Privacy tab (or the audit log, filtered by the patient) and send them "
         "who opened the record, when and why, within 30 days.",
     ),
@@ -127,8 +129,9 @@ PROTECTIONS: tuple[Protection, ...] = (
         "when, from where and for what purpose. That record names you only by a number.",
     ),
     Protection(
-        "who-opened", ("AUD1",), ("confide/audit/reports.py", "confide/records/chart.py"),
-        "You can see who has opened your record, and when and why, in the patient portal.",
+        "who-opened", ("AUD1",), ("confide/audit/reports.py", "confide/portal/privacy.py"),
+        "You can see who has opened your record, and when and why, in the patient portal, and download that list. A "
+        "parent or guardian who uses the portal for a child sees it for the child's record.",
         capability="access_report",
         meanwhile="You may ask who has opened your record: ask {officer}, and we send you who opened it, when and why, "
                   "from that log within {access_days} days.",
@@ -244,19 +247,34 @@ PROTECTIONS: tuple[Protection, ...] = (
         when="patients_not_emailed",
     ),
     Protection(
+        "portal-choices", ("CON1", "AI2"), ("confide/portal/privacy.py", "confide/access/consent.py"),
+        "In the patient portal you can turn each optional use of your information on or off in one step, AI assistance "
+        "included, and see every choice you made and when.",
+    ),
+    Protection(
+        "what-we-hold", ("RTS1",), ("confide/portal/privacy.py", "confide/policy/default.toml"),
+        "The patient portal shows what we hold about you: each kind of information with how much of it your record holds, "
+        "why we use it, which services receive it, and how long we keep it.",
+    ),
+    Protection(
+        "material-changes-in-portal", ("POL2",), ("confide/policy/acknowledgements.py", "confide/templates/portal/home.html"),
+        "When a material change is coming, the patient portal shows it to you until you tell us you have read it.",
+    ),
+    Protection(
         "security-tests", ("SEC3",), ("tests/security", ".ci/run"),
         "These protections are tested automatically every time the software changes: every page is tried by every kind of "
         "user, from another practice, and with hostile input.",
     ),
     # --- what the software does not yet do by itself -------------------------------------------------
     Protection(
-        "rights-requests", ("RTS1", "RTS3", "RTS6", "RTS7", "DSC1"), ("confide/records/fhir.py",),
+        "rights-requests", ("RTS1", "RTS3", "RTS6", "RTS7", "DSC1"), ("confide/records/fhir.py", "confide/rights/services.py"),
         "You make requests to see, copy, correct or delete your information, or for a list of disclosures, in the patient "
         "portal or at the front desk, and the software tracks each one to its deadline.",
         capability="rights_requests",
         meanwhile="Requests to see, copy, correct or delete your information, for a list of disclosures, or to appeal a "
-                  "decision are handled by our staff: ask {officer}. We answer within the times given under Your rights "
-                  "below, and a request for a copy of your record within {access_days} days.",
+                  "decision are handled by our staff: make one on the Privacy page of the patient portal, or ask {officer}. "
+                  "We answer within the times given under Your rights below, and a request for a copy of your record "
+                  "within {access_days} days.",
     ),  # fmt: skip
     Protection(
         "retention-archive", ("RET1", "RET2"), ("confide/vault/keys.py",),

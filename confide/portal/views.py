@@ -13,17 +13,23 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from confide.accounts import portal as portal_identity
 from confide.accounts import services as account_services
 from confide.accounts.forms import CodeForm, EnrolForm, PortalSignInForm, ReauthForm
 from confide.accounts.models import RecoveryCodeDevice
 from confide.core.decorators import route
-from confide.core.errors import InvalidInput
+from confide.core.errors import InvalidInput, NotFound
 from confide.core.http import local_path
+from confide.policy import acknowledgements
+from confide.portal import privacy, services
+from confide.portal.forms import RightsRequestForm
+from confide.rights import services as rights_services
 from confide.portal import exports, services
 from confide.portal import record as record_service
 from confide.portal.models import RecordExport
@@ -139,6 +145,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "portal_section": "home",
         "choices": [(link, headers[str(link.id)]) for link in portal.links],
         "current": headers[str(portal.current.id)],
+        # The dashboard: requests in progress, and a material change to the privacy notice not yet
+        # acknowledged for this record (POL2). Messages and forms have no source yet: the cards say so.
+        "rights_requests": [r for r in rights_services.list_patient_requests(actor=portal.actor) if r.status in ("received", "in_progress")],
+        "banners": acknowledgements.banners_for(actor=portal.actor),
     }
     return render(request, "portal/home.html", context)
 
@@ -149,6 +159,132 @@ def switch(request: HttpRequest) -> HttpResponse:
     return redirect("portal:home")
 
 
+# --- the privacy centre (confide/portal/privacy.py) ------------------------------------------------
+def _dates(request: HttpRequest):
+    """The report's date filter from the query: (Dates, error message or None)."""
+    try:
+        return privacy.parse_dates(request.GET.get("date_from"), request.GET.get("date_to")), None
+    except InvalidInput as exc:
+        return privacy.Dates(), str(exc)
+
+
+def _privacy_page(request: HttpRequest, *, status: int = 200, choice_error: str | None = None, rights_form=None) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html")
+    dates, date_error = _dates(request)
+    topics, ledger = privacy.consent_topics(actor)
+    context = {
+        "portal_section": "privacy",
+        "topics": topics,
+        "ledger": ledger,
+        "no_penalty": privacy.NO_PENALTY,
+        "choice_error": choice_error,
+        "signals": privacy.browser_signals(request),
+        "holdings": privacy.what_we_hold(actor, request=request),
+        "dates": dates,
+        "date_error": date_error,
+        "date_from": request.GET.get("date_from", "")[:10],
+        "date_to": request.GET.get("date_to", "")[:10],
+        "report": privacy.access_report(actor, dates, request=request),
+        "rights_form": rights_form or RightsRequestForm(),
+        "rights_requests": rights_services.list_patient_requests(actor=actor),
+        "link_id": actor.link_id,
+    }
+    return render(request, "portal/privacy.html", context, status=400 if (date_error or choice_error or status == 400) else status)
+
+
+@route("portal:privacy")
+def privacy_centre(request: HttpRequest) -> HttpResponse:
+    return _privacy_page(request)
+
+
+@route("portal:privacy-choice")
+def privacy_choice(request: HttpRequest) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html")
+    try:
+        event = privacy.do_choice(
+            actor=actor, link_id=request.POST.get("record"), topic=request.POST.get("topic"), action=request.POST.get("action"),
+            digest=request.POST.get("digest"), request=request,
+        )  # fmt: skip
+    except InvalidInput as exc:
+        return _privacy_page(request, choice_error=str(exc))
+    messages.success(request, privacy.ledger_text(event) + ".")
+    return redirect(reverse("portal:privacy") + "#choices")
+
+
+def _download_dates(request: HttpRequest):
+    dates, error = _dates(request)
+    if error:
+        return None, render(request, "portal/download_error.html", {"message": error, "portal_section": "privacy"}, status=400)
+    return dates, None
+
+
+@route("portal:access-csv")
+def access_csv(request: HttpRequest) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html", status=404)
+    dates, refused = _download_dates(request)
+    if refused:
+        return refused
+    lines = privacy.access_csv_lines(actor, dates, request=request)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{privacy.download_filename("csv", timezone.localdate())}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@route("portal:access-pdf")
+def access_pdf(request: HttpRequest) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html", status=404)
+    dates, refused = _download_dates(request)
+    if refused:
+        return refused
+    pdf = privacy.access_pdf(actor, dates, practice_name=request.portal.practice.name, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{privacy.download_filename("pdf", timezone.localdate())}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@route("portal:rights-request")
+def rights_request(request: HttpRequest) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html")
+    form = RightsRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            if str(form.cleaned_data["record"]) != str(actor.link_id):
+                raise InvalidInput("This page was for another record. Nothing was sent. Please look again.")
+            made = rights_services.check_open_request(
+                actor=actor, kind=form.cleaned_data["kind"], detail=form.cleaned_data["detail"], request=request
+            )
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"We got your request. We will answer by {made.due_on:%-d %B %Y}.")
+            return redirect(reverse("portal:privacy") + "#requests")
+    return _privacy_page(request, status=400, rights_form=form)
+
+
+@route("portal:acknowledge-notice")
+def acknowledge_notice(request: HttpRequest) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html")
+    try:
+        acknowledgements.do_accept_notice(actor=actor, version_id=request.POST.get("version_id", ""))
+    except (NotFound, ValidationError, ValueError):
+        messages.error(request, "We could not find that notice. Nothing was recorded.")
+        return redirect("portal:home")
+    messages.success(request, "Thank you. We noted that you have read the changes.")
+    return redirect("portal:home")
 # --- My record (RTS1) and its downloads (RTS2) -----------------------------------------------------
 def _no_record(request: HttpRequest) -> HttpResponse | None:
     return render(request, "portal/no_record.html") if request.portal.actor is None else None

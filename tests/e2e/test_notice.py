@@ -18,5 +18,6 @@ def test_pol3_the_notice_says_how_information_is_protected_and_fits_a_phone(page
     section = page.locator("section", has=page.get_by_role("heading", name="How your information is protected"))
     expect(section).to_be_visible()
     expect(section.get_by_test_id("protections")).to_contain_text("it can never be changed, only added to by a dated addendum")
-    expect(section.get_by_test_id("handled-by-staff")).to_contain_text("You may ask who has opened your record")
+    expect(section.get_by_test_id("protections")).to_contain_text("You can see who has opened your record")
+    expect(section.get_by_test_id("handled-by-staff")).to_contain_text("make one on the Privacy page of the patient portal")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -203,7 +203,7 @@ def route_methods(names: list[str]) -> list[tuple[str, str]]:
 # below look for. Every other entry (a sign-in, a role change, a failed re-authentication, ...) is.
 READ_EVENTS = frozenset({
     AuditEvent.PATIENTS_LISTED.value, AuditEvent.CHART_OPENED.value, AuditEvent.INTAKE_OPENED.value, AuditEvent.ACCESS_DENIED.value,
-    AuditEvent.INTAKE_LISTED.value,
+    AuditEvent.INTAKE_LISTED.value, AuditEvent.RIGHTS_QUEUE_VIEWED.value, AuditEvent.ACCESS_REPORT_VIEWED.value,
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

@@ -27,6 +27,7 @@ EXPECTED_PERMS = [
     "records:intake:review",
     "records:intake:configure",
     "consent:patient:record",
+    "rights:request:view",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -51,6 +52,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:intake:configure",
         "records:intake:review",
         "records:registration:write",
+        "rights:request:view",
     ],
     "clinician": [
         "consent:patient:record",
@@ -82,6 +84,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "core:dashboard:view",
         "policy:declaration:edit",
         "records:chart:read",
+        "rights:request:view",
     ],
 }
 
@@ -178,6 +181,13 @@ EXPECTED_ROUTE_POLICY = {
     "portal:reauth":                      ("portal",     None,                            False, ["GET", "POST"], False),
     "portal:home":                        ("portal",     None,                            False, ["GET"],         False),
     "portal:switch":                      ("portal",     None,                            False, ["POST"],        False),
+    "portal:privacy":                     ("portal",     None,                            False, ["GET"],         False),
+    "portal:privacy-choice":              ("portal",     None,                            False, ["POST"],        False),
+    "portal:access-csv":                  ("portal",     None,                            False, ["GET"],         False),
+    "portal:access-pdf":                  ("portal",     None,                            False, ["GET"],         False),
+    "portal:rights-request":              ("portal",     None,                            False, ["POST"],        False),
+    "portal:acknowledge-notice":          ("portal",     None,                            False, ["POST"],        False),
+    "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
