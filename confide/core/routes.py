@@ -147,4 +147,18 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:reauth":                   _p(A.PORTAL,     None,                        False, "GET POST"),
     "portal:home":                     _p(A.PORTAL,     None,                        False, "GET"),
     "portal:switch":                   _p(A.PORTAL,     None,                        False, "POST"),
+    # portal accounts (portal/account_views.py): the invitation link and the reset pages are
+    # public (the token is the key); removing a second factor and closing the account ask for a
+    # fresh confirmation (GET shows what will happen, POST does it).
+    "portal:invitation":               _p(A.PUBLIC,     None,                        False, "GET"),
+    "portal:invitation-accept":        _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "portal:account":                  _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:password-change":          _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:mfa-remove":               _p(A.PORTAL,     None,                        False, "GET POST", True),
+    "portal:recovery-codes":           _p(A.PORTAL,     None,                        False, "POST", True),
+    "portal:deactivate":               _p(A.PORTAL,     None,                        False, "GET POST", True),
+    "portal:closed":                   _p(A.PUBLIC,     None,                        False, "GET"),
+    "portal:password-reset":           _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "portal:password-reset-link":      _p(A.PUBLIC,     None,                        False, "GET"),
+    "portal:password-reset-new":       _p(A.PUBLIC,     None,                        False, "GET POST"),
 }  # fmt: skip

@@ -176,6 +176,17 @@ EXPECTED_ROUTE_POLICY = {
     "portal:reauth":                      ("portal",     None,                            False, ["GET", "POST"], False),
     "portal:home":                        ("portal",     None,                            False, ["GET"],         False),
     "portal:switch":                      ("portal",     None,                            False, ["POST"],        False),
+    "portal:invitation":                  ("public",     None,                            False, ["GET"],         False),
+    "portal:invitation-accept":           ("public",     None,                            False, ["GET", "POST"], False),
+    "portal:account":                     ("portal",     None,                            False, ["GET"],         False),
+    "portal:password-change":             ("portal",     None,                            False, ["POST"],        False),
+    "portal:mfa-remove":                  ("portal",     None,                            False, ["GET", "POST"], True),
+    "portal:recovery-codes":              ("portal",     None,                            False, ["POST"],        True),
+    "portal:deactivate":                  ("portal",     None,                            False, ["GET", "POST"], True),
+    "portal:closed":                      ("public",     None,                            False, ["GET"],         False),
+    "portal:password-reset":              ("public",     None,                            False, ["GET", "POST"], False),
+    "portal:password-reset-link":         ("public",     None,                            False, ["GET"],         False),
+    "portal:password-reset-new":          ("public",     None,                            False, ["GET", "POST"], False),
 }  # fmt: skip
 
 
