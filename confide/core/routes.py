@@ -93,6 +93,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     # Break-the-glass from a refused tab: offered (and accepted) only where the door's rule allows it.
     "records:chart-break-glass":       _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
     "records:patient-edit":            _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "GET POST"),
+    # Portal access to the record (records/portal_access.py): invite, end access; POSTs name an action.
+    "records:chart-portal":            _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "GET POST"),
     "records:patient-edit-health":     _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),
     "records:patient-edit-insurance":  _p(A.STAFF,      Perm.BILLING_WRITE,          True,  "GET POST"),
     "records:medication-add":          _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),

@@ -133,6 +133,7 @@ EXPECTED_ROUTE_POLICY = {
     "records:chart-break-glass":          ("staff",      "records:chart:write",           True,  ["POST"], False),
     "records:audit-patient-finder":       ("staff",      "audit:log:view",                False, ["GET", "POST"], False),
     "access:break-glass-reviewed":        ("staff",      "access:break-glass:review",     True,  ["POST"], False),
+    "records:chart-portal":               ("staff",      "records:registration:write",    True,  ["GET", "POST"], False),
     "records:patient-edit-health":        ("staff",      "records:chart:write",           True,  ["GET", "POST"], False),
     "records:patient-edit-insurance":     ("staff",      "billing:insurance:write",       True,  ["GET", "POST"], False),
     "records:medication-add":             ("staff",      "records:chart:write",           True,  ["POST"],        False),
