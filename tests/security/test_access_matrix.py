@@ -95,6 +95,7 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "records:patient-merge": lambda: {"q": "Route matrix"},  # a search for the chart to keep: reads only
         "records:audit-patient-finder": lambda: {"q": "Route Matrix"},  # a search: finds nobody, writes nothing
         "records:chart-break-glass": lambda: {"tab": "notes", "reason": "Route matrix: an emergency reason."},
+        "records:chart-portal": lambda: {"action": "invite", "email": f"matrix-{role.value}@{practice_world.practice.slug}.example.test"},
     }
     return bodies[name]() if name in bodies else {}
 
@@ -111,7 +112,7 @@ EFFECTFUL = frozenset({
     "accounts:staff-deactivate", "records:patient-new", "records:medication-add", "records:allergy-add", "records:condition-add",
     "records:item-status", "records:note-new", "records:note-sign", "records:note-addendum", "records:psychotherapy-new",
     "records:psychotherapy-sign", "records:psychotherapy-addendum", "records:file-upload",
-    "policy:publish", "intake:accept", "intake:reject", "intake:form", "access:break-glass-reviewed",
+    "policy:publish", "intake:accept", "intake:reject", "intake:form", "access:break-glass-reviewed", "records:chart-portal",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with
@@ -278,7 +279,8 @@ def test_every_staff_permission_is_held_by_someone_and_refused_to_someone():
 
 # --- Recent re-authentication -------------------------------------------------------------------
 @pytest.mark.parametrize("staleness", ["old", "never"])
-@pytest.mark.parametrize(("name", "method"), route_methods(route_names(recent_auth=True)))
+# Staff routes here; the portal's (a portal session, sent to portal:reauth) in tests/portal/test_view_account.py.
+@pytest.mark.parametrize(("name", "method"), route_methods(route_names(recent_auth=True, audiences=NON_PUBLIC)))
 def test_stale_reauth_asks_to_confirm_and_nothing_changes(world, name, method, staleness):
     client = sign_in(Client(), world.a.owner, world.a.practice)  # the owner holds every permission
     session = client.session
