@@ -62,7 +62,9 @@ def do_remove_authenticator(request: HttpRequest) -> int:
     user = request.user
     with transaction.atomic():
         lock_user(user.pk)
-        removed = TOTPDevice.objects.filter(user=user).delete()[0] + RecoveryCodeDevice.objects.filter(user=user).delete()[0]
+        removed = TOTPDevice.objects.filter(user=user, confirmed=True).count() + RecoveryCodeDevice.objects.filter(user=user).count()
+        TOTPDevice.objects.filter(user=user).delete()  # a pending set-up too
+        RecoveryCodeDevice.objects.filter(user=user).delete()
         if not removed:
             raise InvalidInput("There is no authenticator app on your account.")
         record_security_event(
