@@ -175,9 +175,12 @@ CONSENT_EVIDENCE_JOB = SystemJob("consent-evidence", frozenset({policy.NETWORK, 
 SEARCH_INDEX_JOB = SystemJob(
     "search-index-job", frozenset({policy.NAME, policy.DOB, policy.EMAIL, policy.PHONE}), frozenset({Purpose.OPERATIONS})
 )
+# An operator's portal invitation (`confide portal invite --patient …` without --email): the
+# chart's e-mail address, where the invitation goes; nothing else.
+PORTAL_INVITE_JOB = SystemJob("portal-invite-job", frozenset({policy.EMAIL}), frozenset({Purpose.OPERATIONS}))
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
-    for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB)
+    for job in (REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB, PORTAL_INVITE_JOB)
 }
 
 

@@ -23,13 +23,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from confide.access import policy
-from confide.access.door import open_chart
+from confide.access.door import PORTAL_INVITE_JOB, open_chart
 from confide.accounts import portal_accounts
 from confide.accounts import portal_invitations as invites
 from confide.accounts.models import LinkKind, PortalInvitation, PortalLink
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
+from confide.core.models import Practice
 from confide.core.permissions import Perm
+from confide.core.purposes import Purpose
+from confide.core.tenancy import tenant_context
 from confide.records.chart import CHART_PURPOSE, HEADER, Header, _header
 
 CATEGORIES = HEADER | {policy.EMAIL}
@@ -172,3 +175,35 @@ def do_withdraw_invitation(*, actor: StaffActor, patient_id, invitation_id, requ
         return invites.do_revoke_portal_invitation(
             practice_id=actor.practice_id, invitation_id=invitation_id, revoked_by_id=actor.user_id, patient_id=header.id, request=request
         )
+
+
+# --- the operator's invitation (`confide portal invite`) -------------------------------------------
+def practice_of_patient(patient_id) -> Practice | None:
+    """The practice whose register holds `patient_id` (an operator names only the record)."""
+    from confide.records.models import Patient
+
+    for practice in Practice.objects.order_by("slug"):
+        with tenant_context(practice_id=practice.id):
+            if Patient.objects.filter(pk=patient_id).exists():
+                return practice
+    return None
+
+
+def do_operator_invite(*, patient_id, email: str | None = None) -> str:
+    """Invite a patient to their own portal account for an operator (the demo, support): the
+    address given, or the chart's (read by the portal-invite job, e-mail only). The e-mail is
+    sent as from the practice; the link it carries is returned. Audited as the system."""
+    patient_id = _uuid(patient_id)
+    practice = practice_of_patient(patient_id)
+    if practice is None:
+        raise NotFound("patient")
+    with transaction.atomic(), tenant_context(practice_id=practice.id):
+        if not email:
+            with open_chart(PORTAL_INVITE_JOB.for_practice(practice.id), patient_id, Purpose.OPERATIONS, categories={policy.EMAIL}) as chart:
+                email = str(chart.patient.email or "")
+            if not email:
+                raise InvalidInput("The chart has no e-mail address: give one with --email.")
+        if PortalLink.objects.filter(patient_id=patient_id, kind=LinkKind.SELF, is_active=True).exists():
+            raise InvalidInput("This patient already has their own portal account.")
+        _invitation, link = invites.issue_portal_invitation(practice_id=practice.id, patient_id=patient_id, email=email)
+    return link
