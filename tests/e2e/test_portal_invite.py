@@ -86,3 +86,41 @@ def test_staff_invite_patient_accepts_changes_password_and_closes_the_account(pa
     page.goto("/portal/")
     page.wait_for_url("**/portal/signin/**")
     assert page_problems.all() == []
+
+
+def test_the_portal_account_pages_fit_a_phone_and_pass_axe(browser, live_server, clinic, settings):
+    """The pages of this part, as the every-page test checks its own: the staff's Portal access
+    page, the invitation's pages (the form, a link that does not work), the account, closing
+    and reset pages; 390 px and axe-core (WCAG 2.2 AA)."""
+    settings.CONFIDE_BASE_URL = live_server.url
+    from django.urls import reverse
+
+    from confide.accounts.portal_invitations import issue_portal_invitation
+    from confide.core.tenancy import tenant_context
+    from tests.e2e.test_every_page import Findings, _context
+
+    findings = Findings()
+    with tenant_context(practice_id=clinic.practice.id):
+        _, link = issue_portal_invitation(practice_id=clinic.practice.id, patient_id=clinic.patient.pk, email="axe@example.test")
+    context = _context(browser, live_server)
+    try:
+        page = context.new_page()
+        for name in ("portal:password-reset", "portal:closed"):
+            findings.visit(page, name, reverse(name), "anonymous")
+        assert page.goto(reverse("portal:invitation") + "?token=garbled").status == 400  # the one clear page
+        findings.check_page(page, "anonymous portal:invitation (garbled)")
+        findings.visit(page, "portal:invitation", link.replace(live_server.url, ""), "anonymous")
+        page.get_by_label("Your name").fill("Axe Patient")
+        page.get_by_label("Choose a password").fill(PATIENT_PASSWORD)
+        page.get_by_label("The same password again").fill(PATIENT_PASSWORD)
+        page.get_by_role("button", name="Create my account").click()
+        page.wait_for_url("**/portal/")
+        for name in ("portal:account", "portal:deactivate", "portal:mfa-enrol"):
+            findings.visit(page, name, reverse(name), "patient")
+        context.clear_cookies()
+        browser_sign_in(page, clinic.users[Role.FRONT_DESK])
+        findings.visit(page, "records:chart-portal", reverse("records:chart-portal", kwargs={"patient_id": clinic.patient.pk}), "front desk")
+    finally:
+        context.close()
+    assert findings.problems == [], "\n".join(findings.problems)
+    assert findings.answered["portal:account"] == {200} and findings.answered["records:chart-portal"] == {200}
