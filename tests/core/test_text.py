@@ -91,6 +91,8 @@ SET_BY_CODE = {
     "accounts.RecoveryCodeDevice.name": "django-otp's device name, set by the enrolment service",
     "accounts.RecoveryCode.code_hash": "a keyed hash",
     "accounts.Invitation.token_hash": "a SHA-256 hash of the invitation token",
+    "accounts.PortalInvitation.token_hash": "a SHA-256 hash of the portal invitation token",
+    "accounts.PortalLink.ended_reason": "a reason code the services write (deactivated, ended-by-practice, …)",
     "vault.PracticeKey.key_manager": "the key manager's name",
     "vault.PracticeKey.kek_id": "an id the key manager made",
     "vault.BlindIndexEntry.kind": "a code (email, phone, dob, name)",
