@@ -71,6 +71,9 @@ def invitation_accept(request: HttpRequest) -> HttpResponse:
                 "If it is for you, sign out and open it again.",
                 reference=reference, status=403, other_account=True,
             )  # fmt: skip
+        if account_services.portal_mfa_step_pending(user, request.portal) == "verify":
+            # The second factor first: a password alone never adds a record to an account.
+            return redirect(f"{reverse('portal:mfa-verify')}?next={reverse('portal:invitation-accept')}")
         form = ConfirmPasswordForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             return _accept(request, reference, form, user=user, password=form.cleaned_data["password"])

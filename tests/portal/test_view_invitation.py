@@ -180,3 +180,17 @@ def test_an_existing_portal_account_not_signed_in_is_asked_to_sign_in(world, cli
     page = client.get(reverse("portal:invitation-accept"))
     assert "already have a portal account" in page.content.decode()
     assert f"{reverse('portal:signin')}?next={reverse('portal:invitation-accept')}" in page.content.decode()
+
+
+def test_acc2_a_signed_in_account_with_its_second_factor_pending_verifies_it_before_adding_a_record(world, client, portal):
+    from tests.factories import enrol_totp
+
+    enrol_totp(portal.parent.user)
+    child = create_patient(world.a, date_of_birth=years_ago(4))
+    path = invite(world.a, child, email=portal.parent.user.email, kind=LinkKind.REPRESENTATIVE, relationship="mother", verified_by_id=world.a.owner.pk)
+    portal_sign_in(client, portal.parent.user, verified=False)
+    client.get(path)
+    for response in (client.get(reverse("portal:invitation-accept")), client.post(reverse("portal:invitation-accept"), {"password": PASSWORD})):
+        assert response["Location"] == f"{reverse('portal:mfa-verify')}?next={reverse('portal:invitation-accept')}"
+    with tenant_context(practice_id=world.a.practice.id):
+        assert not PortalLink.objects.filter(patient_id=child.pk).exists()
