@@ -723,7 +723,7 @@ def chart_portal(request: HttpRequest, patient_id) -> HttpResponse:
                     portal_access.do_invite_patient(actor=request.actor, patient_id=patient_id, email=invite_form.cleaned_data["email"], request=request)
                     status = 302
             elif action == "invite-guardian":
-                guardian_form = GuardianInviteForm(request.POST)
+                guardian_form = GuardianInviteForm(request.POST, prefix="guardian")
                 if guardian_form.is_valid():
                     data = guardian_form.cleaned_data
                     portal_access.do_invite_representative(
@@ -750,6 +750,6 @@ def chart_portal(request: HttpRequest, patient_id) -> HttpResponse:
     context = {
         "header": access.header, "access": access, "error": error,
         "invite_form": invite_form or PortalInviteForm(initial={"email": access.email}),
-        "guardian_form": guardian_form or GuardianInviteForm(),
+        "guardian_form": guardian_form or GuardianInviteForm(prefix="guardian"),  # its own ids beside the other form's
     }  # fmt: skip
     return render(request, "records/chart_portal.html", context, status=status)

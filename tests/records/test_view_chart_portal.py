@@ -33,6 +33,10 @@ def url(patient) -> str:
     return reverse("records:chart-portal", kwargs={"patient_id": patient.pk})
 
 
+def guardian(**fields) -> dict:
+    return {f"guardian-{name}": value for name, value in fields.items()}
+
+
 def post(client, patient, **data):
     with _capture(execute=True):
         return client.post(url(patient), data)
@@ -41,6 +45,7 @@ def post(client, patient, **data):
 def test_acc5_the_page_lists_holders_by_their_portal_names_and_prefills_the_chart_email(world, signed_in, portal):
     client = signed_in(Role.FRONT_DESK)
     page = client.get(url(portal.child)).content.decode()
+    assert page.count('id="id_email"') == 1 and 'id="id_guardian-email"' in page  # two forms, distinct ids
     assert "Paula" in page and "parent or guardian (mother)" in page
     adult = create_patient(world.a, email="fresh@example.test")
     page = client.get(url(adult)).content.decode()
@@ -72,7 +77,7 @@ def test_a_patient_who_has_their_own_account_is_not_invited_again(world, signed_
 def test_acc5_a_guardian_of_a_minor_is_invited_with_the_basis_and_the_verifier(world, signed_in):
     client = signed_in(Role.FRONT_DESK)
     child = create_patient(world.a, date_of_birth=years_ago(8))
-    response = post(client, child, action="invite-guardian", email="dad@example.test", relationship="father", basis="birth-certificate", verified="on")
+    response = post(client, child, action="invite-guardian", **guardian(email="dad@example.test", relationship="father", basis="birth-certificate", verified="on"))
     assert response.status_code == 302
     with tenant_context(practice_id=world.a.practice.id):
         invitation = PortalInvitation.objects.get(patient_id=child.pk)
@@ -83,7 +88,7 @@ def test_acc5_a_guardian_of_a_minor_is_invited_with_the_basis_and_the_verifier(w
 def test_a_guardian_link_to_an_adult_is_refused_with_a_clear_message(world, signed_in):
     client = signed_in(Role.OWNER)
     adult = create_patient(world.a, date_of_birth=years_ago(30))
-    response = post(client, adult, action="invite-guardian", email="dad@example.test", relationship="father", basis="court-order", verified="on")
+    response = post(client, adult, action="invite-guardian", **guardian(email="dad@example.test", relationship="father", basis="court-order", verified="on"))
     assert response.status_code == 400 and "This patient is an adult" in response.content.decode()
     with tenant_context(practice_id=world.a.practice.id):
         assert not PortalInvitation.objects.exists()
@@ -92,7 +97,7 @@ def test_a_guardian_link_to_an_adult_is_refused_with_a_clear_message(world, sign
 def test_a_guardian_invitation_needs_the_confirmation_that_it_was_verified(world, signed_in):
     client = signed_in(Role.OWNER)
     child = create_patient(world.a, date_of_birth=years_ago(8))
-    response = post(client, child, action="invite-guardian", email="dad@example.test", relationship="father", basis="court-order")
+    response = post(client, child, action="invite-guardian", **guardian(email="dad@example.test", relationship="father", basis="court-order"))
     assert response.status_code == 400 and "Confirm that you checked" in response.content.decode()
     with tenant_context(practice_id=world.a.practice.id):
         assert not PortalInvitation.objects.exists()
