@@ -117,6 +117,17 @@ def page_world(clinic, make_staff) -> PageWorld:
     from confide.accounts.reset import reset_link
 
     reset = reset_link(clinic.users[Role.BILLING])
+    # The patient portal: an invitation for the clinic's patient (its pages, anonymous), a portal
+    # account holding that record (its pages), and its reset link.
+    from confide.accounts.models import LinkKind, PortalLink, User, UserKind
+    from confide.accounts.portal_invitations import issue_portal_invitation
+
+    with transaction.atomic():
+        _, portal_invitation = issue_portal_invitation(practice_id=practice.id, patient_id=clinic.patient.pk, email="portal-invitee@demo.example.test")
+    portal_user = User.objects.create_user("portal-patient@demo.example.test", clinic.password, display_name="Pat Portal", kind=UserKind.PATIENT)
+    with tenant_context(practice_id=practice.id):
+        PortalLink.objects.create(practice_id=practice.id, user=portal_user, patient_id=clinic.patient.pk, kind=LinkKind.SELF)
+    portal_reset = reset_link(portal_user, portal=True)
     submission = submit(practice, photo=True)
     with tenant_context(practice_id=practice.id):
         intake_photo = IntakePhoto.objects.get(submission=submission)
@@ -126,6 +137,8 @@ def page_world(clinic, make_staff) -> PageWorld:
         "psychotherapy_draft": psy_draft, "psychotherapy_signed": psy_signed, "submission": submission,
         "intake_photo": intake_photo, "policy_version": version, "invitation_link": invitation_link,
         "reset_link": reset[reset.index("/signin/"):],
+        "portal_invitation_link": portal_invitation[portal_invitation.index("/portal/"):], "portal_user": portal_user,
+        "portal_reset_link": portal_reset[portal_reset.index("/portal/"):],
     }  # fmt: skip
     return PageWorld(clinic=clinic, objects=objects)
 
@@ -159,6 +172,8 @@ ROUTE_URLS: dict[str, Callable[[PageWorld], str]] = {
     "accounts:invitation": lambda w: w.objects["invitation_link"],
     # The same for a password reset link: the link page, then the new-password page.
     "accounts:password-reset-link": lambda w: w.objects["reset_link"],
+    "portal:invitation": lambda w: w.objects["portal_invitation_link"],
+    "portal:password-reset-link": lambda w: w.objects["portal_reset_link"],
 }
 # Routes that answer 200 only in a state the shared world cannot be in; each is checked by its own
 # test below.
@@ -365,6 +380,21 @@ def test_every_page_fits_a_phone_and_passes_axe(browser, live_server, page_world
                 findings.visit(page, name, urls[name], role.label)
         finally:
             context.close()
+
+    # A portal account (no second factor yet: the enrolment page is offered, not forced): every
+    # portal page it may reach.
+    context = _context(browser, live_server)
+    try:
+        page = context.new_page()
+        page.goto(reverse("portal:signin"))
+        page.get_by_label("Email").fill(world.objects["portal_user"].email)
+        page.get_by_label("Password").fill(world.clinic.password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/portal/")
+        for name in routes_for(Audience.PORTAL_SIGNING_IN) + routes_for(Audience.PORTAL):
+            findings.visit(page, name, urls[name], "patient")
+    finally:
+        context.close()
 
     never_shown = sorted(
         name for name, p in ROUTE_POLICY.items()
