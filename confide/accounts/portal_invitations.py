@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from confide.accounts.invitations import _hash, _new_token, clean_email, session_reference
+from confide.accounts.invitations import _new_token, clean_email, session_reference
 from confide.accounts.locks import lock_user
 from confide.accounts.models import LinkKind, PortalInvitation, PortalLink, User, UserKind
 from confide.accounts.services import record_security_event
@@ -372,7 +372,3 @@ def check_accept_portal_invitation(
         # The address got an account, or the record a holder, at the same moment: all rolled back.
         raise PortalInvitationUnusable("used") from None
     return user, link
-
-
-def hash_of(token: str) -> str:
-    return _hash(token)

@@ -134,3 +134,10 @@ def test_the_passkeys_link_shows_only_when_the_route_exists(client, portal):
         assert "Passkeys" not in body
     else:
         assert passkeys in body
+
+
+def test_acc5_the_dashboard_leads_to_the_account_page_where_the_account_can_be_closed(client, portal):
+    portal_sign_in(client, portal.adult.user)
+    home = client.get(reverse("portal:home")).content.decode()
+    assert 'data-testid="account-link"' in home and reverse("portal:account") in home
+    assert reverse("portal:deactivate") in client.get(reverse("portal:account")).content.decode()
