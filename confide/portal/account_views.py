@@ -99,7 +99,10 @@ def _accept(request: HttpRequest, reference, form, **details) -> HttpResponse:
         for field, problems in getattr(exc, "errors", {None: [str(exc)]}).items():
             for problem in problems:
                 form.add_error(field if field in form.fields else None, problem)
-        opened = invites.get_open_portal_invitation(reference)
+        try:  # used meanwhile (an account made for the address at the same moment): say that instead
+            opened = invites.get_open_portal_invitation(reference)
+        except invites.PortalInvitationUnusable as spent:
+            return _unusable(request, spent.reason, str(spent), reference=reference)
         context = {"invitation": opened, "form": form, ("add_link" if "user" in details else "new_account"): True}
         return render(request, "portal/invitation_accept.html", context, status=400)
     request.session.pop(invites.SESSION_PORTAL_INVITATION, None)

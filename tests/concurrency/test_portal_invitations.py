@@ -63,7 +63,7 @@ def scenario_one_portal_invitation_accepted_by_many_sessions(params):
 
 def test_acc5_eight_sessions_accepting_one_portal_invitation_at_once_make_exactly_one_account(tmp_path, concurrency_db):
     result = run_scenario(tmp_path, scenario_one_portal_invitation_accepted_by_many_sessions, n=SESSIONS)
-    assert result["errors"] == []
+    assert result["errors"] == [], result
     # One session gets the account and lands on the portal; every other is refused ("used"), or,
     # having read the invitation just before that commit and the account just after, is asked to
     # sign in (200 with the sign-in link): none made anything.
