@@ -62,7 +62,7 @@ def test_staff_invite_patient_accepts_changes_password_and_closes_the_account(pa
     expect(page.get_by_text("Your portal account is ready")).to_be_visible()
 
     # Account page: change the password.
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     expect(page.get_by_role("heading", name="Your account", exact=True)).to_be_visible()
     _fits_phone_width(page)
     page.get_by_label("Your password now").fill(PATIENT_PASSWORD)
