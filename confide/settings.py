@@ -198,6 +198,8 @@ CONFIDE_PASSWORD_RESET_PER_IP_HOUR = env_int("CONFIDE_PASSWORD_RESET_PER_IP_HOUR
 CONFIDE_RECENT_AUTH_MINUTES = env_int("CONFIDE_RECENT_AUTH_MINUTES", 10, minimum=1, maximum=60)
 # How long an invitation link to join a practice works (accounts/invitations.py).
 CONFIDE_INVITATION_HOURS = env_int("CONFIDE_INVITATION_HOURS", 72, minimum=1, maximum=24 * 14)
+# How long a patient portal invitation link works (accounts/portal_invitations.py).
+CONFIDE_PORTAL_INVITE_DAYS = env_int("CONFIDE_PORTAL_INVITE_DAYS", 7, minimum=1, maximum=30)
 
 # Lock a (username, IP) pair out for a cool-off after repeated failures, and a username from
 # any address after more: never permanent, never by IP alone (a shared clinic IP must not lock

@@ -190,11 +190,14 @@ ACCESS_REPORT_JOB = SystemJob("access-report-job", frozenset({policy.BREAK_GLASS
 # A rights request opened in the portal: the optional text the patient types is a message to the
 # practice, sealed under the patient's key (confide/rights/services.py); it writes nothing else.
 RIGHTS_REQUEST_JOB = SystemJob("rights-request-job", frozenset({"communications.messages"}), frozenset({Purpose.PATIENT_REQUEST}))
+# An operator's portal invitation (`confide portal invite --patient …` without --email): the
+# chart's e-mail address, where the invitation goes; nothing else.
+PORTAL_INVITE_JOB = SystemJob("portal-invite-job", frozenset({policy.EMAIL}), frozenset({Purpose.OPERATIONS}))
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
     for job in (
         REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
-        AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB,
+        AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB, PORTAL_INVITE_JOB,
     )
 }  # fmt: skip
 

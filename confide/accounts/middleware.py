@@ -185,7 +185,10 @@ class PracticeMiddleware:
         if pending == "enrol":
             return redirect("portal:mfa-enrol")
         if policy.recent_auth and not account_services.auth_is_fresh(request):
-            return redirect(f"{reverse('portal:reauth')}?next={quote(request.get_full_path() if request.method == 'GET' else reverse('portal:home'), safe='/')}")
+            # A GET comes back to itself; a POST to the portal page it was sent from (the form is
+            # shown again, nothing done yet), else home.
+            back = request.get_full_path() if request.method == "GET" else _safe_referer_path(request, under="/portal/", default=reverse("portal:home"))
+            return redirect(f"{reverse('portal:reauth')}?next={quote(back, safe='/')}")
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception):
@@ -196,11 +199,13 @@ class PracticeMiddleware:
         return None
 
 
-def _safe_referer_path(request: HttpRequest) -> str:
+def _safe_referer_path(request: HttpRequest, *, under: str = "/", default: str | None = None) -> str:
     from django.utils.http import url_has_allowed_host_and_scheme
     from urllib.parse import urlsplit
 
+    default = default or reverse("core:dashboard")
     referer = request.headers.get("Referer", "")
     if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return urlsplit(referer).path or reverse("core:dashboard")
-    return reverse("core:dashboard")
+        path = urlsplit(referer).path
+        return path if path and path.startswith(under) else default
+    return default

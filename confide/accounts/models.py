@@ -432,3 +432,45 @@ class WebAuthnChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"webauthn-challenge:{self.pk}"
+class PortalInvitation(TenantModel):
+    """An invitation to the patient portal for one record (`confide/accounts/portal_invitations.py`):
+    the patient's own (`self`), or a minor's for a parent or guardian (`representative`, with the
+    relationship, the basis and who at the practice verified it).
+
+    As the staff `Invitation`: only the SHA-256 of the token is kept, single use is decided by a
+    conditional UPDATE of `used_at`. The patient is named by id (accounts sits below records)."""
+
+    patient_id = models.UUIDField()
+    kind = models.CharField(max_length=16, choices=LinkKind.choices, default=LinkKind.SELF)
+    relationship = models.CharField(max_length=60, blank=True, validators=[single_line])
+    basis = models.CharField(max_length=40, blank=True, validators=[single_line])
+    verified_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    email = models.EmailField(validators=[single_line])
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # None: the system (the 18th-birthday job, an operator's `confide portal invite`).
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["practice", "patient_id"], name="portal_invitation_by_patient")]
+
+    def __str__(self) -> str:
+        return f"portal-invitation:{self.pk}"
+
+    @property
+    def state(self) -> str:
+        if self.used_at is not None:
+            return "used"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+    @property
+    def is_representative(self) -> bool:
+        return self.kind == LinkKind.REPRESENTATIVE

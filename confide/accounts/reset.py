@@ -62,9 +62,11 @@ def link_not_valid() -> str:
     return LINK_NOT_VALID.format(minutes=settings.PASSWORD_RESET_TIMEOUT // 60)
 
 
-def request_password_reset(request: HttpRequest, email: str) -> None:
+def request_password_reset(request: HttpRequest, email: str, *, portal: bool = False) -> None:
     """Count the request, record it, queue the e-mail: the same steps whether or not an account
-    uses `email`. Raises TooManyResetRequests over either limit (nothing else is done then)."""
+    uses `email`. Raises TooManyResetRequests over either limit (nothing else is done then).
+    `portal`: asked on the patient portal's page: only a portal account is sent a link (a
+    staff address gets the same answer and nothing), and the link opens the portal's pages."""
     email = email.strip().lower()
     if not count_attempt(client_key("reset-ip", client_ip(request)), limit=settings.CONFIDE_PASSWORD_RESET_PER_IP_HOUR, window=WINDOW):
         raise TooManyResetRequests(_too_many())
@@ -74,13 +76,18 @@ def request_password_reset(request: HttpRequest, email: str) -> None:
 
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
+        if portal and user is not None and not user.is_patient:
+            user = None  # the same answer and work as for an unknown address
         record_security_event(
             AuditEvent.PASSWORD_RESET_REQUESTED, request=request, user=user, identifier=None if user else email,
         )  # fmt: skip
         user_id = user.pk if user else None
         # Queued for an unknown address too (the task finds no account and sends nothing): the
         # same rows written, the same time taken.
-        transaction.on_commit(lambda: send_password_reset.enqueue(user_id))
+        if portal:
+            transaction.on_commit(lambda: send_password_reset.enqueue(user_id, portal=True))
+        else:
+            transaction.on_commit(lambda: send_password_reset.enqueue(user_id))
 
 
 def _too_many() -> str:
@@ -89,18 +96,33 @@ def _too_many() -> str:
     return f"Too many reset requests from here or for this address. Wait {wait_phrase(left)}, then ask again."
 
 
-def reset_link(user: User) -> str:
+def reset_link(user: User, *, portal: bool = False) -> str:
     """The link for `user`'s e-mail: the account's id and a fresh token in the query."""
     query = urlencode({"u": urlsafe_base64_encode(force_bytes(user.pk)), "t": default_token_generator.make_token(user)})
-    return absolute_url(f"{reverse('accounts:password-reset-link')}?{query}")
+    name = "portal:password-reset-link" if portal else "accounts:password-reset-link"
+    return absolute_url(f"{reverse(name)}?{query}")
 
 
-def send_reset_email(user_id: int | None) -> bool:
-    """Called by the task worker. Sends nothing for an unknown, deactivated or passwordless account."""
+def send_reset_email(user_id: int | None, *, portal: bool = False) -> bool:
+    """Called by the task worker. Sends nothing for an unknown, deactivated or passwordless
+    account, nor, for a portal request, for a staff account."""
     user = User.objects.filter(pk=user_id, is_active=True).first() if user_id is not None else None
-    if user is None or not user.has_usable_password():
+    if user is None or not user.has_usable_password() or (portal and not user.is_patient):
         return False
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
+    if portal:
+        send_mail(
+            subject="Reset your patient portal password",
+            message=(
+                "Someone, we hope you, asked to reset the password of your patient portal account.\n\n"
+                f"To choose a new password, open this link within {minutes} minutes. It works once:\n"
+                f"{reset_link(user, portal=True)}\n\n"
+                "If you did not ask for this, ignore this e-mail. Your password stays as it is."
+            ),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+        return True
     send_mail(
         subject="Reset your Confide password",
         message=(

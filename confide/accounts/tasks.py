@@ -37,10 +37,10 @@ def schedule_signin_attempt_pruning() -> None:
 
 
 @task()
-def send_password_reset(user_id: int | None) -> bool:
+def send_password_reset(user_id: int | None, portal: bool = False) -> bool:
     """The reset e-mail of a request (accounts/reset.py). Queued for an unknown address too,
     with no id: it then sends nothing. Sent here, not in the request, so an SMTP server's time
     never tells a known address from an unknown one."""
     from confide.accounts.reset import send_reset_email
 
-    return send_reset_email(user_id)
+    return send_reset_email(user_id, portal=portal)

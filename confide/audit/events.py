@@ -38,9 +38,15 @@ class AuditEvent(StrEnum):
     INVITATION_REVOKED = "accounts:invitation:revoked"
     INVITATION_ACCEPTED = "accounts:invitation:accepted"  # detail: membership_id, new_account
     MEMBER_DEACTIVATED = "accounts:membership:deactivated"  # detail: membership_id, sessions_ended
-    # a guardian's portal link ended at the patient's 18th birthday (MIN3); subject: the patient,
-    # resource_ids: the links; reason "age_of_majority"; detail: guardians told, adult invited
-    PORTAL_LINK_ENDED = "accounts:portal-link:ended"
+    # the patient portal's accounts (detail: ids, the link kind, a reason code; never an address or a token)
+    PORTAL_INVITATION_SENT = "accounts:portal-invitation:sent"  # subject: the record; detail: invitation_id, kind, replaced
+    PORTAL_INVITATION_REVOKED = "accounts:portal-invitation:revoked"
+    PORTAL_INVITATION_ACCEPTED = "accounts:portal-invitation:accepted"  # detail: invitation_id, link_id, kind, account (new, existing, reactivated)
+    PORTAL_INVITATION_REFUSED = "accounts:portal-invitation:refused"  # detail: reason (unknown, expired, used, revoked, other-account, staff-session, …)
+    PORTAL_LINK_ENDED = "accounts:portal-link:ended"  # detail: link_id, kind, reason
+    PASSWORD_CHANGED = "accounts:password:changed"  # from the account page, with the old password
+    MFA_REMOVED = "accounts:mfa:removed"  # a portal account removed its authenticator (after re-authentication)
+    PORTAL_ACCOUNT_DEACTIVATED = "accounts:portal-account:deactivated"  # detail: links_ended
     # the log itself
     CHAIN_STARTED = "audit:chain:started"  # a chain's genesis entry: seq 1 of a new practice's chain (detail {} ), or, for a practice older than genesis entries, appended by audit 0004 (detail: existing_entries)
     LOG_EXPORTED = "audit:log:exported"  # the compliance export (`confide audit export`); detail: counts
@@ -94,7 +100,6 @@ class AuditEvent(StrEnum):
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
 # chart", not `records:chart:opened`). Every event has one: tests/audit/test_event_labels.py.
 EVENT_LABELS: dict[str, str] = {
-    AuditEvent.PORTAL_LINK_ENDED: "Ended a guardian's portal access",
     AuditEvent.SIGNIN_SUCCEEDED: "Signed in",
     AuditEvent.SIGNIN_FAILED: "Failed sign-in",
     AuditEvent.SIGNIN_LOCKED_OUT: "Locked out after failed sign-ins",
@@ -125,6 +130,14 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.INVITATION_REVOKED: "Withdrew an invitation",
     AuditEvent.INVITATION_ACCEPTED: "Accepted an invitation",
     AuditEvent.MEMBER_DEACTIVATED: "Removed a member's access",
+    AuditEvent.PORTAL_INVITATION_SENT: "Invited someone to the patient portal",
+    AuditEvent.PORTAL_INVITATION_REVOKED: "Withdrew a portal invitation",
+    AuditEvent.PORTAL_INVITATION_ACCEPTED: "Accepted a portal invitation",
+    AuditEvent.PORTAL_INVITATION_REFUSED: "Refused a portal invitation link",
+    AuditEvent.PORTAL_LINK_ENDED: "Ended someone's portal access to a record",
+    AuditEvent.PASSWORD_CHANGED: "Changed a password",
+    AuditEvent.MFA_REMOVED: "Removed an authenticator",
+    AuditEvent.PORTAL_ACCOUNT_DEACTIVATED: "Closed a portal account",
     AuditEvent.CHAIN_STARTED: "Started the audit log",
     AuditEvent.LOG_EXPORTED: "Exported the audit log",
     AuditEvent.SUBJECT_SHREDDED: "Erased a record",
@@ -179,6 +192,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.REAUTH_FAILED: "failed",
     AuditEvent.ACCESS_DENIED: "denied",
     AuditEvent.INTAKE_REFUSED: "refused",
+    AuditEvent.PORTAL_INVITATION_REFUSED: "refused",
     AuditEvent.POLICY_EGRESS_REFUSED: "denied",
 }
 

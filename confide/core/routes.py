@@ -93,6 +93,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     # Break-the-glass from a refused tab: offered (and accepted) only where the door's rule allows it.
     "records:chart-break-glass":       _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
     "records:patient-edit":            _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "GET POST"),
+    # Portal access to the record (records/portal_access.py): invite, end access; POSTs name an action.
+    "records:chart-portal":            _p(A.STAFF,      Perm.REGISTRATION_WRITE,     True,  "GET POST"),
     "records:patient-edit-health":     _p(A.STAFF,      Perm.CHART_WRITE,            True,  "GET POST"),
     "records:patient-edit-insurance":  _p(A.STAFF,      Perm.BILLING_WRITE,          True,  "GET POST"),
     "records:medication-add":          _p(A.STAFF,      Perm.CHART_WRITE,            True,  "POST"),
@@ -176,4 +178,18 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:passkey-remove":           _p(A.PORTAL,     None,                        False, "GET POST", True),
     "portal:passkey-signin-options":   _p(A.PUBLIC,     None,                        False, "POST"),
     "portal:passkey-signin":           _p(A.PUBLIC,     None,                        False, "POST"),
+    # portal accounts (portal/account_views.py): the invitation link and the reset pages are
+    # public (the token is the key); removing a second factor and closing the account ask for a
+    # fresh confirmation (GET shows what will happen, POST does it).
+    "portal:invitation":               _p(A.PUBLIC,     None,                        False, "GET"),
+    "portal:invitation-accept":        _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "portal:account":                  _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:password-change":          _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:mfa-remove":               _p(A.PORTAL,     None,                        False, "GET POST", True),
+    "portal:recovery-codes":           _p(A.PORTAL,     None,                        False, "POST", True),
+    "portal:deactivate":               _p(A.PORTAL,     None,                        False, "GET POST", True),
+    "portal:closed":                   _p(A.PUBLIC,     None,                        False, "GET"),
+    "portal:password-reset":           _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "portal:password-reset-link":      _p(A.PUBLIC,     None,                        False, "GET"),
+    "portal:password-reset-new":       _p(A.PUBLIC,     None,                        False, "GET POST"),
 }  # fmt: skip

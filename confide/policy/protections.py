@@ -152,6 +152,11 @@ PROTECTIONS: tuple[Protection, ...] = (
         when="mfa_required",
     ),
     Protection(
+        "portal-accounts", ("ACC5",), ("confide/accounts/portal_invitations.py", "confide/accounts/portal_accounts.py"),
+        "If we invite you to the patient portal, you choose your own password. You can change it on your account page, "
+        "add a second sign-in step, and close your portal account at any time. Closing it does not delete your record.",
+    ),
+    Protection(
         "minimum-necessary", ("ACC3",), ("confide/access/policy.py", "confide/core/permissions.py", "confide/records/chart.py"),
         "Each member of staff sees only the parts of your record their role needs for the task: the front desk never sees "
         "clinical information, billing never sees notes or photos, and every refused attempt is recorded.",

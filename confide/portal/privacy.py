@@ -347,6 +347,9 @@ JOB_NAMES = {
     "access-report-job": "This list of who opened your record (automatic)",
     "rights-request-job": "Your privacy request (automatic)",
     "consult-form": "Your online consultation form (automatic)",
+    "age-of-majority-job": "Checking birthdays for parents' access (automatic)",
+    "portal-ended-notice-job": "Telling a parent their access ended (automatic)",
+    "portal-invite-job": "Sending you an invitation to this portal (automatic)",
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.portal import passkey_views, views
+from confide.portal import account_views, passkey_views, views
 
 app_name = "portal"
 
@@ -32,4 +32,16 @@ urlpatterns = [
     path("portal/passkeys/remove/", passkey_views.passkey_remove, name="passkey-remove"),
     path("portal/signin/passkey/options/", passkey_views.passkey_signin_options, name="passkey-signin-options"),
     path("portal/signin/passkey/", passkey_views.passkey_signin, name="passkey-signin"),
+    # accounts (portal/account_views.py): the invitation link, the account page, closing, reset
+    path("portal/invitation/accept/", account_views.invitation_accept, name="invitation-accept"),
+    path("portal/invitation/", account_views.invitation, name="invitation"),
+    path("portal/account/", account_views.account, name="account"),
+    path("portal/account/password/", account_views.password_change, name="password-change"),
+    path("portal/account/authenticator/remove/", account_views.mfa_remove, name="mfa-remove"),
+    path("portal/account/recovery-codes/", account_views.recovery_codes, name="recovery-codes"),
+    path("portal/account/close/", account_views.deactivate, name="deactivate"),
+    path("portal/closed/", account_views.closed, name="closed"),
+    path("portal/password-reset/", account_views.password_reset, name="password-reset"),
+    path("portal/password-reset/link/", account_views.password_reset_link, name="password-reset-link"),
+    path("portal/password-reset/new/", account_views.password_reset_new, name="password-reset-new"),
 ]

@@ -58,8 +58,16 @@ signin = route("portal:signin")(PortalSignInView.as_view())
 
 @route("portal:signout")
 def signout(request: HttpRequest) -> HttpResponse:
+    # Signing out to open an invitation meant for another address: the invitation waits in the
+    # new session (the page it shows needs it), nothing else is kept.
+    from confide.accounts.portal_invitations import SESSION_PORTAL_INVITATION
+
+    invitation = request.session.get(SESSION_PORTAL_INVITATION) if request.POST.get("then") == "invitation" else None
     logout(request)
     messages.info(request, "You are signed out.")
+    if isinstance(invitation, dict):
+        request.session[SESSION_PORTAL_INVITATION] = invitation
+        return redirect("portal:invitation-accept")
     return redirect("portal:signin")
 
 

@@ -786,4 +786,6 @@ def abilities(actor: StaffActor) -> dict[str, bool]:
         # Merging reads and moves the whole clinical record of two charts (records/merge.py).
         "merge": write and CLINICAL <= treatment and policy.NOTES in treatment,
         "insurance_elsewhere": insurance_elsewhere(actor),
+        # Who holds portal access to the record (records/portal_access.py).
+        "portal_access": actor.has(Perm.REGISTRATION_WRITE),
     }

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
+from confide.accounts.portal_invitations import BASIS_CHOICES
 from confide.core.errors import InvalidInput
 from confide.core.text import multi_line, single_line
 from confide.records import clinical
@@ -519,3 +520,30 @@ class BreakGlassForm(ChartForm):
     def __init__(self, *args, tabs: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["tab"].choices = tabs
+
+
+# --- portal access (records/portal_access.py) -------------------------------------------------------
+class PortalInviteForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail address", max_length=254,
+        error_messages={"required": "Enter the e-mail address to send the invitation to.", "invalid": "Enter an e-mail address like name@example.org."},
+        widget=forms.EmailInput(attrs={"class": "form-control", "autocomplete": "off"}),
+    )  # fmt: skip
+
+
+class GuardianInviteForm(PortalInviteForm):
+    relationship = forms.CharField(
+        label="Relationship to the patient", max_length=60, help_text="For example: mother, father, legal guardian.",
+        error_messages={"required": "Say how this person is related to the patient."},
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )  # fmt: skip
+    basis = forms.ChoiceField(
+        label="How you checked their authority", choices=[("", "Choose…"), *BASIS_CHOICES],
+        error_messages={"required": "Choose how you checked the parent's or guardian's authority.", "invalid_choice": "Choose one of the listed ways."},
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )  # fmt: skip
+    verified = forms.BooleanField(
+        label="I checked that this person is the patient's parent or legal guardian.",
+        error_messages={"required": "Confirm that you checked this person is the patient's parent or guardian."},
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )  # fmt: skip

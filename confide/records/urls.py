@@ -17,6 +17,7 @@ urlpatterns = [
     path(f"{P}/documents/", views.chart_documents, name="chart-documents"),
     path(f"{P}/consultations/", intake_views.chart_consultations, name="chart-consultations"),
     path(f"{P}/privacy/", views.chart_privacy, name="chart-privacy"),
+    path(f"{P}/portal/", views.chart_portal, name="chart-portal"),
     # editing the record
     path(f"{P}/edit/", views.patient_edit, name="patient-edit"),
     path(f"{P}/edit/health/", views.patient_edit_health, name="patient-edit-health"),

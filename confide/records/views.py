@@ -20,7 +20,7 @@ from confide.core.purposes import Purpose
 from confide.core.decorators import route
 from confide.access.errors import AccessRefused
 from confide.core.errors import InvalidInput, NotFound, NothingChanged
-from confide.records import chart, files, merge, notes, representatives, services
+from confide.records import chart, files, merge, notes, portal_access, representatives, services
 from confide.records.forms import (
     STRUCTURED_INPUTS,
     AllergyForm,
@@ -34,6 +34,8 @@ from confide.records.forms import (
     MergeForm,
     MedicationForm,
     NoteForm,
+    GuardianInviteForm,
+    PortalInviteForm,
     RegistrationForm,
     SignForm,
     TextForm,
@@ -722,3 +724,61 @@ def _close_merge(request: HttpRequest, patient_id) -> HttpResponse:
             messages.error(request, str(exc))
         return redirect(back)
     return _message_page(request, header, "Merge", " ".join(str(e) for e in form.non_field_errors()) or "Nothing was changed.", back)
+
+
+# --- portal access (records/portal_access.py) -------------------------------------------------------
+_PORTAL_DONE = {
+    "invite": "Invitation sent. The link works for {days} days.",
+    "invite-guardian": "Invitation sent to the parent or guardian. The link works for {days} days.",
+    "end": "Portal access ended. The person was told by e-mail.",
+    "withdraw": "Invitation withdrawn. Its link no longer works.",
+}
+
+
+@route("records:chart-portal")
+def chart_portal(request: HttpRequest, patient_id) -> HttpResponse:
+    """Who holds portal access to this record, pending invitations, and the buttons to invite
+    the patient, invite a parent or guardian (minors only), end access or withdraw an invitation.
+    One route: a POST names its `action`."""
+    invite_form = guardian_form = None
+    error, status = None, 200
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if request.method == "POST":
+        status = 400
+        try:
+            if action == "invite":
+                invite_form = PortalInviteForm(request.POST)
+                if invite_form.is_valid():
+                    portal_access.do_invite_patient(actor=request.actor, patient_id=patient_id, email=invite_form.cleaned_data["email"], request=request)
+                    status = 302
+            elif action == "invite-guardian":
+                guardian_form = GuardianInviteForm(request.POST, prefix="guardian")
+                if guardian_form.is_valid():
+                    data = guardian_form.cleaned_data
+                    portal_access.do_invite_representative(
+                        actor=request.actor, patient_id=patient_id, email=data["email"], relationship=data["relationship"],
+                        basis=data["basis"], verified=data["verified"], request=request,
+                    )  # fmt: skip
+                    status = 302
+            elif action == "end":
+                portal_access.do_end_access(actor=request.actor, patient_id=patient_id, link_id=request.POST.get("link_id"), request=request)
+                status = 302
+            elif action == "withdraw":
+                portal_access.do_withdraw_invitation(actor=request.actor, patient_id=patient_id, invitation_id=request.POST.get("invitation_id"), request=request)
+                status = 302
+            else:
+                error = "Choose one of the buttons on this page."
+        except InvalidInput as exc:
+            error = str(exc)
+        if status == 302:
+            from django.conf import settings
+
+            messages.success(request, _PORTAL_DONE[action].format(days=settings.CONFIDE_PORTAL_INVITE_DAYS))
+            return redirect("records:chart-portal", patient_id=patient_id)
+    access = portal_access.get_portal_access(request.actor, patient_id, request=request)
+    context = {
+        "header": access.header, "access": access, "error": error,
+        "invite_form": invite_form or PortalInviteForm(initial={"email": access.email}),
+        "guardian_form": guardian_form or GuardianInviteForm(prefix="guardian"),  # its own ids beside the other form's
+    }  # fmt: skip
+    return render(request, "records/chart_portal.html", context, status=status)

@@ -96,6 +96,8 @@ SET_BY_CODE = {
     "accounts.WebAuthnChallenge.challenge_hash": "a SHA-256 hash of a challenge",
     "portal.RecordExport.stored_name": "the name the vault's encrypted storage gave the file",
     "portal.RecordExport.category": "a category code from the taxonomy, set by the export service",
+    "accounts.PortalInvitation.token_hash": "a SHA-256 hash of the portal invitation token",
+    "accounts.PortalLink.ended_reason": "a reason code the services write (deactivated, ended-by-practice, …)",
     "vault.PracticeKey.key_manager": "the key manager's name",
     "vault.PracticeKey.kek_id": "an id the key manager made",
     "vault.BlindIndexEntry.kind": "a code (email, phone, dob, name)",

@@ -128,14 +128,23 @@ def page_world(clinic, make_staff) -> PageWorld:
     from confide.accounts.reset import reset_link
 
     reset = reset_link(clinic.users[Role.BILLING])
+    # The patient portal: an invitation for the clinic's patient (its pages, anonymous), a portal
+    # account holding that record (its pages), and its reset link.
+    from confide.accounts.models import LinkKind, PortalLink, User, UserKind
+    from confide.accounts.portal_invitations import issue_portal_invitation
+
+    with transaction.atomic():
+        _, portal_invitation = issue_portal_invitation(practice_id=practice.id, patient_id=clinic.patient.pk, email="portal-invitee@demo.example.test")
+    portal_user = User.objects.create_user("portal-patient@demo.example.test", clinic.password, display_name="Pat Portal", kind=UserKind.PATIENT)
+    with tenant_context(practice_id=practice.id):
+        PortalLink.objects.create(practice_id=practice.id, user=portal_user, patient_id=clinic.patient.pk, kind=LinkKind.SELF)
+    portal_reset = reset_link(portal_user, portal=True)
     submission = submit(practice, photo=True)
     with tenant_context(practice_id=practice.id):
         intake_photo = IntakePhoto.objects.get(submission=submission)
 
     # The portal: the patient's own account (with an authenticator: the code page on the way in),
     # and a second patient's account with none, in a practice that requires one (the set-up page).
-    from confide.accounts.models import LinkKind, PortalLink, User, UserKind
-
     practice.portal_mfa_required = True
     practice.save(update_fields=["portal_mfa_required"])
     second = None
@@ -143,13 +152,13 @@ def page_world(clinic, make_staff) -> PageWorld:
         from confide.records.services import do_create_patient
 
         second = do_create_patient(actor=actor(Role.CLINICIAN), given_name="Sam", family_name="Second")
-    portal_users = {}
-    for local, patient_id, mfa in (("patient", patient_id, True), ("newpatient", second.pk, False)):
-        user = User.objects.create_user(f"{local}@portal.example.test", clinic.password, display_name=local.title(), kind=UserKind.PATIENT)
-        user.device = enrol_totp(user) if mfa else None
-        with tenant_context(practice_id=practice.id):
-            PortalLink.objects.create(practice=practice, user=user, patient_id=patient_id, kind=LinkKind.SELF)
-        portal_users[local] = user
+    # The clinic patient's account (above) gets an authenticator; the second patient's has none.
+    portal_user.device = enrol_totp(portal_user)
+    portal_users = {"patient": portal_user}
+    newcomer = User.objects.create_user("newpatient@portal.example.test", clinic.password, display_name="Sam", kind=UserKind.PATIENT)
+    with tenant_context(practice_id=practice.id):
+        PortalLink.objects.create(practice=practice, user=newcomer, patient_id=second.pk, kind=LinkKind.SELF)
+    portal_users["newpatient"] = newcomer
     clinic.portal_users = portal_users
     # The patient's "Download my record": an export waiting to be made (its status page).
     from confide.accounts.models import PortalLink as _Link
@@ -175,6 +184,8 @@ def page_world(clinic, make_staff) -> PageWorld:
         "psychotherapy_draft": psy_draft, "psychotherapy_signed": psy_signed, "submission": submission,
         "intake_photo": intake_photo, "policy_version": version, "invitation_link": invitation_link,
         "reset_link": reset[reset.index("/signin/"):],
+        "portal_invitation_link": portal_invitation[portal_invitation.index("/portal/"):], "portal_user": portal_user,
+        "portal_reset_link": portal_reset[portal_reset.index("/portal/"):],
     }  # fmt: skip
     return PageWorld(clinic=clinic, objects=objects)
 
@@ -214,6 +225,8 @@ ROUTE_URLS: dict[str, Callable[[PageWorld], str]] = {
     "accounts:password-reset-link": lambda w: w.objects["reset_link"],
     # "Remove this passkey?" names the passkey in its query.
     "portal:passkey-remove": lambda w: f"{reverse('portal:passkey-remove')}?passkey={w.objects['passkey'].pk}",
+    "portal:invitation": lambda w: w.objects["portal_invitation_link"],
+    "portal:password-reset-link": lambda w: w.objects["portal_reset_link"],
 }
 # Routes that answer 200 only in a state the shared world cannot be in; each is checked by its own
 # test below.

@@ -136,6 +136,7 @@ EXPECTED_ROUTE_POLICY = {
     "records:chart-break-glass":          ("staff",      "records:chart:write",           True,  ["POST"], False),
     "records:audit-patient-finder":       ("staff",      "audit:log:view",                False, ["GET", "POST"], False),
     "access:break-glass-reviewed":        ("staff",      "access:break-glass:review",     True,  ["POST"], False),
+    "records:chart-portal":               ("staff",      "records:registration:write",    True,  ["GET", "POST"], False),
     "records:patient-edit-health":        ("staff",      "records:chart:write",           True,  ["GET", "POST"], False),
     "records:patient-edit-insurance":     ("staff",      "billing:insurance:write",       True,  ["GET", "POST"], False),
     "records:medication-add":             ("staff",      "records:chart:write",           True,  ["POST"],        False),
@@ -200,6 +201,17 @@ EXPECTED_ROUTE_POLICY = {
     "portal:passkey-remove":              ("portal",     None,                            False, ["GET", "POST"], True),
     "portal:passkey-signin-options":      ("public",     None,                            False, ["POST"],        False),
     "portal:passkey-signin":              ("public",     None,                            False, ["POST"],        False),
+    "portal:invitation":                  ("public",     None,                            False, ["GET"],         False),
+    "portal:invitation-accept":           ("public",     None,                            False, ["GET", "POST"], False),
+    "portal:account":                     ("portal",     None,                            False, ["GET"],         False),
+    "portal:password-change":             ("portal",     None,                            False, ["POST"],        False),
+    "portal:mfa-remove":                  ("portal",     None,                            False, ["GET", "POST"], True),
+    "portal:recovery-codes":              ("portal",     None,                            False, ["POST"],        True),
+    "portal:deactivate":                  ("portal",     None,                            False, ["GET", "POST"], True),
+    "portal:closed":                      ("public",     None,                            False, ["GET"],         False),
+    "portal:password-reset":              ("public",     None,                            False, ["GET", "POST"], False),
+    "portal:password-reset-link":         ("public",     None,                            False, ["GET"],         False),
+    "portal:password-reset-new":          ("public",     None,                            False, ["GET", "POST"], False),
 }  # fmt: skip
 
 

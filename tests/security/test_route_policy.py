@@ -80,7 +80,9 @@ def test_the_public_routes_are_exactly_these():
         "accounts:invitation", "accounts:invitation-accept", "accounts:login", "accounts:password-reset",
         "accounts:password-reset-link", "accounts:password-reset-new", "consent:choices", "consent:collect",
         "consent:do-not-sell", "consent:limit-sensitive", "core:healthz", "intake:consult", "policy:notice",
-        "policy:notice-version", "portal:passkey-signin", "portal:passkey-signin-options", "portal:signin", "site:setup",
+        "policy:notice-version", "portal:closed", "portal:invitation", "portal:invitation-accept", "portal:passkey-signin",
+        "portal:passkey-signin-options", "portal:password-reset", "portal:password-reset-link", "portal:password-reset-new",
+        "portal:signin", "site:setup",
     ]  # fmt: skip
 
 
