@@ -48,6 +48,7 @@ run: install
 	@test -s "$(CONFIDE_SECRET_KEY_FILE)" || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))' > "$(CONFIDE_SECRET_KEY_FILE)")
 	@$(BIN)/confide migrate --noinput -v 0
 	@$(BIN)/confide demo
+	@$(BIN)/confide portal age-check --schedule > /dev/null
 	@echo "Serving Confide on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop; a task worker and the audit sealer run beside it)"
 	@echo "Links in e-mails point to $(CONFIDE_BASE_URL) (the outbox: $(CONFIDE_DATA_DIR)/outbox/)"
 	@$(BIN)/confide db_worker --no-startup-delay --interval 2 -v 0 & worker=$$!; \

@@ -22,8 +22,19 @@ def schedule_age_check(when: datetime.datetime | None = None) -> bool:
     and cron runs `confide portal age-check` instead). False when none could be queued."""
     if not end_representation_daily.get_backend().supports_defer:
         return False
+    if when is None and _daily_run_waiting():
+        return True  # `make run` (or cron with --schedule) again: the chain is already going
     end_representation_daily.using(run_after=when or next_daily_run()).enqueue()
     return True
+
+
+def _daily_run_waiting() -> bool:
+    """Whether a daily run is already queued and not yet started (database backend): scheduling
+    again would start a second chain of daily runs."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.filter(task_path=end_representation_daily.module_path, status=TaskResultStatus.READY).exists()
 
 
 @task()

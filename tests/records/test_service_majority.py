@@ -222,3 +222,16 @@ def test_min3_one_patients_failure_leaves_their_links_open_and_the_others_done(w
     assert "Tess" not in caplog.text and "Sam" not in caplog.text
     rerun = majority.end_representation_at_majority()
     assert rerun.links_ended == 1 and not _fresh(first_link).is_active and not _fresh(second_link).is_active
+
+
+def test_scheduling_the_daily_run_again_queues_no_second_chain(db):
+    """`make run` schedules the daily check each time it starts: one run waits, not one per start."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from confide.records import tasks
+
+    assert tasks.schedule_age_check() is True
+    assert tasks.schedule_age_check() is True
+    waiting = DBTaskResult.objects.filter(task_path=tasks.end_representation_daily.module_path, status=TaskResultStatus.READY)
+    assert waiting.count() == 1
