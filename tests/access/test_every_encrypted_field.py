@@ -14,6 +14,7 @@ from confide.consent.models import ConsentEvidence
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
 from confide.records.models import Addendum, Document, IntakeSubmission, Patient, Photo, ProgressNote, PsychotherapyAddendum, PsychotherapyNote, RepresentativeDocument
+from confide.rights.models import RightsRequest
 from confide.vault.errors import PHIAccessDenied
 from confide.vault.fields import Sealed, encrypted_fields
 
@@ -96,6 +97,15 @@ def _representative_document(world, staff, make_patient):
                                                                   upload=pdf_upload(), title="Guardianship order"))  # fmt: skip
 
 
+def _rights_request(world, staff, make_patient):
+    from confide.rights.services import check_open_request
+    from tests.portal_world import actor_for, link, make_portal_user
+
+    patient = make_patient()
+    own = link(make_portal_user("patient@every-field.test"), patient)
+    return _in_a(world, lambda: check_open_request(actor=actor_for(own), kind="copy", detail="Please send my record."))
+
+
 def _consultation(world, staff, make_patient):
     from django.core.cache import cache
 
@@ -135,6 +145,7 @@ MAKERS = {
     Document: _file("document"),
     Photo: _file("photo"),
     RepresentativeDocument: _representative_document,
+    RightsRequest: _rights_request,
     ConsentEvidence: _consent_evidence,
 }
 

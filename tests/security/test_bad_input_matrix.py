@@ -16,7 +16,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from confide.core.routes import ROUTE_POLICY, Audience
+from confide.core.routes import PORTAL_AUDIENCES, ROUTE_POLICY, Audience
 from tests.conftest import CANARIES, sign_in
 from tests.security.routes_helpers import route_names, snapshot, url_for
 from tests.security.test_access_matrix import EFFECTFUL as EFFECTFUL_ROUTES
@@ -64,6 +64,13 @@ BODIES = {
 def _client_for(name: str, world) -> Client:
     if ROUTE_POLICY[name].audience is Audience.PUBLIC:
         return Client()
+    if ROUTE_POLICY[name].audience in PORTAL_AUDIENCES:
+        # A portal page is tried as the portal account it is for (a staff session never reaches it).
+        from tests.portal_world import portal_sign_in, portal_world
+
+        if not hasattr(world, "portal"):
+            world.portal = portal_world(world.a)
+        return portal_sign_in(Client(), world.portal.adult.user)
     return sign_in(Client(), world.a.owner, world.a.practice)
 
 
@@ -101,7 +108,9 @@ def _fields(client: Client, name: str, url: str, world) -> tuple[list[str], dict
 # Routes whose button is the whole request (no field to get wrong: accept, reject, reset, sign
 # out, ...) act on any body; and free text that happens to be markup is a valid note, stored as
 # typed and shown escaped. Everything else that changes a row on one of these bodies is a bug.
-ACTS_ON_ANY_BODY = EFFECTFUL_ROUTES | {"accounts:mfa-replace", "accounts:recovery-codes-regenerate", "accounts:logout"}
+# One-button actions with no fields of their own (each behind a fresh confirmation where it matters):
+# a body is not what they act on. Closing a portal account is one (its GET page says what happens).
+ACTS_ON_ANY_BODY = EFFECTFUL_ROUTES | {"accounts:mfa-replace", "accounts:recovery-codes-regenerate", "accounts:logout", "portal:deactivate"}
 ABSENT_MEANS_DEFAULT = {"intake:accept"}  # no merge_into: accepted into a new chart
 OPTIONAL = {"next"}  # where to go afterwards: a bad one is ignored (the default page), never followed
 FREE_TEXT = {"records:note-new", "records:note-edit", "records:note-addendum", "records:psychotherapy-new", "records:psychotherapy-addendum"}
