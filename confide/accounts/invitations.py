@@ -258,25 +258,30 @@ def _claim(invitation_id: uuid.UUID, user: User | None) -> None:
         raise InvitationUnusable(Invitation.objects.get(id=invitation_id).state)
 
 
-def validate_new_account(email: str, display_name: str, password: str, password_again: str) -> dict[str, list[str]]:
-    """Every problem with a new account's details at once: {field: [messages]}."""
+def validate_new_account(
+    email: str, display_name: str, password: str, password_again: str, *, ask_name: bool = True,
+    name_missing: str = "Enter your name as colleagues should see it.", passwords_differ: str = "The two passwords differ.",
+) -> dict[str, list[str]]:
+    """Every problem with a new account's details at once: {field: [messages]} (the password
+    validators of settings, ACC1). Staff and portal invitations both use it, with their own words."""
     errors: dict[str, list[str]] = {}
     display_name = (display_name or "").strip()
-    if not display_name:
-        errors["display_name"] = ["Enter your name as colleagues should see it."]
-    else:
-        try:
-            single_line(display_name)
-        except ValidationError as exc:
-            errors["display_name"] = list(exc.messages)
-        if len(display_name) > 150:
-            errors.setdefault("display_name", []).append("Use at most 150 characters.")
+    if ask_name:
+        if not display_name:
+            errors["display_name"] = [name_missing]
+        else:
+            try:
+                single_line(display_name)
+            except ValidationError as exc:
+                errors["display_name"] = list(exc.messages)
+            if len(display_name) > 150:
+                errors.setdefault("display_name", []).append("Use at most 150 characters.")
     try:
         password_validation.validate_password(password or "", User(email=email, display_name=display_name))
     except ValidationError as exc:
         errors["password"] = list(exc.messages)
     if (password or "") != (password_again or ""):
-        errors["password_again"] = ["The two passwords differ."]
+        errors["password_again"] = [passwords_differ]
     return errors
 
 

@@ -31,6 +31,7 @@ from confide.core.views import render_error
 # which under load costs more than the page. The idle sign-out can come up to this much early
 # (never late): at the shortest timeout, 5 minutes, that is 10%.
 LAST_SEEN_REFRESH_SECONDS = 30
+DEFAULT_IDLE_MINUTES = 15  # a session with no practice to set it (a member of none yet, a portal account with no record)
 
 
 class PracticeMiddleware:
@@ -68,18 +69,12 @@ class PracticeMiddleware:
             current = memberships[0]
             request.session[SESSION_PRACTICE] = str(current.practice_id)
 
-        idle = self._idle_expired(request, current)
-        if idle or session_cap_reached(request.session):
-            ended = account_services.record_idle_expiry if idle else account_services.record_session_cap_reached
-            ended(request, practice_id=current.practice_id if current else None)
-            logout(request)
-            hours = settings.SESSION_COOKIE_AGE // 3600
-            messages.info(request, "You were signed out after a period of inactivity." if idle else f"You were signed out {hours} hours after signing in. Sign in again to go on.")
-            with tenant_context(practice_id=None):
-                return self._finish(request, self.get_response(request))
-        now = int(time.time())
-        if now - request.session.get(SESSION_LAST_SEEN, 0) >= LAST_SEEN_REFRESH_SECONDS:
-            request.session[SESSION_LAST_SEEN] = now
+        idle_minutes = current.practice.idle_timeout_minutes if current else min(
+            (m.practice.idle_timeout_minutes for m in memberships), default=DEFAULT_IDLE_MINUTES
+        )
+        ended = self._end_stale_session(request, idle_minutes=idle_minutes, practice_id=current.practice_id if current else None)
+        if ended is not None:
+            return ended
 
         if current is not None:
             request.membership = current
@@ -94,12 +89,22 @@ class PracticeMiddleware:
         the request's context."""
         request.portal = portal_context(request, user)
         practice = request.portal.practice
-        idle_minutes = practice.idle_timeout_minutes if practice else 15
+        idle_minutes = practice.idle_timeout_minutes if practice else DEFAULT_IDLE_MINUTES
+        ended = self._end_stale_session(request, idle_minutes=idle_minutes, practice_id=request.portal.practice_id)
+        if ended is not None:
+            return ended
+        with tenant_context(practice_id=request.portal.practice_id, user_id=user.pk):
+            return self._finish(request, self.get_response(request))
+
+    def _end_stale_session(self, request: HttpRequest, *, idle_minutes: int, practice_id) -> HttpResponse | None:
+        """ACC6, for staff and portal sessions alike: idle longer than `idle_minutes`, or older
+        than the absolute cap → the session ends (audited, the person told) and the request goes
+        on signed out (the response is returned); otherwise the idle clock is refreshed, and None."""
         last_seen = request.session.get(SESSION_LAST_SEEN)
         idle = last_seen is not None and time.time() - last_seen > idle_minutes * 60
         if idle or session_cap_reached(request.session):
             ended = account_services.record_idle_expiry if idle else account_services.record_session_cap_reached
-            ended(request, practice_id=request.portal.practice_id)
+            ended(request, practice_id=practice_id)
             logout(request)
             request.portal = None
             hours = settings.SESSION_COOKIE_AGE // 3600
@@ -109,17 +114,7 @@ class PracticeMiddleware:
         now = int(time.time())
         if now - request.session.get(SESSION_LAST_SEEN, 0) >= LAST_SEEN_REFRESH_SECONDS:
             request.session[SESSION_LAST_SEEN] = now
-        with tenant_context(practice_id=request.portal.practice_id, user_id=user.pk):
-            return self._finish(request, self.get_response(request))
-
-    def _idle_expired(self, request: HttpRequest, current) -> bool:
-        last_seen = request.session.get(SESSION_LAST_SEEN)
-        if last_seen is None:
-            return False
-        minutes = current.practice.idle_timeout_minutes if current else min(
-            (m.practice.idle_timeout_minutes for m in request.memberships), default=15
-        )
-        return time.time() - last_seen > minutes * 60
+        return None
 
     def _finish(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         # htmx swaps responses into the page: a redirect to sign-in must be a full-page redirect.

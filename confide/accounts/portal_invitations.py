@@ -25,14 +25,13 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from confide.accounts.invitations import _new_token, clean_email, session_reference
+from confide.accounts.invitations import _new_token, clean_email, session_reference, validate_new_account
 from confide.accounts.locks import lock_user
 from confide.accounts.models import LinkKind, PortalInvitation, PortalLink, User, UserKind
 from confide.accounts.services import record_security_event
@@ -270,26 +269,11 @@ def do_revoke_portal_invitation(*, practice_id: uuid.UUID, invitation_id: uuid.U
 
 # --- Accepting ----------------------------------------------------------------------------------
 def validate_new_password(email: str, display_name: str, password: str, password_again: str, *, ask_name: bool = True) -> dict[str, list[str]]:
-    """Every problem at once: {field: [messages]} (the same validators as everywhere, ACC1)."""
-    errors: dict[str, list[str]] = {}
-    display_name = (display_name or "").strip()
-    if ask_name:
-        if not display_name:
-            errors["display_name"] = ["Enter your name."]
-        else:
-            try:
-                single_line(display_name)
-            except ValidationError as exc:
-                errors["display_name"] = list(exc.messages)
-            if len(display_name) > 150:
-                errors.setdefault("display_name", []).append("Use at most 150 characters.")
-    try:
-        password_validation.validate_password(password or "", User(email=email, display_name=display_name))
-    except ValidationError as exc:
-        errors["password"] = list(exc.messages)
-    if (password or "") != (password_again or ""):
-        errors["password_again"] = ["The two passwords are not the same."]
-    return errors
+    """Every problem at once: {field: [messages]} (the staff invitation's checks, in the portal's words)."""
+    return validate_new_account(
+        email, display_name, password, password_again, ask_name=ask_name,
+        name_missing="Enter your name.", passwords_differ="The two passwords are not the same.",
+    )  # fmt: skip
 
 
 def _claim(invitation_id: uuid.UUID, user: User) -> None:
