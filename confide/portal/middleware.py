@@ -51,8 +51,9 @@ def show_ended_access_notices(request: HttpRequest) -> None:
     for link in links:
         try:
             name = _first_name(link)
-        except Exception:  # the notice is a courtesy: it never breaks the page
-            logger.warning("ended-access notice without a name", exc_info=True)
+        except Exception as exc:  # the notice is a courtesy: it never breaks the page
+            # The kind of error only: a traceback's values could carry what the log must not.
+            logger.warning("ended-access notice without a name (%s)", type(exc).__name__)
             name = ""
         messages.warning(request, ended_access_message(name))
 
