@@ -51,6 +51,13 @@ class Holder:
     def is_representative(self) -> bool:
         return self.kind == LinkKind.REPRESENTATIVE
 
+    # As a link for records/_portal_link_document.html (a holder's link is open by definition).
+    @property
+    def id(self) -> uuid.UUID:
+        return self.link_id
+
+    is_active = True
+
 
 @dataclass(frozen=True)
 class Pending:

@@ -647,7 +647,7 @@ def portal_link_document(request: HttpRequest, patient_id, link_id) -> HttpRespo
             form.add_error("file", str(exc))
         else:
             messages.success(request, "Document added to this parent's or guardian's access.")
-            return redirect("records:chart", patient_id=patient_id)
+            return redirect("records:chart-portal", patient_id=patient_id)
     context = {"form": form, "patient_id": patient_id, "link": link, "documents": None}
     return render(request, "records/portal_link_document.html", context, status=400)
 

@@ -152,3 +152,17 @@ def test_billing_cannot_manage_portal_access(world, signed_in, portal):
 def test_the_overview_links_to_portal_access_for_registration_writers(world, signed_in, portal):
     page = signed_in(Role.FRONT_DESK).get(reverse("records:chart", kwargs={"patient_id": portal.adult.patient.pk})).content.decode()
     assert reverse("records:chart-portal", kwargs={"patient_id": portal.adult.patient.pk}) in page
+
+
+def test_min3_a_guardians_authorization_document_is_added_from_the_portal_access_page(world, signed_in, portal):
+    from confide.records.models import RepresentativeDocument
+    from tests.records.uploads import pdf_upload
+
+    client = signed_in(Role.FRONT_DESK)
+    page = client.get(url(portal.child)).content.decode()
+    action = reverse("records:portal-link-document", kwargs={"patient_id": portal.child.pk, "link_id": portal.child_link.pk})
+    assert f'action="{action}"' in page  # the form sits beside the guardian's access
+    response = client.post(action, {"title": "Guardianship order", "file": pdf_upload()})
+    assert response.status_code == 302 and response["Location"] == url(portal.child)
+    with tenant_context(practice_id=world.a.practice.id):
+        assert RepresentativeDocument.objects.filter(portal_link_id=portal.child_link.pk).count() == 1

@@ -33,7 +33,7 @@ def _rows(world):
 
 def test_min3_front_desk_attaches_and_the_clinician_sees_and_downloads_it(signed_in, world, pw):
     response = signed_in(Role.FRONT_DESK).post(_url(pw.child.pk, pw.child_link.pk), {"title": "Birth certificate", "file": pdf_upload("Kit-birth.pdf")})
-    assert response.status_code == 302 and response["Location"] == f"/patients/{pw.child.pk}/"
+    assert response.status_code == 302 and response["Location"] == f"/patients/{pw.child.pk}/portal/"
     [row] = _rows(world)
     client = signed_in(Role.CLINICIAN)
     page = client.get(f"/patients/{pw.child.pk}/documents/").content.decode()
