@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "confide.policy",
     "confide.consent",
     "confide.records",
+    "confide.messaging",
     "confide.rights",
     "confide.portal",
     "confide.site",  # entry points above every domain: the demo, confide keys

@@ -193,11 +193,24 @@ RIGHTS_REQUEST_JOB = SystemJob("rights-request-job", frozenset({"communications.
 # An operator's portal invitation (`confide portal invite --patient …` without --email): the
 # chart's e-mail address, where the invitation goes; nothing else.
 PORTAL_INVITE_JOB = SystemJob("portal-invite-job", frozenset({policy.EMAIL}), frozenset({Purpose.OPERATIONS}))
+# Messaging (confide/messaging): delivering one message — where it goes (the phone number or
+# e-mail address), the body, and the address's state for the recipient's time zone (quiet hours);
+# for care and operations, and for marketing (where the door asks the ledger for the channel's
+# marketing consent too). Reading an inbound text's sender is the same job's matching step.
+MESSAGING_SEND_JOB = SystemJob(
+    "messaging-send-job",
+    frozenset({policy.PHONE, policy.EMAIL, policy.ADDRESS, policy.MESSAGES}),
+    frozenset({Purpose.TREATMENT, Purpose.OPERATIONS, Purpose.MARKETING}),
+)
+# Messaging's inbound side: sealing the body of a text or portal message from the patient into
+# their thread (the body, nothing else).
+MESSAGING_INBOUND_JOB = SystemJob("messaging-inbound-job", frozenset({policy.MESSAGES}), frozenset({Purpose.TREATMENT}))
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
     for job in (
         REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
         AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB, PORTAL_INVITE_JOB,
+        MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB,
     )
 }  # fmt: skip
 

@@ -78,6 +78,8 @@ NETWORK = "technical.network"
 DEVICE = "technical.device"
 
 PAYMENT = "financial.payment"
+MESSAGES = "communications.messages"
+DELIVERY = "technical.delivery"
 
 IDENTITY = frozenset({NAME, DOB})
 DEMOGRAPHIC = frozenset({DEMOGRAPHICS})
@@ -100,6 +102,9 @@ AUTHOR_ONLY_CATEGORIES = frozenset({PSYCHOTHERAPY_NOTES})
 # Registering and scheduling a patient: who they are (a government ID is checked at the desk),
 # how to reach them and whom to call, their appointments. Nothing clinical, nothing financial.
 _REGISTRATION = IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | {GOVERNMENT_ID} | CONTACT | CONTACT_DETAILS | SCHEDULING
+# The inbox (confide/messaging): the messages with patients, read and answered by whoever works
+# the inbox — the front desk, clinicians, the owner — for treatment and operations.
+_INBOX = frozenset({MESSAGES})
 # Care: the record except psychotherapy notes (per note, see above); no government ID, no money.
 _CLINICAL_CARE = IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | CONTACT | CONTACT_DETAILS | SCHEDULING | (HEALTH - AUTHOR_ONLY_CATEGORIES)
 # Billing: who is billed (a claim needs sex and date of birth), where to send it, and the money.
@@ -116,6 +121,7 @@ PORTAL_GRANT = (
     IDENTITY | DEMOGRAPHIC | RECORD_NUMBERS | CONTACT | CONTACT_DETAILS | SCHEDULING
     | (HEALTH - AUTHOR_ONLY_CATEGORIES - {NOTES})
     | {INSURANCE, INVOICES}
+    | {MESSAGES}
 )
 PORTAL_PURPOSES = frozenset({Purpose.PATIENT_REQUEST})
 
@@ -130,18 +136,18 @@ def portal_categories(purpose, *, representative: bool = False, withheld: Iterab
 
 CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
     Role.OWNER: {
-        Purpose.TREATMENT: _CLINICAL_CARE,
+        Purpose.TREATMENT: _CLINICAL_CARE | _INBOX,
         Purpose.PAYMENT: _BILLING,
-        Purpose.OPERATIONS: _REGISTRATION | OPERATIONS_RECORDS,
+        Purpose.OPERATIONS: _REGISTRATION | OPERATIONS_RECORDS | _INBOX,
         Purpose.MARKETING: frozenset({NAME}) | CONTACT,
     },
     Role.CLINICIAN: {
-        Purpose.TREATMENT: _CLINICAL_CARE,
-        Purpose.OPERATIONS: _REGISTRATION,
+        Purpose.TREATMENT: _CLINICAL_CARE | _INBOX,
+        Purpose.OPERATIONS: _REGISTRATION | _INBOX,
     },
     Role.FRONT_DESK: {
-        Purpose.TREATMENT: _REGISTRATION,
-        Purpose.OPERATIONS: _REGISTRATION,
+        Purpose.TREATMENT: _REGISTRATION | _INBOX,
+        Purpose.OPERATIONS: _REGISTRATION | _INBOX,
     },
     Role.BILLING: {
         Purpose.PAYMENT: _BILLING,

@@ -95,6 +95,17 @@ class AuditEvent(StrEnum):
     ACCESS_REPORT_VIEWED = "portal:access-report:viewed"  # "who opened my record"; detail: format, the date filter, row count
     RIGHTS_REQUEST_OPENED = "rights:request:opened"  # resource_ids: the request; detail: its kind
     RIGHTS_QUEUE_VIEWED = "rights:queue:viewed"  # the privacy officer's list of open requests; resource_ids: those shown
+    # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
+    MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
+    MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
+    MESSAGE_DEFERRED = "messaging:message:deferred"  # detail: code (quiet-hours, subject-cap, rate-…), until
+    MESSAGE_REFUSED = "messaging:message:refused"  # detail: code (consent-sms, opted-out, content-photo, egress, …)
+    MESSAGE_FAILED = "messaging:message:failed"  # detail: provider error code
+    MESSAGE_RECEIVED = "messaging:message:received"  # an inbound text, portal message or e-mail; detail: channel
+    MESSAGE_READ = "messaging:message:read"  # staff opened a thread's unread messages; resource_ids: the messages
+    THREAD_ASSIGNED = "messaging:thread:assigned"  # detail: assigned_to (a user id) or none
+    OPT_OUT_CHANGED = "messaging:opt-out:changed"  # detail: channel, opted_out, source; never the number
+    WEBHOOK_REJECTED = "messaging:webhook:rejected"  # detail: hook, reason (signature, replay, malformed)
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -179,6 +190,16 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.ACCESS_REPORT_VIEWED: "Looked at who opened the record",
     AuditEvent.RIGHTS_REQUEST_OPENED: "Made a privacy request",
     AuditEvent.RIGHTS_QUEUE_VIEWED: "Looked at the privacy requests",
+    AuditEvent.MESSAGE_QUEUED: "Wrote a message",
+    AuditEvent.MESSAGE_SENT: "Sent a message",
+    AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",
+    AuditEvent.MESSAGE_REFUSED: "Did not send a message",
+    AuditEvent.MESSAGE_FAILED: "A message could not be delivered",
+    AuditEvent.MESSAGE_RECEIVED: "Received a message",
+    AuditEvent.MESSAGE_READ: "Read messages",
+    AuditEvent.THREAD_ASSIGNED: "Assigned a conversation",
+    AuditEvent.OPT_OUT_CHANGED: "Changed a text or e-mail opt-out",
+    AuditEvent.WEBHOOK_REJECTED: "Rejected a provider callback",
 }
 
 # Events that are a failure or a refusal by their nature: `chain.record` writes this outcome
@@ -194,6 +215,9 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.INTAKE_REFUSED: "refused",
     AuditEvent.PORTAL_INVITATION_REFUSED: "refused",
     AuditEvent.POLICY_EGRESS_REFUSED: "denied",
+    AuditEvent.MESSAGE_REFUSED: "refused",
+    AuditEvent.MESSAGE_FAILED: "failed",
+    AuditEvent.WEBHOOK_REJECTED: "refused",
 }
 
 OUTCOME_LABELS = {"ok": "Done", "failed": "Failed", "denied": "Refused", "refused": "Refused"}

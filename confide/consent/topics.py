@@ -16,12 +16,20 @@ choice is on file (and honoured by any future processor through the egress gate)
 | analytics_cookies     | analytics          | web            | opt-in  | visitor, patient, staff   |
 | ai_features           | ai_assist          |                | opt-in  | patient                   |
 | phi_by_email          | treatment          | email          | opt-in  | patient                   |
+| sms_texts             | operations         | sms            | opt-in  | patient                   |
+| phi_by_sms            | treatment          | sms            | opt-in  | patient                   |
 | telehealth_recording  | treatment          |                | opt-in  | patient, staff            |
 | sale_share_opt_out    | sale_share         |                | opt-out | visitor, patient          |
 | limit_sensitive       | sensitive_limit    |                | opt-out | visitor, patient          |
 | profiling_opt_out     | profiling          |                | opt-out | visitor, patient          |
 | consultation_authorization | treatment     |                | opt-in  | applicant, patient        |
 | psychotherapy_notes_disclosure | patient_request |            | opt-in  | patient                   |
+
+`sms_texts` is the patient's consent to texts about their care and account (reminders, "you have
+a new secure message", replies from staff): TCPA's prior express consent, which the send gate asks
+of every operational text (confide/messaging/gate.py); a STOP withdraws it, START grants it again.
+`phi_by_sms` is the patient asking for the details themselves by text rather than a notice to
+sign in (MSG4's rule for e-mail, applied to SMS).
 
 `consultation_authorization` is the authorization a visitor gives when sending an online
 consultation (REC2, REC5): recorded for the *applicant* (the submission's id) the moment it is
@@ -56,6 +64,8 @@ class Topic(StrEnum):
     PROFILING_OPT_OUT = "profiling_opt_out"
     CONSULTATION_AUTHORIZATION = "consultation_authorization"
     PSYCHOTHERAPY_DISCLOSURE = "psychotherapy_notes_disclosure"
+    SMS_TEXTS = "sms_texts"
+    PHI_BY_SMS = "phi_by_sms"
 
 
 @unique
@@ -140,6 +150,8 @@ TOPICS: dict[Topic, TopicSpec] = {
                   "keeping what an online consultation says"),
         TopicSpec(Topic.PSYCHOTHERAPY_DISCLOSURE, Purpose.PATIENT_REQUEST, None, False, frozenset({_P}),
                   "the release of psychotherapy notes"),
+        TopicSpec(Topic.SMS_TEXTS, Purpose.OPERATIONS, Channel.SMS, False, frozenset({_P}), "text messages about your care"),
+        TopicSpec(Topic.PHI_BY_SMS, Purpose.TREATMENT, Channel.SMS, False, frozenset({_P}), "health details by text message"),
     )
 }  # fmt: skip
 assert set(TOPICS) == set(Topic), "every topic has its row"

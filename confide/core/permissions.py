@@ -45,6 +45,11 @@ class Perm(StrEnum):
     CONSENT_RECORD = "consent:patient:record"
     # The privacy officer's queue of patients' rights requests (see, copy, correct, delete, restrict).
     RIGHTS_QUEUE_VIEW = "rights:request:view"
+    # The inbox: read and answer patients' messages, assign conversations (messaging/).
+    MESSAGES_VIEW = "messaging:thread:view"
+    MESSAGES_SEND = "messaging:message:send"
+    # Message templates, campaigns to patients who opted in, the development outbox.
+    MESSAGING_CONFIGURE = "messaging:settings:edit"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -74,12 +79,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.INTAKE_CONFIGURE,
         Perm.CONSENT_RECORD,
         Perm.RIGHTS_QUEUE_VIEW,
+        Perm.MESSAGES_VIEW,
+        Perm.MESSAGES_SEND,
+        Perm.MESSAGING_CONFIGURE,
     },
     # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
     # desk, the privacy officer (who answers consent questions). Billing does not.
     Role.CLINICIAN: _EVERY_ROLE
-    | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.INTAKE_REVIEW, Perm.CONSENT_RECORD},
-    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.CONSENT_RECORD},
+    | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.INTAKE_REVIEW, Perm.CONSENT_RECORD,
+       Perm.MESSAGES_VIEW, Perm.MESSAGES_SEND},
+    # The front desk lives in the inbox: answers, assigns, keeps the templates.
+    Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.CONSENT_RECORD, Perm.MESSAGES_VIEW,
+                                    Perm.MESSAGES_SEND, Perm.MESSAGING_CONFIGURE},
     Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ, Perm.BILLING_WRITE},
     Role.PRIVACY_OFFICER: _EVERY_ROLE
     | {
@@ -97,7 +108,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 # Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).
 PHI_PERMISSIONS = frozenset({
     Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.BILLING_READ, Perm.REGISTRATION_WRITE, Perm.BILLING_WRITE,
-    Perm.INTAKE_REVIEW,
+    Perm.INTAKE_REVIEW, Perm.MESSAGES_VIEW, Perm.MESSAGES_SEND,
 })  # fmt: skip
 
 

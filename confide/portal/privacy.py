@@ -61,6 +61,10 @@ class PortalTopic:
 # The choices a patient makes here, in the order shown. Not here: the authorization of an online
 # consultation (given with the form) and the release of psychotherapy notes (a signed form).
 PORTAL_TOPICS: tuple[PortalTopic, ...] = (
+    PortalTopic(Topic.SMS_TEXTS, "Text messages about your care", "Reminders and notices of new messages by text. Replying STOP turns them off.",
+                "On", "Off", "Yes, text me", "Stop texting me", "text messages about your care"),
+    PortalTopic(Topic.PHI_BY_SMS, "Health details by text", "Texts are not private. We put health details in a text only if you say yes.",
+                "On", "Off", "Yes, text me health details", "Stop health details by text", "health details by text"),
     PortalTopic(Topic.MARKETING_SMS, "Text messages with news and offers", "We send news and offers by text only if you say yes.",
                 "On", "Off", "Yes, send me texts", "Stop these texts", "text messages with news and offers"),
     PortalTopic(Topic.MARKETING_EMAIL, "E-mails with news and offers", "We send news and offers by e-mail only if you say yes.",
@@ -350,6 +354,8 @@ JOB_NAMES = {
     "age-of-majority-job": "Checking birthdays for parents' access (automatic)",
     "portal-ended-notice-job": "Telling a parent their access ended (automatic)",
     "portal-invite-job": "Sending you an invitation to this portal (automatic)",
+    "messaging-send-job": "Sending you a message or a reminder (automatic)",
+    "messaging-inbound-job": "Filing a message you sent us (automatic)",
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)

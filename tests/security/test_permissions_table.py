@@ -28,6 +28,9 @@ EXPECTED_PERMS = [
     "records:intake:configure",
     "consent:patient:record",
     "rights:request:view",
+    "messaging:thread:view",
+    "messaging:message:send",
+    "messaging:settings:edit",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -45,6 +48,9 @@ EXPECTED_ROLE_PERMISSIONS = {
         "consent:patient:record",
         "core:dashboard:view",
         "core:practice-settings:edit",
+        "messaging:message:send",
+        "messaging:settings:edit",
+        "messaging:thread:view",
         "policy:declaration:edit",
         "records:chart:read",
         "records:chart:write",
@@ -57,6 +63,8 @@ EXPECTED_ROLE_PERMISSIONS = {
     "clinician": [
         "consent:patient:record",
         "core:dashboard:view",
+        "messaging:message:send",
+        "messaging:thread:view",
         "records:chart:read",
         "records:chart:write",
         "records:contact:read",
@@ -66,6 +74,9 @@ EXPECTED_ROLE_PERMISSIONS = {
     "front_desk": [
         "consent:patient:record",
         "core:dashboard:view",
+        "messaging:message:send",
+        "messaging:settings:edit",
+        "messaging:thread:view",
         "records:contact:read",
         "records:registration:write",
     ],
@@ -89,7 +100,7 @@ EXPECTED_ROLE_PERMISSIONS = {
 }
 
 EXPECTED_PHI_PERMISSIONS = [
-    "billing:insurance:write", "billing:invoice:read", "records:chart:read", "records:chart:write", "records:contact:read",
+    "billing:insurance:write", "billing:invoice:read", "messaging:message:send", "messaging:thread:view", "records:chart:read", "records:chart:write", "records:contact:read",
     "records:intake:review", "records:registration:write",
 ]
 

@@ -1,0 +1,278 @@
+"""Threads, messages, their delivery, and the opt-out state of a phone number or an address.
+
+What is where (TRK1: technical data apart from content and identity):
+- `Thread`: one conversation per patient (and one per representative, a minor's parent, when
+  they write for the child): assignment, the urgent flag, unread counts. No PHI in its columns.
+- `Message`: one message in one channel. The body is sealed under the patient's key (category
+  `communications.messages`); everything else is ids and codes: direction, channel, kind
+  (operational or marketing), topic (what it is for), status, the gate's refusal code.
+- `Delivery`: the provider's view of an outbound message (provider id, status history with
+  timestamps, error code), with no body and no name: what TRK1 calls technical information.
+- `PhoneOptOut` / `EmailOptOut`: keyed by the blind index of the number or address (never the
+  value), so a STOP from a number nobody in the practice has is honoured too.
+- `OutboxEntry`: what the console SMS adapter "sent" in development (`confide outbox`); the body
+  sealed like the message's, the recipient as its blind id.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from confide.core.models import TenantModel
+from confide.vault.fields import EncryptedTextField
+
+MESSAGES = "communications.messages"
+BODY_MAX = 1600  # Twilio's limit for one SMS body (../shared/reference/rules-and-deadlines.md §3.5)
+PORTAL_BODY_MAX = 10_000
+EMAIL_BODY_MAX = 20_000
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", "Portal"
+    SMS = "sms", "Text message"
+    EMAIL = "email", "E-mail"
+
+
+class Kind(models.TextChoices):
+    """TCPA / MSG2: operational messages (about care, the account, security) and marketing
+    (anything promotional) never share a consent: one cannot be opted into the other."""
+
+    OPERATIONAL = "operational", "About care and your account"
+    MARKETING = "marketing", "News and offers"
+
+
+class Topic(models.TextChoices):
+    """What a message is for. Each topic has exactly one kind (TOPIC_KIND)."""
+
+    STAFF_REPLY = "staff_reply", "A message from the practice"
+    PATIENT_MESSAGE = "patient_message", "A message from the patient"
+    REMINDER = "reminder", "Appointment reminder"
+    SECURITY = "security", "Account security"
+    NOTIFICATION = "notification", "New secure message notice"
+    KEYWORD_REPLY = "keyword_reply", "Reply to a keyword (STOP, START, HELP)"
+    EMERGENCY_REPLY = "emergency_reply", "Automatic emergency reply"
+    BILLING = "billing", "Billing"
+    CAMPAIGN = "campaign", "Newsletter or offer"
+
+
+TOPIC_KIND: dict[str, str] = {
+    Topic.STAFF_REPLY: Kind.OPERATIONAL,
+    Topic.PATIENT_MESSAGE: Kind.OPERATIONAL,
+    Topic.REMINDER: Kind.OPERATIONAL,
+    Topic.SECURITY: Kind.OPERATIONAL,
+    Topic.NOTIFICATION: Kind.OPERATIONAL,
+    Topic.KEYWORD_REPLY: Kind.OPERATIONAL,
+    Topic.EMERGENCY_REPLY: Kind.OPERATIONAL,
+    Topic.BILLING: Kind.OPERATIONAL,
+    Topic.CAMPAIGN: Kind.MARKETING,
+}
+assert set(TOPIC_KIND) == set(Topic.values)
+
+# Replies the patient's own text asked for (a keyword's one confirmation, the emergency reply):
+# sent at once, whatever the hour, never counted against the patient's limits.
+RESPONSE_TOPICS = frozenset({Topic.KEYWORD_REPLY, Topic.EMERGENCY_REPLY})
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", "From the patient"
+    OUTBOUND = "out", "To the patient"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    DEFERRED = "deferred", "Waiting for the allowed hours"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    UNDELIVERED = "undelivered", "Not delivered"
+    REFUSED = "refused", "Not sent"
+    RECEIVED = "received", "Received"
+
+
+# Provider statuses only move forward (callbacks arrive out of order: §3.5).
+STATUS_RANK = {Status.QUEUED: 0, Status.DEFERRED: 0, Status.SENDING: 1, Status.SENT: 2,
+               Status.DELIVERED: 3, Status.UNDELIVERED: 3, Status.FAILED: 3}  # fmt: skip
+FINAL_STATUSES = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.REFUSED, Status.RECEIVED})
+
+
+class Thread(TenantModel):
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    # The representative's own conversation about the patient (a minor's parent); null: the
+    # patient's own thread (which front-desk SMS and e-mail also land in).
+    link = models.ForeignKey("accounts.PortalLink", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    urgent = models.BooleanField(default=False)
+    urgent_reason = models.CharField(max_length=32, blank=True)  # a code: emergency, crisis, opt-out-review
+    closed = models.BooleanField(default=False)
+    unread_by_staff = models.PositiveIntegerField(default=0)
+    unread_by_patient = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "patient"], condition=models.Q(link__isnull=True), name="messaging_one_own_thread"),
+            models.UniqueConstraint(fields=["practice", "patient", "link"], condition=models.Q(link__isnull=False), name="messaging_one_thread_per_link"),
+        ]
+        indexes = [models.Index(fields=["practice", "closed", "last_message_at"], name="messaging_inbox")]
+
+    def __str__(self) -> str:
+        return f"thread:{self.pk}"
+
+
+class Message(TenantModel):
+    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="messages")
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    topic = models.CharField(max_length=16, choices=Topic.choices)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    body = EncryptedTextField(category=MESSAGES, subject_field="patient_id")
+    # What the SMS or e-mail carried: the body itself, or only the notice that a secure message
+    # waits in the portal (the patient has not asked for details by that channel).
+    carried = models.CharField(max_length=8, blank=True)  # "body" | "notice" | "" (portal, inbound)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The gate's answer: a code (consent, opted-out, quiet-hours, content-photo, egress, …) and a
+    # sentence for staff, never PHI.
+    refusal_code = models.CharField(max_length=32, blank=True)
+    refusal_reason = models.CharField(max_length=300, blank=True)
+    # Florida/Oklahoma: at most 3 per 24 h on one subject; the key of that subject.
+    subject_key = models.CharField(max_length=64, blank=True)
+    # Retries and crashes never send twice: the provider call carries this key, and a message
+    # found mid-send after a crash is looked up by it before any new attempt (tasks.py).
+    idempotency_key = models.CharField(max_length=64, unique=True, default=uuid.uuid4)
+    send_after = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)  # a worker's claim on a send
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)  # by its recipient (staff for inbound)
+    read_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    campaign_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["practice", "thread", "created_at"], name="messaging_thread_order"),
+            models.Index(fields=["practice", "status", "send_after"], name="messaging_due"),
+            models.Index(fields=["practice", "patient", "channel", "created_at"], name="messaging_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message:{self.pk}"
+
+
+class Delivery(TenantModel):
+    """The provider's side of one outbound SMS or e-mail: technical data only (TRK1)."""
+
+    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="delivery")
+    provider = models.CharField(max_length=16)  # console, twilio, email
+    provider_ref = models.CharField(max_length=64, blank=True)  # Twilio MessageSid, an e-mail's Message-ID
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    error_code = models.CharField(max_length=16, blank=True)
+    error_reason = models.CharField(max_length=200, blank=True)
+    history = models.JSONField(default=list)  # [[status, ISO time], …]
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["provider", "provider_ref"], name="messaging_delivery_ref")]
+
+    def __str__(self) -> str:
+        return f"delivery:{self.pk}"
+
+
+class OptOutSource(models.TextChoices):
+    KEYWORD = "keyword", "A keyword text (STOP)"
+    FREE_TEXT = "free_text", "A text asking to stop"
+    STAFF = "staff", "Staff, at the patient's request"
+    PORTAL = "portal", "The patient, in the portal"
+    PROVIDER = "provider", "The carrier or provider"
+    UNSUBSCRIBE_LINK = "link", "An unsubscribe link"
+
+
+class PhoneOptOut(TenantModel):
+    """A number that said STOP: nothing but the one confirmation goes to it until it says START."""
+
+    phone_blind = models.CharField(max_length=32)
+    opted_out = models.BooleanField(default=True)
+    source = models.CharField(max_length=12, choices=OptOutSource.choices)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "phone_blind"], name="messaging_one_phone_optout")]
+
+
+class EmailOptOut(TenantModel):
+    """An address that unsubscribed from marketing e-mail (one click, RFC 8058)."""
+
+    email_blind = models.CharField(max_length=32)
+    opted_out = models.BooleanField(default=True)
+    source = models.CharField(max_length=12, choices=OptOutSource.choices)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "email_blind"], name="messaging_one_email_optout")]
+
+
+class OutboxEntry(TenantModel):
+    """One call of the console SMS adapter: the development outbox (`confide outbox`). Every
+    call makes a row, so a double send would show as two rows for one idempotency key."""
+
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("records.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    recipient_blind = models.CharField(max_length=32)
+    idempotency_key = models.CharField(max_length=64)
+    provider_ref = models.CharField(max_length=64)
+    body = EncryptedTextField(category=MESSAGES, subject_field="patient_id")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["idempotency_key"], name="messaging_outbox_key")]
+
+
+class NotificationTopic(models.TextChoices):
+    NEW_MESSAGES = "new_messages", "New secure messages"
+    REMINDERS = "reminders", "Appointment reminders"
+    BILLING = "billing", "Bills and payments"
+    NEWS = "news", "News and offers"
+
+
+class NotificationPreference(TenantModel):
+    """MSG6: which channels a patient wants for each kind of notification. No row: the default
+    (NOTIFICATION_DEFAULTS). Channels still need consent where the gate asks for it."""
+
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    topic = models.CharField(max_length=16, choices=NotificationTopic.choices)
+    portal = models.BooleanField(default=True)
+    sms = models.BooleanField(default=False)
+    email = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "patient", "topic"], name="messaging_one_preference")]
+
+
+class MessageTemplate(TenantModel):
+    """A reply the practice keeps ready ("Your forms are ready in the portal"): practice text,
+    never a patient's data, so it is stored in the clear."""
+
+    name = models.CharField(max_length=80)
+    body = models.TextField(max_length=BODY_MAX)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["practice", "name"], name="messaging_template_name")]
