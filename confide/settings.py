@@ -344,6 +344,24 @@ if not (len(CONFIDE_PHONE_REGION) == 2 and CONFIDE_PHONE_REGION.isascii() and CO
     raise ImproperlyConfigured("CONFIDE_PHONE_REGION is a two-letter country code such as US, GB or DE")
 
 
+# --- Messaging (confide/messaging): SMS through a port, e-mail through Django's backend --------
+# CONFIDE_SMS_ADAPTER: `console` (default; texts stay in the outbox, `confide outbox`) or `twilio`
+# (the official SDK; the `sms` processor must be declared in use with a BAA to carry PHI).
+CONFIDE_SMS_ADAPTER = env_str("CONFIDE_SMS_ADAPTER", "console") or "console"
+if CONFIDE_SMS_ADAPTER not in ("console", "twilio"):
+    raise ImproperlyConfigured(f"CONFIDE_SMS_ADAPTER must be console or twilio; got {CONFIDE_SMS_ADAPTER!r}")
+CONFIDE_TWILIO_ACCOUNT_SID = env_str("CONFIDE_TWILIO_ACCOUNT_SID")
+# The auth token signs Twilio's webhooks (X-Twilio-Signature) and authenticates API calls.
+CONFIDE_TWILIO_AUTH_TOKEN = env_str("CONFIDE_TWILIO_AUTH_TOKEN")
+CONFIDE_TWILIO_FROM = env_str("CONFIDE_TWILIO_FROM")  # the practice's number (E.164), or…
+CONFIDE_TWILIO_MESSAGING_SERVICE_SID = env_str("CONFIDE_TWILIO_MESSAGING_SERVICE_SID")  # …a Messaging Service
+# Where the SDK sends its API requests; tests point it at a Twilio-shaped server on loopback.
+CONFIDE_TWILIO_API_BASE = env_str("CONFIDE_TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
+# The public URL Twilio calls (scheme, host, port as configured at Twilio): signatures are
+# computed over it, never over the Host header a proxy may rewrite. Defaults to CONFIDE_BASE_URL.
+CONFIDE_TWILIO_WEBHOOK_BASE = (env_str("CONFIDE_TWILIO_WEBHOOK_BASE") or "").rstrip("/")
+
+
 # --- Privacy policy: a material change is published at least this many days before it applies
 CONFIDE_POLICY_MATERIAL_NOTICE_DAYS = env_int("CONFIDE_POLICY_MATERIAL_NOTICE_DAYS", 30, minimum=1, maximum=365)
 
