@@ -348,7 +348,8 @@ if not (len(CONFIDE_PHONE_REGION) == 2 and CONFIDE_PHONE_REGION.isascii() and CO
 # CONFIDE_SMS_ADAPTER: `console` (default; texts stay in the outbox, `confide outbox`) or `twilio`
 # (the official SDK; the `sms` processor must be declared in use with a BAA to carry PHI).
 CONFIDE_SMS_ADAPTER = env_str("CONFIDE_SMS_ADAPTER", "console") or "console"
-if CONFIDE_SMS_ADAPTER not in ("console", "twilio"):
+# (A dotted path to an adapter class is accepted too: the crash tests run a worker with one.)
+if CONFIDE_SMS_ADAPTER not in ("console", "twilio") and "." not in CONFIDE_SMS_ADAPTER:
     raise ImproperlyConfigured(f"CONFIDE_SMS_ADAPTER must be console or twilio; got {CONFIDE_SMS_ADAPTER!r}")
 CONFIDE_TWILIO_ACCOUNT_SID = env_str("CONFIDE_TWILIO_ACCOUNT_SID")
 # The auth token signs Twilio's webhooks (X-Twilio-Signature) and authenticates API calls.
@@ -360,6 +361,11 @@ CONFIDE_TWILIO_API_BASE = env_str("CONFIDE_TWILIO_API_BASE", "https://api.twilio
 # The public URL Twilio calls (scheme, host, port as configured at Twilio): signatures are
 # computed over it, never over the Host header a proxy may rewrite. Defaults to CONFIDE_BASE_URL.
 CONFIDE_TWILIO_WEBHOOK_BASE = (env_str("CONFIDE_TWILIO_WEBHOOK_BASE") or "").rstrip("/")
+# Each Twilio API request's connect and read timeout; a timeout is retried with backoff.
+CONFIDE_TWILIO_TIMEOUT_SECONDS = env_int("CONFIDE_TWILIO_TIMEOUT_SECONDS", 10, minimum=1, maximum=120)
+# How long a worker's claim on a send lasts before another worker may recover it (asking the
+# provider first). Longer than the slowest provider call; short only in tests.
+CONFIDE_MESSAGING_LEASE_SECONDS = env_int("CONFIDE_MESSAGING_LEASE_SECONDS", 120, minimum=1, maximum=3600)
 
 
 # --- Privacy policy: a material change is published at least this many days before it applies

@@ -41,7 +41,7 @@ from confide.messaging.models import Channel, Delivery, Kind, Message, Status
 
 logger = logging.getLogger(__name__)
 
-LEASE = datetime.timedelta(seconds=120)
+LEASE = datetime.timedelta(seconds=120)  # CONFIDE_MESSAGING_LEASE_SECONDS overrides (tests make it short)
 MAX_ATTEMPTS = 5
 BACKOFF = (30, 120, 600, 1800)  # seconds before attempts 2, 3, 4, 5
 
@@ -55,16 +55,21 @@ def _adapter(channel: str):
     return sms_adapter() if channel == Channel.SMS else email_adapter()
 
 
+def lease() -> datetime.timedelta:
+    seconds = getattr(settings, "CONFIDE_MESSAGING_LEASE_SECONDS", None)
+    return datetime.timedelta(seconds=seconds) if seconds else LEASE
+
+
 def _claim(message_id, now) -> tuple[bool, bool]:
     """(claimed, recovering): the conditional updates of step 1 and 2."""
     due = Q(send_after__isnull=True) | Q(send_after__lte=now)
     fresh = Message.objects.filter(due, pk=message_id, status__in=[Status.QUEUED, Status.DEFERRED]).update(
-        status=Status.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
+        status=Status.SENDING, lease_until=now + lease(), attempts=F("attempts") + 1
     )
     if fresh:
         return True, False
     stale = Message.objects.filter(pk=message_id, status=Status.SENDING, lease_until__lt=now).update(
-        lease_until=now + LEASE, attempts=F("attempts") + 1
+        lease_until=now + lease(), attempts=F("attempts") + 1
     )
     return bool(stale), bool(stale)
 
@@ -85,7 +90,13 @@ def deliver(message_id, practice_id, *, now: datetime.datetime | None = None) ->
         adapter = _adapter(message.channel)
         job = MESSAGING_SEND_JOB.for_practice(practice_id)
         if recovering and getattr(adapter, "can_lookup", False):
-            found = adapter.lookup(message.idempotency_key)
+            try:
+                found = adapter.lookup(message.idempotency_key)
+            except ProviderError as exc:
+                # The provider cannot be asked now: sending could make a second text, so the
+                # message stays claimed until its lease runs out and the sweep asks again.
+                logger.warning("message %s: lookup failed (%s); left for the next sweep", message.pk, exc.code)
+                return "lookup-failed"
             if found is not None:
                 _mark_sent(message, adapter, found, carried=message.carried or "body", job=job, recovered=True)
                 return "recovered"
