@@ -221,3 +221,35 @@ def sweep(now: datetime.datetime | None = None) -> int:
             if deliver(message_id, practice_id, now=now) in ("sent", "recovered", "refused", "failed", "deferred", "retry"):
                 done += 1
     return done
+
+
+SWEEP_EVERY = datetime.timedelta(minutes=1)
+
+
+@task()
+def sweep_messages() -> int:
+    """The minute's sweep, then the next one queued: a failing sweep still queues its successor."""
+    try:
+        return sweep()
+    finally:
+        schedule_sweep(timezone.now() + SWEEP_EVERY)
+
+
+def schedule_sweep(when: datetime.datetime | None = None) -> bool:
+    """Queue the next sweep on the worker (database backend only: the `immediate` one cannot
+    defer; cron runs `confide messaging sweep` instead). Called without a time (`make run`,
+    `confide messaging sweep --schedule`) while a sweep is already waiting, it starts no second
+    chain. False when none could be queued."""
+    if not sweep_messages.get_backend().supports_defer:
+        return False
+    if when is None and _sweep_waiting():
+        return True
+    sweep_messages.using(run_after=when or timezone.now() + SWEEP_EVERY).enqueue()
+    return True
+
+
+def _sweep_waiting() -> bool:
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.filter(task_path=sweep_messages.module_path, status=TaskResultStatus.READY).exists()
