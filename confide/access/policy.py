@@ -154,7 +154,8 @@ CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
         Purpose.OPERATIONS: _REGISTER_LOOKUP,
     },
     Role.PRIVACY_OFFICER: {
-        Purpose.OPERATIONS: _REGISTER_LOOKUP | OPERATIONS_RECORDS,
+        # The messages too: reviewing what was sent (`confide outbox --show-body`), a complaint.
+        Purpose.OPERATIONS: _REGISTER_LOOKUP | OPERATIONS_RECORDS | _INBOX,
     },
 }
 
