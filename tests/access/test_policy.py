@@ -26,17 +26,19 @@ BILLING = sorted(WHO + CONTACT + ["contact.address", "financial.insurance", "fin
 def test_the_minimum_necessary_table_is_exactly_this():
     """A change to who may see what must change this literal too: one visible diff."""
     table = {role.value: {purpose.value: sorted(cats) for purpose, cats in grants.items()} for role, grants in CATEGORY_GRANTS.items()}
+    inbox = ["communications.messages"]  # the inbox (confide/messaging), read and answered for treatment and operations
     assert table == {
         "owner": {
-            "treatment": CLINICAL,
+            "treatment": sorted(CLINICAL + inbox),
             "payment": BILLING,
-            "operations": sorted(REGISTRATION + ["operations.break_glass_reason"]),
+            "operations": sorted(REGISTRATION + ["operations.break_glass_reason"] + inbox),
             "marketing": sorted(["identifiers.name"] + CONTACT),  # and only with the patient's consent, per channel
         },
-        "clinician": {"treatment": CLINICAL, "operations": REGISTRATION},
-        "front_desk": {"treatment": REGISTRATION, "operations": REGISTRATION},
+        "clinician": {"treatment": sorted(CLINICAL + inbox), "operations": sorted(REGISTRATION + inbox)},
+        "front_desk": {"treatment": sorted(REGISTRATION + inbox), "operations": sorted(REGISTRATION + inbox)},
         "billing": {"payment": BILLING, "operations": sorted(NAME_DOB + CONTACT)},  # the patient list
-        "privacy_officer": {"operations": sorted(NAME_DOB + CONTACT + ["operations.break_glass_reason"])},
+        # The privacy officer: the messages too, to review what was sent (`confide outbox --show-body`).
+        "privacy_officer": {"operations": sorted(NAME_DOB + CONTACT + ["operations.break_glass_reason"] + inbox)},
     }
     # The taxonomy is the privacy declaration's (confide/policy/default.toml), not a list kept here.
     from confide.policy.loader import load_default
