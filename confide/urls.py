@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("confide.records.intake_urls")),
     path("", include("confide.consent.urls")),
     path("", include("confide.portal.urls")),
+    path("", include("confide.messaging.urls")),
     path("", include("confide.rights.urls")),
     path("", include("confide.site.urls")),
 ]

@@ -159,6 +159,9 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:access-pdf":               _p(A.PORTAL,     None,                        False, "GET"),
     "portal:rights-request":           _p(A.PORTAL,     None,                        False, "POST"),
     "portal:acknowledge-notice":       _p(A.PORTAL,     None,                        False, "POST"),
+    # twilio part: the console outbox page (confide/messaging/outbox_views.py; 404 unless the
+    # console SMS adapter is configured).
+    "messaging:outbox":                _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    False, "GET"),
     # The privacy officer's queue of rights requests (confide/rights/).
     "rights:queue":                    _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      False, "GET"),
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the

@@ -199,6 +199,8 @@ EXPECTED_ROUTE_POLICY = {
     "portal:access-pdf":                  ("portal",     None,                            False, ["GET"],         False),
     "portal:rights-request":              ("portal",     None,                            False, ["POST"],        False),
     "portal:acknowledge-notice":          ("portal",     None,                            False, ["POST"],        False),
+    # twilio part: the console outbox page
+    "messaging:outbox":                   ("staff",      "messaging:settings:edit",       False, ["GET"],         False),
     "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
