@@ -1,0 +1,167 @@
+"""Messaging throughput (issue 15), on SQLite (and PostgreSQL with DATABASE_URL, as bench/chart.py):
+
+    .venv/bin/python bench/messaging.py [--sends 300] [--hooks 2000]
+
+* sends/s through the whole pipeline — compose (`send_message`: the door, the gate's preview,
+  the audit entry) and deliver (`deliver`: claim, the final gate inside the door with consent,
+  opt-out, quiet hours, content, egress and its audit entry, rate limits; the console adapter's
+  sealed outbox row; the status write) — against the same sends with the gate bypassed
+  (`gate.check` answering "send the body" at once, in this process only): the gate's share;
+* inbound webhooks/s with Twilio's signature validation: `RequestValidator.validate` over a
+  typical inbound SMS form payload (HMAC-SHA1 over the URL and the sorted fields), and, when the
+  inbound webhook route exists, the Django test Client POSTing it.
+
+Sends alternate between the two sides in batches of 20; medians of the batches. No timing is
+asserted anywhere: these figures go in notes, not tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chart import REPO, setup_django  # noqa: E402
+
+BATCH = 20
+TOKEN = "bench-twilio-auth-token-0123456789"
+INBOUND_ROUTES = ("messaging:twilio-inbound", "messaging:sms-inbound", "messaging:hook-sms-inbound")
+
+
+def _world():
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from tests.conftest import _build_practice
+    from tests.consent.helpers import by_phone
+    from tests.messaging.conftest import messaging_world
+
+    pw = _build_practice(f"bench-{uuid.uuid4().hex[:6]}", False)
+    mw = messaging_world(pw)
+    by_phone(pw, mw.patient.id, "phi_by_sms")
+    return mw, StaffActor.from_membership(pw.memberships[Role.FRONT_DESK]), tenant_context
+
+
+def _sends(mw, actor, tenant_context, n: int) -> float:
+    """Seconds for n sends, each composed and delivered."""
+    from confide.messaging.services import send_message
+    from confide.messaging.tasks import deliver
+
+    start = time.perf_counter()
+    for i in range(n):
+        with tenant_context(practice_id=mw.practice_id):
+            message = send_message(actor, patient_id=mw.patient.id, channel="sms", topic="staff_reply", body=f"See you at 3 ({i}).")
+        outcome = deliver(message.pk, message.practice_id)
+        assert outcome == "sent", outcome
+    return time.perf_counter() - start
+
+
+def _hooks(n: int) -> tuple[float, float | None]:
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    url = "https://clinic.example.test/hooks/sms/twilio/inbound"
+    form = {
+        "ToCountry": "US", "ToState": "CA", "SmsMessageSid": "SM" + "a" * 32, "NumMedia": "0", "ToCity": "SAN FRANCISCO",
+        "FromZip": "94105", "SmsSid": "SM" + "a" * 32, "FromState": "CA", "SmsStatus": "received", "FromCity": "SAN FRANCISCO",
+        "Body": "Can I move my appointment to Thursday?", "FromCountry": "US", "To": "+15005550006", "ToZip": "94105",
+        "NumSegments": "1", "MessageSid": "SM" + "a" * 32, "AccountSid": "AC" + "0" * 32, "From": "+14155550142", "ApiVersion": "2010-04-01",
+    }  # fmt: skip
+    signature = validator.compute_signature(url, form)
+    start = time.perf_counter()
+    for _ in range(n):
+        assert validator.validate(url, form, signature)
+    validate_s = time.perf_counter() - start
+    return n / validate_s, _hooks_over_http(n, form)
+
+
+def _hooks_over_http(n: int, form: dict) -> float | None:
+    from django.conf import settings
+    from django.test import Client
+    from django.urls import NoReverseMatch, reverse
+    from twilio.request_validator import RequestValidator
+
+    for name in INBOUND_ROUTES:
+        try:
+            path = reverse(name)
+        except NoReverseMatch:
+            continue
+        settings.CONFIDE_TWILIO_AUTH_TOKEN = TOKEN
+        base = settings.CONFIDE_TWILIO_WEBHOOK_BASE or "http://testserver"
+        signature = RequestValidator(TOKEN).compute_signature(base + path, form)
+        client = Client()
+        start = time.perf_counter()
+        for _ in range(n):
+            response = client.post(path, form, HTTP_X_TWILIO_SIGNATURE=signature)
+            assert response.status_code < 500, response.status_code
+        return n / (time.perf_counter() - start)
+    return None
+
+
+def run(backend: str, sends: int, hooks: int) -> dict:
+    data_dir = tempfile.mkdtemp(prefix="confide-bench-messaging-")
+    try:
+        setup_django(backend, data_dir)
+        import time_machine
+        from django.conf import settings
+
+        from confide.messaging import gate
+        from tests.messaging.conftest import local_time
+
+        settings.CONFIDE_SMS_ADAPTER = "console"
+        settings.CONFIDE_MESSAGES_PER_PATIENT_DAY = 10**9  # the bench sends far more than a patient gets
+        settings.CONFIDE_MESSAGES_PER_PRACTICE_MINUTE = 10**9
+        with time_machine.travel(local_time(11)):  # inside the allowed hours; the clock ticks on
+            mw, actor, tenant_context = _world()
+            real_check = gate.check
+            bypass = lambda *a, **k: gate.Decision("send", carried="body")  # noqa: E731
+            _sends(mw, actor, tenant_context, 5)
+            gated, bypassed = [], []
+            for _ in range(max(1, sends // BATCH)):
+                gated.append(BATCH / _sends(mw, actor, tenant_context, BATCH))
+                gate.check = bypass
+                try:
+                    bypassed.append(BATCH / _sends(mw, actor, tenant_context, BATCH))
+                finally:
+                    gate.check = real_check
+        validate_per_s, http_per_s = _hooks(hooks)
+        return {"backend": backend, "gated": statistics.median(gated), "bypassed": statistics.median(bypassed),
+                "validate": validate_per_s, "http": http_per_s, "sends": sends, "hooks": hooks}  # fmt: skip
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sends", type=int, default=300)
+    parser.add_argument("--hooks", type=int, default=2000)
+    parser.add_argument("--child", choices=["sqlite", "postgres"])
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run(args.child, args.sends, args.hooks)))
+        return
+    backends = ["sqlite"] + (["postgres"] if os.environ.get("DATABASE_URL") else [])
+    for backend in backends:
+        out = subprocess.run([sys.executable, __file__, "--child", backend, "--sends", str(args.sends), "--hooks", str(args.hooks)],
+                             capture_output=True, text=True, cwd=REPO, check=True)  # fmt: skip
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"== {backend}: {r['sends']} SMS sends per side (compose + deliver, console adapter), medians of {BATCH}-send batches")
+        print(f"  {'through the gate':34} {r['gated']:8.1f} sends/s")
+        print(f"  {'gate bypassed':34} {r['bypassed']:8.1f} sends/s   ratio {r['bypassed'] / r['gated']:.2f}x (the gate's share)")
+        print(f"== inbound webhooks, {r['hooks']} requests")
+        print(f"  {'signature validation only':34} {r['validate']:8.0f} /s")
+        http = f"{r['http']:8.0f} /s" if r["http"] is not None else "     n/a (no inbound webhook route on this branch)"
+        print(f"  {'POST through Django (validated)':34} {http}")
+
+
+if __name__ == "__main__":
+    main()
