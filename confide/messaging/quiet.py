@@ -120,7 +120,7 @@ def next_allowed(out, now: datetime.datetime):
         times = sent_times(out, now - datetime.timedelta(hours=24), now, patient=True, subject_key=out.subject_key)
         if len(times) >= cap:
             # The oldest of the last `cap` texts leaves the 24 hours at `until`; then the window.
-            until = times[-cap] + datetime.timedelta(hours=24)
+            until = times[-cap].astimezone(datetime.UTC) + datetime.timedelta(hours=24)  # elapsed, not wall-clock, hours
             later = _window_start(until.astimezone(locale.zone), start, end)
             return later or until, "subject-cap", f"At most {cap} texts in 24 hours on one subject in {locale.state}."
     return None, "", ""
@@ -128,7 +128,8 @@ def next_allowed(out, now: datetime.datetime):
 
 def sent_times(out, since: datetime.datetime, now: datetime.datetime, *, patient: bool, subject_key: str = "") -> list[datetime.datetime]:
     """When the practice's outbound messages on `out`'s channel (to its patient, on one subject
-    when given) left for the provider since `since`, oldest first.
+    when given) left for the provider after `since`, oldest first (one sent exactly 24 hours
+    ago has left the window: the deferral computed from it is exactly then).
 
     Counted by the time they were *sent* (Delivery.sent_at), not written: a text written on
     Monday and deferred to Tuesday morning counts against Tuesday's 24 hours, which is what the
@@ -142,7 +143,7 @@ def sent_times(out, since: datetime.datetime, now: datetime.datetime, *, patient
     if subject_key:
         mine["message__subject_key"] = subject_key
     sent = list(
-        Delivery.objects.filter(sent_at__gte=since, sent_at__lte=now, **mine)
+        Delivery.objects.filter(sent_at__gt=since, sent_at__lte=now, **mine)
         .exclude(message_id=out.message_id).order_by("sent_at").values_list("sent_at", flat=True)
     )
     in_flight = Message.objects.filter(status=Status.SENDING, **{k.removeprefix("message__"): v for k, v in mine.items()})
@@ -161,7 +162,7 @@ def rate_limit(out, now: datetime.datetime):
     limit = getattr(settings, "CONFIDE_MESSAGES_PER_PATIENT_DAY", SMS_PER_PATIENT_DAY)
     day = sent_times(out, now - datetime.timedelta(hours=24), now, patient=True)
     if len(day) >= limit:
-        until = max(day[-limit] + datetime.timedelta(hours=24), now + datetime.timedelta(seconds=1))
+        until = max(day[-limit].astimezone(datetime.UTC) + datetime.timedelta(hours=24), now + datetime.timedelta(seconds=1))
         return until, "rate-patient", f"At most {limit} messages a day to one patient by this channel."
     per_minute = getattr(settings, "CONFIDE_MESSAGES_PER_PRACTICE_MINUTE", SMS_PER_PRACTICE_MINUTE)
     minute = sent_times(out, now - datetime.timedelta(minutes=1), now, patient=False)
