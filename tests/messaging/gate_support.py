@@ -65,3 +65,28 @@ def entries(message, event: str | None = None) -> list[AuditEntry]:
 
 def codes(message, event: str) -> list[str]:
     return [e.detail.get("code") for e in entries(message, event)]
+
+
+# The SMS processor in use with a BAA (as tests/messaging/conftest.py), and the e-mail processor
+# also declared to carry message bodies (the default declares it for contact details only).
+DETAILS_BY_EMAIL = (
+    '[[processors]]\nid = "sms"\nbaa_on_file = true\nin_use = true\n\n'
+    '[[processors]]\nid = "email"\nbaa_on_file = true\n'
+    'categories = ["contact.email", "identifiers.name", "scheduling.appointments", "communications.messages"]\n'
+)
+# The SMS processor declared but not in use; declared in use without a BAA.
+SMS_NOT_IN_USE = '[[processors]]\nid = "sms"\nbaa_on_file = true\nin_use = false\n'
+SMS_WITHOUT_BAA = '[[processors]]\nid = "sms"\nbaa_on_file = false\nin_use = true\n'
+
+
+def world_declaring(pw, toml: str, *, consent=("sms_texts",), **fields):
+    """A messaging world whose practice published `toml` as its processor declaration."""
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from tests.messaging.conftest import MessagingWorld, declare_processors
+
+    declare_processors(pw, toml)
+    patient = create_patient(pw, **({"phone": "+1 415 555 0142", "address": CA_ADDRESS} | fields))
+    for topic in consent:
+        by_phone(pw, patient.id, topic)
+    return MessagingWorld(pw=pw, patient=patient, front_desk=StaffActor.from_membership(pw.memberships[Role.FRONT_DESK]))
