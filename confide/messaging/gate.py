@@ -16,6 +16,10 @@ reason (ARCHITECTURE rule 8; MSG2, MSG3, MSG4, CON1, PRC1):
                categories the message carries, with a BAA for PHI (PRC1);
 7. rate      — per recipient per day and per practice per minute, else deferred.
 
+A deferral by quiet hours still lets the content step speak: its refusal (a card number, a photo)
+is final, so it is the answer at once rather than the next morning. The egress gate and the rate
+limits run only for a message that may go now (the egress gate writes an audit entry).
+
 `check(outgoing, final=...)` answers a `Decision`: send (with what the channel carries), defer
 (until when), or refuse (a code and a sentence for staff). The send task runs it `final=True`
 just before the provider call, so an opt-out recorded after queueing stops the send (MSG3:
@@ -107,13 +111,16 @@ NOTIFICATION_DEFAULTS = {Channel.PORTAL: True, Channel.SMS: True, Channel.EMAIL:
 def check(out: Outgoing, *, final: bool, actor=None, request=None) -> Decision:
     """The gate, step by step; the first refusal or deferral is the answer."""
     now = out.now or timezone.now()
-    for step in (_kind, _consent, _opt_out, _quiet_hours):
+    for step in (_kind, _consent, _opt_out):
         decision = step(out, now)
         if decision is not None:
             return decision
+    waiting = _quiet_hours(out, now)
     content = _content(out)
     if not content.sends:
-        return content
+        return content  # a refusal is final: a text that could never go is not held for the morning
+    if waiting is not None:
+        return waiting
     if final and out.channel != Channel.PORTAL:
         egress = _egress(out, content, actor=actor, request=request)
         if not egress.sends:

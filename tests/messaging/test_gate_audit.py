@@ -33,18 +33,18 @@ def test_every_refusal_and_deferral_is_audited_with_its_code_and_never_the_body_
     caplog.set_level(logging.DEBUG)
     mw = messaging_world(world.a)
     outcomes = []
+    # Made before the clock is frozen: a grant and its withdrawal at one frozen instant would tie.
+    no_consent, withdrawn, stopped = with_patient(mw, consent=()), with_patient(mw), with_patient(mw)
     with time_machine.travel(local_time(11), tick=False):
         # Refused at compose: no consent to texts, a card number, a photo.
-        outcomes.append(send(with_patient(mw, consent=()), body=CANARY_BODY))
+        outcomes.append(send(no_consent, body=CANARY_BODY))
         outcomes.append(send(mw, body=f"{CANARY_BODY} card 4111 1111 1111 1111"))
         outcomes.append(send(mw, body=CANARY_BODY, has_photo=True))
         # Refused at delivery: consent withdrawn after queueing; a STOP after queueing.
-        withdrawn = with_patient(mw)
         late_withdrawal = send(withdrawn, body=CANARY_BODY)
         withdraw(withdrawn, "sms_texts")
         assert deliver_now(late_withdrawal) == "refused"
         outcomes.append(late_withdrawal)
-        stopped = with_patient(mw)
         late_stop = send(stopped, body=CANARY_BODY)
         with tenant_context(practice_id=mw.practice_id):
             PhoneOptOut.objects.create(practice_id=mw.practice_id, phone_blind=phone_blind(mw.practice_id, "+1 415 555 0142"),
