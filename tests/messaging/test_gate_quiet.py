@@ -208,3 +208,22 @@ def test_dst_changes_defer_to_eight_in_that_days_offset(local, expected):
     assert until.utcoffset() == expected.replace(tzinfo=tz).utcoffset()
     assert until.astimezone(tz).time() == datetime.time(8)
     assert until > now
+
+
+def test_a_deferred_text_is_queued_as_a_task_that_runs_at_the_allowed_hour(mw, django_capture_on_commit_callbacks):
+    """Composing at 22:00 queues the delivery task to run at 08:00 (not now, not never); the
+    final gate deferring a queued text queues it again for its new time."""
+    from django_tasks_db.models import DBTaskResult
+
+    def tasks_for(message):
+        return [t.run_after for t in DBTaskResult.objects.all() if t.args_kwargs["args"][:1] == [str(message.pk)]]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        held = _send_at(mw, _at(LA, 22), body="Your forms are ready.")
+    assert tasks_for(held) == [held.send_after]
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = _send_at(mw, _at(LA, 20, 59), body="Your forms are ready.")
+    with time_machine.travel(_at(LA, 21, 1), tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert deliver_now(queued) == "deferred"
+    assert fresh(queued).send_after in tasks_for(queued)
+    assert fresh(queued).send_after == _at(LA, 8, days_ahead=2)
