@@ -16,6 +16,10 @@ reason (ARCHITECTURE rule 8; MSG2, MSG3, MSG4, CON1, PRC1):
                categories the message carries, with a BAA for PHI (PRC1);
 7. rate      — per recipient per day and per practice per minute, else deferred.
 
+A deferral by quiet hours still lets the content step speak: its refusal (a card number, a photo)
+is final, so it is the answer at once rather than the next morning. The egress gate and the rate
+limits run only for a message that may go now (the egress gate writes an audit entry).
+
 `check(outgoing, final=...)` answers a `Decision`: send (with what the channel carries), defer
 (until when), or refuse (a code and a sentence for staff). The send task runs it `final=True`
 just before the provider call, so an opt-out recorded after queueing stops the send (MSG3:
@@ -62,6 +66,9 @@ class Outgoing:
     subject_key: str = ""
     message_id: uuid.UUID | None = None
     processor_id: str = ""  # the adapter's processor on the egress gate (sms, email)
+    # Written by a member of staff (Message.author): whatever its topic, its body is theirs, so
+    # it travels by SMS or e-mail only to a patient who asked for details by that channel.
+    by_staff: bool = False
     now: datetime.datetime | None = None
 
     def __repr__(self) -> str:
@@ -104,13 +111,16 @@ NOTIFICATION_DEFAULTS = {Channel.PORTAL: True, Channel.SMS: True, Channel.EMAIL:
 def check(out: Outgoing, *, final: bool, actor=None, request=None) -> Decision:
     """The gate, step by step; the first refusal or deferral is the answer."""
     now = out.now or timezone.now()
-    for step in (_kind, _consent, _opt_out, _quiet_hours):
+    for step in (_kind, _consent, _opt_out):
         decision = step(out, now)
         if decision is not None:
             return decision
+    waiting = _quiet_hours(out, now)
     content = _content(out)
     if not content.sends:
-        return content
+        return content  # a refusal is final: a text that could never go is not held for the morning
+    if waiting is not None:
+        return waiting
     if final and out.channel != Channel.PORTAL:
         egress = _egress(out, content, actor=actor, request=request)
         if not egress.sends:
@@ -134,6 +144,11 @@ def _consent(out: Outgoing, now) -> Decision | None:
     from confide.consent.services import has_consent
 
     if out.channel == Channel.PORTAL:
+        # Operational portal messages always go (CON3: a refused marketing consent or a
+        # withdrawn text consent never cuts the patient off from their practice); news in the
+        # portal still needs a marketing opt-in, by either channel.
+        if out.kind == Kind.MARKETING and not has_consent(out.practice_id, out.patient_id, Purpose.MARKETING):
+            return refuse("consent-marketing", "The patient has not agreed to news and offers.")
         return _preference(out)
     if out.kind == Kind.MARKETING:
         if not has_consent(out.practice_id, out.patient_id, Purpose.MARKETING, channel=out.channel):
@@ -187,10 +202,18 @@ def _quiet_hours(out: Outgoing, now) -> Decision | None:
 
 
 # --- 5. content ------------------------------------------------------------------------------
-_CARD_CANDIDATE = re.compile(r"(?<!\d)(?:\d[ -]?){13,19}(?!\d)")
-_CARD_WORDS = re.compile(r"\b(cvv|cvc|card number|security code|routing number|account number)\b", re.IGNORECASE)
+# A run of digits with single spaces or dashes between groups ("4111 1111-1111 1111").
+_DIGIT_RUN = re.compile(r"\d+(?:[ -]\d+)*")
+# A payment word with a number close after it ("CVV 123", "card number: 4111…").
+_CARD_WORDS = re.compile(
+    r"\b(?:cvv2?|cvc2?|cid|card (?:number|no\.?|#)|security code|routing (?:number|no\.?)|account (?:number|no\.?)|iban)\b"
+    r"\W{0,3}(?:is\W{1,3})?\d{3,}",
+    re.IGNORECASE,
+)
 
-# Topics whose body is written for the channel itself and carries no clinical detail.
+# Topics whose body Confide itself writes for the channel and which carry no clinical detail (a
+# keyword's confirmation, the emergency reply, a sign-in alert, the new-message notice, a
+# reminder's template, a campaign). Staff-written bodies never count as one (`by_staff`).
 _CHANNEL_TEXT_TOPICS = frozenset({Topic.KEYWORD_REPLY, Topic.EMERGENCY_REPLY, Topic.SECURITY, Topic.NOTIFICATION,
                                   Topic.CAMPAIGN, Topic.REMINDER})  # fmt: skip
 
@@ -206,13 +229,34 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _card_numbers(text: str):
+    """Every 13–19-digit stretch of whole digit groups in the text that passes the Luhn check:
+    a card written "4111 1111 1111 1111", "4111-1111-1111-1111" or run together, even when
+    another number follows it ("… 1111 exp 12 28" or "4111 1111 1111 1111 12")."""
+    for run in _DIGIT_RUN.finditer(text):
+        groups = re.split(r"[ -]", run.group())
+        for first in range(len(groups)):
+            digits = ""
+            for group in groups[first:]:
+                digits += group
+                if len(digits) > 19:
+                    break
+                if len(digits) >= 13 and luhn_ok(digits):
+                    yield digits
+
+
 def payment_details(text: str) -> bool:
-    """A card number (13–19 digits passing the Luhn check) or a payment word with digits near."""
-    for match in _CARD_CANDIDATE.finditer(text or ""):
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_ok(digits):
-            return True
-    return bool(_CARD_WORDS.search(text or "")) and bool(re.search(r"\d{3,}", text or ""))
+    """A card number (13–19 digits passing the Luhn check) or a payment word with a number
+    right after it ("CVV 123"). A phone number (10–11 digits) or a date never matches."""
+    text = text or ""
+    return any(True for _ in _card_numbers(text)) or bool(_CARD_WORDS.search(text))
+
+
+def written_for_channel(out: Outgoing) -> bool:
+    """Whether the body is one written for SMS or e-mail (no clinical detail in it): Confide's
+    own texts, and a campaign (news and offers go to everyone who opted in, whoever wrote them;
+    a "sign in to read it" notice in their place would mislead)."""
+    return out.topic == Topic.CAMPAIGN or (out.topic in _CHANNEL_TEXT_TOPICS and not out.by_staff)
 
 
 def _content(out: Outgoing) -> Decision:
@@ -224,8 +268,9 @@ def _content(out: Outgoing) -> Decision:
         return refuse("content-photo", "Photos are never sent by e-mail or text; send them in the portal.")
     if payment_details(out.body):
         return refuse("content-payment", "Payment details are never sent by e-mail or text.")
-    if out.topic in _CHANNEL_TEXT_TOPICS:
+    if written_for_channel(out):
         return Decision("send", carried="body")
+    # phi_by_sms / phi_by_email: the patient asked for the details themselves by this channel.
     if has_consent(out.practice_id, out.patient_id, Purpose.TREATMENT, channel=out.channel):
         return Decision("send", carried="body")
     return Decision("send", carried="notice")
@@ -241,11 +286,11 @@ def _egress(out: Outgoing, content: Decision, *, actor=None, request=None) -> De
     back to the notice (the body stays in the portal thread); a refused notice is a refusal."""
     from confide.policy.egress import EgressRefused, check_egress
 
-    purpose = Purpose.MARKETING if out.kind == Kind.MARKETING else Purpose.TREATMENT if content.carried == "body" and out.topic not in _CHANNEL_TEXT_TOPICS else Purpose.OPERATIONS
+    details = content.carried == "body" and not written_for_channel(out)
+    purpose = Purpose.MARKETING if out.kind == Kind.MARKETING else Purpose.TREATMENT if details else Purpose.OPERATIONS
     processor = out.processor_id or _PROCESSOR[Channel(out.channel)]
     categories = {_CONTACT[Channel(out.channel)]}
-    carried = content.carried
-    if carried == "body" and out.topic not in _CHANNEL_TEXT_TOPICS:
+    if details:
         categories.add("communications.messages")
     try:
         check_egress(practice_id=out.practice_id, processor_id=processor, purpose=purpose, categories=categories,

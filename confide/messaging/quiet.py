@@ -117,20 +117,38 @@ def next_allowed(out, now: datetime.datetime):
         return until, "quiet-hours", f"Texts wait for {start:%H:%M}–{end:%H:%M} in the patient's time{where}."
     cap = STATE_SUBJECT_CAP.get(locale.state)
     if cap and out.subject_key:
-        from confide.messaging.models import Direction, Message, Status
-
-        since = now - datetime.timedelta(hours=24)
-        recent = list(
-            Message.objects.filter(
-                practice_id=out.practice_id, patient_id=out.patient_id, channel="sms", direction=Direction.OUTBOUND,
-                subject_key=out.subject_key, status__in=[Status.SENDING, Status.SENT, Status.DELIVERED], created_at__gte=since,
-            ).exclude(pk=out.message_id).order_by("-created_at").values_list("created_at", flat=True)[:cap]
-        )  # fmt: skip
-        if len(recent) >= cap:
-            until = recent[-1] + datetime.timedelta(hours=24)
+        times = sent_times(out, now - datetime.timedelta(hours=24), now, patient=True, subject_key=out.subject_key)
+        if len(times) >= cap:
+            # The oldest of the last `cap` texts leaves the 24 hours at `until`; then the window.
+            until = times[-cap].astimezone(datetime.UTC) + datetime.timedelta(hours=24)  # elapsed, not wall-clock, hours
             later = _window_start(until.astimezone(locale.zone), start, end)
             return later or until, "subject-cap", f"At most {cap} texts in 24 hours on one subject in {locale.state}."
     return None, "", ""
+
+
+def sent_times(out, since: datetime.datetime, now: datetime.datetime, *, patient: bool, subject_key: str = "") -> list[datetime.datetime]:
+    """When the practice's outbound messages on `out`'s channel (to its patient, on one subject
+    when given) left for the provider after `since`, oldest first (one sent exactly 24 hours
+    ago has left the window: the deferral computed from it is exactly then).
+
+    Counted by the time they were *sent* (Delivery.sent_at), not written: a text written on
+    Monday and deferred to Tuesday morning counts against Tuesday's 24 hours, which is what the
+    caps are about (texts received). A send in flight (claimed, no sent time yet) counts as now.
+    The message being checked is never counted."""
+    from confide.messaging.models import Delivery, Direction, Message, Status
+
+    mine = {"message__practice_id": out.practice_id, "message__direction": Direction.OUTBOUND, "message__channel": out.channel}
+    if patient:
+        mine["message__patient_id"] = out.patient_id
+    if subject_key:
+        mine["message__subject_key"] = subject_key
+    sent = list(
+        Delivery.objects.filter(sent_at__gt=since, sent_at__lte=now, **mine)
+        .exclude(message_id=out.message_id).order_by("sent_at").values_list("sent_at", flat=True)
+    )
+    in_flight = Message.objects.filter(status=Status.SENDING, **{k.removeprefix("message__"): v for k, v in mine.items()})
+    in_flight = in_flight.exclude(pk=out.message_id).filter(delivery__sent_at__isnull=True)
+    return sent + [now] * in_flight.count()
 
 
 # Per recipient per day; per practice per minute (a provider's throughput).
@@ -139,18 +157,16 @@ SMS_PER_PRACTICE_MINUTE = 120
 
 
 def rate_limit(out, now: datetime.datetime):
-    from confide.messaging.models import Direction, Message, Status
-
-    sent = Message.objects.filter(
-        practice_id=out.practice_id, direction=Direction.OUTBOUND, channel=out.channel,
-        status__in=[Status.SENDING, Status.SENT, Status.DELIVERED],
-    ).exclude(pk=out.message_id)  # fmt: skip
-    day = sent.filter(patient_id=out.patient_id, created_at__gte=now - datetime.timedelta(hours=24)).count()
+    """(until, code, reason) when the practice has sent its limit; deferred until the oldest
+    send in the window leaves it (never dropped)."""
     limit = getattr(settings, "CONFIDE_MESSAGES_PER_PATIENT_DAY", SMS_PER_PATIENT_DAY)
-    if day >= limit:
-        return now + datetime.timedelta(hours=1), "rate-patient", f"At most {limit} messages a day to one patient by this channel."
-    minute = sent.filter(created_at__gte=now - datetime.timedelta(minutes=1)).count()
+    day = sent_times(out, now - datetime.timedelta(hours=24), now, patient=True)
+    if len(day) >= limit:
+        until = max(day[-limit].astimezone(datetime.UTC) + datetime.timedelta(hours=24), now + datetime.timedelta(seconds=1))
+        return until, "rate-patient", f"At most {limit} messages a day to one patient by this channel."
     per_minute = getattr(settings, "CONFIDE_MESSAGES_PER_PRACTICE_MINUTE", SMS_PER_PRACTICE_MINUTE)
-    if minute >= per_minute:
-        return now + datetime.timedelta(minutes=1), "rate-practice", f"At most {per_minute} messages a minute from the practice."
+    minute = sent_times(out, now - datetime.timedelta(minutes=1), now, patient=False)
+    if len(minute) >= per_minute:
+        until = max(minute[-per_minute] + datetime.timedelta(minutes=1), now + datetime.timedelta(seconds=1))
+        return until, "rate-practice", f"At most {per_minute} messages a minute from the practice."
     return None, "", ""

@@ -52,6 +52,8 @@ from confide.messaging.models import (
 logger = logging.getLogger(__name__)
 
 MAX_BODY = {Channel.SMS: BODY_MAX, Channel.PORTAL: PORTAL_BODY_MAX, Channel.EMAIL: EMAIL_BODY_MAX}
+# Topics only Confide's own jobs send (module gate: they skip consent or quiet hours).
+STAFF_NEVER_SENDS = frozenset({Topic.KEYWORD_REPLY, Topic.EMERGENCY_REPLY, Topic.SECURITY})
 # What a staff member's opening of the chart asks for: the body, and what the gate reads.
 SEND_CATEGORIES = frozenset({policy.MESSAGES, policy.PHONE, policy.EMAIL, policy.ADDRESS})
 
@@ -70,14 +72,22 @@ def parse_topic(value) -> Topic:
         raise InvalidInput("That is not a kind of message Confide sends.") from None
 
 
+def sms_length(text: str) -> int:
+    """A text's length as the carrier counts it: UTF-16 code units, so an emoji (outside the
+    Basic Multilingual Plane) is two. Accents and other non-GSM characters are allowed (the
+    message goes as UCS-2, in shorter segments); only the 1,600 total is a limit."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def clean_body(body, channel: Channel) -> str:
     """The body as sent: trimmed, not empty, within the channel's length, no control characters."""
     text = (body if isinstance(body, str) else "").strip()
     if not text:
         raise InvalidInput("Write a message first.")
     limit = MAX_BODY[channel]
-    if len(text) > limit:
-        raise InvalidInput(f"A {channel.label.lower()} holds at most {limit:,} characters; this one has {len(text):,}.")
+    length = sms_length(text) if channel == Channel.SMS else len(text)
+    if length > limit:
+        raise InvalidInput(f"A {channel.label.lower()} holds at most {limit:,} characters; this one has {length:,}.")
     try:
         multi_line(text)
     except ValidationError as exc:
@@ -149,6 +159,10 @@ def send_message(
     checked_topic = parse_topic(topic)
     if checked_topic == Topic.PATIENT_MESSAGE:
         raise InvalidInput("A patient's message is received, not sent.")
+    if isinstance(actor, StaffActor) and checked_topic in STAFF_NEVER_SENDS:
+        # These pass the gate on the patient's own request (a keyword, an emergency text) or
+        # are Confide's own wording; a staff member choosing them would skip consent and hours.
+        raise InvalidInput("That kind of message is sent by Confide itself, not written by staff.")
     text = clean_body(body, checked_channel)
     kind = TOPIC_KIND[checked_topic]
     practice_id = actor.practice_id
@@ -166,7 +180,7 @@ def send_message(
         outgoing = gate.Outgoing(
             practice_id=practice_id, patient_id=patient.pk, channel=checked_channel, topic=checked_topic, kind=kind, body=text,
             to=contact.to(checked_channel), address=contact.address, has_photo=has_photo, subject_key=message.subject_key,
-            message_id=message.pk,
+            message_id=message.pk, by_staff=isinstance(actor, StaffActor),
         )  # fmt: skip
         decision = gate.check(outgoing, final=False, actor=actor, request=request)
         _apply_preview(message, decision)
