@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("confide.consent.urls")),
     path("", include("confide.portal.urls")),
     path("", include("confide.rights.urls")),
+    path("", include("confide.messaging.urls")),
     path("", include("confide.site.urls")),
 ]
 
