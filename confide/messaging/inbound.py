@@ -173,9 +173,9 @@ def _answer_keyword(practice_id, kind: str, candidates: list, sender: str, sid: 
 def set_opt_out(practice_id, number: str, *, opted_out: bool, source: str, request=None) -> None:
     """The number's opt-out state, as one row per number (two writers at once: one insert wins,
     the other updates it)."""
-    blind = phone_blind(practice_id, number)
     now = timezone.now()
     with tenant_context(practice_id=practice_id):
+        blind = phone_blind(practice_id, number)
         try:
             with transaction.atomic():
                 PhoneOptOut.objects.update_or_create(practice_id=practice_id, phone_blind=blind,
@@ -317,9 +317,14 @@ def handle_inbound_text(practice_id, patient_id, channel, body, *, link_id=None,
     rule (MSG5) and the free-text revocation rule (§3.3). For the portal's messages tab:
     `handle_inbound_text(practice_id, patient_id, "portal", body, link_id=…, actor=patient_actor)`.
     `reply_to` is the number an SMS came from (the reply goes there); empty for the portal."""
+    with tenant_context(practice_id=uuid.UUID(str(practice_id))):
+        return _handle_inbound_text(uuid.UUID(str(practice_id)), patient_id, Channel(str(channel)), body, link_id=link_id, actor=actor,
+                                    reply_to=reply_to, reply_key=reply_key, request=request)  # fmt: skip
+
+
+def _handle_inbound_text(practice_id, patient_id, channel, body, *, link_id, actor, reply_to, reply_key, request) -> Outcome:
     from confide.messaging.services import receive_message
 
-    channel = Channel(str(channel))
     message = receive_message(practice_id=practice_id, patient_id=patient_id, channel=channel, body=body, link_id=link_id,
                               actor=actor, request=request)  # fmt: skip
     outcome = Outcome("filed", patient_id=message.patient_id, message_id=message.pk)

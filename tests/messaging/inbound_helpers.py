@@ -13,7 +13,7 @@ TOKEN = "test-twilio-token"
 BASE = "https://confide.example.test"
 PRACTICE_NUMBER = "+15017250604"
 PATIENT_NUMBER = "+14155550142"  # messaging_world's patient
-STRANGER = "+14155550199"
+STRANGER = "+12125550187"
 _sids = itertools.count(1)
 
 
