@@ -336,8 +336,8 @@ class UnmatchedInbound(TenantModel):
     (no patient's key exists for them yet); the blind index finds the number's other texts."""
 
     from_blind = models.CharField(max_length=32)
-    from_number = EncryptedTextField(category="contact.phone", scope="p")
-    body = EncryptedTextField(category=MESSAGES, scope="p")
+    from_number = EncryptedTextField(category="contact.phone", scope="p", validators=[single_line])
+    body = EncryptedTextField(category=MESSAGES, scope="p", validators=[multi_line])
     candidates = models.PositiveSmallIntegerField(default=0)  # how many patients the number matched
     urgent_reason = models.CharField(max_length=32, blank=True, validators=[single_line])  # emergency, crisis, opt-out
     received_at = models.DateTimeField()
