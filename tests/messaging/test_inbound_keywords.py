@@ -156,3 +156,31 @@ def test_free_text_revocation_is_honoured_at_once_and_flagged_for_staff(mw, twil
 @pytest.mark.parametrize("text", ["Can I stop taking the pills?", "I will text you when I arrive", "The pain does not stop", "See you at the end of the week"])
 def test_ordinary_texts_are_not_revocations(text):
     assert not keywords.asks_to_stop(text)
+
+
+@pytest.mark.parametrize(("topic", "method", "channel", "other_patient"), [
+    ("marketing_email", "sms_keyword", "sms", False),  # not a texts topic
+    ("sms_texts", "form_button", "sms", False),  # not the keyword method
+    ("sms_texts", "sms_keyword", "sms", True),  # another patient's choice
+])  # fmt: skip
+def test_a_text_records_only_its_senders_own_choices_about_texts(mw, topic, method, channel, other_patient):
+    from confide.consent.actors import TextSenderActor
+    from confide.core.errors import ConfideError
+    from tests.portal_world import create_patient
+
+    subject_id = create_patient(mw.pw).id if other_patient else mw.patient.id
+    actor = TextSenderActor(practice_id=mw.practice_id, patient_id=mw.patient.id)
+    with pytest.raises(ConfideError):
+        consent.do_grant(actor=actor, subject=consent.Subject.patient(mw.practice_id, subject_id), topic=topic, channel=channel,
+                         method=method, shown_text="Reply START")  # fmt: skip
+
+
+def test_the_ledger_entry_of_a_stop_names_the_patient_and_the_text(mw, twilio):
+    from confide.audit.events import AuditEvent
+    from confide.audit.models import AuditEntry
+
+    give_number(mw.practice_id)
+    text_in("STOP")
+    entry = AuditEntry.objects.filter(event=AuditEvent.CONSENT_WITHDRAWN).latest("at")
+    assert (entry.actor_kind, entry.actor_id, entry.actor_role) == ("patient", str(mw.patient.id), "text")
+    assert entry.detail["method"] == "sms_keyword" and entry.detail["channel"] == "sms"
