@@ -10,7 +10,8 @@
 Order for an SMS (../shared/reference/rules-and-deadlines.md §3.1: keywords before anything else):
 1. the MessageSid is consumed (InboundReceipt, unique per practice): a repeat does nothing;
 2. the sender is matched by the phone blind index: one active patient, or the unmatched queue;
-3. a keyword (STOP and its synonyms, START, HELP) is answered with its one reply and nothing else;
+3. a keyword (STOP and its synonyms, START, HELP) is honoured and answered with its one reply
+   (and, for a matched patient, filed in the thread so staff see it), and nothing else;
 4. otherwise the text is filed; an emergency phrase gets the automatic 911/988 reply and flags the
    thread urgent (MSG5, whatever the hour, never blocked by consent; an opted-out number's reply is
    refused on record and the thread is still flagged); a free-text request to stop is honoured at
@@ -132,7 +133,7 @@ def handle_sms(*, practice_id, sid: str, from_number: str, body: str, request=No
         patient_id = candidates[0] if len(candidates) == 1 else None
         kind = keywords.keyword(body)
         if kind is not None:
-            return _answer_keyword(practice_id, kind, candidates, sender, sid, request)
+            return _answer_keyword(practice_id, kind, candidates, sender, body, sid, request)
         if patient_id is not None:
             return handle_inbound_text(practice_id, patient_id, Channel.SMS, body, reply_to=sender, reply_key=sid, request=request)
         return _unmatched(practice_id, sender, body, len(candidates), sid, request)
@@ -150,7 +151,7 @@ def _patients_with_number(practice_id, number: str) -> list[uuid.UUID]:
 
 
 # --- keywords (§3.1) ---------------------------------------------------------------------------
-def _answer_keyword(practice_id, kind: str, candidates: list, sender: str, sid: str, request) -> Outcome:
+def _answer_keyword(practice_id, kind: str, candidates: list, sender: str, body: str, sid: str, request) -> Outcome:
     if kind == keywords.OPT_OUT:
         set_opt_out(practice_id, sender, opted_out=True, source=OptOutSource.KEYWORD, request=request)
         for patient_id in candidates:  # a shared number: every patient it belongs to stops getting texts
@@ -160,6 +161,13 @@ def _answer_keyword(practice_id, kind: str, candidates: list, sender: str, sid: 
         if len(candidates) == 1:  # whose consent it is must be clear: one patient only
             grant_texts(practice_id, candidates[0], request=request)
     patient_id = candidates[0] if len(candidates) == 1 else None
+    message_id = None
+    if patient_id is not None:
+        # Filed too, after it was honoured: a "YES" may answer a question staff asked, and a STOP
+        # in the thread tells staff why texts stopped.
+        from confide.messaging.services import receive_message
+
+        message_id = receive_message(practice_id=practice_id, patient_id=patient_id, channel=Channel.SMS, body=body, request=request).pk
     reply = reply_text(practice_id, kind)
     status = send_reply(practice_id, patient_id, sender, reply, Topic.KEYWORD_REPLY, key=f"kw-{sid_hash(sid)[:40]}", request=request)
     record(
@@ -167,7 +175,7 @@ def _answer_keyword(practice_id, kind: str, candidates: list, sender: str, sid: 
         subject_id=patient_id, detail={"keyword": kind, "matched": len(candidates), "reply": status}, request=request,
     )  # fmt: skip
     logger.info("inbound keyword %s answered (%s)", kind, status)
-    return Outcome("keyword", keyword=kind, patient_id=patient_id, reply=status)
+    return Outcome("keyword", keyword=kind, patient_id=patient_id, message_id=message_id, reply=status)
 
 
 def set_opt_out(practice_id, number: str, *, opted_out: bool, source: str, request=None) -> None:

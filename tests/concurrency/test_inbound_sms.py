@@ -41,5 +41,5 @@ def test_msg7_one_message_sid_delivered_eight_times_at_once_is_processed_once(tm
     result = run_scenario(tmp_path, scenario_one_message_sid_at_once)
     assert result["codes"] == {"stop": ["200"] * SAME_SID, "text": ["200"] * SAME_SID}, result["codes"]
     assert result["receipts"] == 2
-    assert result["filed"] == 1
+    assert result["filed"] == 2  # the STOP (filed after it was honoured) and the text, once each
     assert result["replies"] == 1

@@ -79,8 +79,9 @@ def test_keyword_table_through_the_webhook_MSG3(mw, twilio, text, kind):
     assert len(replies) == 1, "exactly one reply"
     body = _reply_body(mw, replies[0])
     assert mw.pw.practice.name in body
-    with tenant_context(practice_id=mw.practice_id):
-        assert not Message.objects.filter(topic=Topic.PATIENT_MESSAGE).exists(), "a keyword is answered, not filed"
+    with tenant_context(practice_id=mw.practice_id):  # honoured first, then filed for staff to see; never flagged
+        assert Message.objects.filter(topic=Topic.PATIENT_MESSAGE).count() == (2 if kind == "opt-in" else 1)
+        assert not Thread.objects.get(patient_id=mw.patient.id).urgent
     if kind == "opt-out":
         assert _opted_out(mw) == (True, "keyword")
         assert not _granted(mw, "sms_texts") and not _granted(mw, "marketing_sms")
