@@ -282,9 +282,10 @@ def send_reply(practice_id, patient_id, to: str, text: str, topic: str, *, key: 
     return _send_direct(practice_id, to, text, topic, key=key, request=request)
 
 
-def _chart_number(practice_id, patient_id) -> str:
-    job = MESSAGING_SEND_JOB.for_practice(practice_id)
-    with open_chart(job, patient_id, Purpose.OPERATIONS, categories={policy.PHONE}) as chart:
+def _chart_number(practice_id, patient_id, actor=None, request=None) -> str:
+    """The patient's chart number in E.164, read by `actor` (the messaging job by default)."""
+    opener = actor or MESSAGING_SEND_JOB.for_practice(practice_id)
+    with open_chart(opener, patient_id, Purpose.OPERATIONS, categories={policy.PHONE}, request=request) as chart:
         try:
             return e164(chart.patient.phone or "")
         except NotSearchable:
@@ -468,3 +469,32 @@ def record_status(*, practice_id, sid: str, status: str, error_code: str = "", r
                 request=request,
             )  # fmt: skip
     return "updated"
+
+
+# --- staff: confirming a free-text opt-out ------------------------------------------------------
+def do_review_opt_out(*, actor, thread_id, keep: bool, request=None) -> None:
+    """Staff answer an `opt-out-review` flag after speaking to the patient. keep=True: the opt-out
+    stands (the flag is cleared). keep=False: it was misread — the patient's chart number is no
+    longer opted out (source `staff`) and the flag is cleared; their consent to texts is recorded
+    again on the consent page, as what the patient said (the ledger takes no undo)."""
+    from confide.core.actors import StaffActor
+    from confide.core.errors import Forbidden, InvalidInput, NotFound
+    from confide.core.permissions import Perm
+
+    if not isinstance(actor, StaffActor) or not actor.has(Perm.MESSAGES_SEND):
+        raise Forbidden(Perm.MESSAGES_SEND)
+    with tenant_context(practice_id=actor.practice_id):
+        thread = Thread.objects.filter(pk=thread_id).first()
+        if thread is None:
+            raise NotFound("conversation")
+        if thread.urgent_reason != "opt-out-review":
+            raise InvalidInput("This conversation has no request to stop texts waiting for review.")
+        if not keep:
+            number = _chart_number(actor.practice_id, thread.patient_id, actor=actor, request=request)
+            if number:
+                set_opt_out(actor.practice_id, number, opted_out=False, source=OptOutSource.STAFF, request=request)
+        Thread.objects.filter(pk=thread.pk, urgent_reason="opt-out-review").update(urgent=False, urgent_reason="")
+        record(
+            AuditEvent.THREAD_FLAGGED, practice_id=actor.practice_id, actor=actor, purpose=Purpose.OPERATIONS.value,
+            subject_id=thread.patient_id, resource_ids=[thread.pk], detail={"reason": "opt-out-reviewed", "kept": keep}, request=request,
+        )  # fmt: skip

@@ -185,3 +185,19 @@ def test_the_ledger_entry_of_a_stop_names_the_patient_and_the_text(mw, twilio):
     entry = AuditEntry.objects.filter(event=AuditEvent.CONSENT_WITHDRAWN).latest("at")
     assert (entry.actor_kind, entry.actor_id, entry.actor_role) == ("patient", str(mw.patient.id), "text")
     assert entry.detail["method"] == "sms_keyword" and entry.detail["channel"] == "sms"
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_staff_confirm_or_undo_a_free_text_opt_out(mw, twilio, keep):
+    from confide.messaging.inbound import do_review_opt_out
+
+    give_number(mw.practice_id)
+    text_in("please stop texting me")
+    with tenant_context(practice_id=mw.practice_id):
+        thread = Thread.objects.get(patient_id=mw.patient.id)
+    do_review_opt_out(actor=mw.front_desk, thread_id=thread.pk, keep=keep)
+    with tenant_context(practice_id=mw.practice_id):
+        thread.refresh_from_db()
+    assert not thread.urgent and thread.urgent_reason == ""
+    assert _opted_out(mw) == ((True, "free_text") if keep else (False, "staff"))
+    assert not _granted(mw, "sms_texts")  # consent is recorded again only as what the patient says
