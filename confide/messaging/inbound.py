@@ -265,7 +265,9 @@ def reply_text(practice_id, kind: str) -> str:
     if kind == keywords.OPT_IN:
         return (f"{name}: You are resubscribed to texts about your care. Msg frequency varies. "
                 "Msg & data rates may apply. Reply HELP for help, STOP to unsubscribe.")  # fmt: skip
-    return f"{name}: For help, {help_contact(practice_id)}. Msg frequency varies. Msg & data rates may apply. Reply STOP to unsubscribe."
+    # "HELP" may be a call for help: the 911 line comes first (MSG5), then what CTIA asks for.
+    return (f"{name}: In an emergency call 911. For help, {help_contact(practice_id)}. Msg frequency varies. "
+            "Msg & data rates may apply. Reply STOP to unsubscribe.")  # fmt: skip
 
 
 # --- replies ---------------------------------------------------------------------------------

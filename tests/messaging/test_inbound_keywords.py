@@ -94,6 +94,7 @@ def test_keyword_table_through_the_webhook_MSG3(mw, twilio, text, kind):
     else:
         assert _opted_out(mw) is None and _granted(mw, "sms_texts")
         assert "Reply STOP to unsubscribe" in body and "Msg & data rates may apply" in body and "For help," in body
+        assert "call 911" in body  # a HELP may be a call for help
 
 
 def test_stop_withdraws_only_what_was_granted_and_records_the_keyword_method_MSG3(mw, twilio):
