@@ -43,6 +43,9 @@ run: export CONFIDE_SECRET_KEY_FILE ?= $(CONFIDE_DATA_DIR)/secret_key
 run: export CONFIDE_HTTPS ?= 0
 # Links in e-mails (password resets, alerts, notices) point at this server, on the port it serves.
 run: export CONFIDE_BASE_URL ?= http://127.0.0.1:$(PORT)
+# Twilio's webhooks are signed with the auth token: a documented demo token, so a text can be
+# signed and posted to the local server (docs/architecture.md, "Messaging: inbound"). Not a secret.
+run: export CONFIDE_TWILIO_AUTH_TOKEN ?= demo-twilio-token-not-secret
 run: install
 	@mkdir -p "$(CONFIDE_DATA_DIR)" && chmod 700 "$(CONFIDE_DATA_DIR)"
 	@test -s "$(CONFIDE_SECRET_KEY_FILE)" || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))' > "$(CONFIDE_SECRET_KEY_FILE)")

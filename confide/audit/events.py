@@ -106,6 +106,13 @@ class AuditEvent(StrEnum):
     THREAD_ASSIGNED = "messaging:thread:assigned"  # detail: assigned_to (a user id) or none
     OPT_OUT_CHANGED = "messaging:opt-out:changed"  # detail: channel, opted_out, source; never the number
     WEBHOOK_REJECTED = "messaging:webhook:rejected"  # detail: hook, reason (signature, replay, malformed)
+    # messaging, inbound (issue 15 items 4-6): keywords, the emergency rule, the unmatched queue
+    KEYWORD_RECEIVED = "messaging:keyword:received"  # detail: keyword (opt-out, opt-in, help, free-text), matched, reply
+    THREAD_FLAGGED = "messaging:thread:flagged"  # resource_ids: thread, message; detail: reason (emergency, crisis, opt-out-review)
+    UNMATCHED_RECEIVED = "messaging:unmatched:received"  # a text no single patient matches; detail: candidates, urgent
+    UNMATCHED_VIEWED = "messaging:unmatched:viewed"  # staff read the queue's bodies; resource_ids: the rows shown
+    UNMATCHED_FILED = "messaging:unmatched:filed"  # resource_ids: the row, the message it became; subject: the patient
+    UNMATCHED_DISMISSED = "messaging:unmatched:dismissed"  # resource_ids: the row
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -200,6 +207,12 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.THREAD_ASSIGNED: "Assigned a conversation",
     AuditEvent.OPT_OUT_CHANGED: "Changed a text or e-mail opt-out",
     AuditEvent.WEBHOOK_REJECTED: "Rejected a provider callback",
+    AuditEvent.KEYWORD_RECEIVED: "Answered a STOP, START or HELP text",
+    AuditEvent.THREAD_FLAGGED: "Flagged a conversation for staff",
+    AuditEvent.UNMATCHED_RECEIVED: "Received a text from an unknown number",
+    AuditEvent.UNMATCHED_VIEWED: "Read texts from unknown numbers",
+    AuditEvent.UNMATCHED_FILED: "Filed a text under a patient",
+    AuditEvent.UNMATCHED_DISMISSED: "Dismissed a text from an unknown number",
 }
 
 # Events that are a failure or a refusal by their nature: `chain.record` writes this outcome

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from confide.core.actors import PatientActor
 
-__all__ = ["ApplicantActor", "PatientActor", "VisitorActor"]
+__all__ = ["ApplicantActor", "PatientActor", "TextSenderActor", "VisitorActor"]
 
 
 @dataclass(frozen=True)
@@ -26,3 +26,14 @@ class ApplicantActor:
 
     practice_id: uuid.UUID
     submission_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TextSenderActor:
+    """A patient's own text message, matched to them by the number it came from (the messaging
+    webhook, after Twilio's signature): STOP, START and a free-text "stop texting me" are the
+    patient's choices about texts (TCPA: revocation by any reasonable means). It records only
+    those, by the `sms_keyword` method through the SMS channel."""
+
+    practice_id: uuid.UUID
+    patient_id: uuid.UUID

@@ -45,7 +45,7 @@ from confide.core.subjects import patient_model
 from confide.audit.chain import AuditActor, patient_audit_actor, record
 from confide.audit.events import AuditEvent
 from confide.consent import locks
-from confide.consent.actors import ApplicantActor, PatientActor, VisitorActor
+from confide.consent.actors import ApplicantActor, PatientActor, TextSenderActor, VisitorActor
 from confide.consent.evidence import browser_family, network_prefix, text_sha256
 from confide.consent.models import ConsentEvent, ConsentEvidence, ConsentState
 from confide.consent.state import STATE_FIELDS, TopicState, as_row, fold
@@ -384,6 +384,13 @@ def _authorize(choice: _Choice) -> None:
                 "ip_address": client_ip(request),
                 "user_agent": (request.headers.get("User-Agent") or "")[:512],
             }
+    elif isinstance(actor, TextSenderActor):
+        # The patient's own text: only their choices about texts, only by the keyword method.
+        if subject.kind != SubjectKind.PATIENT or subject.id != str(actor.patient_id) or choice.method != Method.SMS_KEYWORD:
+            raise Forbidden("a text message records only its sender's own choices about texts")
+        if TOPICS[choice.topic].covers != Channel.SMS:
+            raise Forbidden("a text message records only choices about texts")
+        _require_patient(subject)
     elif isinstance(actor, StaffActor):
         _require_membership(actor)
         if subject.kind == SubjectKind.STAFF and subject.id == str(actor.user_id) and choice.method == Method.FORM_BUTTON:
@@ -459,6 +466,8 @@ def _audit_request(choice: _Choice):
 def _audit_actor(actor):
     if isinstance(actor, PatientActor):
         return patient_audit_actor(actor)
+    if isinstance(actor, TextSenderActor):
+        return AuditActor("patient", str(actor.patient_id), "text")
     if isinstance(actor, VisitorActor):
         return AuditActor("anonymous")  # the visitor id is on the event, not copied into the log
     return actor

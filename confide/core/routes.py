@@ -195,4 +195,12 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:password-reset":           _p(A.PUBLIC,     None,                        False, "GET POST"),
     "portal:password-reset-link":      _p(A.PUBLIC,     None,                        False, "GET"),
     "portal:password-reset-new":       _p(A.PUBLIC,     None,                        False, "GET POST"),
+    # --- messaging, inbound (issue 15 items 4-6): Twilio's webhooks are public POSTs, CSRF-exempt,
+    # authenticated by their signature alone; the queue of texts no single patient matches reads
+    # bodies (audited; POST: a patient search to file one under); filing and dismissing are POSTs.
+    "messaging:hook-sms":              _p(A.PUBLIC,     None,                        False, "POST"),
+    "messaging:hook-sms-status":       _p(A.PUBLIC,     None,                        False, "POST"),
+    "messaging:unmatched":             _p(A.STAFF,      Perm.MESSAGES_VIEW,          False, "GET POST"),
+    "messaging:unmatched-file":        _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "POST"),
+    "messaging:unmatched-dismiss":     _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "POST"),
 }  # fmt: skip

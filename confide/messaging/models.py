@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 
 from confide.core.models import TenantModel
+from confide.core.text import multi_line, single_line
 from confide.vault.fields import EncryptedTextField
 
 MESSAGES = "communications.messages"
@@ -276,3 +277,79 @@ class MessageTemplate(TenantModel):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["practice", "name"], name="messaging_template_name")]
+
+
+# --- inbound (issue 15 items 4-6: webhooks, keywords, the unmatched queue) --------------------
+DEFAULT_EMERGENCY_PHRASES = (
+    "suicide", "suicidal", "kill myself", "end my life", "want to die", "hurt myself", "harm myself",
+    "overdose", "overdosed", "chest pain", "can't breathe", "cannot breathe", "cant breathe", "not breathing",
+    "heart attack", "stroke", "emergency", "bleeding heavily", "unconscious", "seizure",
+)  # fmt: skip
+# Phrases that mean a mental-health crisis: the reply adds the crisis line (988) to 911.
+DEFAULT_CRISIS_PHRASES = ("suicide", "suicidal", "kill myself", "end my life", "want to die", "hurt myself", "harm myself", "overdose", "overdosed")
+DEFAULT_EMERGENCY_REPLY = "If this is an emergency, call 911 now. This number is not watched around the clock."
+DEFAULT_CRISIS_REPLY = "If you are thinking about hurting yourself, call or text 988 (Suicide & Crisis Lifeline) now, or call 911."
+
+
+class MessagingSettings(TenantModel):
+    """One row per practice: the practice's own SMS number (not PHI: stored plainly in E.164,
+    it is how an inbound text finds its practice), the emergency and crisis phrases and replies
+    (MSG5), and the contact a HELP reply gives.
+
+    The webhook knows only the number Twilio was texted at, not the practice: PostgreSQL's row
+    security admits the one row whose number the transaction names (`confide.sms_to`), read
+    only (`inbound.practice_for_number`); every other read is the practice's own, as usual."""
+
+    rls_extra_condition = "sms_number = NULLIF(current_setting('confide.sms_to', true), '')"
+
+    sms_number = models.CharField(max_length=20, blank=True, validators=[single_line])  # E.164, "" when none
+    help_contact = models.CharField(max_length=120, blank=True, validators=[single_line])  # "call 415-555-0100" or an address
+    emergency_phrases = models.TextField(blank=True, validators=[multi_line])  # one a line, added to the defaults
+    emergency_reply = models.CharField(max_length=300, blank=True, validators=[single_line])  # "" → the default
+    crisis_reply = models.CharField(max_length=300, blank=True, validators=[single_line])  # "" → the default
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["practice"], name="messaging_one_settings"),
+            models.UniqueConstraint(fields=["sms_number"], condition=~models.Q(sms_number=""), name="messaging_sms_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"messaging-settings:{self.practice_id}"
+
+
+class InboundReceipt(TenantModel):
+    """A provider message id consumed once (MSG7: replays do nothing). The SID's SHA-256, not the
+    SID, and the unique constraint is what decides between two deliveries racing each other."""
+
+    sid_hash = models.CharField(max_length=64)
+    hook = models.CharField(max_length=16)  # sms
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "hook", "sid_hash"], name="messaging_receipt_once")]
+
+
+class UnmatchedInbound(TenantModel):
+    """A text from a number that matches no patient, or several: waits for staff to file it under
+    the right patient or dismiss it. The number and the body are sealed under the practice's key
+    (no patient's key exists for them yet); the blind index finds the number's other texts."""
+
+    from_blind = models.CharField(max_length=32)
+    from_number = EncryptedTextField(category="contact.phone", scope="p", validators=[single_line])
+    body = EncryptedTextField(category=MESSAGES, scope="p", validators=[multi_line])
+    candidates = models.PositiveSmallIntegerField(default=0)  # how many patients the number matched
+    urgent_reason = models.CharField(max_length=32, blank=True, validators=[single_line])  # emergency, crisis, opt-out
+    received_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resolution = models.CharField(max_length=12, blank=True)  # filed | dismissed
+    patient = models.ForeignKey("records.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["practice", "resolved_at", "received_at"], name="messaging_unmatched_open")]
+
+    def __str__(self) -> str:
+        return f"unmatched:{self.pk}"

@@ -134,7 +134,23 @@ def _consent_evidence(world, staff, make_patient):
         return ConsentEvidence.objects.get(event=event)
 
 
+def _unmatched_text(world, staff, make_patient):
+    """A text from an unknown number, through the signed webhook (messaging inbound)."""
+    from django.test import override_settings
+
+    from confide.messaging.models import UnmatchedInbound
+    from tests.messaging.inbound_helpers import BASE, TOKEN, give_number, text_in
+
+    give_number(world.a.practice.id)
+    with override_settings(CONFIDE_TWILIO_AUTH_TOKEN=TOKEN, CONFIDE_TWILIO_WEBHOOK_BASE=BASE):
+        assert text_in("Is this the clinic?", sender="+12125550187").status_code == 200
+    with tenant_context(practice_id=world.a.practice.id):
+        return UnmatchedInbound.objects.get()
+
+
 MAKERS = {
+    # messaging, inbound (issue 15 items 4-6)
+    apps.get_model("messaging", "UnmatchedInbound"): _unmatched_text,
     IntakeSubmission: _consultation,
     Patient: _patient,
     BreakGlassReason: _break_glass_reason,

@@ -160,6 +160,11 @@ SET_BY_CODE = {
     "records.IntakePhoto.question_id": "a question id of the form definition (a pattern)",
     "records.IntakePhoto.stored_name": "a name the vault generates",
     "records.IntakePhoto.content_type": "a type the upload check decided",
+    # messaging, inbound (issue 15 items 4-6)
+    "messaging.InboundReceipt.sid_hash": "a hash",
+    "messaging.InboundReceipt.hook": "a hook name from the code",
+    "messaging.UnmatchedInbound.from_blind": "a blind index digest",
+    "messaging.UnmatchedInbound.resolution": "filed or dismissed, from the code",
 }
 
 

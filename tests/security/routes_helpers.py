@@ -83,7 +83,26 @@ def _invitation(pw):
     return made
 
 
+def _unmatched_text(pw, name):
+    """A text from an unknown number waiting in the practice's queue (messaging inbound): a new
+    one for each use, as filing or dismissing resolves it."""
+    import datetime
+
+    from confide.core.tenancy import tenant_context
+    from confide.messaging.models import UnmatchedInbound
+    from confide.vault.allowance import allow
+
+    with tenant_context(practice_id=pw.practice.id):
+        row = UnmatchedInbound(practice_id=pw.practice.id, from_blind="0" * 32, received_at=datetime.datetime.now(datetime.UTC))
+        with allow({"contact.phone", "communications.messages"}, subjects={row.pk}):
+            row.from_number, row.body = "+12125550187", "Route matrix text"
+            row.save()
+    return row.pk
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
+    # messaging, inbound: a text from an unknown number in the practice's queue.
+    "unmatched_id": lambda pw, name, role: _unmatched_text(pw, name),
     # A portal record export: any id (the route is tried as a portal account; another's is a 404).
     "export_id": lambda pw, name, role: uuid.UUID(int=0),
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
@@ -206,6 +225,7 @@ def route_methods(names: list[str]) -> list[tuple[str, str]]:
 READ_EVENTS = frozenset({
     AuditEvent.PATIENTS_LISTED.value, AuditEvent.CHART_OPENED.value, AuditEvent.INTAKE_OPENED.value, AuditEvent.ACCESS_DENIED.value,
     AuditEvent.INTAKE_LISTED.value, AuditEvent.RIGHTS_QUEUE_VIEWED.value, AuditEvent.ACCESS_REPORT_VIEWED.value,
+    AuditEvent.UNMATCHED_VIEWED.value,
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

@@ -225,6 +225,12 @@ EXPECTED_ROUTE_POLICY = {
     "portal:password-reset":              ("public",     None,                            False, ["GET", "POST"], False),
     "portal:password-reset-link":         ("public",     None,                            False, ["GET"],         False),
     "portal:password-reset-new":          ("public",     None,                            False, ["GET", "POST"], False),
+    # messaging, inbound (issue 15 items 4-6)
+    "messaging:hook-sms":                 ("public",     None,                            False, ["POST"],        False),
+    "messaging:hook-sms-status":          ("public",     None,                            False, ["POST"],        False),
+    "messaging:unmatched":                ("staff",      "messaging:thread:view",         False, ["GET", "POST"], False),
+    "messaging:unmatched-file":           ("staff",      "messaging:message:send",        True,  ["POST"],        False),
+    "messaging:unmatched-dismiss":        ("staff",      "messaging:message:send",        True,  ["POST"],        False),
 }  # fmt: skip
 
 

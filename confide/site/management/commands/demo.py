@@ -53,6 +53,10 @@ def demo_secret(email: str) -> bytes:
     return hashlib.sha256(f"confide-demo-totp:{email}".encode()).digest()[:20]
 
 
+# Twilio's documentation example number: the demo's texts "arrive" at it (make run's demo token signs them).
+DEMO_SMS_NUMBER = "+15017250604"
+
+
 class Command(BaseCommand):
     help = "Create the demo practices and staff (idempotent) and print how to sign in."
 
@@ -79,6 +83,7 @@ class Command(BaseCommand):
                 rows.append((email, ", ".join(f"{r.label} @ {s}" for s, r in roles.items()), uri))
             patients = self._ensure_patients(practices["demo"])
             portal_rows = self._ensure_portal(practices["demo"], patients)
+            sms_number = self._ensure_sms_number(practices["demo"])
         if quiet:
             return
         out = self.stdout.write
@@ -92,6 +97,7 @@ class Command(BaseCommand):
         for email, what, uri in portal_rows:
             out(f"  {email:32} {what}")
             out(f"      TOTP: {uri}" if uri else "      (no second factor yet: can add an authenticator app or a passkey on the Account page)")
+        out(f"The demo practice's texting number: {sms_number} (texts to it: POST /hooks/sms/twilio, signed; docs/architecture.md)")
 
     def _ensure_patients(self, practice: Practice) -> None:
         """The synthetic patients (registered by the front desk), then their charts (records/demo.py).
@@ -126,6 +132,14 @@ class Command(BaseCommand):
             if not ProgressNote.objects.filter(author_id=actors["clinician"].user_id).exists():
                 seed_charts(patients, DemoStaff(clinician=actors["clinician"], front_desk=actors["frontdesk"], billing=actors["billing"]))
         return patients
+
+    def _ensure_sms_number(self, practice: Practice) -> str:
+        """The demo practice's own texting number (messaging inbound: how a text finds its
+        practice), set once; an operator's later change is kept."""
+        from confide.messaging.inbound import set_sms_number, settings_of
+
+        current = settings_of(practice.id).sms_number
+        return current or set_sms_number(practice.id, DEMO_SMS_NUMBER).sms_number
 
     def _ensure_portal(self, practice: Practice, patients: dict) -> list[tuple[str, str, str | None]]:
         """The demo's portal accounts and their links (idempotent): a link is made once, verified
