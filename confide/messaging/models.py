@@ -23,6 +23,7 @@ from django.db import models
 
 from confide.core.models import TenantModel
 from confide.core.text import multi_line, single_line
+from confide.core.text import multi_line, single_line
 from confide.vault.fields import EncryptedTextField
 
 MESSAGES = "communications.messages"
@@ -134,7 +135,7 @@ class Message(TenantModel):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     topic = models.CharField(max_length=16, choices=Topic.choices)
     status = models.CharField(max_length=12, choices=Status.choices)
-    body = EncryptedTextField(category=MESSAGES, subject_field="patient_id")
+    body = EncryptedTextField(category=MESSAGES, subject_field="patient_id", validators=[multi_line])
     # What the SMS or e-mail carried: the body itself, or only the notice that a secure message
     # waits in the portal (the patient has not asked for details by that channel).
     carried = models.CharField(max_length=8, blank=True)  # "body" | "notice" | "" (portal, inbound)
@@ -235,7 +236,7 @@ class OutboxEntry(TenantModel):
     recipient_blind = models.CharField(max_length=32)
     idempotency_key = models.CharField(max_length=64)
     provider_ref = models.CharField(max_length=64)
-    body = EncryptedTextField(category=MESSAGES, subject_field="patient_id")
+    body = EncryptedTextField(category=MESSAGES, subject_field="patient_id", validators=[multi_line])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -269,8 +270,8 @@ class MessageTemplate(TenantModel):
     """A reply the practice keeps ready ("Your forms are ready in the portal"): practice text,
     never a patient's data, so it is stored in the clear."""
 
-    name = models.CharField(max_length=80)
-    body = models.TextField(max_length=BODY_MAX)
+    name = models.CharField(max_length=80, validators=[single_line])
+    body = models.TextField(max_length=BODY_MAX, validators=[multi_line])
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 

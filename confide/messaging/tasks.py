@@ -28,6 +28,7 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
@@ -155,7 +156,9 @@ def _call(adapter, message: Message, to: str, text: str, practice_name: str) -> 
     from confide.messaging.adapters import OutboundEmail, OutboundSMS
 
     if message.channel == Channel.SMS:
-        callback = f"{settings.CONFIDE_BASE_URL.rstrip('/')}/hooks/sms/twilio/status" if getattr(settings, "CONFIDE_BASE_URL", "") else ""
+        # The status webhook at the same public address the signature check uses (webhook_views).
+        base = (getattr(settings, "CONFIDE_TWILIO_WEBHOOK_BASE", "") or getattr(settings, "CONFIDE_BASE_URL", "")).rstrip("/")
+        callback = f"{base}{reverse('messaging:hook-sms-status')}" if base else ""
         return adapter.send(OutboundSMS(
             practice_id=message.practice_id, message_id=message.pk, patient_id=message.patient_id, to=to, body=text,
             kind=message.kind, idempotency_key=message.idempotency_key, status_callback=callback,

@@ -148,8 +148,31 @@ def _unmatched_text(world, staff, make_patient):
         return UnmatchedInbound.objects.get()
 
 
+def _portal_message(world, staff, make_patient):
+    from confide.messaging.services import send_message
+
+    patient = make_patient()
+    return _in_a(world, lambda: send_message(staff(Role.FRONT_DESK), patient_id=patient.id, channel="portal", topic="staff_reply",
+                                             body="Your forms are ready."))  # fmt: skip
+
+
+def _outbox_entry(world, staff, make_patient):
+    import time_machine
+
+    from confide.messaging.models import OutboxEntry
+    from tests.messaging.conftest import deliver_now, local_time, messaging_world, send
+
+    mw = messaging_world(world.a)
+    with time_machine.travel(local_time(11), tick=False):
+        deliver_now(send(mw, body="See you at 3."))
+    with tenant_context(practice_id=world.a.practice.id):
+        return OutboxEntry.objects.get()
+
+
 MAKERS = {
-    # messaging, inbound (issue 15 items 4-6)
+    # messaging (issue 15): a portal message, a console text, an unmatched inbound text
+    apps.get_model("messaging", "Message"): _portal_message,
+    apps.get_model("messaging", "OutboxEntry"): _outbox_entry,
     apps.get_model("messaging", "UnmatchedInbound"): _unmatched_text,
     IntakeSubmission: _consultation,
     Patient: _patient,
