@@ -97,6 +97,10 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "records:audit-patient-finder": lambda: {"q": "Route Matrix"},  # a search: finds nobody, writes nothing
         "records:chart-break-glass": lambda: {"tab": "notes", "reason": "Route matrix: an emergency reason."},
         "records:chart-portal": lambda: {"action": "invite", "email": f"matrix-{role.value}@{practice_world.practice.slug}.example.test"},
+        # Issue 15, the inbox: a portal reply (it is sent: effectful); a template's own values back.
+        "messaging:reply": lambda: {"channel": "portal", "body": "Route matrix reply."},
+        "messaging:template-new": lambda: {"name": f"Matrix {role.value}", "body": "Your forms are ready."},
+        "messaging:template-edit": lambda: {"name": "Matrix", "body": "Your forms are ready."},
     }
     return bodies[name]() if name in bodies else {}
 
@@ -114,6 +118,7 @@ EFFECTFUL = frozenset({
     "records:item-status", "records:note-new", "records:note-sign", "records:note-addendum", "records:psychotherapy-new",
     "records:psychotherapy-sign", "records:psychotherapy-addendum", "records:file-upload", "records:portal-link-document",
     "policy:publish", "intake:accept", "intake:reject", "intake:form", "access:break-glass-reviewed", "records:chart-portal",
+    "messaging:reply",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with
