@@ -69,7 +69,7 @@ def test_inbox_lists_the_patient_by_name_with_the_unread_count_newest_first_MSG1
     assert not [e for e in entries(mw, AuditEvent.CHART_OPENED) if e.actor_role == Role.FRONT_DESK.value]
 
 
-def test_inbox_filters_and_a_bad_filter_is_a_message(mw):
+def test_inbox_filters_and_a_bad_filter_is_a_message_MSG1(mw):
     message = inbound(mw)
     client = desk(mw)
     assert "thread-link" in client.get(reverse("messaging:inbox") + "?show=unread").content.decode()
@@ -83,7 +83,7 @@ def test_inbox_filters_and_a_bad_filter_is_a_message(mw):
     assert bad.status_code == 400 and "Show all conversations" in bad.content.decode()
 
 
-def test_failed_deliveries_filter_finds_the_thread(mw):
+def test_failed_deliveries_filter_finds_the_thread_MSG1(mw):
     message = inbound(mw)
     with time_machine.travel(local_time(11), tick=False):
         reply = desk(mw).post(reverse("messaging:reply", kwargs={"thread_id": message.thread_id}), {"channel": "sms", "body": "See you"})
@@ -95,7 +95,7 @@ def test_failed_deliveries_filter_finds_the_thread(mw):
 
 
 # --- one conversation ----------------------------------------------------------------------
-def test_opening_the_thread_decrypts_through_the_door_and_marks_read_once_audited(mw):
+def test_opening_the_thread_decrypts_through_the_door_and_marks_read_once_audited_MSG5(mw):
     message = inbound(mw, f"My result {CANARIES['note']} worries me")
     client = desk(mw)
     url = reverse("messaging:thread", kwargs={"thread_id": message.thread_id})
@@ -112,13 +112,13 @@ def test_opening_the_thread_decrypts_through_the_door_and_marks_read_once_audite
         assert Message.objects.get(pk=message.pk).read_at is not None
 
 
-def test_the_reply_channel_defaults_to_the_patients_last_message(mw):
+def test_the_reply_channel_defaults_to_the_patients_last_message_MSG1(mw):
     message = inbound(mw, channel="sms")
     html = desk(mw).get(reverse("messaging:thread", kwargs={"thread_id": message.thread_id})).content.decode()
     assert 'id="channel-sms" value="sms" checked' in html
 
 
-def test_another_practices_thread_is_404_and_billing_is_refused(world, mw):
+def test_another_practices_thread_is_404_and_billing_is_refused_MSG5(world, mw):
     message = inbound(mw)
     other = sign_in(Client(), world.b.owner, world.b.practice)
     for name in ("messaging:thread",):
@@ -173,7 +173,7 @@ def test_reply_refused_by_the_gate_says_why_MSG2(world):
     ({"body": "hello"}, "Choose portal, text message or e-mail."),
     ({"channel": "sms", "body": "x" * 1601}, "at most 1,600 characters"),
 ])
-def test_bad_replies_are_a_message_and_nothing_is_written(mw, data, words):
+def test_bad_replies_are_a_message_and_nothing_is_written_MSG1(mw, data, words):
     message = inbound(mw)
     before = Message.across_practices.count()
     response = desk(mw).post(reverse("messaging:reply", kwargs={"thread_id": message.thread_id}), data)
@@ -228,7 +228,7 @@ def test_assign_to_someone_outside_the_inbox_is_refused(mw, assignee):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_people_assigning_at_once_one_wins_and_one_entry(world):
+def test_two_people_assigning_at_once_one_wins_and_one_entry_MSG1(world):
     if connection.vendor == "sqlite":
         pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
     from confide.core.actors import StaffActor

@@ -101,7 +101,7 @@ def test_a_parent_writes_in_their_own_conversation_about_the_child_never_the_chi
     assert "Kit has a fever" in html and "For Kit&#x27;s own eyes" not in html and "For Kit's own eyes" not in html
 
 
-def test_an_attachment_is_stored_encrypted_and_opened_only_by_its_patient(pw, world, settings):
+def test_an_attachment_is_stored_encrypted_and_opened_only_by_its_patient_MSG5(pw, world, settings):
     client = portal_sign_in(Client(), pw.adult.user)
     assert client.post(reverse("portal:message-send"), {"body": "My referral", "file": pdf_upload()}).status_code == 302
     with tenant_context(practice_id=pw.adult.patient.practice_id):
@@ -122,7 +122,7 @@ def test_an_attachment_is_stored_encrypted_and_opened_only_by_its_patient(pw, wo
     (lambda: __import__("django.core.files.uploadedfile", fromlist=["x"]).SimpleUploadedFile("a.exe", b"MZ\x90\x00", content_type="application/x-msdownload"), "Attach a PDF, a JPEG or a PNG."),
     (lambda: __import__("django.core.files.uploadedfile", fromlist=["x"]).SimpleUploadedFile("fake.pdf", b"not a pdf at all", content_type="application/pdf"), "PDF"),
 ])
-def test_a_bad_file_is_refused_with_a_message_and_nothing_is_written(pw, make, words):
+def test_a_bad_file_is_refused_with_a_message_and_nothing_is_written_MSG5(pw, make, words):
     client = portal_sign_in(Client(), pw.adult.user)
     response = client.post(reverse("portal:message-send"), {"body": "See attached", "file": make()})
     assert response.status_code == 400 and words in response.content.decode()
@@ -130,13 +130,13 @@ def test_a_bad_file_is_refused_with_a_message_and_nothing_is_written(pw, make, w
 
 
 @pytest.mark.parametrize("body", ["", "   ", "x" * 10_001])
-def test_an_empty_or_huge_message_is_refused(pw, body):
+def test_an_empty_or_huge_message_is_refused_MSG1(pw, body):
     response = portal_sign_in(Client(), pw.adult.user).post(reverse("portal:message-send"), {"body": body})
     assert response.status_code == 400
     assert Message.across_practices.count() == 0
 
 
-def test_a_png_loses_nothing_but_its_metadata(pw):
+def test_a_png_attachment_is_kept_as_a_png_MSG5(pw):
     client = portal_sign_in(Client(), pw.adult.user)
     assert client.post(reverse("portal:message-send"), {"body": "The rash", "file": png_upload()}).status_code == 302
     with tenant_context(practice_id=pw.adult.patient.practice_id):
