@@ -109,7 +109,7 @@ def test_the_demo_inbox_has_marisols_text_and_reply_and_two_templates_once(db):
         assert [(m.direction, m.channel) for m in messages] == [(Direction.INBOUND, "sms"), (Direction.OUTBOUND, "portal")]
         assert MessageTemplate.objects.count() == 2
         assert has_consent(practice.id, marisol.pk, Purpose.OPERATIONS, channel="sms")
-        entries = AuditEntry.objects.count()
+    entries = AuditEntry.objects.count()
     _demo()
     with tenant_context(practice_id=practice.id):
         assert Message.objects.filter(patient_id=marisol.pk).count() == 2 and MessageTemplate.objects.count() == 2
