@@ -81,7 +81,8 @@ def thread_assign(request: HttpRequest, thread_id) -> HttpResponse:
 
 @route("messaging:reply")
 def reply(request: HttpRequest, thread_id) -> HttpResponse:
-    channel = str(request.POST.get("channel", ""))[:16]
+    # "Move to the portal and send": anything clinical goes in the secure thread, whatever was chosen.
+    channel = Channel.PORTAL.value if request.POST.get("move_to_portal") == "1" else str(request.POST.get("channel", ""))[:16]
     body = request.POST.get("body", "")
     try:
         outcome = inbox.do_reply(request.actor, thread_id, channel=channel, body=body, request=request)

@@ -198,6 +198,15 @@ def test_portal_reply_is_delivered_with_a_notice_and_the_staff_see_when_it_was_r
     assert "Read " in client.get(reverse("messaging:thread", kwargs={"thread_id": message.thread_id})).content.decode()
 
 
+def test_move_to_the_portal_sends_in_the_portal_whatever_channel_was_chosen_MSG4(mw):
+    message = inbound(mw)
+    response = desk(mw).post(reverse("messaging:reply", kwargs={"thread_id": message.thread_id}),
+                             {"channel": "sms", "body": "Your biopsy result is in.", "move_to_portal": "1"}, follow=True)  # fmt: skip
+    assert "Sent in the portal." in response.content.decode()
+    with tenant_context(practice_id=mw.practice_id):
+        assert Message.objects.get(topic=Topic.STAFF_REPLY).channel == Channel.PORTAL
+
+
 # --- assignment -----------------------------------------------------------------------------
 def test_assign_to_me_is_audited_and_a_stale_page_is_told_MSG1(mw):
     message = inbound(mw)
