@@ -10,6 +10,7 @@ from django.urls import NoReverseMatch, reverse
 
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput
+from confide.core.permissions import Perm
 from confide.messaging import inbox, message_templates
 from confide.messaging.models import BODY_MAX, Channel, PORTAL_BODY_MAX
 
@@ -50,8 +51,8 @@ def _thread_page(request: HttpRequest, thread_id, *, status: int = 200, reply_bo
         "reply_channel": reply_channel or conversation.default_channel,
         "reply_body": reply_body,
         "assignees": inbox.assignee_choices(request.actor),
-        "templates": message_templates.list_templates(request.actor) if request.actor.has(inbox.Perm.MESSAGES_SEND) else [],
-        "can_send": request.actor.has(inbox.Perm.MESSAGES_SEND),
+        "templates": message_templates.list_templates(request.actor) if request.actor.has(Perm.MESSAGES_SEND) else [],
+        "can_send": request.actor.has(Perm.MESSAGES_SEND),
         "body_max": PORTAL_BODY_MAX,
         "sms_max": BODY_MAX,
         "unmatched_url": _unmatched_url(),
