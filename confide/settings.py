@@ -106,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "confide.core.context_processors.practice",
                 "confide.policy.context_processors.notice_banners",  # POL2: the in-app announcement
+                "confide.messaging.context_processors.unread_counts",  # the inbox's and the portal's unread numbers
             ],
         },
     }

@@ -203,4 +203,18 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "messaging:unmatched":             _p(A.STAFF,      Perm.MESSAGES_VIEW,          False, "GET POST"),
     "messaging:unmatched-file":        _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "POST"),
     "messaging:unmatched-dismiss":     _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "POST"),
+    # Issue 15, the inbox (messaging/views.py): conversations with patients, assignment, replies
+    # through the send gate, the practice's templates; the portal's messages tab (portal/views.py).
+    "messaging:inbox":                 _p(A.STAFF,      Perm.MESSAGES_VIEW,          False, "GET"),
+    "messaging:thread":                _p(A.STAFF,      Perm.MESSAGES_VIEW,          True,  "GET"),
+    "messaging:thread-assign":         _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "POST"),
+    "messaging:reply":                 _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "POST"),
+    "messaging:attachment":            _p(A.STAFF,      Perm.MESSAGES_VIEW,          True,  "GET"),
+    "messaging:templates":             _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    False, "GET"),
+    "messaging:template-new":          _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    False, "GET POST"),
+    "messaging:template-edit":         _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET POST"),
+    "messaging:template-delete":       _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "POST"),
+    "portal:messages":                 _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:message-send":             _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:message-attachment":       _p(A.PORTAL,     None,                        True,  "GET"),
 }  # fmt: skip

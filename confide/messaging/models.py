@@ -354,3 +354,21 @@ class UnmatchedInbound(TenantModel):
 
     def __str__(self) -> str:
         return f"unmatched:{self.pk}"
+class Attachment(TenantModel):
+    """A file the patient sent with a portal message: validated like every upload (type by its
+    bytes, size and pixel caps, images re-encoded without their metadata) and stored encrypted
+    under the patient's key (category `communications.messages`). No file name is kept (a name
+    can say what the file is about); the page calls it by its type and size."""
+
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="attachments")
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    stored_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"attachment:{self.pk}"

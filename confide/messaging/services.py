@@ -250,24 +250,45 @@ def enqueue_delivery(message: Message) -> None:
     task.enqueue(str(message.pk), str(message.practice_id))
 
 
-def receive_message(*, practice_id, patient_id, channel, body, link_id=None, actor=None, request=None) -> Message:
+def receive_message(*, practice_id, patient_id, channel, body, link_id=None, actor=None, attachments=(), request=None) -> Message:
     """File an inbound message (a text matched to the patient, a portal message, an e-mail
-    reply) in the patient's thread, sealed under their key inside the inbound job's opening."""
+    reply) in the patient's thread, sealed under their key inside the inbound job's opening.
+
+    From the portal (`actor` a PatientActor) the chart is opened as that patient instead (for
+    `patient_request`), so the door re-reads their portal link: an ended link, another record,
+    another practice are refused before anything is written; a representative writes in their
+    link's conversation only. `attachments`: checked uploads (messaging/attachments.py), stored
+    encrypted in the same opening."""
     checked_channel = parse_channel(channel)
     text = clean_body(body, checked_channel if checked_channel != Channel.SMS else Channel.SMS)
-    job = MESSAGING_INBOUND_JOB.for_practice(practice_id)
-    with open_chart(job, patient_id, Purpose.TREATMENT, categories=job.categories, request=request) as chart:
+    if isinstance(actor, PatientActor):
+        if str(actor.practice_id) != str(practice_id) or str(actor.patient_id) != str(patient_id):
+            raise Forbidden("A patient writes in their own conversation only.")
+        link_id = actor.link_id if actor.representative else None
+        opening = open_chart(actor, patient_id, Purpose.PATIENT_REQUEST, categories={policy.MESSAGES}, request=request, for_update=True)
+        opener = actor
+    else:
+        job = MESSAGING_INBOUND_JOB.for_practice(practice_id)
+        opening = open_chart(job, patient_id, Purpose.TREATMENT, categories=job.categories, request=request)
+        opener = actor or job
+    with opening as chart:
         conversation = thread_for(practice_id, chart.patient.pk, link_id)
         message = Message.objects.create(
             practice_id=practice_id, thread=conversation, patient_id=chart.patient.pk, direction=Direction.INBOUND,
             channel=checked_channel, kind=Kind.OPERATIONAL, topic=Topic.PATIENT_MESSAGE, status=Status.RECEIVED, body=text,
             author_id=getattr(actor, "user_id", None) if isinstance(actor, PatientActor) else None,
         )  # fmt: skip
+        if attachments:
+            from confide.messaging.attachments import store_attachment
+
+            for clean in attachments:
+                store_attachment(message, clean)
         _touch_thread(conversation, message)
         record(
-            AuditEvent.MESSAGE_RECEIVED, practice_id=practice_id, actor=audit_actor(actor or job), purpose=Purpose.TREATMENT.value,
+            AuditEvent.MESSAGE_RECEIVED, practice_id=practice_id, actor=audit_actor(opener),
+            purpose=(Purpose.PATIENT_REQUEST if isinstance(actor, PatientActor) else Purpose.TREATMENT).value,
             subject_id=chart.patient.pk, resource_ids=[message.pk, conversation.pk], categories=[policy.MESSAGES],
-            detail={"channel": checked_channel.value}, request=request,
+            detail={"channel": checked_channel.value} | ({"attachments": len(attachments)} if attachments else {}), request=request,
         )  # fmt: skip
     return message
 

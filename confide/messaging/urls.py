@@ -1,15 +1,30 @@
+"""Messaging's URLs (each with its row in core/routes.py): Twilio's webhooks, the staff inbox,
+the unmatched senders' queue, the practice's templates, the console outbox."""
+
 from django.urls import path
 
-from confide.messaging import outbox_views, unmatched_views, webhook_views
+from confide.messaging import outbox_views, unmatched_views, views, webhook_views
 
 app_name = "messaging"
+
 urlpatterns = [
-    # --- inbound (issue 15 items 4-6): Twilio's signed webhooks and the unmatched queue
+    # Twilio's signed webhooks (inbound texts, delivery status)
     path("hooks/sms/twilio", webhook_views.hook_sms, name="hook-sms"),
     path("hooks/sms/twilio/status", webhook_views.hook_sms_status, name="hook-sms-status"),
-    path("messages/unmatched/", unmatched_views.queue, name="unmatched"),
-    path("messages/unmatched/<uuid:unmatched_id>/file", unmatched_views.file_under, name="unmatched-file"),
-    path("messages/unmatched/<uuid:unmatched_id>/dismiss", unmatched_views.dismiss, name="unmatched-dismiss"),
-    # --- the console outbox (development and demo)
-    path("messages/outbox/", outbox_views.outbox, name="outbox"),
+    # the inbox
+    path("inbox/", views.inbox_page, name="inbox"),
+    path("inbox/threads/<uuid:thread_id>/", views.thread_page, name="thread"),
+    path("inbox/threads/<uuid:thread_id>/assign/", views.thread_assign, name="thread-assign"),
+    path("inbox/threads/<uuid:thread_id>/reply/", views.reply, name="reply"),
+    path("inbox/attachments/<uuid:attachment_id>/", views.attachment, name="attachment"),
+    path("inbox/templates/", views.templates_list, name="templates"),
+    path("inbox/templates/new/", views.template_new, name="template-new"),
+    path("inbox/templates/<uuid:template_id>/", views.template_edit, name="template-edit"),
+    path("inbox/templates/<uuid:template_id>/delete/", views.template_delete, name="template-delete"),
+    # texts from numbers no single patient has
+    path("inbox/unmatched/", unmatched_views.queue, name="unmatched"),
+    path("inbox/unmatched/<uuid:unmatched_id>/file", unmatched_views.file_under, name="unmatched-file"),
+    path("inbox/unmatched/<uuid:unmatched_id>/dismiss", unmatched_views.dismiss, name="unmatched-dismiss"),
+    # the console adapter's outbox (development and the demo)
+    path("inbox/outbox/", outbox_views.outbox, name="outbox"),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.portal import account_views, passkey_views, views
+from confide.portal import account_views, message_views, passkey_views, views
 
 app_name = "portal"
 
@@ -25,6 +25,9 @@ urlpatterns = [
     path("portal/record/download/", views.record_export, name="record-export"),
     path("portal/record/download/<uuid:export_id>/", views.record_export_status, name="record-export-status"),
     path("portal/record/download/<uuid:export_id>/file/", views.record_export_file, name="record-export-file"),
+    path("portal/messages/", message_views.messages_page, name="messages"),
+    path("portal/messages/send/", message_views.message_send, name="message-send"),
+    path("portal/messages/files/<uuid:attachment_id>/", message_views.message_attachment, name="message-attachment"),
     path("portal/passkeys/", passkey_views.passkey_list, name="passkeys"),
     path("portal/passkeys/options/", passkey_views.passkey_options, name="passkey-options"),
     path("portal/passkeys/add/", passkey_views.passkey_add, name="passkey-add"),

@@ -95,3 +95,22 @@ def test_the_demo_prints_a_patient_and_a_guardian_portal_sign_in(db):
     with tenant_context(practice_id=Practice.objects.get(slug="demo").id):
         links = PortalLink.objects.filter(user__email__in=[f"patient@{DEMO_DOMAIN}", f"parent@{DEMO_DOMAIN}"], is_active=True)
         assert sorted(links.values_list("kind", flat=True)) == [LinkKind.REPRESENTATIVE, LinkKind.SELF]
+
+
+def test_the_demo_inbox_has_marisols_text_and_reply_and_two_templates_once(db):
+    from confide.consent.services import has_consent
+    from confide.messaging.models import Direction, Message, MessageTemplate
+
+    _demo()
+    practice = Practice.objects.get(slug="demo")
+    with tenant_context(practice_id=practice.id):
+        marisol = _patient(practice, "Marisol Quintero")
+        messages = list(Message.objects.filter(patient_id=marisol.pk).order_by("created_at"))
+        assert [(m.direction, m.channel) for m in messages] == [(Direction.INBOUND, "sms"), (Direction.OUTBOUND, "portal")]
+        assert MessageTemplate.objects.count() == 2
+        assert has_consent(practice.id, marisol.pk, Purpose.OPERATIONS, channel="sms")
+    entries = AuditEntry.objects.count()
+    _demo()
+    with tenant_context(practice_id=practice.id):
+        assert Message.objects.filter(patient_id=marisol.pk).count() == 2 and MessageTemplate.objects.count() == 2
+    assert AuditEntry.objects.count() == entries

@@ -177,7 +177,21 @@ def page_world(clinic, make_staff) -> PageWorld:
         user=portal_users["patient"], name="My phone", confirmed=True, credential_id="ZXZlcnktcGFnZQ", public_key=b"\x00"
     )
 
+    # The inbox (issue 15): the clinic patient's portal message with a file (the thread page, the
+    # staff and the portal attachment), a staff reply in the portal, and a template.
+    from confide.messaging.attachments import check_attachment
+    from confide.messaging.models import Attachment, MessageTemplate
+    from confide.messaging.services import receive_message, send_message
+
+    with tenant_context(practice_id=practice.id):
+        inbox_message = receive_message(practice_id=practice.id, patient_id=clinic.patient.pk, channel="portal",
+                                        body="Can I bring my referral letter?", attachments=(check_attachment(pdf_upload()),))  # fmt: skip
+        send_message(actor(Role.FRONT_DESK), patient_id=clinic.patient.pk, channel="portal", topic="staff_reply", body="Yes, please bring it.")
+        inbox_attachment = Attachment.objects.get(message=inbox_message)
+        inbox_template = MessageTemplate.objects.create(practice=practice, name="Forms ready", body="Your forms are ready in the portal.")
+
     objects = {
+        "inbox_message": inbox_message, "inbox_attachment": inbox_attachment, "inbox_template": inbox_template,
         "record_export": record_export, "passkey": passkey,
         "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
         "authorization": authorization, "guardian_link": guardian_link,
@@ -204,6 +218,10 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     # The portal's "Download my record" (a portal account's own export; no staff role reaches it).
     "export_id": lambda w: getattr(w.objects.get("record_export"), "pk", None) or uuid.UUID(int=0),
     "link_id": lambda w: w.objects["guardian_link"].pk,
+    # The inbox (issue 15).
+    "thread_id": lambda w: w.objects["inbox_message"].thread_id,
+    "attachment_id": lambda w: w.objects["inbox_attachment"].pk,
+    "template_id": lambda w: w.objects["inbox_template"].pk,
 }
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {

@@ -18,7 +18,7 @@ from tests.portal_world import portal_sign_in
 def test_the_dashboard_says_what_is_not_there_yet(client, portal):
     portal_sign_in(client, portal.adult.user)
     html = client.get(reverse("portal:home")).content.decode()
-    assert "Messages with your care team are coming soon" in html
+    assert "Write to your care team" in html  # the messages tab (issue 15)
     assert "You have no forms to fill in." in html
     assert "You have no open requests." in html
     assert 'data-testid="notice-banner"' not in html

@@ -100,9 +100,49 @@ def _unmatched_text(pw, name):
     return row.pk
 
 
+# Issue 15, the inbox: a conversation of the chart's patient (with an inbound text and a file),
+# and a message template of the practice, made once per world.
+def _inbox_thread(pw):
+    made = getattr(pw, "_inbox_message", None)
+    if made is None:
+        from confide.core.tenancy import tenant_context
+        from confide.messaging.attachments import check_attachment
+        from confide.messaging.services import receive_message
+        from tests.records.uploads import pdf_upload
+
+        patient = chart_world(pw).patient
+        with tenant_context(practice_id=pw.practice.id):
+            made = pw._inbox_message = receive_message(practice_id=pw.practice.id, patient_id=patient.id, channel="portal",
+                                                       body="Route matrix question", attachments=(check_attachment(pdf_upload()),))  # fmt: skip
+    return made
+
+
+def _inbox_attachment(pw):
+    from confide.core.tenancy import tenant_context
+    from confide.messaging.models import Attachment
+
+    message = _inbox_thread(pw)
+    with tenant_context(practice_id=pw.practice.id):
+        return Attachment.objects.get(message=message).pk
+
+
+def _inbox_template(pw):
+    made = getattr(pw, "_inbox_template", None)
+    if made is None:
+        from confide.core.tenancy import tenant_context
+        from confide.messaging.models import MessageTemplate
+
+        with tenant_context(practice_id=pw.practice.id):
+            made = pw._inbox_template = MessageTemplate.objects.create(practice_id=pw.practice.id, name="Matrix", body="Your forms are ready.")
+    return made.pk
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # messaging, inbound: a text from an unknown number in the practice's queue.
     "unmatched_id": lambda pw, name, role: _unmatched_text(pw, name),
+    "thread_id": lambda pw, name, role: _inbox_thread(pw).thread_id,
+    "attachment_id": lambda pw, name, role: _inbox_attachment(pw),
+    "template_id": lambda pw, name, role: _inbox_template(pw),
     # A portal record export: any id (the route is tried as a portal account; another's is a 404).
     "export_id": lambda pw, name, role: uuid.UUID(int=0),
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
@@ -226,6 +266,7 @@ READ_EVENTS = frozenset({
     AuditEvent.PATIENTS_LISTED.value, AuditEvent.CHART_OPENED.value, AuditEvent.INTAKE_OPENED.value, AuditEvent.ACCESS_DENIED.value,
     AuditEvent.INTAKE_LISTED.value, AuditEvent.RIGHTS_QUEUE_VIEWED.value, AuditEvent.ACCESS_REPORT_VIEWED.value,
     AuditEvent.UNMATCHED_VIEWED.value,
+    AuditEvent.MESSAGE_READ.value,  # opening a conversation marks its unread messages read (issue 15)
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

@@ -99,6 +99,10 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "records:chart-portal": lambda: {"action": "invite", "email": f"matrix-{role.value}@{practice_world.practice.slug}.example.test"},
         "messaging:unmatched": lambda: {"item": "", "q": ""},  # nothing chosen: the page again, nothing written
         "messaging:unmatched-file": lambda: {"patient_id": str(chart.patient.id)},
+        # Issue 15, the inbox: a portal reply (it is sent: effectful); a template's own values back.
+        "messaging:reply": lambda: {"channel": "portal", "body": "Route matrix reply."},
+        "messaging:template-new": lambda: {"name": f"Matrix {role.value}", "body": "Your forms are ready."},
+        "messaging:template-edit": lambda: {"name": "Matrix", "body": "Your forms are ready."},
     }
     return bodies[name]() if name in bodies else {}
 
@@ -117,6 +121,7 @@ EFFECTFUL = frozenset({
     "records:psychotherapy-sign", "records:psychotherapy-addendum", "records:file-upload", "records:portal-link-document",
     "policy:publish", "intake:accept", "intake:reject", "intake:form", "access:break-glass-reviewed", "records:chart-portal",
     "messaging:unmatched-file", "messaging:unmatched-dismiss",
+    "messaging:reply",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

@@ -231,6 +231,19 @@ EXPECTED_ROUTE_POLICY = {
     "messaging:unmatched":                ("staff",      "messaging:thread:view",         False, ["GET", "POST"], False),
     "messaging:unmatched-file":           ("staff",      "messaging:message:send",        True,  ["POST"],        False),
     "messaging:unmatched-dismiss":        ("staff",      "messaging:message:send",        True,  ["POST"],        False),
+    # Issue 15, the inbox and the portal's messages tab.
+    "messaging:inbox":                    ("staff",      "messaging:thread:view",         False, ["GET"],         False),
+    "messaging:thread":                   ("staff",      "messaging:thread:view",         True,  ["GET"],         False),
+    "messaging:thread-assign":            ("staff",      "messaging:message:send",        True,  ["POST"],        False),
+    "messaging:reply":                    ("staff",      "messaging:message:send",        True,  ["POST"],        False),
+    "messaging:attachment":               ("staff",      "messaging:thread:view",         True,  ["GET"],         False),
+    "messaging:templates":                ("staff",      "messaging:settings:edit",       False, ["GET"],         False),
+    "messaging:template-new":             ("staff",      "messaging:settings:edit",       False, ["GET", "POST"], False),
+    "messaging:template-edit":            ("staff",      "messaging:settings:edit",       True,  ["GET", "POST"], False),
+    "messaging:template-delete":          ("staff",      "messaging:settings:edit",       True,  ["POST"],        False),
+    "portal:messages":                    ("portal",     None,                            False, ["GET"],         False),
+    "portal:message-send":                ("portal",     None,                            False, ["POST"],        False),
+    "portal:message-attachment":          ("portal",     None,                            True,  ["GET"],         False),
 }  # fmt: skip
 
 

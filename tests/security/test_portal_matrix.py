@@ -55,7 +55,22 @@ def _export_of(owner):
     return owner._export.pk
 
 
+def _attachment_of(owner):
+    """A file the adult patient sent with a portal message (issue 15)."""
+    from confide.core.tenancy import tenant_context
+    from confide.messaging.models import Attachment
+    from confide.messaging.portal_thread import do_write
+    from tests.records.uploads import pdf_upload
+
+    if not hasattr(owner, "_attachment"):
+        with tenant_context(practice_id=owner.adult.patient.practice_id):
+            message = do_write(owner.adult.actor, body="Matrix file", upload=pdf_upload())
+            owner._attachment = Attachment.objects.get(message=message)
+    return owner._attachment.pk
+
+
 PORTAL_KWARG_SOURCES: dict = {
+    "attachment_id": _attachment_of,
     "document_id": _document_of,
     "export_id": _export_of,
 }
@@ -128,7 +143,8 @@ OBJECT_ROUTES = [(name, method) for name, method in PORTAL_METHODS if kwarg_conv
 
 def test_the_object_routes_are_tried():
     """The case below runs on real routes (a document, a record export): never an empty list."""
-    assert {name for name, _ in OBJECT_ROUTES} >= {"portal:record-document", "portal:record-export-status", "portal:record-export-file"}
+    assert {name for name, _ in OBJECT_ROUTES} >= {"portal:record-document", "portal:record-export-status", "portal:record-export-file",
+                                                   "portal:message-attachment"}
 
 
 @pytest.mark.parametrize("who", ["same-practice patient", "other-practice patient", "guardian of another child"])

@@ -48,6 +48,12 @@ PORTAL = [
     ("parent", "Meera Raghunathan", ("Dev", "Raghunathan"), LinkKind.REPRESENTATIVE, "mother", False),
 ]
 
+# The demo inbox's templates (practice text, never a patient's details).
+INBOX_TEMPLATES = [
+    ("Forms ready", "Your forms are ready in the patient portal. Please fill them in before your visit."),
+    ("Call us back", "Please call the practice at +1 415 555 0100 when you have a moment."),
+]
+
 
 def demo_secret(email: str) -> bytes:
     return hashlib.sha256(f"confide-demo-totp:{email}".encode()).digest()[:20]
@@ -84,6 +90,7 @@ class Command(BaseCommand):
             patients = self._ensure_patients(practices["demo"])
             portal_rows = self._ensure_portal(practices["demo"], patients)
             sms_number = self._ensure_sms_number(practices["demo"])
+            self._ensure_inbox(practices["demo"], patients)
         if quiet:
             return
         out = self.stdout.write
@@ -163,6 +170,28 @@ class Command(BaseCommand):
             what = f"{given} {family}'s own record" if kind == LinkKind.SELF else f"{relationship} of {given} {family} (a minor)"
             rows.append((email, what, uri))
         return rows
+
+    def _ensure_inbox(self, practice: Practice, patients: dict) -> None:
+        """A small inbox (issue 15), once: Marisol agreed to texts (by phone, to the front desk),
+        texted to move an appointment and got a reply in the portal; two templates."""
+        from confide.consent.services import Subject, do_choose, has_consent
+        from confide.core.actors import StaffActor
+        from confide.core.purposes import Purpose
+        from confide.messaging.models import Message, MessageTemplate
+        from confide.messaging.services import receive_message, send_message
+
+        marisol = patients[("Marisol", "Quintero")]
+        with tenant_context(practice_id=practice.id):
+            desk = StaffActor.from_membership(Membership.objects.get(user__email=f"frontdesk@{DEMO_DOMAIN}", practice=practice))
+            if not has_consent(practice.id, marisol, Purpose.OPERATIONS, channel="sms"):
+                do_choose(action="grant", actor=desk, subject=Subject.patient(practice.id, marisol), topic="sms_texts", channel="phone",
+                          method="staff_phone", shown_text="May we text you about your appointments? Reply STOP to stop. [She said yes.]")  # fmt: skip
+            for name, body in INBOX_TEMPLATES:
+                MessageTemplate.objects.get_or_create(practice=practice, name=name, defaults={"body": body, "created_by_id": desk.user_id})
+            if not Message.objects.filter(patient_id=marisol).exists():
+                receive_message(practice_id=practice.id, patient_id=marisol, channel="sms", body="Hi, can I move Thursday's appointment to the afternoon?")
+                send_message(desk, patient_id=marisol, channel="portal", topic="staff_reply",
+                             body="Of course. Thursday at 2:30 pm is yours; the new time is in your portal.")  # fmt: skip
 
     def _ensure_practice(self, slug: str, name: str) -> Practice:
         """The demo practice starts with its own choices as version 1 of its notice (its contacts,
