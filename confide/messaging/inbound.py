@@ -323,21 +323,22 @@ def _send_direct(practice_id, to: str, text: str, topic: str, *, key: str, reque
 
 # --- a matched patient's text or portal message --------------------------------------------
 def handle_inbound_text(practice_id, patient_id, channel, body, *, link_id=None, actor=None, reply_to: str = "",
-                        reply_key: str = "", request=None) -> Outcome:  # fmt: skip
+                        reply_key: str = "", attachments=(), request=None) -> Outcome:  # fmt: skip
     """File a patient's inbound text or portal message in their thread, then apply the emergency
     rule (MSG5) and the free-text revocation rule (§3.3). For the portal's messages tab:
     `handle_inbound_text(practice_id, patient_id, "portal", body, link_id=…, actor=patient_actor)`.
     `reply_to` is the number an SMS came from (the reply goes there); empty for the portal."""
     with tenant_context(practice_id=uuid.UUID(str(practice_id))):
         return _handle_inbound_text(uuid.UUID(str(practice_id)), patient_id, Channel(str(channel)), body, link_id=link_id, actor=actor,
-                                    reply_to=reply_to, reply_key=reply_key, request=request)  # fmt: skip
+                                    reply_to=reply_to, reply_key=reply_key, attachments=attachments, request=request)  # fmt: skip
 
 
-def _handle_inbound_text(practice_id, patient_id, channel, body, *, link_id, actor, reply_to, reply_key, request) -> Outcome:
+def _handle_inbound_text(practice_id, patient_id, channel, body, *, link_id, actor, reply_to, reply_key, attachments=(),
+                         request=None) -> Outcome:  # fmt: skip
     from confide.messaging.services import receive_message
 
     message = receive_message(practice_id=practice_id, patient_id=patient_id, channel=channel, body=body, link_id=link_id,
-                              actor=actor, request=request)  # fmt: skip
+                              actor=actor, attachments=attachments, request=request)  # fmt: skip
     outcome = Outcome("filed", patient_id=message.patient_id, message_id=message.pk)
     conf = settings_of(practice_id)
     urgent = emergency_of(conf, body)

@@ -91,16 +91,20 @@ def do_write(actor: PatientActor, *, body, upload=None, request=None) -> Message
     """The patient's message in their conversation. A file is checked before anything is
     written (a refused file: nothing stored, the message not sent either)."""
     from confide.messaging.attachments import check_attachment, has_upload
-    from confide.messaging.services import clean_body, receive_message
+    from confide.messaging.inbound import handle_inbound_text
+    from confide.messaging.services import clean_body
 
     if not isinstance(actor, PatientActor):
         raise InvalidInput("Only a patient writes here.")
     text = clean_body(body, Channel.PORTAL)
     clean = check_attachment(upload) if has_upload(upload) else None
     try:
+        # Filed, then the emergency rule (MSG5): a portal message asking for help gets the 911/988
+        # reply in the same conversation at once and the thread is flagged urgent for staff.
         with transaction.atomic():
-            return receive_message(practice_id=actor.practice_id, patient_id=actor.patient_id, channel=Channel.PORTAL, body=text,
-                                   link_id=thread_link(actor), actor=actor, attachments=(clean,) if clean else (), request=request)  # fmt: skip
+            outcome = handle_inbound_text(actor.practice_id, actor.patient_id, Channel.PORTAL, text, link_id=thread_link(actor),
+                                          actor=actor, attachments=(clean,) if clean else (), request=request)  # fmt: skip
+            return Message.objects.get(pk=outcome.message_id)
     finally:
         if clean is not None and clean.file is not upload:
             clean.file.close()

@@ -157,3 +157,16 @@ def test_the_notice_follows_the_patients_chosen_channels_MSG6(pw):
     assert "They will see it when they next sign in." in html
     with tenant_context(practice_id=patient.practice_id):
         assert not Message.objects.filter(topic=Topic.NOTIFICATION).exists()
+
+
+def test_a_portal_message_asking_for_help_gets_the_911_and_988_reply_at_once_and_the_thread_is_urgent_MSG5(pw):
+    client = portal_sign_in(Client(), pw.adult.user)
+    response = client.post(reverse("portal:message-send"), {"body": "I want to kill myself tonight"}, follow=True)
+    assert response.status_code == 200
+    with tenant_context(practice_id=pw.adult.patient.practice_id):
+        thread = Thread.objects.get(patient_id=pw.adult.patient.pk, link__isnull=True)
+        replies = list(Message.objects.filter(thread=thread, direction=Direction.OUTBOUND, topic="emergency_reply"))
+    assert thread.urgent and thread.urgent_reason == "crisis"
+    assert len(replies) == 1 and replies[0].channel == Channel.PORTAL
+    page = client.get(reverse("portal:messages")).content.decode()
+    assert "988" in page and "911" in page
