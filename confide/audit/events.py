@@ -109,6 +109,7 @@ class AuditEvent(StrEnum):
     # messaging, inbound (issue 15 items 4-6): keywords, the emergency rule, the unmatched queue
     KEYWORD_RECEIVED = "messaging:keyword:received"  # detail: keyword (opt-out, opt-in, help, free-text), matched, reply
     THREAD_FLAGGED = "messaging:thread:flagged"  # resource_ids: thread, message; detail: reason (emergency, crisis, opt-out-review)
+    THREAD_URGENT_CLEARED = "messaging:thread:urgent-cleared"  # resource_ids: thread; detail: reason (the flag cleared)
     UNMATCHED_RECEIVED = "messaging:unmatched:received"  # a text no single patient matches; detail: candidates, urgent
     UNMATCHED_VIEWED = "messaging:unmatched:viewed"  # staff read the queue's bodies; resource_ids: the rows shown
     UNMATCHED_FILED = "messaging:unmatched:filed"  # resource_ids: the row, the message it became; subject: the patient
@@ -209,6 +210,7 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.WEBHOOK_REJECTED: "Rejected a provider callback",
     AuditEvent.KEYWORD_RECEIVED: "Answered a STOP, START or HELP text",
     AuditEvent.THREAD_FLAGGED: "Flagged a conversation for staff",
+    AuditEvent.THREAD_URGENT_CLEARED: "Marked an urgent conversation as handled",
     AuditEvent.UNMATCHED_RECEIVED: "Received a text from an unknown number",
     AuditEvent.UNMATCHED_VIEWED: "Read texts from unknown numbers",
     AuditEvent.UNMATCHED_FILED: "Filed a text under a patient",

@@ -214,6 +214,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "messaging:template-new":          _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    False, "GET POST"),
     "messaging:template-edit":         _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET POST"),
     "messaging:template-delete":       _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "POST"),
+    # Issue 15 follow-up (messaging/views.py): the way out of an urgent flag: an emergency marked
+    # handled, a free-text "stop" kept or undone.
+    "messaging:thread-handled":        _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "POST"),
+    "messaging:thread-opt-out-review": _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "POST"),
     "portal:messages":                 _p(A.PORTAL,     None,                        False, "GET"),
     "portal:message-send":             _p(A.PORTAL,     None,                        False, "POST"),
     "portal:message-attachment":       _p(A.PORTAL,     None,                        True,  "GET"),

@@ -486,8 +486,10 @@ def do_review_opt_out(*, actor, thread_id, keep: bool, request=None) -> None:
 
     if not isinstance(actor, StaffActor) or not actor.has(Perm.MESSAGES_SEND):
         raise Forbidden(Perm.MESSAGES_SEND)
-    with tenant_context(practice_id=actor.practice_id):
-        thread = Thread.objects.filter(pk=thread_id).first()
+    # The thread's row is locked for the answer: two staff answering at once give one answer
+    # (the second finds no flag waiting), never two opt-out changes and two audit entries.
+    with tenant_context(practice_id=actor.practice_id), transaction.atomic():
+        thread = Thread.objects.select_for_update().filter(pk=thread_id, practice_id=actor.practice_id).first()
         if thread is None:
             raise NotFound("conversation")
         if thread.urgent_reason != "opt-out-review":

@@ -4,6 +4,8 @@
     read_thread(actor, thread_id)                       the conversation, opened through the door
     do_assign(actor, thread_id, assignee=…, seen=…)     a conditional update, audited
     do_reply(actor, thread_id, channel=…, body=…)       send_message, and the gate's answer in words
+    do_mark_handled(actor, thread_id, seen=…)           an emergency/crisis flag cleared, audited
+    do_review_opt_out(actor, thread_id, keep=…)         a free-text "stop" confirmed or undone
 
 Names on the list come through one listing door (`open_patient_list`, name only, one
 `records:patients:listed` entry for the page): never a chart opening per row, never a UUID on the
@@ -45,7 +47,9 @@ FILTERS = {
     "failed": "Failed deliveries",
 }
 FAILED = (Status.FAILED, Status.UNDELIVERED)
+# Every reason inbound.py flags a conversation with (flag_thread), in words for the list.
 URGENT_REASONS = {"emergency": "Emergency words", "crisis": "Crisis words", "opt-out-review": "Asked to stop: confirm"}
+OPT_OUT_REVIEW = "opt-out-review"
 
 
 def _require(actor, perm: Perm) -> None:
@@ -294,6 +298,53 @@ def do_assign(actor: StaffActor, thread_id, *, assignee, seen, request=None) -> 
         subject_id=thread.patient_id, resource_ids=[thread.pk], detail={"assigned_to": new}, request=request,
     )  # fmt: skip
     thread.assigned_to_id = new
+    return thread
+
+
+# --- urgent flags: the way out ------------------------------------------------------------------
+class NotFlagged(InvalidInput):
+    """The conversation has no flag of that kind (never had one, or someone cleared it meanwhile)."""
+
+
+def do_mark_handled(actor: StaffActor, thread_id, *, seen="", request=None) -> Thread:
+    """Clear an emergency or crisis flag once someone has dealt with it. `seen` is the reason the
+    page showed: the update applies only while the flag is still that one, so a newer flag raised
+    after the page was shown (or a second click) is never cleared unseen. A request to stop texts
+    is not cleared here: it is answered by do_review_opt_out."""
+    _require(actor, Perm.MESSAGES_SEND)
+    thread = get_thread(actor, thread_id)
+    reason = thread.urgent_reason if thread.urgent else ""
+    if not reason or reason == OPT_OUT_REVIEW:
+        raise NotFlagged("This conversation is not flagged as urgent any more: nothing was changed.")
+    if seen and str(seen)[:32] != reason:
+        raise NotFlagged("The flag on this conversation changed since the page was shown; here is how it stands now.")
+    cleared = Thread.objects.filter(pk=thread.pk, urgent=True, urgent_reason=reason).update(urgent=False, urgent_reason="")
+    if not cleared:
+        raise NotFlagged("Someone marked this conversation as handled meanwhile: nothing more was changed.")
+    record(
+        AuditEvent.THREAD_URGENT_CLEARED, practice_id=actor.practice_id, actor=actor, purpose=Purpose.TREATMENT.value,
+        subject_id=thread.patient_id, resource_ids=[thread.pk], detail={"reason": reason}, request=request,
+    )  # fmt: skip
+    thread.urgent, thread.urgent_reason = False, ""
+    return thread
+
+
+def do_review_opt_out(actor: StaffActor, thread_id, *, keep, request=None) -> Thread:
+    """Answer an opt-out-review flag through inbound.do_review_opt_out: keep the opt-out, or undo
+    it (the number may get texts again; consent to texts is recorded again separately)."""
+    from confide.messaging.inbound import do_review_opt_out as review
+
+    _require(actor, Perm.MESSAGES_SEND)
+    thread = get_thread(actor, thread_id)
+    if thread.urgent_reason != OPT_OUT_REVIEW:
+        raise NotFlagged("This conversation has no request to stop texts waiting for review: nothing was changed.")
+    if keep not in (True, False):
+        raise InvalidInput("Choose whether to keep the opt-out or let texts resume.")
+    try:
+        review(actor=actor, thread_id=thread.pk, keep=keep, request=request)
+    except InvalidInput:
+        raise NotFlagged("Someone answered this request to stop texts meanwhile: nothing more was changed.") from None
+    thread.urgent, thread.urgent_reason = False, ""
     return thread
 
 

@@ -80,6 +80,39 @@ def thread_assign(request: HttpRequest, thread_id) -> HttpResponse:
     return redirect("messaging:thread", thread_id=thread.pk)
 
 
+@route("messaging:thread-handled")
+def thread_handled(request: HttpRequest, thread_id) -> HttpResponse:
+    """"Mark as handled" on an emergency or crisis flag. A flag no longer there (a second click,
+    someone else first) is said in words and the thread shown again: nothing is changed."""
+    try:
+        inbox.do_mark_handled(request.actor, thread_id, seen=request.POST.get("seen", ""), request=request)
+    except inbox.NotFlagged as exc:
+        messages.info(request, str(exc))
+        return redirect("messaging:thread", thread_id=thread_id)
+    messages.success(request, "Marked as handled: the urgent flag is cleared.")
+    return redirect("messaging:thread", thread_id=thread_id)
+
+
+REVIEW_DECISIONS = {"keep": True, "resume": False}
+
+
+@route("messaging:thread-opt-out-review")
+def thread_opt_out_review(request: HttpRequest, thread_id) -> HttpResponse:
+    """The answer to a free-text "stop": keep the opt-out, or texts may resume."""
+    keep = REVIEW_DECISIONS.get(str(request.POST.get("decision", ""))[:10])
+    try:
+        inbox.do_review_opt_out(request.actor, thread_id, keep=keep, request=request)
+    except inbox.NotFlagged as exc:
+        messages.info(request, str(exc))
+        return redirect("messaging:thread", thread_id=thread_id)
+    except InvalidInput as exc:
+        messages.error(request, str(exc))
+        return _thread_page(request, thread_id, status=400)
+    messages.success(request, "The opt-out stands: no more texts to this number." if keep else
+                     "Texts to this number may resume. Their consent to texts must be recorded again before texts about their care are sent.")  # fmt: skip
+    return redirect("messaging:thread", thread_id=thread_id)
+
+
 @route("messaging:reply")
 def reply(request: HttpRequest, thread_id) -> HttpResponse:
     # "Move to the portal and send": anything clinical goes in the secure thread, whatever was chosen.

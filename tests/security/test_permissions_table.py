@@ -241,6 +241,9 @@ EXPECTED_ROUTE_POLICY = {
     "messaging:template-new":             ("staff",      "messaging:settings:edit",       False, ["GET", "POST"], False),
     "messaging:template-edit":            ("staff",      "messaging:settings:edit",       True,  ["GET", "POST"], False),
     "messaging:template-delete":          ("staff",      "messaging:settings:edit",       True,  ["POST"],        False),
+    # Issue 15 follow-up: the way out of an urgent flag.
+    "messaging:thread-handled":           ("staff",      "messaging:message:send",        True,  ["POST"],        False),
+    "messaging:thread-opt-out-review":    ("staff",      "messaging:message:send",        True,  ["POST"],        False),
     "portal:messages":                    ("portal",     None,                            False, ["GET"],         False),
     "portal:message-send":                ("portal",     None,                            False, ["POST"],        False),
     "portal:message-attachment":          ("portal",     None,                            True,  ["GET"],         False),
