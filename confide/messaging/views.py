@@ -108,8 +108,11 @@ def thread_opt_out_review(request: HttpRequest, thread_id) -> HttpResponse:
     except InvalidInput as exc:
         messages.error(request, str(exc))
         return _thread_page(request, thread_id, status=400)
-    messages.success(request, "The opt-out stands: no more texts to this number." if keep else
-                     "Texts to this number may resume. Their consent to texts must be recorded again before texts about their care are sent.")  # fmt: skip
+    if keep:
+        messages.success(request, "The opt-out stands: no more texts to this number.")
+    else:
+        messages.success(request, "Texts to this number may resume. Their consent to texts must be recorded again "
+                                  "before texts about their care are sent.")  # fmt: skip
     return redirect("messaging:thread", thread_id=thread_id)
 
 

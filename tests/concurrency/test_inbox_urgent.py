@@ -27,10 +27,10 @@ def scenario_answering_one_flag_at_once(params):
         Thread.objects.filter(pk=message.thread_id).update(urgent=True, urgent_reason=reason)
     roles = [Role.FRONT_DESK, Role.OWNER, Role.CLINICIAN]
     clients = [signed_in_client(world.user(role), world.practice) for role in roles]
-    if reason == "opt-out-review":
-        url, data, event = reverse("messaging:thread-opt-out-review", kwargs={"thread_id": message.thread_id}), {"decision": "keep"}, AuditEvent.THREAD_FLAGGED
-    else:
-        url, data, event = reverse("messaging:thread-handled", kwargs={"thread_id": message.thread_id}), {"seen": reason}, AuditEvent.THREAD_URGENT_CLEARED
+    review = reason == "opt-out-review"
+    url = reverse("messaging:thread-opt-out-review" if review else "messaging:thread-handled", kwargs={"thread_id": message.thread_id})
+    data = {"decision": "keep"} if review else {"seen": reason}
+    event = AuditEvent.THREAD_FLAGGED if review else AuditEvent.THREAD_URGENT_CLEARED
 
     def press(i):
         return clients[i].post(url, data).status_code

@@ -188,11 +188,13 @@ def test_every_reason_inbound_flags_with_has_a_plain_label():
 
     from confide.messaging import inbound
     from confide.messaging.inbox import URGENT_REASONS
+    from confide.messaging.unmatched import REASON_LABELS
 
     source = inspect.getsource(inbound)
     for code in ("emergency", "crisis", "opt-out-review"):
         assert f'"{code}"' in source
-        assert URGENT_REASONS[code] and code not in URGENT_REASONS[code]
+        for labels in (URGENT_REASONS, REASON_LABELS):  # the inbox list and the unmatched queue
+            assert labels[code] and code not in labels[code]
 
 
 def test_the_outbox_link_shows_for_the_front_desk_with_the_console_adapter(mw, settings):
