@@ -74,10 +74,11 @@ def test_an_opted_out_number_still_flags_the_thread_and_the_refusal_is_shown_MSG
 
 
 def test_a_portal_emergency_gets_a_portal_reply_MSG5(mw):
-    from confide.core.actors import PatientActor
+    from tests.portal_world import actor_for, link, make_portal_user
 
-    outcome = handle_inbound_text(mw.practice_id, mw.patient.id, "portal", "Help, I can't breathe",
-                                  actor=PatientActor(practice_id=mw.practice_id, patient_id=mw.patient.id))  # fmt: skip
+    # A portal message comes from the patient's own account: the door re-reads its link.
+    account = link(make_portal_user("marisol@portal.test"), mw.patient)
+    outcome = handle_inbound_text(mw.practice_id, mw.patient.id, "portal", "Help, I can't breathe", actor=actor_for(account))
     assert outcome.urgent == "emergency" and outcome.reply == Status.DELIVERED
     (reply,) = _emergency_replies(mw)
     assert reply.channel == "portal" and "911" in _body(mw, reply)
