@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("confide.policy.urls")),
     path("", include("confide.records.intake_urls")),
     path("", include("confide.consent.urls")),
+    path("", include("confide.messaging.urls")),
     path("", include("confide.portal.urls")),
     path("", include("confide.rights.urls")),
     path("", include("confide.site.urls")),

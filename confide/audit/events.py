@@ -106,6 +106,9 @@ class AuditEvent(StrEnum):
     THREAD_ASSIGNED = "messaging:thread:assigned"  # detail: assigned_to (a user id) or none
     OPT_OUT_CHANGED = "messaging:opt-out:changed"  # detail: channel, opted_out, source; never the number
     WEBHOOK_REJECTED = "messaging:webhook:rejected"  # detail: hook, reason (signature, replay, malformed)
+    # messaging, e-mail part: campaigns and notification preferences
+    CAMPAIGN_STARTED = "messaging:campaign:started"  # resource_ids: campaign; detail: channel, audience (a count)
+    PREFERENCES_CHANGED = "messaging:preferences:changed"  # subject: the patient; detail: {topic: [channels]}
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -200,6 +203,8 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.THREAD_ASSIGNED: "Assigned a conversation",
     AuditEvent.OPT_OUT_CHANGED: "Changed a text or e-mail opt-out",
     AuditEvent.WEBHOOK_REJECTED: "Rejected a provider callback",
+    AuditEvent.CAMPAIGN_STARTED: "Started sending a campaign",
+    AuditEvent.PREFERENCES_CHANGED: "Changed notification preferences",
 }
 
 # Events that are a failure or a refusal by their nature: `chain.record` writes this outcome

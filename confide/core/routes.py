@@ -192,4 +192,14 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:password-reset":           _p(A.PUBLIC,     None,                        False, "GET POST"),
     "portal:password-reset-link":      _p(A.PUBLIC,     None,                        False, "GET"),
     "portal:password-reset-new":       _p(A.PUBLIC,     None,                        False, "GET POST"),
+    # Messaging, e-mail part (issue 15: campaigns, one-click unsubscribe, notification settings).
+    # The unsubscribe link is public and CSRF-exempt: mailbox providers POST it with no cookies
+    # (RFC 8058); its signed token is the authentication, and only a POST unsubscribes.
+    "messaging:campaign-list":         _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    False, "GET POST"),
+    "messaging:campaign-detail":       _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET"),
+    "messaging:campaign-send":         _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "POST"),
+    "messaging:campaign-progress":     _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET"),
+    "messaging:unsubscribe":           _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "messaging:chart-notifications":   _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "GET POST"),
+    "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
 }  # fmt: skip

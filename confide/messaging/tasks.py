@@ -72,7 +72,7 @@ def _claim(message_id, now) -> tuple[bool, bool]:
 def deliver(message_id, practice_id, *, now: datetime.datetime | None = None) -> str:
     """Deliver one message; answers what happened (sent, refused, deferred, retry, failed,
     not-due, taken, recovered)."""
-    from confide.messaging.services import SEND_CATEGORIES, _record_outcome, contact_of
+    from confide.messaging.services import _record_outcome, categories_for, contact_of
     from confide.core.models import Practice
 
     practice_id = uuid.UUID(str(practice_id))
@@ -90,8 +90,9 @@ def deliver(message_id, practice_id, *, now: datetime.datetime | None = None) ->
                 _mark_sent(message, adapter, found, carried=message.carried or "body", job=job, recovered=True)
                 return "recovered"
         purpose = Purpose.MARKETING if message.kind == Kind.MARKETING else Purpose.OPERATIONS
-        with open_chart(job, message.patient_id, purpose, categories=SEND_CATEGORIES) as chart:
-            contact = contact_of(chart.patient)
+        categories = categories_for(message.kind, message.channel)
+        with open_chart(job, message.patient_id, purpose, categories=categories) as chart:
+            contact = contact_of(chart.patient, categories)
             body = message.body
             outgoing = gate.Outgoing(
                 practice_id=practice_id, patient_id=message.patient_id, channel=message.channel, topic=message.topic,
@@ -121,15 +122,15 @@ def deliver(message_id, practice_id, *, now: datetime.datetime | None = None) ->
             )  # fmt: skip
         # Outside the transaction: the provider call, then the status write (module docstring, 4).
         try:
-            result = _call(adapter, message, contact.to(message.channel), text, practice_name)
+            result = _call(adapter, message, contact.to(message.channel), text, practice_name, decision.carried)
         except ProviderError as exc:
             return _provider_failed(message, exc, job, now)
         _mark_sent(message, adapter, result, carried=decision.carried, job=job)
         return "sent"
 
 
-def _call(adapter, message: Message, to: str, text: str, practice_name: str) -> SendResult:
-    from confide.messaging.adapters import OutboundEmail, OutboundSMS
+def _call(adapter, message: Message, to: str, text: str, practice_name: str, carried: str = "body") -> SendResult:
+    from confide.messaging.adapters import OutboundSMS
 
     if message.channel == Channel.SMS:
         callback = f"{settings.CONFIDE_BASE_URL.rstrip('/')}/hooks/sms/twilio/status" if getattr(settings, "CONFIDE_BASE_URL", "") else ""
@@ -137,10 +138,16 @@ def _call(adapter, message: Message, to: str, text: str, practice_name: str) -> 
             practice_id=message.practice_id, message_id=message.pk, patient_id=message.patient_id, to=to, body=text,
             kind=message.kind, idempotency_key=message.idempotency_key, status_callback=callback,
         ))  # fmt: skip
-    return adapter.send(OutboundEmail(
-        practice_id=message.practice_id, message_id=message.pk, patient_id=message.patient_id, to=to,
-        subject=f"A message from {practice_name}", text=text, html="", kind=message.kind, idempotency_key=message.idempotency_key,
-    ))  # fmt: skip
+    return adapter.send(compose_email(message, to=to, text=text, carried=carried, practice_name=practice_name))
+
+
+def compose_email(message: Message, *, to: str, text: str, carried: str, practice_name: str):
+    """The e-mail for a message (adapters/email.py), with its campaign's subject for marketing."""
+    from confide.messaging.adapters.email import compose
+    from confide.messaging.models import Campaign
+
+    campaign = Campaign.objects.filter(pk=message.campaign_id).first() if message.campaign_id else None
+    return compose(message, to=to, text=text, carried=carried, practice_name=practice_name, campaign=campaign)
 
 
 def _mark_sent(message: Message, adapter, result: SendResult, *, carried: str, job, recovered: bool = False) -> None:

@@ -223,6 +223,14 @@ EXPECTED_ROUTE_POLICY = {
     "portal:password-reset":              ("public",     None,                            False, ["GET", "POST"], False),
     "portal:password-reset-link":         ("public",     None,                            False, ["GET"],         False),
     "portal:password-reset-new":          ("public",     None,                            False, ["GET", "POST"], False),
+    # Messaging, e-mail part (issue 15): campaigns, one-click unsubscribe, notification settings
+    "messaging:campaign-list":            ("staff",      "messaging:settings:edit",       False, ["GET", "POST"], False),
+    "messaging:campaign-detail":          ("staff",      "messaging:settings:edit",       True,  ["GET"],         False),
+    "messaging:campaign-send":            ("staff",      "messaging:settings:edit",       True,  ["POST"],        False),
+    "messaging:campaign-progress":        ("staff",      "messaging:settings:edit",       True,  ["GET"],         False),
+    "messaging:unsubscribe":              ("public",     None,                            False, ["GET", "POST"], False),
+    "messaging:chart-notifications":      ("staff",      "messaging:message:send",        True,  ["GET", "POST"], False),
+    "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
 }  # fmt: skip
 
 
