@@ -165,7 +165,7 @@ def run_campaign(campaign_id, practice_id) -> int:
                 if uuid.UUID(patient_id) in done:
                     continue
                 written += _send_one(campaign, job, patient_id, send_message)
-    Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(status=CampaignStatus.SENT, finished_at=timezone.now())
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(status=CampaignStatus.SENT, finished_at=timezone.now())
     logger.info("campaign %s: %s messages written", campaign_id, written)
     return written
 

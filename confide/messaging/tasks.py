@@ -32,6 +32,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from confide.access.door import MESSAGING_SEND_JOB, open_chart
+from confide.access.errors import AccessRefused
 from confide.audit.events import AuditEvent
 from confide.core.purposes import Purpose
 from confide.core.tenancy import tenant_context
@@ -91,35 +92,45 @@ def deliver(message_id, practice_id, *, now: datetime.datetime | None = None) ->
                 return "recovered"
         purpose = Purpose.MARKETING if message.kind == Kind.MARKETING else Purpose.OPERATIONS
         categories = categories_for(message.kind, message.channel)
-        with open_chart(job, message.patient_id, purpose, categories=categories) as chart:
-            contact = contact_of(chart.patient, categories)
-            body = message.body
-            outgoing = gate.Outgoing(
-                practice_id=practice_id, patient_id=message.patient_id, channel=message.channel, topic=message.topic,
-                kind=message.kind, body=body, to=contact.to(message.channel), address=contact.address,
-                subject_key=message.subject_key, message_id=message.pk, processor_id=getattr(adapter, "processor_id", ""), now=now,
-            )  # fmt: skip
-            decision = gate.check(outgoing, final=True, actor=job)
-            if decision.outcome == "refuse":
-                Message.objects.filter(pk=message.pk).update(status=Status.REFUSED, refusal_code=decision.code,
-                                                             refusal_reason=decision.reason[:300], lease_until=None)  # fmt: skip
-                _record_outcome(message, AuditEvent.MESSAGE_REFUSED, job, {"code": decision.code})
-                return "refused"
-            if decision.outcome == "defer":
-                Message.objects.filter(pk=message.pk).update(status=Status.DEFERRED, send_after=decision.send_after, lease_until=None,
-                                                             refusal_code=decision.code, refusal_reason=decision.reason[:300])  # fmt: skip
-                _record_outcome(message, AuditEvent.MESSAGE_DEFERRED, job, {"code": decision.code, "until": decision.send_after.isoformat()})
-                message.send_after = decision.send_after
-                transaction.on_commit(lambda: _requeue(message), robust=True)
-                return "deferred"
-            practice_name = Practice.objects.filter(pk=practice_id).values_list("name", flat=True).first() or "your practice"
-            text = body if decision.carried == "body" else notice_text(practice_name, message.channel)
-            Message.objects.filter(pk=message.pk).update(carried=decision.carried)
-            Delivery.objects.update_or_create(
-                message=message, defaults={"practice_id": practice_id, "provider": adapter.name, "status": Status.SENDING},
-                create_defaults={"practice_id": practice_id, "provider": adapter.name, "status": Status.SENDING,
-                                 "queued_at": message.created_at, "history": [[Status.QUEUED, message.created_at.isoformat()]]},
-            )  # fmt: skip
+        try:
+            with open_chart(job, message.patient_id, purpose, categories=categories) as chart:
+                contact = contact_of(chart.patient, categories)
+                body = message.body
+                outgoing = gate.Outgoing(
+                    practice_id=practice_id, patient_id=message.patient_id, channel=message.channel, topic=message.topic,
+                    kind=message.kind, body=body, to=contact.to(message.channel), address=contact.address,
+                    subject_key=message.subject_key, message_id=message.pk, processor_id=getattr(adapter, "processor_id", ""), now=now,
+                )  # fmt: skip
+                decision = gate.check(outgoing, final=True, actor=job)
+                if decision.outcome == "refuse":
+                    Message.objects.filter(pk=message.pk).update(status=Status.REFUSED, refusal_code=decision.code,
+                                                                 refusal_reason=decision.reason[:300], lease_until=None)  # fmt: skip
+                    _record_outcome(message, AuditEvent.MESSAGE_REFUSED, job, {"code": decision.code})
+                    return "refused"
+                if decision.outcome == "defer":
+                    Message.objects.filter(pk=message.pk).update(status=Status.DEFERRED, send_after=decision.send_after, lease_until=None,
+                                                                 refusal_code=decision.code, refusal_reason=decision.reason[:300])  # fmt: skip
+                    _record_outcome(message, AuditEvent.MESSAGE_DEFERRED, job, {"code": decision.code, "until": decision.send_after.isoformat()})
+                    message.send_after = decision.send_after
+                    transaction.on_commit(lambda: _requeue(message), robust=True)
+                    return "deferred"
+                practice_name = Practice.objects.filter(pk=practice_id).values_list("name", flat=True).first() or "your practice"
+                text = body if decision.carried == "body" else notice_text(practice_name, message.channel)
+                Message.objects.filter(pk=message.pk).update(carried=decision.carried)
+                Delivery.objects.update_or_create(
+                    message=message, defaults={"practice_id": practice_id, "provider": adapter.name, "status": Status.SENDING},
+                    create_defaults={"practice_id": practice_id, "provider": adapter.name, "status": Status.SENDING,
+                                     "queued_at": message.created_at, "history": [[Status.QUEUED, message.created_at.isoformat()]]},
+                )  # fmt: skip
+        except AccessRefused as exc:
+            # The door itself refused (marketing consent withdrawn since queueing, the record
+            # closed): the final check, recorded as a refusal like the gate's own.
+            code = "consent-marketing" if message.kind == Kind.MARKETING and exc.code == "consent_required" else f"door-{exc.code}"[:32]
+            Message.objects.filter(pk=message.pk).update(status=Status.REFUSED, refusal_code=code, lease_until=None,
+                                                         refusal_reason="The chart could not be opened for this message (consent or access).")  # fmt: skip
+            _record_outcome(message, AuditEvent.MESSAGE_REFUSED, job, {"code": code})
+            return "refused"
+
         # Outside the transaction: the provider call, then the status write (module docstring, 4).
         try:
             result = _call(adapter, message, contact.to(message.channel), text, practice_name, decision.carried)
