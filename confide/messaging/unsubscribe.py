@@ -64,7 +64,9 @@ class Unsubscription:
 def make_token(practice_id, patient_id, address: str, channel: str = "email") -> str:
     from confide.messaging.addresses import email_blind
 
-    payload = {"p": str(practice_id), "s": str(patient_id), "c": channel, "b": email_blind(practice_id, address)}
+    with tenant_context(practice_id=uuid.UUID(str(practice_id))):
+        blind = email_blind(practice_id, address)
+    payload = {"p": str(practice_id), "s": str(patient_id), "c": channel, "b": blind}
     return signing.dumps(payload, salt=SALT, compress=True)
 
 
@@ -145,13 +147,13 @@ def _opt_out(found: Unsubscription, request) -> None:
 def remove_marketing_data(practice_id, patient_id) -> int:
     """RET3: the patient's marketing e-mail data, removed (module docstring, step 3); answers
     how many rows went. Queued messages stay for the gate to refuse."""
-    from confide.messaging.models import (
-        FINAL_STATUSES, CampaignRecipient, Channel, Delivery, Kind, Message, OutboxEntry,
-    )  # fmt: skip
+    from confide.messaging.models import CampaignRecipient, Channel, Delivery, Kind, Message, OutboxEntry, Status
+
+    finished_statuses = [Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.REFUSED]
 
     with tenant_context(practice_id=practice_id):
         recipients, _ = CampaignRecipient.objects.filter(patient_id=patient_id, campaign__channel=Channel.EMAIL).delete()
-        finished = Message.objects.filter(patient_id=patient_id, kind=Kind.MARKETING, channel=Channel.EMAIL, status__in=FINAL_STATUSES)
+        finished = Message.objects.filter(patient_id=patient_id, kind=Kind.MARKETING, channel=Channel.EMAIL, status__in=finished_statuses)
         ids = list(finished.values_list("pk", flat=True))
         Delivery.objects.filter(message_id__in=ids).delete()
         OutboxEntry.objects.filter(message_id__in=ids).delete()
