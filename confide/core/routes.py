@@ -199,7 +199,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "messaging:campaign-detail":       _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET"),
     "messaging:campaign-send":         _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "POST"),
     "messaging:campaign-progress":     _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET"),
-    "messaging:unsubscribe":           _p(A.PUBLIC,     None,                        False, "GET POST"),
+    "messaging:unsubscribe":           _p(A.PUBLIC,     None,                        True,  "GET POST"),
     "messaging:chart-notifications":   _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "GET POST"),
     "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
 }  # fmt: skip

@@ -86,8 +86,8 @@ def unsubscribe_link(request: HttpRequest, token: str) -> HttpResponse:
     except InvalidInput as exc:
         return render(request, "messaging/unsubscribe.html", {"error": str(exc)}, status=400)
     name = unsubscribe.practice_name(found.practice_id)
-    if not name:
-        return render(request, "messaging/unsubscribe.html", {"error": unsubscribe.BAD_LINK}, status=400)
+    if not name:  # well signed, but no such practice (any more): as any unknown page
+        return render(request, "messaging/unsubscribe.html", {"error": unsubscribe.BAD_LINK}, status=404)
     if request.method == "POST":
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
         if not one_click and request.POST.get("confirm") != "yes":

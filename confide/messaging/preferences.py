@@ -87,6 +87,10 @@ def set_preferences(actor, patient_id, choices, *, request=None) -> dict[str, di
     _authorize(actor, patient_uuid)
     practice_id = actor.practice_id
     with tenant_context(practice_id=practice_id), transaction.atomic():
+        current = get_preferences(practice_id, patient_uuid)
+        parsed = {topic: channels for topic, channels in parsed.items() if current[topic] != channels}
+        if not parsed:
+            return current  # nothing changed: nothing written, no audit entry
         for topic, channels in parsed.items():
             NotificationPreference.objects.update_or_create(practice_id=practice_id, patient_id=patient_uuid, topic=topic, defaults=channels)
         audit_actor = patient_audit_actor(actor) if isinstance(actor, PatientActor) else actor

@@ -97,6 +97,9 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "records:audit-patient-finder": lambda: {"q": "Route Matrix"},  # a search: finds nobody, writes nothing
         "records:chart-break-glass": lambda: {"tab": "notes", "reason": "Route matrix: an emergency reason."},
         "records:chart-portal": lambda: {"action": "invite", "email": f"matrix-{role.value}@{practice_world.practice.slug}.example.test"},
+        # Messaging, e-mail part: a new draft campaign; the settings as they are (nothing changes).
+        "messaging:campaign-list": lambda: {"name": "Route matrix", "channel": "email", "body": "Route matrix news."},
+        "messaging:chart-notifications": lambda: {f"{t}:{c}": "on" for t in ("new_messages", "reminders", "billing", "news") for c in ("portal", "sms", "email")},
     }
     return bodies[name]() if name in bodies else {}
 
@@ -114,6 +117,7 @@ EFFECTFUL = frozenset({
     "records:item-status", "records:note-new", "records:note-sign", "records:note-addendum", "records:psychotherapy-new",
     "records:psychotherapy-sign", "records:psychotherapy-addendum", "records:file-upload", "records:portal-link-document",
     "policy:publish", "intake:accept", "intake:reject", "intake:form", "access:break-glass-reviewed", "records:chart-portal",
+    "messaging:campaign-list", "messaging:campaign-send",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

@@ -228,7 +228,7 @@ EXPECTED_ROUTE_POLICY = {
     "messaging:campaign-detail":          ("staff",      "messaging:settings:edit",       True,  ["GET"],         False),
     "messaging:campaign-send":            ("staff",      "messaging:settings:edit",       True,  ["POST"],        False),
     "messaging:campaign-progress":        ("staff",      "messaging:settings:edit",       True,  ["GET"],         False),
-    "messaging:unsubscribe":              ("public",     None,                            False, ["GET", "POST"], False),
+    "messaging:unsubscribe":              ("public",     None,                            True,  ["GET", "POST"], False),
     "messaging:chart-notifications":      ("staff",      "messaging:message:send",        True,  ["GET", "POST"], False),
     "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
 }  # fmt: skip

@@ -79,7 +79,7 @@ def test_the_public_routes_are_exactly_these():
     assert sorted(n for n, p in ROUTE_POLICY.items() if p.audience is Audience.PUBLIC) == [
         "accounts:invitation", "accounts:invitation-accept", "accounts:login", "accounts:password-reset",
         "accounts:password-reset-link", "accounts:password-reset-new", "consent:choices", "consent:collect",
-        "consent:do-not-sell", "consent:limit-sensitive", "core:healthz", "intake:consult", "policy:notice",
+        "consent:do-not-sell", "consent:limit-sensitive", "core:healthz", "intake:consult", "messaging:unsubscribe", "policy:notice",
         "policy:notice-version", "portal:closed", "portal:invitation", "portal:invitation-accept", "portal:passkey-signin",
         "portal:passkey-signin-options", "portal:password-reset", "portal:password-reset-link", "portal:password-reset-new",
         "portal:signin", "site:setup",
