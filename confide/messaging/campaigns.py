@@ -83,6 +83,11 @@ def create_campaign(actor, *, name, channel, body, subject: str = "", request=No
     return campaign
 
 
+def list_campaigns(actor, limit: int = 100) -> list[Campaign]:
+    _require(actor)
+    return list(Campaign.objects.filter(practice_id=actor.practice_id)[:limit])
+
+
 def get_campaign(actor, campaign_id) -> Campaign:
     _require(actor)
     try:

@@ -39,8 +39,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
                 return redirect("messaging:campaign-detail", campaign_id=campaign.pk)
             except InvalidInput as exc:
                 error = str(exc)
-    campaigns._require(request.actor)
-    rows = Campaign.objects.filter(practice_id=request.actor.practice_id)[:100]
+    rows = campaigns.list_campaigns(request.actor)
     return render(request, "messaging/campaign_list.html", {"campaigns": rows, "form": form, "error": error}, status=status)
 
 

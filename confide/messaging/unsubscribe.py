@@ -130,14 +130,16 @@ def _opt_out(found: Unsubscription, request) -> None:
     from confide.messaging.models import Channel, EmailOptOut, OptOutSource
 
     now = timezone.now()
-    row = EmailOptOut.objects.select_for_update().filter(practice_id=found.practice_id, email_blind=found.email_blind).first()
-    if row is not None and row.opted_out:
+    # Two POSTs at once: one creates the row (the other's create meets the unique constraint and
+    # reads it), and a conditional update turns an earlier opt-in back into an opt-out; only the
+    # request that changed something writes the audit entry.
+    row, created = EmailOptOut.objects.get_or_create(practice_id=found.practice_id, email_blind=found.email_blind,
+                                                     defaults={"source": OptOutSource.UNSUBSCRIBE_LINK, "changed_at": now})  # fmt: skip
+    changed = created or EmailOptOut.objects.filter(pk=row.pk, opted_out=False).update(
+        opted_out=True, source=OptOutSource.UNSUBSCRIBE_LINK, changed_at=now
+    )
+    if not changed:
         return
-    if row is None:
-        EmailOptOut.objects.get_or_create(practice_id=found.practice_id, email_blind=found.email_blind,
-                                          defaults={"source": OptOutSource.UNSUBSCRIBE_LINK, "changed_at": now})  # fmt: skip
-    else:
-        EmailOptOut.objects.filter(pk=row.pk).update(opted_out=True, source=OptOutSource.UNSUBSCRIBE_LINK, changed_at=now)
     actor = patient_audit_actor(PatientActor(practice_id=found.practice_id, patient_id=found.patient_id))
     record(AuditEvent.OPT_OUT_CHANGED, practice_id=found.practice_id, actor=actor, purpose=Purpose.OPERATIONS.value,
            subject_id=found.patient_id, detail={"channel": Channel.EMAIL.value, "opted_out": True, "source": OptOutSource.UNSUBSCRIBE_LINK.value},

@@ -154,3 +154,29 @@ def test_token_carries_no_address_or_name(ew):
     token = unsubscribe.make_token(ew.practice_id, ew.patient.id, ADDRESS)
     data = signing.loads(token, salt=unsubscribe.SALT)
     assert set(data) == {"p", "s", "c", "b"} and ADDRESS not in str(data) and "Marisol" not in str(data)
+
+
+@pytest.mark.parametrize(("action", "topic"), [("grant", "marketing_email"), ("withdraw", "phi_by_email"), ("withdraw", "marketing_sms")])
+def test_the_unsubscribe_link_method_only_ever_withdraws_marketing_email(ew, action, topic):
+    from confide.consent import services as consent
+    from confide.core.actors import PatientActor
+    from confide.core.errors import Forbidden
+
+    actor = PatientActor(practice_id=ew.practice_id, patient_id=ew.patient.id)
+    with pytest.raises(Forbidden):
+        consent.do_choose(action=action, actor=actor, subject=Subject.patient(ew.practice_id, ew.patient.id), topic=topic,
+                          channel="email", method="unsubscribe_link", shown_text=unsubscribe.SHOWN_TEXT)  # fmt: skip
+    assert _granted(ew)
+
+
+def test_a_second_unsubscribe_after_resubscribing_by_phone_opts_out_again(ew, mailbox):
+    from confide.messaging.addresses import email_blind
+    from tests.consent.helpers import by_phone
+
+    mailbox.post(_url(ew), {"List-Unsubscribe": "One-Click"})
+    with tenant_context(practice_id=ew.practice_id):
+        EmailOptOut.objects.filter(email_blind=email_blind(ew.practice_id, ADDRESS)).update(opted_out=False)  # staff cleared it
+    by_phone(ew.pw, ew.patient.id, "marketing_email")
+    assert mailbox.post(_url(ew), {"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert not _granted(ew) and _opted_out(ew)
+    assert AuditEntry.objects.filter(event=AuditEvent.OPT_OUT_CHANGED, practice_id=ew.practice_id).count() == 2
