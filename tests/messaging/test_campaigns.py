@@ -47,6 +47,11 @@ def test_audience_is_the_ledgers_marketing_consent_for_the_channel_MSG2(ew):
     with tenant_context(practice_id=ew.practice_id):
         started, first = campaigns.start_campaign(ew.front_desk, campaign.pk)
     assert first and started.status == CampaignStatus.SENDING and started.audience_count == 2
+    from confide.audit.events import AuditEvent
+    from confide.audit.models import AuditEntry
+
+    entry = AuditEntry.objects.filter(event=AuditEvent.CAMPAIGN_STARTED, practice_id=ew.practice_id).get()
+    assert entry.detail == {"channel": "email", "audience": 2} and [str(r) for r in entry.resource_ids] == [str(campaign.pk)]
     assert campaigns.run_campaign(campaign.pk, ew.practice_id) == 2
     assert _sent_to(ew, campaign) == sorted([str(ew.patient.id), str(ew.granted2.id)])
     with tenant_context(practice_id=ew.practice_id):
@@ -137,3 +142,14 @@ def test_campaign_pages_write_preview_send_and_show_progress_MSG2(ew, signed_in)
     assert b"hx-get" not in done.content and b"2 of 2" in done.content
     bad = client.post(reverse("messaging:campaign-list"), {"name": "", "channel": "email", "body": ""})
     assert bad.status_code == 400
+
+
+def test_a_text_campaign_goes_only_to_those_who_agreed_to_news_by_text_MSG2(ew):
+    campaign = _campaign(ew, channel="sms", body="Flu shots this week. Reply STOP to stop.")
+    with tenant_context(practice_id=ew.practice_id):
+        campaigns.start_campaign(ew.front_desk, campaign.pk)
+    campaigns.run_campaign(campaign.pk, ew.practice_id)
+    assert _sent_to(ew, campaign) == [str(ew.sms_only.id)]
+    with tenant_context(practice_id=ew.practice_id):
+        status = Message.objects.filter(campaign_id=campaign.pk).values_list("status", flat=True).get()
+    assert status in (Status.QUEUED, Status.DEFERRED)  # deferred outside the recipient's allowed hours
