@@ -114,6 +114,9 @@ class AuditEvent(StrEnum):
     UNMATCHED_VIEWED = "messaging:unmatched:viewed"  # staff read the queue's bodies; resource_ids: the rows shown
     UNMATCHED_FILED = "messaging:unmatched:filed"  # resource_ids: the row, the message it became; subject: the patient
     UNMATCHED_DISMISSED = "messaging:unmatched:dismissed"  # resource_ids: the row
+    # messaging, e-mail part: campaigns and notification preferences
+    CAMPAIGN_STARTED = "messaging:campaign:started"  # resource_ids: campaign; detail: channel, audience (a count)
+    PREFERENCES_CHANGED = "messaging:preferences:changed"  # subject: the patient; detail: {topic: [channels]}
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -215,6 +218,8 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.UNMATCHED_VIEWED: "Read texts from unknown numbers",
     AuditEvent.UNMATCHED_FILED: "Filed a text under a patient",
     AuditEvent.UNMATCHED_DISMISSED: "Dismissed a text from an unknown number",
+    AuditEvent.CAMPAIGN_STARTED: "Started sending a campaign",
+    AuditEvent.PREFERENCES_CHANGED: "Changed notification preferences",
 }
 
 # Events that are a failure or a refusal by their nature: `chain.record` writes this outcome

@@ -45,7 +45,9 @@ def countable_routes() -> frozenset[str]:
     )
 
 
-NOT_COUNTED = frozenset({"intake:consult"})
+# The unsubscribe page (messaging, RFC 8058) is reached from a patient's own e-mail link, not a
+# public page of the practice: no statistics on who opens it.
+NOT_COUNTED = frozenset({"intake:consult", "messaging:unsubscribe"})
 
 
 def analytics_declared(declaration) -> bool:

@@ -88,6 +88,7 @@ _CHANNELS_BY_METHOD: dict[Method, frozenset[Channel]] = {
     Method.GPC_HEADER: frozenset({Channel.COOKIE}),
     Method.DNT_HEADER: frozenset({Channel.COOKIE}),
     Method.IMPORT: frozenset(Channel),
+    Method.UNSUBSCRIBE_LINK: frozenset({Channel.EMAIL}),
 }
 
 
@@ -375,8 +376,10 @@ def _authorize(choice: _Choice) -> None:
             raise Forbidden("an applicant records only the authorization of their own consultation, with a button")
         _add_network(choice)
     elif isinstance(actor, PatientActor):
-        if subject.kind != SubjectKind.PATIENT or subject.id != str(actor.patient_id) or choice.method != Method.FORM_BUTTON:
+        if subject.kind != SubjectKind.PATIENT or subject.id != str(actor.patient_id) or choice.method not in {Method.FORM_BUTTON, Method.UNSUBSCRIBE_LINK}:
             raise Forbidden("a patient records only their own choices, with a button")
+        if choice.method == Method.UNSUBSCRIBE_LINK and (choice.action != Action.WITHDRAW or choice.topic != Topic.MARKETING_EMAIL):
+            raise Forbidden("an unsubscribe link only withdraws news and offers by e-mail")
         _require_patient(subject)
         request = choice.request
         if request is not None:

@@ -117,6 +117,9 @@ class Method(StrEnum):
     GPC_HEADER = "gpc_header"  # the browser sent Sec-GPC: 1
     DNT_HEADER = "dnt_header"  # the browser sent DNT: 1
     IMPORT = "import"  # carried over from another system, with its original time (recorded_by)
+    # The patient used the one-click unsubscribe link of a marketing e-mail (RFC 8058): a signed
+    # token names them; it only ever withdraws marketing by e-mail (confide/messaging/unsubscribe.py).
+    UNSUBSCRIBE_LINK = "unsubscribe_link"
 
 
 SIGNAL_METHODS = frozenset({Method.GPC_HEADER, Method.DNT_HEADER})

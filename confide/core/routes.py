@@ -221,4 +221,14 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:messages":                 _p(A.PORTAL,     None,                        False, "GET"),
     "portal:message-send":             _p(A.PORTAL,     None,                        False, "POST"),
     "portal:message-attachment":       _p(A.PORTAL,     None,                        True,  "GET"),
+    # Messaging, e-mail part (issue 15: campaigns, one-click unsubscribe, notification settings).
+    # The unsubscribe link is public and CSRF-exempt: mailbox providers POST it with no cookies
+    # (RFC 8058); its signed token is the authentication, and only a POST unsubscribes.
+    "messaging:campaign-list":         _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    False, "GET POST"),
+    "messaging:campaign-detail":       _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET"),
+    "messaging:campaign-send":         _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "POST"),
+    "messaging:campaign-progress":     _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET"),
+    "messaging:unsubscribe":           _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "messaging:chart-notifications":   _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "GET POST"),
+    "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
 }  # fmt: skip

@@ -372,3 +372,53 @@ class Attachment(TenantModel):
 
     def __str__(self) -> str:
         return f"attachment:{self.pk}"
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+
+
+class Campaign(TenantModel):
+    """A newsletter or offer (MSG2): practice-written text, never a patient's data, so stored in
+    the clear. Its audience is never stored with it: it is the patients whose marketing consent
+    for the channel is granted *when it is sent* (messaging/campaigns.py)."""
+
+    name = models.CharField(max_length=120)
+    channel = models.CharField(max_length=8, choices=[(Channel.SMS.value, Channel.SMS.label), (Channel.EMAIL.value, Channel.EMAIL.label)])
+    subject = models.CharField(max_length=120, blank=True)  # e-mail only; practice text, never PHI
+    body = models.TextField(max_length=EMAIL_BODY_MAX)
+    status = models.CharField(max_length=8, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Progress (conditional F() updates by the sending task): the audience when sending started,
+    # how many were walked, how many messages were queued, how many the gate refused at once.
+    audience_count = models.PositiveIntegerField(default=0)
+    processed_count = models.PositiveIntegerField(default=0)
+    queued_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"campaign:{self.pk}"
+
+
+class CampaignRecipient(TenantModel):
+    """One patient a campaign was sent to: at most one per campaign (the unique constraint is
+    what makes a second send, a double click or a re-run task, send nothing). Marketing data:
+    removed when the patient unsubscribes (RET3, messaging/unsubscribe.py)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    message_id = models.UUIDField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, blank=True)  # queued, deferred, refused
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "patient"], name="messaging_campaign_once_per_patient")]

@@ -56,6 +56,20 @@ MAX_BODY = {Channel.SMS: BODY_MAX, Channel.PORTAL: PORTAL_BODY_MAX, Channel.EMAI
 STAFF_NEVER_SENDS = frozenset({Topic.KEYWORD_REPLY, Topic.EMERGENCY_REPLY, Topic.SECURITY})
 # What a staff member's opening of the chart asks for: the body, and what the gate reads.
 SEND_CATEGORIES = frozenset({policy.MESSAGES, policy.PHONE, policy.EMAIL, policy.ADDRESS})
+# A marketing message opens only the channel's contact detail: the door asks the ledger for the
+# marketing consent of each contact category opened (e-mail → marketing_email), so opening both
+# would ask for both consents.
+MARKETING_CATEGORIES = {
+    Channel.EMAIL: frozenset({policy.MESSAGES, policy.EMAIL}),
+    Channel.SMS: frozenset({policy.MESSAGES, policy.PHONE, policy.ADDRESS}),
+}
+
+
+def categories_for(kind: str, channel: str) -> frozenset[str]:
+    """What the chart door is opened for to write or deliver a message of `kind` by `channel`."""
+    if kind == Kind.MARKETING:
+        return MARKETING_CATEGORIES.get(Channel(channel), frozenset({policy.MESSAGES}))
+    return SEND_CATEGORIES
 
 
 def parse_channel(value) -> Channel:
@@ -124,12 +138,15 @@ class Contact:
         return self.phone if channel == Channel.SMS else self.email if channel == Channel.EMAIL else ""
 
 
-def contact_of(patient) -> Contact:
-    address = patient.address if isinstance(patient.address, dict) else None
-    return Contact(phone=patient.phone or "", email=patient.email or "", address=address)
+def contact_of(patient, categories=SEND_CATEGORIES) -> Contact:
+    """The contact details the opening allows (`categories`: what the door was opened for)."""
+    address = patient.address if policy.ADDRESS in categories and isinstance(patient.address, dict) else None
+    phone = (patient.phone or "") if policy.PHONE in categories else ""
+    email = (patient.email or "") if policy.EMAIL in categories else ""
+    return Contact(phone=phone, email=email, address=address)
 
 
-def _opening(actor, patient_id, kind: str, request=None):
+def _opening(actor, patient_id, kind: str, request=None, channel: str = Channel.PORTAL):
     """The chart door for writing a message: staff for treatment, a system job as registered."""
     if isinstance(actor, StaffActor):
         if not actor.has(Perm.MESSAGES_SEND):
@@ -137,7 +154,7 @@ def _opening(actor, patient_id, kind: str, request=None):
         return open_chart(actor, patient_id, Purpose.TREATMENT, categories=SEND_CATEGORIES, request=request)
     if isinstance(actor, SystemActor) and actor.name == MESSAGING_SEND_JOB.name:
         purpose = Purpose.MARKETING if kind == Kind.MARKETING else Purpose.OPERATIONS
-        return open_chart(actor, patient_id, purpose, categories=SEND_CATEGORIES, request=request)
+        return open_chart(actor, patient_id, purpose, categories=categories_for(kind, channel), request=request)
     raise Forbidden("Messages are sent by staff or by the messaging job.")
 
 
@@ -166,9 +183,9 @@ def send_message(
     text = clean_body(body, checked_channel)
     kind = TOPIC_KIND[checked_topic]
     practice_id = actor.practice_id
-    with _opening(actor, patient_id, kind, request=request) as chart:
+    with _opening(actor, patient_id, kind, request=request, channel=checked_channel) as chart:
         patient = chart.patient
-        contact = contact_of(patient)
+        contact = contact_of(patient, categories_for(kind, checked_channel))
         conversation = thread or thread_for(practice_id, patient.pk)
         if conversation.patient_id != patient.pk:
             raise InvalidInput("That conversation is about another patient.")

@@ -79,7 +79,7 @@ def _claim(message_id, now) -> tuple[bool, bool]:
 def deliver(message_id, practice_id, *, now: datetime.datetime | None = None) -> str:
     """Deliver one message; answers what happened (sent, refused, deferred, retry, failed,
     not-due, taken, recovered)."""
-    from confide.messaging.services import SEND_CATEGORIES, _record_outcome, contact_of
+    from confide.messaging.services import _record_outcome, categories_for, contact_of
     from confide.core.models import Practice
 
     practice_id = uuid.UUID(str(practice_id))
@@ -103,9 +103,10 @@ def deliver(message_id, practice_id, *, now: datetime.datetime | None = None) ->
                 _mark_sent(message, adapter, found, carried=message.carried or "body", job=job, recovered=True)
                 return "recovered"
         purpose = Purpose.MARKETING if message.kind == Kind.MARKETING else Purpose.OPERATIONS
+        categories = categories_for(message.kind, message.channel)
         try:
-            with open_chart(job, message.patient_id, purpose, categories=SEND_CATEGORIES) as chart:
-                contact = contact_of(chart.patient)
+            with open_chart(job, message.patient_id, purpose, categories=categories) as chart:
+                contact = contact_of(chart.patient, categories)
                 body = message.body
                 outgoing = gate.Outgoing(
                     practice_id=practice_id, patient_id=message.patient_id, channel=message.channel, topic=message.topic,
@@ -134,26 +135,26 @@ def deliver(message_id, practice_id, *, now: datetime.datetime | None = None) ->
                     create_defaults={"practice_id": practice_id, "provider": adapter.name, "status": Status.SENDING,
                                      "queued_at": message.created_at, "history": [[Status.QUEUED, message.created_at.isoformat()]]},
                 )  # fmt: skip
-        except AccessRefused:
-            # The door itself said no (a marketing opt-in withdrawn since queueing: the door asks
-            # for it too): the same answer as the gate's consent step, on record, nothing sent.
-            marketing = message.kind == Kind.MARKETING
-            code = "consent-marketing" if marketing else "access"
-            reason = "The patient has not agreed to news and offers." if marketing else "The messaging job may not open this chart."
-            Message.objects.filter(pk=message.pk).update(status=Status.REFUSED, refusal_code=code, refusal_reason=reason, lease_until=None)
+        except AccessRefused as exc:
+            # The door itself refused (marketing consent withdrawn since queueing, the record
+            # closed): the final check, recorded as a refusal like the gate's own.
+            code = "consent-marketing" if message.kind == Kind.MARKETING and exc.code == "consent_required" else f"door-{exc.code}"[:32]
+            Message.objects.filter(pk=message.pk).update(status=Status.REFUSED, refusal_code=code, lease_until=None,
+                                                         refusal_reason="The chart could not be opened for this message (consent or access).")  # fmt: skip
             _record_outcome(message, AuditEvent.MESSAGE_REFUSED, job, {"code": code})
             return "refused"
+
         # Outside the transaction: the provider call, then the status write (module docstring, 4).
         try:
-            result = _call(adapter, message, contact.to(message.channel), text, practice_name)
+            result = _call(adapter, message, contact.to(message.channel), text, practice_name, decision.carried)
         except ProviderError as exc:
             return _provider_failed(message, exc, job, now)
         _mark_sent(message, adapter, result, carried=decision.carried, job=job)
         return "sent"
 
 
-def _call(adapter, message: Message, to: str, text: str, practice_name: str) -> SendResult:
-    from confide.messaging.adapters import OutboundEmail, OutboundSMS
+def _call(adapter, message: Message, to: str, text: str, practice_name: str, carried: str = "body") -> SendResult:
+    from confide.messaging.adapters import OutboundSMS
 
     if message.channel == Channel.SMS:
         # The status webhook at the same public address the signature check uses (webhook_views).
@@ -163,10 +164,16 @@ def _call(adapter, message: Message, to: str, text: str, practice_name: str) -> 
             practice_id=message.practice_id, message_id=message.pk, patient_id=message.patient_id, to=to, body=text,
             kind=message.kind, idempotency_key=message.idempotency_key, status_callback=callback,
         ))  # fmt: skip
-    return adapter.send(OutboundEmail(
-        practice_id=message.practice_id, message_id=message.pk, patient_id=message.patient_id, to=to,
-        subject=f"A message from {practice_name}", text=text, html="", kind=message.kind, idempotency_key=message.idempotency_key,
-    ))  # fmt: skip
+    return adapter.send(compose_email(message, to=to, text=text, carried=carried, practice_name=practice_name))
+
+
+def compose_email(message: Message, *, to: str, text: str, carried: str, practice_name: str):
+    """The e-mail for a message (adapters/email.py), with its campaign's subject for marketing."""
+    from confide.messaging.adapters.email import compose
+    from confide.messaging.models import Campaign
+
+    campaign = Campaign.objects.filter(pk=message.campaign_id).first() if message.campaign_id else None
+    return compose(message, to=to, text=text, carried=carried, practice_name=practice_name, campaign=campaign)
 
 
 def _mark_sent(message: Message, adapter, result: SendResult, *, carried: str, job, recovered: bool = False) -> None:

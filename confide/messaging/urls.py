@@ -1,9 +1,10 @@
 """Messaging's URLs (each with its row in core/routes.py): Twilio's webhooks, the staff inbox,
-the unmatched senders' queue, the practice's templates, the console outbox."""
+the unmatched senders' queue, the practice's templates, the console outbox, campaigns, the
+one-click unsubscribe, the chart's notification settings."""
 
 from django.urls import path
 
-from confide.messaging import outbox_views, unmatched_views, views, webhook_views
+from confide.messaging import email_views, outbox_views, unmatched_views, views, webhook_views
 
 app_name = "messaging"
 
@@ -29,4 +30,11 @@ urlpatterns = [
     path("inbox/unmatched/<uuid:unmatched_id>/dismiss", unmatched_views.dismiss, name="unmatched-dismiss"),
     # the console adapter's outbox (development and the demo)
     path("inbox/outbox/", outbox_views.outbox, name="outbox"),
+    # e-mail part: campaigns, the one-click unsubscribe, the chart's notification settings
+    path("inbox/campaigns/", email_views.campaign_list, name="campaign-list"),
+    path("inbox/campaigns/<uuid:campaign_id>/", email_views.campaign_detail, name="campaign-detail"),
+    path("inbox/campaigns/<uuid:campaign_id>/send/", email_views.campaign_send, name="campaign-send"),
+    path("inbox/campaigns/<uuid:campaign_id>/progress/", email_views.campaign_progress, name="campaign-progress"),
+    path("u/<str:token>/", email_views.unsubscribe_link, name="unsubscribe"),
+    path("patients/<uuid:patient_id>/notifications/", email_views.chart_notifications, name="chart-notifications"),
 ]

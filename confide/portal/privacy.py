@@ -122,6 +122,7 @@ _HOW = {
     Method.STAFF_PAPER: "Staff noted from a signed form that you",
     Method.IMPORT: "An earlier system noted that you",
     Method.SMS_KEYWORD: "By text message, you",
+    Method.UNSUBSCRIBE_LINK: "With the unsubscribe link in an e-mail, you",
     Method.GPC_HEADER: "Your browser's privacy signal",
     Method.DNT_HEADER: "Your browser's privacy signal",
 }

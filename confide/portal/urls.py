@@ -19,6 +19,7 @@ urlpatterns = [
     path("portal/privacy/who-opened.csv", views.access_csv, name="access-csv"),
     path("portal/privacy/who-opened.pdf", views.access_pdf, name="access-pdf"),
     path("portal/privacy/request/", views.rights_request, name="rights-request"),
+    path("portal/notifications/", views.notifications, name="notifications"),
     path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),
     path("portal/record/", views.record_page, name="record"),
     path("portal/record/documents/<uuid:document_id>/", views.record_document, name="record-document"),

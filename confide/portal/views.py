@@ -378,3 +378,25 @@ def record_export_file(request: HttpRequest, export_id) -> HttpResponse:
     except exports.ExportExpired:
         return render(request, "portal/export_expired.html", {"portal_section": "record"}, status=410)
     return _streamed(download.stream, content_type=download.content_type, size=download.size, filename=download.filename)
+
+
+# --- notification settings (MSG6; confide/messaging/preferences.py) -------------------------------
+@route("portal:notifications")
+def notifications(request: HttpRequest) -> HttpResponse:
+    from confide.messaging import preferences
+    from confide.messaging.email_views import choices_from_post, preference_rows
+
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html")
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            preferences.set_preferences(actor, actor.patient_id, choices_from_post(request.POST), request=request)
+            messages.success(request, "Your notification settings are saved.")
+            return redirect("portal:notifications")
+        except InvalidInput as exc:
+            error, status = str(exc), 400
+    rows = preference_rows(preferences.get_preferences(actor.practice_id, actor.patient_id))
+    context = {"portal_section": "notifications", "rows": rows, "error": error}
+    return render(request, "messaging/portal_notifications.html", context, status=status)

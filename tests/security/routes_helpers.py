@@ -137,12 +137,39 @@ def _inbox_template(pw):
     return made.pk
 
 
+def _campaign(pw):
+    """A draft e-mail campaign of the practice (messaging, e-mail part), made once per world."""
+    made = getattr(pw, "_campaign", None)
+    if made is None:
+        from confide.core.actors import StaffActor
+        from confide.core.tenancy import tenant_context
+        from confide.messaging.campaigns import create_campaign
+
+        with tenant_context(practice_id=pw.practice.id):
+            made = pw._campaign = create_campaign(StaffActor.from_membership(pw.memberships[Role.OWNER]), name="Route matrix news",
+                                                  channel="email", body="Our new opening hours.")  # fmt: skip
+    return made
+
+
+def _unsubscribe_token(pw) -> str:
+    """A validly signed one-click unsubscribe token of the practice (the route is public); made
+    without touching the database (the public-page checks assert no writes around it)."""
+    from django.core import signing
+
+    from confide.messaging.unsubscribe import SALT
+
+    return signing.dumps({"p": str(pw.practice.id), "s": str(uuid.UUID(int=7)), "c": "email", "b": "0" * 32}, salt=SALT, compress=True)
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # messaging, inbound: a text from an unknown number in the practice's queue.
     "unmatched_id": lambda pw, name, role: _unmatched_text(pw, name),
     "thread_id": lambda pw, name, role: _inbox_thread(pw).thread_id,
     "attachment_id": lambda pw, name, role: _inbox_attachment(pw),
     "template_id": lambda pw, name, role: _inbox_template(pw),
+    # Messaging, e-mail part (issue 15): a draft campaign; an unsubscribe link's token.
+    "campaign_id": lambda pw, name, role: _campaign(pw).pk,
+    "token": lambda pw, name, role: _unsubscribe_token(pw),
     # A portal record export: any id (the route is tried as a portal account; another's is a 404).
     "export_id": lambda pw, name, role: uuid.UUID(int=0),
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
@@ -214,6 +241,12 @@ def kwargs_for(name: str, practice_world, role: Role = Role.OWNER) -> dict:
 
 
 def _random_value(kwarg: str, converter) -> object:
+    if kwarg == "token":  # a well-signed unsubscribe token of a practice that does not exist
+        from django.core import signing
+
+        from confide.messaging.unsubscribe import SALT
+
+        return signing.dumps({"p": str(uuid.uuid4()), "s": str(uuid.uuid4()), "c": "email", "b": "0" * 32}, salt=SALT, compress=True)
     if isinstance(converter, UUIDConverter):
         return uuid.uuid4()
     if isinstance(converter, IntConverter):

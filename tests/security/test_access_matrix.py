@@ -103,6 +103,9 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "messaging:reply": lambda: {"channel": "portal", "body": "Route matrix reply."},
         "messaging:template-new": lambda: {"name": f"Matrix {role.value}", "body": "Your forms are ready."},
         "messaging:template-edit": lambda: {"name": "Matrix", "body": "Your forms are ready."},
+        # Messaging, e-mail part: a new draft campaign; the settings as they are (nothing changes).
+        "messaging:campaign-list": lambda: {"name": "Route matrix", "channel": "email", "body": "Route matrix news."},
+        "messaging:chart-notifications": lambda: {f"{t}:{c}": "on" for t in ("new_messages", "reminders", "billing", "news") for c in ("portal", "sms", "email")},
     }
     return bodies[name]() if name in bodies else {}
 
@@ -122,6 +125,7 @@ EFFECTFUL = frozenset({
     "policy:publish", "intake:accept", "intake:reject", "intake:form", "access:break-glass-reviewed", "records:chart-portal",
     "messaging:unmatched-file", "messaging:unmatched-dismiss",
     "messaging:reply",
+    "messaging:campaign-list", "messaging:campaign-send",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

@@ -247,6 +247,14 @@ EXPECTED_ROUTE_POLICY = {
     "portal:messages":                    ("portal",     None,                            False, ["GET"],         False),
     "portal:message-send":                ("portal",     None,                            False, ["POST"],        False),
     "portal:message-attachment":          ("portal",     None,                            True,  ["GET"],         False),
+    # Messaging, e-mail part (issue 15): campaigns, one-click unsubscribe, notification settings
+    "messaging:campaign-list":            ("staff",      "messaging:settings:edit",       False, ["GET", "POST"], False),
+    "messaging:campaign-detail":          ("staff",      "messaging:settings:edit",       True,  ["GET"],         False),
+    "messaging:campaign-send":            ("staff",      "messaging:settings:edit",       True,  ["POST"],        False),
+    "messaging:campaign-progress":        ("staff",      "messaging:settings:edit",       True,  ["GET"],         False),
+    "messaging:unsubscribe":              ("public",     None,                            True,  ["GET", "POST"], False),
+    "messaging:chart-notifications":      ("staff",      "messaging:message:send",        True,  ["GET", "POST"], False),
+    "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
 }  # fmt: skip
 
 

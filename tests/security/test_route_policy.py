@@ -81,6 +81,7 @@ def test_the_public_routes_are_exactly_these():
         "accounts:password-reset-link", "accounts:password-reset-new", "consent:choices", "consent:collect",
         "consent:do-not-sell", "consent:limit-sensitive", "core:healthz", "intake:consult",
         "messaging:hook-sms", "messaging:hook-sms-status",  # Twilio's webhooks: the signature is the key (MSG7)
+        "messaging:unsubscribe",  # one-click unsubscribe: the signed token is the key (RFC 8058)
         "policy:notice",
         "policy:notice-version", "portal:closed", "portal:invitation", "portal:invitation-accept", "portal:passkey-signin",
         "portal:passkey-signin-options", "portal:password-reset", "portal:password-reset-link", "portal:password-reset-new",
