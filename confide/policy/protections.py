@@ -72,9 +72,11 @@ CAPABILITIES: dict[str, Capability] = {
         "Make sure whoever runs the server takes an encrypted backup every day, keeps the keyring apart from it, "
         "and deletes backups after the period in the notice (docs/operations.md, Backups).",
     ),
+    # On since issue 15: STOP and its synonyms, one-click unsubscribe, the portal's settings and
+    # staff's record all stop messages before the next send (confide/messaging/).
     "messaging_opt_outs": Capability(
         "Stopping messages when a patient asks (STOP, unsubscribe links)",
-        False,
+        True,
         "When a patient asks to stop messages, record it at once (the command confide consent record) and send them "
         "nothing of that kind again.",
     ),
@@ -304,13 +306,53 @@ PROTECTIONS: tuple[Protection, ...] = (
                   "software does not do this by itself yet.",
     ),  # fmt: skip
     Protection(
-        "stop-messages", ("MSG3",), ("confide/consent/services.py",),
-        "Reply STOP to any text message, or use the link in any marketing e-mail, to stop them; it applies before the next message.",
+        "stop-messages", ("MSG3",),
+        ("confide/messaging/inbound.py", "confide/messaging/keywords.py", "confide/messaging/unsubscribe.py", "confide/messaging/gate.py"),
+        "Reply STOP to any text from us, use the link in any marketing e-mail, change your choices in the patient portal, "
+        "or ask our staff: it applies before the next message.",
         when="messages_sent",
         capability="messaging_opt_outs",
         meanwhile="To stop messages from us, tell {officer}; we record it at once and send you nothing of that "
                   "kind again.",
     ),  # fmt: skip
+    Protection(
+        "messages-two-way", ("MSG1",), ("confide/messaging/services.py", "confide/messaging/tasks.py", "confide/messaging/models.py"),
+        "You and the practice can write to each other in the patient portal and by text message; each message we send is "
+        "followed until it is delivered, with the time of each step, and is never sent twice.",
+    ),
+    Protection(
+        "marketing-opt-in", ("MSG2",), ("confide/messaging/gate.py", "confide/messaging/campaigns.py"),
+        "We send news and offers only if you agreed to them for that channel (text or e-mail); agreeing to reminders "
+        "never counts as agreeing to offers.",
+        when="messages_sent",
+    ),
+    Protection(
+        "message-content", ("MSG4",), ("confide/messaging/gate.py",),
+        "Our e-mails and texts never contain photos or payment details, and carry health details only if you asked for "
+        "them by that channel; otherwise they only say that a secure message waits for you in the patient portal.",
+        when="messages_sent",
+    ),
+    Protection(
+        "emergency-reply", ("MSG5",), ("confide/messaging/inbound.py", "confide/access/door.py"),
+        "Your messages stay between you and the practice. If a message you send us sounds like an emergency, you get an "
+        "immediate reply telling you to call 911 (and 988 in a crisis), and our staff see it flagged as urgent.",
+    ),
+    Protection(
+        "notification-choices", ("MSG6",), ("confide/messaging/preferences.py", "confide/messaging/gate.py"),
+        "In the patient portal you choose which notifications you get (new messages, reminders, bills, news) and by "
+        "which channel.",
+    ),
+    Protection(
+        "signed-callbacks", ("MSG7",), ("confide/messaging/webhook_views.py", "confide/messaging/inbound.py"),
+        "Texts and delivery reports reach us only with our text-message provider's signature; forged or repeated ones "
+        "are refused and nothing of them is kept.",
+        when="messages_sent",
+    ),
+    Protection(
+        "declared-processors", ("PRC1",), ("confide/policy/egress.py", "confide/messaging/gate.py"),
+        "Your information goes to an outside service only if it is listed under Who receives it, for the purposes listed "
+        "there, and health information only to services that have signed a Business Associate Agreement with us.",
+    ),
 )
 
 

@@ -82,7 +82,9 @@ def test_no_sentence_is_shown_with_a_placeholder_left_in_it(world):
 def test_pol3_what_the_software_does_not_yet_do_says_how_staff_do_it_and_whom_to_ask(world, publish):
     section = _section(_notice(world))
     staff = _ids(section, "handled-by-staff")
-    assert {"rights-requests", "retention-archive", "recordings", "backups", "stop-messages"} <= set(staff)
+    assert {"rights-requests", "retention-archive", "recordings", "backups"} <= set(staff)
+    assert "stop-messages" not in staff  # issue 15: STOP, unsubscribe links and the portal stop messages (automated)
+    assert "stop-messages" in _ids(section, "protections")
     assert "who-opened" in _ids(section, "protections")  # issue 14: the portal shows it (access_report automated)
     assert not set(staff) & set(_ids(section, "protections"))
     assert "ask our privacy officer (the front desk will put you in touch)" in section  # not yet named
@@ -99,11 +101,12 @@ def test_pol3_the_policy_settings_page_lists_what_is_handled_by_your_staff(signe
     html = signed_in(role).get(SETTINGS).content.decode()
     assert '<h2 class="h5" id="staff-heading">Handled by your staff</h2>' in html
     listed = html.split('data-testid="staff-handled"', 1)[1].split("</ul>", 1)[0]
-    for capability in ("rights_requests", "retention_engine", "recordings", "backups", "messaging_opt_outs"):
+    for capability in ("rights_requests", "retention_engine", "recordings", "backups"):
         assert escape(protections.CAPABILITIES[capability].label) in listed, capability
     assert "destroy the rest with the command confide keys shred" in listed  # what the staff must do
     assert "The notice tells patients: “Requests to see, copy, correct or delete your information" in listed
     assert escape(protections.CAPABILITIES["access_report"].label) not in listed  # automated since issue 14
+    assert escape(protections.CAPABILITIES["messaging_opt_outs"].label) not in listed  # automated since issue 15
 
 
 def test_the_practice_settings_page_points_the_owner_to_what_staff_handle(signed_in):
