@@ -72,7 +72,11 @@ def campaign_send(request: HttpRequest, campaign_id) -> HttpResponse:
 
 @route("messaging:campaign-progress")
 def campaign_progress(request: HttpRequest, campaign_id) -> HttpResponse:
+    """The progress part htmx asks for while a campaign is sending; opened as a page of its own
+    (a bookmark, a browser without JavaScript) it is the campaign's whole page."""
     campaign = campaigns.get_campaign(request.actor, campaign_id)
+    if not getattr(request, "htmx", False):
+        return _detail(request, campaign)
     return render(request, "messaging/_campaign_progress.html", {"campaign": campaign, "progress": _progress(campaign)})
 
 

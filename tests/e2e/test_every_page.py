@@ -189,8 +189,21 @@ def page_world(clinic, make_staff) -> PageWorld:
         send_message(actor(Role.FRONT_DESK), patient_id=clinic.patient.pk, channel="portal", topic="staff_reply", body="Yes, please bring it.")
         inbox_attachment = Attachment.objects.get(message=inbox_message)
         inbox_template = MessageTemplate.objects.create(practice=practice, name="Forms ready", body="Your forms are ready in the portal.")
+    # The rest of messaging: a text from a number no patient has (the unmatched queue), a draft
+    # e-mail campaign (its page, its progress part), and an unsubscribe link as a marketing
+    # e-mail carries it (the public confirmation page; a GET changes nothing).
+    from confide.messaging.campaigns import create_campaign
+    from confide.messaging.inbound import handle_sms
+    from confide.messaging.unsubscribe import make_token
+
+    handle_sms(practice_id=practice.id, sid="SM" + "e2e".ljust(32, "0"), from_number="+12125550187", body="Is the clinic open on Saturday?")
+    with tenant_context(practice_id=practice.id):
+        campaign = create_campaign(actor(Role.OWNER), name="Spring newsletter", channel="email", subject="News from the practice",
+                                   body="Our new evening hours start in April.")  # fmt: skip
+    unsubscribe_token = make_token(practice.id, clinic.patient.pk, "mari@example.test")
 
     objects = {
+        "campaign": campaign, "unsubscribe_token": unsubscribe_token,
         "inbox_message": inbox_message, "inbox_attachment": inbox_attachment, "inbox_template": inbox_template,
         "record_export": record_export, "passkey": passkey,
         "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
@@ -222,6 +235,8 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "thread_id": lambda w: w.objects["inbox_message"].thread_id,
     "attachment_id": lambda w: w.objects["inbox_attachment"].pk,
     "template_id": lambda w: w.objects["inbox_template"].pk,
+    "campaign_id": lambda w: w.objects["campaign"].pk,
+    "token": lambda w: w.objects["unsubscribe_token"],
 }
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {

@@ -122,3 +122,55 @@ def test_screenshots_of_the_audit_log_and_a_phone(page, page_problems, clinic, m
     for name in ("audit.png", "phone.png"):
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > MIN_PNG_BYTES, name
+
+
+def test_screenshot_of_the_inbox(page, page_problems, clinic, make_staff, run_tasks, tmp_path):
+    """inbox.png: the front desk's view of a short text conversation with a (synthetic) patient:
+    her question, the reply sent by text, her answer."""
+    import time_machine
+
+    from confide.accounts.models import Membership
+    from confide.consent.services import Subject, do_choose
+    from confide.core.actors import StaffActor
+    from confide.core.tenancy import tenant_context
+    from confide.messaging.services import receive_message, send_message
+    from tests.messaging.conftest import SMS_DECLARED, local_time
+    from tests.policy.helpers import publish_in_force
+
+    practice, patient = clinic.practice, clinic.patient
+    officer = make_staff(practice, Role.PRIVACY_OFFICER, email="privacy@demo.example.test", display_name="Priya Privacy")
+    out = _output_dir(tmp_path)
+    # Tomorrow morning in California (the patient's time zone), a few minutes between messages:
+    # within the hours a text may go.
+    with tenant_context(practice_id=practice.id):
+        def actor(user):
+            return StaffActor.from_membership(Membership.objects.get(user=user, practice=practice))
+
+        desk = actor(clinic.users[Role.FRONT_DESK])
+        with time_machine.travel(local_time(9, 12), tick=True):
+            publish_in_force(actor=actor(officer), override_toml=SMS_DECLARED, summary="Texts through the declared SMS processor.")
+            for topic in ("sms_texts", "phi_by_sms"):
+                do_choose(action="grant", actor=desk, subject=Subject.patient(practice.id, patient.pk), topic=topic, channel="phone",
+                          method="staff_phone", shown_text="May we text you, with details? [She said yes.]")  # fmt: skip
+            receive_message(practice_id=practice.id, patient_id=patient.pk, channel="sms",
+                            body="Hi, could I move Thursday's appointment to the afternoon?")  # fmt: skip
+        with time_machine.travel(local_time(9, 26), tick=True):
+            send_message(desk, patient_id=patient.pk, channel="sms", topic="staff_reply",
+                         body="Of course. Thursday at 3 pm is free. Shall I book it for you?")  # fmt: skip
+            run_tasks()  # the reply goes out through the console adapter: "Delivery: Sent"
+        with time_machine.travel(local_time(9, 31), tick=True):
+            message = receive_message(practice_id=practice.id, patient_id=patient.pk, channel="sms", body="Yes please, 3 pm works. Thank you!")
+
+    with time_machine.travel(local_time(9, 35), tick=True):
+        browser_sign_in(page, clinic.users[Role.FRONT_DESK])
+        page.get_by_role("button", name="I have read it").click()  # the policy change's banner, out of the picture
+        page.goto(f"/inbox/threads/{message.thread_id}/")
+        expect(page.get_by_test_id("thread-name")).to_contain_text("Marisol Quintero")
+        expect(page.get_by_test_id("message-body")).to_have_count(3)
+        expect(page.get_by_test_id("delivery").last).to_contain_text("Delivery: Sent")
+        page.mouse.move(0, VIEWPORT["height"] - 1)
+        page.screenshot(path=out / "inbox.png")
+
+    assert page_problems.all() == []
+    data = (out / "inbox.png").read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > MIN_PNG_BYTES

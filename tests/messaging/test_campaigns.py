@@ -135,10 +135,14 @@ def test_campaign_pages_write_preview_send_and_show_progress_MSG2(ew, signed_in)
     send = reverse("messaging:campaign-send", kwargs={"campaign_id": campaign.pk})
     assert client.post(send).status_code == 302
     assert client.post(send).status_code == 302  # the double click
-    progress = client.get(reverse("messaging:campaign-progress", kwargs={"campaign_id": campaign.pk}))
+    progress_url = reverse("messaging:campaign-progress", kwargs={"campaign_id": campaign.pk})
+    progress = client.get(progress_url, headers={"HX-Request": "true"})  # htmx polling: the part alone
     assert progress.status_code == 200 and b"<progress" in progress.content and b'hx-trigger="every 2s"' in progress.content
+    assert b"<main" not in progress.content
+    whole = client.get(progress_url)  # opened directly: the campaign's whole page
+    assert whole.status_code == 200 and b"<main" in whole.content and b"<progress" in whole.content
     campaigns.run_campaign(campaign.pk, ew.practice_id)
-    done = client.get(reverse("messaging:campaign-progress", kwargs={"campaign_id": campaign.pk}))
+    done = client.get(progress_url, headers={"HX-Request": "true"})
     assert b"hx-get" not in done.content and b"2 of 2" in done.content
     bad = client.post(reverse("messaging:campaign-list"), {"name": "", "channel": "email", "body": ""})
     assert bad.status_code == 400
