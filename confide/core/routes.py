@@ -231,4 +231,6 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "messaging:unsubscribe":           _p(A.PUBLIC,     None,                        True,  "GET POST"),
     "messaging:chart-notifications":   _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "GET POST"),
     "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
+    # Messaging, consent part: staff record a patient's agreement to texts/e-mail (by phone, on paper).
+    "messaging:chart-consent":         _p(A.STAFF,      Perm.CONSENT_RECORD,         True,  "POST"),
 }  # fmt: skip

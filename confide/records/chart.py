@@ -222,6 +222,14 @@ def get_header(actor: StaffActor, patient_id, purpose: Purpose, *, request=None)
         return _header(chart.patient)
 
 
+def get_header_and_contact(actor: StaffActor, patient_id, purpose: Purpose, *, request=None) -> tuple[Header, str, str]:
+    """The header, and the phone number and e-mail address on file: for a script the staff
+    member reads to the patient ("may we text you at …?"). One opening of the chart."""
+    with open_chart(actor, patient_id, purpose, categories=HEADER | {policy.PHONE, policy.EMAIL}, request=request) as chart:
+        patient = chart.patient
+        return _header(patient), str(patient.phone or ""), str(patient.email or "")
+
+
 def _staff_names(user_ids) -> dict[str, str]:
     """Display names of staff (never of patients), keyed by the user id as text."""
     from confide.accounts.models import User

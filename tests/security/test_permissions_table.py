@@ -255,6 +255,8 @@ EXPECTED_ROUTE_POLICY = {
     "messaging:unsubscribe":              ("public",     None,                            True,  ["GET", "POST"], False),
     "messaging:chart-notifications":      ("staff",      "messaging:message:send",        True,  ["GET", "POST"], False),
     "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
+    # Messaging, consent part
+    "messaging:chart-consent":            ("staff",      "consent:patient:record",        True,  ["POST"],        False),
 }  # fmt: skip
 
 
