@@ -117,9 +117,13 @@ def _words(state: TopicState, event: dict | None, names: dict[int, str]) -> str:
     return f"{verb} on {_date(state.last_at)}{' ' + how if how else ''}{by}"
 
 
-def consent_rows(practice_id, patient_id, *, practice_name: str, phone: str = "", email: str = "") -> list[ConsentRow]:
-    """The five messaging topics, each with its state in words: two queries and the staff names."""
+def consent_rows(practice_id, patient_id, *, phone: str = "", email: str = "") -> list[ConsentRow]:
+    """The five messaging topics, each with its state in words: the projection, the latest
+    events' recorders and their names, the practice's name (for the scripts)."""
     from confide.accounts.models import User
+    from confide.core.models import Practice
+
+    practice_name = Practice.objects.filter(pk=practice_id).values_list("name", flat=True).first() or "our practice"
 
     states = consent.current_states(consent.Subject.patient(practice_id, patient_id))
     wanted = [states[t].last_event_id for t in TOPICS if states[t].last_event_id]
@@ -152,6 +156,8 @@ def _parse(topic, action, how, words) -> tuple[Topic, str, Method, str, str]:
         raise InvalidInput("Say how the patient told you: by phone, or on a signed paper form.")
     if not isinstance(words, str) or not words.strip():
         raise InvalidInput("Enter the exact words you read or showed to the patient: they are the evidence of what they agreed to.")
+    if len(words) > consent.SHOWN_TEXT_MAX:
+        raise InvalidInput(f"The words are limited to {consent.SHOWN_TEXT_MAX} characters.")
     if "\x00" in words:
         raise InvalidInput("The words contain a character that cannot be kept; type them again.")
     method, channel, _label = HOW[how]

@@ -115,14 +115,11 @@ def choices_from_post(post) -> dict:
 
 def _notifications_page(request: HttpRequest, patient_id, *, status: int = 200, error: str | None = None,
                         consent_error: str | None = None, consent_topic: str = "", posted: dict | None = None) -> HttpResponse:
-    from confide.core.models import Practice
     from confide.records import chart
 
     header, phone, email = chart.get_header_and_contact(request.actor, patient_id, Purpose.OPERATIONS, request=request)
     current = preferences.get_preferences(request.actor.practice_id, header.id)
-    practice_name = Practice.objects.filter(pk=request.actor.practice_id).values_list("name", flat=True).first() or "our practice"
-    rows = chart_consent.consent_rows(request.actor.practice_id, header.id, practice_name=practice_name,
-                                      phone=phone_for_display(phone) if phone else "", email=email)  # fmt: skip
+    rows = chart_consent.consent_rows(request.actor.practice_id, header.id, phone=phone_for_display(phone) if phone else "", email=email)
     context = {
         "header": header, "rows": preference_rows(current), "error": error, "consent_rows": rows,
         "can_record_consent": request.actor.has(Perm.CONSENT_RECORD), "how_choices": [(k, v[2]) for k, v in chart_consent.HOW.items()],

@@ -797,5 +797,5 @@ def abilities(actor: StaffActor) -> dict[str, bool]:
         # Who holds portal access to the record (records/portal_access.py).
         "portal_access": actor.has(Perm.REGISTRATION_WRITE),
         # How the patient wants to be notified (messaging:chart-notifications, messaging/preferences.py).
-        "notifications": actor.has(Perm.MESSAGES_SEND),
+        "notifications": actor.has(Perm.CONSENT_RECORD),
     }

@@ -139,9 +139,10 @@ def test_the_page_lists_the_five_topics_with_their_state_in_words_CON1(mw, signe
         ("unknown action", {"action": "decline"}, 400, "agreed, or that they withdrew"),
         ("withdrawing what was never granted", {"action": "withdraw"}, 400, "never granted"),
         ("too many words", {"words": "x" * 6000}, 400, "5000 characters"),
+        ("a NUL in the words", {"words": "May we\x00 text you?"}, 400, "cannot be kept"),
     ],
 )
-def test_bad_input_says_what_is_wrong_and_writes_nothing(mw, signed_in, case, change, status, says):
+def test_bad_input_says_what_is_wrong_and_writes_nothing_CON1(mw, signed_in, case, change, status, says):
     client = signed_in(Role.FRONT_DESK)
     before, audited = _events(mw), _consent_audit()
     response = client.post(_url(mw.patient.id), _form(mw) | change)
@@ -150,7 +151,7 @@ def test_bad_input_says_what_is_wrong_and_writes_nothing(mw, signed_in, case, ch
     assert _events(mw) == before and _consent_audit() == audited
 
 
-def test_a_stale_form_is_refused_when_the_patient_texted_stop_meanwhile(mw, signed_in):
+def test_a_stale_form_is_refused_when_the_patient_texted_stop_meanwhile_CON1(mw, signed_in):
     by_phone(mw.pw, mw.patient.id, "sms_texts")
     client = signed_in(Role.FRONT_DESK)
     form = _form(mw, action="withdraw")  # drawn while agreed
@@ -172,20 +173,21 @@ def test_granting_what_is_already_agreed_writes_nothing(mw, signed_in):
     assert _events(mw) == before
 
 
-def test_billing_is_refused_and_nothing_written(mw, signed_in):
+def test_billing_is_refused_and_nothing_written_CON1(mw, signed_in):
     client = signed_in(Role.BILLING)
     assert client.post(_url(mw.patient.id), _form(mw)).status_code == 403
     assert client.get(_page(mw.patient.id)).status_code == 403
     assert _events(mw) == 0 and _consent_audit() == 0
 
 
-def test_the_privacy_officer_may_record(mw, signed_in):
+def test_the_privacy_officer_sees_the_section_and_may_record_CON1(mw, signed_in):
     client = signed_in(Role.PRIVACY_OFFICER)
+    assert "Record that they agreed" in client.get(_page(mw.patient.id)).content.decode()
     assert client.post(_url(mw.patient.id), _form(mw)).status_code == 302
     assert texts_agreed(mw.practice_id, mw.patient.id)
 
 
-def test_another_practices_patient_is_a_404_and_nothing_written(mw, signed_in, world):
+def test_another_practices_patient_is_a_404_and_nothing_written_CON1(mw, signed_in, world):
     client = signed_in(Role.FRONT_DESK, world.b)
     response = client.post(_url(mw.patient.id), _form(mw))
     assert response.status_code == 404
