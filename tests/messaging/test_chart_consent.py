@@ -205,3 +205,16 @@ def test_the_thread_page_says_when_the_patient_has_not_agreed_to_texts(mw, signe
     assert f'{_page(mw.patient.id)}#consent' in body
     by_phone(mw.pw, mw.patient.id, "sms_texts")
     assert "has not agreed to texts" not in client.get(url).content.decode()
+
+
+def test_only_staff_with_the_permission_record_here_and_a_bad_id_is_no_patient(mw):
+    from confide.core.actors import PatientActor
+    from confide.core.errors import Forbidden, NotFound
+    from confide.messaging.chart_consent import do_record
+
+    fields = {"topic": "sms_texts", "action": "grant", "how": "phone", "words": WORDS, "seen": ""}
+    with pytest.raises(Forbidden):
+        do_record(PatientActor(practice_id=mw.practice_id, patient_id=mw.patient.id, user_id=None), mw.patient.id, **fields)
+    with pytest.raises(NotFound):
+        do_record(mw.front_desk, "not-a-uuid", **fields)
+    assert _events(mw) == 0
