@@ -229,6 +229,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "messaging:campaign-send":         _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "POST"),
     "messaging:campaign-progress":     _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    True,  "GET"),
     "messaging:unsubscribe":           _p(A.PUBLIC,     None,                        True,  "GET POST"),
-    "messaging:chart-notifications":   _p(A.STAFF,      Perm.MESSAGES_SEND,          True,  "GET POST"),
+    # consent part: CONSENT_RECORD (a superset of MESSAGES_SEND's holders, adding the privacy
+    # officer), the permission preferences.set_preferences and the consent section ask for.
+    "messaging:chart-notifications":   _p(A.STAFF,      Perm.CONSENT_RECORD,         True,  "GET POST"),
     "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
+    # Messaging, consent part: staff record a patient's agreement to texts/e-mail (by phone, on paper).
+    "messaging:chart-consent":         _p(A.STAFF,      Perm.CONSENT_RECORD,         True,  "POST"),
 }  # fmt: skip

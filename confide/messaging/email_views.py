@@ -7,12 +7,15 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput
 from confide.core.purposes import Purpose
-from confide.messaging import campaigns, preferences, unsubscribe
+from confide.core.permissions import Perm
+from confide.messaging import campaigns, chart_consent, preferences, unsubscribe
+from confide.records.values import phone_for_display
 from confide.messaging.models import EMAIL_BODY_MAX, Campaign, CampaignStatus, Channel, NotificationTopic
 
 
@@ -114,18 +117,45 @@ def choices_from_post(post) -> dict:
     return {topic: {c: post.get(f"{topic}:{c}") == "on" for c in preferences.CHANNELS} for topic in NotificationTopic.values}
 
 
-@route("messaging:chart-notifications")
-def chart_notifications(request: HttpRequest, patient_id) -> HttpResponse:
+def _notifications_page(request: HttpRequest, patient_id, *, status: int = 200, error: str | None = None,
+                        consent_error: str | None = None, consent_topic: str = "", posted: dict | None = None) -> HttpResponse:
     from confide.records import chart
 
-    header = chart.get_header(request.actor, patient_id, Purpose.OPERATIONS, request=request)
-    error, status = None, 200
+    header, phone, email = chart.get_header_and_contact(request.actor, patient_id, Purpose.OPERATIONS, request=request)
+    current = preferences.get_preferences(request.actor.practice_id, header.id)
+    rows = chart_consent.consent_rows(request.actor.practice_id, header.id, phone=phone_for_display(phone) if phone else "", email=email)
+    context = {
+        "header": header, "rows": preference_rows(current), "error": error, "consent_rows": rows,
+        "can_record_consent": request.actor.has(Perm.CONSENT_RECORD), "how_choices": [(k, v[2]) for k, v in chart_consent.HOW.items()],
+        "consent_error": consent_error, "consent_topic": consent_topic, "posted": posted or {},
+    }  # fmt: skip
+    return render(request, "messaging/chart_notifications.html", context, status=status)
+
+
+@route("messaging:chart-notifications")
+def chart_notifications(request: HttpRequest, patient_id) -> HttpResponse:
     if request.method == "POST":
         try:
             preferences.set_preferences(request.actor, patient_id, choices_from_post(request.POST), request=request)
             messages.success(request, "Notification settings saved.")
             return redirect("messaging:chart-notifications", patient_id=patient_id)
         except InvalidInput as exc:
-            error, status = str(exc), 400
-    current = preferences.get_preferences(request.actor.practice_id, header.id)
-    return render(request, "messaging/chart_notifications.html", {"header": header, "rows": preference_rows(current), "error": error}, status=status)
+            return _notifications_page(request, patient_id, status=400, error=str(exc))
+    return _notifications_page(request, patient_id)
+
+
+@route("messaging:chart-consent")
+def chart_consent_record(request: HttpRequest, patient_id) -> HttpResponse:
+    """Record what the patient agreed to (or withdrew) by phone or on paper: one topic a post."""
+    post = request.POST
+    fields = {name: post.get(name, "") for name in ("topic", "action", "how", "words", "seen")}
+    try:
+        event = chart_consent.do_record(request.actor, patient_id, **fields, request=request)
+    except chart_consent.StaleChoice as exc:
+        return _notifications_page(request, patient_id, status=409, consent_error=str(exc), consent_topic=str(fields["topic"])[:40])
+    except InvalidInput as exc:
+        posted = {"how": fields["how"] if fields["how"] in chart_consent.HOW else "", "words": str(fields["words"])[:5000]}
+        return _notifications_page(request, patient_id, status=400, consent_error=str(exc), consent_topic=str(fields["topic"])[:40], posted=posted)
+    label = chart_consent.TOPICS.get(event.topic, "The choice")
+    messages.success(request, f"{label}: {'agreement' if event.action == 'grant' else 'withdrawal'} recorded.")
+    return redirect(f"{reverse('messaging:chart-notifications', kwargs={'patient_id': patient_id})}#consent")

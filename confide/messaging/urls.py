@@ -37,4 +37,6 @@ urlpatterns = [
     path("inbox/campaigns/<uuid:campaign_id>/progress/", email_views.campaign_progress, name="campaign-progress"),
     path("u/<str:token>/", email_views.unsubscribe_link, name="unsubscribe"),
     path("patients/<uuid:patient_id>/notifications/", email_views.chart_notifications, name="chart-notifications"),
+    # consent part: the front desk records what the patient agreed to (by phone, on paper)
+    path("patients/<uuid:patient_id>/notifications/consent/", email_views.chart_consent_record, name="chart-consent"),
 ]

@@ -11,7 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput
 from confide.core.permissions import Perm
-from confide.messaging import inbox, message_templates
+from confide.messaging import chart_consent, inbox, message_templates
 from confide.messaging.models import BODY_MAX, Channel, PORTAL_BODY_MAX
 
 
@@ -57,6 +57,8 @@ def _thread_page(request: HttpRequest, thread_id, *, status: int = 200, reply_bo
         "sms_max": BODY_MAX,
         "unmatched_url": _unmatched_url(),
     }
+    if context["can_send"]:  # the hint by the reply box: one read of the ledger
+        context["texts_agreed"] = chart_consent.texts_agreed(request.actor.practice_id, conversation.thread.patient_id)
     return render(request, "messaging/thread.html", context, status=status)
 
 

@@ -222,6 +222,14 @@ def get_header(actor: StaffActor, patient_id, purpose: Purpose, *, request=None)
         return _header(chart.patient)
 
 
+def get_header_and_contact(actor: StaffActor, patient_id, purpose: Purpose, *, request=None) -> tuple[Header, str, str]:
+    """The header, and the phone number and e-mail address on file: for a script the staff
+    member reads to the patient ("may we text you at …?"). One opening of the chart."""
+    with open_chart(actor, patient_id, purpose, categories=HEADER | {policy.PHONE, policy.EMAIL}, request=request) as chart:
+        patient = chart.patient
+        return _header(patient), str(patient.phone or ""), str(patient.email or "")
+
+
 def _staff_names(user_ids) -> dict[str, str]:
     """Display names of staff (never of patients), keyed by the user id as text."""
     from confide.accounts.models import User
@@ -789,5 +797,5 @@ def abilities(actor: StaffActor) -> dict[str, bool]:
         # Who holds portal access to the record (records/portal_access.py).
         "portal_access": actor.has(Perm.REGISTRATION_WRITE),
         # How the patient wants to be notified (messaging:chart-notifications, messaging/preferences.py).
-        "notifications": actor.has(Perm.MESSAGES_SEND),
+        "notifications": actor.has(Perm.CONSENT_RECORD),
     }

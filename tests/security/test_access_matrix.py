@@ -106,8 +106,19 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         # Messaging, e-mail part: a new draft campaign; the settings as they are (nothing changes).
         "messaging:campaign-list": lambda: {"name": "Route matrix", "channel": "email", "body": "Route matrix news."},
         "messaging:chart-notifications": lambda: {f"{t}:{c}": "on" for t in ("new_messages", "reminders", "billing", "news") for c in ("portal", "sms", "email")},
+        # Messaging, consent part: the patient agreed to texts by phone (a ledger event: effectful).
+        "messaging:chart-consent": lambda: _consent_grant(practice_world, chart.patient.id),
     }
     return bodies[name]() if name in bodies else {}
+
+
+def _consent_grant(practice_world, patient_id) -> dict:
+    from confide.consent.services import Subject, current_states
+    from confide.consent.topics import Topic
+
+    state = current_states(Subject.patient(practice_world.practice.id, patient_id))[Topic.SMS_TEXTS]
+    action = "withdraw" if state.granted else "grant"  # whatever the form would offer now
+    return {"topic": "sms_texts", "action": action, "how": "phone", "words": "May we text you? [Yes.]", "seen": str(state.last_event_id or "")}
 
 
 # Who may write each edit form (their own values are what they post back).
@@ -126,6 +137,7 @@ EFFECTFUL = frozenset({
     "messaging:unmatched-file", "messaging:unmatched-dismiss",
     "messaging:reply",
     "messaging:campaign-list", "messaging:campaign-send",
+    "messaging:chart-consent",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

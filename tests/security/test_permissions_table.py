@@ -253,8 +253,10 @@ EXPECTED_ROUTE_POLICY = {
     "messaging:campaign-send":            ("staff",      "messaging:settings:edit",       True,  ["POST"],        False),
     "messaging:campaign-progress":        ("staff",      "messaging:settings:edit",       True,  ["GET"],         False),
     "messaging:unsubscribe":              ("public",     None,                            True,  ["GET", "POST"], False),
-    "messaging:chart-notifications":      ("staff",      "messaging:message:send",        True,  ["GET", "POST"], False),
+    "messaging:chart-notifications":      ("staff",      "consent:patient:record",        True,  ["GET", "POST"], False),
     "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
+    # Messaging, consent part
+    "messaging:chart-consent":            ("staff",      "consent:patient:record",        True,  ["POST"],        False),
 }  # fmt: skip
 
 
