@@ -385,10 +385,10 @@ class Campaign(TenantModel):
     the clear. Its audience is never stored with it: it is the patients whose marketing consent
     for the channel is granted *when it is sent* (messaging/campaigns.py)."""
 
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[single_line])
     channel = models.CharField(max_length=8, choices=[(Channel.SMS.value, Channel.SMS.label), (Channel.EMAIL.value, Channel.EMAIL.label)])
-    subject = models.CharField(max_length=120, blank=True)  # e-mail only; practice text, never PHI
-    body = models.TextField(max_length=EMAIL_BODY_MAX)
+    subject = models.CharField(max_length=120, blank=True, validators=[single_line])  # e-mail only; practice text, never PHI
+    body = models.TextField(max_length=EMAIL_BODY_MAX, validators=[multi_line])
     status = models.CharField(max_length=8, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
