@@ -1,5 +1,5 @@
 """`make run`: the demo practice has its texting number, and a text signed with the documented
-demo token (Makefile) is accepted by the local webhook, as docs/_parts/inbound.md shows."""
+demo token (Makefile) is accepted by the local webhook, as docs/operations.md ("Twilio webhooks") shows."""
 
 from __future__ import annotations
 
