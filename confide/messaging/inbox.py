@@ -190,7 +190,8 @@ def _delivery_words(message: Message, delivery: Delivery | None) -> str:
     if message.status == Status.REFUSED:
         return f"Not sent: {message.refusal_reason}" if message.refusal_reason else "Not sent"
     if message.status == Status.DEFERRED and message.send_after:
-        return f"Waiting: will be sent at {local(message.send_after):%-H:%M} on {local(message.send_after):%b %-d}"
+        # The server's zone, named (the reply's own notice gave the patient's local hour).
+        return f"Waiting: will be sent at {local(message.send_after):%-H:%M %Z} on {local(message.send_after):%b %-d}"
     if message.channel == Channel.PORTAL:
         return f"Read {local(message.read_at):%-H:%M}" if message.read_at else "In the portal, not read yet"
     if delivery is None:
