@@ -104,7 +104,7 @@ class Command(BaseCommand):
         for email, what, uri in portal_rows:
             out(f"  {email:32} {what}")
             out(f"      TOTP: {uri}" if uri else "      (no second factor yet: can add an authenticator app or a passkey on the Account page)")
-        out(f"The demo practice's texting number: {sms_number} (texts to it: POST /hooks/sms/twilio, signed; docs/operations.md, "Twilio webhooks")")
+        out(f"The demo practice's texting number: {sms_number} (texts to it: POST /hooks/sms/twilio, signed; docs/operations.md, Twilio webhooks)")
 
     def _ensure_patients(self, practice: Practice) -> None:
         """The synthetic patients (registered by the front desk), then their charts (records/demo.py).
