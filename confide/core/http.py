@@ -59,3 +59,25 @@ def absolute_url(path: str) -> str:
     if not base:
         raise ImproperlyConfigured("CONFIDE_BASE_URL is not set: a link in an e-mail needs the site's address")
     return f"{base}{path}"
+
+
+def streamed_file(stream, *, content_type: str, size: int, filename: str, attachment: bool = True):
+    """A decrypting file stream as the response body, 64 KiB at a time: memory stays flat
+    whatever the file's size, and the stream is closed when the response is done (or abandoned).
+    Shared by the chart's documents, the portal's downloads and message attachments."""
+    from django.http import StreamingHttpResponse
+
+    def chunks():
+        try:
+            while block := stream.read(64 * 1024):
+                yield block
+        finally:
+            stream.close()
+
+    response = StreamingHttpResponse(chunks(), content_type=content_type)
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = f'{"attachment" if attachment else "inline"}; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    # A file is never a page of ours: no scripts, no plugins, no framing, whatever it holds.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"  # django-csp leaves a set header alone
+    return response

@@ -18,6 +18,7 @@ from django.http import StreamingHttpResponse
 
 from confide.access import policy
 from confide.access.door import open_chart
+from confide.core.http import streamed_file
 from confide.core.actors import PatientActor, StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
@@ -96,18 +97,5 @@ def open_attachment_for_patient(actor: PatientActor, attachment_id, *, request=N
 
 
 def streamed(download: Download) -> StreamingHttpResponse:
-    """The decrypting stream as the response, 64 KiB at a time, never rendered as a page."""
-
-    def chunks():
-        try:
-            while block := download.stream.read(64 * 1024):
-                yield block
-        finally:
-            download.stream.close()
-
-    response = StreamingHttpResponse(chunks(), content_type=download.content_type)
-    response["Content-Length"] = str(download.size)
-    response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
-    response["Cache-Control"] = "no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    """The decrypting stream as the response, never rendered as a page (core/http.py)."""
+    return streamed_file(download.stream, content_type=download.content_type, size=download.size, filename=download.filename)

@@ -25,7 +25,7 @@ from confide.accounts.forms import CodeForm, EnrolForm, PortalSignInForm, Reauth
 from confide.accounts.models import RecoveryCodeDevice
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput, NotFound
-from confide.core.http import local_path
+from confide.core.http import local_path, streamed_file
 from confide.policy import acknowledgements
 from confide.portal import privacy, services
 from confide.portal.forms import RightsRequestForm
@@ -318,23 +318,7 @@ def _render_record(request: HttpRequest, status: int = 200) -> HttpResponse:
 
 
 def _streamed(stream, *, content_type: str, size: int, filename: str) -> StreamingHttpResponse:
-    """The decrypting stream as the response body, 64 KiB at a time: memory stays flat whatever
-    the file's size; the stream is closed when the response is done (or abandoned)."""
-
-    def chunks():
-        try:
-            while block := stream.read(64 * 1024):
-                yield block
-        finally:
-            stream.close()
-
-    response = StreamingHttpResponse(chunks(), content_type=content_type)
-    response["Content-Length"] = str(size)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    # A file is never a page of ours: no scripts, no plugins, no framing, whatever it holds.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return streamed_file(stream, content_type=content_type, size=size, filename=filename)
 
 
 @route("portal:record-document")

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from confide.core.http import streamed_file
 from confide.core.purposes import Purpose
 from confide.core.decorators import route
 from confide.access.errors import AccessRefused
@@ -602,20 +603,8 @@ def file_upload(request: HttpRequest, patient_id) -> HttpResponse:
 
 
 def _stream(download: files.Download, *, attachment: bool) -> StreamingHttpResponse:
-    def chunks():
-        try:
-            while block := download.stream.read(64 * 1024):
-                yield block
-        finally:
-            download.stream.close()
-
-    response = StreamingHttpResponse(chunks(), content_type=download.content_type)
-    response["Content-Length"] = str(download.size)
-    response["Content-Disposition"] = f'{"attachment" if attachment else "inline"}; filename="{download.filename}"'
-    response["Cache-Control"] = "no-store"
-    # A document is never a page of ours: no scripts, no plugins, no framing, whatever it holds.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"  # django-csp leaves a set header alone
-    return response
+    return streamed_file(download.stream, content_type=download.content_type, size=download.size, filename=download.filename,
+                         attachment=attachment)  # fmt: skip
 
 
 @route("records:document-download")
@@ -664,7 +653,6 @@ def photo_view(request: HttpRequest, patient_id, photo_id) -> HttpResponse:
 def photo_image(request: HttpRequest, patient_id, photo_id) -> HttpResponse:
     download = files.open_file_for_download(request.actor, patient_id=patient_id, kind="photo", file_id=photo_id, request=request)
     return _stream(download, attachment=False)
-
 
 
 # --- merging two charts of one person (records/merge.py) ------------------------------------------------
