@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "confide.consent",
     "confide.records",
     "confide.messaging",
+    "confide.scheduling",
+    "confide.directory",
     "confide.rights",
     "confide.portal",
     "confide.site",  # entry points above every domain: the demo, confide keys

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("confide.records.intake_urls")),
     path("", include("confide.consent.urls")),
     path("", include("confide.messaging.urls")),
+    path("", include("confide.scheduling.urls")),
+    path("", include("confide.directory.urls")),
     path("", include("confide.portal.urls")),
     path("", include("confide.rights.urls")),
     path("", include("confide.site.urls")),

@@ -117,6 +117,10 @@ class AuditEvent(StrEnum):
     # messaging, e-mail part: campaigns and notification preferences
     CAMPAIGN_STARTED = "messaging:campaign:started"  # resource_ids: campaign; detail: channel, audience (a count)
     PREFERENCES_CHANGED = "messaging:preferences:changed"  # subject: the patient; detail: {topic: [channels]}
+    # scheduling (ids and codes: never a name, a reason typed, or a Google event)
+    APPOINTMENT_BOOKED = "scheduling:appointment:booked"  # subject: the patient; detail: status, source
+    APPOINTMENT_CHANGED = "scheduling:appointment:changed"  # detail: change (moved|status), from, to
+    APPOINTMENT_CANCELLED = "scheduling:appointment:cancelled"  # detail: reason (a code), by_patient
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -201,6 +205,9 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.ACCESS_REPORT_VIEWED: "Looked at who opened the record",
     AuditEvent.RIGHTS_REQUEST_OPENED: "Made a privacy request",
     AuditEvent.RIGHTS_QUEUE_VIEWED: "Looked at the privacy requests",
+    AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
+    AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
+    AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",

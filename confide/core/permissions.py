@@ -50,6 +50,17 @@ class Perm(StrEnum):
     MESSAGES_SEND = "messaging:message:send"
     # Message templates, campaigns to patients who opted in, the development outbox.
     MESSAGING_CONFIGURE = "messaging:settings:edit"
+    # The calendar (scheduling/): see it (names and times only), book/move/cancel/mark, and set
+    # it up (locations, rooms, appointment types, working hours, reminders, the time zone).
+    SCHEDULE_VIEW = "scheduling:calendar:view"
+    APPOINTMENTS_BOOK = "scheduling:appointment:book"
+    SCHEDULE_CONFIGURE = "scheduling:settings:edit"
+    # The practice's public face (directory/): a practitioner's own profile, the website's
+    # pages and theme, the booking requests from the website, referring a colleague.
+    PROFILE_EDIT = "directory:profile:edit"
+    WEBSITE_EDIT = "directory:website:edit"
+    BOOKING_REQUESTS_REVIEW = "directory:booking:review"
+    COLLEAGUE_REFER = "directory:referral:send"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -82,15 +93,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.MESSAGES_VIEW,
         Perm.MESSAGES_SEND,
         Perm.MESSAGING_CONFIGURE,
+        Perm.SCHEDULE_VIEW,
+        Perm.APPOINTMENTS_BOOK,
+        Perm.SCHEDULE_CONFIGURE,
+        Perm.PROFILE_EDIT,
+        Perm.WEBSITE_EDIT,
+        Perm.BOOKING_REQUESTS_REVIEW,
+        Perm.COLLEAGUE_REFER,
     },
     # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
     # desk, the privacy officer (who answers consent questions). Billing does not.
     Role.CLINICIAN: _EVERY_ROLE
     | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.INTAKE_REVIEW, Perm.CONSENT_RECORD,
-       Perm.MESSAGES_VIEW, Perm.MESSAGES_SEND},
+       Perm.MESSAGES_VIEW, Perm.MESSAGES_SEND, Perm.SCHEDULE_VIEW, Perm.APPOINTMENTS_BOOK, Perm.PROFILE_EDIT,
+       Perm.BOOKING_REQUESTS_REVIEW, Perm.COLLEAGUE_REFER},
     # The front desk lives in the inbox: answers, assigns, keeps the templates.
     Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.CONSENT_RECORD, Perm.MESSAGES_VIEW,
-                                    Perm.MESSAGES_SEND, Perm.MESSAGING_CONFIGURE},
+                                    Perm.MESSAGES_SEND, Perm.MESSAGING_CONFIGURE, Perm.SCHEDULE_VIEW,
+                                    Perm.APPOINTMENTS_BOOK, Perm.SCHEDULE_CONFIGURE, Perm.BOOKING_REQUESTS_REVIEW},
     Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ, Perm.BILLING_WRITE},
     Role.PRIVACY_OFFICER: _EVERY_ROLE
     | {
@@ -108,7 +128,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 # Permissions that let a role see any PHI at all; holders must enrol in MFA (ACC2).
 PHI_PERMISSIONS = frozenset({
     Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.BILLING_READ, Perm.REGISTRATION_WRITE, Perm.BILLING_WRITE,
-    Perm.INTAKE_REVIEW, Perm.MESSAGES_VIEW, Perm.MESSAGES_SEND,
+    Perm.INTAKE_REVIEW, Perm.MESSAGES_VIEW, Perm.MESSAGES_SEND, Perm.SCHEDULE_VIEW, Perm.APPOINTMENTS_BOOK,
+    Perm.BOOKING_REQUESTS_REVIEW,
 })  # fmt: skip
 
 

@@ -98,6 +98,7 @@ SET_BY_CODE = {
     "portal.RecordExport.category": "a category code from the taxonomy, set by the export service",
     "accounts.PortalInvitation.token_hash": "a SHA-256 hash of the portal invitation token",
     "accounts.PortalLink.ended_reason": "a reason code the services write (deactivated, ended-by-practice, …)",
+    "scheduling.BlockedTime.import_key": "a SHA-256 hash of an imported event's UID",
     "vault.PracticeKey.key_manager": "the key manager's name",
     "vault.PracticeKey.kek_id": "an id the key manager made",
     "vault.BlindIndexEntry.kind": "a code (email, phone, dob, name)",

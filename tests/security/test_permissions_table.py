@@ -31,6 +31,13 @@ EXPECTED_PERMS = [
     "messaging:thread:view",
     "messaging:message:send",
     "messaging:settings:edit",
+    "scheduling:calendar:view",
+    "scheduling:appointment:book",
+    "scheduling:settings:edit",
+    "directory:profile:edit",
+    "directory:website:edit",
+    "directory:booking:review",
+    "directory:referral:send",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -48,6 +55,10 @@ EXPECTED_ROLE_PERMISSIONS = {
         "consent:patient:record",
         "core:dashboard:view",
         "core:practice-settings:edit",
+        "directory:booking:review",
+        "directory:profile:edit",
+        "directory:referral:send",
+        "directory:website:edit",
         "messaging:message:send",
         "messaging:settings:edit",
         "messaging:thread:view",
@@ -59,10 +70,16 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:intake:review",
         "records:registration:write",
         "rights:request:view",
+        "scheduling:appointment:book",
+        "scheduling:calendar:view",
+        "scheduling:settings:edit",
     ],
     "clinician": [
         "consent:patient:record",
         "core:dashboard:view",
+        "directory:booking:review",
+        "directory:profile:edit",
+        "directory:referral:send",
         "messaging:message:send",
         "messaging:thread:view",
         "records:chart:read",
@@ -70,15 +87,21 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:contact:read",
         "records:intake:review",
         "records:registration:write",
+        "scheduling:appointment:book",
+        "scheduling:calendar:view",
     ],
     "front_desk": [
         "consent:patient:record",
         "core:dashboard:view",
+        "directory:booking:review",
         "messaging:message:send",
         "messaging:settings:edit",
         "messaging:thread:view",
         "records:contact:read",
         "records:registration:write",
+        "scheduling:appointment:book",
+        "scheduling:calendar:view",
+        "scheduling:settings:edit",
     ],
     "billing": [
         "billing:insurance:write",
@@ -100,8 +123,9 @@ EXPECTED_ROLE_PERMISSIONS = {
 }
 
 EXPECTED_PHI_PERMISSIONS = [
-    "billing:insurance:write", "billing:invoice:read", "messaging:message:send", "messaging:thread:view", "records:chart:read", "records:chart:write", "records:contact:read",
-    "records:intake:review", "records:registration:write",
+    "billing:insurance:write", "billing:invoice:read", "directory:booking:review", "messaging:message:send",
+    "messaging:thread:view", "records:chart:read", "records:chart:write", "records:contact:read",
+    "records:intake:review", "records:registration:write", "scheduling:appointment:book", "scheduling:calendar:view",
 ]
 
 # name -> (audience, perm, tenant_scoped, sorted methods, recent_auth)

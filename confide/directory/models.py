@@ -1,0 +1,1 @@
+"""Practitioner profiles, the practice's website, booking requests, referrals (issue 16 items 6-9)."""
