@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=120, validators=[confide.core.text.LineValidator()])),
                 ('duration_minutes', models.PositiveSmallIntegerField(default=50, validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(480)])),
                 ('price_cents', models.PositiveIntegerField(blank=True, null=True)),
-                ('colour', models.CharField(default='#2b6cb0', max_length=7, validators=[django.core.validators.RegexValidator('^#[0-9a-fA-F]{6}$', 'a colour like #2b6cb0')])),
+                ('colour', models.CharField(default='#2b6cb0', max_length=7, validators=[confide.core.text.single_line, django.core.validators.RegexValidator('^#[0-9a-fA-F]{6}$', 'a colour like #2b6cb0')])),
                 ('telehealth', models.BooleanField(default=False)),
                 ('bookable_online', models.BooleanField(default=False)),
                 ('reminder_offsets', models.JSONField(blank=True, null=True, validators=[confide.scheduling.models.valid_offsets])),
