@@ -103,6 +103,7 @@ def parse_blocks(data: bytes, *, zone, now: datetime.datetime | None = None) -> 
     now = now or timezone.now()
     horizon = now + datetime.timedelta(days=HORIZON_DAYS)
     overrides: dict[str, set] = {}
+    events = list(calendar.walk("VEVENT"))
     blocks: dict[str, tuple[datetime.datetime, datetime.datetime]] = {}
 
     def add(key, start, end):
@@ -114,12 +115,18 @@ def parse_blocks(data: bytes, *, zone, now: datetime.datetime | None = None) -> 
             return
         blocks[key] = (start, end)
 
-    events = list(calendar.walk("VEVENT"))
     # Overriding instances first, so the series' generated occurrence of the same time is skipped.
     for event in events:
         if event.get("RECURRENCE-ID") is not None:
             uid = str(event.get("UID", ""))
             overrides.setdefault(uid, set()).add(_as_utc(_decoded(event, "RECURRENCE-ID"), zone))
+    for event in events:
+        # icalendar is lenient: a value it cannot read is dropped from the event and listed in
+        # `errors`. An event whose times or rule were dropped would block the wrong time (or none).
+        for name, _problem in getattr(event, "errors", ()):
+            if str(name).upper() in ("DTSTART", "DTEND", "DURATION", "RRULE", "EXDATE", "RECURRENCE-ID"):
+                what = "repeat rule" if str(name).upper() == "RRULE" else str(name).upper()
+                raise BadCalendarFile(f"An event in the file has an unreadable {what}: it cannot be read.")
     for event in sorted(events, key=lambda e: e.get("RECURRENCE-ID") is None):
         uid = str(event.get("UID", "")).strip()
         if not uid:
