@@ -207,7 +207,7 @@ MESSAGING_SEND_JOB = SystemJob(
 MESSAGING_INBOUND_JOB = SystemJob("messaging-inbound-job", frozenset({policy.MESSAGES}), frozenset({Purpose.TREATMENT}))
 # The clinician's private calendar feed with initials on (confide/scheduling/feed.py): the names
 # of the feed's patients, to print their initials, for operations; only when the practice turned
-# initials on and the policy in force declares the `calendar_feed` egress in use.
+# initials on and the policy in force declares the `calendar-feed` egress in use.
 FEED_INITIALS_JOB = SystemJob("feed-initials-job", frozenset({policy.NAME}), frozenset({Purpose.OPERATIONS}))
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job

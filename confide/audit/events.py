@@ -126,6 +126,7 @@ class AuditEvent(StrEnum):
     CALENDAR_FEED_CREATED = "scheduling:feed:created"  # resource_ids: the feed; detail: via (page|cli)
     CALENDAR_FEED_ROTATED = "scheduling:feed:rotated"  # resource_ids: the feed; detail: via
     CALENDAR_FEED_REVOKED = "scheduling:feed:revoked"  # resource_ids: the feed
+    FEED_INITIALS_CHANGED = "scheduling:feed:initials-changed"  # the practice's switch; detail: on (true|false)
     BLOCKED_TIME_IMPORTED = "scheduling:blocked-time:imported"  # detail: blocks (a count), replaced (a count)
 
 
@@ -217,6 +218,7 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.CALENDAR_FEED_CREATED: "Created a private calendar feed",
     AuditEvent.CALENDAR_FEED_ROTATED: "Replaced a private calendar feed's address",
     AuditEvent.CALENDAR_FEED_REVOKED: "Turned off a private calendar feed",
+    AuditEvent.FEED_INITIALS_CHANGED: "Changed whether calendar feeds show patients' initials",
     AuditEvent.BLOCKED_TIME_IMPORTED: "Imported busy times from a calendar file",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",

@@ -13,7 +13,7 @@ the lookup is by that hash (a unique index), so no secret is ever compared byte 
   LOCATION the location's name, times in UTC, UID stable per appointment, SEQUENCE its version,
   STATUS:CANCELLED for cancelled ones. The patient's initials are added only when the practice
   turned `SchedulingSettings.feed_initials` on AND the policy in force declares the
-  `calendar_feed` processor in use: the egress gate is asked on every fetch, and the initials
+  `calendar-feed` processor in use: the egress gate is asked on every fetch, and the initials
   are read through the chart door as FEED_INITIALS_JOB (names only, for operations).
 - Fetches are counted on the feed row (fetch_count, last_fetched_at), not audited one by one: a
   calendar application polls every few minutes, so one entry per fetch would bury the log in
@@ -47,7 +47,7 @@ from confide.scheduling.models import Appointment, CalendarFeed, SchedulingSetti
 PAST = datetime.timedelta(days=30)
 AHEAD = datetime.timedelta(days=180)
 PRODID = "-//Confide//Private calendar feed//EN"
-FEED_PROCESSOR = "calendar_feed"
+FEED_PROCESSOR = "calendar-feed"
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{40,64})$")
 
 
@@ -157,6 +157,43 @@ def _initials(practice_id, patient_ids) -> dict:
         for patient in patients:
             out[patient.pk] = initials_of(getattr(patient, "given_name", "") or "", getattr(patient, "family_name", "") or "")
     return out
+
+
+INITIALS_NOT_DECLARED = (
+    "Initials can be turned on only when the privacy notice in force declares clinicians' calendar "
+    "applications (processor \"calendar-feed\") in use, with an agreement on file with the calendar's "
+    "provider. Ask the privacy officer to publish that first."
+)
+
+
+def initials_on(practice_id) -> bool:
+    with tenant_context(practice_id=practice_id):
+        return SchedulingSettings.objects.filter(practice_id=practice_id, feed_initials=True).exists()
+
+
+def initials_declared(practice_id) -> bool:
+    """Whether the policy in force declares the feed's egress in use (with the agreement PHI needs)."""
+    from confide.policy.services import declaration_in_force
+
+    declaration = declaration_in_force(practice_id)
+    return any(p.id == FEED_PROCESSOR and p.in_use and (p.baa_on_file or p.role == "first_party") for p in declaration.processors)
+
+
+def set_feed_initials(actor, on: bool, *, request=None) -> None:
+    """The practice's switch for initials in every clinician's feed (SCHEDULE_CONFIGURE). Turning
+    it on is refused unless the policy in force declares the egress; off is always allowed."""
+    from confide.core.errors import Forbidden
+    from confide.core.permissions import Perm
+
+    if not actor.has(Perm.SCHEDULE_CONFIGURE):
+        raise Forbidden(Perm.SCHEDULE_CONFIGURE.value)
+    if on and not initials_declared(actor.practice_id):
+        raise InvalidInput(INITIALS_NOT_DECLARED)
+    with tenant_context(practice_id=actor.practice_id, user_id=actor.user_id), transaction.atomic():
+        SchedulingSettings.objects.get_or_create(practice_id=actor.practice_id)
+        SchedulingSettings.objects.filter(practice_id=actor.practice_id).update(feed_initials=on, updated_at=timezone.now())
+        record(AuditEvent.FEED_INITIALS_CHANGED, practice_id=actor.practice_id, actor=actor, purpose="operations",
+               detail={"on": bool(on)}, request=request)  # fmt: skip
 
 
 def render_feed(token: str, *, now: datetime.datetime | None = None) -> bytes:

@@ -9,7 +9,8 @@ from django.shortcuts import render
 
 from confide.core.decorators import route
 from confide.core.errors import InvalidInput, NotFound
-from confide.core.permissions import Role
+from confide.core.errors import Forbidden
+from confide.core.permissions import Perm, Role
 from confide.scheduling import feed, ics_import
 
 
@@ -31,7 +32,7 @@ def _is_clinician(actor) -> bool:
     return actor.role in (Role.CLINICIAN, Role.OWNER)
 
 
-def _page(request: HttpRequest, *, status: int = 200, new_url: str = "", rotated: bool = False, notice: str = "", error: str = "", import_error: str = "") -> HttpResponse:
+def _page(request: HttpRequest, *, status: int = 200, new_url: str = "", rotated: bool = False, notice: str = "", error: str = "", import_error: str = "", initials_error: str = "") -> HttpResponse:
     actor = request.actor
     state = feed.feed_state(actor.practice_id, actor.membership_id) if _is_clinician(actor) else None
     context = {
@@ -46,6 +47,10 @@ def _page(request: HttpRequest, *, status: int = 200, new_url: str = "", rotated
         "max_mb": ics_import.MAX_BYTES // (1024 * 1024),
         "horizon_days": ics_import.HORIZON_DAYS,
         "max_blocks": ics_import.MAX_BLOCKS,
+        "can_configure": actor.has(Perm.SCHEDULE_CONFIGURE),
+        "initials_on": feed.initials_on(actor.practice_id),
+        "initials_declared": feed.initials_declared(actor.practice_id),
+        "initials_error": initials_error,
     }
     response = render(request, "scheduling/feed.html", context, status=status)
     if new_url:
@@ -58,9 +63,17 @@ def feed_page(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _page(request)
     actor = request.actor
+    action = str(request.POST.get("action", ""))[:20]
+    if action in ("initials-on", "initials-off"):
+        try:
+            feed.set_feed_initials(actor, action == "initials-on", request=request)
+        except Forbidden:
+            return _page(request, status=403, initials_error="Only those who configure the calendar change this.")
+        except InvalidInput as exc:
+            return _page(request, status=400, initials_error=str(exc))
+        return _page(request, notice="Calendar feeds now show patients' initials." if action == "initials-on" else "Calendar feeds show no patient information.")
     if not _is_clinician(actor):
         return _page(request, status=403, error="Only clinicians have a calendar feed.")
-    action = str(request.POST.get("action", ""))[:20]
     try:
         if action in ("create", "rotate"):
             token, rotated = feed.issue(actor, practice_id=actor.practice_id, membership_id=actor.membership_id, request=request)
