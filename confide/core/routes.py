@@ -240,4 +240,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "scheduling:feed":                 _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET POST"),
     "scheduling:feed-import":          _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "POST"),
     "scheduling:feed-ics":             _p(A.PUBLIC,     None,                        True,  "GET"),
+    "portal:appointments":             _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:appointment-book":         _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:appointment-cancel":       _p(A.PORTAL,     None,                        False, "POST"),
 }  # fmt: skip
