@@ -72,8 +72,6 @@ def feed_page(request: HttpRequest) -> HttpResponse:
         except InvalidInput as exc:
             return _page(request, status=400, initials_error=str(exc))
         return _page(request, notice="Calendar feeds now show patients' initials." if action == "initials-on" else "Calendar feeds show no patient information.")
-    if not _is_clinician(actor):
-        return _page(request, status=403, error="Only clinicians have a calendar feed.")
     try:
         if action in ("create", "rotate"):
             token, rotated = feed.issue(actor, practice_id=actor.practice_id, membership_id=actor.membership_id, request=request)
@@ -89,11 +87,11 @@ def feed_page(request: HttpRequest) -> HttpResponse:
 @route("scheduling:feed-import")
 def feed_import(request: HttpRequest) -> HttpResponse:
     actor = request.actor
-    if not _is_clinician(actor):
-        return _page(request, status=403, import_error="Only clinicians import their busy times.")
     upload = request.FILES.get("calendar_file")
     if upload is None:
         return _page(request, status=400, import_error="Choose an .ics file to import.")
+    if not _is_clinician(actor):  # the page they are on, saying why; nothing is read or written
+        return _page(request, import_error="Only clinicians import busy times: nothing was imported.")
     if upload.size > ics_import.MAX_BYTES:  # checked before a byte is parsed
         return _page(request, status=413, import_error="The file is larger than 1 MB. Export a shorter period of your calendar.")
     try:

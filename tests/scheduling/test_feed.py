@@ -150,7 +150,7 @@ def test_the_page_refuses_an_unknown_action_and_a_front_desk_feed(world, sw, cli
     assert client.post(reverse("scheduling:feed"), {"action": "explode"}).status_code == 400
     sign_in(client, world.a.users[Role.FRONT_DESK], world.a.practice)
     response = client.post(reverse("scheduling:feed"), {"action": "create"})
-    assert response.status_code == 403 and b"Only clinicians" in response.content
+    assert response.status_code == 400 and b"Only a clinician" in response.content
     with tenant_context(practice_id=sw.practice_id):
         assert not CalendarFeed.objects.exists()
 

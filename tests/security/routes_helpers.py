@@ -162,12 +162,17 @@ def _unsubscribe_token(pw) -> str:
 
 
 def _feed_token(pw):
-    """The clinician's private calendar feed token (scheduling, feed part), issued once per world."""
+    """The clinician's private calendar feed token (scheduling, feed part), made once per world.
+    The row is written directly (no audit entry): the lookup runs inside the matrices' no-writes checks."""
     made = getattr(pw, "_feed_token", None)
     if made is None:
-        from confide.scheduling.feed import issue
+        from confide.core.tenancy import tenant_context
+        from confide.scheduling.feed import _new_token
+        from confide.scheduling.models import CalendarFeed
 
-        made, _ = issue(None, practice_id=pw.practice.id, membership_id=pw.memberships[Role.CLINICIAN].id, via="cli")
+        made, hashed = _new_token(pw.practice.id)
+        with tenant_context(practice_id=pw.practice.id):
+            CalendarFeed.objects.create(practice=pw.practice, clinician=pw.memberships[Role.CLINICIAN], token_hash=hashed)
         pw._feed_token = made
     return made
 
