@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from confide.audit.models import AuditEntry
-from confide.core.actors import StaffActor
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
 from confide.scheduling import feed, services
