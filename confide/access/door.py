@@ -205,12 +205,16 @@ MESSAGING_SEND_JOB = SystemJob(
 # Messaging's inbound side: sealing the body of a text or portal message from the patient into
 # their thread (the body, nothing else).
 MESSAGING_INBOUND_JOB = SystemJob("messaging-inbound-job", frozenset({policy.MESSAGES}), frozenset({Purpose.TREATMENT}))
+# The clinician's private calendar feed with initials on (confide/scheduling/feed.py): the names
+# of the feed's patients, to print their initials, for operations; only when the practice turned
+# initials on and the policy in force declares the `calendar-feed` egress in use.
+FEED_INITIALS_JOB = SystemJob("feed-initials-job", frozenset({policy.NAME}), frozenset({Purpose.OPERATIONS}))
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
     for job in (
         REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
         AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB, PORTAL_INVITE_JOB,
-        MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB,
+        MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB, FEED_INITIALS_JOB,
     )
 }  # fmt: skip
 

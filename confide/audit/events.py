@@ -121,6 +121,13 @@ class AuditEvent(StrEnum):
     APPOINTMENT_BOOKED = "scheduling:appointment:booked"  # subject: the patient; detail: status, source
     APPOINTMENT_CHANGED = "scheduling:appointment:changed"  # detail: change (moved|status), from, to
     APPOINTMENT_CANCELLED = "scheduling:appointment:cancelled"  # detail: reason (a code), by_patient
+    # scheduling, feed part: the private iCalendar feed and .ics imports (fetches are counted on
+    # the feed's row, not logged one by one: see confide/scheduling/feed.py)
+    CALENDAR_FEED_CREATED = "scheduling:feed:created"  # resource_ids: the feed; detail: via (page|cli)
+    CALENDAR_FEED_ROTATED = "scheduling:feed:rotated"  # resource_ids: the feed; detail: via
+    CALENDAR_FEED_REVOKED = "scheduling:feed:revoked"  # resource_ids: the feed
+    FEED_INITIALS_CHANGED = "scheduling:feed:initials-changed"  # the practice's switch; detail: on (true|false)
+    BLOCKED_TIME_IMPORTED = "scheduling:blocked-time:imported"  # detail: blocks (a count), replaced (a count)
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -208,6 +215,11 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",
+    AuditEvent.CALENDAR_FEED_CREATED: "Created a private calendar feed",
+    AuditEvent.CALENDAR_FEED_ROTATED: "Replaced a private calendar feed's address",
+    AuditEvent.CALENDAR_FEED_REVOKED: "Turned off a private calendar feed",
+    AuditEvent.FEED_INITIALS_CHANGED: "Changed whether calendar feeds show patients' initials",
+    AuditEvent.BLOCKED_TIME_IMPORTED: "Imported busy times from a calendar file",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",

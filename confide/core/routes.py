@@ -235,4 +235,12 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
     # Messaging, consent part: staff record a patient's agreement to texts/e-mail (by phone, on paper).
     "messaging:chart-consent":         _p(A.STAFF,      Perm.CONSENT_RECORD,         True,  "POST"),
+    # Scheduling, feed part: the clinician's own private feed (create, rotate, revoke) and .ics
+    # import of busy time; the feed itself is public, its token is the key (names its practice).
+    "scheduling:feed":                 _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET POST"),
+    "scheduling:feed-import":          _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "POST"),
+    "scheduling:feed-ics":             _p(A.PUBLIC,     None,                        True,  "GET"),
+    "portal:appointments":             _p(A.PORTAL,     None,                        False, "GET"),
+    "portal:appointment-book":         _p(A.PORTAL,     None,                        False, "POST"),
+    "portal:appointment-cancel":       _p(A.PORTAL,     None,                        False, "POST"),
 }  # fmt: skip

@@ -357,6 +357,7 @@ JOB_NAMES = {
     "portal-invite-job": "Sending you an invitation to this portal (automatic)",
     "messaging-send-job": "Sending you a message or a reminder (automatic)",
     "messaging-inbound-job": "Filing a message you sent us (automatic)",
+    "feed-initials-job": "Your initials in your clinician's private calendar (automatic)",
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.portal import account_views, message_views, passkey_views, views
+from confide.portal import account_views, appointment_views, message_views, passkey_views, views
 
 app_name = "portal"
 
@@ -29,6 +29,10 @@ urlpatterns = [
     path("portal/messages/", message_views.messages_page, name="messages"),
     path("portal/messages/send/", message_views.message_send, name="message-send"),
     path("portal/messages/files/<uuid:attachment_id>/", message_views.message_attachment, name="message-attachment"),
+    # Scheduling, feed part: the record's appointments, booking, cancelling
+    path("portal/appointments/", appointment_views.appointments_page, name="appointments"),
+    path("portal/appointments/book/", appointment_views.appointment_book, name="appointment-book"),
+    path("portal/appointments/cancel/", appointment_views.appointment_cancel, name="appointment-cancel"),
     path("portal/passkeys/", passkey_views.passkey_list, name="passkeys"),
     path("portal/passkeys/options/", passkey_views.passkey_options, name="passkey-options"),
     path("portal/passkeys/add/", passkey_views.passkey_add, name="passkey-add"),

@@ -225,3 +225,19 @@ class BlockedTime(TenantModel):
     class Meta:
         ordering = ["starts_at"]
         constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="blocked_time_ends_after_start")]
+
+
+class CalendarFeed(TenantModel):
+    """A clinician's private iCalendar feed (issue 16 item 5): the URL's secret is shown once and
+    only its SHA-256 kept here. Rotating replaces the hash (the old URL stops at once); revoking
+    clears it. Fetches are counted on the row rather than audited one by one (see feed.py)."""
+
+    clinician = models.ForeignKey("accounts.Membership", on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)  # null: revoked
+    issued_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    fetch_count = models.PositiveIntegerField(default=0)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinician"], name="calendar_feed_one_per_clinician")]

@@ -1,5 +1,14 @@
 """The calendar's URLs (each with its row in core/routes.py)."""
 
+from django.urls import path
+
+from confide.scheduling import feed_views
+
 app_name = "scheduling"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    # feed part: the private iCalendar feed and .ics import
+    path("calendar/feed/", feed_views.feed_page, name="feed"),
+    path("calendar/feed/import/", feed_views.feed_import, name="feed-import"),
+    path("calendar/feed/<str:feed_token>.ics", feed_views.feed_ics, name="feed-ics"),
+]

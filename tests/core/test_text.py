@@ -90,6 +90,7 @@ SET_BY_CODE = {
     "accounts.TOTPDevice.sealed_key": "a sealed secret (base64)",
     "accounts.RecoveryCodeDevice.name": "django-otp's device name, set by the enrolment service",
     "accounts.RecoveryCode.code_hash": "a keyed hash",
+    "scheduling.CalendarFeed.token_hash": "the SHA-256 of a feed token, written by scheduling/feed.py",  # scheduling, feed part
     "accounts.Invitation.token_hash": "a SHA-256 hash of the invitation token",
     "accounts.WebAuthnCredential.credential_id": "the base64url of the id the authenticator made, checked by py_webauthn",
     "accounts.WebAuthnCredential.aaguid": "the authenticator model's UUID, as py_webauthn read it",

@@ -201,9 +201,15 @@ def page_world(clinic, make_staff) -> PageWorld:
         campaign = create_campaign(actor(Role.OWNER), name="Spring newsletter", channel="email", subject="News from the practice",
                                    body="Our new evening hours start in April.")  # fmt: skip
     unsubscribe_token = make_token(practice.id, clinic.patient.pk, "mari@example.test")
+    # Scheduling, feed part: the clinician's private calendar feed (the public .ics).
+    from confide.scheduling.feed import issue as issue_feed
+
+    with tenant_context(practice_id=practice.id):
+        feed_clinician = Membership.objects.get(user=clinic.users[Role.CLINICIAN], practice=practice)
+    feed_token, _ = issue_feed(None, practice_id=practice.id, membership_id=feed_clinician.pk, via="cli")
 
     objects = {
-        "campaign": campaign, "unsubscribe_token": unsubscribe_token,
+        "campaign": campaign, "unsubscribe_token": unsubscribe_token, "feed_token": feed_token,
         "inbox_message": inbox_message, "inbox_attachment": inbox_attachment, "inbox_template": inbox_template,
         "record_export": record_export, "passkey": passkey,
         "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
@@ -220,6 +226,7 @@ def page_world(clinic, make_staff) -> PageWorld:
 # --- URLs from the route table ----------------------------------------------------------------
 # kwarg name → how to get its value from the world. Add a row when a route brings a new kwarg.
 URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
+    "feed_token": lambda w: w.objects["feed_token"],  # scheduling, feed part
     "practice_slug": lambda w: w.clinic.practice.slug,
     "patient_id": lambda w: w.objects["patient"].pk,
     "photo_id": lambda w: w.objects["photo"].pk,

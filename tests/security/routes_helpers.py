@@ -161,7 +161,25 @@ def _unsubscribe_token(pw) -> str:
     return signing.dumps({"p": str(pw.practice.id), "s": str(uuid.UUID(int=7)), "c": "email", "b": "0" * 32}, salt=SALT, compress=True)
 
 
+def _feed_token(pw):
+    """The clinician's private calendar feed token (scheduling, feed part), made once per world.
+    The row is written directly (no audit entry): the lookup runs inside the matrices' no-writes checks."""
+    made = getattr(pw, "_feed_token", None)
+    if made is None:
+        from confide.core.tenancy import tenant_context
+        from confide.scheduling.feed import _new_token
+        from confide.scheduling.models import CalendarFeed
+
+        made, hashed = _new_token(pw.practice.id)
+        with tenant_context(practice_id=pw.practice.id):
+            CalendarFeed.objects.create(practice=pw.practice, clinician=pw.memberships[Role.CLINICIAN], token_hash=hashed)
+        pw._feed_token = made
+    return made
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
+    # Scheduling, feed part: a clinician's private feed token.
+    "feed_token": lambda pw, name, role: _feed_token(pw),
     # messaging, inbound: a text from an unknown number in the practice's queue.
     "unmatched_id": lambda pw, name, role: _unmatched_text(pw, name),
     "thread_id": lambda pw, name, role: _inbox_thread(pw).thread_id,
@@ -247,6 +265,8 @@ def _random_value(kwarg: str, converter) -> object:
         from confide.messaging.unsubscribe import SALT
 
         return signing.dumps({"p": str(uuid.uuid4()), "s": str(uuid.uuid4()), "c": "email", "b": "0" * 32}, salt=SALT, compress=True)
+    if kwarg == "feed_token":  # a well-formed feed token of a practice that does not exist
+        return f"{uuid.uuid4().hex}.{'A' * 43}"
     if isinstance(converter, UUIDConverter):
         return uuid.uuid4()
     if isinstance(converter, IntConverter):

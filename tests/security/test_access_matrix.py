@@ -66,6 +66,14 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         with tenant_context(practice_id=practice_world.practice.id):
             text = form_definition_toml(current_form(practice_world.practice.id))
         return {"definition": text.replace("How long has this been going on?", "Since when?")}  # a new version: effectful
+    # Scheduling, feed part: turning off a feed the user does not have changes nothing; an
+    # import of a calendar without events is effectful (it replaces the earlier import: none).
+    if name == "scheduling:feed":
+        return {"action": "revoke"}
+    if name == "scheduling:feed-import":
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        return {"calendar_file": SimpleUploadedFile("empty.ics", b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//m//EN\r\nEND:VCALENDAR\r\n", "text/calendar")}
     if name == "policy:settings":  # a Preview of the override in force: it writes nothing
         return {"override_toml": "", "effective_at": "", "summary": "", "action": "preview"}
     if name == "policy:publish":  # there is no publication that changes nothing: see EFFECTFUL
@@ -138,6 +146,7 @@ EFFECTFUL = frozenset({
     "messaging:reply",
     "messaging:campaign-list", "messaging:campaign-send",
     "messaging:chart-consent",
+    "scheduling:feed-import",  # scheduling, feed part
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

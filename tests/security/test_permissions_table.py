@@ -281,6 +281,13 @@ EXPECTED_ROUTE_POLICY = {
     "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
     # Messaging, consent part
     "messaging:chart-consent":            ("staff",      "consent:patient:record",        True,  ["POST"],        False),
+    # Scheduling, feed part
+    "scheduling:feed":                    ("staff",      "scheduling:calendar:view",      False, ["GET", "POST"], False),
+    "scheduling:feed-import":             ("staff",      "scheduling:calendar:view",      False, ["POST"],        False),
+    "scheduling:feed-ics":                ("public",     None,                            True,  ["GET"],         False),
+    "portal:appointments":                ("portal",     None,                            False, ["GET"],         False),
+    "portal:appointment-book":            ("portal",     None,                            False, ["POST"],        False),
+    "portal:appointment-cancel":          ("portal",     None,                            False, ["POST"],        False),
 }  # fmt: skip
 
 
