@@ -235,4 +235,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
     # Messaging, consent part: staff record a patient's agreement to texts/e-mail (by phone, on paper).
     "messaging:chart-consent":         _p(A.STAFF,      Perm.CONSENT_RECORD,         True,  "POST"),
+    # --- part "reminders" (issue 16): the monthly attendance report, counts only (page, ?format=csv);
+    # for those who run the calendar (owner, front desk), not every role that sees it.
+    "scheduling:attendance-report":    _p(A.STAFF,      Perm.SCHEDULE_CONFIGURE,     False, "GET"),
 }  # fmt: skip

@@ -281,6 +281,8 @@ EXPECTED_ROUTE_POLICY = {
     "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
     # Messaging, consent part
     "messaging:chart-consent":            ("staff",      "consent:patient:record",        True,  ["POST"],        False),
+    # part "reminders" (issue 16): the monthly attendance report.
+    "scheduling:attendance-report":       ("staff",      "scheduling:settings:edit",      False, ["GET"],         False),
 }  # fmt: skip
 
 
