@@ -253,7 +253,7 @@ class Reminder(TenantModel):
     offset_minutes = models.PositiveIntegerField()
     due_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=ReminderStatus.choices, default=ReminderStatus.PLANNED)
-    channel = models.CharField(max_length=16, blank=True)  # sms | email | portal, once chosen
+    channel = models.CharField(max_length=16, blank=True, validators=[single_line])  # sms | email | portal, once chosen
     message = models.ForeignKey("messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The gate's refusal or deferral code, or why it was skipped or cancelled (past, moved, late-start…).
     outcome_code = models.CharField(max_length=32, blank=True, validators=[single_line])
