@@ -79,6 +79,10 @@ def test_sch1_48h_and_2h_reminders_go_at_their_instants_with_the_practices_time(
         "Reply C to confirm, R to reschedule."
     )
     assert second.status == "planned"
+    from tests.messaging.conftest import deliver_now
+
+    with time_machine.travel(utc("2027-03-08 20:00:05"), tick=False):  # the final gate: egress of phone + appointment time
+        assert deliver_now(message) == "sent"
     assert sweep_at(rw, utc("2027-03-08 20:01")) == 0  # sent once
     assert sweep_at(rw, utc("2027-03-10 18:00")) == 1
     assert [r.status for r in reminders_of(rw, appointment)] == ["sent", "sent"]
