@@ -152,7 +152,7 @@ def test_sch1_a_cancelled_appointments_reminders_are_cancelled(rw):
 
     appointment = book_at(rw, "2027-03-10 15:00")
     sweep_at(rw, utc("2027-03-08 20:00"))
-    current = reminders_of(rw, appointment)[0].appointment
+    current = _appointment(rw, appointment)
     cancel(rw.front_desk, appointment.pk, version=current.version, reason="patient_request", by_patient=True)
     assert [(r.status, r.outcome_code) for r in reminders_of(rw, appointment)] == [("sent", ""), ("cancelled", "appointment-cancelled")]
     assert sweep_at(rw, utc("2027-03-10 18:00")) == 0 and len(_sent_to_sms(rw)) == 1
