@@ -359,7 +359,7 @@ def test_a_door_decrypts_only_its_own_patient(world, staff, make_patient):
 
 
 # --- system actors --------------------------------------------------------------------------------
-def test_the_reminder_job_sees_a_phone_number_and_an_e_mail_address_and_nothing_else(world, make_patient):
+def test_the_reminder_job_sees_a_phone_number_and_nothing_else(world, make_patient):
     # Issue 16: the reminder job writes its reminder (communications.messages) into the thread and
     # sends it by text or e-mail; it never reads a name, a date of birth, the postal address or care.
     patient = make_patient()
