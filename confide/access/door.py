@@ -141,8 +141,13 @@ class SystemJob:
         return SystemActor(self.name, self.categories, uuid.UUID(str(practice_id)), self.purposes)
 
 
-# Appointment reminders: a phone number and the appointment, for treatment; nothing else.
-REMINDER_JOB = SystemJob("reminder-job", frozenset({policy.PHONE, policy.APPOINTMENTS}), frozenset({Purpose.TREATMENT}))
+# Appointment reminders (confide/scheduling/reminders.py): where the reminder goes (the phone
+# number or e-mail address), the appointment's time, and the reminder's own text sealed into the
+# patient's thread (communications.messages: it writes its body, it reads no other message); for
+# treatment; nothing else (no name, no address, no clinical detail).
+REMINDER_JOB = SystemJob(
+    "reminder-job", frozenset({policy.PHONE, policy.EMAIL, policy.MESSAGES, policy.APPOINTMENTS}), frozenset({Purpose.TREATMENT})
+)
 # Notices of material changes to the privacy notice: the e-mail address, for operations.
 POLICY_NOTICE_JOB = SystemJob("policy-notice-job", frozenset({policy.EMAIL}), frozenset({Purpose.OPERATIONS}))
 # FHIR import (`confide fhir import`): writes identity, contact and the clinical lists of the

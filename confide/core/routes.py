@@ -243,4 +243,7 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:appointments":             _p(A.PORTAL,     None,                        False, "GET"),
     "portal:appointment-book":         _p(A.PORTAL,     None,                        False, "POST"),
     "portal:appointment-cancel":       _p(A.PORTAL,     None,                        False, "POST"),
+    # --- part "reminders" (issue 16): the monthly attendance report, counts only (page, ?format=csv);
+    # for those who run the calendar (owner, front desk), not every role that sees it.
+    "scheduling:attendance-report":    _p(A.STAFF,      Perm.SCHEDULE_CONFIGURE,     False, "GET"),
 }  # fmt: skip

@@ -292,6 +292,9 @@ def _egress(out: Outgoing, content: Decision, *, actor=None, request=None) -> De
     categories = {_CONTACT[Channel(out.channel)]}
     if details:
         categories.add("communications.messages")
+    if out.topic == Topic.REMINDER and not out.by_staff:
+        # A reminder's own text names the appointment's date and time (issue 16): declared as such.
+        categories.add("scheduling.appointments")
     try:
         check_egress(practice_id=out.practice_id, processor_id=processor, purpose=purpose, categories=categories,
                      actor=actor, subject_ids=[out.patient_id], request=request)  # fmt: skip

@@ -120,6 +120,7 @@ class Outcome:
     unmatched_id: uuid.UUID | None = None
     urgent: str = ""
     reply: str = ""  # the reply's status: queued, delivered, refused, sent, "" (none)
+    answered: str = ""  # what a registered reply handler made of the text (e.g. "confirmed"), "" for nothing
 
 
 def handle_sms(*, practice_id, sid: str, from_number: str, body: str, request=None) -> Outcome:
@@ -359,7 +360,31 @@ def _handle_inbound_text(practice_id, patient_id, channel, body, *, link_id, act
         if not urgent:
             flag_thread(message, "opt-out-review", request=request)
             outcome.urgent = "opt-out-review"
+    elif channel == Channel.SMS and not urgent:
+        # Last: an answer to something an app above sent (a reminder's C or R). Keywords were
+        # honoured before this function; an emergency or a request to stop is never an answer.
+        for handler in REPLY_HANDLERS:
+            answered = handler(practice_id=practice_id, patient_id=message.patient_id, body=body, message=message,
+                               reply_to=reply_to, request=request)  # fmt: skip
+            if answered:
+                outcome.answered = answered
+                break
     return outcome
+
+
+# --- answers handled by apps above messaging ---------------------------------------------------
+# Messaging is below scheduling and never imports it: an app above registers a handler in its
+# AppConfig.ready (scheduling: "C" confirms, "R" asks to reschedule, confide/scheduling/reminders.py).
+# A handler is called for a matched patient's text that is not a keyword, not an emergency and not
+# a request to stop, after it was filed in the thread, inside the inbound transaction:
+#     handler(*, practice_id, patient_id, body, message, reply_to, request) -> str  ("" = not mine)
+REPLY_HANDLERS: list = []
+
+
+def register_reply_handler(handler) -> None:
+    """Add `handler` once (AppConfig.ready may run more than once in tests)."""
+    if handler not in REPLY_HANDLERS:
+        REPLY_HANDLERS.append(handler)
 
 
 def _portal_reply(practice_id, message: Message, text: str) -> str:
@@ -387,7 +412,7 @@ def flag_thread(message: Message, reason: str, *, detail: dict | None = None, re
     """The thread flagged for staff. An emergency is never replaced by a lesser reason."""
     with tenant_context(practice_id=message.practice_id):
         rows = Thread.objects.filter(pk=message.thread_id)
-        if reason == "opt-out-review":
+        if reason not in ("emergency", "crisis"):  # opt-out-review, reschedule: never hide an emergency
             rows = rows.exclude(urgent_reason__in=["emergency", "crisis"])
         rows.update(urgent=True, urgent_reason=reason)
         record(

@@ -48,7 +48,8 @@ FILTERS = {
 }
 FAILED = (Status.FAILED, Status.UNDELIVERED)
 # Every reason inbound.py flags a conversation with (flag_thread), in words for the list.
-URGENT_REASONS = {"emergency": "Emergency words", "crisis": "Crisis words", "opt-out-review": "Asked to stop: confirm"}
+URGENT_REASONS = {"emergency": "Emergency words", "crisis": "Crisis words", "opt-out-review": "Asked to stop: confirm",
+                  "reschedule": "Asked to reschedule"}  # reschedule: an R to a reminder (scheduling)
 OPT_OUT_REVIEW = "opt-out-review"
 
 

@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from confide.access import policy
-from confide.access.door import MESSAGING_INBOUND_JOB, MESSAGING_SEND_JOB, SystemActor, open_chart
+from confide.access.door import MESSAGING_INBOUND_JOB, MESSAGING_SEND_JOB, REMINDER_JOB, SystemActor, open_chart
 from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core.actors import PatientActor, StaffActor
@@ -63,6 +63,9 @@ MARKETING_CATEGORIES = {
     Channel.EMAIL: frozenset({policy.MESSAGES, policy.EMAIL}),
     Channel.SMS: frozenset({policy.MESSAGES, policy.PHONE, policy.ADDRESS}),
 }
+
+
+REMINDER_CATEGORIES = frozenset({policy.MESSAGES, policy.PHONE, policy.EMAIL})
 
 
 def categories_for(kind: str, channel: str) -> frozenset[str]:
@@ -155,6 +158,13 @@ def _opening(actor, patient_id, kind: str, request=None, channel: str = Channel.
     if isinstance(actor, SystemActor) and actor.name == MESSAGING_SEND_JOB.name:
         purpose = Purpose.MARKETING if kind == Kind.MARKETING else Purpose.OPERATIONS
         return open_chart(actor, patient_id, purpose, categories=categories_for(kind, channel), request=request)
+    if isinstance(actor, SystemActor) and actor.name == REMINDER_JOB.name:
+        # The narrow reminder job (scheduling, above messaging): appointment reminders only,
+        # opening the number, the address and the body it writes — never the postal address
+        # (quiet hours then take the number's area code, else the practice's zone).
+        if kind != Kind.OPERATIONAL:
+            raise Forbidden("The reminder job sends appointment reminders only.")
+        return open_chart(actor, patient_id, Purpose.TREATMENT, categories=REMINDER_CATEGORIES, request=request)
     raise Forbidden("Messages are sent by staff or by the messaging job.")
 
 
@@ -180,12 +190,15 @@ def send_message(
         # These pass the gate on the patient's own request (a keyword, an emergency text) or
         # are Confide's own wording; a staff member choosing them would skip consent and hours.
         raise InvalidInput("That kind of message is sent by Confide itself, not written by staff.")
+    if isinstance(actor, SystemActor) and actor.name == REMINDER_JOB.name and checked_topic != Topic.REMINDER:
+        raise Forbidden("The reminder job sends appointment reminders only.")
     text = clean_body(body, checked_channel)
     kind = TOPIC_KIND[checked_topic]
     practice_id = actor.practice_id
     with _opening(actor, patient_id, kind, request=request, channel=checked_channel) as chart:
         patient = chart.patient
-        contact = contact_of(patient, categories_for(kind, checked_channel))
+        reminder_job = isinstance(actor, SystemActor) and actor.name == REMINDER_JOB.name
+        contact = contact_of(patient, REMINDER_CATEGORIES if reminder_job else categories_for(kind, checked_channel))
         conversation = thread or thread_for(practice_id, patient.pk)
         if conversation.patient_id != patient.pk:
             raise InvalidInput("That conversation is about another patient.")

@@ -186,6 +186,9 @@ class Appointment(TenantModel):
     cancelled_by_patient = models.BooleanField(default=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey("accounts.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The patient answered a reminder with R (confide/scheduling/reminders.py): shown on the
+    # calendar and the appointment page until staff move or cancel the appointment.
+    reschedule_requested_at = models.DateTimeField(null=True, blank=True)
     # Every change is a conditional update on this number: a page that read version 3 cannot
     # overwrite a change made since (409 "changed meanwhile").
     version = models.PositiveIntegerField(default=1)
@@ -241,3 +244,47 @@ class CalendarFeed(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["clinician"], name="calendar_feed_one_per_clinician")]
+class ReminderStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    SENDING = "sending", "Sending"  # claimed by one sweep (a lease: `claimed_until`)
+    SENT = "sent", "Sent"  # handed to the send gate, which queued (or deferred) it
+    REFUSED = "refused", "Not sent"  # the gate refused it (its code in `outcome_code`)
+    SKIPPED = "skipped", "Skipped"  # its time had passed, or the gate would hold it past the start
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"  # the appointment was moved or cancelled first
+
+
+class ReminderReply(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed (C)"
+    RESCHEDULE = "reschedule", "Asked to reschedule (R)"
+
+
+class Reminder(TenantModel):
+    """One reminder of one appointment at one offset (confide/scheduling/reminders.py). Ids, times
+    and codes only: the text is the messaging Message it became (sealed there)."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    offset_minutes = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=ReminderStatus.choices, default=ReminderStatus.PLANNED)
+    channel = models.CharField(max_length=16, blank=True, validators=[single_line])  # sms | email | portal, once chosen
+    message = models.ForeignKey("messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The gate's refusal or deferral code, or why it was skipped or cancelled (past, moved, late-start…).
+    outcome_code = models.CharField(max_length=32, blank=True, validators=[single_line])
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reply = models.CharField(max_length=16, choices=ReminderReply.choices, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [models.Index(fields=["status", "due_at"], name="reminder_status_due")]
+        constraints = [
+            # One planned reminder per appointment and offset: re-planning twice at once cannot
+            # leave two that would both be sent.
+            models.UniqueConstraint(
+                fields=["appointment", "offset_minutes"],
+                condition=Q(status="planned"),
+                name="reminder_one_live_per_offset",
+            ),
+        ]

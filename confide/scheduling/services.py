@@ -28,6 +28,7 @@ from confide.audit.events import AuditEvent
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
 from confide.core.tenancy import tenant_context
+from confide.scheduling import reminders
 from confide.scheduling.models import (
     HOLDS_TIME,
     Appointment,
@@ -59,6 +60,14 @@ class SlotTaken(InvalidInput):
 
 class ChangedMeanwhile(InvalidInput):
     """The appointment changed since the page was read (its version moved on)."""
+
+
+def audit_actor(actor):
+    """A system job (the reminder job) is named in the log by its name."""
+    from confide.access.door import SystemActor
+    from confide.audit.chain import system_actor
+
+    return system_actor(actor.name) if isinstance(actor, SystemActor) else actor
 
 
 def _require(actor, perm: Perm) -> None:
@@ -168,6 +177,7 @@ def book(
             created_by_id=getattr(actor, "membership_id", None),
         )
         _save_guarded(appointment.save)
+        reminders.plan(appointment)
         record(
             AuditEvent.APPOINTMENT_BOOKED,
             practice_id=actor.practice_id,
@@ -228,6 +238,7 @@ def move(
             appointment_id, version, starts_at=starts_at, ends_at=ends_at, clinician_id=clinician.pk
         )))  # fmt: skip
         moved = holder["row"]
+        reminders.plan(moved, replaced=reminders.MOVED)  # unsent reminders follow the new time
         record(
             AuditEvent.APPOINTMENT_CHANGED,
             practice_id=actor.practice_id,
@@ -247,11 +258,15 @@ def move(
 
 def set_status(actor, appointment_id, status: str, *, version: int, request=None) -> Appointment:
     """Confirm, mark arrived / no-show / completed (or undo a mistaken one). Cancelling has its
-    own function (it needs a reason)."""
-    _require(actor, Perm.APPOINTMENTS_BOOK)
+    own function (it needs a reason). `actor`: staff with the booking permission, or the reminder
+    job confirming on the patient's "C" (confide/scheduling/reminders.py)."""
+    if getattr(actor, "has", None):
+        _require(actor, Perm.APPOINTMENTS_BOOK)
+    elif status != Status.CONFIRMED:
+        raise Forbidden(Perm.APPOINTMENTS_BOOK.value)
     if status == Status.CANCELLED:
         raise InvalidInput("Cancel with a reason.")
-    with tenant_context(practice_id=actor.practice_id, user_id=actor.user_id), transaction.atomic():
+    with tenant_context(practice_id=actor.practice_id, user_id=getattr(actor, "user_id", None)), transaction.atomic():
         current = _load(appointment_id)
         if status not in TRANSITIONS.get(current.status, frozenset()):
             raise InvalidInput(f"A {current.get_status_display().lower()} appointment cannot become {Status(status).label.lower()}.")
@@ -262,10 +277,14 @@ def set_status(actor, appointment_id, status: str, *, version: int, request=None
         holder = {}
         _save_guarded(lambda: holder.update(row=_conditional_update(appointment_id, version, **changes)))
         changed = holder["row"]
+        if status not in reminders.REMINDED:  # arrived, no-show, completed: nothing left to remind
+            reminders.cancel_planned(changed.pk, f"appointment-{status}")
+        elif current.status not in reminders.REMINDED:  # an undone no-show: remind again
+            reminders.plan(changed)
         record(
             AuditEvent.APPOINTMENT_CHANGED,
             practice_id=actor.practice_id,
-            actor=actor,
+            actor=audit_actor(actor),
             purpose="operations",
             subject_id=changed.patient_id,
             resource_ids=[changed.pk],
@@ -297,6 +316,7 @@ def cancel(actor, appointment_id, *, version: int, reason: str, by_patient: bool
             cancelled_by_patient=by_patient,
             cancelled_at=timezone.now(),
         )
+        reminders.cancel_planned(cancelled.pk, reminders.APPOINTMENT_CANCELLED)
         record(
             AuditEvent.APPOINTMENT_CANCELLED,
             practice_id=actor.practice_id,

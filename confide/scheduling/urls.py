@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.scheduling import feed_views
+from confide.scheduling import attendance_views, feed_views
 
 app_name = "scheduling"
 
@@ -11,4 +11,6 @@ urlpatterns: list = [
     path("calendar/feed/", feed_views.feed_page, name="feed"),
     path("calendar/feed/import/", feed_views.feed_import, name="feed-import"),
     path("calendar/feed/<str:feed_token>.ics", feed_views.feed_ics, name="feed-ics"),
+    # --- part "reminders": the monthly attendance report (page and CSV) ---
+    path("calendar/reports/attendance/", attendance_views.attendance_report, name="attendance-report"),
 ]

@@ -360,17 +360,20 @@ def test_a_door_decrypts_only_its_own_patient(world, staff, make_patient):
 
 # --- system actors --------------------------------------------------------------------------------
 def test_the_reminder_job_sees_a_phone_number_and_nothing_else(world, make_patient):
+    # Issue 16: the reminder job writes its reminder (communications.messages) into the thread and
+    # sends it by text or e-mail; it never reads a name, a date of birth, the postal address or care.
     patient = make_patient()
     job = REMINDER_JOB.for_practice(world.a.practice.id)
     with open_chart(job, patient.id, Purpose.TREATMENT) as chart:
         assert chart.patient.phone == "+14155550142"
-        for name in ("email", "given_name", "date_of_birth", "health_background"):
+        assert chart.patient.email
+        for name in ("given_name", "date_of_birth", "health_background", "address"):
             with pytest.raises(PHIAccessDenied):
                 getattr(chart.patient, name)
     opened = entries(AuditEvent.CHART_OPENED)[-1]
     assert shape(opened)["actor"] == ("system", "reminder-job", "")
-    assert opened.categories == ["contact.phone", "scheduling.appointments"]
-    _refused("category_not_granted", job, patient.id, Purpose.TREATMENT, categories={"contact.email"})
+    assert opened.categories == ["communications.messages", "contact.email", "contact.phone", "scheduling.appointments"]
+    _refused("category_not_granted", job, patient.id, Purpose.TREATMENT, categories={"contact.address"})
     _refused("nothing_granted", job, patient.id, Purpose.OPERATIONS)
 
 

@@ -288,6 +288,8 @@ EXPECTED_ROUTE_POLICY = {
     "portal:appointments":                ("portal",     None,                            False, ["GET"],         False),
     "portal:appointment-book":            ("portal",     None,                            False, ["POST"],        False),
     "portal:appointment-cancel":          ("portal",     None,                            False, ["POST"],        False),
+    # part "reminders" (issue 16): the monthly attendance report.
+    "scheduling:attendance-report":       ("staff",      "scheduling:settings:edit",      False, ["GET"],         False),
 }  # fmt: skip
 
 
