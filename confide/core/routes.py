@@ -235,4 +235,24 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
     # Messaging, consent part: staff record a patient's agreement to texts/e-mail (by phone, on paper).
     "messaging:chart-consent":         _p(A.STAFF,      Perm.CONSENT_RECORD,         True,  "POST"),
+    # Directory part (issue 16: profiles, the website, refer-a-colleague). A practitioner edits and
+    # publishes only their own profile; the owner themes the website and may take a profile off it.
+    "directory:profile":               _p(A.STAFF,      Perm.PROFILE_EDIT,           False, "GET POST"),
+    "directory:profile-sensitive":     _p(A.STAFF,      Perm.PROFILE_EDIT,           False, "POST"),
+    "directory:profile-publish":       _p(A.STAFF,      Perm.PROFILE_EDIT,           False, "POST"),
+    "directory:profile-unpublish":     _p(A.STAFF,      Perm.PROFILE_EDIT,           False, "POST"),
+    "directory:website":               _p(A.STAFF,      Perm.WEBSITE_EDIT,           False, "GET POST"),
+    "directory:website-unpublish-profile": _p(A.STAFF,  Perm.WEBSITE_EDIT,           True,  "POST"),
+    "directory:refer":                 _p(A.STAFF,      Perm.COLLEAGUE_REFER,        False, "GET POST"),
+    # The practice's website: 404 while it is not published; profiles only while published.
+    "directory:home":                  _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:theme":                 _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:logo":                  _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:team":                  _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:practitioner":          _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:photo":                 _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:services":              _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:locations":             _p(A.PUBLIC,     None,                        True,  "GET"),
+    # A referred colleague's decline link: the signed token (in the query) is the key; POST deletes.
+    "directory:referral-decline":      _p(A.PUBLIC,     None,                        True,  "GET POST"),
 }  # fmt: skip
