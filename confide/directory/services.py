@@ -314,9 +314,9 @@ def do_refer(*, actor, name, email, request=None) -> Referral:
     if not name or len(name) > 120 or any(c in name for c in "\r\n"):
         raise InvalidInput("Enter your colleague's name (one line, up to 120 characters).")
     address = clean_email(email)
-    blind = email_blind(actor.practice_id, address)
     practice = Practice.objects.get(pk=actor.practice_id)
     with tenant_context(practice_id=actor.practice_id):
+        blind = email_blind(actor.practice_id, address)
         if ReferralDecline.objects.filter(email_blind=blind).exists():
             _refused(actor, "declined", request)
             raise ReferralRefused("This person asked not to be contacted by the practice; no e-mail was sent.")

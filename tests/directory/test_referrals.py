@@ -101,3 +101,17 @@ def test_dir3_a_referred_address_never_becomes_a_marketing_recipient(world, djan
     run_tasks()
     to_referral = [m for m in mail.outbox if COLLEAGUE["email"] in m.to]
     assert len(to_referral) == 1 and "referred you" in to_referral[0].subject
+
+
+def test_the_purge_command_deletes_expired_referrals_and_can_schedule_itself(world, django_capture_on_commit_callbacks):
+    import io
+
+    from django.core.management import call_command
+
+    with time_machine.travel(datetime.datetime(2027, 3, 1, 9, tzinfo=datetime.UTC), tick=False):
+        _refer(world, django_capture_on_commit_callbacks)
+    out = io.StringIO()
+    with time_machine.travel(datetime.datetime(2027, 4, 2, 9, tzinfo=datetime.UTC), tick=False):
+        call_command("directory", "purge", "--schedule", stdout=out)
+    assert "purge: 1 referrals deleted" in out.getvalue()
+    assert "queued every hour" in out.getvalue() or "cron" in out.getvalue()
