@@ -128,6 +128,15 @@ class AuditEvent(StrEnum):
     CALENDAR_FEED_REVOKED = "scheduling:feed:revoked"  # resource_ids: the feed
     FEED_INITIALS_CHANGED = "scheduling:feed:initials-changed"  # the practice's switch; detail: on (true|false)
     BLOCKED_TIME_IMPORTED = "scheduling:blocked-time:imported"  # detail: blocks (a count), replaced (a count)
+    # directory (issue 16 part "directory"): profile ids, field names and codes; never a name or an address
+    PROFILE_UPDATED = "directory:profile:updated"  # resource_ids: profile; fields_changed: the fields
+    PROFILE_PUBLISHED = "directory:profile:published"  # resource_ids: profile, the consent event
+    PROFILE_UNPUBLISHED = "directory:profile:unpublished"  # resource_ids: profile; detail: by (self|owner)
+    WEBSITE_UPDATED = "directory:website:updated"  # resource_ids: website; fields_changed: the fields
+    REFERRAL_SENT = "directory:referral:sent"  # resource_ids: referral
+    REFERRAL_REFUSED = "directory:referral:refused"  # detail: reason (declined|already-referred)
+    REFERRAL_DECLINED = "directory:referral:declined"  # the colleague declined; resource_ids: referral (deleted)
+    REFERRALS_PURGED = "directory:referral:purged"  # detail: count (older than 30 days)
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -220,6 +229,14 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.CALENDAR_FEED_REVOKED: "Turned off a private calendar feed",
     AuditEvent.FEED_INITIALS_CHANGED: "Changed whether calendar feeds show patients' initials",
     AuditEvent.BLOCKED_TIME_IMPORTED: "Imported busy times from a calendar file",
+    AuditEvent.PROFILE_UPDATED: "Edited a practitioner profile",
+    AuditEvent.PROFILE_PUBLISHED: "Published a practitioner profile",
+    AuditEvent.PROFILE_UNPUBLISHED: "Took a practitioner profile off the website",
+    AuditEvent.WEBSITE_UPDATED: "Changed the practice website",
+    AuditEvent.REFERRAL_SENT: "Referred a colleague",
+    AuditEvent.REFERRAL_REFUSED: "Did not send a referral",
+    AuditEvent.REFERRAL_DECLINED: "A referred colleague declined contact",
+    AuditEvent.REFERRALS_PURGED: "Deleted expired referrals",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",
@@ -257,6 +274,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.MESSAGE_REFUSED: "refused",
     AuditEvent.MESSAGE_FAILED: "failed",
     AuditEvent.WEBHOOK_REJECTED: "refused",
+    AuditEvent.REFERRAL_REFUSED: "refused",
 }
 
 OUTCOME_LABELS = {"ok": "Done", "failed": "Failed", "denied": "Refused", "refused": "Refused"}

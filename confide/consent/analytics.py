@@ -47,7 +47,12 @@ def countable_routes() -> frozenset[str]:
 
 # The unsubscribe page (messaging, RFC 8058) is reached from a patient's own e-mail link, not a
 # public page of the practice: no statistics on who opens it.
-NOT_COUNTED = frozenset({"intake:consult", "messaging:unsubscribe"})
+# The website's stylesheet and images are not pages; a referred colleague's decline link is, like
+# the unsubscribe page, reached from their own e-mail (directory part). A clinician's private
+# calendar feed is fetched by their calendar application, not visited.
+NOT_COUNTED = frozenset({"intake:consult", "messaging:unsubscribe",
+                         "directory:theme", "directory:logo", "directory:photo", "directory:referral-decline",
+                         "scheduling:feed-ics"})
 
 
 def analytics_declared(declaration) -> bool:

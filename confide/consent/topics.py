@@ -24,6 +24,10 @@ choice is on file (and honoured by any future processor through the egress gate)
 | profiling_opt_out     | profiling          |                | opt-out | visitor, patient          |
 | consultation_authorization | treatment     |                | opt-in  | applicant, patient        |
 | psychotherapy_notes_disclosure | patient_request |            | opt-in  | patient                   |
+| profile_publication   | publication (staff)| web            | opt-in  | staff                     |
+
+`profile_publication` is a practitioner's own choice to show their profile on the practice's
+website (DIR1): granted with the "Publish" button, withdrawn with "Unpublish"; nobody else records it.
 
 `sms_texts` is the patient's consent to texts about their care and account (reminders, "you have
 a new secure message", replies from staff): TCPA's prior express consent, which the send gate asks
@@ -66,6 +70,7 @@ class Topic(StrEnum):
     PSYCHOTHERAPY_DISCLOSURE = "psychotherapy_notes_disclosure"
     SMS_TEXTS = "sms_texts"
     PHI_BY_SMS = "phi_by_sms"
+    PROFILE_PUBLICATION = "profile_publication"
 
 
 @unique
@@ -76,6 +81,14 @@ class OptOutScope(StrEnum):
     SALE_SHARE = "sale_share"
     SENSITIVE_LIMIT = "sensitive_limit"
     PROFILING = "profiling"
+
+
+@unique
+class StaffScope(StrEnum):
+    """The `purpose` column of a staff member's own consent about their own data: no `Purpose` of
+    the chart door (it is not patient data), so no patient opening ever asks for it."""
+
+    PUBLICATION = "publication"  # the practitioner's profile shown on the practice's website (DIR1)
 
 
 @unique
@@ -155,6 +168,8 @@ TOPICS: dict[Topic, TopicSpec] = {
                   "the release of psychotherapy notes"),
         TopicSpec(Topic.SMS_TEXTS, Purpose.OPERATIONS, Channel.SMS, False, frozenset({_P}), "text messages about your care"),
         TopicSpec(Topic.PHI_BY_SMS, Purpose.TREATMENT, Channel.SMS, False, frozenset({_P}), "health details by text message"),
+        TopicSpec(Topic.PROFILE_PUBLICATION, StaffScope.PUBLICATION, Channel.WEB, False, frozenset({_S}),
+                  "publishing your profile on the practice's website"),
     )
 }  # fmt: skip
 assert set(TOPICS) == set(Topic), "every topic has its row"

@@ -18,3 +18,6 @@ class Purpose(StrEnum):
     ANALYTICS = "analytics"
     AI_ASSIST = "ai_assist"
     LEGAL = "legal"
+    # Refer-a-colleague (DIR3): a referred person's name and e-mail, for the one e-mail telling
+    # them of the referral and nothing else. No role's chart grant names it: it opens no chart.
+    COLLEAGUE_REFERRAL = "colleague_referral"

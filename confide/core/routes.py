@@ -246,4 +246,24 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     # --- part "reminders" (issue 16): the monthly attendance report, counts only (page, ?format=csv);
     # for those who run the calendar (owner, front desk), not every role that sees it.
     "scheduling:attendance-report":    _p(A.STAFF,      Perm.SCHEDULE_CONFIGURE,     False, "GET"),
+    # Directory part (issue 16: profiles, the website, refer-a-colleague). A practitioner edits and
+    # publishes only their own profile; the owner themes the website and may take a profile off it.
+    "directory:profile":               _p(A.STAFF,      Perm.PROFILE_EDIT,           False, "GET POST"),
+    "directory:profile-sensitive":     _p(A.STAFF,      Perm.PROFILE_EDIT,           False, "POST"),
+    "directory:profile-publish":       _p(A.STAFF,      Perm.PROFILE_EDIT,           False, "POST"),
+    "directory:profile-unpublish":     _p(A.STAFF,      Perm.PROFILE_EDIT,           False, "POST"),
+    "directory:website":               _p(A.STAFF,      Perm.WEBSITE_EDIT,           False, "GET POST"),
+    "directory:website-unpublish-profile": _p(A.STAFF,  Perm.WEBSITE_EDIT,           True,  "POST"),
+    "directory:refer":                 _p(A.STAFF,      Perm.COLLEAGUE_REFER,        False, "GET POST"),
+    # The practice's website: 404 while it is not published; profiles only while published.
+    "directory:home":                  _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:theme":                 _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:logo":                  _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:team":                  _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:practitioner":          _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:photo":                 _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:services":              _p(A.PUBLIC,     None,                        True,  "GET"),
+    "directory:locations":             _p(A.PUBLIC,     None,                        True,  "GET"),
+    # A referred colleague's decline link: the signed token (in the query) is the key; POST deletes.
+    "directory:referral-decline":      _p(A.PUBLIC,     None,                        True,  "GET POST"),
 }  # fmt: skip

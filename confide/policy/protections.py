@@ -353,6 +353,24 @@ PROTECTIONS: tuple[Protection, ...] = (
         "Your information goes to an outside service only if it is listed under Who receives it, for the purposes listed "
         "there, and health information only to services that have signed a Business Associate Agreement with us.",
     ),
+    # Directory part (issue 16): profiles published only by the practitioner, sensitive attributes
+    # only as entered, a referred colleague's contact data used once and deleted.
+    Protection(
+        "profiles-by-choice", ("DIR1",), ("confide/directory/services.py", "confide/consent/topics.py"),
+        "A practitioner's profile appears on the practice's website only after the practitioner publishes it "
+        "themselves (their choice is recorded); they can take it off at any time, and it is off at once.",
+    ),
+    Protection(
+        "sensitive-profile-attributes", ("DIR2",), ("confide/directory/models.py", "confide/directory/services.py"),
+        "A practitioner's race, ethnicity, sexual orientation or religion is kept only if they enter it for their "
+        "public profile, and is deleted at once when they remove it.",
+    ),
+    Protection(
+        "colleague-referrals", ("DIR3",), ("confide/directory/services.py", "confide/directory/tasks.py"),
+        "If a colleague refers you to us, you get one e-mail saying who referred you, with a link to decline; your "
+        "name and address are used for nothing else, never for news or offers, and are deleted after 30 days or at "
+        "once when you decline.",
+    ),
 )
 
 

@@ -235,6 +235,7 @@ PLAIN_PURPOSES = {
     "analytics": "To count visits to our pages. Only if you say yes.",
     "ai_assist": "To let staff use AI help. Only if you say yes.",
     "legal": "When the law says we must, like a court order.",
+    "colleague_referral": "If a colleague refers you: one e-mail to tell you. Nothing else.",
 }
 assert set(PLAIN_PURPOSES) == {p.value for p in Purpose}, "every purpose has its plain words"
 

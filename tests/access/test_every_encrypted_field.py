@@ -148,6 +148,13 @@ def _unmatched_text(world, staff, make_patient):
         return UnmatchedInbound.objects.get()
 
 
+def _referral(world, staff, make_patient):
+    """Directory part (DIR3): a colleague's referral, sealed under the practice key."""
+    from confide.directory.services import do_refer
+
+    return do_refer(actor=staff(Role.CLINICIAN), name="Morgan Referee", email="morgan.referee@example.test")
+
+
 def _portal_message(world, staff, make_patient):
     from confide.messaging.services import send_message
 
@@ -174,6 +181,7 @@ MAKERS = {
     apps.get_model("messaging", "Message"): _portal_message,
     apps.get_model("messaging", "OutboxEntry"): _outbox_entry,
     apps.get_model("messaging", "UnmatchedInbound"): _unmatched_text,
+    apps.get_model("directory", "Referral"): _referral,
     IntakeSubmission: _consultation,
     Patient: _patient,
     BreakGlassReason: _break_glass_reason,

@@ -45,7 +45,8 @@ def test_the_minimum_necessary_table_is_exactly_this():
 
     assert KNOWN_CATEGORIES == frozenset(load_default().categories)
     assert [p.value for p in Purpose] == [
-        "treatment", "payment", "operations", "patient_request", "marketing", "analytics", "ai_assist", "legal"
+        "treatment", "payment", "operations", "patient_request", "marketing", "analytics", "ai_assist", "legal",
+        "colleague_referral",  # directory part (DIR3): opens no chart, granted to no role
     ]  # fmt: skip
 
 

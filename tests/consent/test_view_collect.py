@@ -100,6 +100,8 @@ def test_the_beacon_answers_post_only(world):
 def test_the_countable_routes_are_the_public_practice_pages():
     assert analytics.countable_routes() == {
         "policy:notice", "policy:notice-version", "consent:choices", "consent:do-not-sell", "consent:limit-sensitive",
+        # directory part: the practice website's pages
+        "directory:home", "directory:team", "directory:practitioner", "directory:services", "directory:locations",
     }  # fmt: skip
 
 

@@ -114,3 +114,19 @@ def test_the_demo_inbox_has_marisols_text_and_reply_and_two_templates_once(db):
     with tenant_context(practice_id=practice.id):
         assert Message.objects.filter(patient_id=marisol.pk).count() == 2 and MessageTemplate.objects.count() == 2
     assert AuditEntry.objects.count() == entries
+
+
+def test_the_demo_publishes_its_website_and_the_clinicians_profile_by_the_clinicians_own_consent(db):
+    from django.test import Client
+
+    from confide.consent.models import ConsentEvent
+    from confide.core.models import Practice
+    from confide.core.tenancy import tenant_context
+
+    call_command("demo", quiet=True)
+    call_command("demo", quiet=True)  # twice: nothing doubles
+    practice = Practice.objects.get(slug="demo")
+    team = Client().get(f"/p/{practice.slug}/team/")
+    assert team.status_code == 200 and "Chris Clinician" in team.content.decode()
+    with tenant_context(practice_id=practice.id):
+        assert ConsentEvent.objects.filter(topic="profile_publication", action="grant").count() == 1

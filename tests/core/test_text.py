@@ -184,6 +184,9 @@ SET_BY_CODE = {
     "messaging.InboundReceipt.sid_hash": "a hash",
     "messaging.InboundReceipt.hook": "a hook name from the code",
     "messaging.UnmatchedInbound.from_blind": "a blind index digest",
+    # Directory part (DIR3): the referred address's blind index, kept after a decline.
+    "directory.Referral.email_blind": "a blind index digest",
+    "directory.ReferralDecline.email_blind": "a blind index digest",
     "messaging.UnmatchedInbound.resolution": "filed or dismissed, from the code",
 }
 

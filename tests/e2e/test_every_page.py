@@ -208,7 +208,25 @@ def page_world(clinic, make_staff) -> PageWorld:
         feed_clinician = Membership.objects.get(user=clinic.users[Role.CLINICIAN], practice=practice)
     feed_token, _ = issue_feed(None, practice_id=practice.id, membership_id=feed_clinician.pk, via="cli")
 
+    # Directory part (issue 16): the website published, the clinician's profile published by the
+    # clinician (with a photo; the site with a logo) and a referral whose decline link is visited.
+    from confide.directory import services as directory
+    from tests.records.uploads import png_upload as directory_png
+
+    with tenant_context(practice_id=practice.id):
+        clinician = actor(Role.CLINICIAN)
+        directory.do_update_profile(actor=clinician, data={"display_name": "Chris Clinician", "credentials": "LMFT",
+                                                           "biography": "Families and couples."}, photo=directory_png())  # fmt: skip
+        directory.do_set_sensitive(actor=clinician, kind="religion", value="Quaker")
+        directory_profile = directory.do_publish(actor=clinician)
+        directory.do_update_website(actor=actor(Role.OWNER), data={"published": "1", "tagline": "Family therapy", "about": "A small practice.",
+                                                                   "primary_colour": "#1f5f8b"}, logo=directory_png())  # fmt: skip
+        referral = directory.do_refer(actor=clinician, name="Morgan Referee", email="morgan.referee@example.test")
+    referral_decline = directory.decline_link(practice, referral)
+    referral_decline = referral_decline[referral_decline.index("/p/"):]
+
     objects = {
+        "directory_profile": directory_profile, "referral_decline": referral_decline,
         "campaign": campaign, "unsubscribe_token": unsubscribe_token, "feed_token": feed_token,
         "inbox_message": inbox_message, "inbox_attachment": inbox_attachment, "inbox_template": inbox_template,
         "record_export": record_export, "passkey": passkey,
@@ -244,6 +262,7 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "template_id": lambda w: w.objects["inbox_template"].pk,
     "campaign_id": lambda w: w.objects["campaign"].pk,
     "token": lambda w: w.objects["unsubscribe_token"],
+    "profile_id": lambda w: w.objects["directory_profile"].pk,  # directory part: a published profile
 }
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
@@ -267,6 +286,7 @@ ROUTE_URLS: dict[str, Callable[[PageWorld], str]] = {
     "portal:passkey-remove": lambda w: f"{reverse('portal:passkey-remove')}?passkey={w.objects['passkey'].pk}",
     "portal:invitation": lambda w: w.objects["portal_invitation_link"],
     "portal:password-reset-link": lambda w: w.objects["portal_reset_link"],
+    "directory:referral-decline": lambda w: w.objects["referral_decline"],  # the link in the colleague's e-mail
 }
 # Routes that answer 200 only in a state the shared world cannot be in; each is checked by its own
 # test below.

@@ -18,6 +18,7 @@ def test_the_shipped_default_loads_and_declares_what_the_code_uses():
     assert periods == {
         "active-accounts": "while-active", "medical-records": "7y", "telehealth-recordings": "90d", "backups": "30d",
         "marketing": "until-unsubscribe", "consent-records": "6y", "security-records": "6y", "signin-attempts": "1d",
+        "colleague-referrals": "30d",  # directory part (DIR3)
     }  # fmt: skip
     assert (declaration.age.minimum, declaration.age.guardian_until) == (18, 18)
     assert declaration.regimes.hipaa.access.respond_days == 30 and declaration.regimes.ccpa.respond_days == 45

@@ -177,6 +177,29 @@ def _feed_token(pw):
     return made
 
 
+def _directory_site(pw):
+    """Directory part: a published website (with a logo) and the clinician's published profile
+    (with a photo), made once per world; the public pages answer 404 without them."""
+    made = getattr(pw, "_directory_profile", None)
+    if made is None:
+        import io
+
+        from PIL import Image
+
+        from confide.core.tenancy import tenant_context
+        from confide.directory.models import Profile, Website
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (2, 2), "#1f5f8b").save(buffer, format="PNG")
+        png = buffer.getvalue()
+        with tenant_context(practice_id=pw.practice.id):
+            Website.objects.update_or_create(practice_id=pw.practice.id, defaults={"published": True, "logo": png, "logo_type": "image/png"})
+            made = Profile.objects.create(practice_id=pw.practice.id, membership_id=pw.memberships[Role.CLINICIAN].id,
+                                          display_name="Route Matrix Clinician", published=True, photo=png, photo_type="image/png")  # fmt: skip
+        pw._directory_profile = made
+    return made
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # Scheduling, feed part: a clinician's private feed token.
     "feed_token": lambda pw, name, role: _feed_token(pw),
@@ -195,7 +218,8 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "submission_id": lambda pw, name, role: _consultation(pw).pk,
     "opening_id": lambda pw, name, role: _break_glass_opening(pw),
     "version_id": lambda pw, name, role: _first_policy_version_id(pw),
-    "practice_slug": lambda pw, name, role: pw.practice.slug,
+    # The directory's public pages need a published website (and profile) to answer.
+    "practice_slug": lambda pw, name, role: (_directory_site(pw), pw.practice.slug)[1] if name.startswith("directory:") else pw.practice.slug,
     "number": lambda pw, name, role: 1,  # version 1 of the practice's privacy notice exists from its creation
     # The chart (tests/records/chart_world.py): one patient with a full record, made on first use.
     "patient_id": lambda pw, name, role: chart_world(pw).patient.id,
@@ -206,6 +230,8 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # A parent's portal link to the chart's patient (the authorization document kept with it).
     "link_id": lambda pw, name, role: chart_world(pw).representative_link().pk,
     # A chart's photo, or a consultation's (intake:photo).
+    # Directory part: a published profile of the practice's clinician.
+    "profile_id": lambda pw, name, role: _directory_site(pw).pk,
     "photo_id": lambda pw, name, role: _photo_of(_consultation(pw)) if name.startswith("intake:") else chart_world(pw).file("photo").pk,
 }
 

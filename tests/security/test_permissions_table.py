@@ -290,6 +290,23 @@ EXPECTED_ROUTE_POLICY = {
     "portal:appointment-cancel":          ("portal",     None,                            False, ["POST"],        False),
     # part "reminders" (issue 16): the monthly attendance report.
     "scheduling:attendance-report":       ("staff",      "scheduling:settings:edit",      False, ["GET"],         False),
+    # Directory part (issue 16: profiles, the website, refer-a-colleague).
+    "directory:profile":                  ("staff",      "directory:profile:edit",        False, ["GET", "POST"], False),
+    "directory:profile-sensitive":        ("staff",      "directory:profile:edit",        False, ["POST"], False),
+    "directory:profile-publish":          ("staff",      "directory:profile:edit",        False, ["POST"], False),
+    "directory:profile-unpublish":        ("staff",      "directory:profile:edit",        False, ["POST"], False),
+    "directory:website":                  ("staff",      "directory:website:edit",        False, ["GET", "POST"], False),
+    "directory:website-unpublish-profile": ("staff",     "directory:website:edit",        True,  ["POST"], False),
+    "directory:refer":                    ("staff",      "directory:referral:send",       False, ["GET", "POST"], False),
+    "directory:home":                     ("public",     None,                            True,  ["GET"], False),
+    "directory:theme":                    ("public",     None,                            True,  ["GET"], False),
+    "directory:logo":                     ("public",     None,                            True,  ["GET"], False),
+    "directory:team":                     ("public",     None,                            True,  ["GET"], False),
+    "directory:practitioner":             ("public",     None,                            True,  ["GET"], False),
+    "directory:photo":                    ("public",     None,                            True,  ["GET"], False),
+    "directory:services":                 ("public",     None,                            True,  ["GET"], False),
+    "directory:locations":                ("public",     None,                            True,  ["GET"], False),
+    "directory:referral-decline":         ("public",     None,                            True,  ["GET", "POST"], False),
 }  # fmt: skip
 
 

@@ -91,6 +91,7 @@ class Command(BaseCommand):
             portal_rows = self._ensure_portal(practices["demo"], patients)
             sms_number = self._ensure_sms_number(practices["demo"])
             self._ensure_inbox(practices["demo"], patients)
+            self._ensure_website(practices["demo"])
         if quiet:
             return
         out = self.stdout.write
@@ -192,6 +193,36 @@ class Command(BaseCommand):
                 receive_message(practice_id=practice.id, patient_id=marisol, channel="sms", body="Hi, can I move Thursday's appointment to the afternoon?")
                 send_message(desk, patient_id=marisol, channel="portal", topic="staff_reply",
                              body="Of course. Thursday at 2:30 pm is yours; the new time is in your portal.")  # fmt: skip
+
+    def _ensure_website(self, practice: Practice) -> None:
+        """Issue 16, directory: the demo clinician's profile, published by the clinician (their
+        consent in the ledger, through the service), and the practice's website published."""
+        from confide.core.actors import StaffActor
+        from confide.directory import services as directory
+
+        with tenant_context(practice_id=practice.id):
+            membership = Membership.objects.filter(practice=practice, role="clinician").order_by("created_at").first()
+            owner = Membership.objects.filter(practice=practice, role="owner").order_by("created_at").first()
+            if membership is None or owner is None:
+                return
+            clinician = StaffActor.from_membership(membership)
+            profile = directory.own_profile(clinician)
+            if not profile.display_name:
+                directory.do_update_profile(actor=clinician, data={
+                    "display_name": membership.user.display_name, "credentials": "LMFT",
+                    "biography": "I work with families, couples and teenagers, in person and by video.",
+                    "specialties": "Family therapy\nCouples\nAnxiety", "languages": "English, Spanish",
+                    "education": "MA, Marriage and Family Therapy", "certifications": "Licensed Marriage and Family Therapist",
+                    "insurance": "Aetna\nBlue Shield", "fees": "$150 for a 50-minute session; sliding scale available",
+                })  # fmt: skip
+            if not profile.published:
+                directory.do_publish(actor=clinician)
+            site = directory.website_of(practice.id)
+            if not site.published:
+                directory.do_update_website(actor=StaffActor.from_membership(owner), data={
+                    "published": "1", "tagline": "Family therapy close to home, and by video",
+                    "about": "A small practice for families, couples and teenagers.", "primary_colour": "#1f5f8b",
+                })  # fmt: skip
 
     def _ensure_practice(self, slug: str, name: str) -> Practice:
         """The demo practice starts with its own choices as version 1 of its notice (its contacts,
