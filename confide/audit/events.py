@@ -121,6 +121,13 @@ class AuditEvent(StrEnum):
     APPOINTMENT_BOOKED = "scheduling:appointment:booked"  # subject: the patient; detail: status, source
     APPOINTMENT_CHANGED = "scheduling:appointment:changed"  # detail: change (moved|status), from, to
     APPOINTMENT_CANCELLED = "scheduling:appointment:cancelled"  # detail: reason (a code), by_patient
+    # booking requests from the website (issue 16 item 8, part "booking"): ids and codes only
+    BOOKING_REQUEST_RECEIVED = "directory:booking:received"  # subject: the request; detail: guardian
+    BOOKING_REQUEST_REFUSED = "directory:booking:refused"  # detail: reason (honeypot, age); no ids of a person
+    BOOKING_REQUEST_LISTED = "directory:booking:listed"  # resource_ids: every request shown
+    BOOKING_REQUEST_OPENED = "directory:booking:opened"  # subject: the request
+    BOOKING_REQUEST_ACCEPTED = "directory:booking:accepted"  # subject: the patient; resource_ids: request, appointment
+    BOOKING_REQUEST_DECLINED = "directory:booking:declined"  # subject: the request; detail: reason (a code), told
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -208,6 +215,12 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",
+    AuditEvent.BOOKING_REQUEST_RECEIVED: "Received a booking request",
+    AuditEvent.BOOKING_REQUEST_REFUSED: "Refused a booking request",
+    AuditEvent.BOOKING_REQUEST_LISTED: "Listed the booking requests waiting",
+    AuditEvent.BOOKING_REQUEST_OPENED: "Opened a booking request",
+    AuditEvent.BOOKING_REQUEST_ACCEPTED: "Accepted a booking request",
+    AuditEvent.BOOKING_REQUEST_DECLINED: "Declined a booking request",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",
@@ -240,6 +253,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.REAUTH_FAILED: "failed",
     AuditEvent.ACCESS_DENIED: "denied",
     AuditEvent.INTAKE_REFUSED: "refused",
+    AuditEvent.BOOKING_REQUEST_REFUSED: "refused",
     AuditEvent.PORTAL_INVITATION_REFUSED: "refused",
     AuditEvent.POLICY_EGRESS_REFUSED: "denied",
     AuditEvent.MESSAGE_REFUSED: "refused",

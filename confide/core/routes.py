@@ -235,4 +235,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
     # Messaging, consent part: staff record a patient's agreement to texts/e-mail (by phone, on paper).
     "messaging:chart-consent":         _p(A.STAFF,      Perm.CONSENT_RECORD,         True,  "POST"),
+    # issue 16, part "booking": the public booking page and the staff review of its requests.
+    "directory:book":                  _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "directory:booking-requests":      _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, False, "GET"),
+    "directory:booking-request":       _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "GET"),
+    "directory:booking-accept":        _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "POST"),
+    "directory:booking-decline":       _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "POST"),
 }  # fmt: skip

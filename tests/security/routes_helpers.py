@@ -45,6 +45,12 @@ def _consultation(pw):
     return made
 
 
+def _booking_request(pw):
+    from tests.directory.booking_world import pending_request
+
+    return pending_request(pw)
+
+
 def _break_glass_opening(pw):
     """A break-the-glass opening of the world's chart patient (its BreakGlassReason id), made once per world."""
     made = getattr(pw, "_break_glass_opening", None)
@@ -175,6 +181,8 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
     "invitation_id": lambda pw, name, role: _invitation(pw).pk,
     "submission_id": lambda pw, name, role: _consultation(pw).pk,
+    # issue 16, part "booking": a pending website booking request of the practice.
+    "booking_request_id": lambda pw, name, role: _booking_request(pw).pk,
     "opening_id": lambda pw, name, role: _break_glass_opening(pw),
     "version_id": lambda pw, name, role: _first_policy_version_id(pw),
     "practice_slug": lambda pw, name, role: pw.practice.slug,

@@ -281,6 +281,12 @@ EXPECTED_ROUTE_POLICY = {
     "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
     # Messaging, consent part
     "messaging:chart-consent":            ("staff",      "consent:patient:record",        True,  ["POST"],        False),
+    # issue 16, part "booking"
+    "directory:book":                     ("public",     None,                            True,  ["GET", "POST"], False),
+    "directory:booking-requests":         ("staff",      "directory:booking:review",      False, ["GET"],         False),
+    "directory:booking-request":          ("staff",      "directory:booking:review",      True,  ["GET"],         False),
+    "directory:booking-accept":           ("staff",      "directory:booking:review",      True,  ["POST"],        False),
+    "directory:booking-decline":          ("staff",      "directory:booking:review",      True,  ["POST"],        False),
 }  # fmt: skip
 
 
