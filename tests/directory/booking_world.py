@@ -31,6 +31,21 @@ class BookingWorld:
             return booking.offered_slots(self.practice.id, self.sw.clinician.id, self.sw.kind)
 
 
+def open_for_booking(practice, clinician):
+    """A practice taking online bookings: an appointment type bookable online (50 minutes) and
+    `clinician` (a Membership) working Monday to Friday 9-17, America/New_York. A BookingWorld."""
+    from types import SimpleNamespace
+
+    from confide.scheduling.models import AppointmentType, SchedulingSettings, WorkingHours
+
+    with tenant_context(practice_id=practice.id):
+        SchedulingSettings.objects.update_or_create(practice=practice, defaults={"time_zone": "America/New_York"})
+        kind = AppointmentType.objects.create(practice=practice, name="First session", duration_minutes=50, bookable_online=True)
+        for weekday in range(5):
+            WorkingHours.objects.create(practice=practice, clinician=clinician, weekday=weekday, starts=datetime.time(9), ends=datetime.time(17))
+    return BookingWorld(SimpleNamespace(pw=SimpleNamespace(practice=practice), clinician=clinician, kind=kind))
+
+
 def booking_world(pw) -> BookingWorld:
     """Made once per practice world (the route matrix asks for it per role)."""
     made = getattr(pw, "_booking_world", None)
