@@ -308,6 +308,7 @@ READ_EVENTS = frozenset({
     AuditEvent.INTAKE_LISTED.value, AuditEvent.RIGHTS_QUEUE_VIEWED.value, AuditEvent.ACCESS_REPORT_VIEWED.value,
     AuditEvent.UNMATCHED_VIEWED.value,
     AuditEvent.MESSAGE_READ.value,  # opening a conversation marks its unread messages read (issue 15)
+    AuditEvent.BOOKING_REQUEST_LISTED.value, AuditEvent.BOOKING_REQUEST_OPENED.value,  # issue 16, part "booking"
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

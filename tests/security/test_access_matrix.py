@@ -108,6 +108,9 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "messaging:chart-notifications": lambda: {f"{t}:{c}": "on" for t in ("new_messages", "reminders", "billing", "news") for c in ("portal", "sms", "email")},
         # Messaging, consent part: the patient agreed to texts by phone (a ledger event: effectful).
         "messaging:chart-consent": lambda: _consent_grant(practice_world, chart.patient.id),
+        # Issue 16, part "booking": accept into a new chart, decline with a reason code (both effectful).
+        "directory:booking-accept": lambda: {"merge_into": ""},
+        "directory:booking-decline": lambda: {"reason": "time_unavailable"},
     }
     return bodies[name]() if name in bodies else {}
 
@@ -138,6 +141,7 @@ EFFECTFUL = frozenset({
     "messaging:reply",
     "messaging:campaign-list", "messaging:campaign-send",
     "messaging:chart-consent",
+    "directory:booking-accept", "directory:booking-decline",  # issue 16, part "booking"
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with
