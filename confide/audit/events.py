@@ -137,6 +137,13 @@ class AuditEvent(StrEnum):
     REFERRAL_REFUSED = "directory:referral:refused"  # detail: reason (declined|already-referred)
     REFERRAL_DECLINED = "directory:referral:declined"  # the colleague declined; resource_ids: referral (deleted)
     REFERRALS_PURGED = "directory:referral:purged"  # detail: count (older than 30 days)
+    # booking requests from the website (issue 16 item 8, part "booking"): ids and codes only
+    BOOKING_REQUEST_RECEIVED = "directory:booking:received"  # subject: the request; detail: guardian
+    BOOKING_REQUEST_REFUSED = "directory:booking:refused"  # detail: reason (honeypot, age); no ids of a person
+    BOOKING_REQUEST_LISTED = "directory:booking:listed"  # resource_ids: every request shown
+    BOOKING_REQUEST_OPENED = "directory:booking:opened"  # subject: the request
+    BOOKING_REQUEST_ACCEPTED = "directory:booking:accepted"  # subject: the patient; resource_ids: request, appointment
+    BOOKING_REQUEST_DECLINED = "directory:booking:declined"  # subject: the request; detail: reason (a code), told
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -237,6 +244,12 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.REFERRAL_REFUSED: "Did not send a referral",
     AuditEvent.REFERRAL_DECLINED: "A referred colleague declined contact",
     AuditEvent.REFERRALS_PURGED: "Deleted expired referrals",
+    AuditEvent.BOOKING_REQUEST_RECEIVED: "Received a booking request",
+    AuditEvent.BOOKING_REQUEST_REFUSED: "Refused a booking request",
+    AuditEvent.BOOKING_REQUEST_LISTED: "Listed the booking requests waiting",
+    AuditEvent.BOOKING_REQUEST_OPENED: "Opened a booking request",
+    AuditEvent.BOOKING_REQUEST_ACCEPTED: "Accepted a booking request",
+    AuditEvent.BOOKING_REQUEST_DECLINED: "Declined a booking request",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",
@@ -269,6 +282,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.REAUTH_FAILED: "failed",
     AuditEvent.ACCESS_DENIED: "denied",
     AuditEvent.INTAKE_REFUSED: "refused",
+    AuditEvent.BOOKING_REQUEST_REFUSED: "refused",
     AuditEvent.PORTAL_INVITATION_REFUSED: "refused",
     AuditEvent.POLICY_EGRESS_REFUSED: "denied",
     AuditEvent.MESSAGE_REFUSED: "refused",

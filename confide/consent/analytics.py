@@ -49,8 +49,9 @@ def countable_routes() -> frozenset[str]:
 # public page of the practice: no statistics on who opens it.
 # The website's stylesheet and images are not pages; a referred colleague's decline link is, like
 # the unsubscribe page, reached from their own e-mail (directory part). A clinician's private
-# calendar feed is fetched by their calendar application, not visited.
-NOT_COUNTED = frozenset({"intake:consult", "messaging:unsubscribe",
+# calendar feed is fetched by their calendar application, not visited. The booking page, like the
+# consultation form, is where a visitor says they seek care: never counted, consent or not.
+NOT_COUNTED = frozenset({"intake:consult", "directory:book", "messaging:unsubscribe",
                          "directory:theme", "directory:logo", "directory:photo", "directory:referral-decline",
                          "scheduling:feed-ics"})
 

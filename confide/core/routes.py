@@ -266,4 +266,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "directory:locations":             _p(A.PUBLIC,     None,                        True,  "GET"),
     # A referred colleague's decline link: the signed token (in the query) is the key; POST deletes.
     "directory:referral-decline":      _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    # issue 16, part "booking": the public booking page and the staff review of its requests.
+    "directory:book":                  _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "directory:booking-requests":      _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, False, "GET"),
+    "directory:booking-request":       _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "GET"),
+    "directory:booking-accept":        _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "POST"),
+    "directory:booking-decline":       _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "POST"),
 }  # fmt: skip

@@ -5,6 +5,8 @@
 * `SensitiveAttribute`: race, ethnicity, sexual orientation, religion; a row exists only while
   the practitioner has entered it for the website, and is deleted when removed (DIR2).
 * `Website`: the practice's public pages' settings (published, tagline, about, colour, logo).
+* `BookingRequest`: a visitor's request for a slot from the website, sealed under its own key
+  until staff accept it into a chart or decline it (issue 16 item 8).
 * `Referral`: a colleague's name and e-mail, sealed under the practice key, used only for the
   one e-mail and deleted on decline or after 30 days (DIR3). `ReferralDecline` keeps only the
   blind index of an address that asked not to be contacted again.
@@ -12,11 +14,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.db.models import Q
 
 from confide.core.models import TenantModel
 from confide.core.text import multi_line, single_line
-from confide.vault.fields import EncryptedTextField
+from confide.vault.fields import EncryptedDateField, EncryptedJSONField, EncryptedTextField
 
 
 class Profile(TenantModel):
@@ -112,3 +117,57 @@ class ReferralDecline(TenantModel):
 
     def __str__(self) -> str:
         return f"referral-decline:{self.pk}"
+# --- booking (issue 16 item 8) ------------------------------------------------------------------
+REASON_MAX = 1000
+
+
+def _line(limit: int) -> list:
+    return [single_line, MaxLengthValidator(limit)]
+
+
+class BookingRequest(TenantModel):
+    """A visitor's request for a slot, from the practice's website (directory/booking.py).
+
+    Until staff accept it the visitor is not a patient, so the request is a data subject of its
+    own, like an online consultation: what they typed is sealed under the request's own key
+    (`subject_field` defaults to the row's id). Accepting copies it into a chart and books the
+    appointment, then shreds the request's key; declining deletes the row and shreds the key.
+    A pending request holds its slot against other website requests: the partial unique
+    constraint below lets one of two visitors racing for one start commit."""
+
+    DATA_SUBJECT_ROOT = True  # confide/policy/reachability.py: a subject of its own, not yet a patient
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    clinician = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    appointment_type = models.ForeignKey("scheduling.AppointmentType", on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    authorization_hash = models.CharField(max_length=64)  # SHA-256 of the exact authorization text shown
+    submitted_by_guardian = models.BooleanField(default=False)
+    # MIN1: the minimum to book: who, born when, how to answer them, and (optional) why.
+    given_name = EncryptedTextField(category="identifiers.name", validators=_line(300))
+    family_name = EncryptedTextField(category="identifiers.name", validators=_line(300))
+    date_of_birth = EncryptedDateField(category="identifiers.dob")
+    email = EncryptedTextField(category="contact.email", validators=_line(254))
+    phone = EncryptedTextField(category="contact.phone", validators=_line(40))
+    guardian = EncryptedJSONField(category="contact.guardian")  # name, relationship, phone, email
+    reason = EncryptedTextField(category="health.intake", validators=[multi_line, MaxLengthValidator(REASON_MAX)])
+    patient = models.ForeignKey("records.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    appointment = models.ForeignKey("scheduling.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinician", "starts_at"], condition=Q(status="pending"), name="booking_request_holds_slot"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"booking-request:{self.pk}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.directory import views
+from confide.directory import booking_views, views
 
 app_name = "directory"
 
@@ -25,4 +25,10 @@ urlpatterns = [
     path("p/<slug:practice_slug>/services/", views.site_services, name="services"),
     path("p/<slug:practice_slug>/locations/", views.site_locations, name="locations"),
     path("p/<slug:practice_slug>/referral/decline/", views.referral_decline, name="referral-decline"),
+    # booking (issue 16 item 8)
+    path("p/<slug:practice_slug>/book/", booking_views.book, name="book"),
+    path("booking-requests/", booking_views.requests_list, name="booking-requests"),
+    path("booking-requests/<uuid:booking_request_id>/", booking_views.request_detail, name="booking-request"),
+    path("booking-requests/<uuid:booking_request_id>/accept/", booking_views.accept, name="booking-accept"),
+    path("booking-requests/<uuid:booking_request_id>/decline/", booking_views.decline, name="booking-decline"),
 ]

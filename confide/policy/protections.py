@@ -202,6 +202,13 @@ PROTECTIONS: tuple[Protection, ...] = (
         "An online consultation keeps your answers only once you have authorized it; the authorization is recorded, and "
         "staff review the consultation before it becomes part of a record.",
     ),
+    # issue 16, part "booking"
+    Protection(
+        "booking-authorized", ("CON1",), ("confide/directory/booking.py",),
+        "Asking for an appointment on the practice's website takes only your name, date of birth, a way to reach you and, "
+        "if you wish, the reason; it is kept only once you have authorized it, the authorization is recorded, and it is "
+        "deleted if the practice does not book the appointment.",
+    ),
     Protection(
         "portable-copy", ("RTS2",), ("confide/records/fhir.py",),
         "Your details, health lists and signed notes can be given to you as a machine-readable file in FHIR, the standard "

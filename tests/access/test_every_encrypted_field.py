@@ -116,6 +116,14 @@ def _consultation(world, staff, make_patient):
                   guardian_authorization="on")  # fmt: skip  (a minor: so the guardian field is filled too)
 
 
+def _booking_request(world, staff, make_patient):
+    """Part "booking": a website booking request by a guardian (so every sealed field is filled)."""
+    from tests.directory.booking_world import booking_world, born, request_booking
+
+    return request_booking(booking_world(world.a), date_of_birth=born(12), guardian_name="Rana Canarywood", guardian_relationship="mother",
+                           guardian_email="rana@example.test", guardian_authorization="on")  # fmt: skip
+
+
 def _consent_evidence(world, staff, make_patient):
     from django.test import RequestFactory
 
@@ -183,6 +191,7 @@ MAKERS = {
     apps.get_model("messaging", "UnmatchedInbound"): _unmatched_text,
     apps.get_model("directory", "Referral"): _referral,
     IntakeSubmission: _consultation,
+    apps.get_model("directory", "BookingRequest"): _booking_request,  # part "booking"
     Patient: _patient,
     BreakGlassReason: _break_glass_reason,
     ProgressNote: _signed_note,

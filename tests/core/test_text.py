@@ -159,6 +159,7 @@ SET_BY_CODE = {
     "records.Photo.stored_name": "a name the vault generates",
     "records.Photo.content_type": "a type the upload check decided",
     "records.IntakeSubmission.authorization_hash": "a hash",
+    "directory.BookingRequest.authorization_hash": "a hash",  # part "booking"
     "records.IntakePhoto.question_id": "a question id of the form definition (a pattern)",
     "records.IntakePhoto.stored_name": "a name the vault generates",
     "records.IntakePhoto.content_type": "a type the upload check decided",

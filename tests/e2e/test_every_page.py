@@ -263,7 +263,23 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "campaign_id": lambda w: w.objects["campaign"].pk,
     "token": lambda w: w.objects["unsubscribe_token"],
     "profile_id": lambda w: w.objects["directory_profile"].pk,  # directory part: a published profile
+    # issue 16, part "booking": a pending website booking request (made on first use).
+    "booking_request_id": lambda w: _booking_request(w).pk,
 }
+
+
+def _booking_request(w):
+    made = w.objects.get("booking_request")
+    if made is None:
+        from confide.accounts.models import Membership
+        from confide.core.tenancy import tenant_context
+        from tests.directory.booking_world import open_for_booking, request_booking
+
+        practice = w.clinic.practice
+        with tenant_context(practice_id=practice.id):
+            clinician = Membership.objects.get(user=w.clinic.users[Role.CLINICIAN], practice=practice)
+        made = w.objects["booking_request"] = request_booking(open_for_booking(practice, clinician))
+    return made
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
     ("records:note-addendum", "note_id"): lambda w: w.objects["signed_note"].pk,

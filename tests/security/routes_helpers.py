@@ -45,6 +45,12 @@ def _consultation(pw):
     return made
 
 
+def _booking_request(pw):
+    from tests.directory.booking_world import pending_request
+
+    return pending_request(pw)
+
+
 def _break_glass_opening(pw):
     """A break-the-glass opening of the world's chart patient (its BreakGlassReason id), made once per world."""
     made = getattr(pw, "_break_glass_opening", None)
@@ -216,6 +222,8 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
     "invitation_id": lambda pw, name, role: _invitation(pw).pk,
     "submission_id": lambda pw, name, role: _consultation(pw).pk,
+    # issue 16, part "booking": a pending website booking request of the practice.
+    "booking_request_id": lambda pw, name, role: _booking_request(pw).pk,
     "opening_id": lambda pw, name, role: _break_glass_opening(pw),
     "version_id": lambda pw, name, role: _first_policy_version_id(pw),
     # The directory's public pages need a published website (and profile) to answer.
@@ -346,6 +354,7 @@ READ_EVENTS = frozenset({
     AuditEvent.INTAKE_LISTED.value, AuditEvent.RIGHTS_QUEUE_VIEWED.value, AuditEvent.ACCESS_REPORT_VIEWED.value,
     AuditEvent.UNMATCHED_VIEWED.value,
     AuditEvent.MESSAGE_READ.value,  # opening a conversation marks its unread messages read (issue 15)
+    AuditEvent.BOOKING_REQUEST_LISTED.value, AuditEvent.BOOKING_REQUEST_OPENED.value,  # issue 16, part "booking"
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

@@ -121,6 +121,9 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "directory:profile-sensitive": lambda: {"kind": "religion", "action": "remove"},
         "directory:website": lambda: _website_as_it_is(practice_world),
         "directory:refer": lambda: {"name": "Route Matrix", "email": f"matrix-{role.value}@{practice_world.practice.slug}.example.test"},
+        # Issue 16, part "booking": accept into a new chart, decline with a reason code (both effectful).
+        "directory:booking-accept": lambda: {"merge_into": ""},
+        "directory:booking-decline": lambda: {"reason": "time_unavailable"},
     }
     return bodies[name]() if name in bodies else {}
 
@@ -160,6 +163,7 @@ EFFECTFUL = frozenset({
     "messaging:chart-consent",
     "scheduling:feed-import",  # scheduling, feed part
     "directory:profile-publish", "directory:profile-unpublish", "directory:website-unpublish-profile", "directory:refer",
+    "directory:booking-accept", "directory:booking-decline",  # issue 16, part "booking"
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

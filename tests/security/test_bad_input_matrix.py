@@ -38,6 +38,9 @@ POSTED_FROM_ELSEWHERE = {
     "accounts:switch-practice": {"practice_id", "next"},
     "consent:collect": {"route"},
     "policy:acknowledge": {"next"},
+    # issue 16, part "booking"
+    "directory:booking-accept": {"merge_into"},
+    "directory:booking-decline": {"reason"},
 }
 
 
@@ -111,7 +114,7 @@ def _fields(client: Client, name: str, url: str, world) -> tuple[list[str], dict
 # One-button actions with no fields of their own (each behind a fresh confirmation where it matters):
 # a body is not what they act on. Closing a portal account is one (its GET page says what happens).
 ACTS_ON_ANY_BODY = EFFECTFUL_ROUTES | {"accounts:mfa-replace", "accounts:recovery-codes-regenerate", "accounts:logout", "portal:deactivate"}
-ABSENT_MEANS_DEFAULT = {"intake:accept"}  # no merge_into: accepted into a new chart
+ABSENT_MEANS_DEFAULT = {"intake:accept", "directory:booking-accept"}  # no merge_into: accepted into a new chart
 OPTIONAL = {"next"}  # where to go afterwards: a bad one is ignored (the default page), never followed
 FREE_TEXT = {"records:note-new", "records:note-edit", "records:note-addendum", "records:psychotherapy-new", "records:psychotherapy-addendum"}
 

@@ -307,6 +307,12 @@ EXPECTED_ROUTE_POLICY = {
     "directory:services":                 ("public",     None,                            True,  ["GET"], False),
     "directory:locations":                ("public",     None,                            True,  ["GET"], False),
     "directory:referral-decline":         ("public",     None,                            True,  ["GET", "POST"], False),
+    # issue 16, part "booking"
+    "directory:book":                     ("public",     None,                            True,  ["GET", "POST"], False),
+    "directory:booking-requests":         ("staff",      "directory:booking:review",      False, ["GET"],         False),
+    "directory:booking-request":          ("staff",      "directory:booking:review",      True,  ["GET"],         False),
+    "directory:booking-accept":           ("staff",      "directory:booking:review",      True,  ["POST"],        False),
+    "directory:booking-decline":          ("staff",      "directory:booking:review",      True,  ["POST"],        False),
 }  # fmt: skip
 
 
