@@ -121,6 +121,10 @@ class AuditEvent(StrEnum):
     APPOINTMENT_BOOKED = "scheduling:appointment:booked"  # subject: the patient; detail: status, source
     APPOINTMENT_CHANGED = "scheduling:appointment:changed"  # detail: change (moved|status), from, to
     APPOINTMENT_CANCELLED = "scheduling:appointment:cancelled"  # detail: reason (a code), by_patient
+    # google part (issue 16): a clinician's Google Calendar link; never an event, a title or a token
+    GOOGLE_CONNECTED = "scheduling:google:connected"  # resource_ids: the connection; detail: membership_id, scopes
+    GOOGLE_REVOKED = "scheduling:google:revoked"  # resource_ids: the connection; detail: membership_id, reason (a code); actor: who (none: Google)
+    GOOGLE_SCOPE_REFUSED = "scheduling:google:scope-refused"  # detail: membership_id, granted (scope names), google_confirmed
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -208,6 +212,9 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",
+    AuditEvent.GOOGLE_CONNECTED: "Connected Google Calendar (read-only)",
+    AuditEvent.GOOGLE_REVOKED: "Google Calendar access ended",
+    AuditEvent.GOOGLE_SCOPE_REFUSED: "Refused a Google Calendar connection with the wrong permissions",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",
@@ -245,6 +252,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.MESSAGE_REFUSED: "refused",
     AuditEvent.MESSAGE_FAILED: "failed",
     AuditEvent.WEBHOOK_REJECTED: "refused",
+    AuditEvent.GOOGLE_SCOPE_REFUSED: "refused",
 }
 
 OUTCOME_LABELS = {"ok": "Done", "failed": "Failed", "denied": "Refused", "refused": "Refused"}

@@ -235,4 +235,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:notifications":            _p(A.PORTAL,     None,                        False, "GET POST"),
     # Messaging, consent part: staff record a patient's agreement to texts/e-mail (by phone, on paper).
     "messaging:chart-consent":         _p(A.STAFF,      Perm.CONSENT_RECORD,         True,  "POST"),
+    # google part (issue 16 item 4): a member's own Google Calendar link (read-only): the page,
+    # connect (POST → Google), Google's redirect back (GET, state + code), disconnect (POST).
+    "scheduling:google":               _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
+    "scheduling:google-connect":       _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "POST"),
+    "scheduling:google-callback":      _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
+    "scheduling:google-disconnect":    _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "POST"),
 }  # fmt: skip

@@ -281,6 +281,11 @@ EXPECTED_ROUTE_POLICY = {
     "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
     # Messaging, consent part
     "messaging:chart-consent":            ("staff",      "consent:patient:record",        True,  ["POST"],        False),
+    # google part (issue 16 item 4): a member's own Google Calendar link
+    "scheduling:google":                  ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:google-connect":          ("staff",      "scheduling:calendar:view",      False, ["POST"],        False),
+    "scheduling:google-callback":         ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:google-disconnect":       ("staff",      "scheduling:calendar:view",      False, ["POST"],        False),
 }  # fmt: skip
 
 
