@@ -5,6 +5,7 @@ member's own link only; access is each route's row in core/routes.py."""
 from __future__ import annotations
 
 import datetime
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -46,6 +47,10 @@ def _page(request: HttpRequest, *, status: int = 200, error: str = "") -> HttpRe
     }
     response = render(request, "scheduling/google.html", context, status=status)
     response["Cache-Control"] = "no-store, private"  # event titles are shown, never kept (SCH2)
+    # "Connect" POSTs here and is redirected to Google's consent screen: the browser checks that
+    # redirect against form-action, so this page (only) allows Google's authorization origin.
+    auth = urlsplit(google.endpoints()["auth"])
+    response._csp_update = {"form-action": [f"{auth.scheme}://{auth.netloc}"]}
     return response
 
 
