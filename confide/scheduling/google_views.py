@@ -63,8 +63,9 @@ def google_page(request: HttpRequest) -> HttpResponse:
 def google_connect(request: HttpRequest) -> HttpResponse:
     try:
         url = google.begin_connect(request.actor, request)
-    except InvalidInput as exc:
-        return _page(request, status=400, error=str(exc))
+    except InvalidInput as exc:  # not configured: back to the page, which says so
+        messages.error(request, str(exc))
+        return redirect("scheduling:google")
     return redirect(url)
 
 
@@ -73,6 +74,9 @@ def google_callback(request: HttpRequest) -> HttpResponse:
     def arg(name: str) -> str:
         return str(request.GET.get(name, "") or "")[:4096]
 
+    if not (arg("state") or arg("code") or arg("error")):  # opened by hand: nothing to finish
+        messages.info(request, "There is no Google sign-in to finish here. Use “Connect Google Calendar” to start one.")
+        return redirect("scheduling:google")
     try:
         google.finish_connect(request.actor, request, state=arg("state"), code=arg("code"), error=arg("error")[:100])
     except InvalidInput as exc:

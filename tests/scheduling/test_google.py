@@ -341,7 +341,9 @@ def test_unconfigured_server_says_so(world, signed_in, settings):
     page = client.get(PAGE)
     assert page.status_code == 200
     assert "operator has not set up Google Calendar" in page.content.decode()
-    assert client.post(reverse("scheduling:google-connect")).status_code == 400
+    response = client.post(reverse("scheduling:google-connect"), follow=True)
+    assert response.redirect_chain == [(PAGE, 302)]
+    assert "operator has not set up Google Calendar" in response.content.decode()
     with tenant_context(practice_id=world.a.practice.id):
         assert not GoogleOAuthState.objects.exists()
 
@@ -352,3 +354,5 @@ def test_google_refusing_at_the_consent_screen_is_said_plainly(world, signed_in,
     response = client.get(path, {"error": "access_denied", "state": query["state"]})
     assert response.status_code == 400 and "access was not granted" in response.content.decode()
     assert fake.seen("/token") == []
+    opened_by_hand = client.get(path, follow=True)
+    assert opened_by_hand.redirect_chain == [(PAGE, 302)] and "no Google sign-in to finish" in opened_by_hand.content.decode()
