@@ -371,6 +371,18 @@ CONFIDE_TWILIO_TIMEOUT_SECONDS = env_int("CONFIDE_TWILIO_TIMEOUT_SECONDS", 10, m
 CONFIDE_MESSAGING_LEASE_SECONDS = env_int("CONFIDE_MESSAGING_LEASE_SECONDS", 120, minimum=1, maximum=3600)
 
 
+# --- Google Calendar, read-only (scheduling/google.py; issue 16, google part) -------------------
+# The OAuth client the operator registers at Google (type "Web application", redirect URI
+# <CONFIDE_BASE_URL>/calendar/google/callback/). Unset: the Google Calendar page says the server's
+# operator has not set it up, and no clinician can connect.
+CONFIDE_GOOGLE_CLIENT_ID = env_str("CONFIDE_GOOGLE_CLIENT_ID")
+CONFIDE_GOOGLE_CLIENT_SECRET = env_str("CONFIDE_GOOGLE_CLIENT_SECRET")
+# One base URL standing in for Google's three hosts (accounts.google.com, oauth2.googleapis.com,
+# www.googleapis.com); tests point it at a Google-shaped server on loopback. Empty: Google's own.
+CONFIDE_GOOGLE_API_BASE = (env_str("CONFIDE_GOOGLE_API_BASE") or "").rstrip("/")
+# Each call to Google (token, revocation, events.list): a slow Google must not hold a page.
+CONFIDE_GOOGLE_TIMEOUT_SECONDS = env_int("CONFIDE_GOOGLE_TIMEOUT_SECONDS", 3, minimum=1, maximum=30)
+
 # --- Privacy policy: a material change is published at least this many days before it applies
 CONFIDE_POLICY_MATERIAL_NOTICE_DAYS = env_int("CONFIDE_POLICY_MATERIAL_NOTICE_DAYS", 30, minimum=1, maximum=365)
 

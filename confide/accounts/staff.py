@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -76,6 +77,11 @@ def end_sessions_in_practice(user_id: int, practice_id: uuid.UUID) -> int:
     return Session.objects.filter(session_key__in=ended).delete()[0] if ended else 0
 
 
+# Sent inside the deactivation's transaction, after the membership is inactive (kwargs:
+# membership, actor, request). A receiver that calls out (Google) does so on commit.
+membership_deactivated = Signal()
+
+
 @transaction.atomic
 def check_deactivate_member(*, actor: StaffActor, membership_id: uuid.UUID, request: HttpRequest | None = None) -> Membership:
     """End a member's access to the practice: the membership deactivated, their sessions here
@@ -94,6 +100,9 @@ def check_deactivate_member(*, actor: StaffActor, membership_id: uuid.UUID, requ
         raise InvalidInput("That member's access had already ended.")
     membership.is_active = False
     ended = end_sessions_in_practice(membership.user_id, actor.practice_id)
+    # Layers above accounts end what they hold for this member (e.g. scheduling revokes their
+    # Google Calendar link, SCH3), in this transaction; accounts does not import them.
+    membership_deactivated.send(sender=Membership, membership=membership, actor=actor, request=request)
     record_security_event(
         AuditEvent.MEMBER_DEACTIVATED, request=request, user=membership.user, actor=actor, practice_id=actor.practice_id,
         detail={"membership_id": str(membership.id), "role": membership.role, "sessions_ended": ended},

@@ -144,6 +144,10 @@ class AuditEvent(StrEnum):
     BOOKING_REQUEST_OPENED = "directory:booking:opened"  # subject: the request
     BOOKING_REQUEST_ACCEPTED = "directory:booking:accepted"  # subject: the patient; resource_ids: request, appointment
     BOOKING_REQUEST_DECLINED = "directory:booking:declined"  # subject: the request; detail: reason (a code), told
+    # google part (issue 16): a clinician's Google Calendar link; never an event, a title or a token
+    GOOGLE_CONNECTED = "scheduling:google:connected"  # resource_ids: the connection; detail: membership_id, scopes
+    GOOGLE_REVOKED = "scheduling:google:revoked"  # resource_ids: the connection; detail: membership_id, reason (a code); actor: who (none: Google)
+    GOOGLE_SCOPE_REFUSED = "scheduling:google:scope-refused"  # detail: membership_id, granted (scope names), google_confirmed
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -250,6 +254,9 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.BOOKING_REQUEST_OPENED: "Opened a booking request",
     AuditEvent.BOOKING_REQUEST_ACCEPTED: "Accepted a booking request",
     AuditEvent.BOOKING_REQUEST_DECLINED: "Declined a booking request",
+    AuditEvent.GOOGLE_CONNECTED: "Connected Google Calendar (read-only)",
+    AuditEvent.GOOGLE_REVOKED: "Google Calendar access ended",
+    AuditEvent.GOOGLE_SCOPE_REFUSED: "Refused a Google Calendar connection with the wrong permissions",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",
@@ -289,6 +296,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.MESSAGE_FAILED: "failed",
     AuditEvent.WEBHOOK_REJECTED: "refused",
     AuditEvent.REFERRAL_REFUSED: "refused",
+    AuditEvent.GOOGLE_SCOPE_REFUSED: "refused",
 }
 
 OUTCOME_LABELS = {"ok": "Done", "failed": "Failed", "denied": "Refused", "refused": "Refused"}

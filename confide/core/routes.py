@@ -272,4 +272,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "directory:booking-request":       _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "GET"),
     "directory:booking-accept":        _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "POST"),
     "directory:booking-decline":       _p(A.STAFF,      Perm.BOOKING_REQUESTS_REVIEW, True,  "POST"),
+    # google part (issue 16 item 4): a member's own Google Calendar link (read-only): the page,
+    # connect (POST → Google), Google's redirect back (GET, state + code), disconnect (POST).
+    "scheduling:google":               _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
+    "scheduling:google-connect":       _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "POST"),
+    "scheduling:google-callback":      _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
+    "scheduling:google-disconnect":    _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "POST"),
 }  # fmt: skip

@@ -378,6 +378,16 @@ PROTECTIONS: tuple[Protection, ...] = (
         "name and address are used for nothing else, never for news or offers, and are deleted after 30 days or at "
         "once when you decline.",
     ),
+    # google part (issue 16): a clinician's own Google Calendar, read-only; the last sentence is
+    # the Limited Use statement Google's API Services User Data Policy asks for.
+    Protection(
+        "google-calendar", ("SCH2", "SCH3"), ("confide/scheduling/google.py",),
+        "A clinician may link their own Google Calendar so their Google events show as busy times in our calendar: we ask "
+        "Google only to view their events, show them while a calendar page is open, and never store them or use them for "
+        "anything else. Disconnecting it, or the clinician leaving the practice, stops all access and removes every "
+        "displayed event at once, and the access is revoked at Google. Our use and transfer of information received from "
+        "Google APIs adheres to the Google API Services User Data Policy, including the Limited Use requirements.",
+    ),
 )
 
 

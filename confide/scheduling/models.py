@@ -288,3 +288,44 @@ class Reminder(TenantModel):
                 name="reminder_one_live_per_offset",
             ),
         ]
+# --- Google Calendar, read-only (issue 16 item 4; SCH2/SCH3; confide/scheduling/google.py) ------
+class GoogleStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    REVOKED = "revoked", "Disconnected"
+
+
+class GoogleRevokedReason(models.TextChoices):
+    BY_CLINICIAN = "by-clinician", "Disconnected here"
+    AT_GOOGLE = "revoked-at-google", "Access ended at Google"
+    MEMBERSHIP_ENDED = "membership-ended", "The staff member's access to the practice ended"
+
+
+class GoogleConnection(TenantModel):
+    """One clinician membership's link to their Google Calendar. Holds the OAuth tokens (sealed
+    under the platform key, table/column/row bound) and what was granted: never anything from an
+    event (SCH2). Revoked: the tokens are wiped, the row stays as the record of when and why."""
+
+    membership = models.ForeignKey("accounts.Membership", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=GoogleStatus.choices, default=GoogleStatus.CONNECTED)
+    # {"access_token", "refresh_token", "expiry"} as JSON, sealed; "" once revoked.
+    sealed_tokens = models.TextField(blank=True, default="")
+    scopes = models.CharField(max_length=300, blank=True, default="")  # as Google granted them
+    connected_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=20, choices=GoogleRevokedReason.choices, blank=True, default="")
+    # Every change is a conditional update on this number (a refresh racing a revoke loses).
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["membership"], name="google_connection_one_per_membership")]
+
+
+class GoogleOAuthState(TenantModel):
+    """One "Connect Google Calendar" attempt: the state parameter (hashed) bound to the session
+    and the membership, and the PKCE verifier (sealed). Consumed once, by a conditional update."""
+
+    membership = models.ForeignKey("accounts.Membership", on_delete=models.CASCADE, related_name="+")
+    state_hash = models.CharField(max_length=64, unique=True)
+    sealed_verifier = models.TextField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.scheduling import attendance_views, feed_views
+from confide.scheduling import attendance_views, feed_views, google_views
 
 app_name = "scheduling"
 
@@ -13,4 +13,9 @@ urlpatterns: list = [
     path("calendar/feed/<str:feed_token>.ics", feed_views.feed_ics, name="feed-ics"),
     # --- part "reminders": the monthly attendance report (page and CSV) ---
     path("calendar/reports/attendance/", attendance_views.attendance_report, name="attendance-report"),
+    # google part (issue 16 item 4): the clinician's own Google Calendar link
+    path("calendar/google/", google_views.google_page, name="google"),
+    path("calendar/google/connect/", google_views.google_connect, name="google-connect"),
+    path("calendar/google/callback/", google_views.google_callback, name="google-callback"),
+    path("calendar/google/disconnect/", google_views.google_disconnect, name="google-disconnect"),
 ]

@@ -100,6 +100,11 @@ SET_BY_CODE = {
     "accounts.PortalInvitation.token_hash": "a SHA-256 hash of the portal invitation token",
     "accounts.PortalLink.ended_reason": "a reason code the services write (deactivated, ended-by-practice, …)",
     "scheduling.BlockedTime.import_key": "a SHA-256 hash of an imported event's UID",
+    # google part (issue 16): Google's tokens and what it granted, written by scheduling/google.py only
+    "scheduling.GoogleConnection.sealed_tokens": "a sealed secret (base64)",
+    "scheduling.GoogleConnection.scopes": "the scope string Google's token endpoint returned",
+    "scheduling.GoogleOAuthState.state_hash": "a SHA-256 hash of the OAuth state",
+    "scheduling.GoogleOAuthState.sealed_verifier": "a sealed secret (base64)",
     "vault.PracticeKey.key_manager": "the key manager's name",
     "vault.PracticeKey.kek_id": "an id the key manager made",
     "vault.BlindIndexEntry.kind": "a code (email, phone, dob, name)",

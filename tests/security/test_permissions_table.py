@@ -313,6 +313,11 @@ EXPECTED_ROUTE_POLICY = {
     "directory:booking-request":          ("staff",      "directory:booking:review",      True,  ["GET"],         False),
     "directory:booking-accept":           ("staff",      "directory:booking:review",      True,  ["POST"],        False),
     "directory:booking-decline":          ("staff",      "directory:booking:review",      True,  ["POST"],        False),
+    # google part (issue 16 item 4): a member's own Google Calendar link
+    "scheduling:google":                  ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:google-connect":          ("staff",      "scheduling:calendar:view",      False, ["POST"],        False),
+    "scheduling:google-callback":         ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:google-disconnect":       ("staff",      "scheduling:calendar:view",      False, ["POST"],        False),
 }  # fmt: skip
 
 

@@ -80,10 +80,10 @@ def test_the_public_routes_are_exactly_these():
         "accounts:invitation", "accounts:invitation-accept", "accounts:login", "accounts:password-reset",
         "accounts:password-reset-link", "accounts:password-reset-new", "consent:choices", "consent:collect",
         "consent:do-not-sell", "consent:limit-sensitive", "core:healthz",
+        "directory:book",  # issue 16, part "booking": the public booking page (honeypot, hourly limit, one-time token)
         # the practice's website (its pages 404 until published) and a referred colleague's decline link
         "directory:home", "directory:locations", "directory:logo", "directory:photo", "directory:practitioner",
         "directory:referral-decline", "directory:services", "directory:team", "directory:theme",
-        "directory:book",  # issue 16, part "booking": the public booking page (honeypot, hourly limit, one-time token)
         "intake:consult",
         "messaging:hook-sms", "messaging:hook-sms-status",  # Twilio's webhooks: the signature is the key (MSG7)
         "messaging:unsubscribe",  # one-click unsubscribe: the signed token is the key (RFC 8058)
