@@ -161,7 +161,23 @@ def _unsubscribe_token(pw) -> str:
     return signing.dumps({"p": str(pw.practice.id), "s": str(uuid.UUID(int=7)), "c": "email", "b": "0" * 32}, salt=SALT, compress=True)
 
 
+def _appointment(pw):
+    """One booked appointment of the practice (made once per world), for the calendar's routes."""
+    from confide.core.tenancy import tenant_context
+    from confide.scheduling.models import Appointment
+
+    with tenant_context(practice_id=pw.practice.id):
+        existing = Appointment.objects.filter(status="booked").first()
+        if existing:
+            return existing.pk
+    from tests.scheduling.world import book_at, scheduling_world
+
+    return book_at(scheduling_world(pw), "2027-03-09 10:00").pk
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
+    # calendar part (issue 16): an upcoming appointment of the practice's clinician.
+    "appointment_id": lambda pw, name, role: _appointment(pw),
     # messaging, inbound: a text from an unknown number in the practice's queue.
     "unmatched_id": lambda pw, name, role: _unmatched_text(pw, name),
     "thread_id": lambda pw, name, role: _inbox_thread(pw).thread_id,

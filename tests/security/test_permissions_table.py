@@ -281,6 +281,16 @@ EXPECTED_ROUTE_POLICY = {
     "portal:notifications":               ("portal",     None,                            False, ["GET", "POST"], False),
     # Messaging, consent part
     "messaging:chart-consent":            ("staff",      "consent:patient:record",        True,  ["POST"],        False),
+    # --- calendar part (issue 16 items 1-2)
+    "scheduling:calendar":                ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:today":                   ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:agenda":                  ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:book":                    ("staff",      "scheduling:appointment:book",   False, ["GET", "POST"], False),
+    "scheduling:settings":                ("staff",      "scheduling:settings:edit",      False, ["GET", "POST"], False),
+    "scheduling:appointment":             ("staff",      "scheduling:calendar:view",      True,  ["GET"],         False),
+    "scheduling:appointment-move":        ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
+    "scheduling:appointment-cancel":      ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
+    "scheduling:appointment-status":      ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
 }  # fmt: skip
 
 
