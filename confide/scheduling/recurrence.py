@@ -8,6 +8,8 @@
 - Every expansion is bounded: at most MAX_OCCURRENCES occurrences and HORIZON_DAYS days from the
   first. A rule that never ends, or asks for 10,000, is cut there and the person is told how
   many were booked and until when (`Expansion.cut`).
+- `Series.first_start_local` holds the wall-clock digits of the first occurrence tagged UTC (the
+  column is a DateTimeField; the zone that gives them meaning is `Series.time_zone`).
 - Booking a series is all-or-nothing (`book_series`): if any occurrence overlaps something, no
   row is written and the conflicting dates are listed.
 - Editing: one occurrence (the Appointment alone), this and following (`split`: the old series
@@ -87,16 +89,33 @@ def clean_rule(rule: str) -> str:
     if SUB_DAILY.search(rule):
         raise InvalidInput("An appointment repeats at most once a day.")
     try:
-        rrulestr(rule, dtstart=datetime.datetime(2027, 1, 1, 9))
+        rrulestr(_wall_until(rule, datetime.UTC), dtstart=datetime.datetime(2027, 1, 1, 9))
     except (ValueError, TypeError):
         raise InvalidInput("That repeat rule is not valid (RFC 5545, e.g. FREQ=WEEKLY;BYDAY=TU;COUNT=10).") from None
     return rule
 
 
+UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z")
+
+
+def _wall_until(rule: str, zone) -> str:
+    """RFC 5545 writes UNTIL in UTC; the rule is expanded in naive wall time, so UNTIL becomes
+    the same instant as a wall time in `zone` (dateutil refuses to mix the two)."""
+
+    def local(match):
+        try:
+            instant = datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=datetime.UTC)
+        except ValueError:
+            raise InvalidInput("The repeat rule's end date (UNTIL) is not a date.") from None
+        return f"UNTIL={instant.astimezone(zone):%Y%m%dT%H%M%S}"
+
+    return UNTIL_UTC.sub(local, rule)
+
+
 def expand(rule: str, first_local: datetime.datetime, zone) -> Expansion:
     """The occurrences of `rule` from naive wall time `first_local` in `zone`, bounded."""
     rule = clean_rule(rule)
-    parsed = rrulestr(rule, dtstart=first_local)
+    parsed = rrulestr(_wall_until(rule, zone), dtstart=first_local)
     horizon = first_local + datetime.timedelta(days=HORIZON_DAYS)
     result = Expansion(starts=[])
     seen = 0
@@ -132,7 +151,7 @@ def book_series(actor, *, patient_id, clinician_id, appointment_type_id, first_l
             raise _conflict(conflicts, zone)
         series = Series.objects.create(
             practice_id=actor.practice_id, patient_id=patient_id, clinician_id=clinician_id, appointment_type=kind,
-            location_id=location_id, rrule=clean_rule(rule), first_start_local=first_local, time_zone=zone.key,
+            location_id=location_id, rrule=clean_rule(rule), first_start_local=first_local.replace(tzinfo=datetime.UTC), time_zone=zone.key,
             created_by_id=actor.membership_id,
         )  # fmt: skip
         try:
@@ -216,7 +235,7 @@ def move_following(actor, appointment: Appointment, *, starts_at: datetime.datet
             target = Series.objects.create(
                 practice_id=actor.practice_id, patient_id=series.patient_id, clinician_id=series.clinician_id,
                 appointment_type_id=series.appointment_type_id, location_id=series.location_id, rrule=old_rule,
-                first_start_local=starts_at.astimezone(zone).replace(tzinfo=None), time_zone=series.time_zone,
+                first_start_local=starts_at.astimezone(zone).replace(tzinfo=datetime.UTC), time_zone=series.time_zone,
                 created_by_id=actor.membership_id,
             )  # fmt: skip
         try:
