@@ -121,6 +121,9 @@ class AuditEvent(StrEnum):
     APPOINTMENT_BOOKED = "scheduling:appointment:booked"  # subject: the patient; detail: status, source
     APPOINTMENT_CHANGED = "scheduling:appointment:changed"  # detail: change (moved|status), from, to
     APPOINTMENT_CANCELLED = "scheduling:appointment:cancelled"  # detail: reason (a code), by_patient
+    # calendar part: the waitlist (subject: the patient; detail: codes only)
+    WAITLIST_ADDED = "scheduling:waitlist:added"  # detail: preference (a code), any_clinician
+    WAITLIST_CLOSED = "scheduling:waitlist:closed"  # detail: outcome (booked|removed)
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -208,6 +211,8 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",
+    AuditEvent.WAITLIST_ADDED: "Put a patient on the waitlist",
+    AuditEvent.WAITLIST_CLOSED: "Took a patient off the waitlist",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",

@@ -242,6 +242,8 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "scheduling:agenda":               _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
     "scheduling:book":                 _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      False, "GET POST"),
     "scheduling:settings":             _p(A.STAFF,      Perm.SCHEDULE_CONFIGURE,     False, "GET POST"),
+    "scheduling:waitlist":             _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET POST"),
+    "scheduling:waitlist-close":       _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      True,  "POST"),
     "scheduling:appointment":          _p(A.STAFF,      Perm.SCHEDULE_VIEW,          True,  "GET"),
     "scheduling:appointment-move":     _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      True,  "POST"),
     "scheduling:appointment-cancel":   _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      True,  "POST"),

@@ -8,7 +8,7 @@ import zoneinfo
 from django import forms
 
 from confide.core.text import single_line
-from confide.scheduling.models import MAX_DURATION_MINUTES, CancelReason, LocationKind, Status
+from confide.scheduling.models import MAX_DURATION_MINUTES, CancelReason, LocationKind, Status, WaitPreference
 from confide.scheduling.recurrence import REPEAT_CHOICES
 
 FOLD_CHOICES = [("", "—"), ("0", "The first time (before the clocks go back)"), ("1", "The second time (after)")]
@@ -151,3 +151,16 @@ class HoursForm(forms.Form):
         if data.get("starts") and data.get("ends") and data["ends"] <= data["starts"]:
             self.add_error("ends", "The end comes after the start.")
         return data
+
+
+class WaitlistForm(forms.Form):
+    patient = forms.ChoiceField(label="Patient", widget=forms.Select(attrs={"class": "form-select"}))
+    clinician = forms.ChoiceField(label="Clinician", required=False, widget=forms.Select(attrs={"class": "form-select"}))
+    appointment_type = forms.ChoiceField(label="Appointment type", required=False, widget=forms.Select(attrs={"class": "form-select"}))
+    preference = forms.ChoiceField(label="Preference", choices=WaitPreference.choices, widget=forms.Select(attrs={"class": "form-select"}))
+
+    def __init__(self, *args, patients=(), clinicians=(), types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].choices = [("", "Choose a patient")] + list(patients)
+        self.fields["clinician"].choices = [("", "Anyone")] + list(clinicians)
+        self.fields["appointment_type"].choices = [("", "Any type")] + list(types)

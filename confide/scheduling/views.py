@@ -28,9 +28,9 @@ from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm, Role
 from confide.core.purposes import Purpose
 from confide.records.values import display_name
-from confide.scheduling import recurrence, services
+from confide.scheduling import recurrence, services, waitlist
 from confide.scheduling.clock import AmbiguousTime, NonexistentTime, aware, practice_zone
-from confide.scheduling.forms import WEEKDAYS, BookForm, CancelForm, HoursForm, LocationForm, MoveForm, StatusForm, TimeZoneForm, TypeForm
+from confide.scheduling.forms import WEEKDAYS, BookForm, WaitlistForm, CancelForm, HoursForm, LocationForm, MoveForm, StatusForm, TimeZoneForm, TypeForm
 from confide.scheduling.google import busy_blocks
 from confide.scheduling.models import (
     HOLDS_TIME,
@@ -41,6 +41,7 @@ from confide.scheduling.models import (
     Room,
     SchedulingSettings,
     Status,
+    WaitlistEntry,
     WorkingHours,
 )
 
@@ -287,7 +288,7 @@ def book_page(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         initial = {k: str(request.GET.get(k, ""))[:40] for k in ("clinician", "date", "time", "patient", "appointment_type")}
         form = _book_form(request, initial=initial, patient_ids=patient_ids)
-        return render(request, "scheduling/book.html", {"form": form, "zone": zone, "q": query})
+        return render(request, "scheduling/book.html", {"form": form, "zone": zone, "q": query, "waitlist": _uuid(request.GET.get("waitlist")) or ""})
     form = _book_form(request, data=request.POST, patient_ids=patient_ids)
     status = 400
     if form.is_valid():
@@ -307,6 +308,10 @@ def book_page(request: HttpRequest) -> HttpResponse:
                                         appointment_type_id=data["appointment_type"], starts_at=starts,
                                         location_id=data["location"] or None, request=request)  # fmt: skip
             messages.success(request, f"Booked for {starts.astimezone(zone):%A %-d %B at %H:%M}.")
+            entry_id = _uuid(request.POST.get("waitlist"))
+            if entry_id and WaitlistEntry.objects.filter(pk=entry_id, patient_id=data["patient"]).exists():
+                waitlist.close(request.actor, entry_id, appointment_id=appointment.pk, request=request)
+                messages.info(request, "Taken off the waitlist.")
             return redirect("scheduling:appointment", appointment_id=appointment.pk)
         except (NonexistentTime, AmbiguousTime) as exc:
             form.add_error("time", str(exc))
@@ -317,7 +322,8 @@ def book_page(request: HttpRequest) -> HttpResponse:
             form.add_error(None, f"That {exc} is not available: choose another.")
         except InvalidInput as exc:
             form.add_error("repeat" if form.rule() else None, str(exc))
-    return render(request, "scheduling/book.html", {"form": form, "zone": zone, "q": query}, status=status)
+    context = {"form": form, "zone": zone, "q": query, "waitlist": _uuid(request.POST.get("waitlist")) or ""}
+    return render(request, "scheduling/book.html", context, status=status)
 
 
 # --- one appointment ------------------------------------------------------------------------------
@@ -346,13 +352,7 @@ def _appointment_page(request, appointment_id, *, move_form=None, cancel_form=No
 
 
 def _waiting_for(clinician_id) -> int:
-    try:
-        from confide.scheduling.models import WaitlistEntry
-    except ImportError:
-        return 0
-    from django.db.models import Q
-
-    return WaitlistEntry.objects.filter(Q(clinician_id=clinician_id) | Q(clinician__isnull=True), is_open=True).count()
+    return waitlist.waiting_for(clinician_id)
 
 
 @route("scheduling:appointment")
@@ -534,3 +534,66 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         return redirect("scheduling:settings")
     messages.error(request, "Choose what to change.")
     return _settings_page(request, status=400)
+
+
+# --- the waitlist ---------------------------------------------------------------------------------
+def _waitlist_page(request, form=None, status=200):
+    query = str(request.GET.get("q", "") or request.POST.get("q", "") or "")[:100]
+    entries = list(WaitlistEntry.objects.filter(is_open=True).select_related("clinician__user", "appointment_type"))
+    found = _book_choices(request, query) if request.actor.has(Perm.APPOINTMENTS_BOOK) else []
+    # One door opening for the page: the people waiting and the people found for the form.
+    names = _names(request, [e.patient_id for e in entries] + list(found))
+    if form is None:
+        form = _waitlist_form(request, None, names, found)
+    context = {"entries": [(e, names.get(e.patient_id)) for e in entries if e.patient_id in names], "form": form, "q": query,
+               "can_book": request.actor.has(Perm.APPOINTMENTS_BOOK)}  # fmt: skip
+    return render(request, "scheduling/waitlist.html", context, status=status)
+
+
+def _waitlist_form(request, data, names, found):
+    patients = sorted(((str(pk), names[pk]) for pk in found if pk in names), key=lambda p: p[1].casefold())
+    types = [(str(t.pk), t.name) for t in AppointmentType.objects.filter(is_active=True)]
+    return WaitlistForm(data, patients=patients, clinicians=_clinician_choices(), types=types)
+
+
+@route("scheduling:waitlist")
+def waitlist_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _waitlist_page(request)
+    if not request.actor.has(Perm.APPOINTMENTS_BOOK):
+        raise PermissionDenied
+    query = str(request.POST.get("q", "") or "")[:100]
+    found = _book_choices(request, query)
+    chosen = _uuid(request.POST.get("patient"))
+    if chosen and chosen not in found:
+        found = [chosen, *found]
+    form = _waitlist_form(request, request.POST, {pk: "" for pk in found}, found)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            waitlist.add(request.actor, patient_id=d["patient"], clinician_id=d["clinician"] or None,
+                         appointment_type_id=d["appointment_type"] or None, preference=d["preference"], request=request)  # fmt: skip
+        except NotFound as exc:
+            messages.error(request, f"Not added: that {exc} is not available.")
+            return _waitlist_page(request, status=400)
+        except InvalidInput as exc:
+            messages.error(request, f"Not added: {exc}")
+            return _waitlist_page(request, status=400)
+        messages.success(request, "Added to the waitlist.")
+        return redirect("scheduling:waitlist")
+    first = next(iter(form.errors.values()))[0]
+    messages.error(request, f"Not added: {first}")
+    return _waitlist_page(request, status=400)
+
+
+@route("scheduling:waitlist-close")
+def waitlist_close(request: HttpRequest, entry_id) -> HttpResponse:
+    try:
+        closed = waitlist.close(request.actor, entry_id, request=request)
+    except NotFound:
+        raise Http404("waitlist entry") from None
+    if not closed:
+        messages.warning(request, "Someone took this entry off the waitlist meanwhile.")
+        return _waitlist_page(request, status=409)
+    messages.success(request, "Taken off the waitlist.")
+    return redirect("scheduling:waitlist")

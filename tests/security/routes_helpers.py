@@ -175,9 +175,24 @@ def _appointment(pw):
     return book_at(scheduling_world(pw), "2027-03-09 10:00").pk
 
 
+def _waitlist_entry(pw):
+    """An open waitlist entry of the practice, for the calendar's waitlist routes."""
+    from confide.core.tenancy import tenant_context
+    from confide.scheduling.models import WaitlistEntry
+
+    _appointment(pw)  # the scheduling world (patient, types) exists
+    with tenant_context(practice_id=pw.practice.id):
+        existing = WaitlistEntry.objects.filter(is_open=True).first()
+        if existing:
+            return existing.pk
+        patient_id = WaitlistEntry._meta.get_field("patient").related_model.objects.filter(is_active=True).values_list("pk", flat=True).first()
+        return WaitlistEntry.objects.create(practice=pw.practice, patient_id=patient_id).pk
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # calendar part (issue 16): an upcoming appointment of the practice's clinician.
     "appointment_id": lambda pw, name, role: _appointment(pw),
+    "entry_id": lambda pw, name, role: _waitlist_entry(pw),
     # messaging, inbound: a text from an unknown number in the practice's queue.
     "unmatched_id": lambda pw, name, role: _unmatched_text(pw, name),
     "thread_id": lambda pw, name, role: _inbox_thread(pw).thread_id,

@@ -287,6 +287,8 @@ EXPECTED_ROUTE_POLICY = {
     "scheduling:agenda":                  ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
     "scheduling:book":                    ("staff",      "scheduling:appointment:book",   False, ["GET", "POST"], False),
     "scheduling:settings":                ("staff",      "scheduling:settings:edit",      False, ["GET", "POST"], False),
+    "scheduling:waitlist":                ("staff",      "scheduling:calendar:view",      False, ["GET", "POST"], False),
+    "scheduling:waitlist-close":          ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
     "scheduling:appointment":             ("staff",      "scheduling:calendar:view",      True,  ["GET"],         False),
     "scheduling:appointment-move":        ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
     "scheduling:appointment-cancel":      ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
