@@ -162,17 +162,34 @@ def _unsubscribe_token(pw) -> str:
 
 
 def _appointment(pw):
-    """One booked appointment of the practice (made once per world), for the calendar's routes."""
+    """An upcoming appointment of the practice that can still be moved, cancelled or marked (made
+    when there is none), for the calendar's routes."""
+    import datetime
+
     from confide.core.tenancy import tenant_context
-    from confide.scheduling.models import Appointment
+    from confide.scheduling.models import Appointment, AppointmentType
 
     with tenant_context(practice_id=pw.practice.id):
-        existing = Appointment.objects.filter(status="booked").first()
+        existing = Appointment.objects.filter(status__in=("booked", "confirmed")).order_by("starts_at").first()
         if existing:
             return existing.pk
+        made = AppointmentType.objects.exists()
+        taken = Appointment.objects.count()
     from tests.scheduling.world import book_at, scheduling_world
 
-    return book_at(scheduling_world(pw), "2027-03-09 10:00").pk
+    if not made:
+        sw = scheduling_world(pw)
+    else:  # the world exists: book its patient again, a day later than the last one
+        from confide.core.actors import StaffActor
+        from confide.scheduling.services import book
+        from tests.scheduling.world import at
+
+        with tenant_context(practice_id=pw.practice.id):
+            last = Appointment.objects.order_by("-starts_at").first()
+        return book(StaffActor.from_membership(pw.memberships[Role.FRONT_DESK]), patient_id=last.patient_id,
+                    clinician_id=last.clinician_id, appointment_type_id=last.appointment_type_id,
+                    starts_at=at("2027-03-09 10:00") + datetime.timedelta(days=taken)).pk  # fmt: skip
+    return book_at(sw, "2027-03-09 10:00").pk
 
 
 def _waitlist_entry(pw):
