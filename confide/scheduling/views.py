@@ -118,7 +118,7 @@ class Column:
     day: datetime.date
     clinician: object  # Membership or None
     blocks: list = field(default_factory=list)
-    cells: list = field(default_factory=list)  # (row, "HH:MM")
+    cells: list = field(default_factory=list)  # (row, "HH:MM", free)
     heading: str = ""
 
 
@@ -205,9 +205,13 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
             for g in busy.get(m.pk, []):
                 if g.starts_at < hi and g.ends_at > lo:
                     col.blocks.append(_place(Block("busy", max(g.starts_at, lo).astimezone(zone), min(g.ends_at, hi).astimezone(zone), g.title or "Busy"), col_day, first_hour, rows))
+        # A half-hour cell is a "book here" link only where nothing is drawn over it: a link
+        # half hidden under a block would be a target too small to touch (WCAG 2.5.8).
+        covered = {row for b in col.blocks for row in range(b.row, b.row + b.span)}
         for r in range(0, rows, 2):
             minutes = first_hour * 60 + r * ROW_MINUTES
-            col.cells.append((r + 1, f"{minutes // 60:02d}:{minutes % 60:02d}"))
+            free = not ({r + 1, r + 2} & covered)
+            col.cells.append((r + 1, f"{minutes // 60:02d}:{minutes % 60:02d}", free))
         columns.append(col)
     context.update({
         "columns": columns, "rows": rows,
