@@ -45,9 +45,10 @@ def _practice(with_appointments: bool):
     pw = _build_practice(f"bench-cal-{uuid.uuid4().hex[:6]}", False)
     sw = scheduling_world(pw)
     clinicians = [pw.memberships[Role.CLINICIAN], pw.memberships[Role.OWNER]]
-    for i in range(3):
-        user = UserFactory(email=f"c{i}-{uuid.uuid4().hex[:6]}@bench.test", display_name=f"Clinician {i}")
-        clinicians.append(MembershipFactory(user=user, practice=pw.practice, role=Role.CLINICIAN))
+    with tenant_context(practice_id=pw.practice.id):
+        for i in range(3):
+            user = UserFactory(email=f"c{i}-{uuid.uuid4().hex[:6]}@bench.test", display_name=f"Clinician {i}")
+            clinicians.append(MembershipFactory(user=user, practice=pw.practice, role=Role.CLINICIAN))
     if with_appointments:
         patients = [sw.patient] + [create_patient(pw, given_name=f"Bench{i}", email=f"b{i}@bench.test") for i in range(PATIENTS - 1)]
         rows = []

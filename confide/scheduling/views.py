@@ -28,6 +28,7 @@ from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm, Role
 from confide.core.purposes import Purpose
 from confide.records.values import display_name
+from confide.vault import keys
 from confide.scheduling import recurrence, services, waitlist
 from confide.scheduling.clock import AmbiguousTime, NonexistentTime, aware, practice_zone
 from confide.scheduling.forms import WEEKDAYS, BookForm, WaitlistForm, CancelForm, HoursForm, LocationForm, MoveForm, StatusForm, TimeZoneForm, TypeForm
@@ -65,6 +66,7 @@ def _clinician_choices():
 def _names(request, patient_ids) -> dict:
     """Patient names for a page: one door opening for the whole list (one audit entry)."""
     with open_patient_list(request.actor, Purpose.OPERATIONS, list(dict.fromkeys(patient_ids)), categories=NAME_ONLY, request=request) as listed:
+        keys.prefetch_subject_keys(request.actor.practice_id, [p.pk for p in listed])  # one key query per page
         return {p.pk: display_name(p.given_name, p.family_name, p.preferred_name) for p in listed}
 
 
