@@ -148,6 +148,9 @@ class AuditEvent(StrEnum):
     GOOGLE_CONNECTED = "scheduling:google:connected"  # resource_ids: the connection; detail: membership_id, scopes
     GOOGLE_REVOKED = "scheduling:google:revoked"  # resource_ids: the connection; detail: membership_id, reason (a code); actor: who (none: Google)
     GOOGLE_SCOPE_REFUSED = "scheduling:google:scope-refused"  # detail: membership_id, granted (scope names), google_confirmed
+    # calendar part: the waitlist (subject: the patient; detail: codes only)
+    WAITLIST_ADDED = "scheduling:waitlist:added"  # detail: preference (a code), any_clinician
+    WAITLIST_CLOSED = "scheduling:waitlist:closed"  # detail: outcome (booked|removed)
 
 
 # What each event is called on screen and in the CSV export, for people (STYLE: "Opened the
@@ -257,6 +260,8 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.GOOGLE_CONNECTED: "Connected Google Calendar (read-only)",
     AuditEvent.GOOGLE_REVOKED: "Google Calendar access ended",
     AuditEvent.GOOGLE_SCOPE_REFUSED: "Refused a Google Calendar connection with the wrong permissions",
+    AuditEvent.WAITLIST_ADDED: "Put a patient on the waitlist",
+    AuditEvent.WAITLIST_CLOSED: "Took a patient off the waitlist",
     AuditEvent.MESSAGE_QUEUED: "Wrote a message",
     AuditEvent.MESSAGE_SENT: "Sent a message",
     AuditEvent.MESSAGE_DEFERRED: "Held a message for the allowed hours",

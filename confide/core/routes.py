@@ -278,4 +278,17 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "scheduling:google-connect":       _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "POST"),
     "scheduling:google-callback":      _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
     "scheduling:google-disconnect":    _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "POST"),
+    # --- calendar part (issue 16 items 1-2, scheduling/views.py): the calendar, today's list, a
+    # clinician's agenda, booking and one appointment's changes, the set-up screens.
+    "scheduling:calendar":             _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
+    "scheduling:today":                _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
+    "scheduling:agenda":               _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET"),
+    "scheduling:book":                 _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      False, "GET POST"),
+    "scheduling:settings":             _p(A.STAFF,      Perm.SCHEDULE_CONFIGURE,     False, "GET POST"),
+    "scheduling:waitlist":             _p(A.STAFF,      Perm.SCHEDULE_VIEW,          False, "GET POST"),
+    "scheduling:waitlist-close":       _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      True,  "POST"),
+    "scheduling:appointment":          _p(A.STAFF,      Perm.SCHEDULE_VIEW,          True,  "GET"),
+    "scheduling:appointment-move":     _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      True,  "POST"),
+    "scheduling:appointment-cancel":   _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      True,  "POST"),
+    "scheduling:appointment-status":   _p(A.STAFF,      Perm.APPOINTMENTS_BOOK,      True,  "POST"),
 }  # fmt: skip

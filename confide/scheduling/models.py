@@ -244,6 +244,8 @@ class CalendarFeed(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["clinician"], name="calendar_feed_one_per_clinician")]
+
+
 class ReminderStatus(models.TextChoices):
     PLANNED = "planned", "Planned"
     SENDING = "sending", "Sending"  # claimed by one sweep (a lease: `claimed_until`)
@@ -329,3 +331,30 @@ class GoogleOAuthState(TenantModel):
     sealed_verifier = models.TextField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class WaitPreference(models.TextChoices):
+    ANY = "any", "Any time"
+    MORNINGS = "mornings", "Mornings"
+    AFTERNOONS = "afternoons", "Afternoons"
+    EVENINGS = "evenings", "Evenings"
+    TELEHEALTH = "telehealth", "Telehealth only"
+    SHORT_NOTICE = "short_notice", "Can come at short notice"
+
+
+class WaitlistEntry(TenantModel):
+    """A patient waiting for an appointment (issue 16 item 1): with a clinician or anyone, of a
+    type, with a preference as a code (no free text: nothing to seal). Closed when booked or
+    removed; a conditional update, so two people cannot book from one entry."""
+
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    clinician = models.ForeignKey("accounts.Membership", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    appointment_type = models.ForeignKey(AppointmentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    preference = models.CharField(max_length=16, choices=WaitPreference.choices, default=WaitPreference.ANY)
+    is_open = models.BooleanField(default=True)
+    closed_by_appointment = models.ForeignKey(Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey("accounts.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["practice", "is_open"], name="waitlist_practice_open")]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.scheduling import attendance_views, feed_views, google_views
+from confide.scheduling import attendance_views, feed_views, google_views, views
 
 app_name = "scheduling"
 
@@ -18,4 +18,15 @@ urlpatterns: list = [
     path("calendar/google/connect/", google_views.google_connect, name="google-connect"),
     path("calendar/google/callback/", google_views.google_callback, name="google-callback"),
     path("calendar/google/disconnect/", google_views.google_disconnect, name="google-disconnect"),
+    path("calendar/", views.calendar_page, name="calendar"),
+    path("calendar/today/", views.today_page, name="today"),
+    path("calendar/agenda/", views.agenda_page, name="agenda"),
+    path("calendar/book/", views.book_page, name="book"),
+    path("calendar/waitlist/", views.waitlist_page, name="waitlist"),
+    path("calendar/waitlist/<uuid:entry_id>/close/", views.waitlist_close, name="waitlist-close"),
+    path("calendar/settings/", views.settings_page, name="settings"),
+    path("calendar/appointments/<uuid:appointment_id>/", views.appointment_page, name="appointment"),
+    path("calendar/appointments/<uuid:appointment_id>/move/", views.appointment_move, name="appointment-move"),
+    path("calendar/appointments/<uuid:appointment_id>/cancel/", views.appointment_cancel, name="appointment-cancel"),
+    path("calendar/appointments/<uuid:appointment_id>/status/", views.appointment_status, name="appointment-status"),
 ]

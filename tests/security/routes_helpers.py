@@ -206,9 +206,57 @@ def _directory_site(pw):
     return made
 
 
+def _appointment(pw):
+    """An upcoming appointment of the practice that can still be moved, cancelled or marked (made
+    when there is none), for the calendar's routes."""
+    import datetime
+
+    from confide.core.tenancy import tenant_context
+    from confide.scheduling.models import Appointment, AppointmentType
+
+    with tenant_context(practice_id=pw.practice.id):
+        existing = Appointment.objects.filter(status__in=("booked", "confirmed")).order_by("starts_at").first()
+        if existing:
+            return existing.pk
+        made = AppointmentType.objects.exists()
+        taken = Appointment.objects.count()
+    from tests.scheduling.world import book_at, scheduling_world
+
+    if not made:
+        sw = scheduling_world(pw)
+    else:  # the world exists: book its patient again, a day later than the last one
+        from confide.core.actors import StaffActor
+        from confide.scheduling.services import book
+        from tests.scheduling.world import at
+
+        with tenant_context(practice_id=pw.practice.id):
+            last = Appointment.objects.order_by("-starts_at").first()
+        return book(StaffActor.from_membership(pw.memberships[Role.FRONT_DESK]), patient_id=last.patient_id,
+                    clinician_id=last.clinician_id, appointment_type_id=last.appointment_type_id,
+                    starts_at=at("2027-03-09 10:00") + datetime.timedelta(days=taken)).pk  # fmt: skip
+    return book_at(sw, "2027-03-09 10:00").pk
+
+
+def _waitlist_entry(pw):
+    """An open waitlist entry of the practice, for the calendar's waitlist routes."""
+    from confide.core.tenancy import tenant_context
+    from confide.scheduling.models import WaitlistEntry
+
+    _appointment(pw)  # the scheduling world (patient, types) exists
+    with tenant_context(practice_id=pw.practice.id):
+        existing = WaitlistEntry.objects.filter(is_open=True).first()
+        if existing:
+            return existing.pk
+        patient_id = WaitlistEntry._meta.get_field("patient").related_model.objects.filter(is_active=True).values_list("pk", flat=True).first()
+        return WaitlistEntry.objects.create(practice=pw.practice, patient_id=patient_id).pk
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # Scheduling, feed part: a clinician's private feed token.
     "feed_token": lambda pw, name, role: _feed_token(pw),
+    # calendar part (issue 16): an upcoming appointment of the practice's clinician.
+    "appointment_id": lambda pw, name, role: _appointment(pw),
+    "entry_id": lambda pw, name, role: _waitlist_entry(pw),
     # messaging, inbound: a text from an unknown number in the practice's queue.
     "unmatched_id": lambda pw, name, role: _unmatched_text(pw, name),
     "thread_id": lambda pw, name, role: _inbox_thread(pw).thread_id,

@@ -125,6 +125,8 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "directory:booking-accept": lambda: {"merge_into": ""},
         "directory:booking-decline": lambda: {"reason": "time_unavailable"},
     }
+    if name.startswith("scheduling:"):
+        return _calendar_body(name, practice_world, role)
     return bodies[name]() if name in bodies else {}
 
 
@@ -133,6 +135,25 @@ def _website_as_it_is(practice_world) -> dict:
 
     site = website_of(practice_world.practice.id)
     return {"tagline": site.tagline, "about": site.about, "primary_colour": site.primary_colour, "published": "1" if site.published else ""}
+# --- calendar part (issue 16): valid bodies for the calendar's POSTs (each takes effect: booked,
+# moved, cancelled, marked, listed, set; see EFFECTFUL). A role books at its own hour.
+def _calendar_body(name: str, practice_world, role: Role) -> dict:
+    from confide.scheduling.models import Appointment
+    from tests.security.routes_helpers import _appointment
+
+    with tenant_context(practice_id=practice_world.practice.id):
+        appointment = Appointment.objects.get(pk=_appointment(practice_world))
+    hour = 8 + list(Role).index(role)
+    return {
+        "scheduling:book": {"patient": str(appointment.patient_id), "clinician": str(appointment.clinician_id),
+                            "appointment_type": str(appointment.appointment_type_id), "date": "2027-04-06", "time": f"{hour:02d}:00"},
+        "scheduling:appointment-move": {"version": appointment.version, "date": "2027-04-07", "time": f"{hour:02d}:00", "minutes": 50,
+                                        "clinician": str(appointment.clinician_id), "scope": "one"},
+        "scheduling:appointment-cancel": {"version": appointment.version, "reason": "other", "scope": "one"},
+        "scheduling:appointment-status": {"version": appointment.version, "status": "confirmed"},
+        "scheduling:settings": {"form": "zone", "time_zone": "America/Chicago"},
+        "scheduling:waitlist": {"patient": str(appointment.patient_id), "preference": "any"},
+    }.get(name, {})  # fmt: skip
 
 
 def _consent_grant(practice_world, patient_id) -> dict:
@@ -164,6 +185,9 @@ EFFECTFUL = frozenset({
     "scheduling:feed-import",  # scheduling, feed part
     "directory:profile-publish", "directory:profile-unpublish", "directory:website-unpublish-profile", "directory:refer",
     "directory:booking-accept", "directory:booking-decline",  # issue 16, part "booking"
+    # calendar part (issue 16)
+    "scheduling:book", "scheduling:appointment-move", "scheduling:appointment-cancel", "scheduling:appointment-status",
+    "scheduling:settings", "scheduling:waitlist", "scheduling:waitlist-close",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

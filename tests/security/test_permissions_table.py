@@ -318,6 +318,18 @@ EXPECTED_ROUTE_POLICY = {
     "scheduling:google-connect":          ("staff",      "scheduling:calendar:view",      False, ["POST"],        False),
     "scheduling:google-callback":         ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
     "scheduling:google-disconnect":       ("staff",      "scheduling:calendar:view",      False, ["POST"],        False),
+    # --- calendar part (issue 16 items 1-2)
+    "scheduling:calendar":                ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:today":                   ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:agenda":                  ("staff",      "scheduling:calendar:view",      False, ["GET"],         False),
+    "scheduling:book":                    ("staff",      "scheduling:appointment:book",   False, ["GET", "POST"], False),
+    "scheduling:settings":                ("staff",      "scheduling:settings:edit",      False, ["GET", "POST"], False),
+    "scheduling:waitlist":                ("staff",      "scheduling:calendar:view",      False, ["GET", "POST"], False),
+    "scheduling:waitlist-close":          ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
+    "scheduling:appointment":             ("staff",      "scheduling:calendar:view",      True,  ["GET"],         False),
+    "scheduling:appointment-move":        ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
+    "scheduling:appointment-cancel":      ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
+    "scheduling:appointment-status":      ("staff",      "scheduling:appointment:book",   True,  ["POST"],        False),
 }  # fmt: skip
 
 

@@ -92,6 +92,7 @@ class Command(BaseCommand):
             sms_number = self._ensure_sms_number(practices["demo"])
             self._ensure_inbox(practices["demo"], patients)
             self._ensure_website(practices["demo"])
+            self._ensure_calendar(practices["demo"], patients)
         if quiet:
             return
         out = self.stdout.write
@@ -223,6 +224,52 @@ class Command(BaseCommand):
                     "published": "1", "tagline": "Family therapy close to home, and by video",
                     "about": "A small practice for families, couples and teenagers.", "primary_colour": "#1f5f8b",
                 })  # fmt: skip
+    def _ensure_calendar(self, practice: Practice, patients: dict) -> None:
+        """The calendar (issue 16, calendar part), once: the practice's zone, an office and
+        telehealth, three appointment types, weekday hours for its clinicians, and a week of
+        appointments for the demo patients around today (skipped where a time is taken)."""
+        import datetime
+        import zoneinfo
+
+        from django.utils import timezone
+
+        from confide.core.actors import StaffActor
+        from confide.core.permissions import Role
+        from confide.scheduling import services
+        from confide.scheduling.models import Appointment, AppointmentType, Location, LocationKind, SchedulingSettings, WorkingHours
+
+        with tenant_context(practice_id=practice.id):
+            if AppointmentType.objects.exists():
+                return
+            zone = zoneinfo.ZoneInfo("America/New_York")
+            SchedulingSettings.objects.update_or_create(practice=practice, defaults={"time_zone": zone.key})
+            office = Location.objects.create(practice=practice, name="Main office", address="1 Demo Street, Springfield")
+            Location.objects.create(practice=practice, name="Telehealth (video)", kind=LocationKind.TELEHEALTH)
+            kinds = [
+                AppointmentType.objects.create(practice=practice, name="Intake", duration_minutes=80, price_cents=20000, colour="#6f42c1"),
+                AppointmentType.objects.create(practice=practice, name="Therapy session", duration_minutes=50, price_cents=15000,
+                                               colour="#2b6cb0", bookable_online=True),
+                AppointmentType.objects.create(practice=practice, name="Video follow-up", duration_minutes=30, price_cents=9000,
+                                               colour="#198754", telehealth=True),
+            ]  # fmt: skip
+            clinicians = list(Membership.objects.filter(practice=practice, role__in=(Role.CLINICIAN, Role.OWNER), is_active=True))
+            for member in clinicians:
+                for weekday in range(5):
+                    WorkingHours.objects.create(practice=practice, clinician=member, weekday=weekday, starts=datetime.time(9),
+                                                ends=datetime.time(17), location=office)  # fmt: skip
+            desk = StaffActor.from_membership(Membership.objects.get(user__email=f"frontdesk@{DEMO_DOMAIN}", practice=practice))
+            today = timezone.now().astimezone(zone).date()
+            patient_ids = list(patients.values())
+            for n in range(12):  # two or three a day from three days ago to four days ahead
+                day = today + datetime.timedelta(days=n % 8 - 3)
+                starts = datetime.datetime.combine(day, datetime.time(9 + (n * 2) % 8), tzinfo=zone).astimezone(datetime.UTC)
+                member = clinicians[n % len(clinicians)]
+                try:
+                    services.book(desk, patient_id=patient_ids[n % len(patient_ids)], clinician_id=member.pk,
+                                  appointment_type_id=kinds[n % 3].pk, starts_at=starts, location_id=office.pk)  # fmt: skip
+                except services.SlotTaken:
+                    continue
+            Appointment.objects.filter(ends_at__lt=timezone.now(), status="booked").update(status="completed")
 
     def _ensure_practice(self, slug: str, name: str) -> Practice:
         """The demo practice starts with its own choices as version 1 of its notice (its contacts,
