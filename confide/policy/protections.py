@@ -378,6 +378,20 @@ PROTECTIONS: tuple[Protection, ...] = (
         "name and address are used for nothing else, never for news or offers, and are deleted after 30 days or at "
         "once when you decline.",
     ),
+    # Issue 16, the calendar: appointments with names and times only, double booking refused by
+    # the database; reminders with the practice's name and the time only, through the send gate.
+    Protection(
+        "appointments", ("SCH1",), ("confide/scheduling/services.py", "confide/scheduling/views.py"),
+        "Your appointments are kept in the practice's calendar, where staff who book them see your name and the time, "
+        "never your health information; the calendar itself refuses to give the same time to two people.",
+    ),
+    Protection(
+        "appointment-reminders", ("SCH1",), ("confide/scheduling/reminders.py", "confide/messaging/gate.py"),
+        "Appointment reminders by text or e-mail say only our name and the date and time of your appointment, never whom "
+        "you see or what for; they follow your choices and the hours texts may arrive, and never come after the "
+        "appointment has started.",
+        when="messages_sent",
+    ),
     # google part (issue 16): a clinician's own Google Calendar, read-only; the last sentence is
     # the Limited Use statement Google's API Services User Data Policy asks for.
     Protection(
