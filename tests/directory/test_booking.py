@@ -310,3 +310,23 @@ def test_the_staff_pages_accept_from_the_browser(signed_in, world, bw, django_ca
     assert done.status_code == 302
     with tenant_context(practice_id=bw.practice.id):
         assert Appointment.objects.filter(source=Source.WEBSITE, starts_at=row.starts_at).count() == 1
+
+
+def test_the_slots_and_the_chosen_time_are_shown_on_the_practices_clock_not_utc(client, bw):
+    """The practice works 9-17 in New York: the slot buttons, the details step and the staff's
+    request page say 09:00, never the 14:00 (or 13:00) of UTC."""
+    import zoneinfo
+
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    url = reverse("directory:book", kwargs={"practice_slug": bw.practice.slug})
+    slot = bw.slots()[0]
+    wall = slot.starts_at.astimezone(ny).strftime("%H:%M")
+    utc = slot.starts_at.astimezone(datetime.UTC).strftime("%H:%M")
+    assert wall != utc
+    step2 = client.get(url, {"type": bw.sw.kind.pk, "clinician": bw.sw.clinician.pk}).content.decode()
+    start = booking.format_start(slot.starts_at)
+    button = step2[step2.index(f"start={start}"):]
+    button = button[button.index(">") + 1: button.index("</a>")]
+    assert button == wall
+    step3 = client.get(url, {"type": bw.sw.kind.pk, "clinician": bw.sw.clinician.pk, "start": booking.format_start(slot.starts_at)})
+    assert f"at {wall}</strong>" in step3.content.decode()
