@@ -39,6 +39,11 @@ def test_sch3_a_clinician_connects_google_sees_busy_blocks_and_revokes_them_away
     expect(page.get_by_test_id("google-block")).to_have_count(1)
     expect(page.get_by_test_id("google-block")).to_contain_text("Dentist appointment")
     assert fake.seen("/o/oauth2/v2/auth")[0].query["scope"] == google.READONLY_SCOPE
+    # The calendar's own week view draws the same block, with its title for its owner.
+    page.goto("/calendar/")
+    expect(page.get_by_test_id("busy-block")).to_have_count(1)
+    expect(page.get_by_test_id("busy-block")).to_contain_text("Dentist appointment")
+    page.goto("/calendar/google/")
 
     page.get_by_role("button", name="Disconnect Google Calendar").click()
     expect(page.get_by_text("Google Calendar disconnected")).to_be_visible()
@@ -46,4 +51,8 @@ def test_sch3_a_clinician_connects_google_sees_busy_blocks_and_revokes_them_away
     expect(page.get_by_role("button", name="Connect Google Calendar")).to_be_visible()
     assert "Dentist appointment" not in page.content()
     assert len(fake.seen("/revoke")) == 1
+    page.goto("/calendar/")
+    expect(page.get_by_test_id("calendar-grid")).to_be_visible()
+    expect(page.get_by_test_id("busy-block")).to_have_count(0)
+    assert "Dentist appointment" not in page.content()
     assert page_problems.all() == []
