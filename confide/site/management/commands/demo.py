@@ -227,7 +227,7 @@ class Command(BaseCommand):
     def _ensure_calendar(self, practice: Practice, patients: dict) -> None:
         """The calendar (issue 16, calendar part), once: the practice's zone, an office and
         telehealth, three appointment types, weekday hours for its clinicians, and a week of
-        appointments for the demo patients around today (skipped where a time is taken)."""
+        appointments for the demo patients on each weekday around today (skipped where a time is taken)."""
         import datetime
         import zoneinfo
 
@@ -260,15 +260,20 @@ class Command(BaseCommand):
             desk = StaffActor.from_membership(Membership.objects.get(user__email=f"frontdesk@{DEMO_DOMAIN}", practice=practice))
             today = timezone.now().astimezone(zone).date()
             patient_ids = list(patients.values())
-            for n in range(12):  # two or three a day from three days ago to four days ahead
-                day = today + datetime.timedelta(days=n % 8 - 3)
-                starts = datetime.datetime.combine(day, datetime.time(9 + (n * 2) % 8), tzinfo=zone).astimezone(datetime.UTC)
-                member = clinicians[n % len(clinicians)]
-                try:
-                    services.book(desk, patient_id=patient_ids[n % len(patient_ids)], clinician_id=member.pk,
-                                  appointment_type_id=kinds[n % 3].pk, starts_at=starts, location_id=office.pk)  # fmt: skip
-                except services.SlotTaken:
+            n = 0
+            for offset in range(-3, 12):  # each weekday from three days ago to eleven days ahead
+                day = today + datetime.timedelta(days=offset)
+                if day.weekday() >= 5:
                     continue
+                for c, member in enumerate(clinicians):  # two or three each, at times that vary by day
+                    for hour in (9 + (offset + c) % 2, 11 + (offset + 2 * c) % 3, 15 - (offset + c) % 2)[: 2 + (offset + c) % 2]:
+                        starts = datetime.datetime.combine(day, datetime.time(hour), tzinfo=zone).astimezone(datetime.UTC)
+                        n += 1
+                        try:
+                            services.book(desk, patient_id=patient_ids[n % len(patient_ids)], clinician_id=member.pk,
+                                          appointment_type_id=kinds[n % 3].pk, starts_at=starts, location_id=office.pk)  # fmt: skip
+                        except services.SlotTaken:
+                            continue
             Appointment.objects.filter(ends_at__lt=timezone.now(), status="booked").update(status="completed")
 
     def _ensure_practice(self, slug: str, name: str) -> Practice:
