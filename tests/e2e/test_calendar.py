@@ -1,4 +1,4 @@
-"""Issue 16, Done when: the front desk books, moves (keyboard: the move form) and cancels an
+"""Issue 16, Done when: the front desk books, moves (the move form, then a drag) and cancels an
 appointment from the week view; two browsers racing for one slot: one books it, the other sees
 "no longer free"; the week view and the agenda pass axe at 390 px without sideways scrolling."""
 
@@ -77,6 +77,19 @@ def test_the_front_desk_books_moves_and_cancels_from_the_week_view(browser, live
         block = page.get_by_test_id("appointment-block")
         expect(block).to_contain_text("Marisol Quintero (Mari)")
         expect(block).to_contain_text("11:30–12:20")
+
+        # Drag it two 15-minute rows down (calendar.js posts the move endpoint; the page reloads).
+        row = page.evaluate("document.querySelector('.cal-cell').getBoundingClientRect().height / 2")
+        box = block.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + 8
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x, y + row, steps=4)
+        page.mouse.move(x, y + 2 * row, steps=4)
+        page.mouse.up()
+        expect(page.locator("#cal-live")).to_contain_text("Moved")
+        expect(page.get_by_test_id("appointment-block")).to_contain_text("12:00–12:50")
+        block = page.get_by_test_id("appointment-block")
         block.click()
         page.get_by_label("Why").select_option("patient_request")
         page.get_by_role("button", name="Cancel the appointment").click()
@@ -85,8 +98,8 @@ def test_the_front_desk_books_moves_and_cancels_from_the_week_view(browser, live
         context.close()
     with tenant_context(practice_id=clinic.practice.id):
         (appointment,) = Appointment.objects.all()
-    assert appointment.status == Status.CANCELLED and appointment.version == 3
-    assert appointment.starts_at.astimezone(ZONE).strftime("%H:%M") == "11:30"
+    assert appointment.status == Status.CANCELLED and appointment.version == 4
+    assert appointment.starts_at.astimezone(ZONE).strftime("%H:%M") == "12:00"
 
 
 def test_two_browsers_race_for_one_slot_one_books_it(browser, live_server, clinic, calendar):

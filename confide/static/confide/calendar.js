@@ -58,6 +58,11 @@
   }
 
   var drag = null, justDragged = false;
+  // An appointment is a link, and a browser drags links natively (which cancels the pointer
+  // events below): the calendar's own drag replaces that.
+  grid.addEventListener("dragstart", function (e) {
+    if (e.target.closest && e.target.closest(".cal-appt")) e.preventDefault();
+  });
   grid.addEventListener("pointerdown", function (e) {
     var block = e.target.closest(".cal-appt");
     if (!block || !block.getAttribute("data-move-url") || e.button !== 0) return;
