@@ -265,6 +265,8 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "profile_id": lambda w: w.objects["directory_profile"].pk,  # directory part: a published profile
     # issue 16, part "booking": a pending website booking request (made on first use).
     "booking_request_id": lambda w: _booking_request(w).pk,
+    # issue 16, the calendar: an upcoming appointment of the clinic's patient (made on first use).
+    "appointment_id": lambda w: _appointment(w).pk,
 }
 
 
@@ -279,6 +281,34 @@ def _booking_request(w):
         with tenant_context(practice_id=practice.id):
             clinician = Membership.objects.get(user=w.clinic.users[Role.CLINICIAN], practice=practice)
         made = w.objects["booking_request"] = request_booking(open_for_booking(practice, clinician))
+    return made
+
+
+def _appointment(w):
+    made = w.objects.get("appointment")
+    if made is None:
+        import datetime
+        import zoneinfo
+
+        from django.utils import timezone
+
+        from confide.accounts.models import Membership
+        from confide.core.actors import StaffActor
+        from confide.core.tenancy import tenant_context
+        from confide.scheduling import services
+        from confide.scheduling.models import AppointmentType
+
+        practice = w.clinic.practice
+        zone = zoneinfo.ZoneInfo("America/New_York")
+        day = timezone.now().astimezone(zone).date() + datetime.timedelta(days=8)
+        with tenant_context(practice_id=practice.id):
+            clinician = Membership.objects.get(user=w.clinic.users[Role.CLINICIAN], practice=practice)
+            desk = Membership.objects.get(user=w.clinic.users[Role.FRONT_DESK], practice=practice)
+            kind = AppointmentType.objects.create(practice=practice, name="Every-page visit", duration_minutes=30)
+        made = w.objects["appointment"] = services.book(
+            StaffActor.from_membership(desk), patient_id=w.clinic.patient.pk, clinician_id=clinician.pk, appointment_type_id=kind.pk,
+            starts_at=datetime.datetime.combine(day, datetime.time(7), tzinfo=zone).astimezone(datetime.UTC),
+        )
     return made
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
