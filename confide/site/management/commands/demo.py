@@ -107,6 +107,7 @@ class Command(BaseCommand):
             out(f"  {email:32} {what}")
             out(f"      TOTP: {uri}" if uri else "      (no second factor yet: can add an authenticator app or a passkey on the Account page)")
         out(f"The demo practice's texting number: {sms_number} (texts to it: POST /hooks/sms/twilio, signed; docs/operations.md, Twilio webhooks)")
+        out("The demo practice's website: /p/demo/ (online booking: /p/demo/book/); staff see the calendar at /calendar/")
 
     def _ensure_patients(self, practice: Practice) -> None:
         """The synthetic patients (registered by the front desk), then their charts (records/demo.py).
