@@ -66,22 +66,24 @@ run: install
 # The layer contracts first (pyproject.toml, [tool.importlinter]): a wrong-way import fails the build.
 # SQLite always; PostgreSQL as well when DATABASE_URL is set (CI sets it). The browser
 # tests run in the SQLite pass only: they test the UI, which does not depend on the database.
-# The two passes run side by side (each test process has its own data directory, cache and
-# ports, and the PostgreSQL pass its own database): each is one Python process, so on two cores
-# the whole run takes about as long as the longer pass rather than the sum of both. The
-# PostgreSQL pass's output is printed after the SQLite pass's; either failing fails the target.
+# The two passes run side by side: each is one Python process, so on two cores the whole run
+# takes about as long as the longer pass rather than the sum of both. Each pass gets a data
+# directory of its own (keyring, encrypted files, the file cache; the `run` target's
+# CONFIDE_DATA_DIR=var is exported to every recipe, so it is overridden here), its own ports,
+# and the PostgreSQL pass its own database. The PostgreSQL pass's output is printed after the
+# SQLite pass's; either failing fails the target.
 test: install-dev
 	$(BIN)/lint-imports --no-cache
-	@pg_log="$$(mktemp)"; pg_pid=""; \
+	@pg_log="$$(mktemp)"; pg_pid=""; sqlite_dir="$$(mktemp -d)"; pg_dir="$$(mktemp -d)"; \
 	if [ -n "$$DATABASE_URL" ]; then \
 	  echo "== PostgreSQL pass ($${DATABASE_URL%%@*}@...) started beside the SQLite pass; its output follows it =="; \
-	  CONFIDE_TEST_DATABASE=postgres $(BIN)/python -m pytest -q -m "not e2e" > "$$pg_log" 2>&1 & pg_pid=$$!; \
+	  CONFIDE_DATA_DIR="$$pg_dir" CONFIDE_TEST_DATABASE=postgres $(BIN)/python -m pytest -q -m "not e2e" > "$$pg_log" 2>&1 & pg_pid=$$!; \
 	else echo "DATABASE_URL not set: PostgreSQL pass skipped (CI runs it)."; fi; \
 	echo "== SQLite pass =="; \
-	$(BIN)/python -m pytest -q; sqlite_status=$$?; \
+	CONFIDE_DATA_DIR="$$sqlite_dir" $(BIN)/python -m pytest -q; sqlite_status=$$?; \
 	pg_status=0; \
 	if [ -n "$$pg_pid" ]; then wait "$$pg_pid"; pg_status=$$?; echo "== PostgreSQL pass (exit $$pg_status) =="; cat "$$pg_log"; fi; \
-	rm -f "$$pg_log"; \
+	rm -rf "$$pg_log" "$$sqlite_dir" "$$pg_dir"; \
 	echo "== SQLite pass exit $$sqlite_status, PostgreSQL pass exit $$pg_status =="; \
 	test "$$sqlite_status" -eq 0 && test "$$pg_status" -eq 0
 
