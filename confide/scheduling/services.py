@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -118,6 +118,16 @@ def _save_guarded(write) -> None:
             write()
     except IntegrityError as error:
         if CONSTRAINT_NAME in str(error):
+            raise SlotTaken(_taken_message()) from None
+        raise
+    except OperationalError as error:
+        # PostgreSQL: an insert that waits on another's conflicting row (the exclusion
+        # constraint) while that one waits for a lock this transaction already holds (the
+        # audit chain head, taken by an entry written earlier in the same transaction, as the
+        # portal's booking does) is a deadlock; PostgreSQL aborts one side (SQLSTATE 40P01).
+        # Both were after the same time, so the aborted one lost the race: rolled back to the
+        # savepoint, its other locks are released with the request's transaction.
+        if getattr(error.__cause__, "sqlstate", None) == "40P01":
             raise SlotTaken(_taken_message()) from None
         raise
 
