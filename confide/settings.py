@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "confide.messaging",
     "confide.scheduling",
     "confide.directory",
+    "confide.disclosures",
+    "confide.retention",
     "confide.rights",
     "confide.portal",
     "confide.site",  # entry points above every domain: the demo, confide keys

@@ -195,6 +195,15 @@ ACCESS_REPORT_JOB = SystemJob("access-report-job", frozenset({policy.BREAK_GLASS
 # A rights request opened in the portal: the optional text the patient types is a message to the
 # practice, sealed under the patient's key (confide/rights/services.py); it writes nothing else.
 RIGHTS_REQUEST_JOB = SystemJob("rights-request-job", frozenset({"communications.messages"}), frozenset({Purpose.PATIENT_REQUEST}))
+# Letters about rights requests (confide/rights/letters.py): the letter's body, sealed under the
+# patient's key as a message from the practice; nothing else.
+RIGHTS_LETTER_JOB = SystemJob("rights-letter-job", frozenset({"communications.messages"}), frozenset({Purpose.PATIENT_REQUEST}))
+# The accounting of disclosures (confide/disclosures): writing one disclosure's sealed entry
+# (recipient, what, why) for whoever disclosed it — a records release, a compelled disclosure,
+# staff recording a paper release; reading a patient's entries for their accounting.
+DISCLOSURE_JOB = SystemJob(
+    "disclosure-job", frozenset({policy.DISCLOSURES}), frozenset({Purpose.PATIENT_REQUEST, Purpose.LEGAL, Purpose.OPERATIONS})
+)
 # An operator's portal invitation (`confide portal invite --patient …` without --email): the
 # chart's e-mail address, where the invitation goes; nothing else.
 PORTAL_INVITE_JOB = SystemJob("portal-invite-job", frozenset({policy.EMAIL}), frozenset({Purpose.OPERATIONS}))
@@ -219,7 +228,7 @@ SYSTEM_JOBS: dict[str, SystemJob] = {
     for job in (
         REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
         AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB, PORTAL_INVITE_JOB,
-        MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB, FEED_INITIALS_JOB,
+        MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB, FEED_INITIALS_JOB, DISCLOSURE_JOB, RIGHTS_LETTER_JOB,
     )
 }  # fmt: skip
 

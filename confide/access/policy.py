@@ -25,8 +25,9 @@ only within this table: the owner, who runs the practice's news and offers, may 
 consenting patient's name, e-mail and phone for marketing (each contact channel needs its own
 consent: marketing by e-mail does not open the phone number). Analytics and AI assistance are
 granted to no role: they work on de-identified data, never through a chart. `patient_request`
-and `legal` are granted to no role yet: the rights and disclosure issues add them together
-with their own gates.
+and `legal` are granted to the owner and the privacy officer (answering rights requests, the
+accounting of disclosures; the owner alone may produce a compelled disclosure from the clinical
+record).
 
 **Psychotherapy notes** (`health.psychotherapy_notes`) are in no role's grant. HIPAA keeps
 them apart from the rest of the record: readable only by the clinician who wrote them (and
@@ -74,6 +75,7 @@ RECORDINGS = "health.recordings"
 INSURANCE = "financial.insurance"
 INVOICES = "financial.invoices"
 BREAK_GLASS_REASON = "operations.break_glass_reason"
+DISCLOSURES = "operations.disclosures"
 NETWORK = "technical.network"
 DEVICE = "technical.device"
 
@@ -140,6 +142,11 @@ CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
         Purpose.PAYMENT: _BILLING,
         Purpose.OPERATIONS: _REGISTRATION | OPERATIONS_RECORDS | _INBOX,
         Purpose.MARKETING: frozenset({NAME}) | CONTACT,
+        # Answering a patient's request (confide/rights) and recording what the law compels the
+        # practice to disclose (confide/disclosures): the owner may produce a compelled package
+        # from the clinical record (never psychotherapy notes); exports run as a system job.
+        Purpose.PATIENT_REQUEST: _REGISTER_LOOKUP | {DISCLOSURES},
+        Purpose.LEGAL: _CLINICAL_CARE | {DISCLOSURES},
     },
     Role.CLINICIAN: {
         Purpose.TREATMENT: _CLINICAL_CARE | _INBOX,
@@ -156,6 +163,10 @@ CATEGORY_GRANTS: dict[Role, dict[Purpose, frozenset[str]]] = {
     Role.PRIVACY_OFFICER: {
         # The messages too: reviewing what was sent (`confide outbox --show-body`), a complaint.
         Purpose.OPERATIONS: _REGISTER_LOOKUP | OPERATIONS_RECORDS | _INBOX,
+        # Rights requests and the accounting of disclosures: who asks, how to answer them, and
+        # the disclosures on record; nothing clinical (the export is a system job's).
+        Purpose.PATIENT_REQUEST: _REGISTER_LOOKUP | {DISCLOSURES},
+        Purpose.LEGAL: _REGISTER_LOOKUP | {DISCLOSURES},
     },
 }
 

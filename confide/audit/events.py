@@ -95,6 +95,8 @@ class AuditEvent(StrEnum):
     ACCESS_REPORT_VIEWED = "portal:access-report:viewed"  # "who opened my record"; detail: format, the date filter, row count
     RIGHTS_REQUEST_OPENED = "rights:request:opened"  # resource_ids: the request; detail: its kind
     RIGHTS_QUEUE_VIEWED = "rights:queue:viewed"  # the privacy officer's list of open requests; resource_ids: those shown
+    RIGHTS_LETTER_SENT = "rights:letter:sent"  # resource_ids: the request, the letter; detail: kind, channel, status
+    DISCLOSURE_RECORDED = "disclosures:disclosure:recorded"  # resource_ids: the disclosure; detail: basis, source, compelled
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -235,6 +237,8 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.ACCESS_REPORT_VIEWED: "Looked at who opened the record",
     AuditEvent.RIGHTS_REQUEST_OPENED: "Made a privacy request",
     AuditEvent.RIGHTS_QUEUE_VIEWED: "Looked at the privacy requests",
+    AuditEvent.RIGHTS_LETTER_SENT: "Sent a letter about a privacy request",
+    AuditEvent.DISCLOSURE_RECORDED: "Recorded a disclosure of the record",
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",

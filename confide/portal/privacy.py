@@ -359,6 +359,8 @@ JOB_NAMES = {
     "messaging-send-job": "Sending you a message or a reminder (automatic)",
     "messaging-inbound-job": "Filing a message you sent us (automatic)",
     "feed-initials-job": "Your initials in your clinician's private calendar (automatic)",
+    "rights-letter-job": "Keeping a copy of a letter about your privacy request (automatic)",
+    "disclosure-job": "Recording a disclosure of your record, for your list of disclosures (automatic)",
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)

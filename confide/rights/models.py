@@ -1,9 +1,15 @@
-"""A rights request: who asked (the portal account, acting for themselves or as a minor's parent
-or guardian), about which record, what kind, when, and by when it must be answered.
+"""Rights requests (RTS1–RTS10, DSC1, ACC7): who asked, about which record, what kind, by which
+channel, how the requester was verified, by when it must be answered, and what was decided.
 
-The optional detail the patient types may say anything about their health: it is sealed under
-the patient's key (category `communications.messages`: a message from the patient to the
-practice), written only through the chart door (confide/rights/services.py), never logged."""
+A request may arrive before anyone knows whose record it is about (the public form: a visitor
+gives a name and a date of birth, verified later by a code to the contact on file), so `patient`
+is empty until verification matches a record. A request from the portal knows its patient at
+once (the signed-in session verifies the requester: ACC7).
+
+What a requester types may say anything about their health: it is sealed under the patient's key
+(category `communications.messages`), written only through the chart door (services.py). The
+identifiers a visitor gives to be verified live in `rights.Verification` (their own key), used
+only to verify and deleted after (ACC7). Letters (`Letter`) keep what was sent, sealed."""
 
 from __future__ import annotations
 
@@ -18,35 +24,103 @@ DETAIL_MAX = 2000
 
 
 class RequestKind(models.TextChoices):
-    # Labels are how the patient and the privacy officer read them (plain words).
-    SEE = "see", "See my information"
-    COPY = "copy", "Get a copy of my information"
-    CORRECT = "correct", "Correct something"
-    DELETE = "delete", "Delete my information"
-    RESTRICT = "restrict", "Limit or stop a use of my information"
+    # Labels are how the patient and the privacy officer read them (plain words). The stored
+    # values of the first six predate the rights issue and are kept.
+    SEE = "see", "See my information"  # HIPAA access, CCPA right to know (RTS1)
+    COPY = "copy", "Get a copy of my information"  # portable copy (RTS2)
+    CORRECT = "correct", "Correct something"  # HIPAA amendment, CCPA correction (RTS3)
+    DELETE = "delete", "Delete my information"  # RTS4
+    RESTRICT = "restrict", "Limit or stop a use of my information"  # HIPAA's request for restrictions
     OTHER = "other", "Something else"
+    OPT_OUT_SALE = "opt_out_sale", "Do not sell or share my information"  # RTS5 (no verification)
+    LIMIT_SENSITIVE = "limit_sensitive", "Limit the use of my sensitive information"  # RTS5 (no verification)
+    OPT_OUT_PROFILING = "opt_out_profiling", "Opt out of profiling"  # RTS5
+    ACCOUNTING = "accounting", "A list of disclosures of my information"  # DSC1, HIPAA §164.528
+    SHINE_THE_LIGHT = "shine_the_light", "Who my information was shared with for marketing"  # RTS8
+    APPEAL = "appeal", "Appeal a decision on an earlier request"  # RTS7
+
+
+# Requests that need no verification of who is asking (CCPA §7026/§7027: an opt-out must not
+# demand it); they take effect for whoever the requester turns out to be.
+UNVERIFIED_KINDS = frozenset({RequestKind.OPT_OUT_SALE, RequestKind.LIMIT_SENSITIVE, RequestKind.OPT_OUT_PROFILING})
 
 
 class RequestStatus(models.TextChoices):
     RECEIVED = "received", "Received"
+    VERIFYING = "verifying", "Checking who is asking"
     IN_PROGRESS = "in_progress", "In progress"
     DONE = "done", "Done"
-    DECLINED = "declined", "Declined"
+    PARTLY_DONE = "partly_done", "Partly done"
+    DECLINED = "declined", "Denied"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
-OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS)
+OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.VERIFYING, RequestStatus.IN_PROGRESS)
+CLOSED_STATUSES = (RequestStatus.DONE, RequestStatus.PARTLY_DONE, RequestStatus.DECLINED, RequestStatus.WITHDRAWN)
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", "Patient portal"
+    WEB_FORM = "web_form", "Website form"
+    EMAIL = "email", "E-mail"
+    PHONE = "phone", "Phone"
+    LETTER = "letter", "Letter"
+    IN_PERSON = "in_person", "In person"
+    OPERATOR = "operator", "Forwarded by the platform operator"  # RTS9
+
+
+class Verification(models.TextChoices):
+    PENDING = "pending", "Not yet verified"
+    SESSION = "session", "Signed in to the portal"  # ACC7: the account's own authentication
+    CODE = "code", "Identifiers matched and a code to the contact on file"
+    STAFF = "staff", "Checked by staff (identification seen)"
+    NOT_REQUIRED = "not_required", "Not needed for this kind of request"
+    FAILED = "failed", "Could not be verified"
+
+
+class ExtensionReason(models.TextChoices):
+    # No free text: an extension letter states one of these, never anything about the patient.
+    VOLUME = "volume", "The records are extensive and take longer to gather"
+    COMPLEXITY = "complexity", "The request is complex"
+    NUMBER = "number", "We received a number of requests at once"
+    VERIFICATION = "verification", "We are still confirming who is asking"
 
 
 class RightsRequest(TenantModel):
-    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=16, choices=RequestKind.choices)
+    # Empty until the requester is verified against a record (the public form, a logged call).
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    kind = models.CharField(max_length=20, choices=RequestKind.choices)
     status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.RECEIVED)
-    # The portal account that asked, and whether as the patient's representative (a minor's
-    # parent or guardian: MIN3) rather than for themselves.
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.PORTAL)
+    # The portal account that asked (empty for the public form and for requests staff log), and
+    # whether as the patient's representative (a minor's parent or guardian: MIN3) rather than
+    # for themselves; `by_agent`: an authorised agent with the patient's signed permission (RTS6).
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     by_representative = models.BooleanField(default=False)
+    by_agent = models.BooleanField(default=False)
+    # The staff member who took a request by e-mail, phone, letter or in person.
+    logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    verification = models.CharField(max_length=14, choices=Verification.choices, default=Verification.PENDING)
+    verified_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField()
+    # Deadlines (confide/rights/deadlines.py), fixed when the request arrives from the regimes in
+    # force: `regimes` the ids that set them; `ack_due_on` an acknowledgement (CCPA: 10 business
+    # days), `due_on` the answer, `extended_due_on` after the one extension allowed.
+    regimes = models.JSONField(default=list)
+    ack_due_on = models.DateField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
     due_on = models.DateField()
+    extended_due_on = models.DateField(null=True, blank=True)
+    extension_reason = models.CharField(max_length=14, choices=ExtensionReason.choices, blank=True)
+    extended_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    # An appeal names the decision it appeals; its reviewer must not be the one who decided (RTS7).
+    appeal_of = models.ForeignKey("self", on_delete=models.PROTECT, related_name="appeals", null=True, blank=True)
+    # RTS10: the fee asked for copies, in cents (0 unless the practice sets one; never above cost).
+    fee_cents = models.PositiveIntegerField(default=0)
+    # Every change is a conditional update on version (a stale page gets 409).
+    version = models.PositiveIntegerField(default=1)
     detail = EncryptedTextField(category="communications.messages", subject_field="patient_id", validators=[multi_line], blank=True, null=True)
 
     class Meta:
@@ -55,3 +129,51 @@ class RightsRequest(TenantModel):
 
     def __str__(self) -> str:
         return f"rights-request:{self.pk}"
+
+    @property
+    def answer_due_on(self):
+        return self.extended_due_on or self.due_on
+
+
+class LetterKind(models.TextChoices):
+    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+    VERIFICATION = "verification", "Verification code"
+    EXTENSION = "extension", "Extension notice"
+    FULFILMENT = "fulfilment", "Answer"
+    DENIAL = "denial", "Denial"
+    AMENDMENT_OUTCOME = "amendment_outcome", "Amendment outcome"
+    REBUTTAL = "rebuttal", "Rebuttal"
+    APPEAL_OUTCOME = "appeal_outcome", "Appeal decision"
+    AGENT_NOTICE = "agent_notice", "Notice of an agent's request"
+    DISCLOSURE_NOTICE = "disclosure_notice", "Notice of a compelled disclosure"
+
+
+class LetterStatus(models.TextChoices):
+    SENT = "sent", "Sent"
+    TO_PRINT = "to_print", "To be printed and posted"  # no channel the patient agreed to: staff post it
+    REFUSED = "refused", "Not sent (the send gate refused)"
+
+
+class Letter(TenantModel):
+    """A letter kept with its request (or, for a compelled disclosure's notice, with the patient):
+    what was said, when, by which channel. The body may name health matters (the basis of an
+    amendment's denial): sealed under the patient's key. A letter to a requester not yet matched
+    to a record (an acknowledgement of the public form) keeps no body, only its template and the
+    dates it filled in (`context`: never a name, never contact data), so it can be shown again."""
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.PROTECT, related_name="letters", null=True, blank=True)
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    kind = models.CharField(max_length=20, choices=LetterKind.choices)
+    status = models.CharField(max_length=10, choices=LetterStatus.choices)
+    channel = models.CharField(max_length=10, blank=True)  # email, sms, portal, post
+    sent_at = models.DateTimeField()
+    template = models.CharField(max_length=80)  # the template's path: which required items it carries
+    context = models.JSONField(default=dict)  # dates and kinds only
+    body = EncryptedTextField(category="communications.messages", subject_field="patient_id", validators=[multi_line], null=True, blank=True)
+
+    class Meta:
+        ordering = ["sent_at"]
+        indexes = [models.Index(fields=["practice", "request", "sent_at"], name="rights_letters_by_request")]
+
+    def __str__(self) -> str:
+        return f"rights-letter:{self.pk}"

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from confide.access import policy
@@ -37,12 +38,13 @@ from confide.access.door import RIGHTS_REQUEST_JOB, open_chart, open_patient_lis
 from confide.audit.chain import record
 from confide.audit.events import AuditEvent
 from confide.core.actors import PatientActor, StaffActor
-from confide.core.errors import Forbidden, InvalidInput
+from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
 from confide.core.purposes import Purpose
 from confide.core.tenancy import tenant_context
 from confide.core.text import multi_line
-from confide.rights.models import DETAIL_MAX, OPEN_STATUSES, RequestKind, RequestStatus, RightsRequest
+from confide.rights.deadlines import deadlines_for
+from confide.rights.models import DETAIL_MAX, OPEN_STATUSES, Channel, RequestKind, RequestStatus, RightsRequest, Verification
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,7 @@ def parse_kind(value) -> RequestKind:
 
 
 def due_on(declaration, kind: RequestKind, received_at: datetime.datetime) -> datetime.date:
-    hipaa = declaration.regimes.hipaa
-    days = hipaa.amendment.respond_days if kind == RequestKind.CORRECT else hipaa.access.respond_days
-    return timezone.localdate(received_at) + datetime.timedelta(days=days)
+    return deadlines_for(declaration, kind, timezone.localdate(received_at)).due_on
 
 
 def _clean_detail(detail) -> str:
@@ -85,10 +85,13 @@ def check_open_request(*, actor: PatientActor, kind, detail: str = "", request=N
     with open_chart(actor, actor.patient_id, Purpose.PATIENT_REQUEST, categories={policy.NAME}, request=request) as chart:
         patient_id = chart.patient.pk
     now = timezone.now()
-    due = due_on(declaration_in_force(actor.practice_id, now), checked, now)
+    dates = deadlines_for(declaration_in_force(actor.practice_id, now), checked, timezone.localdate(now))
+    due = dates.due_on
     fields = dict(
         practice_id=actor.practice_id, patient_id=patient_id, kind=checked.value, status=RequestStatus.RECEIVED,
         requested_by_id=actor.user_id, by_representative=actor.representative, received_at=now, due_on=due,
+        channel=Channel.PORTAL, verification=Verification.SESSION, verified_at=now, regimes=list(dates.regimes),
+        ack_due_on=dates.ack_due_on,
     )  # fmt: skip
 
     def write(**sealed) -> RightsRequest:
@@ -190,3 +193,23 @@ def list_open_requests(*, actor: StaffActor, request=None) -> list[RequestSummar
         record(AuditEvent.RIGHTS_QUEUE_VIEWED, practice_id=actor.practice_id, actor=actor, purpose=Purpose.OPERATIONS.value,
                resource_ids=[r.pk for r in rows], request=request)  # fmt: skip
     return [_summary(row, names.get(row.patient_id)) for row in rows]
+
+
+# --- changing a request ---------------------------------------------------------------------------
+class ChangedMeanwhile(InvalidInput):
+    """The request changed since the page was shown (another officer, another tab): views answer 409."""
+
+
+def transition(*, practice_id, request_id, expected_version: int, allowed_from=None, **changes) -> RightsRequest:
+    """Change a request by a conditional update on its version (and, with `allowed_from`, only
+    from those statuses): exactly one of two racing changes wins, the other gets ChangedMeanwhile
+    and changes nothing. Returns the row as it is now."""
+    with tenant_context(practice_id=practice_id):
+        rows = RightsRequest.objects.filter(pk=request_id, version=expected_version)
+        if allowed_from is not None:
+            rows = rows.filter(status__in=[str(s) for s in allowed_from])
+        if rows.update(**changes, version=F("version") + 1) != 1:
+            if not RightsRequest.objects.filter(pk=request_id).exists():
+                raise NotFound("rights request")
+            raise ChangedMeanwhile("This request changed since you opened it. Reload the page and try again.")
+        return RightsRequest.objects.get(pk=request_id)

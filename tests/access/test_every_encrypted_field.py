@@ -184,7 +184,31 @@ def _outbox_entry(world, staff, make_patient):
         return OutboxEntry.objects.get()
 
 
+def _disclosure(world, staff, make_patient):
+    """The accounting of disclosures (issue 17): one records release, every sealed field filled."""
+    from confide.disclosures.services import record_disclosure
+
+    patient = make_patient()
+    return record_disclosure(
+        practice_id=world.a.practice.id, patient_id=patient.id, basis="other_provider", source="manual",
+        recipient="Springfield Physical Therapy", recipient_address="1 Main St, Springfield",
+        description="Visit notes of 2026", purpose="Continuing care at the patient's request",
+    )
+
+
+def _rights_letter(world, staff, make_patient):
+    """A letter kept with a rights request (issue 17), its body sealed under the patient's key."""
+    from confide.rights.letters import keep_letter
+
+    request_row = _rights_request(world, staff, make_patient)
+    return keep_letter(practice_id=world.a.practice.id, request_row=request_row, kind="acknowledgement",
+                       template="rights/letters/acknowledgement.txt", context={})  # fmt: skip
+
+
 MAKERS = {
+    # issue 17: the accounting of disclosures, letters about rights requests
+    apps.get_model("disclosures", "Disclosure"): _disclosure,
+    apps.get_model("rights", "Letter"): _rights_letter,
     # messaging (issue 15): a portal message, a console text, an unmatched inbound text
     apps.get_model("messaging", "Message"): _portal_message,
     apps.get_model("messaging", "OutboxEntry"): _outbox_entry,

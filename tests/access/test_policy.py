@@ -33,12 +33,18 @@ def test_the_minimum_necessary_table_is_exactly_this():
             "payment": BILLING,
             "operations": sorted(REGISTRATION + ["operations.break_glass_reason"] + inbox),
             "marketing": sorted(["identifiers.name"] + CONTACT),  # and only with the patient's consent, per channel
+            "patient_request": sorted(NAME_DOB + CONTACT + ["operations.disclosures"]),
+            "legal": sorted(CLINICAL + ["operations.disclosures"]),
         },
         "clinician": {"treatment": sorted(CLINICAL + inbox), "operations": sorted(REGISTRATION + inbox)},
         "front_desk": {"treatment": sorted(REGISTRATION + inbox), "operations": sorted(REGISTRATION + inbox)},
         "billing": {"payment": BILLING, "operations": sorted(NAME_DOB + CONTACT)},  # the patient list
         # The privacy officer: the messages too, to review what was sent (`confide outbox --show-body`).
-        "privacy_officer": {"operations": sorted(NAME_DOB + CONTACT + ["operations.break_glass_reason"] + inbox)},
+        "privacy_officer": {
+            "operations": sorted(NAME_DOB + CONTACT + ["operations.break_glass_reason"] + inbox),
+            "patient_request": sorted(NAME_DOB + CONTACT + ["operations.disclosures"]),
+            "legal": sorted(NAME_DOB + CONTACT + ["operations.disclosures"]),
+        },
     }
     # The taxonomy is the privacy declaration's (confide/policy/default.toml), not a list kept here.
     from confide.policy.loader import load_default
@@ -86,8 +92,11 @@ def test_owner_is_clinician_for_treatment_plus_financial_for_payment():
 def test_no_role_is_granted_psychotherapy_notes_and_consent_purposes_stay_narrow():
     for role in Role:
         assert "health.psychotherapy_notes" not in _everything(role)
-        for purpose in {Purpose.ANALYTICS, Purpose.AI_ASSIST, Purpose.PATIENT_REQUEST, Purpose.LEGAL}:
+        for purpose in {Purpose.ANALYTICS, Purpose.AI_ASSIST}:
             assert categories_for(role, purpose) == frozenset(), (role, purpose)
+        # Answering rights requests and legal disclosures: the owner and the privacy officer only.
+        for purpose in {Purpose.PATIENT_REQUEST, Purpose.LEGAL}:
+            assert bool(categories_for(role, purpose)) == (role in {Role.OWNER, Role.PRIVACY_OFFICER}), (role, purpose)
         # Marketing: the owner alone, a consenting patient's name and contact channels, nothing more.
         expected = {"identifiers.name", "contact.email", "contact.phone"} if role is Role.OWNER else frozenset()
         assert categories_for(role, Purpose.MARKETING) == expected, role

@@ -19,7 +19,7 @@ def _run(*args) -> str:
 
 
 def test_check_the_default_and_a_good_override(tmp_path):
-    assert _run("check").startswith("OK default declaration 2026.12: 38 categories")
+    assert _run("check").startswith("OK default declaration 2026.12: 39 categories")
     good = tmp_path / "override.toml"
     good.write_text(RECORDINGS_60)
     assert "OK" in _run("check", str(good))

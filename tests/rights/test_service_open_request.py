@@ -42,9 +42,12 @@ def test_rts1_an_access_request_is_received_and_due_in_thirty_days(portal):
     assert (entry.actor_kind, entry.actor_role) == ("patient", "self")
 
 
-def test_a_correction_is_due_in_sixty_days(portal):
+def test_a_correction_is_due_by_the_strictest_regime_in_force(portal):
+    """HIPAA gives an amendment 60 days; with CCPA in force (the shipped declaration) a correction
+    is due in 45, and the request takes the earlier date (confide/rights/deadlines.py)."""
     made = services.check_open_request(actor=portal.adult.actor, kind="correct")
-    assert made.due_on == timezone.localdate(made.received_at) + datetime.timedelta(days=60)
+    assert made.due_on == timezone.localdate(made.received_at) + datetime.timedelta(days=45)
+    assert made.regimes == ["ccpa", "hipaa", "us_states"] and made.verification == "session" and made.channel == "portal"
 
 
 def test_the_detail_is_sealed_under_the_patients_key_and_never_in_the_log(portal):
