@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("confide.directory.urls")),
     path("", include("confide.portal.urls")),
     path("", include("confide.rights.urls")),
+    path("", include("confide.disclosures.urls")),  # disc part
     path("", include("confide.site.urls")),
 ]
 

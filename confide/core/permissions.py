@@ -61,6 +61,11 @@ class Perm(StrEnum):
     WEBSITE_EDIT = "directory:website:edit"
     BOOKING_REQUESTS_REVIEW = "directory:booking:review"
     COLLEAGUE_REFER = "directory:referral:send"
+    # disc part: the accounting of disclosures (confide/disclosures/): record a disclosure made
+    # outside treatment, payment and operations (a paper release, a call to public health) and
+    # read a patient's accounting; produce a package the law compels (owner only).
+    DISCLOSURES_RECORD = "disclosures:disclosure:record"
+    DISCLOSURES_COMPELLED = "disclosures:compelled:produce"
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -100,6 +105,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.WEBSITE_EDIT,
         Perm.BOOKING_REQUESTS_REVIEW,
         Perm.COLLEAGUE_REFER,
+        # disc part
+        Perm.DISCLOSURES_RECORD,
+        Perm.DISCLOSURES_COMPELLED,
     },
     # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
     # desk, the privacy officer (who answers consent questions). Billing does not.
@@ -122,6 +130,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.POLICY_EDIT,
         Perm.CONSENT_RECORD,
         Perm.RIGHTS_QUEUE_VIEW,
+        # disc part
+        Perm.DISCLOSURES_RECORD,
     },
 }
 

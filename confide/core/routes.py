@@ -164,6 +164,16 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "messaging:outbox":                _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    False, "GET"),
     # The privacy officer's queue of rights requests (confide/rights/).
     "rights:queue":                    _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      False, "GET"),
+    # disc part: the accounting of disclosures (confide/disclosures/views.py): a patient's
+    # disclosures and accounting (HTML, PDF, JSON), recording one, producing a compelled package;
+    # preparing the accounting a rights request asked for (confide/rights/accounting_views.py);
+    # the portal's "Disclosures of your record" PDF (current record only).
+    "disclosures:patient":             _p(A.STAFF,      Perm.DISCLOSURES_RECORD,     True,  "GET"),
+    "disclosures:report":              _p(A.STAFF,      Perm.DISCLOSURES_RECORD,     True,  "GET"),
+    "disclosures:record":              _p(A.STAFF,      Perm.DISCLOSURES_RECORD,     True,  "GET POST"),
+    "disclosures:compelled":           _p(A.STAFF,      Perm.DISCLOSURES_COMPELLED,  True,  "GET POST"),
+    "rights:accounting-prepare":       _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "POST"),
+    "portal:disclosures-pdf":          _p(A.PORTAL,     None,                        False, "GET"),
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
     # account's current one; a document or an export id is looked up within it (else 404).
     "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),

@@ -30,6 +30,7 @@ from confide.audit.events import AuditEvent
 from confide.core.errors import InvalidInput
 from confide.core.purposes import Purpose
 from confide.core.tenancy import tenant_context
+from confide.disclosures.signals import disclosure_recorded
 from confide.disclosures.models import COMPELLED_BASES, EXCLUDED_FROM_ACCOUNTING, Basis, Disclosure, Source
 
 RECIPIENT_MAX = 300
@@ -96,6 +97,8 @@ def record_disclosure(
                 subject_id=chart.patient.pk, resource_ids=[made.pk], categories=[policy.DISCLOSURES],
                 detail={"basis": checked_basis.value, "source": checked_source.value, "compelled": compelled}, request=request,
             )  # fmt: skip
+            # The notice of a compelled disclosure (DSC2) joins this transaction (signals.py).
+            disclosure_recorded.send(sender=Disclosure, disclosure=made, request=request)
     except IntegrityError:  # the same source recorded concurrently: the first one stands
         with tenant_context(practice_id=practice_id):
             return Disclosure.objects.get(source=checked_source, source_id=source_id)
