@@ -572,3 +572,22 @@ def access_pdf(actor: PatientActor, dates: Dates, *, practice_name: str, request
 
 def download_filename(kind: str, today: datetime.date) -> str:
     return f"who-opened-my-record-{today:%Y%m%d}.{kind}"
+
+
+# --- disc part: "Disclosures of your record" (DSC1) ------------------------------------------------
+def disclosures_of_record(actor: PatientActor, *, request=None):
+    """The accounting of disclosures of the current record (six years; excluded bases left out):
+    the door is opened as the patient first (the account's link re-read: an ended link or another
+    record answers NotFound), then as the `disclosure-job` for the entries alone, as the reasons
+    of "who opened my record" are read (PORTAL_GRANT stays without operations.disclosures:
+    the job reads only the current record's rows, and its opening is audited)."""
+    from confide.disclosures.report import accounting_for_patient
+
+    _open_as_patient(actor, request)
+    return accounting_for_patient(practice_id=actor.practice_id, patient_id=actor.patient_id, request=request)
+
+
+def disclosures_pdf(actor: PatientActor, *, practice_name: str, request=None) -> bytes:
+    from confide.disclosures.report import render_pdf
+
+    return render_pdf(disclosures_of_record(actor, request=request), practice_name=practice_name)

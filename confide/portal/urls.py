@@ -18,6 +18,7 @@ urlpatterns = [
     path("portal/privacy/choice/", views.privacy_choice, name="privacy-choice"),
     path("portal/privacy/who-opened.csv", views.access_csv, name="access-csv"),
     path("portal/privacy/who-opened.pdf", views.access_pdf, name="access-pdf"),
+    path("portal/privacy/disclosures.pdf", views.disclosures_pdf, name="disclosures-pdf"),  # disc part
     path("portal/privacy/request/", views.rights_request, name="rights-request"),
     path("portal/notifications/", views.notifications, name="notifications"),
     path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),

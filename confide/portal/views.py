@@ -195,6 +195,7 @@ def _privacy_page(request: HttpRequest, *, status: int = 200, choice_error: str 
         "date_from": request.GET.get("date_from", "")[:10],
         "date_to": request.GET.get("date_to", "")[:10],
         "report": privacy.access_report(actor, dates, request=request),
+        "disclosures": privacy.disclosures_of_record(actor, request=request),  # disc part
         "rights_form": rights_form or RightsRequestForm(),
         "rights_requests": rights_services.list_patient_requests(actor=actor),
         "link_id": actor.link_id,
@@ -256,6 +257,19 @@ def access_pdf(request: HttpRequest) -> HttpResponse:
     pdf = privacy.access_pdf(actor, dates, practice_name=request.portal.practice.name, request=request)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{privacy.download_filename("pdf", timezone.localdate())}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# disc part: the accounting of disclosures of the current record, as a PDF (DSC1).
+@route("portal:disclosures-pdf")
+def disclosures_pdf(request: HttpRequest) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html", status=404)
+    pdf = privacy.disclosures_pdf(actor, practice_name=request.portal.practice.name, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="disclosures-{timezone.localdate():%Y-%m-%d}.pdf"'
     response["Cache-Control"] = "no-store"
     return response
 

@@ -5,4 +5,6 @@ from confide.rights import views
 app_name = "rights"
 urlpatterns = [
     path("rights/requests/", views.queue, name="queue"),
+    # disc part
+    path("rights/requests/<uuid:request_id>/accounting/", views.accounting_prepare, name="accounting-prepare"),
 ]
