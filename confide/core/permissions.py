@@ -140,6 +140,8 @@ PHI_PERMISSIONS = frozenset({
     Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.BILLING_READ, Perm.REGISTRATION_WRITE, Perm.BILLING_WRITE,
     Perm.INTAKE_REVIEW, Perm.MESSAGES_VIEW, Perm.MESSAGES_SEND, Perm.SCHEDULE_VIEW, Perm.APPOINTMENTS_BOOK,
     Perm.BOOKING_REQUESTS_REVIEW,
+    # disc part: the accounting names recipients and what was disclosed
+    Perm.DISCLOSURES_RECORD, Perm.DISCLOSURES_COMPELLED,
 })  # fmt: skip
 
 

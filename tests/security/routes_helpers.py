@@ -251,7 +251,24 @@ def _waitlist_entry(pw):
         return WaitlistEntry.objects.create(practice=pw.practice, patient_id=patient_id).pk
 
 
+def _rights_request(pw):
+    """disc part: an accounting request about the chart's patient (the prepare route's target)."""
+    from django.utils import timezone
+
+    from confide.core.tenancy import tenant_context
+    from confide.rights.models import RightsRequest
+
+    with tenant_context(practice_id=pw.practice.id):
+        made = RightsRequest.objects.create(
+            practice_id=pw.practice.id, patient_id=chart_world(pw).patient.id, kind="accounting", status="received",
+            received_at=timezone.now(), due_on=timezone.localdate(),
+        )
+    return made.pk
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
+    # disc part: a rights request of the practice (confide/rights).
+    "request_id": lambda pw, name, role: _rights_request(pw),
     # Scheduling, feed part: a clinician's private feed token.
     "feed_token": lambda pw, name, role: _feed_token(pw),
     # calendar part (issue 16): an upcoming appointment of the practice's clinician.

@@ -38,6 +38,9 @@ EXPECTED_PERMS = [
     "directory:website:edit",
     "directory:booking:review",
     "directory:referral:send",
+    # disc part
+    "disclosures:disclosure:record",
+    "disclosures:compelled:produce",
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -59,6 +62,8 @@ EXPECTED_ROLE_PERMISSIONS = {
         "directory:profile:edit",
         "directory:referral:send",
         "directory:website:edit",
+        "disclosures:compelled:produce",
+        "disclosures:disclosure:record",
         "messaging:message:send",
         "messaging:settings:edit",
         "messaging:thread:view",
@@ -116,6 +121,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "audit:log:view",
         "consent:patient:record",
         "core:dashboard:view",
+        "disclosures:disclosure:record",
         "policy:declaration:edit",
         "records:chart:read",
         "rights:request:view",
@@ -123,7 +129,8 @@ EXPECTED_ROLE_PERMISSIONS = {
 }
 
 EXPECTED_PHI_PERMISSIONS = [
-    "billing:insurance:write", "billing:invoice:read", "directory:booking:review", "messaging:message:send",
+    "billing:insurance:write", "billing:invoice:read", "directory:booking:review",
+    "disclosures:compelled:produce", "disclosures:disclosure:record", "messaging:message:send",
     "messaging:thread:view", "records:chart:read", "records:chart:write", "records:contact:read",
     "records:intake:review", "records:registration:write", "scheduling:appointment:book", "scheduling:calendar:view",
 ]
@@ -226,6 +233,13 @@ EXPECTED_ROUTE_POLICY = {
     # twilio part: the console outbox page
     "messaging:outbox":                   ("staff",      "messaging:settings:edit",       False, ["GET"],         False),
     "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
+    # disc part
+    "disclosures:patient":                ("staff",      "disclosures:disclosure:record", True,  ["GET"],         False),
+    "disclosures:report":                 ("staff",      "disclosures:disclosure:record", True,  ["GET"],         False),
+    "disclosures:record":                 ("staff",      "disclosures:disclosure:record", True,  ["GET", "POST"], False),
+    "disclosures:compelled":              ("staff",      "disclosures:compelled:produce", True,  ["GET", "POST"], False),
+    "rights:accounting-prepare":          ("staff",      "rights:request:view",           True,  ["POST"],        False),
+    "portal:disclosures-pdf":             ("portal",     None,                            False, ["GET"],         False),
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
