@@ -798,4 +798,6 @@ def abilities(actor: StaffActor) -> dict[str, bool]:
         "portal_access": actor.has(Perm.REGISTRATION_WRITE),
         # How the patient wants to be notified (messaging:chart-notifications, messaging/preferences.py).
         "notifications": actor.has(Perm.CONSENT_RECORD),
+        # disc part: the accounting of disclosures of this record (confide/disclosures/views.py).
+        "disclosures": actor.has(Perm.DISCLOSURES_RECORD),
     }

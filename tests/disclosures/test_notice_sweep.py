@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import threading
 
-import pytest
 import time_machine
-from django.db import connection
 
 from confide.core.permissions import Role
 from confide.core.tenancy import tenant_context
@@ -66,29 +63,4 @@ def test_the_sweep_command_reports_a_count(world, staff, patient):
     assert "sweep: 0 notices sent" in out.getvalue()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_dsc2_two_sweeps_racing_send_one_notice(world, staff, patient):
-    with time_machine.travel(NOW, tick=False):
-        _held(staff, patient, datetime.date(2027, 4, 1))
-    later = datetime.datetime(2027, 4, 5, 9, 0, tzinfo=datetime.UTC)
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(disclosure_notices.sweep(now=later))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    # On SQLite a writer may find the database locked: that sweep lost the race, the next sends.
-    assert all("locked" in str(e) for e in errors), errors
-    assert sum(results) == 1
-    assert _letters(world) == 1
+# Racing sweeps: tests/concurrency/test_disclosure_notices.py (child processes, both databases).

@@ -131,3 +131,11 @@ def test_no_canary_in_the_accounting_pages(client, world, patient):
     sign_in(client, world.a.users[Role.PRIVACY_OFFICER], world.a.practice)
     page = client.get(reverse("disclosures:patient", args=[patient.pk])).content.decode()
     assert CANARIES["note"] not in page
+
+
+def test_the_charts_privacy_tab_links_the_disclosures_for_those_who_may_see_them(client, world, patient):
+    link = reverse("disclosures:patient", args=[patient.pk])
+    sign_in(client, world.a.users[Role.PRIVACY_OFFICER], world.a.practice)
+    assert f'href="{link}"' in client.get(reverse("records:chart-privacy", args=[patient.pk])).content.decode()
+    sign_in(client, world.a.users[Role.CLINICIAN], world.a.practice)
+    assert f'href="{link}"' not in client.get(reverse("records:chart-privacy", args=[patient.pk])).content.decode()
