@@ -124,10 +124,23 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         # Issue 16, part "booking": accept into a new chart, decline with a reason code (both effectful).
         "directory:booking-accept": lambda: {"merge_into": ""},
         "directory:booking-decline": lambda: {"reason": "time_unavailable"},
+        # disc part: a disclosure recorded by hand, a compelled package produced (both effectful);
+        # preparing the accounting of a fresh request (version 1; effectful: it closes it).
+        "disclosures:record": lambda: {"disclosed_on": _today(), "recipient": "Route Matrix", "description": "Matrix",
+                                       "purpose": "Matrix", "basis": "public_health"},
+        "disclosures:compelled": lambda: {"basis": "court_order", "reference": "Matrix 1", "disclosed_on": _today(),
+                                          "recipient": "Route Matrix", "categories": "health.allergies"},
+        "rights:accounting-prepare": lambda: {"version": "1"},
     }
     if name.startswith("scheduling:"):
         return _calendar_body(name, practice_world, role)
     return bodies[name]() if name in bodies else {}
+
+
+def _today() -> str:  # disc part
+    from django.utils import timezone
+
+    return timezone.localdate().isoformat()
 
 
 def _website_as_it_is(practice_world) -> dict:
@@ -188,6 +201,8 @@ EFFECTFUL = frozenset({
     # calendar part (issue 16)
     "scheduling:book", "scheduling:appointment-move", "scheduling:appointment-cancel", "scheduling:appointment-status",
     "scheduling:settings", "scheduling:waitlist", "scheduling:waitlist-close",
+    # disc part
+    "disclosures:record", "disclosures:compelled", "rights:accounting-prepare",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with
