@@ -139,3 +139,16 @@ def test_the_charts_privacy_tab_links_the_disclosures_for_those_who_may_see_them
     assert f'href="{link}"' in client.get(reverse("records:chart-privacy", args=[patient.pk])).content.decode()
     sign_in(client, world.a.users[Role.CLINICIAN], world.a.practice)
     assert f'href="{link}"' not in client.get(reverse("records:chart-privacy", args=[patient.pk])).content.decode()
+
+
+def test_dsc1_d8_the_panel_shows_the_fee_of_a_second_accounting_in_twelve_months(world, staff, settings):
+    from django.template.loader import render_to_string
+
+    settings.CONFIDE_ACCOUNTING_FEE_CENTS = 1500
+    pw = portal_world(world.a)
+    first = rights_services.check_open_request(actor=pw.adult.actor, kind="accounting")
+    assert "accounting-fee" not in render_to_string("rights/panels/accounting.html", {"req": first})
+    do_prepare_accounting(actor=staff(Role.OWNER), request_id=first.pk, expected_version=first.version)
+    second = rights_services.check_open_request(actor=pw.adult.actor, kind="accounting")
+    html = render_to_string("rights/panels/accounting.html", {"req": second})
+    assert "accounting-fee" in html and "15.00" in html
