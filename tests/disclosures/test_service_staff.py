@@ -142,3 +142,23 @@ def test_bad_compelled_input_writes_nothing_not_even_the_opening(world, staff, p
     with tenant_context(practice_id=world.a.practice.id):
         assert AuditEntry.objects.count() == before
         assert not Letter.objects.exists()
+
+
+def test_dsc2_the_notice_goes_by_email_through_the_send_gate_when_the_patient_agreed(world, staff):
+    from confide.consent.topics import Action
+    from confide.messaging.models import Message
+    from confide.portal import privacy
+    from tests.portal_world import portal_world
+    from tests.rights.test_service_open_request import _with_email_agreement
+
+    pw = portal_world(world.a)
+    actor = pw.adult.actor
+    item = privacy.BY_TOPIC["phi_by_email"]
+    privacy.do_choice(actor=actor, link_id=actor.link_id, topic="phi_by_email", action="grant", digest=privacy.shown_digest(item, Action.GRANT))
+    _with_email_agreement(world)
+    disc.check_produce_compelled(actor=staff(Role.OWNER), patient_id=pw.adult.patient.pk, **COMPELLED)
+    with tenant_context(practice_id=world.a.practice.id):
+        letter = Letter.objects.get(kind=LetterKind.DISCLOSURE_NOTICE)
+        assert (letter.status, letter.channel) == (LetterStatus.SENT, "email")
+        message = Message.objects.get(patient_id=pw.adult.patient.pk, channel="email")
+        assert message.status != "refused"
