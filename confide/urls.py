@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("confide.directory.urls")),
     path("", include("confide.portal.urls")),
     path("", include("confide.rights.urls")),
+    path("", include("confide.retention.urls")),  # part retention
     path("", include("confide.site.urls")),
 ]
 

@@ -61,6 +61,11 @@ class Perm(StrEnum):
     WEBSITE_EDIT = "directory:website:edit"
     BOOKING_REQUESTS_REVIEW = "directory:booking:review"
     COLLEAGUE_REFER = "directory:referral:send"
+    # --- part retention
+    RETENTION_VIEW = "retention:schedule:view"
+    LEGAL_HOLD_SET = "retention:hold:set"
+    DELETION_EXECUTE = "retention:deletion:execute"
+    # --- end part retention
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -100,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.WEBSITE_EDIT,
         Perm.BOOKING_REQUESTS_REVIEW,
         Perm.COLLEAGUE_REFER,
+        Perm.RETENTION_VIEW, Perm.LEGAL_HOLD_SET, Perm.DELETION_EXECUTE,  # part retention
     },
     # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
     # desk, the privacy officer (who answers consent questions). Billing does not.
@@ -122,6 +128,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.POLICY_EDIT,
         Perm.CONSENT_RECORD,
         Perm.RIGHTS_QUEUE_VIEW,
+        Perm.RETENTION_VIEW, Perm.LEGAL_HOLD_SET, Perm.DELETION_EXECUTE,  # part retention
     },
 }
 
