@@ -103,6 +103,7 @@ def start_deletion(*, practice_id, request_id, patient_id, actor, request=None) 
 def run_deletion(*, practice_id, run_id) -> DeletionRun:
     """Do the steps not yet done (see the module docstring). An error marks the run failed (it
     can be started again) and is raised."""
+    practice_id = uuid.UUID(str(practice_id))
     with tenant_context(practice_id=practice_id):
         run = DeletionRun.objects.get(pk=run_id)
         try:
@@ -226,6 +227,9 @@ def archive_record(*, practice_id, patient_id, reason, plan, request_id=None, cl
     Patient = apps.get_model("records.Patient")
     now = timezone.now()
     Patient.objects.filter(pk=patient_id).update(is_active=False, updated_at=now)
+    # Out of every search too: the blind-index entries go (the archive is reached by its
+    # request or its reference, never by typing a name).
+    apps.get_model("vault.BlindIndexEntry").objects.filter(subject_id=patient_id).delete()
     fields = dict(
         reason=reason, archived_at=now, last_service_on=plan.last_service_on, retain_until=plan.retain_until, rule=plan.rule,
         from_majority=plan.from_majority, request_id=request_id,
