@@ -38,6 +38,11 @@ EXPECTED_PERMS = [
     "directory:website:edit",
     "directory:booking:review",
     "directory:referral:send",
+    # --- part retention
+    "retention:schedule:view",
+    "retention:hold:set",
+    "retention:deletion:execute",
+    # --- end part retention
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -69,6 +74,9 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:intake:configure",
         "records:intake:review",
         "records:registration:write",
+        "retention:deletion:execute",  # part retention
+        "retention:hold:set",  # part retention
+        "retention:schedule:view",  # part retention
         "rights:request:view",
         "scheduling:appointment:book",
         "scheduling:calendar:view",
@@ -118,6 +126,9 @@ EXPECTED_ROLE_PERMISSIONS = {
         "core:dashboard:view",
         "policy:declaration:edit",
         "records:chart:read",
+        "retention:deletion:execute",  # part retention
+        "retention:hold:set",  # part retention
+        "retention:schedule:view",  # part retention
         "rights:request:view",
     ],
 }
@@ -226,6 +237,13 @@ EXPECTED_ROUTE_POLICY = {
     # twilio part: the console outbox page
     "messaging:outbox":                   ("staff",      "messaging:settings:edit",       False, ["GET"],         False),
     "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
+    # --- part retention
+    "rights:deletion":                    ("staff",      "retention:deletion:execute",    True,  ["GET"],         False),
+    "rights:deletion-execute":            ("staff",      "retention:deletion:execute",    True,  ["POST"],        True),
+    "retention:schedule":                 ("staff",      "retention:schedule:view",       False, ["GET"],         False),
+    "retention:hold-set":                 ("staff",      "retention:hold:set",            False, ["POST"],        False),
+    "retention:hold-release":             ("staff",      "retention:hold:set",            True,  ["POST"],        False),
+    # --- end part retention
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
