@@ -50,6 +50,9 @@ STEPS = ("portal", "erase", "archive")
 # A run whose process died mid-step (no failure recorded) may be claimed again after this long.
 STALE_AFTER = datetime.timedelta(minutes=15)
 ENDED_REASON = "deletion"
+# Tables the database keeps append-only (triggers refuse every DELETE): the consent ledger (CON2).
+# A destroyed patient's rows there stay, their evidence unreadable with the key.
+APPEND_ONLY = frozenset({"consent.ConsentEvent", "consent.ConsentEvidence"})
 
 
 class HeldByLaw(InvalidInput):
@@ -181,8 +184,8 @@ def _purge(model, rows, depth: int = 0) -> int:
     if depth > 6:  # pragma: no cover - the schema is not that deep; a cycle would be a bug
         raise RuntimeError(f"dependencies of {model._meta.label} too deep to purge")
     for rel in model._meta.related_objects:
-        if not getattr(rel.field, "concrete", False):
-            continue
+        if not getattr(rel.field, "concrete", False) or rel.related_model._meta.label in APPEND_ONLY:
+            continue  # the append-only ledger is never deleted from (the database refuses it)
         dependent = rel.related_model._base_manager.filter(**{f"{rel.field.name}__in": pks})
         if rel.related_model is model:
             dependent = dependent.exclude(pk__in=pks)

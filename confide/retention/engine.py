@@ -43,7 +43,8 @@ from confide.core.models import Practice
 from confide.core.permissions import Perm
 from confide.core.purposes import Purpose
 from confide.core.tenancy import tenant_context
-from confide.retention.deletion import _purge, archive_record, as_uuid
+from confide.retention.deletion import APPEND_ONLY, _purge, archive_record, as_uuid
+from confide.vault.fields import encrypted_fields
 from confide.retention.models import ArchivedRecord, ArchiveReason, HoldReason, LegalHold
 from confide.retention.plan import DeletionPlan, last_service_on, read_born, retain_until, retention_rule
 
@@ -59,9 +60,10 @@ class RunReport:
     archived: list[uuid.UUID] = field(default_factory=list)  # patient ids
     held: list[uuid.UUID] = field(default_factory=list)
     destroyed: list[uuid.UUID] = field(default_factory=list)
+    failed: list[uuid.UUID] = field(default_factory=list)  # tried again by the next run
 
     def counts(self) -> dict:
-        return {"archived": len(self.archived), "held": len(self.held), "destroyed": len(self.destroyed)}
+        return {"archived": len(self.archived), "held": len(self.held), "destroyed": len(self.destroyed), "failed": len(self.failed)}
 
 
 def _today(now: datetime.datetime | None) -> datetime.date:
@@ -98,7 +100,12 @@ def run(*, now=None, dry_run: bool = False, practice_id=None) -> list[RunReport]
             if _archive_closed(pid, patient_id):
                 report.archived.append(patient_id)
         for patient_id in planned.destroyed + planned.held:
-            outcome = destroy(pid, patient_id, today=planned.today)
+            try:
+                outcome = destroy(pid, patient_id, today=planned.today)
+            except Exception:  # one record's failure (rolled back whole) does not stop the others
+                logger.exception("retention: destroying record %s failed; the next run tries again", patient_id)
+                report.failed.append(patient_id)
+                continue
             if outcome == "destroyed":
                 report.destroyed.append(patient_id)
             elif outcome == "held":
@@ -155,6 +162,8 @@ def destroy(practice_id, patient_id, *, today: datetime.date) -> str:
         destroyed_keys = keys.shred_subject(practice_id, patient_id)
         counts = {}
         for model in apps.get_models():
+            if model._meta.label in APPEND_ONLY:
+                continue
             for f in model._meta.concrete_fields:
                 if f.is_relation and f.related_model is Patient and model is not Patient:
                     n = _purge(model, model._base_manager.filter(practice_id=practice_id, **{f.name: patient_id}))
@@ -163,7 +172,15 @@ def destroy(practice_id, patient_id, *, today: datetime.date) -> str:
         for label, column in _BY_ID:
             model = apps.get_model(label)
             model._base_manager.filter(practice_id=practice_id, **{column: patient_id}).delete()
-        counts["records.patient"] = _purge(Patient, Patient._base_manager.filter(practice_id=practice_id, pk=patient_id))
+        ledger = any(apps.get_model(label)._base_manager.filter(practice_id=practice_id, patient_id=patient_id).exists() for label in APPEND_ONLY)
+        if ledger:
+            # The append-only consent ledger still names the patient's id: the row stays, every
+            # sealed column emptied (and unreadable anyway: the key is gone).
+            sealed = {f.attname: None for f in encrypted_fields(Patient) if f.null}
+            Patient._base_manager.filter(practice_id=practice_id, pk=patient_id).update(is_active=False, **sealed)
+            counts["records.patient"] = 0
+        else:
+            counts["records.patient"] = _purge(Patient, Patient._base_manager.filter(practice_id=practice_id, pk=patient_id))
         row.destroyed_at = timezone.now()
         row.save(update_fields=["destroyed_at", "updated_at"])
         record(

@@ -45,7 +45,7 @@ def test_ret1_active_accounts_are_never_touched_by_a_run(world, make_patient):
     patient = make_patient()
     with _after(timezone.localdate() + datetime.timedelta(days=365 * 30)):
         reports = engine.run()
-    assert all(r.counts() == {"archived": 0, "held": 0, "destroyed": 0} for r in reports)
+    assert all(r.counts() == {"archived": 0, "held": 0, "destroyed": 0, "failed": 0} for r in reports)
     with tenant_context(practice_id=world.a.practice.id):
         assert Patient.objects.get(pk=patient.pk).is_active
 
@@ -171,3 +171,22 @@ def test_holds_bad_input_and_permissions(world, portal, officer, staff, make_pat
     with tenant_context(practice_id=world.a.practice.id):
         assert LegalHold.objects.count() == 1
         assert NotificationPreference.objects.count() == 0
+
+
+def test_ret2_a_patient_with_consent_history_is_destroyed_and_the_append_only_ledger_kept_unreadable(world, portal, officer):
+    from confide.consent.models import ConsentEvent
+    from tests.consent.helpers import by_phone
+
+    patient = portal.adult.patient
+    by_phone(world.a, patient.pk, "phi_by_email")
+    archived = _delete(officer, patient)
+    with _after(archived.retain_until + datetime.timedelta(days=1)):
+        assert engine.run(practice_id=world.a.practice.id)[0].destroyed == [patient.pk]
+    with tenant_context(practice_id=world.a.practice.id):
+        assert ConsentEvent.objects.filter(patient_id=patient.pk).count() == 1  # the ledger is append-only
+        row = Patient.objects.get(pk=patient.pk)
+        assert not row.is_active and row.__dict__["given_name"] is None and row.__dict__["email"] is None
+        assert not RightsRequest.objects.filter(patient_id=patient.pk).exists()
+    assert tombstones.is_shredded(str(patient.pk))
+    with tenant_context(practice_id=world.a.practice.id), allow(CHART):
+        assert Patient.objects.get(pk=patient.pk).given_name in (None, "") or is_erased(Patient.objects.get(pk=patient.pk).given_name)

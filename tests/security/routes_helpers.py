@@ -427,6 +427,7 @@ READ_EVENTS = frozenset({
     AuditEvent.UNMATCHED_VIEWED.value,
     AuditEvent.MESSAGE_READ.value,  # opening a conversation marks its unread messages read (issue 15)
     AuditEvent.BOOKING_REQUEST_LISTED.value, AuditEvent.BOOKING_REQUEST_OPENED.value,  # issue 16, part "booking"
+    AuditEvent.RETENTION_VIEWED.value, AuditEvent.DELETION_PLAN_VIEWED.value,  # part retention
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

@@ -124,6 +124,11 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         # Issue 16, part "booking": accept into a new chart, decline with a reason code (both effectful).
         "directory:booking-accept": lambda: {"merge_into": ""},
         "directory:booking-decline": lambda: {"reason": "time_unavailable"},
+        # --- part retention: executing a deletion (the request's first version), a legal hold on
+        # the chart's patient, releasing one (all effectful).
+        "rights:deletion-execute": lambda: {"version": "1"},
+        "retention:hold-set": lambda: {"patient": str(chart.patient.id), "reason": "litigation"},
+        # --- end part retention
     }
     if name.startswith("scheduling:"):
         return _calendar_body(name, practice_world, role)
@@ -188,6 +193,7 @@ EFFECTFUL = frozenset({
     # calendar part (issue 16)
     "scheduling:book", "scheduling:appointment-move", "scheduling:appointment-cancel", "scheduling:appointment-status",
     "scheduling:settings", "scheduling:waitlist", "scheduling:waitlist-close",
+    "rights:deletion-execute", "retention:hold-set", "retention:hold-release",  # part retention
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with
