@@ -233,3 +233,23 @@ def test_rts4_another_practices_request_is_not_found_and_other_roles_are_forbidd
             check_execute_deletion(actor=staff(role), request_id=req.pk, expected_version=1)
     with pytest.raises(NotFound):
         get_deletion_page(actor=officer, request_id="not-a-uuid")
+
+
+def test_rts4_message_threads_with_attachments_are_erased_by_the_deletion(world, portal, officer):
+    from confide.messaging.attachments import check_attachment
+    from confide.messaging.models import Attachment, Message, Thread
+    from confide.messaging.services import receive_message
+    from tests.records.uploads import pdf_upload
+
+    patient = portal.adult.patient
+    with tenant_context(practice_id=patient.practice_id):
+        receive_message(practice_id=patient.practice_id, patient_id=patient.pk, channel="portal", body="Please delete me",
+                        attachments=(check_attachment(pdf_upload()),))  # fmt: skip
+    req = delete_request(patient)
+    assert {g.key: g.count for g in get_deletion_page(actor=officer, request_id=req.pk).plan.erase}["messages"] == 1
+    run = _execute(officer, req)
+    assert run.counts["erase"]["messages"] == 1
+    with tenant_context(practice_id=patient.practice_id):
+        assert not Message.objects.filter(patient_id=patient.pk).exists()
+        assert not Thread.objects.filter(patient_id=patient.pk).exists()
+        assert not Attachment.objects.filter(patient_id=patient.pk).exists()
