@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("confide.portal.urls")),
     path("", include("confide.rights.urls")),
     path("", include("confide.disclosures.urls")),  # disc part
+    path("", include("confide.retention.urls")),  # part retention
     path("", include("confide.site.urls")),
 ]
 

@@ -223,12 +223,21 @@ MESSAGING_INBOUND_JOB = SystemJob("messaging-inbound-job", frozenset({policy.MES
 # of the feed's patients, to print their initials, for operations; only when the practice turned
 # initials on and the policy in force declares the `calendar-feed` egress in use.
 FEED_INITIALS_JOB = SystemJob("feed-initials-job", frozenset({policy.NAME}), frozenset({Purpose.OPERATIONS}))
+# --- part retention: the retention engine and a deletion's execution (confide/retention): the date
+# of birth (a minor's retention runs from the 18th birthday), for a patient's request (deletion)
+# or a legal duty (the schedule); nothing else is read.
+RETENTION_JOB = SystemJob("retention-job", frozenset({policy.DOB}), frozenset({Purpose.PATIENT_REQUEST, Purpose.LEGAL}))
+# An archived record (retention.ArchivedRecord) opens only for these purposes (RET2, RTS4).
+ARCHIVE_PURPOSES = frozenset({Purpose.LEGAL, Purpose.PATIENT_REQUEST})
+ARCHIVED_RECORD_MODEL = "retention.ArchivedRecord"
+# --- end part retention
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
     for job in (
         REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
         AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB, PORTAL_INVITE_JOB,
         MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB, FEED_INITIALS_JOB, DISCLOSURE_JOB, RIGHTS_LETTER_JOB,
+        RETENTION_JOB,  # part retention
     )
 }  # fmt: skip
 
@@ -546,8 +555,21 @@ def _restriction(patient, purpose: Purpose) -> tuple[str, str] | None:
     if tombstones.is_shredded(str(patient.pk)):
         return "patient_shredded", "this patient's record was erased (crypto-shredded)"
     if not patient.is_active:
+        # An archived record (RET2, RTS4) still opens for a legal duty or the patient's own
+        # request, each opening audited as any other; every other purpose is refused.
+        if Purpose(purpose) in ARCHIVE_PURPOSES and _archived(patient):
+            return None
+        if _archived(patient):
+            return "patient_archived", "this patient's record is archived: it opens only for a legal duty or the patient's own request"
         return "patient_inactive", "this patient's record is not in the active database (deletion or archive)"
     return None
+
+
+def _archived(patient) -> bool:
+    archive = apps.get_model(ARCHIVED_RECORD_MODEL)
+    return archive.across_practices.filter(
+        practice_id=patient.practice_id, patient_id=patient.pk, archived_at__isnull=False, destroyed_at__isnull=True
+    ).exists()
 
 
 def _check_restrictions(attempt: _Attempt, patient, purpose: Purpose) -> None:

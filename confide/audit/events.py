@@ -97,6 +97,19 @@ class AuditEvent(StrEnum):
     RIGHTS_QUEUE_VIEWED = "rights:queue:viewed"  # the privacy officer's list of open requests; resource_ids: those shown
     RIGHTS_LETTER_SENT = "rights:letter:sent"  # resource_ids: the request, the letter; detail: kind, channel, status
     DISCLOSURE_RECORDED = "disclosures:disclosure:recorded"  # resource_ids: the disclosure; detail: basis, source, compelled
+    # --- part retention: the retention engine, legal holds, a deletion's execution (ids, counts, dates only)
+    RECORD_CLOSED = "retention:record:closed"  # the practice closed the account; subject: the patient
+    RECORD_ARCHIVED = "retention:record:archived"  # out of the active database; detail: reason, retain_until
+    RECORD_DESTROYED = "retention:record:destroyed"  # key shredded and rows deleted; detail: counts per table
+    RETENTION_RUN = "retention:run:completed"  # detail: archived, held, destroyed (counts); resource_ids: the records
+    RETENTION_VIEWED = "retention:plan:viewed"  # the dry-run view; detail: counts
+    LEGAL_HOLD_SET = "retention:hold:set"  # resource_ids: the hold; detail: reason code
+    LEGAL_HOLD_RELEASED = "retention:hold:released"  # resource_ids: the hold
+    DELETION_PLAN_VIEWED = "retention:deletion:plan-viewed"  # resource_ids: the request
+    DELETION_STARTED = "retention:deletion:started"  # resource_ids: the request, the run
+    DELETION_STEP = "retention:deletion:step"  # detail: step, counts
+    DELETION_REFUSED = "retention:deletion:refused"  # detail: code (legal-hold, not-verified, …)
+    # --- end part retention
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -239,6 +252,19 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_QUEUE_VIEWED: "Looked at the privacy requests",
     AuditEvent.RIGHTS_LETTER_SENT: "Sent a letter about a privacy request",
     AuditEvent.DISCLOSURE_RECORDED: "Recorded a disclosure of the record",
+    # --- part retention
+    AuditEvent.RECORD_CLOSED: "Closed a patient's account",
+    AuditEvent.RECORD_ARCHIVED: "Moved a record out of the active database into the archive",
+    AuditEvent.RECORD_DESTROYED: "Destroyed a record at the end of its retention period",
+    AuditEvent.RETENTION_RUN: "Ran the retention schedule",
+    AuditEvent.RETENTION_VIEWED: "Looked at what the retention schedule will do",
+    AuditEvent.LEGAL_HOLD_SET: "Put a record on legal hold",
+    AuditEvent.LEGAL_HOLD_RELEASED: "Released a legal hold",
+    AuditEvent.DELETION_PLAN_VIEWED: "Looked at a deletion plan",
+    AuditEvent.DELETION_STARTED: "Started a deletion",
+    AuditEvent.DELETION_STEP: "Carried out a step of a deletion",
+    AuditEvent.DELETION_REFUSED: "Did not carry out a deletion",
+    # --- end part retention
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",
@@ -306,6 +332,7 @@ FAILURE_OUTCOMES: dict[str, str] = {
     AuditEvent.WEBHOOK_REJECTED: "refused",
     AuditEvent.REFERRAL_REFUSED: "refused",
     AuditEvent.GOOGLE_SCOPE_REFUSED: "refused",
+    AuditEvent.DELETION_REFUSED: "refused",  # part retention
 }
 
 OUTCOME_LABELS = {"ok": "Done", "failed": "Failed", "denied": "Refused", "refused": "Refused"}

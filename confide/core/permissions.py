@@ -66,6 +66,11 @@ class Perm(StrEnum):
     # read a patient's accounting; produce a package the law compels (owner only).
     DISCLOSURES_RECORD = "disclosures:disclosure:record"
     DISCLOSURES_COMPELLED = "disclosures:compelled:produce"
+    # --- part retention
+    RETENTION_VIEW = "retention:schedule:view"
+    LEGAL_HOLD_SET = "retention:hold:set"
+    DELETION_EXECUTE = "retention:deletion:execute"
+    # --- end part retention
 
 
 _EVERY_ROLE = frozenset({Perm.DASHBOARD_VIEW})
@@ -108,6 +113,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         # disc part
         Perm.DISCLOSURES_RECORD,
         Perm.DISCLOSURES_COMPELLED,
+        Perm.RETENTION_VIEW, Perm.LEGAL_HOLD_SET, Perm.DELETION_EXECUTE,  # part retention
     },
     # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
     # desk, the privacy officer (who answers consent questions). Billing does not.
@@ -132,6 +138,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.RIGHTS_QUEUE_VIEW,
         # disc part
         Perm.DISCLOSURES_RECORD,
+        Perm.RETENTION_VIEW, Perm.LEGAL_HOLD_SET, Perm.DELETION_EXECUTE,  # part retention
     },
 }
 

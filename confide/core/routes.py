@@ -174,6 +174,13 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "disclosures:compelled":           _p(A.STAFF,      Perm.DISCLOSURES_COMPELLED,  True,  "GET POST"),
     "rights:accounting-prepare":       _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "POST"),
     "portal:disclosures-pdf":          _p(A.PORTAL,     None,                        False, "GET"),
+    # --- part retention: a deletion request's plan and execution; the retention schedule and legal holds.
+    "rights:deletion":                 _p(A.STAFF,      Perm.DELETION_EXECUTE,       True,  "GET"),
+    "rights:deletion-execute":         _p(A.STAFF,      Perm.DELETION_EXECUTE,       True,  "POST", True),
+    "retention:schedule":              _p(A.STAFF,      Perm.RETENTION_VIEW,         False, "GET"),
+    "retention:hold-set":              _p(A.STAFF,      Perm.LEGAL_HOLD_SET,         False, "POST"),
+    "retention:hold-release":          _p(A.STAFF,      Perm.LEGAL_HOLD_SET,         True,  "POST"),
+    # --- end part retention
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
     # account's current one; a document or an export id is looked up within it (else 404).
     "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),

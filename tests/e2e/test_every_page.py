@@ -267,7 +267,21 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "booking_request_id": lambda w: _booking_request(w).pk,
     # issue 16, the calendar: an upcoming appointment of the clinic's patient (made on first use).
     "appointment_id": lambda w: _appointment(w).pk,
+    # --- part retention: a verified deletion request about the clinic's patient (made on first use).
+    "request_id": lambda w: _deletion_request(w).pk,
+    # --- end part retention
 }
+
+
+# --- part retention
+def _deletion_request(w):
+    made = w.objects.get("deletion_request")
+    if made is None:
+        from tests.retention.conftest import delete_request
+
+        made = w.objects["deletion_request"] = delete_request(w.objects["patient"])
+    return made
+# --- end part retention
 
 
 def _booking_request(w):

@@ -20,6 +20,7 @@ from django.urls.converters import IntConverter, SlugConverter, UUIDConverter
 from confide.audit.events import AuditEvent
 from confide.core.permissions import Role
 from confide.core.routes import ROUTE_POLICY, Audience
+from confide.core.tenancy import tenant_context
 from tests.records.chart_world import chart_world
 
 # Path converter name -> the value of that kwarg for an object of the given practice world,
@@ -306,7 +307,30 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # Directory part: a published profile of the practice's clinician.
     "profile_id": lambda pw, name, role: _directory_site(pw).pk,
     "photo_id": lambda pw, name, role: _photo_of(_consultation(pw)) if name.startswith("intake:") else chart_world(pw).file("photo").pk,
+    # --- part retention: a verified deletion request about the chart's patient; a legal hold on it.
+    "request_id": lambda pw, name, role: _deletion_request(pw).pk,
+    "hold_id": lambda pw, name, role: _legal_hold(pw).pk,
+    # --- end part retention
 }
+
+
+# --- part retention
+def _deletion_request(pw):
+    from tests.retention.conftest import delete_request
+
+    return delete_request(chart_world(pw).patient)
+
+
+def _legal_hold(pw):
+    from django.utils import timezone
+
+    from confide.retention.models import LegalHold
+
+    patient = chart_world(pw).patient
+    with tenant_context(practice_id=pw.practice.id):
+        LegalHold.objects.filter(patient_id=patient.pk, released_at__isnull=True).update(released_at=timezone.now())
+        return LegalHold.objects.create(practice_id=pw.practice.id, patient_id=patient.pk, reason="litigation", set_by=pw.owner, set_at=timezone.now())
+# --- end part retention
 
 
 def _walk(resolver: URLResolver, namespace: str | None, params: tuple[tuple[str, object], ...]) -> Iterator[tuple[str, URLPattern, dict]]:
@@ -420,6 +444,7 @@ READ_EVENTS = frozenset({
     AuditEvent.UNMATCHED_VIEWED.value,
     AuditEvent.MESSAGE_READ.value,  # opening a conversation marks its unread messages read (issue 15)
     AuditEvent.BOOKING_REQUEST_LISTED.value, AuditEvent.BOOKING_REQUEST_OPENED.value,  # issue 16, part "booking"
+    AuditEvent.RETENTION_VIEWED.value, AuditEvent.DELETION_PLAN_VIEWED.value,  # part retention
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

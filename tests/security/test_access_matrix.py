@@ -131,6 +131,11 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "disclosures:compelled": lambda: {"basis": "court_order", "reference": "Matrix 1", "disclosed_on": _today(),
                                           "recipient": "Route Matrix", "categories": "health.allergies"},
         "rights:accounting-prepare": lambda: {"version": "1"},
+        # --- part retention: executing a deletion (the request's first version), a legal hold on
+        # the chart's patient, releasing one (all effectful).
+        "rights:deletion-execute": lambda: {"version": "1"},
+        "retention:hold-set": lambda: {"patient": str(chart.patient.id), "reason": "litigation"},
+        # --- end part retention
     }
     if name.startswith("scheduling:"):
         return _calendar_body(name, practice_world, role)
@@ -203,6 +208,7 @@ EFFECTFUL = frozenset({
     "scheduling:settings", "scheduling:waitlist", "scheduling:waitlist-close",
     # disc part
     "disclosures:record", "disclosures:compelled", "rights:accounting-prepare",
+    "rights:deletion-execute", "retention:hold-set", "retention:hold-release",  # part retention
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

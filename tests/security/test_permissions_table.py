@@ -41,6 +41,11 @@ EXPECTED_PERMS = [
     # disc part
     "disclosures:disclosure:record",
     "disclosures:compelled:produce",
+    # --- part retention
+    "retention:schedule:view",
+    "retention:hold:set",
+    "retention:deletion:execute",
+    # --- end part retention
 ]
 
 EXPECTED_ROLE_PERMISSIONS = {
@@ -74,6 +79,9 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:intake:configure",
         "records:intake:review",
         "records:registration:write",
+        "retention:deletion:execute",  # part retention
+        "retention:hold:set",  # part retention
+        "retention:schedule:view",  # part retention
         "rights:request:view",
         "scheduling:appointment:book",
         "scheduling:calendar:view",
@@ -124,6 +132,9 @@ EXPECTED_ROLE_PERMISSIONS = {
         "disclosures:disclosure:record",
         "policy:declaration:edit",
         "records:chart:read",
+        "retention:deletion:execute",  # part retention
+        "retention:hold:set",  # part retention
+        "retention:schedule:view",  # part retention
         "rights:request:view",
     ],
 }
@@ -240,6 +251,13 @@ EXPECTED_ROUTE_POLICY = {
     "disclosures:compelled":              ("staff",      "disclosures:compelled:produce", True,  ["GET", "POST"], False),
     "rights:accounting-prepare":          ("staff",      "rights:request:view",           True,  ["POST"],        False),
     "portal:disclosures-pdf":             ("portal",     None,                            False, ["GET"],         False),
+    # --- part retention
+    "rights:deletion":                    ("staff",      "retention:deletion:execute",    True,  ["GET"],         False),
+    "rights:deletion-execute":            ("staff",      "retention:deletion:execute",    True,  ["POST"],        True),
+    "retention:schedule":                 ("staff",      "retention:schedule:view",       False, ["GET"],         False),
+    "retention:hold-set":                 ("staff",      "retention:hold:set",            False, ["POST"],        False),
+    "retention:hold-release":             ("staff",      "retention:hold:set",            True,  ["POST"],        False),
+    # --- end part retention
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
