@@ -223,12 +223,25 @@ MESSAGING_INBOUND_JOB = SystemJob("messaging-inbound-job", frozenset({policy.MES
 # of the feed's patients, to print their initials, for operations; only when the practice turned
 # initials on and the policy in force declares the `calendar-feed` egress in use.
 FEED_INITIALS_JOB = SystemJob("feed-initials-job", frozenset({policy.NAME}), frozenset({Purpose.OPERATIONS}))
+# --- part "intake" (issue 17): checking who made a rights request that arrived without a
+# signed-in account (the public form, the operator). Writes what the visitor typed to be
+# verified (name, date of birth, contact) under the check's own key, reads the chart's contact on
+# file (e-mail; a minor's guardian) to send the one-time code there, keeps an agent's signed
+# authorisation (contact.guardian: someone acting for the patient) under the patient's key, and
+# the text the visitor typed (a message) under the check's key until it moves to the request; for
+# the patient's request, nothing else.
+RIGHTS_VERIFY_JOB = SystemJob(
+    "rights-verify-job", frozenset({policy.NAME, policy.DOB, policy.EMAIL, policy.PHONE, policy.GUARDIAN, policy.MESSAGES}),
+    frozenset({Purpose.PATIENT_REQUEST}),
+)  # fmt: skip
+# --- end part "intake"
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
     for job in (
         REMINDER_JOB, POLICY_NOTICE_JOB, FHIR_IMPORT_JOB, FHIR_EXPORT_JOB, CONSENT_EVIDENCE_JOB, SEARCH_INDEX_JOB,
         AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB, PORTAL_INVITE_JOB,
         MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB, FEED_INITIALS_JOB, DISCLOSURE_JOB, RIGHTS_LETTER_JOB,
+        RIGHTS_VERIFY_JOB,  # part "intake"
     )
 }  # fmt: skip
 

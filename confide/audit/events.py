@@ -97,6 +97,12 @@ class AuditEvent(StrEnum):
     RIGHTS_QUEUE_VIEWED = "rights:queue:viewed"  # the privacy officer's list of open requests; resource_ids: those shown
     RIGHTS_LETTER_SENT = "rights:letter:sent"  # resource_ids: the request, the letter; detail: kind, channel, status
     DISCLOSURE_RECORDED = "disclosures:disclosure:recorded"  # resource_ids: the disclosure; detail: basis, source, compelled
+    # --- part "intake" (issue 17): requests arriving by the public form, staff, the operator; identity checks
+    RIGHTS_REQUEST_RECEIVED = "rights:request:received"  # resource_ids: the request; detail: kind, channel, due_on
+    RIGHTS_CODE_SENT = "rights:identity:code-sent"  # resource_ids: the request, the check; detail: to (file|agent); never the code
+    RIGHTS_IDENTITY_CHECKED = "rights:identity:checked"  # resource_ids: request, check; outcome; detail: result code
+    RIGHTS_REQUEST_REFUSED = "rights:request:refused"  # the public form: honeypot (no ids, nothing kept)
+    # --- end part "intake"
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -239,6 +245,12 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_QUEUE_VIEWED: "Looked at the privacy requests",
     AuditEvent.RIGHTS_LETTER_SENT: "Sent a letter about a privacy request",
     AuditEvent.DISCLOSURE_RECORDED: "Recorded a disclosure of the record",
+    # --- part "intake"
+    AuditEvent.RIGHTS_REQUEST_RECEIVED: "Received a privacy request",
+    AuditEvent.RIGHTS_CODE_SENT: "Sent a code to confirm who made a privacy request",
+    AuditEvent.RIGHTS_IDENTITY_CHECKED: "Checked who made a privacy request",
+    AuditEvent.RIGHTS_REQUEST_REFUSED: "Refused an automated privacy request form",
+    # --- end part "intake"
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",

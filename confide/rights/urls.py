@@ -1,8 +1,13 @@
 from django.urls import path
 
-from confide.rights import views
+from confide.rights import intake_views, views
 
 app_name = "rights"
 urlpatterns = [
     path("rights/requests/", views.queue, name="queue"),
+    # --- part "intake" (issue 17): the public form, its code page, staff logging
+    path("rights/requests/new/", intake_views.log_request, name="log"),
+    path("p/<slug:practice_slug>/privacy/request/", intake_views.public_request, name="public-request"),
+    path("p/<slug:practice_slug>/privacy/request/<str:token>/verify/", intake_views.public_verify, name="public-verify"),
+    # --- end part "intake"
 ]
