@@ -468,32 +468,29 @@ def check_verify_code(*, practice, token: str, code: str, request=None) -> Verif
         _end_failed(check, "expired", request)
         raise VerifyFailed(EXPIRED, final=True)
     digest = code_hash(check.pk, str(code or "")[:12])
-    won = 0
+    # One transaction: the conditional UPDATE that consumes the code and everything verifying
+    # does commit together (the row lock holds parallel submissions until then; they find the
+    # code used). A failure on the way rolls the whole back: the code still works.
     if check.patient_id is not None:
-        won = IdentityCheck.objects.filter(
-            pk=check.pk, status=IdentityCheck.Status.PENDING, attempts__lt=MAX_ATTEMPTS, expires_at__gt=now, code_hash=digest,
-        ).update(status=IdentityCheck.Status.USED, updated_at=now)  # fmt: skip
-    if not won:
-        IdentityCheck.objects.filter(pk=check.pk, status=IdentityCheck.Status.PENDING).update(attempts=F("attempts") + 1)
-        row = IdentityCheck.objects.filter(pk=check.pk).values_list("attempts", "status").first()
-        if row is None or row[1] != IdentityCheck.Status.PENDING:
-            raise CheckGone("identity check")  # another submission used or ended it
-        if row[0] >= MAX_ATTEMPTS:
-            _end_failed(check, "too_many" if check.patient_id else "no_match", request)
-            raise VerifyFailed(FAILED, final=True)
-        record(AuditEvent.RIGHTS_IDENTITY_CHECKED, practice_id=check.practice_id, actor=system_actor(RIGHTS_VERIFY_JOB.name),
-               purpose=Purpose.PATIENT_REQUEST.value, resource_ids=[check.request_id, check.pk], outcome="refused",
-               detail={"result": "wrong_code", "step": check.step}, request=request)  # fmt: skip
-        raise VerifyFailed(NOT_VERIFIED)
-    try:
-        if check.step == IdentityCheck.Step.REQUESTER and check.request.by_agent:
-            return _agent_verified(practice, check, request)
-        return _verified(check, request)
-    except Exception:
-        # The code was right but the request could not be completed (it changed meanwhile):
-        # the check stays used; the page says to contact the practice.
-        log.exception("rights request %s: verified but not completed", check.request_id)
-        raise
+        with transaction.atomic():
+            won = IdentityCheck.objects.filter(
+                pk=check.pk, status=IdentityCheck.Status.PENDING, attempts__lt=MAX_ATTEMPTS, expires_at__gt=now, code_hash=digest,
+            ).update(status=IdentityCheck.Status.USED, updated_at=now)  # fmt: skip
+            if won:
+                if check.step == IdentityCheck.Step.REQUESTER and check.request.by_agent:
+                    return _agent_verified(practice, check, request)
+                return _verified(check, request)
+    IdentityCheck.objects.filter(pk=check.pk, status=IdentityCheck.Status.PENDING).update(attempts=F("attempts") + 1)
+    row = IdentityCheck.objects.filter(pk=check.pk).values_list("attempts", "status").first()
+    if row is None or row[1] != IdentityCheck.Status.PENDING:
+        raise CheckGone("identity check")  # another submission used or ended it
+    if row[0] >= MAX_ATTEMPTS:
+        _end_failed(check, "too_many" if check.patient_id else "no_match", request)
+        raise VerifyFailed(FAILED, final=True)
+    record(AuditEvent.RIGHTS_IDENTITY_CHECKED, practice_id=check.practice_id, actor=system_actor(RIGHTS_VERIFY_JOB.name),
+           purpose=Purpose.PATIENT_REQUEST.value, resource_ids=[check.request_id, check.pk], outcome="refused",
+           detail={"result": "wrong_code", "step": check.step}, request=request)  # fmt: skip
+    raise VerifyFailed(NOT_VERIFIED)
 
 
 def _read_check(check: IdentityCheck, categories, request) -> dict:
