@@ -227,7 +227,7 @@ def _send_email(practice_id, subject_ids, to: str, subject: str, body: str, requ
 def verify_url(practice, token: str) -> str:
     from django.urls import reverse
 
-    path = reverse("rights:public-verify", kwargs={"practice_slug": practice.slug, "token": token})
+    path = reverse("rights:public-verify", kwargs={"practice_slug": practice.slug, "check_token": token})
     return f"{settings.CONFIDE_BASE_URL.rstrip('/')}{path}"
 
 
@@ -613,8 +613,9 @@ def do_log_request(*, actor: StaffActor, patient_id, kind, channel, received=Non
     dates = _deadlines(actor.practice_id, checked, received_at)
     now = timezone.now()
     job = RIGHTS_REQUEST_JOB.for_practice(actor.practice_id)
-    # The door as the staff member (their membership, the patient in their practice), then the job seals the detail.
-    with open_chart(actor, pk, Purpose.PATIENT_REQUEST, categories=set(), request=request):
+    # The door as the staff member (their membership, the patient in their practice: the name
+    # they picked, for operations), then the job seals the detail under the patient's key.
+    with open_chart(actor, pk, Purpose.OPERATIONS, categories={access_policy.NAME}, request=request):
         pass
     with open_chart(job, pk, Purpose.PATIENT_REQUEST, categories=job.categories, request=request, for_update=True):
         made = RightsRequest.objects.create(

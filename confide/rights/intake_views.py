@@ -54,12 +54,13 @@ def public_request(request: HttpRequest, practice) -> HttpResponse:
         return _form_page(request, practice, values=values, error=str(exc), status=status)
     if filed.token is None:  # an opt-out: no verification needed
         return render(request, "rights/public_received.html", {"practice": practice, "made": filed.request, "opt_out": True})
-    return redirect(reverse("rights:public-verify", kwargs={"practice_slug": practice.slug, "token": filed.token}))
+    return redirect(reverse("rights:public-verify", kwargs={"practice_slug": practice.slug, "check_token": filed.token}))
 
 
 @route("rights:public-verify")
 @public_practice_page
-def public_verify(request: HttpRequest, practice, token: str) -> HttpResponse:
+def public_verify(request: HttpRequest, practice, check_token: str) -> HttpResponse:
+    token = check_token
     try:
         check = intake.pending_check(token)
     except intake.CheckGone:

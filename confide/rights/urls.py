@@ -8,6 +8,6 @@ urlpatterns = [
     # --- part "intake" (issue 17): the public form, its code page, staff logging
     path("rights/requests/new/", intake_views.log_request, name="log"),
     path("p/<slug:practice_slug>/privacy/request/", intake_views.public_request, name="public-request"),
-    path("p/<slug:practice_slug>/privacy/request/<str:token>/verify/", intake_views.public_verify, name="public-verify"),
+    path("p/<slug:practice_slug>/privacy/request/<str:check_token>/verify/", intake_views.public_verify, name="public-verify"),
     # --- end part "intake"
 ]

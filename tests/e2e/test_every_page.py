@@ -267,7 +267,18 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "booking_request_id": lambda w: _booking_request(w).pk,
     # issue 16, the calendar: an upcoming appointment of the clinic's patient (made on first use).
     "appointment_id": lambda w: _appointment(w).pk,
+    # issue 17, part "intake": a pending identity check of a public-form request (made on first use).
+    "check_token": lambda w: _identity_check_token(w),
 }
+
+
+def _identity_check_token(w):
+    made = w.objects.get("identity_check_token")
+    if made is None:
+        from tests.security.routes_helpers import _identity_check_token as make
+
+        made = w.objects["identity_check_token"] = make(w.clinic)
+    return made
 
 
 def _booking_request(w):

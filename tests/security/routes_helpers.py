@@ -289,7 +289,28 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # Directory part: a published profile of the practice's clinician.
     "profile_id": lambda pw, name, role: _directory_site(pw).pk,
     "photo_id": lambda pw, name, role: _photo_of(_consultation(pw)) if name.startswith("intake:") else chart_world(pw).file("photo").pk,
+    # part "intake" (issue 17): a pending identity check of a request on the public form.
+    "check_token": lambda pw, name, role: _identity_check_token(pw),
 }
+
+
+def _identity_check_token(pw) -> str:
+    """part "intake": a pending identity check (no identifiers typed) of a request in the practice."""
+    import datetime
+    import secrets
+
+    from django.utils import timezone
+
+    from confide.core.tenancy import tenant_context
+    from confide.rights.models import IdentityCheck, RightsRequest
+
+    with tenant_context(practice_id=pw.practice.id):
+        made = RightsRequest.objects.create(practice_id=pw.practice.id, kind="see", status="verifying", channel="web_form",
+                                            received_at=timezone.now(), due_on=timezone.localdate() + datetime.timedelta(days=30))
+        token = secrets.token_urlsafe(32)
+        IdentityCheck.objects.create(practice_id=pw.practice.id, request=made, token=token,
+                                     expires_at=timezone.now() + datetime.timedelta(minutes=15))
+    return token
 
 
 def _walk(resolver: URLResolver, namespace: str | None, params: tuple[tuple[str, object], ...]) -> Iterator[tuple[str, URLPattern, dict]]:
@@ -347,6 +368,10 @@ def _random_value(kwarg: str, converter) -> object:
         from confide.messaging.unsubscribe import SALT
 
         return signing.dumps({"p": str(uuid.uuid4()), "s": str(uuid.uuid4()), "c": "email", "b": "0" * 32}, salt=SALT, compress=True)
+    if kwarg == "check_token":  # part "intake": a well-formed identity check token that names nothing
+        import secrets
+
+        return secrets.token_urlsafe(32)
     if kwarg == "feed_token":  # a well-formed feed token of a practice that does not exist
         return f"{uuid.uuid4().hex}.{'A' * 43}"
     if isinstance(converter, UUIDConverter):
