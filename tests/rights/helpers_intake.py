@@ -58,27 +58,32 @@ def file_and_verify(client, practice, patient: dict, *, contact_on_file: str, ki
 
 
 def file_public_request_and_verify(page, live_server, practice, patient: dict, *, contact_on_file: str, kind: str = "delete",
-                                   email: str = "visitor@example.test") -> None:  # fmt: skip
+                                   email: str = "visitor@example.test", check=None) -> None:  # fmt: skip
     """In the browser: open the practice's public form, file `kind` as the patient, read the code
-    from the e-mail outbox, enter it, and end on the confirmation page (asserted)."""
+    from the e-mail outbox, enter it, and end on the confirmation page (asserted). `check(page)`,
+    if given, runs on each of the three pages (an axe and width check, say). The practice's
+    declaration must let e-mail carry the code (`email_with_baa`)."""
+    check = check or (lambda _page: None)
     page.goto(f"{live_server.url}/p/{practice.slug}/privacy/request/")
+    check(page)
     page.check(f"#kind-{kind}")
     page.check("#role-patient")
     page.fill("#given_name", patient["given_name"])
     page.fill("#family_name", patient["family_name"])
     page.fill("#date_of_birth", str(patient["date_of_birth"]))
     page.fill("#email", email)
-    page.click("button[type=submit]")
+    page.get_by_role("button", name="Send my request").click()
     page.wait_for_selector("[data-testid=code-sent]")
+    check(page)
     page.fill("#code", code_from_outbox(to=contact_on_file))
-    page.click("button[type=submit]")
+    page.get_by_role("button", name="Confirm").click()
     page.wait_for_selector("[data-testid=request-verified]")
-
+    check(page)
 
 EMAIL_WITH_BAA = '[[processors]]\nid = "email"\nbaa_on_file = true\n'
 
 
-def email_with_baa(pw) -> None:
+def email_with_baa(pw, membership=None) -> None:
     """Publish a declaration in which the e-mail processor has a BAA on file: without it the
     egress gate (rightly) refuses to e-mail a patient's address, and no code can be sent."""
     from django.core.cache import cache
@@ -88,6 +93,6 @@ def email_with_baa(pw) -> None:
     from confide.core.permissions import Role
     from confide.policy.services import do_publish_policy
 
-    do_publish_policy(actor=StaffActor.from_membership(pw.memberships[Role.PRIVACY_OFFICER]), override_toml=EMAIL_WITH_BAA,
+    do_publish_policy(actor=StaffActor.from_membership(membership or pw.memberships[Role.PRIVACY_OFFICER]), override_toml=EMAIL_WITH_BAA,
                       effective_at=timezone.now(), material=False, summary="E-mail processor under a BAA.")  # fmt: skip
     cache.clear()
