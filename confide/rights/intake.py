@@ -330,8 +330,15 @@ def check_file_public_request(*, practice, data, files=None, client_ip: str, req
 
 
 def _file(*, practice, typed: _Typed, channel: Channel, received_at: datetime.datetime, request=None, link_in_code: bool = False) -> Filed:
-    """Open the request (no patient yet), its identity check and its acknowledgement, in one
-    transaction; the code leaves by e-mail once it commits."""
+    """Open the request (no patient yet), its identity check, an agent's document and the
+    acknowledgement, in one transaction; the code and the acknowledgement leave by e-mail once it
+    commits."""
+    with transaction.atomic():
+        return _file_in_transaction(practice=practice, typed=typed, channel=channel, received_at=received_at, request=request,
+                                    link_in_code=link_in_code)  # fmt: skip
+
+
+def _file_in_transaction(*, practice, typed: _Typed, channel: Channel, received_at: datetime.datetime, request, link_in_code: bool) -> Filed:
     practice_id = practice.id
     dates = _deadlines(practice_id, typed.kind, received_at)
     unverified = typed.kind in UNVERIFIED_KINDS
@@ -369,13 +376,12 @@ def _file(*, practice, typed: _Typed, channel: Channel, received_at: datetime.da
             check.given_name, check.family_name, check.date_of_birth = typed.given_name, typed.family_name, typed.date_of_birth
             check.email, check.phone, check.detail = typed.email or None, typed.phone or None, typed.detail or None
             check.save(force_insert=True)
-        if destination:
+        link = verify_url(practice, token) if link_in_code else ""
+        if destination and _send_email(practice_id, [patient_id], destination, f"{practice.name}: your confirmation code",
+                                       _code_body(practice.name, code, link=link), request):  # fmt: skip
             record(AuditEvent.RIGHTS_CODE_SENT, practice_id=practice_id, actor=system_actor(job.name), purpose=Purpose.PATIENT_REQUEST.value,
                    subject_id=patient_id, resource_ids=[made.pk, check_id],
                    detail={"to": "agent" if typed.role == Role.AGENT else "file"}, request=request)  # fmt: skip
-            link = verify_url(practice, token) if link_in_code else ""
-            _send_email(practice_id, [patient_id], destination, f"{practice.name}: your confirmation code",
-                        _code_body(practice.name, code, link=link), request)  # fmt: skip
     if typed.document is not None and destination:
         _keep_agent_document(practice_id, made, patient_id, typed.document, request)
     if unverified and typed.detail and patient_id is not None:
