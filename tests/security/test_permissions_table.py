@@ -28,6 +28,7 @@ EXPECTED_PERMS = [
     "records:intake:configure",
     "consent:patient:record",
     "rights:request:view",
+    "rights:request:log",  # issue 17, part "intake"
     "messaging:thread:view",
     "messaging:message:send",
     "messaging:settings:edit",
@@ -69,6 +70,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:intake:configure",
         "records:intake:review",
         "records:registration:write",
+        "rights:request:log",  # part "intake"
         "rights:request:view",
         "scheduling:appointment:book",
         "scheduling:calendar:view",
@@ -99,6 +101,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "messaging:thread:view",
         "records:contact:read",
         "records:registration:write",
+        "rights:request:log",  # part "intake"
         "scheduling:appointment:book",
         "scheduling:calendar:view",
         "scheduling:settings:edit",
@@ -118,6 +121,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "core:dashboard:view",
         "policy:declaration:edit",
         "records:chart:read",
+        "rights:request:log",  # part "intake"
         "rights:request:view",
     ],
 }
@@ -226,6 +230,10 @@ EXPECTED_ROUTE_POLICY = {
     # twilio part: the console outbox page
     "messaging:outbox":                   ("staff",      "messaging:settings:edit",       False, ["GET"],         False),
     "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
+    # issue 17, part "intake": staff log a request; the public form and its code page
+    "rights:log":                         ("staff",      "rights:request:log",            False, ["GET", "POST"], False),
+    "rights:public-request":              ("public",     None,                            True,  ["GET", "POST"], False),
+    "rights:public-verify":               ("public",     None,                            True,  ["GET", "POST"], False),
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
