@@ -82,6 +82,16 @@ def public_verify(request: HttpRequest, practice, check_token: str) -> HttpRespo
                                                             "waiting": verified.waiting_for_patient})  # fmt: skip
 
 
+def _patients(actor, query: str, request) -> tuple[list, str]:
+    """The search's matches, or none and the search's own message (a malformed date, say)."""
+    if not query:
+        return [], ""
+    try:
+        return intake.find_patients(actor, query, request=request), ""
+    except InvalidInput as exc:
+        return [], str(exc)
+
+
 @route("rights:log")
 def log_request(request: HttpRequest) -> HttpResponse:
     actor = request.actor
@@ -98,12 +108,12 @@ def log_request(request: HttpRequest) -> HttpResponse:
                                          request=request)  # fmt: skip
         except InvalidInput as exc:
             context.update(values=values, error=str(exc))
-            context["patients"] = intake.find_patients(actor, query, request=request) if query else []
+            context["patients"] = _patients(actor, query, request)[0]
             return render(request, "rights/log_request.html", context, status=400)
         messages.success(request, f"The request is logged. It must be answered by {made.due_on:%-d %B %Y}.")
         return redirect("rights:queue")
-    context["patients"] = intake.find_patients(actor, query, request=request) if query else []
-    return render(request, "rights/log_request.html", context)
+    context["patients"], context["error"] = _patients(actor, query, request)
+    return render(request, "rights/log_request.html", context, status=400 if context["error"] else 200)
 
 
 _ = Channel

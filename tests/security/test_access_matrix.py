@@ -127,6 +127,8 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
     }
     if name.startswith("scheduling:"):
         return _calendar_body(name, practice_world, role)
+    if name == "rights:log":  # issue 17, part "intake": logging a request takes effect (EFFECTFUL)
+        return {"q": "x", "patient": str(chart_world(practice_world).patient.id), "kind": "copy", "channel": "phone", "evidence": "id_seen"}
     return bodies[name]() if name in bodies else {}
 
 
@@ -188,6 +190,7 @@ EFFECTFUL = frozenset({
     # calendar part (issue 16)
     "scheduling:book", "scheduling:appointment-move", "scheduling:appointment-cancel", "scheduling:appointment-status",
     "scheduling:settings", "scheduling:waitlist", "scheduling:waitlist-close",
+    "rights:log",  # issue 17, part "intake": a logged request
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with
