@@ -448,11 +448,12 @@ def _end_failed(check: IdentityCheck, result: str, request) -> None:
     from confide.vault.files import EncryptedStorage
 
     with transaction.atomic():
+        ended = list(IdentityCheck.objects.filter(request_id=check.request_id).values_list("pk", flat=True))
         if not IdentityCheck.objects.filter(pk=check.pk).delete()[0]:
             return  # another submission ended it first
-        if check.step == IdentityCheck.Step.REQUESTER:
-            # An agent's first check ended: nothing else pending for this request either.
-            IdentityCheck.objects.filter(request_id=check.request_id).delete()
+        # Every check of the request ends with it (an agent's first check, already used, holds
+        # what the agent typed: it goes too).
+        IdentityCheck.objects.filter(request_id=check.request_id).delete()
         RightsRequest.objects.filter(pk=check.request_id, verification__in=[Verification.PENDING]).update(
             verification=Verification.FAILED, version=F("version") + 1, updated_at=timezone.now())  # fmt: skip
         docs = list(AgentDocument.objects.filter(request_id=check.request_id))
@@ -462,7 +463,7 @@ def _end_failed(check: IdentityCheck, result: str, request) -> None:
                detail={"result": result, "step": check.step}, request=request)  # fmt: skip
         names = [d.storage_name for d in docs]
         transaction.on_commit(lambda: [EncryptedStorage().delete(n) for n in names])
-        _shred_after_commit(check.practice_id, [check.pk])
+        _shred_after_commit(check.practice_id, ended or [check.pk])
 
 
 def check_verify_code(*, practice, token: str, code: str, request=None) -> Verified:

@@ -256,3 +256,20 @@ def test_rts6_an_agent_is_verified_then_the_patient_is_told_and_confirms(client,
         made = RightsRequest.objects.get(pk=made.pk)
         assert not IdentityCheck.objects.exists()
     assert made.patient_id == patient.pk and made.verification == "code" and made.status == "in_progress" and made.by_agent
+
+
+def test_rts6_when_the_patient_does_not_confirm_the_agents_request_fails_and_nothing_they_typed_is_kept(client, world, patient):
+    practice = world.a.practice
+    doc = io.BytesIO(PDF)
+    doc.name = "authorisation.pdf"
+    response = post(client, _url(practice), _agent_data(authorisation=doc))
+    post(client, response["Location"], {"code": code_from_outbox(to="agent@lawfirm.test")})
+    [to_patient] = [m for m in mail.outbox if ON_FILE in m.to]
+    link = next(line for line in to_patient.body.split() if "/verify/" in line)
+    path = link[link.index("/p/"):]
+    for _ in range(intake.MAX_ATTEMPTS):
+        response = post(client, path, {"code": "not-the-code"})
+    assert response.status_code == 400 and b"We could not confirm who is asking" in response.content
+    [made] = _rows(practice)
+    assert made.verification == "failed" and made.patient_id is None
+    assert not _rows(practice, IdentityCheck) and not _rows(practice, AgentDocument)
