@@ -59,7 +59,7 @@ from confide.records import intake as forms_intake
 from confide.rights.deadlines import deadlines_for
 from confide.rights.letters import keep_letter
 from confide.rights.models import (
-    DETAIL_MAX, UNVERIFIED_KINDS, AgentDocument, Channel, IdentityCheck, LetterKind, LetterStatus, RequestKind, RequestStatus,
+    UNVERIFIED_KINDS, AgentDocument, Channel, IdentityCheck, LetterKind, LetterStatus, RequestKind, RequestStatus,
     RightsRequest, Verification,
 )  # fmt: skip
 from confide.rights.services import ChangedMeanwhile, _clean_detail, transition
@@ -683,4 +683,3 @@ __all__ = [
     "check_file_public_request", "check_verify_code", "do_log_request", "do_route_request", "find_patients", "match_patient",
     "purge_expired_checks",
 ]  # fmt: skip
-_ = DETAIL_MAX

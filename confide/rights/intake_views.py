@@ -19,7 +19,7 @@ from confide.core.http import client_ip
 from confide.core.public import public_practice_page
 from confide.records import intake as forms_intake
 from confide.rights import intake
-from confide.rights.models import UNVERIFIED_KINDS, Channel, RequestKind
+from confide.rights.models import UNVERIFIED_KINDS, RequestKind
 
 _KEPT_OUT = ("csrfmiddlewaretoken", "website", "authorisation")
 
@@ -115,5 +115,3 @@ def log_request(request: HttpRequest) -> HttpResponse:
     context["patients"], context["error"] = _patients(actor, query, request)
     return render(request, "rights/log_request.html", context, status=400 if context["error"] else 200)
 
-
-_ = Channel
