@@ -231,6 +231,18 @@ RETENTION_JOB = SystemJob("retention-job", frozenset({policy.DOB}), frozenset({P
 ARCHIVE_PURPOSES = frozenset({Purpose.LEGAL, Purpose.PATIENT_REQUEST})
 ARCHIVED_RECORD_MODEL = "retention.ArchivedRecord"
 # --- end part retention
+# --- part "intake" (issue 17): checking who made a rights request that arrived without a
+# signed-in account (the public form, the operator). Writes what the visitor typed to be
+# verified (name, date of birth, contact) under the check's own key, reads the chart's contact on
+# file (e-mail; a minor's guardian) to send the one-time code there, keeps an agent's signed
+# authorisation (contact.guardian: someone acting for the patient) under the patient's key, and
+# the text the visitor typed (a message) under the check's key until it moves to the request; for
+# the patient's request, nothing else.
+RIGHTS_VERIFY_JOB = SystemJob(
+    "rights-verify-job", frozenset({policy.NAME, policy.DOB, policy.EMAIL, policy.PHONE, policy.GUARDIAN, policy.MESSAGES}),
+    frozenset({Purpose.PATIENT_REQUEST}),
+)  # fmt: skip
+# --- end part "intake"
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
     for job in (
@@ -238,6 +250,7 @@ SYSTEM_JOBS: dict[str, SystemJob] = {
         AGE_OF_MAJORITY_JOB, PORTAL_ENDED_NOTICE_JOB, ACCESS_REPORT_JOB, RIGHTS_REQUEST_JOB, PORTAL_INVITE_JOB,
         MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB, FEED_INITIALS_JOB, DISCLOSURE_JOB, RIGHTS_LETTER_JOB,
         RETENTION_JOB,  # part retention
+        RIGHTS_VERIFY_JOB,  # part "intake"
     )
 }  # fmt: skip
 

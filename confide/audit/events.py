@@ -110,6 +110,12 @@ class AuditEvent(StrEnum):
     DELETION_STEP = "retention:deletion:step"  # detail: step, counts
     DELETION_REFUSED = "retention:deletion:refused"  # detail: code (legal-hold, not-verified, …)
     # --- end part retention
+    # --- part "intake" (issue 17): requests arriving by the public form, staff, the operator; identity checks
+    RIGHTS_REQUEST_RECEIVED = "rights:request:received"  # resource_ids: the request; detail: kind, channel, due_on
+    RIGHTS_CODE_SENT = "rights:identity:code-sent"  # resource_ids: the request, the check; detail: to (file|agent); never the code
+    RIGHTS_IDENTITY_CHECKED = "rights:identity:checked"  # resource_ids: request, check; outcome; detail: result code
+    RIGHTS_REQUEST_REFUSED = "rights:request:refused"  # the public form: honeypot (no ids, nothing kept)
+    # --- end part "intake"
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -265,6 +271,12 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.DELETION_STEP: "Carried out a step of a deletion",
     AuditEvent.DELETION_REFUSED: "Did not carry out a deletion",
     # --- end part retention
+    # --- part "intake"
+    AuditEvent.RIGHTS_REQUEST_RECEIVED: "Received a privacy request",
+    AuditEvent.RIGHTS_CODE_SENT: "Sent a code to confirm who made a privacy request",
+    AuditEvent.RIGHTS_IDENTITY_CHECKED: "Checked who made a privacy request",
+    AuditEvent.RIGHTS_REQUEST_REFUSED: "Refused an automated privacy request form",
+    # --- end part "intake"
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",

@@ -53,7 +53,9 @@ def countable_routes() -> frozenset[str]:
 # consultation form, is where a visitor says they seek care: never counted, consent or not.
 NOT_COUNTED = frozenset({"intake:consult", "directory:book", "messaging:unsubscribe",
                          "directory:theme", "directory:logo", "directory:photo", "directory:referral-decline",
-                         "scheduling:feed-ics"})
+                         "scheduling:feed-ics",
+                         # part "intake": a privacy request says what someone wants done with their health information
+                         "rights:public-request", "rights:public-verify"})
 
 
 def analytics_declared(declaration) -> bool:

@@ -45,6 +45,8 @@ class Perm(StrEnum):
     CONSENT_RECORD = "consent:patient:record"
     # The privacy officer's queue of patients' rights requests (see, copy, correct, delete, restrict).
     RIGHTS_QUEUE_VIEW = "rights:request:view"
+    # part "intake": log a rights request received by e-mail, phone, letter or in person.
+    RIGHTS_REQUEST_LOG = "rights:request:log"
     # The inbox: read and answer patients' messages, assign conversations (messaging/).
     MESSAGES_VIEW = "messaging:thread:view"
     MESSAGES_SEND = "messaging:message:send"
@@ -114,6 +116,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.DISCLOSURES_RECORD,
         Perm.DISCLOSURES_COMPELLED,
         Perm.RETENTION_VIEW, Perm.LEGAL_HOLD_SET, Perm.DELETION_EXECUTE,  # part retention
+        Perm.RIGHTS_REQUEST_LOG,  # part "intake"
     },
     # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
     # desk, the privacy officer (who answers consent questions). Billing does not.
@@ -124,7 +127,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     # The front desk lives in the inbox: answers, assigns, keeps the templates.
     Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.CONSENT_RECORD, Perm.MESSAGES_VIEW,
                                     Perm.MESSAGES_SEND, Perm.MESSAGING_CONFIGURE, Perm.SCHEDULE_VIEW,
-                                    Perm.APPOINTMENTS_BOOK, Perm.SCHEDULE_CONFIGURE, Perm.BOOKING_REQUESTS_REVIEW},
+                                    Perm.APPOINTMENTS_BOOK, Perm.SCHEDULE_CONFIGURE, Perm.BOOKING_REQUESTS_REVIEW,
+                                    Perm.RIGHTS_REQUEST_LOG},  # part "intake": RIGHTS_REQUEST_LOG
     Role.BILLING: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.BILLING_READ, Perm.BILLING_WRITE},
     Role.PRIVACY_OFFICER: _EVERY_ROLE
     | {
@@ -139,6 +143,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         # disc part
         Perm.DISCLOSURES_RECORD,
         Perm.RETENTION_VIEW, Perm.LEGAL_HOLD_SET, Perm.DELETION_EXECUTE,  # part retention
+        Perm.RIGHTS_REQUEST_LOG,  # part "intake"
     },
 }
 

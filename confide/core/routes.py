@@ -181,6 +181,12 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "retention:hold-set":              _p(A.STAFF,      Perm.LEGAL_HOLD_SET,         False, "POST"),
     "retention:hold-release":          _p(A.STAFF,      Perm.LEGAL_HOLD_SET,         True,  "POST"),
     # --- end part retention
+    # --- part "intake" (issue 17): staff log a request; the public form and its code page (the
+    # token names an identity check: tenant-scoped)
+    "rights:log":                      _p(A.STAFF,      Perm.RIGHTS_REQUEST_LOG,     False, "GET POST"),
+    "rights:public-request":           _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    "rights:public-verify":            _p(A.PUBLIC,     None,                        True,  "GET POST"),
+    # --- end part "intake"
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
     # account's current one; a document or an export id is looked up within it (else 404).
     "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),

@@ -362,6 +362,7 @@ JOB_NAMES = {
     "rights-letter-job": "Keeping a copy of a letter about your privacy request (automatic)",
     "disclosure-job": "Recording a disclosure of your record, for your list of disclosures (automatic)",
     "retention-job": "Working out how long your record is kept, and archiving it (automatic)",  # part retention
+    "rights-verify-job": "Confirming who made a privacy request about your record (automatic)",  # part "intake"
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)

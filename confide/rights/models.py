@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import models
 
 from confide.core.models import TenantModel
-from confide.core.text import multi_line
-from confide.vault.fields import EncryptedTextField
+from confide.core.text import multi_line, single_line
+from confide.vault.fields import EncryptedDateField, EncryptedTextField
 
 DETAIL_MAX = 2000
 
@@ -177,3 +177,77 @@ class Letter(TenantModel):
 
     def __str__(self) -> str:
         return f"rights-letter:{self.pk}"
+
+
+# --- part "intake" (issue 17): checking who asks (ACC7) and an agent's authorisation (RTS6) -------
+class IdentityCheck(TenantModel):
+    """One attempt to verify who made a request that arrived without a signed-in account (the
+    public form, a request the operator forwarded). A data subject of its own: what the visitor
+    typed to be verified (name, date of birth, e-mail, phone) is sealed under the check's own key,
+    used only to match a chart by blind index and to reach an agent, and the row is DELETED and its
+    key shredded once the check ends (verified, failed, expired: ACC7, "used only for verification
+    and deleted after"). The code itself is never stored: only its keyed hash. `token` is the
+    unguessable id in the verification page's URL (not the request's id).
+
+    `step`: `requester` (the patient, a minor's parent, or an agent, by the code sent to the
+    contact on file; for an agent, to the agent's own contact) or `patient` (an agent's request:
+    the patient confirms by a code to the contact on file). `patient` is the matched chart, or
+    empty when nothing matched (the visitor is not told: the page reads the same)."""
+
+    DATA_SUBJECT_ROOT = True  # confide/policy/reachability.py: a subject of its own
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the code"
+        USED = "used", "Code used"
+        FAILED = "failed", "Failed"
+
+    class Step(models.TextChoices):
+        REQUESTER = "requester", "The person asking"
+        PATIENT = "patient", "The patient confirms an agent's request"
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey("records.Patient", on_delete=models.CASCADE, related_name="+", null=True, blank=True)
+    token = models.CharField(max_length=64, unique=True)
+    step = models.CharField(max_length=10, choices=Step.choices, default=Step.REQUESTER)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    code_hash = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # An agent's signed authorisation while the request is not verified: the stored object's name
+    # (`<practice>/<check id>/agent-authorisation/<uuid>`, never the file's own name), sealed
+    # under the check's own key; moved under the patient's key once both identities are verified.
+    document_name = models.CharField(max_length=200, blank=True)
+    document_type = models.CharField(max_length=40, blank=True)
+    given_name = EncryptedTextField(category="identifiers.name", validators=[single_line], blank=True, null=True)
+    family_name = EncryptedTextField(category="identifiers.name", validators=[single_line], blank=True, null=True)
+    date_of_birth = EncryptedDateField(category="identifiers.dob", blank=True, null=True)
+    email = EncryptedTextField(category="contact.email", validators=[single_line], blank=True, null=True)
+    phone = EncryptedTextField(category="contact.phone", validators=[single_line], blank=True, null=True)
+    # What the visitor typed about the request, until it can be sealed under the patient's key.
+    detail = EncryptedTextField(category="communications.messages", validators=[multi_line], blank=True, null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["practice", "request"], name="rights_check_by_request")]
+
+    def __str__(self) -> str:
+        return f"identity-check:{self.pk}"
+
+
+class AgentDocument(TenantModel):
+    """An authorised agent's signed permission (RTS6), kept with the request once both the agent
+    and the patient are verified: the encrypted object (sealed under the patient's key, category
+    contact.guardian: someone acting for the patient), its type and size. No name of the file."""
+
+    CATEGORY = "contact.guardian"
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    storage_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"agent-document:{self.pk}"
+
+
+# --- end part "intake"

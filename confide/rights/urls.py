@@ -1,6 +1,6 @@
 from django.urls import path
 
-from confide.rights import views
+from confide.rights import intake_views, views
 
 app_name = "rights"
 urlpatterns = [
@@ -11,4 +11,9 @@ urlpatterns = [
     path("rights/requests/<uuid:request_id>/deletion/", views.deletion, name="deletion"),
     path("rights/requests/<uuid:request_id>/deletion/execute/", views.deletion_execute, name="deletion-execute"),
     # --- end part retention
+    # --- part "intake" (issue 17): the public form, its code page, staff logging
+    path("rights/requests/new/", intake_views.log_request, name="log"),
+    path("p/<slug:practice_slug>/privacy/request/", intake_views.public_request, name="public-request"),
+    path("p/<slug:practice_slug>/privacy/request/<str:check_token>/verify/", intake_views.public_verify, name="public-verify"),
+    # --- end part "intake"
 ]

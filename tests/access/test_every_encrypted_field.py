@@ -205,7 +205,26 @@ def _rights_letter(world, staff, make_patient):
                        template="rights/letters/acknowledgement.txt", context={})  # fmt: skip
 
 
+def _identity_check(world, staff, make_patient):
+    """Part "intake": a public-form request's identity check, every sealed field typed (no patient
+    needs to match: the check seals under its own key)."""
+    from django.utils import timezone
+
+    from confide.core.models import Practice
+    from confide.rights import intake
+    from confide.rights.models import IdentityCheck
+
+    practice = Practice.objects.get(pk=world.a.practice.id)
+    data = {"kind": "copy", "role": "patient", "given_name": "Zebulon", "family_name": "Canarywood", "date_of_birth": "1961-07-23",
+            "email": "zebulon.canary@phi-canary.test", "phone": "+1 415 555 0142", "detail": "canary-diagnosis-xyzzy"}  # fmt: skip
+    with tenant_context(practice_id=practice.id):
+        intake._file(practice=practice, typed=intake.check_public_form(practice.id, data), channel=intake.Channel.WEB_FORM,
+                     received_at=timezone.now())  # fmt: skip
+        return IdentityCheck.objects.get()
+
+
 MAKERS = {
+    apps.get_model("rights", "IdentityCheck"): _identity_check,  # issue 17, part "intake"
     # issue 17: the accounting of disclosures, letters about rights requests
     apps.get_model("disclosures", "Disclosure"): _disclosure,
     apps.get_model("rights", "Letter"): _rights_letter,

@@ -270,6 +270,8 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     # --- part retention: a verified deletion request about the clinic's patient (made on first use).
     "request_id": lambda w: _deletion_request(w).pk,
     # --- end part retention
+    # issue 17, part "intake": a pending identity check of a public-form request (made on first use).
+    "check_token": lambda w: _identity_check_token(w),
 }
 
 
@@ -282,6 +284,15 @@ def _deletion_request(w):
         made = w.objects["deletion_request"] = delete_request(w.objects["patient"])
     return made
 # --- end part retention
+
+
+def _identity_check_token(w):
+    made = w.objects.get("identity_check_token")
+    if made is None:
+        from tests.security.routes_helpers import _identity_check_token as make
+
+        made = w.objects["identity_check_token"] = make(w.clinic)
+    return made
 
 
 def _booking_request(w):

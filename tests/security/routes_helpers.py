@@ -268,8 +268,9 @@ def _rights_request(pw):
 
 
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
-    # disc part: a rights request of the practice (confide/rights).
-    "request_id": lambda pw, name, role: _rights_request(pw),
+    # issue 17: a rights request of the practice: a verified deletion request for the deletion
+    # routes (part retention), else an accounting request about the chart's patient (disc part).
+    "request_id": lambda pw, name, role: _deletion_request(pw).pk if name.startswith("rights:deletion") else _rights_request(pw),
     # Scheduling, feed part: a clinician's private feed token.
     "feed_token": lambda pw, name, role: _feed_token(pw),
     # calendar part (issue 16): an upcoming appointment of the practice's clinician.
@@ -308,9 +309,10 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "profile_id": lambda pw, name, role: _directory_site(pw).pk,
     "photo_id": lambda pw, name, role: _photo_of(_consultation(pw)) if name.startswith("intake:") else chart_world(pw).file("photo").pk,
     # --- part retention: a verified deletion request about the chart's patient; a legal hold on it.
-    "request_id": lambda pw, name, role: _deletion_request(pw).pk,
     "hold_id": lambda pw, name, role: _legal_hold(pw).pk,
     # --- end part retention
+    # part "intake" (issue 17): a pending identity check of a request on the public form.
+    "check_token": lambda pw, name, role: _identity_check_token(pw),
 }
 
 
@@ -331,6 +333,25 @@ def _legal_hold(pw):
         LegalHold.objects.filter(patient_id=patient.pk, released_at__isnull=True).update(released_at=timezone.now())
         return LegalHold.objects.create(practice_id=pw.practice.id, patient_id=patient.pk, reason="litigation", set_by=pw.owner, set_at=timezone.now())
 # --- end part retention
+
+
+def _identity_check_token(pw) -> str:
+    """part "intake": a pending identity check (no identifiers typed) of a request in the practice."""
+    import datetime
+    import secrets
+
+    from django.utils import timezone
+
+    from confide.core.tenancy import tenant_context
+    from confide.rights.models import IdentityCheck, RightsRequest
+
+    with tenant_context(practice_id=pw.practice.id):
+        made = RightsRequest.objects.create(practice_id=pw.practice.id, kind="see", status="verifying", channel="web_form",
+                                            received_at=timezone.now(), due_on=timezone.localdate() + datetime.timedelta(days=30))
+        token = secrets.token_urlsafe(32)
+        IdentityCheck.objects.create(practice_id=pw.practice.id, request=made, token=token,
+                                     expires_at=timezone.now() + datetime.timedelta(minutes=15))
+    return token
 
 
 def _walk(resolver: URLResolver, namespace: str | None, params: tuple[tuple[str, object], ...]) -> Iterator[tuple[str, URLPattern, dict]]:
@@ -388,6 +409,10 @@ def _random_value(kwarg: str, converter) -> object:
         from confide.messaging.unsubscribe import SALT
 
         return signing.dumps({"p": str(uuid.uuid4()), "s": str(uuid.uuid4()), "c": "email", "b": "0" * 32}, salt=SALT, compress=True)
+    if kwarg == "check_token":  # part "intake": a well-formed identity check token that names nothing
+        import secrets
+
+        return secrets.token_urlsafe(32)
     if kwarg == "feed_token":  # a well-formed feed token of a practice that does not exist
         return f"{uuid.uuid4().hex}.{'A' * 43}"
     if isinstance(converter, UUIDConverter):

@@ -139,6 +139,8 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
     }
     if name.startswith("scheduling:"):
         return _calendar_body(name, practice_world, role)
+    if name == "rights:log":  # issue 17, part "intake": logging a request takes effect (EFFECTFUL)
+        return {"q": "x", "patient": str(chart_world(practice_world).patient.id), "kind": "copy", "channel": "phone", "evidence": "id_seen"}
     return bodies[name]() if name in bodies else {}
 
 
@@ -209,6 +211,7 @@ EFFECTFUL = frozenset({
     # disc part
     "disclosures:record", "disclosures:compelled", "rights:accounting-prepare",
     "rights:deletion-execute", "retention:hold-set", "retention:hold-release",  # part retention
+    "rights:log",  # issue 17, part "intake": a logged request
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

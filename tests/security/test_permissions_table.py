@@ -28,6 +28,7 @@ EXPECTED_PERMS = [
     "records:intake:configure",
     "consent:patient:record",
     "rights:request:view",
+    "rights:request:log",  # issue 17, part "intake"
     "messaging:thread:view",
     "messaging:message:send",
     "messaging:settings:edit",
@@ -82,6 +83,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "retention:deletion:execute",  # part retention
         "retention:hold:set",  # part retention
         "retention:schedule:view",  # part retention
+        "rights:request:log",  # part "intake"
         "rights:request:view",
         "scheduling:appointment:book",
         "scheduling:calendar:view",
@@ -112,6 +114,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "messaging:thread:view",
         "records:contact:read",
         "records:registration:write",
+        "rights:request:log",  # part "intake"
         "scheduling:appointment:book",
         "scheduling:calendar:view",
         "scheduling:settings:edit",
@@ -135,6 +138,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "retention:deletion:execute",  # part retention
         "retention:hold:set",  # part retention
         "retention:schedule:view",  # part retention
+        "rights:request:log",  # part "intake"
         "rights:request:view",
     ],
 }
@@ -258,6 +262,10 @@ EXPECTED_ROUTE_POLICY = {
     "retention:hold-set":                 ("staff",      "retention:hold:set",            False, ["POST"],        False),
     "retention:hold-release":             ("staff",      "retention:hold:set",            True,  ["POST"],        False),
     # --- end part retention
+    # issue 17, part "intake": staff log a request; the public form and its code page
+    "rights:log":                         ("staff",      "rights:request:log",            False, ["GET", "POST"], False),
+    "rights:public-request":              ("public",     None,                            True,  ["GET", "POST"], False),
+    "rights:public-verify":               ("public",     None,                            True,  ["GET", "POST"], False),
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
