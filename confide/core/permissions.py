@@ -45,6 +45,8 @@ class Perm(StrEnum):
     CONSENT_RECORD = "consent:patient:record"
     # The privacy officer's queue of patients' rights requests (see, copy, correct, delete, restrict).
     RIGHTS_QUEUE_VIEW = "rights:request:view"
+    # queue part (issue 17): extend a request's deadline, close it with an outcome, log an appeal.
+    RIGHTS_REQUEST_DECIDE = "rights:request:decide"
     # The inbox: read and answer patients' messages, assign conversations (messaging/).
     MESSAGES_VIEW = "messaging:thread:view"
     MESSAGES_SEND = "messaging:message:send"
@@ -90,6 +92,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.INTAKE_CONFIGURE,
         Perm.CONSENT_RECORD,
         Perm.RIGHTS_QUEUE_VIEW,
+        Perm.RIGHTS_REQUEST_DECIDE,  # queue part
         Perm.MESSAGES_VIEW,
         Perm.MESSAGES_SEND,
         Perm.MESSAGING_CONFIGURE,
@@ -122,6 +125,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.POLICY_EDIT,
         Perm.CONSENT_RECORD,
         Perm.RIGHTS_QUEUE_VIEW,
+        Perm.RIGHTS_REQUEST_DECIDE,  # queue part
     },
 }
 
