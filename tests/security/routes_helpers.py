@@ -251,7 +251,45 @@ def _waitlist_entry(pw):
         return WaitlistEntry.objects.create(practice=pw.practice, patient_id=patient_id).pk
 
 
+# --- queue part (issue 17): a rights request of the chart patient, with a letter kept
+def _rights_request(pw):
+    """An open rights request (see) about the chart world's patient, made once per world."""
+    import datetime
+
+    from django.utils import timezone
+
+    from confide.core.tenancy import tenant_context
+    from confide.rights.models import RightsRequest
+
+    with tenant_context(practice_id=pw.practice.id):
+        existing = RightsRequest.objects.filter(patient__isnull=False).order_by("received_at").first()
+        if existing:
+            return existing
+        now = timezone.now()
+        return RightsRequest.objects.create(
+            practice=pw.practice, patient_id=chart_world(pw).patient.id, kind="see", channel="phone", verification="staff",
+            received_at=now, due_on=timezone.localdate(now) + datetime.timedelta(days=30), logged_by=pw.owner,
+        )  # fmt: skip
+
+
+def _rights_letter(pw):
+    from confide.core.tenancy import tenant_context
+    from confide.rights.letters import keep_letter
+    from confide.rights.models import Letter
+
+    row = _rights_request(pw)
+    with tenant_context(practice_id=pw.practice.id):
+        existing = Letter.objects.filter(request=row).first()
+    if existing:
+        return existing.pk
+    return keep_letter(practice_id=pw.practice.id, request_row=row, kind="acknowledgement", template="rights/letters/acknowledgement.txt",
+                       context={}).pk  # fmt: skip
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
+    # queue part (issue 17)
+    "request_id": lambda pw, name, role: _rights_request(pw).pk,
+    "letter_id": lambda pw, name, role: _rights_letter(pw),
     # Scheduling, feed part: a clinician's private feed token.
     "feed_token": lambda pw, name, role: _feed_token(pw),
     # calendar part (issue 16): an upcoming appointment of the practice's clinician.
