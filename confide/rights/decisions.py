@@ -384,7 +384,7 @@ def _close(actor, row: RightsRequest, *, expected_version: int, status: RequestS
     with transaction.atomic():
         changed = transition(
             practice_id=row.practice_id, request_id=row.pk, expected_version=expected_version, allowed_from=OPEN_STATUSES,
-            status=status, decided_at=now, decided_by_id=getattr(actor, "user_id", None),
+            status=status, decided_at=now, decided_by_id=actor.user_id if isinstance(actor, StaffActor) else None,
         )  # fmt: skip
         with tenant_context(practice_id=row.practice_id):
             record(AuditEvent.RIGHTS_REQUEST_CLOSED, practice_id=row.practice_id, actor=actor or SYSTEM, purpose=Purpose.PATIENT_REQUEST.value,
@@ -515,7 +515,7 @@ def apply_opt_out(row: RightsRequest, *, actor=None, request=None) -> RightsRequ
         with tenant_context(practice_id=row.practice_id):
             record(AuditEvent.RIGHTS_OPT_OUT_APPLIED, practice_id=row.practice_id, actor=actor, purpose=Purpose.PATIENT_REQUEST.value,
                    subject_id=row.patient_id, resource_ids=[row.pk], detail={"topic": OPT_OUT_TOPICS[kind]}, request=request)  # fmt: skip
-        fresh = RightsRequest.objects.get(pk=row.pk)
+            fresh = RightsRequest.objects.get(pk=row.pk)
         return _close(actor, fresh, expected_version=fresh.version, status=RequestStatus.DONE,
                       answer={"opt_out_applied": True}, request=request)  # fmt: skip
 

@@ -252,8 +252,9 @@ def _waitlist_entry(pw):
 
 
 # --- queue part (issue 17): a rights request of the chart patient, with a letter kept
-def _rights_request(pw):
-    """An open rights request (see) about the chart world's patient, made once per world."""
+def _rights_request(pw, decided: bool = False):
+    """A rights request (see) about the chart world's patient, open (or decided, for the appeal
+    route), made once per world."""
     import datetime
 
     from django.utils import timezone
@@ -261,14 +262,16 @@ def _rights_request(pw):
     from confide.core.tenancy import tenant_context
     from confide.rights.models import RightsRequest
 
+    status = "done" if decided else "received"
     with tenant_context(practice_id=pw.practice.id):
-        existing = RightsRequest.objects.filter(patient__isnull=False).order_by("received_at").first()
+        existing = RightsRequest.objects.filter(patient__isnull=False, kind="see", status=status).order_by("received_at").first()
         if existing:
             return existing
         now = timezone.now()
         return RightsRequest.objects.create(
             practice=pw.practice, patient_id=chart_world(pw).patient.id, kind="see", channel="phone", verification="staff",
-            received_at=now, due_on=timezone.localdate(now) + datetime.timedelta(days=30), logged_by=pw.owner,
+            received_at=now, due_on=timezone.localdate(now) + datetime.timedelta(days=30), logged_by=pw.owner, status=status,
+            decided_at=now if decided else None, decided_by=pw.users[Role.PRIVACY_OFFICER] if decided else None,
         )  # fmt: skip
 
 
@@ -288,7 +291,7 @@ def _rights_letter(pw):
 
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # queue part (issue 17)
-    "request_id": lambda pw, name, role: _rights_request(pw).pk,
+    "request_id": lambda pw, name, role: _rights_request(pw, decided=name == "rights:request-appeal").pk,
     "letter_id": lambda pw, name, role: _rights_letter(pw),
     # Scheduling, feed part: a clinician's private feed token.
     "feed_token": lambda pw, name, role: _feed_token(pw),
@@ -441,6 +444,7 @@ READ_EVENTS = frozenset({
     AuditEvent.UNMATCHED_VIEWED.value,
     AuditEvent.MESSAGE_READ.value,  # opening a conversation marks its unread messages read (issue 15)
     AuditEvent.BOOKING_REQUEST_LISTED.value, AuditEvent.BOOKING_REQUEST_OPENED.value,  # issue 16, part "booking"
+    AuditEvent.RIGHTS_REQUEST_VIEWED.value,  # queue part (issue 17): the request page
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

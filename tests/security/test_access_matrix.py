@@ -24,6 +24,7 @@ from tests.conftest import CANARIES, sign_in
 from tests.factories import MembershipFactory
 from tests.records.chart_world import NOTE_CONTENT, chart_world
 from tests.records.uploads import pdf_upload
+from tests.security.routes_helpers import _rights_request  # queue part (issue 17)
 from tests.security.routes_helpers import (
     NON_PUBLIC,
     assert_no_writes,
@@ -124,6 +125,10 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         # Issue 16, part "booking": accept into a new chart, decline with a reason code (both effectful).
         "directory:booking-accept": lambda: {"merge_into": ""},
         "directory:booking-decline": lambda: {"reason": "time_unavailable"},
+        # queue part (issue 17): extend, close (withdrawn: no letter) and log an appeal (all effectful)
+        "rights:request-extend": lambda: {"version": _rights_request(practice_world).version, "reason": "volume"},
+        "rights:request-close": lambda: {"version": _rights_request(practice_world).version, "outcome": "withdrawn"},
+        "rights:request-appeal": lambda: {"state": "CO"},
     }
     if name.startswith("scheduling:"):
         return _calendar_body(name, practice_world, role)
@@ -188,6 +193,7 @@ EFFECTFUL = frozenset({
     # calendar part (issue 16)
     "scheduling:book", "scheduling:appointment-move", "scheduling:appointment-cancel", "scheduling:appointment-status",
     "scheduling:settings", "scheduling:waitlist", "scheduling:waitlist-close",
+    "rights:request-extend", "rights:request-close", "rights:request-appeal",  # queue part (issue 17)
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

@@ -28,6 +28,7 @@ EXPECTED_PERMS = [
     "records:intake:configure",
     "consent:patient:record",
     "rights:request:view",
+    "rights:request:decide",  # queue part (issue 17)
     "messaging:thread:view",
     "messaging:message:send",
     "messaging:settings:edit",
@@ -69,6 +70,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:intake:configure",
         "records:intake:review",
         "records:registration:write",
+        "rights:request:decide",  # queue part (issue 17)
         "rights:request:view",
         "scheduling:appointment:book",
         "scheduling:calendar:view",
@@ -118,6 +120,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "core:dashboard:view",
         "policy:declaration:edit",
         "records:chart:read",
+        "rights:request:decide",  # queue part (issue 17)
         "rights:request:view",
     ],
 }
@@ -226,6 +229,15 @@ EXPECTED_ROUTE_POLICY = {
     # twilio part: the console outbox page
     "messaging:outbox":                   ("staff",      "messaging:settings:edit",       False, ["GET"],         False),
     "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
+    # --- queue part (issue 17)
+    "rights:request":                     ("staff",      "rights:request:view",           True,  ["GET"],         False),
+    "rights:request-extend":              ("staff",      "rights:request:decide",         True,  ["POST"],        False),
+    "rights:request-close":               ("staff",      "rights:request:decide",         True,  ["POST"],        False),
+    "rights:request-appeal":              ("staff",      "rights:request:decide",         True,  ["POST"],        False),
+    "rights:letter":                      ("staff",      "rights:request:view",           True,  ["GET"],         False),
+    "portal:rights-appeal":               ("portal",     None,                            True,  ["POST"],        False),
+    "portal:rights-letter":               ("portal",     None,                            True,  ["GET"],         False),
+    # --- end queue part
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
