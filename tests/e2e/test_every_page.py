@@ -267,7 +267,38 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "booking_request_id": lambda w: _booking_request(w).pk,
     # issue 16, the calendar: an upcoming appointment of the clinic's patient (made on first use).
     "appointment_id": lambda w: _appointment(w).pk,
+    # issue 17, queue part: an open rights request of the clinic's patient, and a letter kept with it.
+    "request_id": lambda w: _rights_request(w).pk,
+    "letter_id": lambda w: _rights_letter(w).pk,
 }
+
+
+def _rights_request(w):
+    made = w.objects.get("rights_request")
+    if made is None:
+        from django.utils import timezone
+
+        from confide.core.tenancy import tenant_context
+        from confide.rights.models import RightsRequest
+
+        practice = w.clinic.practice
+        with tenant_context(practice_id=practice.id):
+            made = w.objects["rights_request"] = RightsRequest.objects.create(
+                practice=practice, patient_id=w.clinic.patient.pk, kind="see", channel="phone", verification="staff",
+                received_at=timezone.now(), due_on=timezone.localdate() + datetime.timedelta(days=30), regimes=["hipaa"],
+            )  # fmt: skip
+    return made
+
+
+def _rights_letter(w):
+    made = w.objects.get("rights_letter")
+    if made is None:
+        from confide.rights.letters import keep_letter
+
+        row = _rights_request(w)
+        made = w.objects["rights_letter"] = keep_letter(practice_id=row.practice_id, request_row=row, kind="acknowledgement",
+                                                        template="rights/letters/acknowledgement.txt", context={})  # fmt: skip
+    return made
 
 
 def _booking_request(w):
