@@ -197,9 +197,9 @@ def _privacy_page(request: HttpRequest, *, status: int = 200, choice_error: str 
         "date_to": request.GET.get("date_to", "")[:10],
         "report": privacy.access_report(actor, dates, request=request),
         "rights_form": rights_form or RightsRequestForm(),
-        "rights_requests": rights_services.list_patient_requests(actor=actor),
+        "rights_requests": (context_requests := rights_services.list_patient_requests(actor=actor)),
         # queue part (issue 17): which decided requests may be appealed, and the letters kept
-        "appealable_ids": {r.id for r in rights_services.list_patient_requests(actor=actor) if rights_decisions.appealable(r)},  # fmt: skip
+        "appealable_ids": {r.id for r in context_requests if rights_decisions.appealable(r)},
         "rights_letters": rights_decisions.list_patient_letters(actor=actor),
         "link_id": actor.link_id,
     }

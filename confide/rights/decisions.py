@@ -36,7 +36,7 @@ from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Perm
 from confide.core.purposes import Purpose
 from confide.core.tenancy import tenant_context
-from confide.rights.deadlines import STATE_APPEALS, deadlines_for
+from confide.rights.deadlines import deadlines_for
 from confide.rights.letters import send_letter
 from confide.rights.models import (
     CLOSED_STATUSES,
