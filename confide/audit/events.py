@@ -116,6 +116,13 @@ class AuditEvent(StrEnum):
     RIGHTS_IDENTITY_CHECKED = "rights:identity:checked"  # resource_ids: request, check; outcome; detail: result code
     RIGHTS_REQUEST_REFUSED = "rights:request:refused"  # the public form: honeypot (no ids, nothing kept)
     # --- end part "intake"
+    # --- queue part (issue 17): the request page, its decisions, the daily sweep (ids, kinds, dates only)
+    RIGHTS_REQUEST_VIEWED = "rights:request:viewed"  # the request page; resource_ids: the request
+    RIGHTS_REQUEST_EXTENDED = "rights:request:extended"  # detail: reason code, the new due date
+    RIGHTS_REQUEST_CLOSED = "rights:request:closed"  # detail: outcome, denial basis code, kind
+    RIGHTS_OPT_OUT_APPLIED = "rights:request:opt-out-applied"  # an opt-out request took effect in the ledger; detail: topic
+    RIGHTS_SWEEP_ALERTED = "rights:sweep:alerted"  # the daily overdue alert; detail: day, counts; resource_ids: the requests counted
+    # --- end queue part
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -277,6 +284,13 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_IDENTITY_CHECKED: "Checked who made a privacy request",
     AuditEvent.RIGHTS_REQUEST_REFUSED: "Refused an automated privacy request form",
     # --- end part "intake"
+    # --- queue part (issue 17)
+    AuditEvent.RIGHTS_REQUEST_VIEWED: "Opened a privacy request",
+    AuditEvent.RIGHTS_REQUEST_EXTENDED: "Extended the deadline of a privacy request",
+    AuditEvent.RIGHTS_REQUEST_CLOSED: "Closed a privacy request",
+    AuditEvent.RIGHTS_OPT_OUT_APPLIED: "Applied an opt-out request",
+    AuditEvent.RIGHTS_SWEEP_ALERTED: "Alerted the privacy officer to due privacy requests",
+    # --- end queue part
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",

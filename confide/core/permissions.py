@@ -47,6 +47,8 @@ class Perm(StrEnum):
     RIGHTS_QUEUE_VIEW = "rights:request:view"
     # part "intake": log a rights request received by e-mail, phone, letter or in person.
     RIGHTS_REQUEST_LOG = "rights:request:log"
+    # queue part (issue 17): extend a request's deadline, close it with an outcome, log an appeal.
+    RIGHTS_REQUEST_DECIDE = "rights:request:decide"
     # The inbox: read and answer patients' messages, assign conversations (messaging/).
     MESSAGES_VIEW = "messaging:thread:view"
     MESSAGES_SEND = "messaging:message:send"
@@ -102,6 +104,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.INTAKE_CONFIGURE,
         Perm.CONSENT_RECORD,
         Perm.RIGHTS_QUEUE_VIEW,
+        Perm.RIGHTS_REQUEST_DECIDE,  # queue part
         Perm.MESSAGES_VIEW,
         Perm.MESSAGES_SEND,
         Perm.MESSAGING_CONFIGURE,
@@ -144,6 +147,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.DISCLOSURES_RECORD,
         Perm.RETENTION_VIEW, Perm.LEGAL_HOLD_SET, Perm.DELETION_EXECUTE,  # part retention
         Perm.RIGHTS_REQUEST_LOG,  # part "intake"
+        Perm.RIGHTS_REQUEST_DECIDE,  # queue part
     },
 }
 

@@ -187,6 +187,16 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "rights:public-request":           _p(A.PUBLIC,     None,                        True,  "GET POST"),
     "rights:public-verify":            _p(A.PUBLIC,     None,                        True,  "GET POST"),
     # --- end part "intake"
+    # --- queue part (issue 17): one request (GET; its actions POST), a kept letter, and the
+    # portal's appeal of a decided request (the record is the account's current one).
+    "rights:request":                  _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "GET"),
+    "rights:request-extend":           _p(A.STAFF,      Perm.RIGHTS_REQUEST_DECIDE,  True,  "POST"),
+    "rights:request-close":            _p(A.STAFF,      Perm.RIGHTS_REQUEST_DECIDE,  True,  "POST"),
+    "rights:request-appeal":           _p(A.STAFF,      Perm.RIGHTS_REQUEST_DECIDE,  True,  "POST"),
+    "rights:letter":                   _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "GET"),
+    "portal:rights-appeal":            _p(A.PORTAL,     None,                        True,  "POST"),
+    "portal:rights-letter":            _p(A.PORTAL,     None,                        True,  "GET"),
+    # --- end queue part
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
     # account's current one; a document or an export id is looked up within it (else 404).
     "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),

@@ -58,6 +58,9 @@ class Topic(models.TextChoices):
     EMERGENCY_REPLY = "emergency_reply", "Automatic emergency reply"
     BILLING = "billing", "Billing"
     CAMPAIGN = "campaign", "Newsletter or offer"
+    # queue part (issue 17): a letter about a privacy request the patient made (they asked for
+    # it: like a message about their care, never optional, never marketing).
+    RIGHTS_LETTER = "rights_letter", "About your privacy request"
 
 
 TOPIC_KIND: dict[str, str] = {
@@ -70,6 +73,7 @@ TOPIC_KIND: dict[str, str] = {
     Topic.EMERGENCY_REPLY: Kind.OPERATIONAL,
     Topic.BILLING: Kind.OPERATIONAL,
     Topic.CAMPAIGN: Kind.MARKETING,
+    Topic.RIGHTS_LETTER: Kind.OPERATIONAL,  # queue part
 }
 assert set(TOPIC_KIND) == set(Topic.values)
 

@@ -20,6 +20,9 @@ urlpatterns = [
     path("portal/privacy/who-opened.pdf", views.access_pdf, name="access-pdf"),
     path("portal/privacy/disclosures.pdf", views.disclosures_pdf, name="disclosures-pdf"),  # disc part
     path("portal/privacy/request/", views.rights_request, name="rights-request"),
+    # queue part (issue 17): appeal a decided request; read a letter about a request
+    path("portal/privacy/requests/<uuid:request_id>/appeal/", views.rights_appeal, name="rights-appeal"),
+    path("portal/privacy/letters/<uuid:letter_id>/", views.rights_letter, name="rights-letter"),
     path("portal/notifications/", views.notifications, name="notifications"),
     path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),
     path("portal/record/", views.record_page, name="record"),

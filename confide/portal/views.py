@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from confide.policy import acknowledgements
 from confide.portal import privacy, services
 from confide.portal.forms import RightsRequestForm
 from confide.rights import services as rights_services
+from confide.rights import decisions as rights_decisions  # queue part
 from confide.portal import exports, services
 from confide.portal import record as record_service
 from confide.portal.models import RecordExport
@@ -197,7 +198,10 @@ def _privacy_page(request: HttpRequest, *, status: int = 200, choice_error: str 
         "report": privacy.access_report(actor, dates, request=request),
         "disclosures": privacy.disclosures_of_record(actor, request=request),  # disc part
         "rights_form": rights_form or RightsRequestForm(),
-        "rights_requests": rights_services.list_patient_requests(actor=actor),
+        "rights_requests": (context_requests := rights_services.list_patient_requests(actor=actor)),
+        # queue part (issue 17): which decided requests may be appealed, and the letters kept
+        "appealable_ids": {r.id for r in context_requests if rights_decisions.appealable(r)},
+        "rights_letters": rights_decisions.list_patient_letters(actor=actor),
         "link_id": actor.link_id,
     }
     return render(request, "portal/privacy.html", context, status=400 if (date_error or choice_error or status == 400) else status)
@@ -293,6 +297,38 @@ def rights_request(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"We got your request. We will answer by {made.due_on:%-d %B %Y}.")
             return redirect(reverse("portal:privacy") + "#requests")
     return _privacy_page(request, status=400, rights_form=form)
+
+
+# --- queue part (issue 17): appealing a decision, reading a letter ---------------------------------
+@route("portal:rights-appeal")
+def rights_appeal(request: HttpRequest, request_id) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html")
+    try:
+        made = rights_decisions.check_file_appeal(actor=actor, appeal_of_id=request_id, state=request.POST.get("state", "")[:2], request=request)
+    except NotFound:
+        raise Http404("request") from None
+    except InvalidInput as exc:
+        messages.error(request, str(exc))
+        return redirect(reverse("portal:privacy") + "#requests")
+    messages.success(request, f"We got your appeal. Someone who did not make the decision will review it by {made.due_on:%-d %B %Y}.")
+    return redirect(reverse("portal:privacy") + "#requests")
+
+
+@route("portal:rights-letter")
+def rights_letter(request: HttpRequest, letter_id) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html", status=404)
+    try:
+        letter, text = rights_decisions.get_patient_letter(actor=actor, letter_id=letter_id, request=request)
+    except NotFound:
+        raise Http404("letter") from None
+    return render(request, "portal/rights_letter.html", {"letter": letter, "text": text, "portal_section": "privacy"})
+
+
+# --- end queue part
 
 
 @route("portal:acknowledge-notice")

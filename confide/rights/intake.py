@@ -326,7 +326,10 @@ def check_file_public_request(*, practice, data, files=None, client_ip: str, req
         record(AuditEvent.RIGHTS_REQUEST_REFUSED, practice_id=practice.id, actor=system_actor(RIGHTS_VERIFY_JOB.name), reason="honeypot")
         raise forms_intake.Honeypot
     typed = check_public_form(practice.id, data, files)
-    return _file(practice=practice, typed=typed, channel=Channel.WEB_FORM, received_at=timezone.now(), request=request)
+    filed = _file(practice=practice, typed=typed, channel=Channel.WEB_FORM, received_at=timezone.now(), request=request)
+    if filed.request.verification == Verification.NOT_REQUIRED:  # an opt-out: takes effect at once (RTS5)
+        _on_filed(filed.request, request=request)
+    return filed
 
 
 def _file(*, practice, typed: _Typed, channel: Channel, received_at: datetime.datetime, request=None, link_in_code: bool = False) -> Filed:
@@ -467,6 +470,21 @@ def _end_failed(check: IdentityCheck, result: str, request) -> None:
 
 
 def check_verify_code(*, practice, token: str, code: str, request=None) -> Verified:
+    """Use a code once (`_use_code`); a request verified for the patient then takes effect as
+    filed (decisions.on_filed: an opt-out applies, Shine the Light is answered)."""
+    verified = _use_code(practice=practice, token=token, code=code, request=request)
+    if not verified.waiting_for_patient:
+        _on_filed(verified.request, request=request)
+    return verified
+
+
+def _on_filed(row: RightsRequest, *, actor=None, request=None) -> None:
+    from confide.rights.decisions import on_filed
+
+    on_filed(row, actor=actor, request=request)
+
+
+def _use_code(*, practice, token: str, code: str, request=None) -> Verified:
     """Use a code once. VerifyFailed (NOT_VERIFIED while attempts remain; FAILED/EXPIRED, final)
     reads the same whether or not a patient matched; CheckGone for a used or unknown link."""
     check = pending_check(token)
@@ -634,6 +652,8 @@ def do_log_request(*, actor: StaffActor, patient_id, kind, channel, received=Non
                subject_id=pk, resource_ids=[made.pk], categories=[MESSAGES] if text else [],
                detail={"kind": checked.value, "channel": ch.value, "due_on": dates.due_on.isoformat(), "evidence": evidence},
                request=request)  # fmt: skip
+    _on_filed(made, actor=actor, request=request)  # an opt-out applies at once; Shine the Light is answered
+    made.refresh_from_db()
     return made
 
 

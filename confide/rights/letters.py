@@ -76,3 +76,70 @@ def keep_letter(
             return write(body=body)
     with tenant_context(practice_id=practice_id), transaction.atomic():
         return write()
+
+
+# --- queue part (issue 17): keeping a letter AND delivering it ------------------------------------
+def delivery_channel(practice_id, patient_id) -> str:
+    """How a letter reaches a patient with a chart (the letter is one they asked for, so it goes
+    like a message about their care): e-mail when they agreed to health information by e-mail
+    (phi_by_email), else the portal when they have an account there, else the post (staff print it)."""
+    from confide.accounts.models import PortalLink
+    from confide.consent.services import has_consent
+
+    if has_consent(practice_id, patient_id, Purpose.TREATMENT, channel="email"):
+        return "email"
+    with tenant_context(practice_id=practice_id):
+        if PortalLink.objects.filter(patient_id=patient_id, is_active=True).exists():
+            return "portal"
+    return "post"
+
+
+UNMATCHED_SUBJECT = "Your privacy request"
+UNMATCHED_BODY = (
+    "{practice} has written to you about the privacy request you made.\n\n"
+    "For your privacy this e-mail says nothing more. To read the letter, call the practice or ask for it "
+    "to be posted to you.\n\n{practice}\n"
+)
+
+
+def send_letter(
+    *, practice_id, request_row: RightsRequest | None, kind, template: str, context: dict, stored_context_keys=(),
+    to_email: str = "", request=None,
+) -> Letter:  # fmt: skip
+    """Render, deliver and keep one letter (one transaction: the message and the kept letter
+    together, or neither).
+
+    To a patient with a chart: through the messaging send gate (topic `rights_letter`) by the
+    channel `delivery_channel` picks; a refusal by the gate falls back to the portal, then to
+    printing. To a requester not yet matched to a chart (the public form): `to_email`, if given,
+    gets a fixed e-mail with no health information in it (UNMATCHED_BODY); else it is printed."""
+    from django.core.mail import send_mail
+
+    from confide.access.door import MESSAGING_SEND_JOB
+    from confide.core.models import Practice
+    from confide.messaging.models import Status
+    from confide.messaging.services import send_message
+
+    kind = LetterKind(kind)
+    patient_id = request_row.patient_id if request_row is not None else None
+    practice_name = Practice.objects.filter(pk=practice_id).values_list("name", flat=True).first() or ""
+    with transaction.atomic():
+        status, channel = LetterStatus.TO_PRINT, "post"
+        if patient_id is not None:
+            body = render_letter(template, context, practice_name=practice_name, request_row=request_row)
+            job = MESSAGING_SEND_JOB.for_practice(practice_id)
+            wanted = delivery_channel(practice_id, patient_id)
+            for attempt in (("email", "portal") if wanted == "email" else ("portal",) if wanted == "portal" else ()):
+                message = send_message(job, patient_id=patient_id, channel=attempt, topic="rights_letter", body=body,
+                                       subject_key=f"rights:{kind.value}", request=request)  # fmt: skip
+                if message.status != Status.REFUSED:
+                    status, channel = LetterStatus.SENT, attempt
+                    break
+        elif to_email:
+            subject, text = UNMATCHED_SUBJECT, UNMATCHED_BODY.format(practice=practice_name)
+            transaction.on_commit(lambda: send_mail(subject, text, None, [to_email]), robust=True)
+            status, channel = LetterStatus.SENT, "email"
+        return keep_letter(
+            practice_id=practice_id, request_row=request_row, kind=kind, template=template, context=context, status=status,
+            channel=channel, stored_context_keys=stored_context_keys, request=request,
+        )  # fmt: skip

@@ -117,6 +117,9 @@ class RightsRequest(TenantModel):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     # An appeal names the decision it appeals; its reviewer must not be the one who decided (RTS7).
     appeal_of = models.ForeignKey("self", on_delete=models.PROTECT, related_name="appeals", null=True, blank=True)
+    # queue part: the requester's US state (two letters) where a deadline depends on it: an
+    # appeal's (RTS7: Colorado 45 days, Connecticut and Virginia 60). Empty when it does not.
+    state = models.CharField(max_length=2, blank=True)
     # RTS10: the fee asked for copies, in cents (0 unless the practice sets one; never above cost).
     fee_cents = models.PositiveIntegerField(default=0)
     # Every change is a conditional update on version (a stale page gets 409).

@@ -112,7 +112,10 @@ def check_open_request(*, actor: PatientActor, kind, detail: str = "", request=N
         with tenant_context(practice_id=actor.practice_id), transaction.atomic():
             made = write()
     logger.info("rights request %s opened (kind %s)", made.pk, checked.value)
-    return made
+    # queue part: an opt-out takes effect at once, Shine the Light is answered from the declaration.
+    from confide.rights.decisions import on_filed
+
+    return on_filed(made, actor=actor, request=request)
 
 
 def _acknowledge(actor: PatientActor, made: RightsRequest, request) -> None:
@@ -154,6 +157,11 @@ class RequestSummary:
     due_on: datetime.date
     by_representative: bool
     patient_name: str | None = None  # the queue, where the viewer's role sees names
+    # queue part: the date that counts now (after an extension, the extended one), the channel
+    answer_due_on: datetime.date | None = None
+    channel: str = ""
+    channel_label: str = ""
+    decided_at: datetime.datetime | None = None
 
 
 def _summary(row: RightsRequest, name: str | None = None) -> RequestSummary:
@@ -161,10 +169,12 @@ def _summary(row: RightsRequest, name: str | None = None) -> RequestSummary:
         id=row.pk, kind=row.kind, kind_label=RequestKind(row.kind).label, status=row.status,
         status_label=RequestStatus(row.status).label, received_at=row.received_at, due_on=row.due_on,
         by_representative=row.by_representative, patient_name=name,
+        answer_due_on=row.extended_due_on or row.due_on, channel=row.channel, channel_label=Channel(row.channel).label,
+        decided_at=row.decided_at,
     )  # fmt: skip
 
 
-_COLUMNS = ("id", "kind", "status", "received_at", "due_on", "by_representative", "patient_id")
+_COLUMNS = ("id", "kind", "status", "received_at", "due_on", "by_representative", "patient_id", "extended_due_on", "channel", "decided_at")
 
 
 def list_patient_requests(*, actor: PatientActor, limit: int = 20) -> list[RequestSummary]:

@@ -16,4 +16,11 @@ urlpatterns = [
     path("p/<slug:practice_slug>/privacy/request/", intake_views.public_request, name="public-request"),
     path("p/<slug:practice_slug>/privacy/request/<str:check_token>/verify/", intake_views.public_verify, name="public-verify"),
     # --- end part "intake"
+    # --- queue part (issue 17)
+    path("rights/requests/<uuid:request_id>/", views.request_page, name="request"),
+    path("rights/requests/<uuid:request_id>/extend/", views.request_extend, name="request-extend"),
+    path("rights/requests/<uuid:request_id>/close/", views.request_close, name="request-close"),
+    path("rights/requests/<uuid:request_id>/appeal/", views.request_appeal, name="request-appeal"),
+    path("rights/letters/<uuid:letter_id>/", views.letter, name="letter"),
+    # --- end queue part
 ]

@@ -1,18 +1,44 @@
-"""The privacy officer's queue of rights requests. Thin: call the service, render."""
+"""The privacy officer's queue of rights requests, one request's page and its actions, a kept
+letter. Thin: parse, call the service, render. A stale form (the request changed since the page
+was shown) gets the 409 page; bad input the page again with the message (400)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import functools
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from confide.core.decorators import route
-from confide.rights import services
+from confide.core.errors import Forbidden, InvalidInput, NotFound
+from confide.rights import decisions, services
+from confide.rights.queue import build_queue
+
+
+def _errors_as_http(view):
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            raise Http404("not found") from None
+        except Forbidden:
+            raise PermissionDenied from None
+
+    return wrapped
 
 
 @route("rights:queue")
 def queue(request: HttpRequest) -> HttpResponse:
     requests = services.list_open_requests(actor=request.actor, request=request)
-    return render(request, "rights/queue.html", {"requests": requests})
+    view = build_queue(
+        requests, timezone.localdate(), kind=request.GET.get("kind", "")[:20], status=request.GET.get("status", "")[:20],
+        overdue=request.GET.get("overdue") == "1",
+    )  # fmt: skip
+    return render(request, "rights/queue.html", {"requests": view.rows, "queue": view})
 
 
 # --- disc part: preparing the accounting of disclosures a request asked for -----------------------
@@ -71,3 +97,65 @@ def deletion_execute(request: HttpRequest, request_id) -> HttpResponse:
     messages.success(request, "The deletion was started. This page shows its progress.")
     return redirect("rights:deletion", request_id=request_id)
 # --- end part retention
+
+
+
+
+def _page(request: HttpRequest, request_id, *, error: str = "", status: int = 200) -> HttpResponse:
+    page = decisions.get_request_page(actor=request.actor, request_id=request_id, request=request)
+    return render(request, "rights/request.html", {"page": page, "req": page.row, "error": error}, status=status)
+
+
+@route("rights:request")
+@_errors_as_http
+def request_page(request: HttpRequest, request_id) -> HttpResponse:
+    return _page(request, request_id)
+
+
+def _act(request: HttpRequest, request_id, action, done: str) -> HttpResponse:
+    try:
+        action()
+    except services.ChangedMeanwhile as exc:
+        return render(request, "rights/changed.html", {"message": str(exc), "request_id": request_id}, status=409)
+    except InvalidInput as exc:
+        return _page(request, request_id, error=str(exc), status=400)
+    messages.success(request, done)
+    return redirect("rights:request", request_id=request_id)
+
+
+@route("rights:request-extend")
+@_errors_as_http
+def request_extend(request: HttpRequest, request_id) -> HttpResponse:
+    post = request.POST
+    return _act(request, request_id, lambda: decisions.do_extend(
+        actor=request.actor, request_id=request_id, expected_version=post.get("version"), reason=post.get("reason", ""), request=request,
+    ), "Extended. The extension notice was sent and kept with the request.")  # fmt: skip
+
+
+@route("rights:request-close")
+@_errors_as_http
+def request_close(request: HttpRequest, request_id) -> HttpResponse:
+    post = request.POST
+    return _act(request, request_id, lambda: decisions.do_close(
+        actor=request.actor, request_id=request_id, expected_version=post.get("version"), outcome=post.get("outcome", ""),
+        basis=post.get("basis", ""), request=request,
+    ), "Closed. The letter was sent and kept with the request.")  # fmt: skip
+
+
+@route("rights:request-appeal")
+@_errors_as_http
+def request_appeal(request: HttpRequest, request_id) -> HttpResponse:
+    try:
+        made = decisions.check_file_appeal(actor=request.actor, appeal_of_id=request_id, state=request.POST.get("state", "")[:2],
+                                           request=request)  # fmt: skip
+    except InvalidInput as exc:
+        return _page(request, request_id, error=str(exc), status=400)
+    messages.success(request, f"The appeal is logged. It is due by {made.due_on:%-d %B %Y}.")
+    return redirect("rights:request", request_id=made.pk)
+
+
+@route("rights:letter")
+@_errors_as_http
+def letter(request: HttpRequest, letter_id) -> HttpResponse:
+    kept, text = decisions.get_letter(actor=request.actor, letter_id=letter_id, request=request)
+    return render(request, "rights/letter.html", {"letter": kept, "text": text})

@@ -267,11 +267,11 @@ URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
     "booking_request_id": lambda w: _booking_request(w).pk,
     # issue 16, the calendar: an upcoming appointment of the clinic's patient (made on first use).
     "appointment_id": lambda w: _appointment(w).pk,
-    # --- part retention: a verified deletion request about the clinic's patient (made on first use).
-    "request_id": lambda w: _deletion_request(w).pk,
-    # --- end part retention
     # issue 17, part "intake": a pending identity check of a public-form request (made on first use).
     "check_token": lambda w: _identity_check_token(w),
+    # issue 17, queue part: an open rights request of the clinic's patient, and a letter kept with it.
+    "request_id": lambda w: _rights_request(w).pk,
+    "letter_id": lambda w: _rights_letter(w).pk,
 }
 
 
@@ -292,6 +292,34 @@ def _identity_check_token(w):
         from tests.security.routes_helpers import _identity_check_token as make
 
         made = w.objects["identity_check_token"] = make(w.clinic)
+    return made
+
+
+def _rights_request(w):
+    made = w.objects.get("rights_request")
+    if made is None:
+        from django.utils import timezone
+
+        from confide.core.tenancy import tenant_context
+        from confide.rights.models import RightsRequest
+
+        practice = w.clinic.practice
+        with tenant_context(practice_id=practice.id):
+            made = w.objects["rights_request"] = RightsRequest.objects.create(
+                practice=practice, patient_id=w.clinic.patient.pk, kind="see", channel="phone", verification="staff",
+                received_at=timezone.now(), due_on=timezone.localdate() + datetime.timedelta(days=30), regimes=["hipaa"],
+            )  # fmt: skip
+    return made
+
+
+def _rights_letter(w):
+    made = w.objects.get("rights_letter")
+    if made is None:
+        from confide.rights.letters import keep_letter
+
+        row = _rights_request(w)
+        made = w.objects["rights_letter"] = keep_letter(practice_id=row.practice_id, request_row=row, kind="acknowledgement",
+                                                        template="rights/letters/acknowledgement.txt", context={})  # fmt: skip
     return made
 
 
@@ -337,6 +365,8 @@ def _appointment(w):
     return made
 # (route, kwarg) → value, where a route needs an object in a particular state or of another kind.
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
+    # issue 17, part retention: the deletion plan needs a verified deletion request (made on first use).
+    ("rights:deletion", "request_id"): lambda w: _deletion_request(w).pk,
     ("records:note-addendum", "note_id"): lambda w: w.objects["signed_note"].pk,
     ("records:psychotherapy-addendum", "psychotherapy_note_id"): lambda w: w.objects["psychotherapy_signed"].pk,
     ("intake:photo", "photo_id"): lambda w: w.objects["intake_photo"].pk,

@@ -252,7 +252,7 @@ def _waitlist_entry(pw):
         return WaitlistEntry.objects.create(practice=pw.practice, patient_id=patient_id).pk
 
 
-def _rights_request(pw):
+def _accounting_request(pw):
     """disc part: an accounting request about the chart's patient (the prepare route's target)."""
     from django.utils import timezone
 
@@ -267,10 +267,54 @@ def _rights_request(pw):
     return made.pk
 
 
+# --- queue part (issue 17): a rights request of the chart patient, with a letter kept
+def _rights_request(pw, decided: bool = False):
+    """A rights request (see) about the chart world's patient, open (or decided, for the appeal
+    route), made once per world."""
+    import datetime
+
+    from django.utils import timezone
+
+    from confide.core.tenancy import tenant_context
+    from confide.rights.models import RightsRequest
+
+    status = "done" if decided else "received"
+    with tenant_context(practice_id=pw.practice.id):
+        existing = RightsRequest.objects.filter(patient__isnull=False, kind="see", status=status).order_by("received_at").first()
+        if existing:
+            return existing
+        now = timezone.now()
+        return RightsRequest.objects.create(
+            practice=pw.practice, patient_id=chart_world(pw).patient.id, kind="see", channel="phone", verification="staff",
+            received_at=now, due_on=timezone.localdate(now) + datetime.timedelta(days=30), logged_by=pw.owner, status=status,
+            decided_at=now if decided else None, decided_by=pw.users[Role.PRIVACY_OFFICER] if decided else None,
+        )  # fmt: skip
+
+
+def _rights_letter(pw):
+    from confide.core.tenancy import tenant_context
+    from confide.rights.letters import keep_letter
+    from confide.rights.models import Letter
+
+    row = _rights_request(pw)
+    with tenant_context(practice_id=pw.practice.id):
+        existing = Letter.objects.filter(request=row).first()
+    if existing:
+        return existing.pk
+    return keep_letter(practice_id=pw.practice.id, request_row=row, kind="acknowledgement", template="rights/letters/acknowledgement.txt",
+                       context={}).pk  # fmt: skip
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # issue 17: a rights request of the practice: a verified deletion request for the deletion
-    # routes (part retention), else an accounting request about the chart's patient (disc part).
-    "request_id": lambda pw, name, role: _deletion_request(pw).pk if name.startswith("rights:deletion") else _rights_request(pw),
+    # routes (part retention), an accounting request for its prepare route (disc part), else an
+    # open request to see the record (decided, for the appeal route) with a letter (queue part).
+    "request_id": lambda pw, name, role: (
+        _deletion_request(pw).pk if name.startswith("rights:deletion")
+        else _accounting_request(pw) if name == "rights:accounting-prepare"
+        else _rights_request(pw, decided=name == "rights:request-appeal").pk
+    ),
+    "letter_id": lambda pw, name, role: _rights_letter(pw),
     # Scheduling, feed part: a clinician's private feed token.
     "feed_token": lambda pw, name, role: _feed_token(pw),
     # calendar part (issue 16): an upcoming appointment of the practice's clinician.
@@ -470,6 +514,7 @@ READ_EVENTS = frozenset({
     AuditEvent.MESSAGE_READ.value,  # opening a conversation marks its unread messages read (issue 15)
     AuditEvent.BOOKING_REQUEST_LISTED.value, AuditEvent.BOOKING_REQUEST_OPENED.value,  # issue 16, part "booking"
     AuditEvent.RETENTION_VIEWED.value, AuditEvent.DELETION_PLAN_VIEWED.value,  # part retention
+    AuditEvent.RIGHTS_REQUEST_VIEWED.value,  # queue part (issue 17): the request page
 })  # fmt: skip
 
 def snapshot() -> dict[str, list]:

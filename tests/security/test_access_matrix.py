@@ -24,6 +24,7 @@ from tests.conftest import CANARIES, sign_in
 from tests.factories import MembershipFactory
 from tests.records.chart_world import NOTE_CONTENT, chart_world
 from tests.records.uploads import pdf_upload
+from tests.security.routes_helpers import _rights_request  # queue part (issue 17)
 from tests.security.routes_helpers import (
     NON_PUBLIC,
     assert_no_writes,
@@ -136,6 +137,10 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "rights:deletion-execute": lambda: {"version": "1"},
         "retention:hold-set": lambda: {"patient": str(chart.patient.id), "reason": "litigation"},
         # --- end part retention
+        # queue part (issue 17): extend, close (withdrawn: no letter) and log an appeal (all effectful)
+        "rights:request-extend": lambda: {"version": _rights_request(practice_world).version, "reason": "volume"},
+        "rights:request-close": lambda: {"version": _rights_request(practice_world).version, "outcome": "withdrawn"},
+        "rights:request-appeal": lambda: {"state": "CO"},
     }
     if name.startswith("scheduling:"):
         return _calendar_body(name, practice_world, role)
@@ -212,6 +217,7 @@ EFFECTFUL = frozenset({
     "disclosures:record", "disclosures:compelled", "rights:accounting-prepare",
     "rights:deletion-execute", "retention:hold-set", "retention:hold-release",  # part retention
     "rights:log",  # issue 17, part "intake": a logged request
+    "rights:request-extend", "rights:request-close", "rights:request-appeal",  # queue part (issue 17)
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

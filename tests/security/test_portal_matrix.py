@@ -69,7 +69,31 @@ def _attachment_of(owner):
     return owner._attachment.pk
 
 
+# --- queue part (issue 17): a decided rights request of the adult patient, and its letter
+def _decided_request_of(owner):
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.rights import decisions, services
+
+    if not hasattr(owner, "_decided"):
+        made = services.check_open_request(actor=owner.adult.actor, kind="see")
+        officer = StaffActor.from_membership(owner.practice_world.memberships[Role.PRIVACY_OFFICER])
+        owner._decided = decisions.do_close(actor=officer, request_id=made.pk, expected_version=made.version, outcome="done")
+    return owner._decided.pk
+
+
+def _letter_of(owner):
+    from confide.core.tenancy import tenant_context
+    from confide.rights.models import Letter
+
+    request_id = _decided_request_of(owner)
+    with tenant_context(practice_id=owner.adult.patient.practice_id):
+        return Letter.objects.filter(request_id=request_id).values_list("pk", flat=True).first()
+
+
 PORTAL_KWARG_SOURCES: dict = {
+    "request_id": _decided_request_of,  # queue part
+    "letter_id": _letter_of,  # queue part
     "attachment_id": _attachment_of,
     "document_id": _document_of,
     "export_id": _export_of,

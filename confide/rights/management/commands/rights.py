@@ -7,6 +7,12 @@
         to the contact the practice holds and the requester is e-mailed the practice's
         verification page. Output: the request's id and due date only. An unknown practice or a
         bad value: an error, nothing written.
+
+  confide rights sweep [--schedule]
+        send the acknowledgements that are due and e-mail each practice's privacy officer(s) the
+        number of overdue requests and of those due within 3 days (once a day: a second run the
+        same day sends nothing). With --schedule, also queue the sweep on the task worker
+        (`confide db_worker`), which then queues itself daily. Output: counts only.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Rights requests: route a request that reached the operator to its practice (route)."
+    help = "Rights requests: route a request that reached the operator (route); the daily sweep (sweep)."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{route}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{route,sweep}")
         # --- part "intake"
         route = sub.add_parser("route", help="route a request that reached the operator to the practice's queue (RTS9)")
         route.add_argument("--practice", required=True, help="the practice's address name (its slug)")
@@ -33,9 +39,25 @@ class Command(BaseCommand):
         route.add_argument("--role", default="patient", choices=["patient", "guardian"])
         # --- end part "intake"
 
+        # --- queue part
+        sweep = sub.add_parser("sweep", help="send due acknowledgements and today's overdue alerts (once a day)")
+        sweep.add_argument("--schedule", action="store_true", help="also queue the sweep daily on the task worker")
+
     def handle(self, *args, action, **options):
         if action == "route":
             self._route(options)
+        elif action == "sweep":
+            self._sweep(options)
+
+    def _sweep(self, options):
+        from confide.rights.sweep import sweep
+        from confide.rights.tasks import schedule_sweep
+
+        done = sweep()
+        self.stdout.write(f"sweep: {done.practices} practices, {done.acknowledged} acknowledgements sent, {done.alerted} alerts sent")
+        if options["schedule"]:
+            queued = schedule_sweep()
+            self.stdout.write("sweep queued daily" if queued else "this task backend cannot defer: run this command daily from cron")
 
     def _route(self, options):
         from confide.core.errors import InvalidInput
