@@ -97,6 +97,14 @@ class AuditEvent(StrEnum):
     RIGHTS_QUEUE_VIEWED = "rights:queue:viewed"  # the privacy officer's list of open requests; resource_ids: those shown
     RIGHTS_LETTER_SENT = "rights:letter:sent"  # resource_ids: the request, the letter; detail: kind, channel, status
     DISCLOSURE_RECORDED = "disclosures:disclosure:recorded"  # resource_ids: the disclosure; detail: basis, source, compelled
+    # amend part: amendments (RTS3) and records release links (DSC1); ids and codes only
+    AMENDMENT_STARTED = "rights:amendment:started"  # resource_ids: the request, the amendment; detail: target model, category
+    AMENDMENT_DECIDED = "rights:amendment:decided"  # resource_ids: request, amendment (and addendum); detail: outcome, basis
+    AMENDMENT_DISAGREEMENT_FILED = "rights:amendment:disagreement"  # resource_ids: amendment, disagreement
+    AMENDMENT_REBUTTAL_WRITTEN = "rights:amendment:rebuttal"  # resource_ids: amendment, rebuttal, letter
+    RELEASE_CREATED = "rights:release:created"  # resource_ids: link, disclosure; detail: categories, expiry
+    RELEASE_REVOKED = "rights:release:revoked"  # resource_ids: the link
+    RELEASE_OPENED = "rights:release:opened"  # resource_ids: the link; categories opened
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -239,6 +247,14 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_QUEUE_VIEWED: "Looked at the privacy requests",
     AuditEvent.RIGHTS_LETTER_SENT: "Sent a letter about a privacy request",
     AuditEvent.DISCLOSURE_RECORDED: "Recorded a disclosure of the record",
+    # amend part
+    AuditEvent.AMENDMENT_STARTED: "Started reviewing a request to correct the record",
+    AuditEvent.AMENDMENT_DECIDED: "Decided a request to correct the record",
+    AuditEvent.AMENDMENT_DISAGREEMENT_FILED: "Filed a statement of disagreement",
+    AuditEvent.AMENDMENT_REBUTTAL_WRITTEN: "Wrote a rebuttal to a statement of disagreement",
+    AuditEvent.RELEASE_CREATED: "Created a records release link",
+    AuditEvent.RELEASE_REVOKED: "Revoked a records release link",
+    AuditEvent.RELEASE_OPENED: "A records release link was opened",
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",

@@ -361,6 +361,9 @@ JOB_NAMES = {
     "feed-initials-job": "Your initials in your clinician's private calendar (automatic)",
     "rights-letter-job": "Keeping a copy of a letter about your privacy request (automatic)",
     "disclosure-job": "Recording a disclosure of your record, for your list of disclosures (automatic)",
+    # amend part
+    "amendment-job": "Keeping your request to correct your record and the answers to it (automatic)",
+    "records-release-job": "A copy of your record opened by someone you sent it to (automatic)",
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)

@@ -19,6 +19,8 @@ urlpatterns = [
     path("portal/privacy/who-opened.csv", views.access_csv, name="access-csv"),
     path("portal/privacy/who-opened.pdf", views.access_pdf, name="access-pdf"),
     path("portal/privacy/request/", views.rights_request, name="rights-request"),
+    # amend part
+    path("portal/privacy/amendments/<uuid:amendment_id>/disagreement/", views.amendment_disagree, name="amendment-disagree"),
     path("portal/notifications/", views.notifications, name="notifications"),
     path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),
     path("portal/record/", views.record_page, name="record"),
