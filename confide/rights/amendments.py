@@ -291,6 +291,11 @@ def complaint_contacts(practice_id) -> dict:
     officer = declaration.contacts.privacy_officer
     practice = Practice.objects.filter(pk=practice_id).first()
     phone = officer.phone or getattr(practice, "phone", "") or ""
+    if not phone:
+        raise InvalidInput(
+            "A denial letter must give the phone number of the person who takes complaints (45 CFR 164.526(d)(1)(iv)). "
+            "Add the privacy officer's phone number in the privacy settings, then deny the request."
+        )
     return {
         "officer_title": officer.title, "officer_name": officer.name, "officer_phone": phone, "officer_email": officer.email,
         "hhs_name": declaration.contacts.complaints.hhs_name, "hhs_url": declaration.contacts.complaints.hhs_url,
@@ -316,7 +321,7 @@ def deny_amendment(*, actor, request_id, expected_version, basis, explanation=""
     why = clean_text(explanation, "The explanation", required=False)
     category = amendment.target_category
     now = timezone.now()
-    contacts = complaint_contacts(actor.practice_id)
+    contacts = complaint_contacts(actor.practice_id)  # refuses, before anything is written, without a phone
     with open_chart(actor, row.patient_id, Purpose.TREATMENT, categories={category, MESSAGES}, request=request, for_update=True):
         decided = transition(practice_id=actor.practice_id, request_id=row.pk, expected_version=version, allowed_from=OPEN_STATUSES,
                              status=RequestStatus.DECLINED, decided_at=now, decided_by_id=actor.user_id)  # fmt: skip
