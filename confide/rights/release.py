@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from confide.access import policy
 from confide.access.door import RELEASE_JOB, open_chart
-from confide.audit.chain import record
+from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core.actors import StaffActor
 from confide.core.errors import Forbidden, InvalidInput, NotFound
@@ -254,7 +254,7 @@ def open_release(token: str, request=None) -> ReleasePackage:
         package.amendments = packet_for(practice_id, p.pk, cats)
         ReleaseLink.objects.filter(pk=link.pk).update(opened_count=F("opened_count") + 1, last_opened_at=now)
         record(
-            AuditEvent.RELEASE_OPENED, practice_id=practice_id, actor=job, purpose=Purpose.PATIENT_REQUEST.value, subject_id=p.pk,
+            AuditEvent.RELEASE_OPENED, practice_id=practice_id, actor=system_actor(job.name), purpose=Purpose.PATIENT_REQUEST.value, subject_id=p.pk,
             resource_ids=[link.pk], categories=sorted(wanted), request=request,
         )  # fmt: skip
     return package
