@@ -12,6 +12,6 @@ urlpatterns = [
     path("rights/requests/<uuid:request_id>/amendment/deny/", views.amendment_deny, name="amendment-deny"),
     path("rights/requests/<uuid:request_id>/amendment/rebuttal/", views.amendment_rebuttal, name="amendment-rebuttal"),
     path("rights/patients/<uuid:patient_id>/release/", views.release_new, name="release-new"),
-    path("rights/releases/<uuid:link_id>/revoke/", views.release_revoke, name="release-revoke"),
-    path("release/<str:token>/", views.release_open, name="release-open"),
+    path("rights/releases/<uuid:release_id>/revoke/", views.release_revoke, name="release-revoke"),
+    path("release/<str:release_token>/", views.release_open, name="release-open"),
 ]

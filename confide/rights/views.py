@@ -110,16 +110,16 @@ def release_new(request: HttpRequest, patient_id) -> HttpResponse:
 
 
 @route("rights:release-revoke")
-def release_revoke(request: HttpRequest, link_id) -> HttpResponse:
-    link = release.revoke_release(actor=request.actor, link_id=link_id, request=request)
+def release_revoke(request: HttpRequest, release_id) -> HttpResponse:
+    link = release.revoke_release(actor=request.actor, link_id=release_id, request=request)
     messages.success(request, "The link no longer works.")
     return HttpResponseRedirect(reverse("rights:release-new", args=[link.patient_id]))
 
 
 @route("rights:release-open")
-def release_open(request: HttpRequest, token: str) -> HttpResponse:
+def release_open(request: HttpRequest, release_token: str) -> HttpResponse:
     try:
-        package = release.open_release(token, request=request)
+        package = release.open_release(release_token, request=request)
     except release.ReleaseGone:
         return render(request, "rights/release_gone.html", status=410)
     except release.TooManyTries:

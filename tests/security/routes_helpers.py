@@ -251,6 +251,48 @@ def _waitlist_entry(pw):
         return WaitlistEntry.objects.create(practice=pw.practice, patient_id=patient_id).pk
 
 
+# amend part ------------------------------------------------------------------------------------
+def _amendment(pw):
+    """A `correct` request about the chart's patient, its amendment started (made once per world)."""
+    made = getattr(pw, "_amendment", None)
+    if made is None:
+        import datetime
+
+        from django.utils import timezone
+
+        from confide.core.actors import StaffActor
+        from confide.core.tenancy import tenant_context
+        from confide.rights.amendments import start_amendment
+        from confide.rights.models import RightsRequest
+
+        patient = chart_world(pw).patient
+        with tenant_context(practice_id=pw.practice.id):
+            now = timezone.now()
+            req = RightsRequest.objects.create(practice_id=pw.practice.id, patient_id=patient.pk, kind="correct", received_at=now,
+                                               due_on=timezone.localdate(now) + datetime.timedelta(days=60), verification="staff")  # fmt: skip
+            made = pw._amendment = start_amendment(actor=StaffActor.from_membership(pw.memberships[Role.CLINICIAN]), request_id=req.pk,
+                                                   target="field:health_background", asked="Please fix the history", expected_version=1)  # fmt: skip
+    return made
+
+
+def _release(pw):
+    """A records release link of the chart's patient: (link, token), made once per world."""
+    made = getattr(pw, "_release", None)
+    if made is None:
+        from confide.core.actors import StaffActor
+        from confide.core.tenancy import tenant_context
+        from confide.rights.release import create_release
+
+        with tenant_context(practice_id=pw.practice.id):
+            made = pw._release = create_release(actor=StaffActor.from_membership(pw.memberships[Role.CLINICIAN]),
+                                                patient_id=chart_world(pw).patient.id, recipient="Dr Example", basis="other_provider",
+                                                categories=["health.medications"])  # fmt: skip
+    return made
+
+
+# end amend part
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # Scheduling, feed part: a clinician's private feed token.
     "feed_token": lambda pw, name, role: _feed_token(pw),
@@ -289,6 +331,12 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # Directory part: a published profile of the practice's clinician.
     "profile_id": lambda pw, name, role: _directory_site(pw).pk,
     "photo_id": lambda pw, name, role: _photo_of(_consultation(pw)) if name.startswith("intake:") else chart_world(pw).file("photo").pk,
+    # amend part: a correct request with its amendment started on the chart's patient; a records
+    # release link of that patient (its id; its token, the public page's key).
+    "request_id": lambda pw, name, role: _amendment(pw).request_id,
+    "amendment_id": lambda pw, name, role: _amendment(pw).pk,
+    "release_id": lambda pw, name, role: _release(pw)[0].pk,
+    "release_token": lambda pw, name, role: _release(pw)[1],
 }
 
 
@@ -348,6 +396,8 @@ def _random_value(kwarg: str, converter) -> object:
 
         return signing.dumps({"p": str(uuid.uuid4()), "s": str(uuid.uuid4()), "c": "email", "b": "0" * 32}, salt=SALT, compress=True)
     if kwarg == "feed_token":  # a well-formed feed token of a practice that does not exist
+        return f"{uuid.uuid4().hex}.{'A' * 43}"
+    if kwarg == "release_token":  # amend part: a well-formed release token of a practice that does not exist
         return f"{uuid.uuid4().hex}.{'A' * 43}"
     if isinstance(converter, UUIDConverter):
         return uuid.uuid4()

@@ -28,6 +28,7 @@ EXPECTED_PERMS = [
     "records:intake:configure",
     "consent:patient:record",
     "rights:request:view",
+    "rights:amendment:decide",  # amend part
     "messaging:thread:view",
     "messaging:message:send",
     "messaging:settings:edit",
@@ -69,6 +70,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:intake:configure",
         "records:intake:review",
         "records:registration:write",
+        "rights:amendment:decide",  # amend part
         "rights:request:view",
         "scheduling:appointment:book",
         "scheduling:calendar:view",
@@ -87,6 +89,7 @@ EXPECTED_ROLE_PERMISSIONS = {
         "records:contact:read",
         "records:intake:review",
         "records:registration:write",
+        "rights:amendment:decide",  # amend part
         "scheduling:appointment:book",
         "scheduling:calendar:view",
     ],
@@ -226,6 +229,17 @@ EXPECTED_ROUTE_POLICY = {
     # twilio part: the console outbox page
     "messaging:outbox":                   ("staff",      "messaging:settings:edit",       False, ["GET"],         False),
     "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
+    # amend part
+    "rights:amendment":                   ("staff",      "core:dashboard:view",           True,  ["GET"],         False),
+    "rights:amendment-start":             ("staff",      "rights:amendment:decide",       True,  ["POST"],        False),
+    "rights:amendment-accept":            ("staff",      "rights:amendment:decide",       True,  ["POST"],        False),
+    "rights:amendment-deny":              ("staff",      "rights:amendment:decide",       True,  ["POST"],        False),
+    "rights:amendment-rebuttal":          ("staff",      "rights:amendment:decide",       True,  ["POST"],        False),
+    "rights:release-new":                 ("staff",      "rights:amendment:decide",       True,  ["GET", "POST"], False),
+    "rights:release-revoke":              ("staff",      "rights:amendment:decide",       True,  ["POST"],        False),
+    "rights:release-open":                ("public",     None,                            True,  ["GET"],         False),
+    "portal:amendment-disagree":          ("portal",     None,                            True,  ["POST"],        False),
+    # end amend part
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),

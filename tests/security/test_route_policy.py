@@ -91,6 +91,7 @@ def test_the_public_routes_are_exactly_these():
         "policy:notice-version", "portal:closed", "portal:invitation", "portal:invitation-accept", "portal:passkey-signin",
         "portal:passkey-signin-options", "portal:password-reset", "portal:password-reset-link", "portal:password-reset-new",
         "portal:signin",
+        "rights:release-open",  # amend part: a records release link; the token is the key
         "scheduling:feed-ics",  # a clinician's private calendar feed: the token is the key (scheduling, feed part)
         "site:setup",
     ]  # fmt: skip
