@@ -214,9 +214,8 @@ def amendment_disagree(request: HttpRequest, amendment_id) -> HttpResponse:
     if actor is None:
         return render(request, "portal/no_record.html")
     try:
-        if str(request.POST.get("record", "")) != str(actor.link_id):
-            raise InvalidInput("This page was for another record. Nothing was sent. Please look again.")
-        rights_amendments.file_disagreement(actor=actor, amendment_id=amendment_id, text=request.POST.get("text", ""), request=request)
+        rights_amendments.file_disagreement(actor=actor, amendment_id=amendment_id, text=request.POST.get("text", ""),
+                                            record=request.POST.get("record", ""), request=request)  # fmt: skip
     except InvalidInput as exc:
         return _privacy_page(request, status=400, disagreement_error=str(exc))
     messages.success(request, "We added your statement of disagreement to your record.")

@@ -347,23 +347,26 @@ def deny_amendment(*, actor, request_id, expected_version, basis, explanation=""
 
 
 # --- the patient's statement of disagreement ---------------------------------------------------
-def file_disagreement(*, actor, amendment_id, text, request=None) -> Disagreement:
+def file_disagreement(*, actor, amendment_id, text, record=None, request=None) -> Disagreement:
     """M7: the patient (or their representative) files a statement of disagreement with a
     denial, at most AMENDMENT_TEXT_MAX characters; one per amendment."""
     if not isinstance(actor, PatientActor) or actor.user_id is None:
         raise Forbidden("a statement of disagreement is filed by a signed-in portal account")
-    statement = clean_text(text, "Your statement")
     try:
         pk = uuid.UUID(str(amendment_id))
     except ValueError:
         raise NotFound("amendment") from None
+    # Someone else's amendment answers 404 before anything about the input is said.
+    with tenant_context(practice_id=actor.practice_id):
+        amendment = Amendment.objects.filter(pk=pk, patient_id=actor.patient_id).first()
+    if amendment is None:
+        raise NotFound("amendment")
+    if record is not None and str(record) != str(actor.link_id):
+        raise InvalidInput("This page was for another record. Nothing was sent. Please look again.")
+    statement = clean_text(text, "Your statement")
     # As the patient: the door re-reads the account's link (ended, another's record: NotFound).
     with open_chart(actor, actor.patient_id, Purpose.PATIENT_REQUEST, categories={policy.NAME}, request=request) as chart:
         patient_id = chart.patient.pk
-    with tenant_context(practice_id=actor.practice_id):
-        amendment = Amendment.objects.filter(pk=pk, patient_id=patient_id).first()
-    if amendment is None:
-        raise NotFound("amendment")
     if amendment.status != AmendmentStatus.DENIED:
         raise InvalidInput("A statement of disagreement answers a denial; this request was not denied.")
     job = AMENDMENT_JOB.for_practice(actor.practice_id)

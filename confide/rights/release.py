@@ -104,19 +104,29 @@ def parse_days(value) -> int:
     return days
 
 
+def _patient_in_practice(actor, patient_id) -> uuid.UUID:
+    from confide.records.models import Patient
+
+    try:
+        pid = uuid.UUID(str(patient_id))
+    except ValueError:
+        raise NotFound("patient") from None
+    with tenant_context(practice_id=actor.practice_id):
+        if not Patient.objects.filter(pk=pid).exists():
+            raise NotFound("patient")
+    return pid
+
+
 def create_release(*, actor, patient_id, recipient, basis, categories, days=DEFAULT_DAYS, purpose="", recipient_address="", request=None):
     """Create the link and its accounting entry in one transaction; returns (link, token)."""
     from confide.disclosures.services import record_disclosure
 
     actor = _checker(actor)
+    pid = _patient_in_practice(actor, patient_id)  # another practice's patient: 404 before any validation
     if basis not in BASES:
         raise InvalidInput("Choose who receives the records from the list.")
     chosen = parse_categories(categories)
     lasting = parse_days(days)
-    try:
-        pid = uuid.UUID(str(patient_id))
-    except ValueError:
-        raise NotFound("patient") from None
     token = _new_token(actor.practice_id)
     now = timezone.now()
     what = ", ".join(RELEASABLE[c] for c in chosen)
@@ -159,6 +169,7 @@ def revoke_release(*, actor, link_id, request=None) -> ReleaseLink:
 
 def list_releases(*, actor, patient_id) -> list[ReleaseLink]:
     actor = _checker(actor)
+    patient_id = _patient_in_practice(actor, patient_id)
     with tenant_context(practice_id=actor.practice_id):
         return list(ReleaseLink.objects.filter(patient_id=patient_id)[:50])
 

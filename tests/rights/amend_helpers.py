@@ -45,6 +45,9 @@ def officer_with_phone(pw) -> None:
 
     from confide.policy.services import clear_policy_cache, do_publish_policy
 
+    if getattr(pw, "_officer_phone", False):
+        return
+    pw._officer_phone = True
     with tenant_context(practice_id=pw.practice.id):
         do_publish_policy(actor=staff(pw, Role.OWNER), override_toml=OFFICER, effective_at=timezone.now() - datetime.timedelta(seconds=1),
                           material=False, summary="Our privacy officer's contact details")  # fmt: skip

@@ -252,6 +252,60 @@ def _waitlist_entry(pw):
 
 
 # amend part ------------------------------------------------------------------------------------
+def _correct_request(pw, name: str = ""):
+    """The request a route of the amend part acts on: not started yet (start), with a denied
+    amendment and the patient's statement of disagreement (rebuttal), else started."""
+    if name == "rights:amendment-start":
+        return _unstarted(pw)
+    if name == "rights:amendment-rebuttal":
+        return _disagreed(pw).request_id
+    return _amendment(pw).request_id
+
+
+def _unstarted(pw):
+    made = getattr(pw, "_unstarted_request", None)
+    if made is None:
+        import datetime
+
+        from django.utils import timezone
+
+        from confide.core.tenancy import tenant_context
+        from confide.rights.models import RightsRequest
+
+        patient = chart_world(pw).patient
+        with tenant_context(practice_id=pw.practice.id):
+            now = timezone.now()
+            made = pw._unstarted_request = RightsRequest.objects.create(
+                practice_id=pw.practice.id, patient_id=patient.pk, kind="correct", received_at=now,
+                due_on=timezone.localdate(now) + datetime.timedelta(days=60), verification="staff",
+            ).pk  # fmt: skip
+    return made
+
+
+def _disagreed(pw):
+    """A denied amendment with the patient's statement of disagreement (another patient's)."""
+    made = getattr(pw, "_disagreed", None)
+    if made is None:
+        from confide.core.actors import StaffActor
+        from confide.core.tenancy import tenant_context
+        from confide.rights import amendments
+        from confide.rights.services import check_open_request
+        from tests.portal_world import actor_for, create_patient, link, make_portal_user
+        from tests.rights.amend_helpers import officer_with_phone
+
+        officer_with_phone(pw)
+        patient = create_patient(pw, given_name="Dee", family_name="Sagree", email="")
+        own = actor_for(link(make_portal_user(f"dee@{pw.practice.slug}.matrix.test"), patient))
+        clinician = StaffActor.from_membership(pw.memberships[Role.CLINICIAN])
+        req = check_open_request(actor=own, kind="correct", detail="Please fix it.")
+        with tenant_context(practice_id=pw.practice.id):
+            made = amendments.start_amendment(actor=clinician, request_id=req.pk, target="field:health_background", expected_version=1)
+            amendments.deny_amendment(actor=clinician, request_id=req.pk, expected_version=2, basis="accurate_complete")
+        amendments.file_disagreement(actor=own, amendment_id=made.pk, text="I disagree.")
+        pw._disagreed = made
+    return made
+
+
 def _amendment(pw):
     """A `correct` request about the chart's patient, its amendment started (made once per world)."""
     made = getattr(pw, "_amendment", None)
@@ -333,7 +387,7 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "photo_id": lambda pw, name, role: _photo_of(_consultation(pw)) if name.startswith("intake:") else chart_world(pw).file("photo").pk,
     # amend part: a correct request with its amendment started on the chart's patient; a records
     # release link of that patient (its id; its token, the public page's key).
-    "request_id": lambda pw, name, role: _amendment(pw).request_id,
+    "request_id": lambda pw, name, role: _correct_request(pw, name),
     "amendment_id": lambda pw, name, role: _amendment(pw).pk,
     "release_id": lambda pw, name, role: _release(pw)[0].pk,
     "release_token": lambda pw, name, role: _release(pw)[1],
