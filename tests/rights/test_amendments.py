@@ -204,7 +204,7 @@ def test_rts3_m8_a_rebuttal_sends_the_patient_a_copy(world, portal):
     rebuttal = amendments.write_rebuttal(actor=staff(world.a), request_id=req.pk, text="The clinician recorded what was said.")
     with tenant_context(practice_id=req.practice_id):
         row = Rebuttal.objects.get(pk=rebuttal.pk)
-    assert row.copy_sent_at is not None and row.copy_letter.kind == LetterKind.REBUTTAL
+        assert row.copy_sent_at is not None and row.copy_letter.kind == LetterKind.REBUTTAL
     [body] = _bodies(world.a, req, LetterKind.REBUTTAL)
     assert "The clinician recorded what was said." in body
     with pytest.raises(InvalidInput):
