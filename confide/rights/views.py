@@ -1,13 +1,18 @@
-"""The privacy officer's queue of rights requests. Thin: call the service, render."""
+"""The privacy officer's queue of rights requests; the amendment panel's actions and records
+release links (amend part). Thin: call the service, render."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from confide.core.decorators import route
-from confide.rights import services
+from confide.core.errors import InvalidInput
+from confide.rights import amendments, release, services
+from confide.rights.services import ChangedMeanwhile
 
 
 @route("rights:queue")
@@ -17,13 +22,6 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 # --- amend part: the amendment panel's actions and records release links -----------------------
-from django.contrib import messages  # noqa: E402
-from django.http import HttpResponseRedirect  # noqa: E402
-from django.urls import reverse  # noqa: E402
-
-from confide.core.errors import InvalidInput  # noqa: E402
-from confide.rights import amendments, release  # noqa: E402
-from confide.rights.services import ChangedMeanwhile  # noqa: E402
 
 
 def _back(request_id) -> HttpResponseRedirect:

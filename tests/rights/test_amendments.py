@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import pytest
 
+from confide.access.door import open_chart
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry
 from confide.core.errors import Forbidden, InvalidInput, NotFound
 from confide.core.permissions import Role
 from confide.core.purposes import Purpose
 from confide.core.tenancy import tenant_context
-from confide.access.door import open_chart
 from confide.disclosures.services import record_disclosure
 from confide.records.models import Addendum, Patient
 from confide.rights import amendments
-from confide.rights.letters import keep_letter  # noqa: F401  (the letters module the part uses)
 from confide.rights.models import Amendment, AmendmentStatus, Letter, LetterKind, LetterStatus, Rebuttal, RightsRequest
 from confide.rights.services import ChangedMeanwhile
 from confide.vault.errors import PHIAccessDenied

@@ -13,7 +13,6 @@ import time_machine
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from confide.audit.events import AuditEvent
 from confide.audit.models import AuditEntry
