@@ -55,15 +55,27 @@ def amend_world(clinic):
     return clinic
 
 
-def test_rts3_dsc1_denied_disagreed_rebutted_and_released_together(browser, live_server, page, amend_world, page_problems):
+def _checked(page) -> None:
+    """axe-clean (serious, critical) and no sideways scrolling at phone width."""
+    assert page.evaluate(AXE_JS) == []
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_rts3_dsc1_denied_disagreed_rebutted_and_released_together(browser, live_server, amend_world, page_problems):
     w = amend_world
     req = w.request
+    staff_context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844}, locale="en-US", bypass_csp=True)
+    staff_context.set_default_timeout(15_000)
+    staff_context.add_init_script(path=str(AXE))
+    page = staff_context.new_page()
+    page.on("pageerror", lambda exc: page_problems.page_errors.append(str(exc)))
     # 1. The clinician starts the review on the note and denies it.
     browser_sign_in(page, w.users[Role.CLINICIAN])
     page.goto(f"/rights/requests/{req.pk}/amendment/")
     page.get_by_label("Part of the record").select_option(index=1)  # the signed progress note
     page.get_by_role("button", name="Start the review").click()
     expect(page.get_by_test_id("amendment-status")).to_have_text("Waiting for a decision")
+    _checked(page)
     deny = page.get_by_test_id("deny-form")
     deny.get_by_label("We reviewed the information and it is accurate and complete.").check()
     deny.get_by_label("Explanation for the patient (optional)").fill(EXPLAIN)
@@ -107,6 +119,7 @@ def test_rts3_dsc1_denied_disagreed_rebutted_and_released_together(browser, live
     page.get_by_role("button", name="Create the link").click()
     url = page.locator("#release-url").input_value()
     assert "/release/" in url
+    _checked(page)
 
     # 5. The recipient opens it: the dispute travels with the note.
     page.goto(url)
@@ -115,4 +128,6 @@ def test_rts3_dsc1_denied_disagreed_rebutted_and_released_together(browser, live
     expect(packet.get_by_test_id("packet-denial")).to_contain_text(EXPLAIN)
     expect(packet.get_by_test_id("packet-disagreement")).to_contain_text(DISAGREE)
     expect(packet.get_by_test_id("packet-rebuttal")).to_contain_text(REBUT)
+    _checked(page)
     assert page_problems.page_errors == []
+    staff_context.close()
