@@ -1175,6 +1175,24 @@ CONSULT_FORM_JOB = SystemJob(
 )
 SYSTEM_JOBS[CONSULT_FORM_JOB.name] = CONSULT_FORM_JOB
 
+# --- amend part: amendments (RTS3) and records release (DSC1) ----------------------------------
+# An amendment's sealed texts (what the patient asks, the reviewer's explanation, the statement
+# of disagreement, the rebuttal): correspondence about the record, sealed as messages
+# (confide/rights/amendments.py); it writes those and reads them for the packet; nothing else.
+AMENDMENT_JOB = SystemJob("amendment-job", frozenset({policy.MESSAGES}), frozenset({Purpose.PATIENT_REQUEST, Purpose.TREATMENT}))
+# A records release link (confide/rights/release.py): the package a recipient opens — who the
+# patient is, the clinical categories the link names (never psychotherapy notes), and the
+# amendment packet of a disputed part (messages) that travels with it (§164.526(d)(5)).
+RELEASE_JOB = SystemJob(
+    "records-release-job",
+    frozenset({policy.NAME, policy.DOB, policy.BACKGROUND, policy.MEDICATIONS, policy.ALLERGIES, policy.CONDITIONS,
+               policy.IMMUNIZATIONS, policy.NOTES, policy.MESSAGES}),
+    frozenset({Purpose.PATIENT_REQUEST}),
+)  # fmt: skip
+SYSTEM_JOBS[AMENDMENT_JOB.name] = AMENDMENT_JOB
+SYSTEM_JOBS[RELEASE_JOB.name] = RELEASE_JOB
+# --- end amend part
+
 
 @contextmanager
 def write_new_subject(actor, purpose, *, categories: Iterable[str], subject_id, request=None) -> Iterator[None]:

@@ -123,6 +123,14 @@ class AuditEvent(StrEnum):
     RIGHTS_OPT_OUT_APPLIED = "rights:request:opt-out-applied"  # an opt-out request took effect in the ledger; detail: topic
     RIGHTS_SWEEP_ALERTED = "rights:sweep:alerted"  # the daily overdue alert; detail: day, counts; resource_ids: the requests counted
     # --- end queue part
+    # amend part: amendments (RTS3) and records release links (DSC1); ids and codes only
+    AMENDMENT_STARTED = "rights:amendment:started"  # resource_ids: the request, the amendment; detail: target model, category
+    AMENDMENT_DECIDED = "rights:amendment:decided"  # resource_ids: request, amendment (and addendum); detail: outcome, basis
+    AMENDMENT_DISAGREEMENT_FILED = "rights:amendment:disagreement"  # resource_ids: amendment, disagreement
+    AMENDMENT_REBUTTAL_WRITTEN = "rights:amendment:rebuttal"  # resource_ids: amendment, rebuttal, letter
+    RELEASE_CREATED = "rights:release:created"  # resource_ids: link, disclosure; detail: categories, expiry
+    RELEASE_REVOKED = "rights:release:revoked"  # resource_ids: the link
+    RELEASE_OPENED = "rights:release:opened"  # resource_ids: the link; categories opened
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -291,6 +299,14 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_OPT_OUT_APPLIED: "Applied an opt-out request",
     AuditEvent.RIGHTS_SWEEP_ALERTED: "Alerted the privacy officer to due privacy requests",
     # --- end queue part
+    # amend part
+    AuditEvent.AMENDMENT_STARTED: "Started reviewing a request to correct the record",
+    AuditEvent.AMENDMENT_DECIDED: "Decided a request to correct the record",
+    AuditEvent.AMENDMENT_DISAGREEMENT_FILED: "Filed a statement of disagreement",
+    AuditEvent.AMENDMENT_REBUTTAL_WRITTEN: "Wrote a rebuttal to a statement of disagreement",
+    AuditEvent.RELEASE_CREATED: "Created a records release link",
+    AuditEvent.RELEASE_REVOKED: "Revoked a records release link",
+    AuditEvent.RELEASE_OPENED: "A records release link was opened",
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",

@@ -51,11 +51,13 @@ def countable_routes() -> frozenset[str]:
 # the unsubscribe page, reached from their own e-mail (directory part). A clinician's private
 # calendar feed is fetched by their calendar application, not visited. The booking page, like the
 # consultation form, is where a visitor says they seek care: never counted, consent or not.
+# A records release link (amend part) is a patient's record shown to its recipient: never counted.
 NOT_COUNTED = frozenset({"intake:consult", "directory:book", "messaging:unsubscribe",
                          "directory:theme", "directory:logo", "directory:photo", "directory:referral-decline",
                          "scheduling:feed-ics",
                          # part "intake": a privacy request says what someone wants done with their health information
-                         "rights:public-request", "rights:public-verify"})
+                         "rights:public-request", "rights:public-verify",
+                         "rights:release-open"})  # amend part: a records release link, opened by its recipient
 
 
 def analytics_declared(declaration) -> bool:

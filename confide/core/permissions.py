@@ -49,6 +49,9 @@ class Perm(StrEnum):
     RIGHTS_REQUEST_LOG = "rights:request:log"
     # queue part (issue 17): extend a request's deadline, close it with an outcome, log an appeal.
     RIGHTS_REQUEST_DECIDE = "rights:request:decide"
+    # amend part: decide a request to correct the record, write a rebuttal, create or revoke a
+    # records release link (clinical: owner and clinician; the privacy officer sees status only).
+    AMENDMENT_DECIDE = "rights:amendment:decide"
     # The inbox: read and answer patients' messages, assign conversations (messaging/).
     MESSAGES_VIEW = "messaging:thread:view"
     MESSAGES_SEND = "messaging:message:send"
@@ -120,13 +123,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.DISCLOSURES_COMPELLED,
         Perm.RETENTION_VIEW, Perm.LEGAL_HOLD_SET, Perm.DELETION_EXECUTE,  # part retention
         Perm.RIGHTS_REQUEST_LOG,  # part "intake"
+        Perm.AMENDMENT_DECIDE,  # amend part
     },
     # Consent is recorded by whoever takes the patient's call or form: clinicians, the front
     # desk, the privacy officer (who answers consent questions). Billing does not.
     Role.CLINICIAN: _EVERY_ROLE
     | {Perm.CHART_READ, Perm.CHART_WRITE, Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.INTAKE_REVIEW, Perm.CONSENT_RECORD,
        Perm.MESSAGES_VIEW, Perm.MESSAGES_SEND, Perm.SCHEDULE_VIEW, Perm.APPOINTMENTS_BOOK, Perm.PROFILE_EDIT,
-       Perm.BOOKING_REQUESTS_REVIEW, Perm.COLLEAGUE_REFER},
+       Perm.BOOKING_REQUESTS_REVIEW, Perm.COLLEAGUE_REFER,
+       Perm.AMENDMENT_DECIDE},  # amend part
     # The front desk lives in the inbox: answers, assigns, keeps the templates.
     Role.FRONT_DESK: _EVERY_ROLE | {Perm.CONTACT_READ, Perm.REGISTRATION_WRITE, Perm.CONSENT_RECORD, Perm.MESSAGES_VIEW,
                                     Perm.MESSAGES_SEND, Perm.MESSAGING_CONFIGURE, Perm.SCHEDULE_VIEW,

@@ -197,6 +197,20 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:rights-appeal":            _p(A.PORTAL,     None,                        True,  "POST"),
     "portal:rights-letter":            _p(A.PORTAL,     None,                        True,  "GET"),
     # --- end queue part
+    # amend part: a correct request's amendment (the page admits any member; the service shows
+    # content to AMENDMENT_DECIDE, statuses to the privacy officer, 403 to others), records
+    # release links (created and revoked by clinicians and owners; the link itself is public, its
+    # token is the key and names its practice), the patient's statement of disagreement.
+    "rights:amendment":                _p(A.STAFF,      Perm.DASHBOARD_VIEW,         True,  "GET"),
+    "rights:amendment-start":          _p(A.STAFF,      Perm.AMENDMENT_DECIDE,       True,  "POST"),
+    "rights:amendment-accept":         _p(A.STAFF,      Perm.AMENDMENT_DECIDE,       True,  "POST"),
+    "rights:amendment-deny":           _p(A.STAFF,      Perm.AMENDMENT_DECIDE,       True,  "POST"),
+    "rights:amendment-rebuttal":       _p(A.STAFF,      Perm.AMENDMENT_DECIDE,       True,  "POST"),
+    "rights:release-new":              _p(A.STAFF,      Perm.AMENDMENT_DECIDE,       True,  "GET POST"),
+    "rights:release-revoke":           _p(A.STAFF,      Perm.AMENDMENT_DECIDE,       True,  "POST"),
+    "rights:release-open":             _p(A.PUBLIC,     None,                        True,  "GET"),
+    "portal:amendment-disagree":       _p(A.PORTAL,     None,                        True,  "POST"),
+    # end amend part
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
     # account's current one; a document or an export id is looked up within it (else 404).
     "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),

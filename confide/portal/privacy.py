@@ -363,6 +363,9 @@ JOB_NAMES = {
     "disclosure-job": "Recording a disclosure of your record, for your list of disclosures (automatic)",
     "retention-job": "Working out how long your record is kept, and archiving it (automatic)",  # part retention
     "rights-verify-job": "Confirming who made a privacy request about your record (automatic)",  # part "intake"
+    # amend part
+    "amendment-job": "Keeping your request to correct your record and the answers to it (automatic)",
+    "records-release-job": "A copy of your record opened by someone you sent it to (automatic)",
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)

@@ -23,6 +23,8 @@ urlpatterns = [
     # queue part (issue 17): appeal a decided request; read a letter about a request
     path("portal/privacy/requests/<uuid:request_id>/appeal/", views.rights_appeal, name="rights-appeal"),
     path("portal/privacy/letters/<uuid:letter_id>/", views.rights_letter, name="rights-letter"),
+    # amend part
+    path("portal/privacy/amendments/<uuid:amendment_id>/disagreement/", views.amendment_disagree, name="amendment-disagree"),
     path("portal/notifications/", views.notifications, name="notifications"),
     path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),
     path("portal/record/", views.record_page, name="record"),

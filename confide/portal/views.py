@@ -29,6 +29,7 @@ from confide.core.http import local_path, streamed_file
 from confide.policy import acknowledgements
 from confide.portal import privacy, services
 from confide.portal.forms import RightsRequestForm
+from confide.rights import amendments as rights_amendments  # amend part
 from confide.rights import services as rights_services
 from confide.rights import decisions as rights_decisions  # queue part
 from confide.portal import exports, services
@@ -177,7 +178,9 @@ def _dates(request: HttpRequest):
         return privacy.Dates(), str(exc)
 
 
-def _privacy_page(request: HttpRequest, *, status: int = 200, choice_error: str | None = None, rights_form=None) -> HttpResponse:
+def _privacy_page(
+    request: HttpRequest, *, status: int = 200, choice_error: str | None = None, rights_form=None, disagreement_error: str = ""
+) -> HttpResponse:
     actor = request.portal.actor
     if actor is None:
         return render(request, "portal/no_record.html")
@@ -202,9 +205,26 @@ def _privacy_page(request: HttpRequest, *, status: int = 200, choice_error: str 
         # queue part (issue 17): which decided requests may be appealed, and the letters kept
         "appealable_ids": {r.id for r in context_requests if rights_decisions.appealable(r)},
         "rights_letters": rights_decisions.list_patient_letters(actor=actor),
+        "amendments": rights_amendments.patient_amendments(actor=actor),  # amend part
+        "disagreement_error": disagreement_error,  # amend part
         "link_id": actor.link_id,
     }
     return render(request, "portal/privacy.html", context, status=400 if (date_error or choice_error or status == 400) else status)
+
+
+# amend part: the patient's statement of disagreement with a denied amendment (RTS3, M7).
+@route("portal:amendment-disagree")
+def amendment_disagree(request: HttpRequest, amendment_id) -> HttpResponse:
+    actor = request.portal.actor
+    if actor is None:
+        return render(request, "portal/no_record.html")
+    try:
+        rights_amendments.file_disagreement(actor=actor, amendment_id=amendment_id, text=request.POST.get("text", ""),
+                                            record=request.POST.get("record", ""), request=request)  # fmt: skip
+    except InvalidInput as exc:
+        return _privacy_page(request, status=400, disagreement_error=str(exc))
+    messages.success(request, "We added your statement of disagreement to your record.")
+    return redirect(reverse("portal:privacy") + "#amendments")
 
 
 @route("portal:privacy")

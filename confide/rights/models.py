@@ -254,3 +254,106 @@ class AgentDocument(TenantModel):
 
 
 # --- end part "intake"
+# --- amend part: amendments (RTS3, HIPAA §164.526) and records-release links (DSC1) -----------
+# Everything the patient and the practice write about an amendment (what is asked, the reviewer's
+# explanation, the statement of disagreement, the rebuttal) is correspondence between the patient
+# and the practice about the record: sealed under the patient's key as `communications.messages`.
+# A field's category is fixed in code, while the disputed part's category varies (a note, the
+# health background), so the disputed part's own category is kept in `target_category` and checked
+# by the services (only a role that reads that part for treatment sees the content).
+AMENDMENT_TEXT_MAX = 2000  # M7: the statement of disagreement's limit (the request's, the rebuttal's too)
+
+
+class AmendmentStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a decision"
+    ACCEPTED = "accepted", "Accepted: the record was amended"
+    DENIED = "denied", "Denied"
+
+
+class DenialBasis(models.TextChoices):
+    # §164.526(a)(2): the only grounds (M4); each label is the sentence the denial letter states.
+    NOT_CREATED_HERE = "not_created_here", "We did not create this information, and whoever did is still able to act on your request."
+    NOT_DESIGNATED_RECORD_SET = "not_record_set", "This information is not part of the records we use to make decisions about you."
+    NOT_AVAILABLE_FOR_INSPECTION = "not_inspectable", "This information is not information the law lets you see and copy."
+    ACCURATE_COMPLETE = "accurate_complete", "We reviewed the information and it is accurate and complete."
+
+
+class Amendment(TenantModel):
+    """A `correct` request's amendment: which part of the record it disputes (a reference that
+    survives edits: the model's label, the row's id, the field, and that part's category), what
+    the patient asks (sealed), and the decision."""
+
+    request = models.OneToOneField(RightsRequest, on_delete=models.PROTECT, related_name="amendment")
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    target_model = models.CharField(max_length=40)  # "records.ProgressNote", "records.Patient"
+    target_id = models.UUIDField()
+    target_field = models.CharField(max_length=40, blank=True)  # a field of the patient's record
+    target_category = models.CharField(max_length=60)
+    status = models.CharField(max_length=10, choices=AmendmentStatus.choices, default=AmendmentStatus.PENDING)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    denial_basis = models.CharField(max_length=20, choices=DenialBasis.choices, blank=True)
+    amended_resource_id = models.UUIDField(null=True, blank=True)  # the addendum written on acceptance
+    asked = EncryptedTextField(category="communications.messages", subject_field="patient_id", validators=[multi_line])
+    explanation = EncryptedTextField(category="communications.messages", subject_field="patient_id", validators=[multi_line], null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["practice", "patient", "target_category"], name="amendments_by_part")]
+
+    def __str__(self) -> str:
+        return f"amendment:{self.pk}"
+
+
+class Disagreement(TenantModel):
+    """The patient's statement of disagreement with a denial (M7), sealed."""
+
+    amendment = models.OneToOneField(Amendment, on_delete=models.PROTECT, related_name="disagreement")
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    filed_at = models.DateTimeField()
+    text = EncryptedTextField(category="communications.messages", subject_field="patient_id", validators=[multi_line])
+
+    def __str__(self) -> str:
+        return f"disagreement:{self.pk}"
+
+
+class Rebuttal(TenantModel):
+    """The practice's rebuttal of a statement of disagreement (M8): a copy goes to the patient
+    (a kept letter) in the same transaction, so `copy_sent_at` is never empty."""
+
+    amendment = models.OneToOneField(Amendment, on_delete=models.PROTECT, related_name="rebuttal")
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    written_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField()
+    copy_sent_at = models.DateTimeField()
+    copy_letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="+")
+    text = EncryptedTextField(category="communications.messages", subject_field="patient_id", validators=[multi_line])
+
+    def __str__(self) -> str:
+        return f"rebuttal:{self.pk}"
+
+
+class ReleaseLink(TenantModel):
+    """A records release: an expiring, revocable link to a read-only package of some categories
+    of one patient's record, for another provider or an attorney. The link is itself a
+    disclosure: its recipient, what and why live (sealed) in the accounting's row
+    (`disclosures.Disclosure`, source release, source_id = this link's id), written in the same
+    transaction. Only a hash of the token is kept; the token is shown once."""
+
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    categories = models.JSONField(default=list)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    opened_count = models.PositiveIntegerField(default=0)
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["practice", "patient", "created_at"], name="release_links_by_patient")]
+
+    def __str__(self) -> str:
+        return f"release-link:{self.pk}"

@@ -23,4 +23,13 @@ urlpatterns = [
     path("rights/requests/<uuid:request_id>/appeal/", views.request_appeal, name="request-appeal"),
     path("rights/letters/<uuid:letter_id>/", views.letter, name="letter"),
     # --- end queue part
+    # amend part: the amendment panel's page and actions, records release links
+    path("rights/requests/<uuid:request_id>/amendment/", views.amendment, name="amendment"),
+    path("rights/requests/<uuid:request_id>/amendment/start/", views.amendment_start, name="amendment-start"),
+    path("rights/requests/<uuid:request_id>/amendment/accept/", views.amendment_accept, name="amendment-accept"),
+    path("rights/requests/<uuid:request_id>/amendment/deny/", views.amendment_deny, name="amendment-deny"),
+    path("rights/requests/<uuid:request_id>/amendment/rebuttal/", views.amendment_rebuttal, name="amendment-rebuttal"),
+    path("rights/patients/<uuid:patient_id>/release/", views.release_new, name="release-new"),
+    path("rights/releases/<uuid:release_id>/revoke/", views.release_revoke, name="release-revoke"),
+    path("release/<str:release_token>/", views.release_open, name="release-open"),
 ]

@@ -223,8 +223,39 @@ def _identity_check(world, staff, make_patient):
         return IdentityCheck.objects.get()
 
 
+# amend part: an amendment (denied, with an explanation), the patient's statement of
+# disagreement and the practice's rebuttal.
+def _amendment_chain(world, staff, make_patient):
+    from confide.rights import amendments
+    from confide.rights.models import Rebuttal
+    from confide.rights.services import check_open_request
+    from tests.portal_world import actor_for, link, make_portal_user
+    from tests.rights.amend_helpers import officer_with_phone
+
+    made = getattr(world, "_amendment_chain", None)
+    if made is not None:
+        return made
+    officer_with_phone(world.a)
+    patient = make_patient()
+    own = actor_for(link(make_portal_user("amend@every-field.test"), patient))
+    req = _in_a(world, lambda: check_open_request(actor=own, kind="correct", detail="Please fix my history."))
+    amendment = _in_a(world, lambda: amendments.start_amendment(actor=staff(Role.CLINICIAN), request_id=req.pk,
+                                                               target="field:health_background", expected_version=1))  # fmt: skip
+    amendment = _in_a(world, lambda: amendments.deny_amendment(actor=staff(Role.CLINICIAN), request_id=req.pk, expected_version=2,
+                                                   basis="accurate_complete", explanation="It records what you told us."))  # fmt: skip
+    disagreement = amendments.file_disagreement(actor=own, amendment_id=amendment.pk, text="I disagree.")
+    rebuttal = _in_a(world, lambda: amendments.write_rebuttal(actor=staff(Role.CLINICIAN), request_id=req.pk, text="We stand by it."))
+    world._amendment_chain = {"amendment": amendment, "disagreement": disagreement, "rebuttal": rebuttal}
+    assert isinstance(rebuttal, Rebuttal)
+    return world._amendment_chain
+
+
 MAKERS = {
     apps.get_model("rights", "IdentityCheck"): _identity_check,  # issue 17, part "intake"
+    # amend part
+    apps.get_model("rights", "Amendment"): lambda world, staff, make_patient: _amendment_chain(world, staff, make_patient)["amendment"],
+    apps.get_model("rights", "Disagreement"): lambda world, staff, make_patient: _amendment_chain(world, staff, make_patient)["disagreement"],
+    apps.get_model("rights", "Rebuttal"): lambda world, staff, make_patient: _amendment_chain(world, staff, make_patient)["rebuttal"],
     # issue 17: the accounting of disclosures, letters about rights requests
     apps.get_model("disclosures", "Disclosure"): _disclosure,
     apps.get_model("rights", "Letter"): _rights_letter,

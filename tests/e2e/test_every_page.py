@@ -225,7 +225,23 @@ def page_world(clinic, make_staff) -> PageWorld:
     referral_decline = directory.decline_link(practice, referral)
     referral_decline = referral_decline[referral_decline.index("/p/"):]
 
+    # amend part (issue 17): a correct request about the clinic patient with its amendment started
+    # (the panel's page), and a records release link of the patient (its public page).
+    from confide.rights.amendments import start_amendment
+    from confide.rights.models import RightsRequest
+    from confide.rights.release import create_release
+
+    with tenant_context(practice_id=practice.id):
+        now = timezone.now()
+        correct = RightsRequest.objects.create(practice_id=practice.id, patient_id=clinic.patient.pk, kind="correct", received_at=now,
+                                               due_on=timezone.localdate(now) + datetime.timedelta(days=60), verification="staff")  # fmt: skip
+        start_amendment(actor=actor(Role.CLINICIAN), request_id=correct.pk, target=f"note:{signed.pk}", asked="Please correct the plan.",
+                        expected_version=1)  # fmt: skip
+        _, release_token = create_release(actor=actor(Role.CLINICIAN), patient_id=clinic.patient.pk, recipient="Dr Rivera",
+                                          basis="other_provider", categories=["health.notes", "health.medications"])  # fmt: skip
+
     objects = {
+        "correct_request": correct, "release_token": release_token,  # amend part
         "directory_profile": directory_profile, "referral_decline": referral_decline,
         "campaign": campaign, "unsubscribe_token": unsubscribe_token, "feed_token": feed_token,
         "inbox_message": inbox_message, "inbox_attachment": inbox_attachment, "inbox_template": inbox_template,
@@ -244,6 +260,9 @@ def page_world(clinic, make_staff) -> PageWorld:
 # --- URLs from the route table ----------------------------------------------------------------
 # kwarg name → how to get its value from the world. Add a row when a route brings a new kwarg.
 URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
+    # amend part: a correct request's amendment page; a records release link's public page
+    "request_id": lambda w: w.objects["correct_request"].pk,
+    "release_token": lambda w: w.objects["release_token"],
     "feed_token": lambda w: w.objects["feed_token"],  # scheduling, feed part
     "practice_slug": lambda w: w.clinic.practice.slug,
     "patient_id": lambda w: w.objects["patient"].pk,

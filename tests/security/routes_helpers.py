@@ -305,13 +305,111 @@ def _rights_letter(pw):
                        context={}).pk  # fmt: skip
 
 
+# amend part ------------------------------------------------------------------------------------
+def _correct_request(pw, name: str = ""):
+    """The request a route of the amend part acts on: not started yet (start), with a denied
+    amendment and the patient's statement of disagreement (rebuttal), else started."""
+    if name == "rights:amendment-start":
+        return _unstarted(pw)
+    if name == "rights:amendment-rebuttal":
+        return _disagreed(pw).request_id
+    return _amendment(pw).request_id
+
+
+def _unstarted(pw):
+    made = getattr(pw, "_unstarted_request", None)
+    if made is None:
+        import datetime
+
+        from django.utils import timezone
+
+        from confide.core.tenancy import tenant_context
+        from confide.rights.models import RightsRequest
+
+        patient = chart_world(pw).patient
+        with tenant_context(practice_id=pw.practice.id):
+            now = timezone.now()
+            made = pw._unstarted_request = RightsRequest.objects.create(
+                practice_id=pw.practice.id, patient_id=patient.pk, kind="correct", received_at=now,
+                due_on=timezone.localdate(now) + datetime.timedelta(days=60), verification="staff",
+            ).pk  # fmt: skip
+    return made
+
+
+def _disagreed(pw):
+    """A denied amendment with the patient's statement of disagreement (another patient's)."""
+    made = getattr(pw, "_disagreed", None)
+    if made is None:
+        from confide.core.actors import StaffActor
+        from confide.core.tenancy import tenant_context
+        from confide.rights import amendments
+        from confide.rights.services import check_open_request
+        from tests.portal_world import actor_for, create_patient, link, make_portal_user
+        from tests.rights.amend_helpers import officer_with_phone
+
+        officer_with_phone(pw)
+        patient = create_patient(pw, given_name="Dee", family_name="Sagree", email="")
+        own = actor_for(link(make_portal_user(f"dee@{pw.practice.slug}.matrix.test"), patient))
+        clinician = StaffActor.from_membership(pw.memberships[Role.CLINICIAN])
+        req = check_open_request(actor=own, kind="correct", detail="Please fix it.")
+        with tenant_context(practice_id=pw.practice.id):
+            made = amendments.start_amendment(actor=clinician, request_id=req.pk, target="field:health_background", expected_version=1)
+            amendments.deny_amendment(actor=clinician, request_id=req.pk, expected_version=2, basis="accurate_complete")
+        amendments.file_disagreement(actor=own, amendment_id=made.pk, text="I disagree.")
+        pw._disagreed = made
+    return made
+
+
+def _amendment(pw):
+    """A `correct` request about the chart's patient, its amendment started (made once per world)."""
+    made = getattr(pw, "_amendment", None)
+    if made is None:
+        import datetime
+
+        from django.utils import timezone
+
+        from confide.core.actors import StaffActor
+        from confide.core.tenancy import tenant_context
+        from confide.rights.amendments import start_amendment
+        from confide.rights.models import RightsRequest
+
+        patient = chart_world(pw).patient
+        with tenant_context(practice_id=pw.practice.id):
+            now = timezone.now()
+            req = RightsRequest.objects.create(practice_id=pw.practice.id, patient_id=patient.pk, kind="correct", received_at=now,
+                                               due_on=timezone.localdate(now) + datetime.timedelta(days=60), verification="staff")  # fmt: skip
+            made = pw._amendment = start_amendment(actor=StaffActor.from_membership(pw.memberships[Role.CLINICIAN]), request_id=req.pk,
+                                                   target="field:health_background", asked="Please fix the history", expected_version=1)  # fmt: skip
+    return made
+
+
+def _release(pw):
+    """A records release link of the chart's patient: (link, token), made once per world."""
+    made = getattr(pw, "_release", None)
+    if made is None:
+        from confide.core.actors import StaffActor
+        from confide.core.tenancy import tenant_context
+        from confide.rights.release import create_release
+
+        with tenant_context(practice_id=pw.practice.id):
+            made = pw._release = create_release(actor=StaffActor.from_membership(pw.memberships[Role.CLINICIAN]),
+                                                patient_id=chart_world(pw).patient.id, recipient="Dr Example", basis="other_provider",
+                                                categories=["health.medications"])  # fmt: skip
+    return made
+
+
+# end amend part
+
+
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # issue 17: a rights request of the practice: a verified deletion request for the deletion
-    # routes (part retention), an accounting request for its prepare route (disc part), else an
-    # open request to see the record (decided, for the appeal route) with a letter (queue part).
+    # routes (part retention), an accounting request for its prepare route (disc part), a correct
+    # request for the amendment routes (amend part), else an open request to see the record
+    # (decided, for the appeal route) with a letter (queue part).
     "request_id": lambda pw, name, role: (
         _deletion_request(pw).pk if name.startswith("rights:deletion")
         else _accounting_request(pw) if name == "rights:accounting-prepare"
+        else _correct_request(pw, name) if name.startswith("rights:amendment")
         else _rights_request(pw, decided=name == "rights:request-appeal").pk
     ),
     "letter_id": lambda pw, name, role: _rights_letter(pw),
@@ -357,6 +455,11 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # --- end part retention
     # part "intake" (issue 17): a pending identity check of a request on the public form.
     "check_token": lambda pw, name, role: _identity_check_token(pw),
+    # amend part: a correct request with its amendment started on the chart's patient; a records
+    # release link of that patient (its id; its token, the public page's key).
+    "amendment_id": lambda pw, name, role: _amendment(pw).pk,
+    "release_id": lambda pw, name, role: _release(pw)[0].pk,
+    "release_token": lambda pw, name, role: _release(pw)[1],
 }
 
 
@@ -458,6 +561,8 @@ def _random_value(kwarg: str, converter) -> object:
 
         return secrets.token_urlsafe(32)
     if kwarg == "feed_token":  # a well-formed feed token of a practice that does not exist
+        return f"{uuid.uuid4().hex}.{'A' * 43}"
+    if kwarg == "release_token":  # amend part: a well-formed release token of a practice that does not exist
         return f"{uuid.uuid4().hex}.{'A' * 43}"
     if isinstance(converter, UUIDConverter):
         return uuid.uuid4()

@@ -141,6 +141,12 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         "rights:request-extend": lambda: {"version": _rights_request(practice_world).version, "reason": "volume"},
         "rights:request-close": lambda: {"version": _rights_request(practice_world).version, "outcome": "withdrawn"},
         "rights:request-appeal": lambda: {"state": "CO"},
+        # amend part (the request's stage comes from KWARG_SOURCES: not started / started / disagreed)
+        "rights:amendment-start": lambda: {"target": "field:health_background", "version": "1", "asked": "Route matrix."},
+        "rights:amendment-accept": lambda: {"text": "Route matrix amendment.", "version": "2"},
+        "rights:amendment-deny": lambda: _deny_body(practice_world),
+        "rights:amendment-rebuttal": lambda: {"text": "Route matrix rebuttal."},
+        "rights:release-new": lambda: {"recipient": "Route Matrix", "basis": "other_provider", "categories": "health.medications", "days": "14"},
     }
     if name.startswith("scheduling:"):
         return _calendar_body(name, practice_world, role)
@@ -153,6 +159,12 @@ def _today() -> str:  # disc part
     from django.utils import timezone
 
     return timezone.localdate().isoformat()
+def _deny_body(practice_world) -> dict:
+    """amend part: a denial needs the privacy officer's phone in the declaration (M6)."""
+    from tests.rights.amend_helpers import officer_with_phone
+
+    officer_with_phone(practice_world)
+    return {"basis": "accurate_complete", "version": "2"}
 
 
 def _website_as_it_is(practice_world) -> dict:
@@ -218,6 +230,9 @@ EFFECTFUL = frozenset({
     "rights:deletion-execute", "retention:hold-set", "retention:hold-release",  # part retention
     "rights:log",  # issue 17, part "intake": a logged request
     "rights:request-extend", "rights:request-close", "rights:request-appeal",  # queue part (issue 17)
+    # amend part: every amendment step decides or writes; a release link is a disclosure; revoking ends one
+    "rights:amendment-start", "rights:amendment-accept", "rights:amendment-deny", "rights:amendment-rebuttal",
+    "rights:release-new", "rights:release-revoke",
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with
@@ -288,6 +303,9 @@ def test_another_practice_gets_the_same_404_as_a_missing_id(world, name, method)
 # practice" is another slug; what must hold is that an unknown slug or id is a plain 404 that
 # reveals nothing, and that a page shows only its own practice.
 PUBLIC_PRACTICE_ROUTES = route_methods(route_names(tenant_scoped=True, audiences={Audience.PUBLIC}))
+# amend part: a records release link shows a patient's record to its recipient; each opening is
+# a chart opening by the release job, audited (DSC1). A wrong token still writes nothing.
+AUDITED_PUBLIC_READS = frozenset({"rights:release-open"})
 
 
 def test_public_practice_routes_are_only_reads_or_posts():
@@ -297,9 +315,15 @@ def test_public_practice_routes_are_only_reads_or_posts():
 @pytest.mark.parametrize(("name", "method"), [rm for rm in PUBLIC_PRACTICE_ROUTES if rm[1] == "GET"])
 def test_public_practice_pages_answer_for_their_practice_and_404_for_an_unknown_one(world, name, method):
     client = Client()
-    with assert_no_writes():
-        own = client.get(url_for(name, world.a))
-        missing = client.get(reverse(name, kwargs=random_kwargs_for(name)))
+    if name in AUDITED_PUBLIC_READS:  # amend part: its opening is audited (and counted): it writes
+        own_url = url_for(name, world.a)
+        own = client.get(own_url)
+        with assert_no_writes():
+            missing = client.get(reverse(name, kwargs=random_kwargs_for(name)))
+    else:
+        with assert_no_writes():
+            own = client.get(url_for(name, world.a))
+            missing = client.get(reverse(name, kwargs=random_kwargs_for(name)))
     assert own.status_code == 200
     assert missing.status_code == 404
     _assert_no_canary(own)

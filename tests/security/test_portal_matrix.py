@@ -91,9 +91,30 @@ def _letter_of(owner):
         return Letter.objects.filter(request_id=request_id).values_list("pk", flat=True).first()
 
 
+def _amendment_of(owner):
+    """amend part: a denied amendment of the adult patient (a statement of disagreement may follow)."""
+    from confide.core.actors import StaffActor
+    from confide.core.permissions import Role
+    from confide.core.tenancy import tenant_context
+    from confide.rights import amendments
+    from confide.rights.services import check_open_request
+    from tests.rights.amend_helpers import officer_with_phone
+
+    if not hasattr(owner, "_amendment"):
+        officer_with_phone(owner.practice_world)
+        clinician = StaffActor.from_membership(owner.practice_world.memberships[Role.CLINICIAN])
+        req = check_open_request(actor=owner.adult.actor, kind="correct", detail="Please fix it.")
+        with tenant_context(practice_id=req.practice_id):
+            made = amendments.start_amendment(actor=clinician, request_id=req.pk, target="field:health_background", expected_version=1)
+            amendments.deny_amendment(actor=clinician, request_id=req.pk, expected_version=2, basis="accurate_complete")
+        owner._amendment = made
+    return owner._amendment.pk
+
+
 PORTAL_KWARG_SOURCES: dict = {
     "request_id": _decided_request_of,  # queue part
     "letter_id": _letter_of,  # queue part
+    "amendment_id": _amendment_of,  # amend part
     "attachment_id": _attachment_of,
     "document_id": _document_of,
     "export_id": _export_of,

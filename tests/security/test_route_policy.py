@@ -93,6 +93,7 @@ def test_the_public_routes_are_exactly_these():
         "portal:signin",
         # issue 17, part "intake": the public privacy request form and its code page (honeypot, hourly limit, one-time code)
         "rights:public-request", "rights:public-verify",
+        "rights:release-open",  # amend part: a records release link; the token is the key
         "scheduling:feed-ics",  # a clinician's private calendar feed: the token is the key (scheduling, feed part)
         "site:setup",
     ]  # fmt: skip
