@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from confide.core.actors import PatientActor
 
-__all__ = ["ApplicantActor", "PatientActor", "TextSenderActor", "VisitorActor"]
+__all__ = ["ApplicantActor", "PatientActor", "RightsRequestActor", "TextSenderActor", "VisitorActor"]
 
 
 @dataclass(frozen=True)
@@ -37,3 +37,19 @@ class TextSenderActor:
 
     practice_id: uuid.UUID
     patient_id: uuid.UUID
+
+
+# The opt-out topics a request on the public privacy form may grant (CCPA §7026/§7027).
+OPT_OUT_TOPIC_VALUES = frozenset({"sale_share_opt_out", "limit_sensitive", "profiling_opt_out"})
+
+
+@dataclass(frozen=True)
+class RightsRequestActor:
+    """Someone who asked on the practice's public privacy-request form to opt out (of sale or
+    sharing, of the use of sensitive information, of profiling), matched to one patient by name
+    and date of birth. CCPA §7026/§7027: an opt-out needs no verification, and it only restricts,
+    so it may only GRANT that patient's opt-out topics, by the form's button (confide/rights)."""
+
+    practice_id: uuid.UUID
+    patient_id: uuid.UUID
+    request_id: uuid.UUID

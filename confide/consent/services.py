@@ -45,7 +45,7 @@ from confide.core.subjects import patient_model
 from confide.audit.chain import AuditActor, patient_audit_actor, record
 from confide.audit.events import AuditEvent
 from confide.consent import locks
-from confide.consent.actors import ApplicantActor, PatientActor, TextSenderActor, VisitorActor
+from confide.consent.actors import OPT_OUT_TOPIC_VALUES, ApplicantActor, PatientActor, RightsRequestActor, TextSenderActor, VisitorActor
 from confide.consent.evidence import browser_family, network_prefix, text_sha256
 from confide.consent.models import ConsentEvent, ConsentEvidence, ConsentState
 from confide.consent.state import STATE_FIELDS, TopicState, as_row, fold
@@ -394,6 +394,13 @@ def _authorize(choice: _Choice) -> None:
         if TOPICS[choice.topic].covers != Channel.SMS:
             raise Forbidden("a text message records only choices about texts")
         _require_patient(subject)
+    elif isinstance(actor, RightsRequestActor):
+        # An opt-out filed on the public privacy-request form, matched to this patient: only an
+        # opt-out, only granted (it restricts, never permits), by the form's button.
+        if (subject.kind != SubjectKind.PATIENT or subject.id != str(actor.patient_id) or choice.method != Method.FORM_BUTTON
+                or choice.action != Action.GRANT or choice.topic.value not in OPT_OUT_TOPIC_VALUES):  # fmt: skip
+            raise Forbidden("a privacy request on the public form records only an opt-out of the patient it names")
+        _require_patient(subject)  # no network details on a patient's event (consent_event_no_patient_network)
     elif isinstance(actor, StaffActor):
         _require_membership(actor)
         if subject.kind == SubjectKind.STAFF and subject.id == str(actor.user_id) and choice.method == Method.FORM_BUTTON:
@@ -471,8 +478,8 @@ def _audit_actor(actor):
         return patient_audit_actor(actor)
     if isinstance(actor, TextSenderActor):
         return AuditActor("patient", str(actor.patient_id), "text")
-    if isinstance(actor, VisitorActor):
-        return AuditActor("anonymous")  # the visitor id is on the event, not copied into the log
+    if isinstance(actor, (VisitorActor, RightsRequestActor)):
+        return AuditActor("anonymous")  # the visitor id / the request is on the event, not copied into the log
     return actor
 
 

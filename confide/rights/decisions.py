@@ -508,10 +508,18 @@ def apply_opt_out(row: RightsRequest, *, actor=None, request=None) -> RightsRequ
         else:  # logged by staff (by phone or on paper) or filed on the public form and matched
             method = "staff_paper" if row.channel in (Channel.LETTER, Channel.WEB_FORM, Channel.OPERATOR) else "staff_phone"
             staff = actor if isinstance(actor, StaffActor) and actor.has(Perm.CONSENT_RECORD) else None
-            if staff is None:
+            if staff is None and actor is None and row.channel == Channel.WEB_FORM:
+                # Filed on the public form and matched by name and date of birth: no verification
+                # for an opt-out (CCPA §7026/§7027); the ledger takes it as the form's button.
+                from confide.consent.actors import RightsRequestActor
+
+                consent.do_grant(actor=RightsRequestActor(row.practice_id, row.patient_id, row.pk), subject=subject,
+                                 topic=OPT_OUT_TOPICS[kind], channel="web", method="form_button", shown_text=shown, request=request)  # fmt: skip
+            elif staff is None:
                 raise Forbidden("an opt-out not filed by the patient is recorded by a staff member who records consent")
-            consent.do_grant(actor=staff, subject=subject, topic=OPT_OUT_TOPICS[kind],
-                             channel="phone" if method == "staff_phone" else "paper", method=method, shown_text=shown)  # fmt: skip
+            else:
+                consent.do_grant(actor=staff, subject=subject, topic=OPT_OUT_TOPICS[kind],
+                                 channel="phone" if method == "staff_phone" else "paper", method=method, shown_text=shown)  # fmt: skip
         with tenant_context(practice_id=row.practice_id):
             record(AuditEvent.RIGHTS_OPT_OUT_APPLIED, practice_id=row.practice_id, actor=actor, purpose=Purpose.PATIENT_REQUEST.value,
                    subject_id=row.patient_id, resource_ids=[row.pk], detail={"topic": OPT_OUT_TOPICS[kind]}, request=request)  # fmt: skip

@@ -479,9 +479,14 @@ def check_verify_code(*, practice, token: str, code: str, request=None) -> Verif
 
 
 def _on_filed(row: RightsRequest, *, actor=None, request=None) -> None:
+    """The request takes effect as filed; when it cannot by itself (an opt-out logged by a staff
+    member who does not record consent), it stays open in the queue for someone who can."""
     from confide.rights.decisions import on_filed
 
-    on_filed(row, actor=actor, request=request)
+    try:
+        on_filed(row, actor=actor, request=request)
+    except Forbidden:
+        logger.info("rights request %s left open: its effect needs a member who records consent", row.pk)
 
 
 def _use_code(*, practice, token: str, code: str, request=None) -> Verified:
@@ -653,7 +658,7 @@ def do_log_request(*, actor: StaffActor, patient_id, kind, channel, received=Non
                detail={"kind": checked.value, "channel": ch.value, "due_on": dates.due_on.isoformat(), "evidence": evidence},
                request=request)  # fmt: skip
     _on_filed(made, actor=actor, request=request)  # an opt-out applies at once; Shine the Light is answered
-    made.refresh_from_db()
+    made.refresh_from_db(fields=["status", "version", "decided_at", "decided_by"])
     return made
 
 

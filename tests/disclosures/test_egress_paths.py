@@ -39,6 +39,9 @@ NOT_A_DISCLOSURE = {
     "records/policy_notices.py": "privacy-notice e-mails to patients: to the individual",
     "rights/disclosure_notices.py": "the notice of a compelled disclosure, to the patient (to the individual)",
     "rights/services.py": "acknowledgement of a rights request to the requester: to the individual",
+    "rights/intake.py": "the one-time code and acknowledgement of a rights request, to the contact on file or the requester: to the individual",
+    "rights/letters.py": "letters answering a rights request, to the patient who asked: to the individual",
+    "rights/sweep.py": "overdue counts to the practice's own privacy officers: no patient information (operations)",
     "scheduling/feed.py": "the clinician's calendar feed (initials at most): operations, a declared processor",
     "scheduling/reminders.py": "appointment reminders to the patient: treatment",
     "site/management/commands/demo.py": "the demo's sample data: no real patient",
@@ -46,6 +49,7 @@ NOT_A_DISCLOSURE = {
 # module -> how it records itself (each has its own test)
 RECORDS_ITSELF = {
     "disclosures/staff.py": "compelled package: record_disclosure in the producing transaction (test_service_staff.py)",
+    "rights/release.py": "records release link: record_disclosure in the link's own transaction (tests/rights/test_release.py)",
 }
 
 

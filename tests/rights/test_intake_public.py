@@ -143,8 +143,14 @@ def test_rts5_an_opt_out_needs_no_verification_and_is_recorded_at_once(client, w
     response = post(client, _url(practice), public_form_data(PATIENT, kind="opt_out_sale", email=TYPED))
     assert response.status_code == 200 and b"needs no identity check" in response.content
     [made] = _rows(practice)
-    assert made.verification == "not_required" and made.status == "received" and made.patient_id == patient.pk
+    # Matched by name and date of birth, it takes effect at once: the ledger has the opt-out and
+    # the request is done (no staff action, no identity check).
+    assert made.verification == "not_required" and made.status == "done" and made.patient_id == patient.pk
     assert made.ack_due_on is None and made.due_on > timezone.localdate(made.received_at)
+    from confide.consent.models import ConsentEvent
+
+    with tenant_context(practice_id=practice.id):
+        assert ConsentEvent.objects.filter(subject_id=str(patient.pk), topic="sale_share_opt_out", action="grant").count() == 1
     assert not _rows(practice, IdentityCheck)
     assert not [m for m in mail.outbox if ON_FILE in m.to]
 
