@@ -97,6 +97,13 @@ class AuditEvent(StrEnum):
     RIGHTS_QUEUE_VIEWED = "rights:queue:viewed"  # the privacy officer's list of open requests; resource_ids: those shown
     RIGHTS_LETTER_SENT = "rights:letter:sent"  # resource_ids: the request, the letter; detail: kind, channel, status
     DISCLOSURE_RECORDED = "disclosures:disclosure:recorded"  # resource_ids: the disclosure; detail: basis, source, compelled
+    # part "export"
+    RIGHTS_EXPORT_QUEUED = "rights:export:queued"  # resource_ids: the request, the export
+    RIGHTS_EXPORT_MADE = "rights:export:made"  # resource_ids: the request, the export; categories; detail: counts, psychotherapy_notes
+    RIGHTS_EXPORT_FAILED = "rights:export:failed"  # resource_ids: the request, the export; detail: the error's type
+    RIGHTS_EXPORT_DOWNLOADED = "rights:export:downloaded"  # resource_ids: the request, the export
+    RIGHTS_FEE_SET = "rights:fee:set"  # detail: the copy fee in cents
+    # end part "export"
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -239,6 +246,13 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_QUEUE_VIEWED: "Looked at the privacy requests",
     AuditEvent.RIGHTS_LETTER_SENT: "Sent a letter about a privacy request",
     AuditEvent.DISCLOSURE_RECORDED: "Recorded a disclosure of the record",
+    # part "export"
+    AuditEvent.RIGHTS_EXPORT_QUEUED: "Queued a copy of the record for a privacy request",
+    AuditEvent.RIGHTS_EXPORT_MADE: "Prepared a copy of the record for a privacy request",
+    AuditEvent.RIGHTS_EXPORT_FAILED: "Could not prepare a copy of the record",
+    AuditEvent.RIGHTS_EXPORT_DOWNLOADED: "Downloaded the copy of the record",
+    AuditEvent.RIGHTS_FEE_SET: "Set the fee for copies of the record",
+    # end part "export"
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",

@@ -361,6 +361,7 @@ JOB_NAMES = {
     "feed-initials-job": "Your initials in your clinician's private calendar (automatic)",
     "rights-letter-job": "Keeping a copy of a letter about your privacy request (automatic)",
     "disclosure-job": "Recording a disclosure of your record, for your list of disclosures (automatic)",
+    "rights-export-job": "Preparing the copy of your record you asked for (automatic)",  # part "export"
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)
