@@ -103,6 +103,7 @@ class AuditEvent(StrEnum):
     RIGHTS_EXPORT_FAILED = "rights:export:failed"  # resource_ids: the request, the export; detail: the error's type
     RIGHTS_EXPORT_DOWNLOADED = "rights:export:downloaded"  # resource_ids: the request, the export
     RIGHTS_FEE_SET = "rights:fee:set"  # detail: the copy fee in cents
+    RIGHTS_PSYCHOTHERAPY_AUTHORIZATION = "rights:psychotherapy:authorization"  # resource_ids: the request; detail: authorized
     # end part "export"
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
@@ -252,6 +253,7 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_EXPORT_FAILED: "Could not prepare a copy of the record",
     AuditEvent.RIGHTS_EXPORT_DOWNLOADED: "Downloaded the copy of the record",
     AuditEvent.RIGHTS_FEE_SET: "Set the fee for copies of the record",
+    AuditEvent.RIGHTS_PSYCHOTHERAPY_AUTHORIZATION: "Recorded the patient's authorization to include psychotherapy notes in a copy",
     # end part "export"
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",

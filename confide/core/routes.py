@@ -158,12 +158,19 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:access-csv":               _p(A.PORTAL,     None,                        False, "GET"),
     "portal:access-pdf":               _p(A.PORTAL,     None,                        False, "GET"),
     "portal:rights-request":           _p(A.PORTAL,     None,                        False, "POST"),
+    # part "export": the copy's progress and its download (an export of the current record, else 404).
+    "portal:rights-export-status":     _p(A.PORTAL,     None,                        True,  "GET"),
+    "portal:rights-export-download":   _p(A.PORTAL,     None,                        True,  "GET"),
     "portal:acknowledge-notice":       _p(A.PORTAL,     None,                        False, "POST"),
     # twilio part: the console outbox page (confide/messaging/outbox_views.py; 404 unless the
     # console SMS adapter is configured).
     "messaging:outbox":                _p(A.STAFF,      Perm.MESSAGING_CONFIGURE,    False, "GET"),
     # The privacy officer's queue of rights requests (confide/rights/).
     "rights:queue":                    _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      False, "GET"),
+    # part "export": a see/copy request's copy (start it, psychotherapy authorization, its progress part).
+    "rights:export-start":             _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "POST"),
+    "rights:export-authorize":         _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "POST"),
+    "rights:export-status":            _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "GET"),
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
     # account's current one; a document or an export id is looked up within it (else 404).
     "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.portal import account_views, appointment_views, message_views, passkey_views, views
+from confide.portal import account_views, appointment_views, message_views, passkey_views, rights_export_views, views
 
 app_name = "portal"
 
@@ -19,6 +19,9 @@ urlpatterns = [
     path("portal/privacy/who-opened.csv", views.access_csv, name="access-csv"),
     path("portal/privacy/who-opened.pdf", views.access_pdf, name="access-pdf"),
     path("portal/privacy/request/", views.rights_request, name="rights-request"),
+    # part "export": the copy of the patient's information for a see/copy request (confide/rights/export.py)
+    path("portal/privacy/copy/<uuid:export_id>/", rights_export_views.rights_export_status, name="rights-export-status"),
+    path("portal/privacy/copy/<uuid:export_id>/file/", rights_export_views.rights_export_download, name="rights-export-download"),
     path("portal/notifications/", views.notifications, name="notifications"),
     path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),
     path("portal/record/", views.record_page, name="record"),

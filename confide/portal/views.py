@@ -198,8 +198,18 @@ def _privacy_page(request: HttpRequest, *, status: int = 200, choice_error: str 
         "rights_form": rights_form or RightsRequestForm(),
         "rights_requests": rights_services.list_patient_requests(actor=actor),
         "link_id": actor.link_id,
+        # part "export": the copy's progress or link, and the fee for a copy shown before filing (RTS10)
+        **_rights_export_context(actor),
     }
     return render(request, "portal/privacy.html", context, status=400 if (date_error or choice_error or status == 400) else status)
+
+
+def _rights_export_context(actor) -> dict:  # part "export"
+    from confide.rights import export as rights_export
+
+    latest = rights_export.latest_export(actor=actor)
+    return {"rights_export": latest, "expired": latest is not None and rights_export.is_expired(latest),
+            "copy_fee": rights_export.copy_fee_cents(actor.practice_id) / 100}  # fmt: skip
 
 
 @route("portal:privacy")

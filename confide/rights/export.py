@@ -579,9 +579,7 @@ def export_to_path(patient_id, out_path, *, storage: EncryptedStorage | None = N
 
 # --- the patient's download ------------------------------------------------------------------------------
 def is_expired(export: Export) -> bool:
-    return export.status == ExportStatus.EXPIRED or (
-        export.status == ExportStatus.READY and (export.expires_at is None or export.expires_at <= timezone.now())
-    )
+    return export.link_expired
 
 
 def latest_export(*, actor: PatientActor) -> Export | None:
@@ -692,3 +690,53 @@ def digest(path) -> str:  # used by the bench and tests to compare outputs
         for chunk in iter(lambda: f.read(CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+# --- staff: the request page's panel ---------------------------------------------------------------------
+def _staff(actor) -> StaffActor:
+    if not isinstance(actor, StaffActor) or not actor.has(Perm.RIGHTS_QUEUE_VIEW):
+        raise Forbidden(Perm.RIGHTS_QUEUE_VIEW)
+    return actor
+
+
+def set_psychotherapy_authorization(*, actor: StaffActor, request_id, expected_version: int, authorized: bool, request=None) -> RightsRequest:
+    """Staff record (or take back) the patient's specific authorization to include psychotherapy
+    notes in the copy (HIPAA §164.508(a)(2)): a conditional update on the request's version
+    (a stale page gets ChangedMeanwhile, 409), while it is open and before the copy is made."""
+    from confide.rights.services import transition
+
+    _staff(actor)
+    with tenant_context(practice_id=actor.practice_id):
+        row = RightsRequest.objects.filter(pk=request_id).first()
+        if row is None:
+            raise NotFound("rights request")
+        if row.kind not in EXPORT_KINDS:
+            raise InvalidInput("Only a request to see or copy the record can include psychotherapy notes.")
+        if Export.objects.filter(request_id=row.pk, status__in=[ExportStatus.RUNNING, ExportStatus.READY]).exists():
+            raise InvalidInput("The copy is already being made or is ready; the authorization can no longer change it.")
+    with tenant_context(practice_id=actor.practice_id), transaction.atomic():
+        changed = transition(practice_id=actor.practice_id, request_id=row.pk, expected_version=expected_version,
+                             allowed_from=OPEN_STATUSES, psychotherapy_authorized=bool(authorized))  # fmt: skip
+        record(
+            AuditEvent.RIGHTS_PSYCHOTHERAPY_AUTHORIZATION, practice_id=actor.practice_id, actor=actor, purpose=Purpose.PATIENT_REQUEST.value,
+            subject_id=row.patient_id, resource_ids=[row.pk], detail={"authorized": bool(authorized)}, request=request,
+        )  # fmt: skip
+    return changed
+
+
+def get_export_for_staff(*, actor: StaffActor, export_id) -> Export:
+    _staff(actor)
+    try:
+        pk = uuid.UUID(str(export_id))
+    except ValueError:
+        raise NotFound("export") from None
+    with tenant_context(practice_id=actor.practice_id):
+        export = Export.objects.filter(pk=pk).first()
+    if export is None:
+        raise NotFound("export")
+    return export
+
+
+def latest_for_request(request_row: RightsRequest) -> Export | None:
+    with tenant_context(practice_id=request_row.practice_id):
+        return Export.objects.filter(request_id=request_row.pk).order_by("-created_at").first()

@@ -238,5 +238,13 @@ class Export(TenantModel):
         return f"rights-export:{self.pk}"
 
     @property
+    def link_expired(self) -> bool:
+        from django.utils import timezone
+
+        return self.status == ExportStatus.EXPIRED or (
+            self.status == ExportStatus.READY and (self.expires_at is None or self.expires_at <= timezone.now())
+        )
+
+    @property
     def percent(self) -> int:
         return 100 if self.status == ExportStatus.READY else (int(self.done * 100 / self.total) if self.total else 0)

@@ -267,6 +267,8 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "token": lambda pw, name, role: _unsubscribe_token(pw),
     # A portal record export: any id (the route is tried as a portal account; another's is a 404).
     "export_id": lambda pw, name, role: uuid.UUID(int=0),
+    # part "export": a see/copy rights request (any id: another practice's or none is a 404).
+    "request_id": lambda pw, name, role: uuid.UUID(int=0),
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
     "invitation_id": lambda pw, name, role: _invitation(pw).pk,
     "submission_id": lambda pw, name, role: _consultation(pw).pk,

@@ -222,10 +222,17 @@ EXPECTED_ROUTE_POLICY = {
     "portal:access-csv":                  ("portal",     None,                            False, ["GET"],         False),
     "portal:access-pdf":                  ("portal",     None,                            False, ["GET"],         False),
     "portal:rights-request":              ("portal",     None,                            False, ["POST"],        False),
+    # part "export"
+    "portal:rights-export-status":        ("portal",     None,                            True,  ["GET"],         False),
+    "portal:rights-export-download":      ("portal",     None,                            True,  ["GET"],         False),
     "portal:acknowledge-notice":          ("portal",     None,                            False, ["POST"],        False),
     # twilio part: the console outbox page
     "messaging:outbox":                   ("staff",      "messaging:settings:edit",       False, ["GET"],         False),
     "rights:queue":                       ("staff",      "rights:request:view",           False, ["GET"],         False),
+    # part "export"
+    "rights:export-start":                ("staff",      "rights:request:view",           True,  ["POST"],        False),
+    "rights:export-authorize":            ("staff",      "rights:request:view",           True,  ["POST"],        False),
+    "rights:export-status":               ("staff",      "rights:request:view",           True,  ["GET"],         False),
     "portal:record":                      ("portal",     None,                            False, ["GET"],         False),
     "portal:record-document":             ("portal",     None,                            True,  ["GET"],         False),
     "portal:record-export":               ("portal",     None,                            False, ["POST"],        False),
