@@ -37,6 +37,7 @@ row — a run killed mid-way leaves nothing downloadable and a re-run starts fro
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -144,30 +145,43 @@ def _patient_filter(model, patient_id) -> dict:
     return {"pk": patient_id} if not path else {"__".join(path): patient_id}
 
 
-def _plain(row, model) -> dict:
+@functools.cache
+def _plain_fields(model) -> tuple:
+    """The plain columns worth showing (dates, flags, states), with their choices' labels."""
     sealed = {f.name for f in encrypted_fields(model)}
-    out = {"id": str(row.pk)}
+    out = []
     for f in model._meta.concrete_fields:
         if f.name in sealed or f.name in _SKIP_PLAIN or f.primary_key:
             continue
         if isinstance(f, _PLAIN_TYPES) or (f.choices and not isinstance(f, models.ForeignKey)):
-            value = getattr(row, f.attname)
-            if f.choices and value not in (None, ""):
-                out[f.name] = str(value)
-                label = getattr(row, f"get_{f.name}_display", None)
-                if label is not None and str(label()) != str(value):
-                    out[f"{f.name}_label"] = str(label())
-            else:
-                out[f.name] = value
+            out.append((f.name, f.attname, dict(f.flatchoices) if f.choices else None))
+    return tuple(out)
+
+
+@functools.cache
+def _sealed_fields(model) -> tuple:
+    return tuple((f.name, f.category) for f in encrypted_fields(model))
+
+
+def _plain(row, model) -> dict:
+    out = {"id": str(row.pk)}
+    for name, attname, choices in _plain_fields(model):
+        value = getattr(row, attname)
+        if choices is not None and value not in (None, ""):
+            out[name] = str(value)
+            label = choices.get(value)
+            if label is not None and str(label) != str(value):
+                out[f"{name}_label"] = str(label)
+        else:
+            out[name] = value
     return out
 
 
 def _sealed(row, model) -> dict:
     """The row's sealed fields, grouped by their category (read inside an open door)."""
     by_category: dict[str, dict] = {}
-    for f in encrypted_fields(model):
-        value = getattr(row, f.name)
-        by_category.setdefault(f.category, {})[f.name] = value
+    for name, category in _sealed_fields(model):
+        by_category.setdefault(category, {})[name] = getattr(row, name)
     return by_category
 
 
