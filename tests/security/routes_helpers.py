@@ -45,6 +45,29 @@ def _consultation(pw):
     return made
 
 
+def _copy_request(pw):
+    """Part "export": a portal `copy` request of the chart's patient (its copy queued), made once per world."""
+    made = getattr(pw, "_copy_request", None)
+    if made is None:
+        from confide.core.tenancy import tenant_context
+        from confide.rights.services import check_open_request
+        from tests.portal_world import actor_for, link, make_portal_user
+
+        patient = chart_world(pw).patient
+        own = link(make_portal_user(f"copy@{pw.practice.slug}.matrix.test"), patient)
+        with tenant_context(practice_id=pw.practice.id):
+            made = pw._copy_request = check_open_request(actor=actor_for(own), kind="copy")
+    return made
+
+
+def _copy_export_id(pw):
+    from confide.core.tenancy import tenant_context
+    from confide.rights.models import Export
+
+    with tenant_context(practice_id=pw.practice.id):
+        return Export.objects.get(request_id=_copy_request(pw).pk).pk
+
+
 def _booking_request(pw):
     from tests.directory.booking_world import pending_request
 
@@ -266,9 +289,10 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "campaign_id": lambda pw, name, role: _campaign(pw).pk,
     "token": lambda pw, name, role: _unsubscribe_token(pw),
     # A portal record export: any id (the route is tried as a portal account; another's is a 404).
-    "export_id": lambda pw, name, role: uuid.UUID(int=0),
-    # part "export": a see/copy rights request (any id: another practice's or none is a 404).
-    "request_id": lambda pw, name, role: uuid.UUID(int=0),
+    "export_id": lambda pw, name, role: _copy_export_id(pw) if name.startswith("rights:") else uuid.UUID(int=0),
+    # part "export": a verified portal copy request of the practice (and its queued copy for the
+    # staff routes; the portal's export routes take any id: another account's is a 404).
+    "request_id": lambda pw, name, role: _copy_request(pw).pk,
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
     "invitation_id": lambda pw, name, role: _invitation(pw).pk,
     "submission_id": lambda pw, name, role: _consultation(pw).pk,
