@@ -102,6 +102,7 @@ class AuditEvent(StrEnum):
     RIGHTS_EXPORT_MADE = "rights:export:made"  # resource_ids: the request, the export; categories; detail: counts, psychotherapy_notes
     RIGHTS_EXPORT_FAILED = "rights:export:failed"  # resource_ids: the request, the export; detail: the error's type
     RIGHTS_EXPORT_DOWNLOADED = "rights:export:downloaded"  # resource_ids: the request, the export
+    RIGHTS_EXPORT_DELETED = "rights:export:deleted"  # resource_ids: the request, the export (its file, past the link's time)
     RIGHTS_FEE_SET = "rights:fee:set"  # detail: the copy fee in cents
     RIGHTS_PSYCHOTHERAPY_AUTHORIZATION = "rights:psychotherapy:authorization"  # resource_ids: the request; detail: authorized
     # end part "export"
@@ -252,6 +253,7 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_EXPORT_MADE: "Prepared a copy of the record for a privacy request",
     AuditEvent.RIGHTS_EXPORT_FAILED: "Could not prepare a copy of the record",
     AuditEvent.RIGHTS_EXPORT_DOWNLOADED: "Downloaded the copy of the record",
+    AuditEvent.RIGHTS_EXPORT_DELETED: "Deleted an expired copy of the record",
     AuditEvent.RIGHTS_FEE_SET: "Set the fee for copies of the record",
     AuditEvent.RIGHTS_PSYCHOTHERAPY_AUTHORIZATION: "Recorded the patient's authorization to include psychotherapy notes in a copy",
     # end part "export"

@@ -517,6 +517,7 @@ def run_export(export_id, practice_id, *, storage: EncryptedStorage | None = Non
                     )  # fmt: skip
             return "failed"
     _close_request(export)
+    transaction.on_commit(lambda: _schedule_cleanup(now + datetime.timedelta(days=DOWNLOAD_DAYS)), robust=True)
     return "ready"
 
 
@@ -656,6 +657,42 @@ def open_download(*, actor: PatientActor, export_id, request=None, storage: Encr
             stream.close()
             raise
     return Download(id=export.pk, size=stream.size, stream=stream, made_on=timezone.localdate(export.finished_at or export.created_at))
+
+
+# --- the clean-up ------------------------------------------------------------------------------------------
+CLEANUP_JOB = "rights-export-cleanup"
+
+
+def delete_expired_exports(*, storage: EncryptedStorage | None = None, now: datetime.datetime | None = None) -> int:
+    """Delete the sealed files of every practice's copies past their link's time; the rows stay
+    (status expired: the record that a copy was made, when and what it held). Returns how many."""
+    from confide.core.models import Practice
+
+    storage = storage or EncryptedStorage()
+    now = now or timezone.now()
+    deleted = 0
+    for practice_id in Practice.objects.order_by("slug").values_list("id", flat=True):
+        with tenant_context(practice_id=practice_id):
+            for export in Export.objects.filter(status=ExportStatus.READY, expires_at__lte=now).exclude(stored_name=""):
+                with transaction.atomic():
+                    if not Export.objects.filter(pk=export.pk, status=ExportStatus.READY, stored_name=export.stored_name).update(
+                        status=ExportStatus.EXPIRED, stored_name="", updated_at=now
+                    ):
+                        continue  # another clean-up got there first
+                    record(
+                        AuditEvent.RIGHTS_EXPORT_DELETED, practice_id=practice_id, actor=system_actor(CLEANUP_JOB),
+                        subject_id=export.patient_id, resource_ids=[export.request_id, export.pk],
+                    )  # fmt: skip
+                storage.delete(export.stored_name)
+                deleted += 1
+    return deleted
+
+
+def _schedule_cleanup(when: datetime.datetime) -> None:
+    from confide.rights.tasks import delete_expired_rights_exports
+
+    if delete_expired_rights_exports.get_backend().supports_defer:
+        delete_expired_rights_exports.using(run_after=when + datetime.timedelta(minutes=1)).enqueue()
 
 
 # --- the fee (RTS10) ------------------------------------------------------------------------------------

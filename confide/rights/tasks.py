@@ -12,3 +12,11 @@ def make_rights_export(export_id: str, practice_id: str) -> str:
     from confide.rights.export import run_export
 
     return run_export(export_id, practice_id)
+
+
+@task()
+def delete_expired_rights_exports() -> int:
+    """Delete the files of copies past their link's time (scheduled for each one's end)."""
+    from confide.rights.export import delete_expired_exports
+
+    return delete_expired_exports()

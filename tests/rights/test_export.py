@@ -311,3 +311,18 @@ def test_rts10_the_copy_fee_is_capped_and_stored_on_the_request(world, staff, ma
     for bad in ("6.51", "-1", "abc", "1.234", ""):
         with pytest.raises(InvalidInput):
             rexport.parse_fee(bad)
+
+
+def test_rts2_the_clean_up_deletes_expired_copies_and_keeps_the_row(world, staff, make_patient):
+    made, actor = portal_copy_request(make_patient())
+    export = _run(made)
+    name = export.stored_name
+    assert rexport.delete_expired_exports() == 0  # not yet
+    assert rexport.delete_expired_exports(now=export.expires_at + datetime.timedelta(seconds=1)) == 1
+    assert not EncryptedStorage().exists(name)
+    with tenant_context(practice_id=made.practice_id):
+        row = Export.objects.get(pk=export.pk)
+        assert AuditEntry.objects.filter(event="rights:export:deleted", subject_id=made.patient_id).count() == 1
+    assert row.status == ExportStatus.EXPIRED and row.stored_name == "" and row.link_expired
+    with pytest.raises(rexport.ExportExpired):
+        rexport.open_download(actor=actor, export_id=export.pk)
