@@ -177,10 +177,13 @@ def _plain(row, model) -> dict:
     return out
 
 
-def _sealed(row, model) -> dict:
-    """The row's sealed fields, grouped by their category (read inside an open door)."""
+def _sealed(row, model, categories=None) -> dict:
+    """The row's sealed fields, grouped by their category (read inside an open door); only
+    `categories` when given."""
     by_category: dict[str, dict] = {}
     for name, category in _sealed_fields(model):
+        if categories is not None and category not in categories:
+            continue
         by_category.setdefault(category, {})[name] = getattr(row, name)
     return by_category
 
@@ -218,9 +221,11 @@ def planned_steps(practice_id, patient_id) -> int:
 
 def write_export_zip(
     fileobj, *, practice_id, patient_id, include_psychotherapy: bool = False, rights_request_id=None, storage=None, progress=None,
+    withheld: frozenset[str] = frozenset(),
 ) -> ExportCounts:  # fmt: skip
     """Write the patient's ZIP into `fileobj` (a seekable binary file), reading through the door
-    as the export job. `progress(step)` is called between openings (outside their transactions)."""
+    as the export job. `progress(step)` is called between openings (outside their transactions).
+    `withheld`: categories left out (a parent's or guardian's request: what the minor controls, MIN3)."""
     storage = storage or EncryptedStorage()
     job = RIGHTS_EXPORT_JOB.for_practice(practice_id)
     step = 0
@@ -247,15 +252,21 @@ def write_export_zip(
                     excluded[label] = "Psychotherapy notes are included only with your specific written authorization."
                     advance()
                     continue
+                if _categories(model) <= withheld:
+                    excluded[label] = "Information the young person controls is not given to a parent or guardian."
+                    advance()
+                    continue
                 write(("" if first else ", ") + _dumps(label) + ": [")
                 first = False
-                n = _write_section(write, model, job, patient_id, rights_request_id, counts, summary)
+                n = _write_section(write, model, job, patient_id, rights_request_id, counts, summary, withheld)
                 counts.sections[label] = n
                 write("]")
                 advance()
             write('}, "excluded": ' + _dumps(excluded) + "}")
         # files/…: decrypted by streaming, FILE_BATCH per opening.
         for label, category in FILE_MODELS.items():
+            if category in withheld:
+                continue
             model = apps.get_model(label)
             with tenant_context(practice_id=practice_id):
                 ids = list(model.objects.filter(patient_id=patient_id).order_by("created_at", "pk").values_list("pk", flat=True))
@@ -273,7 +284,7 @@ def write_export_zip(
         # fhir/bundle.json: what the FHIR export job would write, from the same opening's grant.
         from confide.records.fhir import bundle_for_opening
 
-        fhir_categories = frozenset(policy.KNOWN_CATEGORIES) & RIGHTS_EXPORT_JOB.categories
+        fhir_categories = (frozenset(policy.KNOWN_CATEGORIES) & RIGHTS_EXPORT_JOB.categories) - withheld
         with open_chart(job, patient_id, Purpose.PATIENT_REQUEST, categories=fhir_categories) as chart:
             data, resources = bundle_for_opening(chart)
         zf.writestr("fhir/bundle.json", data)
@@ -296,7 +307,7 @@ def write_export_zip(
     return counts
 
 
-def _write_section(write, model, job, patient_id, rights_request_id, counts: ExportCounts, summary: dict) -> int:
+def _write_section(write, model, job, patient_id, rights_request_id, counts: ExportCounts, summary: dict, withheld=frozenset()) -> int:
     label = model._meta.label
     n = 0
     if _is_psychotherapy(model):
@@ -307,7 +318,7 @@ def _write_section(write, model, job, patient_id, rights_request_id, counts: Exp
         counts.psychotherapy_notes = True
         counts.categories.add(PSYCHOTHERAPY)
         return n
-    categories = _categories(model) & RIGHTS_EXPORT_JOB.categories
+    categories = (_categories(model) & RIGHTS_EXPORT_JOB.categories) - withheld
     if _is_own_subject(model):
         # Sealed under the row's own key: listed (dates, states), not opened here.
         with tenant_context(practice_id=job.practice_id):
@@ -318,13 +329,13 @@ def _write_section(write, model, job, patient_id, rights_request_id, counts: Exp
     with open_chart(job, patient_id, Purpose.PATIENT_REQUEST, categories=categories) as chart:
         if label == "records.Patient":
             row = chart.patient
-            write(_dumps({**_plain(row, model), "data": _sealed(row, model)}))
-            summary["patient"] = _patient_summary(row)
+            write(_dumps({**_plain(row, model), "data": _sealed(row, model, categories)}))
+            summary["patient"] = _patient_summary(row, categories)
             n = 1
         else:
             rows = model.objects.filter(**_patient_filter(model, patient_id)).order_by("created_at", "pk")
             for row in rows.iterator(chunk_size=500):
-                item = {**_plain(row, model), "data": _sealed(row, model)}
+                item = {**_plain(row, model), "data": _sealed(row, model, categories)}
                 if label in FILE_MODELS:
                     item["file"] = _file_member(label, row, row.content_type)
                 write(("" if n == 0 else ", ") + _dumps(item))
@@ -333,7 +344,7 @@ def _write_section(write, model, job, patient_id, rights_request_id, counts: Exp
     return n
 
 
-def _patient_summary(patient) -> dict:
+def _patient_summary(patient, categories) -> dict:
     def listed(value) -> list[str]:
         out = []
         for item in value or []:
@@ -342,14 +353,12 @@ def _patient_summary(patient) -> dict:
                 out.append(str(text)[:200] if text else "(an entry)")
         return out
 
+    lists = (("Medications", "medications", "health.medications"), ("Allergies", "allergies", "health.allergies"),
+             ("Conditions", "conditions", "health.conditions"), ("Immunizations", "immunizations", "health.immunizations"))  # fmt: skip
     return {
-        "name": " ".join(p for p in (str(patient.given_name or ""), str(patient.family_name or "")) if p),
-        "date_of_birth": patient.date_of_birth,
-        "lists": [
-            (title, listed(getattr(patient, field)))
-            for title, field in (("Medications", "medications"), ("Allergies", "allergies"), ("Conditions", "conditions"),
-                                 ("Immunizations", "immunizations"))
-        ],  # fmt: skip
+        "name": " ".join(p for p in (str(patient.given_name or ""), str(patient.family_name or "")) if p) if policy.NAME in categories else "",
+        "date_of_birth": patient.date_of_birth if policy.DOB in categories else None,
+        "lists": [(title, listed(getattr(patient, field))) for title, field, category in lists if category in categories],
     }
 
 
@@ -484,7 +493,8 @@ def run_export(export_id, practice_id, *, storage: EncryptedStorage | None = Non
             with tempfile.TemporaryFile(prefix="confide-rights-export-") as tmp:
                 counts = write_export_zip(
                     tmp, practice_id=practice_id, patient_id=export.patient_id, storage=storage,
-                    include_psychotherapy=export.request.psychotherapy_authorized, rights_request_id=export.request_id,
+                    include_psychotherapy=export.request.psychotherapy_authorized and not export.request.by_representative,
+                    rights_request_id=export.request_id, withheld=_withheld(export.request),
                     progress=lambda step: mine.update(done=min(step, total), updated_at=timezone.now()),
                 )  # fmt: skip
                 size = tmp.tell()
@@ -519,6 +529,16 @@ def run_export(export_id, practice_id, *, storage: EncryptedStorage | None = Non
     _close_request(export)
     transaction.on_commit(lambda: _schedule_cleanup(now + datetime.timedelta(days=DOWNLOAD_DAYS)), robust=True)
     return "ready"
+
+
+def _withheld(request_row: RightsRequest) -> frozenset[str]:
+    """What a parent's or guardian's copy leaves out: the categories the minor controls in this
+    practice (the declaration in force; the same rule the door applies to a representative)."""
+    if not request_row.by_representative:
+        return frozenset()
+    from confide.policy.services import declaration_in_force
+
+    return frozenset(declaration_in_force(request_row.practice_id, timezone.now()).minor_controlled_categories())
 
 
 def _close_request(export: Export) -> None:

@@ -326,3 +326,23 @@ def test_rts2_the_clean_up_deletes_expired_copies_and_keeps_the_row(world, staff
     assert row.status == ExportStatus.EXPIRED and row.stored_name == "" and row.link_expired
     with pytest.raises(rexport.ExportExpired):
         rexport.open_download(actor=actor, export_id=export.pk)
+
+
+def test_min3_a_parents_copy_leaves_out_what_the_minor_controls(world, staff, make_patient):
+    from tests.access import test_every_encrypted_field as every
+
+    patient = make_patient()
+    every._file("document")(world, staff, lambda **kw: patient)
+    withheld = frozenset({"health.documents", "health.encounters"})
+    out = io.BytesIO()
+    counts = rexport.write_export_zip(out, practice_id=world.a.practice.id, patient_id=patient.id, withheld=withheld)
+    zf = zip_of(out.getvalue())
+    data = data_of(zf)
+    assert "records.Document" in data["excluded"] and "records.Document" not in data["sections"]
+    assert not [n for n in zf.namelist() if n.startswith("files/document/")] and counts.files == 0
+    assert "health.encounters" not in data["sections"]["records.Patient"][0]["data"]
+    assert "identifiers.name" in data["sections"]["records.Patient"][0]["data"]
+    assert not withheld & counts.categories
+    # …and the run takes them from the declaration for a request made by a representative only.
+    made, _ = portal_copy_request(patient)
+    assert rexport._withheld(made) == frozenset()
