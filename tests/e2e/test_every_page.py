@@ -327,6 +327,7 @@ ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
     # part "export": the patient's copy for a rights request
     ("portal:rights-export-status", "export_id"): lambda w: w.objects["rights_export"].pk,
     ("portal:rights-export-download", "export_id"): lambda w: w.objects["rights_export"].pk,
+    ("rights:export-status", "export_id"): lambda w: w.objects["rights_export"].pk,
 }
 
 
