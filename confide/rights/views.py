@@ -67,6 +67,9 @@ def export_status(request: HttpRequest, export_id) -> HttpResponse:
     from confide.rights import export as rights_export
 
     export = rights_export.get_export_for_staff(actor=request.actor, export_id=export_id)
+    if not getattr(request, "htmx", False):  # without JavaScript (the Refresh of a page): a whole page
+        context = {"req": export.request, "rights_export": export}
+        return render(request, "rights/copy_status.html", context)
     return _panel(request, export.request, export)
 
 
