@@ -243,6 +243,14 @@ RIGHTS_VERIFY_JOB = SystemJob(
     frozenset({Purpose.PATIENT_REQUEST}),
 )  # fmt: skip
 # --- end part "intake"
+# Part "export" -- the patient's copy for a `see` or `copy` rights request (confide/rights/export.py,
+# RTS1/RTS2): every category held about the patient, for their request; never psychotherapy notes
+# by category (those leave only through `open_psychotherapy_notes_for_release`, when staff recorded
+# the patient's specific authorization on the request).
+RIGHTS_EXPORT_JOB = SystemJob(
+    "rights-export-job", frozenset(policy.KNOWN_CATEGORIES - policy.AUTHOR_ONLY_CATEGORIES), frozenset({Purpose.PATIENT_REQUEST})
+)
+# end part "export"
 SYSTEM_JOBS: dict[str, SystemJob] = {
     job.name: job
     for job in (
@@ -251,6 +259,7 @@ SYSTEM_JOBS: dict[str, SystemJob] = {
         MESSAGING_SEND_JOB, MESSAGING_INBOUND_JOB, FEED_INITIALS_JOB, DISCLOSURE_JOB, RIGHTS_LETTER_JOB,
         RETENTION_JOB,  # part retention
         RIGHTS_VERIFY_JOB,  # part "intake"
+        RIGHTS_EXPORT_JOB,  # part "export"
     )
 }  # fmt: skip
 
@@ -1293,7 +1302,7 @@ def open_intake_queue(actor, *, request=None) -> Iterator[IntakeQueue]:
 
 
 @contextmanager
-def open_psychotherapy_notes_for_release(actor, patient_id, *, request=None) -> Iterator[PsychotherapyChart]:
+def open_psychotherapy_notes_for_release(actor, patient_id, *, request=None, rights_request_id=None) -> Iterator[PsychotherapyChart]:
     """Psychotherapy notes leave only with the patient's specific authorization (HIPAA
     §164.508(a)(2)), recorded in the consent ledger (topic psychotherapy_notes_disclosure), and
     only to the patient's own portable copy: the actor must be the registered FHIR export job.
@@ -1310,12 +1319,20 @@ def open_psychotherapy_notes_for_release(actor, patient_id, *, request=None) -> 
     with acting_in_practice(attempt):
         attempt.purpose = Purpose.PATIENT_REQUEST.value
         attempt.categories = frozenset({policy.PSYCHOTHERAPY_NOTES})
-        if not isinstance(actor, SystemActor) or actor.name != FHIR_EXPORT_JOB.name:
+        if not isinstance(actor, SystemActor) or actor.name not in (FHIR_EXPORT_JOB.name, RIGHTS_EXPORT_JOB.name):
             raise attempt.refuse("psychotherapy_notes_author_only", "psychotherapy notes are released only into the patient's own copy")
         patient = _load_patient(attempt, patient_id)
         _check_restrictions(attempt, patient, Purpose.PATIENT_REQUEST)
-        authorization = consent.state(consent.Subject.patient(patient.practice_id, patient.pk), Topic.PSYCHOTHERAPY_DISCLOSURE)
-        if not authorization.granted:
+        if actor.name == RIGHTS_EXPORT_JOB.name:
+            # Part "export": the rights request on which staff recorded the patient's specific
+            # authorization (rights.RightsRequest.psychotherapy_authorized), for this very patient.
+            RightsRequest = apps.get_model("rights", "RightsRequest")
+            authorized = rights_request_id is not None and RightsRequest.objects.filter(
+                pk=_as_uuid(rights_request_id), patient_id=patient.pk, psychotherapy_authorized=True
+            ).exists()
+        else:
+            authorized = consent.state(consent.Subject.patient(patient.practice_id, patient.pk), Topic.PSYCHOTHERAPY_DISCLOSURE).granted
+        if not authorized:
             raise attempt.refuse("psychotherapy_not_authorized", "the patient has not authorized the release of psychotherapy notes")
         notes = list(PsychotherapyNote.objects.filter(patient_id=patient.pk, status=PsychotherapyNote.Status.SIGNED).order_by("signed_at"))
         entry = record(

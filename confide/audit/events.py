@@ -131,6 +131,15 @@ class AuditEvent(StrEnum):
     RELEASE_CREATED = "rights:release:created"  # resource_ids: link, disclosure; detail: categories, expiry
     RELEASE_REVOKED = "rights:release:revoked"  # resource_ids: the link
     RELEASE_OPENED = "rights:release:opened"  # resource_ids: the link; categories opened
+    # part "export"
+    RIGHTS_EXPORT_QUEUED = "rights:export:queued"  # resource_ids: the request, the export
+    RIGHTS_EXPORT_MADE = "rights:export:made"  # resource_ids: the request, the export; categories; detail: counts, psychotherapy_notes
+    RIGHTS_EXPORT_FAILED = "rights:export:failed"  # resource_ids: the request, the export; detail: the error's type
+    RIGHTS_EXPORT_DOWNLOADED = "rights:export:downloaded"  # resource_ids: the request, the export
+    RIGHTS_EXPORT_DELETED = "rights:export:deleted"  # resource_ids: the request, the export (its file, past the link's time)
+    RIGHTS_FEE_SET = "rights:fee:set"  # detail: the copy fee in cents
+    RIGHTS_PSYCHOTHERAPY_AUTHORIZATION = "rights:psychotherapy:authorization"  # resource_ids: the request; detail: authorized
+    # end part "export"
     # messaging (ids, channel, kind, topic, outcome; never a body, a number or an address)
     MESSAGE_QUEUED = "messaging:message:queued"  # resource_ids: message, thread; detail: channel, kind, topic
     MESSAGE_SENT = "messaging:message:sent"  # detail: channel, kind, topic, carried (body|notice), provider
@@ -307,6 +316,15 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RELEASE_CREATED: "Created a records release link",
     AuditEvent.RELEASE_REVOKED: "Revoked a records release link",
     AuditEvent.RELEASE_OPENED: "A records release link was opened",
+    # part "export"
+    AuditEvent.RIGHTS_EXPORT_QUEUED: "Queued a copy of the record for a privacy request",
+    AuditEvent.RIGHTS_EXPORT_MADE: "Prepared a copy of the record for a privacy request",
+    AuditEvent.RIGHTS_EXPORT_FAILED: "Could not prepare a copy of the record",
+    AuditEvent.RIGHTS_EXPORT_DOWNLOADED: "Downloaded the copy of the record",
+    AuditEvent.RIGHTS_EXPORT_DELETED: "Deleted an expired copy of the record",
+    AuditEvent.RIGHTS_FEE_SET: "Set the fee for copies of the record",
+    AuditEvent.RIGHTS_PSYCHOTHERAPY_AUTHORIZATION: "Recorded the patient's authorization to include psychotherapy notes in a copy",
+    # end part "export"
     AuditEvent.APPOINTMENT_BOOKED: "Booked an appointment",
     AuditEvent.APPOINTMENT_CHANGED: "Changed an appointment",
     AuditEvent.APPOINTMENT_CANCELLED: "Cancelled an appointment",

@@ -158,6 +158,9 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "portal:access-csv":               _p(A.PORTAL,     None,                        False, "GET"),
     "portal:access-pdf":               _p(A.PORTAL,     None,                        False, "GET"),
     "portal:rights-request":           _p(A.PORTAL,     None,                        False, "POST"),
+    # part "export": the copy's progress and its download (an export of the current record, else 404).
+    "portal:rights-export-status":     _p(A.PORTAL,     None,                        True,  "GET"),
+    "portal:rights-export-download":   _p(A.PORTAL,     None,                        True,  "GET"),
     "portal:acknowledge-notice":       _p(A.PORTAL,     None,                        False, "POST"),
     # twilio part: the console outbox page (confide/messaging/outbox_views.py; 404 unless the
     # console SMS adapter is configured).
@@ -211,6 +214,10 @@ ROUTE_POLICY: dict[str, RoutePolicy] = {
     "rights:release-open":             _p(A.PUBLIC,     None,                        True,  "GET"),
     "portal:amendment-disagree":       _p(A.PORTAL,     None,                        True,  "POST"),
     # end amend part
+    # part "export": a see/copy request's copy (start it, psychotherapy authorization, its progress part).
+    "rights:export-start":             _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "POST"),
+    "rights:export-authorize":         _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "POST"),
+    "rights:export-status":            _p(A.STAFF,      Perm.RIGHTS_QUEUE_VIEW,      True,  "GET"),
     # "My record" (portal/record.py) and its downloads (portal/exports.py): the record is always the
     # account's current one; a document or an export id is looked up within it (else 404).
     "portal:record":                   _p(A.PORTAL,     None,                        False, "GET"),

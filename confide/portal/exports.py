@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from confide.access import policy
@@ -110,10 +109,9 @@ def render_document(summary, *, practice_name: str, made_at: datetime.datetime):
     """The readable summary laid out by WeasyPrint (a `weasyprint.Document`): the record page's
     sections from a Django template (portal/record_pdf.html). Nothing is fetched: the styles
     are in the template and no URL is resolved (no base URL)."""
-    from weasyprint import HTML
+    from confide.records.pdf import render_document as laid_out
 
-    html = render_to_string("portal/record_pdf.html", {"record": summary, "practice_name": practice_name, "made_at": made_at})
-    return HTML(string=html, base_url=None).render()
+    return laid_out("portal/record_pdf.html", {"record": summary, "practice_name": practice_name, "made_at": made_at})
 
 
 def render_pdf(summary, *, practice_name: str, made_at: datetime.datetime) -> bytes:

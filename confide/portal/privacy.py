@@ -366,6 +366,7 @@ JOB_NAMES = {
     # amend part
     "amendment-job": "Keeping your request to correct your record and the answers to it (automatic)",
     "records-release-job": "A copy of your record opened by someone you sent it to (automatic)",
+    "rights-export-job": "Preparing the copy of your record you asked for (automatic)",  # part "export"
 }
 assert set(JOB_NAMES) == set(SYSTEM_JOBS), "every system job has a name patients can read"
 ROLE_LABELS = dict(Role.choices)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from confide.portal import account_views, appointment_views, message_views, passkey_views, views
+from confide.portal import account_views, appointment_views, message_views, passkey_views, rights_export_views, views
 
 app_name = "portal"
 
@@ -25,6 +25,9 @@ urlpatterns = [
     path("portal/privacy/letters/<uuid:letter_id>/", views.rights_letter, name="rights-letter"),
     # amend part
     path("portal/privacy/amendments/<uuid:amendment_id>/disagreement/", views.amendment_disagree, name="amendment-disagree"),
+    # part "export": the copy of the patient's information for a see/copy request (confide/rights/export.py)
+    path("portal/privacy/copy/<uuid:export_id>/", rights_export_views.rights_export_status, name="rights-export-status"),
+    path("portal/privacy/copy/<uuid:export_id>/file/", rights_export_views.rights_export_download, name="rights-export-download"),
     path("portal/notifications/", views.notifications, name="notifications"),
     path("portal/notice/read/", views.acknowledge_notice, name="acknowledge-notice"),
     path("portal/record/", views.record_page, name="record"),

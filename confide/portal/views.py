@@ -208,6 +208,8 @@ def _privacy_page(
         "amendments": rights_amendments.patient_amendments(actor=actor),  # amend part
         "disagreement_error": disagreement_error,  # amend part
         "link_id": actor.link_id,
+        # part "export": the copy's progress or link, and the fee for a copy shown before filing (RTS10)
+        **_rights_export_context(actor),
     }
     return render(request, "portal/privacy.html", context, status=400 if (date_error or choice_error or status == 400) else status)
 
@@ -225,6 +227,12 @@ def amendment_disagree(request: HttpRequest, amendment_id) -> HttpResponse:
         return _privacy_page(request, status=400, disagreement_error=str(exc))
     messages.success(request, "We added your statement of disagreement to your record.")
     return redirect(reverse("portal:privacy") + "#amendments")
+def _rights_export_context(actor) -> dict:  # part "export"
+    from confide.rights import export as rights_export
+
+    latest = rights_export.latest_export(actor=actor)
+    return {"rights_export": latest, "expired": latest is not None and rights_export.is_expired(latest),
+            "copy_fee": rights_export.copy_fee_cents(actor.practice_id) / 100}  # fmt: skip
 
 
 @route("portal:privacy")

@@ -122,6 +122,9 @@ class RightsRequest(TenantModel):
     state = models.CharField(max_length=2, blank=True)
     # RTS10: the fee asked for copies, in cents (0 unless the practice sets one; never above cost).
     fee_cents = models.PositiveIntegerField(default=0)
+    # Part "export": staff record the patient's specific authorization to include psychotherapy
+    # notes in their copy (HIPAA §164.508(a)(2)); without it they are never in the export.
+    psychotherapy_authorized = models.BooleanField(default=False)
     # Every change is a conditional update on version (a stale page gets 409).
     version = models.PositiveIntegerField(default=1)
     detail = EncryptedTextField(category="communications.messages", subject_field="patient_id", validators=[multi_line], blank=True, null=True)
@@ -357,3 +360,69 @@ class ReleaseLink(TenantModel):
 
     def __str__(self) -> str:
         return f"release-link:{self.pk}"
+# --- part "export": the access / portable copy (RTS1, RTS2, RTS10) --------------------------------
+# RTS10: a flat fee for an electronic copy may be asked, never above this (HIPAA's flat-fee
+# option for electronic copies, rules-and-deadlines §1.1 A7/A8).
+COPY_FEE_CAP_CENTS = 650
+
+
+class RightsSettings(TenantModel):
+    """A practice's settings for rights requests: the fee for a copy (0: none, the default)."""
+
+    copy_fee_cents = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["practice"], name="rights_settings_one_per_practice"),
+            models.CheckConstraint(condition=models.Q(copy_fee_cents__lte=COPY_FEE_CAP_CENTS), name="rights_copy_fee_capped"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rights-settings:{self.pk}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting to start"
+    RUNNING = "running", "Being prepared"
+    READY = "ready", "Ready to download"
+    FAILED = "failed", "Could not be prepared"
+    EXPIRED = "expired", "Link expired"
+
+
+class Export(TenantModel):
+    """One run of a patient's copy for a `see` or `copy` request (confide/rights/export.py). The
+    ZIP is sealed in the vault's encrypted files under the patient's key; `stored_name` is set only
+    when it is complete (a killed run leaves nothing downloadable). The download link is
+    reached only from the patient's own portal session (or the CLI), for DOWNLOAD_DAYS."""
+
+    request = models.ForeignKey(RightsRequest, on_delete=models.PROTECT, related_name="exports")
+    patient = models.ForeignKey("records.Patient", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    stored_name = models.CharField(max_length=255, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict)  # rows and files by section: numbers only
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["practice", "patient", "status"], name="rights_exports_by_patient")]
+
+    def __str__(self) -> str:
+        return f"rights-export:{self.pk}"
+
+    @property
+    def link_expired(self) -> bool:
+        from django.utils import timezone
+
+        return self.status == ExportStatus.EXPIRED or (
+            self.status == ExportStatus.READY and (self.expires_at is None or self.expires_at <= timezone.now())
+        )
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == ExportStatus.READY else (int(self.done * 100 / self.total) if self.total else 0)

@@ -93,6 +93,10 @@ def check_open_request(*, actor: PatientActor, kind, detail: str = "", request=N
         channel=Channel.PORTAL, verification=Verification.SESSION, verified_at=now, regimes=list(dates.regimes),
         ack_due_on=dates.ack_due_on,
     )  # fmt: skip
+    if checked in (RequestKind.SEE, RequestKind.COPY):  # part "export": the practice's copy fee (RTS10), shown before filing
+        from confide.rights.export import copy_fee_cents
+
+        fields["fee_cents"] = copy_fee_cents(actor.practice_id) if checked == RequestKind.COPY else 0
 
     def write(**sealed) -> RightsRequest:
         made = RightsRequest.objects.create(**fields, **sealed)
@@ -112,6 +116,11 @@ def check_open_request(*, actor: PatientActor, kind, detail: str = "", request=N
         with tenant_context(practice_id=actor.practice_id), transaction.atomic():
             made = write()
     logger.info("rights request %s opened (kind %s)", made.pk, checked.value)
+    # Part "export": a verified request to see or copy the record queues the copy at once (RTS1/RTS2).
+    from confide.rights.export import EXPORT_KINDS, queue_export
+
+    if checked in EXPORT_KINDS:
+        queue_export(request_row=made, actor=actor, request=request)
     # queue part: an opt-out takes effect at once, Shine the Light is answered from the declaration.
     from confide.rights.decisions import on_filed
 

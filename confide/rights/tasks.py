@@ -1,6 +1,7 @@
-"""The daily rights sweep on the task worker (django-tasks), as the reminders' sweep does it:
-each run sends due acknowledgements and alerts the privacy officers (confide/rights/sweep.py),
-then queues the next run a day later.
+"""Background work of rights requests (run by `confide db_worker`): the daily sweep, as the
+reminders' sweep does it (each run sends due acknowledgements and alerts the privacy officers,
+confide/rights/sweep.py, then queues the next run a day later); making the copy of a patient's
+information for a `see` or `copy` request and deleting expired copies (confide/rights/export.py).
 
     make run / cron:  confide rights sweep --schedule   (once now, then daily)
 """
@@ -42,3 +43,19 @@ def _sweep_waiting() -> bool:
     from django_tasks_db.models import DBTaskResult
 
     return DBTaskResult.objects.filter(task_path=sweep_rights.module_path, status=TaskResultStatus.READY).exists()
+
+
+@task()
+def make_rights_export(export_id: str, practice_id: str) -> str:
+    """Make one export (enqueued after the request's commit)."""
+    from confide.rights.export import run_export
+
+    return run_export(export_id, practice_id)
+
+
+@task()
+def delete_expired_rights_exports() -> int:
+    """Delete the files of copies past their link's time (scheduled for each one's end)."""
+    from confide.rights.export import delete_expired_exports
+
+    return delete_expired_exports()

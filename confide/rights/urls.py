@@ -32,4 +32,8 @@ urlpatterns = [
     path("rights/patients/<uuid:patient_id>/release/", views.release_new, name="release-new"),
     path("rights/releases/<uuid:release_id>/revoke/", views.release_revoke, name="release-revoke"),
     path("release/<str:release_token>/", views.release_open, name="release-open"),
+    # part "export": the copy panel of a see/copy request's page
+    path("rights/requests/<uuid:request_id>/copy/", views.export_start, name="export-start"),
+    path("rights/requests/<uuid:request_id>/copy/authorization/", views.export_authorize, name="export-authorize"),
+    path("rights/copies/<uuid:export_id>/", views.export_status, name="export-status"),
 ]

@@ -170,6 +170,14 @@ def page_world(clinic, make_staff) -> PageWorld:
     from confide.portal.exports import run_export
 
     run_export(record_export.pk, practice.id)  # made, so its file link answers too
+    # Part "export": the patient's copy for a `copy` rights request, made (its progress part, its file).
+    from confide.rights.export import run_export as run_rights_export
+    from confide.rights.services import check_open_request
+
+    with tenant_context(practice_id=practice.id):
+        copy_request = check_open_request(actor=actor_for(_Link.objects.get(user=portal_users["patient"])), kind="copy")
+        rights_export = copy_request.exports.get()
+    run_rights_export(rights_export.pk, practice.id)
     # A passkey of the patient's (its removal page); the key itself is never used here.
     from confide.accounts.models import WebAuthnCredential
 
@@ -245,7 +253,7 @@ def page_world(clinic, make_staff) -> PageWorld:
         "directory_profile": directory_profile, "referral_decline": referral_decline,
         "campaign": campaign, "unsubscribe_token": unsubscribe_token, "feed_token": feed_token,
         "inbox_message": inbox_message, "inbox_attachment": inbox_attachment, "inbox_template": inbox_template,
-        "record_export": record_export, "passkey": passkey,
+        "record_export": record_export, "passkey": passkey, "rights_export": rights_export,
         "patient": clinic.patient, "photo": clinic.photo, "document": document, "draft_note": draft, "signed_note": signed,
         "authorization": authorization, "guardian_link": guardian_link,
         "psychotherapy_draft": psy_draft, "psychotherapy_signed": psy_signed, "submission": submission,
@@ -260,8 +268,7 @@ def page_world(clinic, make_staff) -> PageWorld:
 # --- URLs from the route table ----------------------------------------------------------------
 # kwarg name → how to get its value from the world. Add a row when a route brings a new kwarg.
 URL_BUILDERS: dict[str, Callable[[PageWorld], object]] = {
-    # amend part: a correct request's amendment page; a records release link's public page
-    "request_id": lambda w: w.objects["correct_request"].pk,
+    # amend part: a records release link's public page (its amendment page: ROUTE_KWARGS)
     "release_token": lambda w: w.objects["release_token"],
     "feed_token": lambda w: w.objects["feed_token"],  # scheduling, feed part
     "practice_slug": lambda w: w.clinic.practice.slug,
@@ -386,10 +393,16 @@ def _appointment(w):
 ROUTE_KWARGS: dict[tuple[str, str], Callable[[PageWorld], object]] = {
     # issue 17, part retention: the deletion plan needs a verified deletion request (made on first use).
     ("rights:deletion", "request_id"): lambda w: _deletion_request(w).pk,
+    # amend part: the amendment page needs a request to correct the record.
+    ("rights:amendment", "request_id"): lambda w: w.objects["correct_request"].pk,
     ("records:note-addendum", "note_id"): lambda w: w.objects["signed_note"].pk,
     ("records:psychotherapy-addendum", "psychotherapy_note_id"): lambda w: w.objects["psychotherapy_signed"].pk,
     ("intake:photo", "photo_id"): lambda w: w.objects["intake_photo"].pk,
     ("records:authorization-download", "document_id"): lambda w: w.objects["authorization"].pk,
+    # part "export": the patient's copy for a rights request
+    ("portal:rights-export-status", "export_id"): lambda w: w.objects["rights_export"].pk,
+    ("portal:rights-export-download", "export_id"): lambda w: w.objects["rights_export"].pk,
+    ("rights:export-status", "export_id"): lambda w: w.objects["rights_export"].pk,
 }
 
 

@@ -46,6 +46,29 @@ def _consultation(pw):
     return made
 
 
+def _copy_request(pw):
+    """Part "export": a portal `copy` request of the chart's patient (its copy queued), made once per world."""
+    made = getattr(pw, "_copy_request", None)
+    if made is None:
+        from confide.core.tenancy import tenant_context
+        from confide.rights.services import check_open_request
+        from tests.portal_world import actor_for, link, make_portal_user
+
+        patient = chart_world(pw).patient
+        own = link(make_portal_user(f"copy@{pw.practice.slug}.matrix.test"), patient)
+        with tenant_context(practice_id=pw.practice.id):
+            made = pw._copy_request = check_open_request(actor=actor_for(own), kind="copy")
+    return made
+
+
+def _copy_export_id(pw):
+    from confide.core.tenancy import tenant_context
+    from confide.rights.models import Export
+
+    with tenant_context(practice_id=pw.practice.id):
+        return Export.objects.get(request_id=_copy_request(pw).pk).pk
+
+
 def _booking_request(pw):
     from tests.directory.booking_world import pending_request
 
@@ -404,12 +427,14 @@ def _release(pw):
 KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     # issue 17: a rights request of the practice: a verified deletion request for the deletion
     # routes (part retention), an accounting request for its prepare route (disc part), a correct
-    # request for the amendment routes (amend part), else an open request to see the record
+    # request for the amendment routes (amend part), a verified portal copy request for the copy's
+    # routes (part "export"), else an open request to see the record
     # (decided, for the appeal route) with a letter (queue part).
     "request_id": lambda pw, name, role: (
         _deletion_request(pw).pk if name.startswith("rights:deletion")
         else _accounting_request(pw) if name == "rights:accounting-prepare"
         else _correct_request(pw, name) if name.startswith("rights:amendment")
+        else _copy_request(pw).pk if name.startswith("rights:export")
         else _rights_request(pw, decided=name == "rights:request-appeal").pk
     ),
     "letter_id": lambda pw, name, role: _rights_letter(pw),
@@ -427,7 +452,9 @@ KWARG_SOURCES: dict[str, Callable[[object, str, Role], object]] = {
     "campaign_id": lambda pw, name, role: _campaign(pw).pk,
     "token": lambda pw, name, role: _unsubscribe_token(pw),
     # A portal record export: any id (the route is tried as a portal account; another's is a 404).
-    "export_id": lambda pw, name, role: uuid.UUID(int=0),
+    "export_id": lambda pw, name, role: _copy_export_id(pw) if name.startswith("rights:") else uuid.UUID(int=0),
+    # part "export": the staff routes' queued copy (the portal's export routes take any id:
+    # another account's is a 404); its request is the `request_id` above for rights:export-*.
     "membership_id": lambda pw, name, role: pw.memberships[Role.FRONT_DESK].id,
     "invitation_id": lambda pw, name, role: _invitation(pw).pk,
     "submission_id": lambda pw, name, role: _consultation(pw).pk,

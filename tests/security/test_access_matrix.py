@@ -77,6 +77,12 @@ def payload_for(name: str, method: str, practice_world, role: Role = Role.OWNER)
         return {"calendar_file": SimpleUploadedFile("empty.ics", b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//m//EN\r\nEND:VCALENDAR\r\n", "text/calendar")}
     if name == "policy:settings":  # a Preview of the override in force: it writes nothing
         return {"override_toml": "", "effective_at": "", "summary": "", "action": "preview"}
+    if name == "rights:export-authorize":  # part "export": the request's current version (a stale one is 409)
+        from confide.rights.models import RightsRequest
+
+        with tenant_context(practice_id=practice_world.practice.id):
+            row = RightsRequest.objects.get(pk=kwargs_for(name, practice_world)["request_id"])
+        return {"version": row.version, "authorized": "0"}
     if name == "policy:publish":  # there is no publication that changes nothing: see EFFECTFUL
         effective = (timezone.now() + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
         return {"override_toml": '[contacts.privacy_officer]\nname = "Matrix Check"\n', "effective_at": effective, "summary": "Named the privacy officer."}
@@ -233,6 +239,7 @@ EFFECTFUL = frozenset({
     # amend part: every amendment step decides or writes; a release link is a disclosure; revoking ends one
     "rights:amendment-start", "rights:amendment-accept", "rights:amendment-deny", "rights:amendment-rebuttal",
     "rights:release-new", "rights:release-revoke",
+    "rights:export-authorize",  # part "export": recording (or taking back) the authorization raises the request's version
 })  # fmt: skip
 # Routes whose permission admits a role that the chart door then refuses, because the role's
 # grant (access/policy.py CATEGORY_GRANTS) lacks what the route shows: 403 from the door, with

@@ -373,6 +373,11 @@ EXPECTED_ROUTE_POLICY = {
     "rights:release-revoke":              ("staff",      "rights:amendment:decide",        True,  ["POST"],       False),
     "rights:release-open":                ("public",     None,                             True,  ["GET"],        False),
     "portal:amendment-disagree":          ("portal",     None,                             True,  ["POST"],       False),
+    "portal:rights-export-status":        ("portal",     None,                             True,  ["GET"],        False),
+    "portal:rights-export-download":      ("portal",     None,                             True,  ["GET"],        False),
+    "rights:export-start":                ("staff",      "rights:request:view",            True,  ["POST"],       False),
+    "rights:export-authorize":            ("staff",      "rights:request:view",            True,  ["POST"],       False),
+    "rights:export-status":               ("staff",      "rights:request:view",            True,  ["GET"],        False),
 }  # fmt: skip
 
 

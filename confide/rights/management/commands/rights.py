@@ -13,18 +13,35 @@
         number of overdue requests and of those due within 3 days (once a day: a second run the
         same day sends nothing). With --schedule, also queue the sweep on the task worker
         (`confide db_worker`), which then queues itself daily. Output: counts only.
+
+  confide rights export --patient UUID --out FILE.zip [--practice SLUG]
+        the patient's whole copy (confide/rights/export.py: data.json, fhir/bundle.json, summary.pdf,
+        files/…, consents.json, disclosures.json) written with mode 0600; never psychotherapy notes
+        (those go only into a copy for a request on which staff recorded the patient's authorization).
+        A malformed or unknown patient, a patient of another practice than --practice, or a path
+        that cannot be written: a one-line error, exit status 2, nothing written.
+
+Output names the patient id, the file and counts: never a name or any other value from a record.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from django.core.management.base import BaseCommand, CommandError
+
+from confide.core.errors import InvalidInput, NotFound
+
+logger = logging.getLogger(__name__)
+USAGE_ERROR = 2
 
 
 class Command(BaseCommand):
-    help = "Rights requests: route a request that reached the operator (route); the daily sweep (sweep)."
+    help = "Rights requests: route a request that reached the operator (route); the daily sweep (sweep); a patient's copy (export)."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{route,sweep}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{route,sweep,export}")
         # --- part "intake"
         route = sub.add_parser("route", help="route a request that reached the operator to the practice's queue (RTS9)")
         route.add_argument("--practice", required=True, help="the practice's address name (its slug)")
@@ -42,12 +59,19 @@ class Command(BaseCommand):
         # --- queue part
         sweep = sub.add_parser("sweep", help="send due acknowledgements and today's overdue alerts (once a day)")
         sweep.add_argument("--schedule", action="store_true", help="also queue the sweep daily on the task worker")
+        # --- part "export"
+        exp = sub.add_parser("export", help="write a patient's copy of their information as a ZIP")
+        exp.add_argument("--patient", required=True, metavar="UUID")
+        exp.add_argument("--out", required=True, metavar="FILE.zip", help="written with mode 0600 (replaced if it exists)")
+        exp.add_argument("--practice", metavar="SLUG", help="the practice the patient must belong to (optional: found from the patient)")
 
     def handle(self, *args, action, **options):
         if action == "route":
             self._route(options)
         elif action == "sweep":
             self._sweep(options)
+        elif action == "export":
+            self._export(options["patient"], options["out"], options.get("practice"))
 
     def _sweep(self, options):
         from confide.rights.sweep import sweep
@@ -73,3 +97,35 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         row = filed.request
         self.stdout.write(f"routed: request {row.pk} in the practice's queue, answer due {row.due_on.isoformat()}")
+
+    def _export(self, raw_id: str, out_path: str, slug: str | None) -> None:
+        from confide.records.fhir import practice_by_slug, practice_of_patient
+        from confide.rights.export import export_to_path
+
+        try:
+            patient_id = uuid.UUID(raw_id)
+        except ValueError:
+            raise CommandError(f"--patient must be a patient id (UUID); got {raw_id[:40]!r}", returncode=USAGE_ERROR) from None
+        if slug is not None:
+            try:
+                practice = practice_by_slug(slug)
+            except NotFound:
+                raise CommandError(f"no practice with slug {slug!r}", returncode=USAGE_ERROR) from None
+        try:
+            if slug is not None:
+                if practice_of_patient(patient_id) != practice.id:
+                    raise NotFound("patient")
+            result = export_to_path(patient_id, out_path)
+        except NotFound:
+            where = f" in practice {slug!r}" if slug else ""
+            raise CommandError(f"no patient with id {patient_id}{where}", returncode=USAGE_ERROR) from None
+        except InvalidInput as exc:
+            raise CommandError(str(exc), returncode=USAGE_ERROR) from None
+        except OSError as exc:
+            raise CommandError(f"cannot write {out_path}: {exc.strerror or type(exc).__name__}", returncode=USAGE_ERROR) from None
+        counts = result.counts
+        rows = sum(counts.sections.values())
+        self.stdout.write(
+            f"patient {result.patient_id} -> {result.path} ({result.size} bytes: {rows} entries in {len(counts.sections)} sections, "
+            f"{counts.files} files)"
+        )
