@@ -40,9 +40,11 @@ class Capability:
 # One flag per capability: turned on by the release that builds it, which also keeps the
 # promises its statements cite (the privacy map gains their rows).
 CAPABILITIES: dict[str, Capability] = {
+    # On since issue 17: requests arrive by the portal, the public form, staff and the operator,
+    # are verified, tracked to their deadlines and answered by the software (confide/rights/).
     "rights_requests": Capability(
         "Requests to see, copy, correct or delete a record, for a list of disclosures, and appeals",
-        False,
+        True,
         "Answer the requests patients make in the portal (the Privacy requests page lists them with their due dates), and "
         "take others by e-mail, phone or at the desk; check who is asking (or their authority to act for the patient); "
         "answer within the deadlines the notice gives under Your rights; keep a record of each request and answer.",
@@ -54,9 +56,10 @@ CAPABILITIES: dict[str, Capability] = {
         "When a patient asks, read the chart's Privacy tab (or the audit log, filtered by the patient) and send them "
         "who opened the record, when and why, within 30 days.",
     ),
+    # On since issue 17: the retention engine archives, holds and destroys (confide/retention/).
     "retention_engine": Capability(
         "Archiving and destroying records when their retention period ends",
-        False,
+        True,
         "At least monthly, check closed accounts against the retention periods in the notice; when a period ends, "
         "export what must be archived and destroy the rest with the command confide keys shred.",
     ),
@@ -281,9 +284,15 @@ PROTECTIONS: tuple[Protection, ...] = (
     ),
     # --- what the software does not yet do by itself -------------------------------------------------
     Protection(
-        "rights-requests", ("RTS1", "RTS3", "RTS6", "RTS7", "DSC1"), ("confide/records/fhir.py", "confide/rights/services.py"),
-        "You make requests to see, copy, correct or delete your information, or for a list of disclosures, in the patient "
-        "portal or at the front desk, and the software tracks each one to its deadline.",
+        "rights-requests", ("RTS1", "RTS3", "RTS6", "RTS7", "DSC1"),
+        ("confide/rights/intake.py", "confide/rights/decisions.py", "confide/rights/deadlines.py", "confide/rights/export.py",
+         "confide/rights/amendments.py", "confide/disclosures/report.py"),
+        "You can ask to see, copy, correct or delete your information, for a list of its disclosures, or appeal a decision, in "
+        "the patient portal, on our website's privacy request form, or by telling our staff; someone you authorise in writing "
+        "can ask for you. The software tracks each request to the earliest deadline the law gives, sends you each letter, "
+        "and keeps a copy with the request. A copy of your information is a file you download, with your health record in "
+        "FHIR, the standard other health systems read. If we decline to correct something, you can file a statement of "
+        "disagreement, and it goes with that part of your record whenever we disclose it.",
         capability="rights_requests",
         meanwhile="Requests to see, copy, correct or delete your information, for a list of disclosures, or to appeal a "
                   "decision are handled by our staff: make one on the Privacy page of the patient portal, or ask {officer}. "
@@ -291,7 +300,51 @@ PROTECTIONS: tuple[Protection, ...] = (
                   "within {access_days} days.",
     ),  # fmt: skip
     Protection(
-        "retention-archive", ("RET1", "RET2"), ("confide/vault/keys.py",),
+        "identity-check", ("ACC7",), ("confide/rights/intake.py",),
+        "When you ask without signing in, we check it is you by matching your name and date of birth to our record and "
+        "sending a one-time code to the contact details we already hold. What you typed to be checked is used for nothing "
+        "else and is deleted as soon as the check ends.",
+        capability="rights_requests",
+        meanwhile="When you ask without signing in, our staff check it is you before acting on your request.",
+    ),  # fmt: skip
+    Protection(
+        "parents-requests", ("MIN3",), ("confide/portal/record.py", "confide/rights/intake.py", "confide/retention/deletion.py"),
+        "A parent or guardian who represents a minor can read the minor's record in the patient portal, ask for it to be "
+        "deleted, and stop uses of it, except the parts the law leaves to the minor.",
+        capability="rights_requests",
+        meanwhile="A parent or guardian who represents a minor can read the minor's record in the patient portal; to ask for "
+                  "its deletion or to stop a use of it, ask {officer}.",
+    ),  # fmt: skip
+    Protection(
+        "copy-fee", ("RTS10",), ("confide/rights/export.py", "confide/rights/models.py"),
+        "A copy of your information is free unless we set a fee, which is shown before you ask and never more than the cost "
+        "of making it: at most $6.50 for an electronic copy.",
+        capability="rights_requests",
+        meanwhile="If we charge for a copy of your information, the fee is never more than the cost of making it.",
+    ),  # fmt: skip
+    Protection(
+        "shine-the-light", ("RTS8",), ("confide/rights/decisions.py", "confide/policy/schema.py"),
+        "Once a year you can ask which of your information we shared with others for their own marketing. The answer is "
+        "none: the software has no way to share it for that. You get the answer within 30 days.",
+        capability="rights_requests",
+        meanwhile="Once a year you can ask {officer} which of your information we shared with others for their own marketing.",
+    ),  # fmt: skip
+    Protection(
+        "operator-routing", ("RTS9",), ("confide/rights/intake.py", "confide/rights/management/commands/rights.py"),
+        "If your request reaches the company that runs this software instead of us, it comes to our privacy queue with the "
+        "date it first arrived, and the deadlines run from that date.",
+        capability="rights_requests",
+        meanwhile="If your request reaches the company that runs this software instead of us, it is passed on to {officer}.",
+    ),  # fmt: skip
+    Protection(
+        "compelled-disclosure", ("DSC2",), ("confide/disclosures/staff.py", "confide/rights/disclosure_notices.py"),
+        "If the law makes us disclose your information (a court order, a subpoena), the disclosure is recorded with it and "
+        "you are told, unless the law or the order forbids telling you; then you are told when that ends, if it does.",
+        capability="rights_requests",
+        meanwhile="If the law makes us disclose your information, we tell you unless the law or the order forbids it.",
+    ),  # fmt: skip
+    Protection(
+        "retention-archive", ("RET1", "RET2"), ("confide/retention/engine.py", "confide/retention/deletion.py", "confide/vault/keys.py"),
         "When a period above ends, the software moves the record out of the active system or destroys it, without anyone "
         "having to remember to.",
         capability="retention_engine",

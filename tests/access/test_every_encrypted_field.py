@@ -97,12 +97,23 @@ def _representative_document(world, staff, make_patient):
                                                                   upload=pdf_upload(), title="Guardianship order"))  # fmt: skip
 
 
+def _own_link(patient, email: str):
+    """The patient's own portal link: the existing one when another maker made it (one own link
+    per record: portal_link_one_self_per_record), else a new account's."""
+    from confide.accounts.models import PortalLink
+    from tests.portal_world import link, make_portal_user
+
+    with tenant_context(practice_id=patient.practice_id):
+        existing = PortalLink.objects.filter(patient_id=patient.pk, kind="self").first()
+    return existing or link(make_portal_user(email), patient)
+
+
 def _rights_request(world, staff, make_patient):
     from confide.rights.services import check_open_request
     from tests.portal_world import actor_for, link, make_portal_user
 
     patient = make_patient()
-    own = link(make_portal_user("patient@every-field.test"), patient)
+    own = _own_link(patient, "patient@every-field.test")
     return _in_a(world, lambda: check_open_request(actor=actor_for(own), kind="copy", detail="Please send my record."))
 
 
@@ -237,7 +248,7 @@ def _amendment_chain(world, staff, make_patient):
         return made
     officer_with_phone(world.a)
     patient = make_patient()
-    own = actor_for(link(make_portal_user("amend@every-field.test"), patient))
+    own = actor_for(_own_link(patient, "amend@every-field.test"))
     req = _in_a(world, lambda: check_open_request(actor=own, kind="correct", detail="Please fix my history."))
     amendment = _in_a(world, lambda: amendments.start_amendment(actor=staff(Role.CLINICIAN), request_id=req.pk,
                                                                target="field:health_background", expected_version=1))  # fmt: skip

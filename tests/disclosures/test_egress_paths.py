@@ -40,6 +40,7 @@ NOT_A_DISCLOSURE = {
     "rights/disclosure_notices.py": "the notice of a compelled disclosure, to the patient (to the individual)",
     "rights/services.py": "acknowledgement of a rights request to the requester: to the individual",
     "rights/intake.py": "the one-time code and acknowledgement of a rights request, to the contact on file or the requester: to the individual",
+    "rights/export.py": "the patient's copy for their own request (see, copy): to the individual, (a)(1)(ii)",
     "rights/letters.py": "letters answering a rights request, to the patient who asked: to the individual",
     "rights/sweep.py": "overdue counts to the practice's own privacy officers: no patient information (operations)",
     "scheduling/feed.py": "the clinician's calendar feed (initials at most): operations, a declared processor",

@@ -82,17 +82,18 @@ def test_no_sentence_is_shown_with_a_placeholder_left_in_it(world):
 def test_pol3_what_the_software_does_not_yet_do_says_how_staff_do_it_and_whom_to_ask(world, publish):
     section = _section(_notice(world))
     staff = _ids(section, "handled-by-staff")
-    assert {"rights-requests", "retention-archive", "recordings", "backups"} <= set(staff)
+    assert {"recordings", "backups"} <= set(staff)
+    # issue 17: rights requests and the retention engine are the software's now, in its own words.
+    assert {"rights-requests", "retention-archive", "identity-check", "compelled-disclosure"} <= set(_ids(section, "protections"))
+    assert not {"rights-requests", "retention-archive"} & set(staff)
     assert "stop-messages" not in staff  # issue 15: STOP, unsubscribe links and the portal stop messages (automated)
     assert "stop-messages" in _ids(section, "protections")
     assert "who-opened" in _ids(section, "protections")  # issue 14: the portal shows it (access_report automated)
     assert not set(staff) & set(_ids(section, "protections"))
-    assert "ask our privacy officer (the front desk will put you in touch)" in section  # not yet named
+    assert "on our website&#x27;s privacy request form" in section or "on our website's privacy request form" in section
     publish(OFFICER)
     section = _section(_notice(world))
-    assert "make one on the Privacy page of the patient portal, or ask our privacy officer, Pat Privacy, at privacy@a.example.test" in section
     assert "You can see who has opened your record, and when and why, in the patient portal" in section
-    assert "a request for a copy of your record within 30 days" in section
     assert "we delete the recording ourselves after 90 days" in section and "deletes each one after 30 days" in section
 
 
@@ -101,10 +102,11 @@ def test_pol3_the_policy_settings_page_lists_what_is_handled_by_your_staff(signe
     html = signed_in(role).get(SETTINGS).content.decode()
     assert '<h2 class="h5" id="staff-heading">Handled by your staff</h2>' in html
     listed = html.split('data-testid="staff-handled"', 1)[1].split("</ul>", 1)[0]
-    for capability in ("rights_requests", "retention_engine", "recordings", "backups"):
+    for capability in ("recordings", "backups"):
         assert escape(protections.CAPABILITIES[capability].label) in listed, capability
-    assert "destroy the rest with the command confide keys shred" in listed  # what the staff must do
-    assert "The notice tells patients: “Requests to see, copy, correct or delete your information" in listed
+    for capability in ("rights_requests", "retention_engine"):  # automated since issue 17
+        assert escape(protections.CAPABILITIES[capability].label) not in listed, capability
+    assert "Record a session only with the patient" in listed  # what the staff must do
     assert escape(protections.CAPABILITIES["access_report"].label) not in listed  # automated since issue 14
     assert escape(protections.CAPABILITIES["messaging_opt_outs"].label) not in listed  # automated since issue 15
 
@@ -151,3 +153,50 @@ def test_the_messaging_opt_out_is_said_only_when_the_practice_sends_messages():
     quiet = resolve('[[processors]]\nid = "email"\nin_use = false\n')
     assert "stop-messages" in [s.id for s in protections.statements(load_default(), mfa_required=True)]
     assert "stop-messages" not in [s.id for s in protections.statements(quiet, mfa_required=True)]
+
+
+# --- issue 17, item 10: the notice never states a workflow the code does not have -------------------------
+# A capability the notice presents as done by the software (its flag on) names the routes and the
+# functions that do it; each must exist. A flag turned on without its workflow fails here.
+WORKFLOWS = {
+    "rights_requests": {
+        "routes": ["portal:rights-request", "rights:public-request", "rights:public-verify", "rights:log", "rights:queue", "rights:request",
+                   "rights:request-extend", "rights:request-close", "rights:request-appeal", "rights:export-start",
+                   "portal:rights-export-download", "rights:amendment", "rights:amendment-deny", "portal:amendment-disagree",
+                   "rights:accounting-prepare", "rights:deletion", "rights:deletion-execute", "rights:release-new"],
+        "code": ["confide.rights.intake:check_verify_code", "confide.rights.deadlines:deadlines_for", "confide.rights.decisions:do_extend",
+                 "confide.rights.decisions:check_file_appeal", "confide.rights.export:run_export", "confide.rights.amendments:write_rebuttal",
+                 "confide.disclosures.report:build_accounting", "confide.rights.letters:send_letter"],
+    },
+    "retention_engine": {
+        "routes": ["retention:schedule", "retention:hold-set", "retention:hold-release"],
+        "code": ["confide.retention.engine:run", "confide.retention.plan:compute_plan", "confide.rights.deletion:check_execute_deletion"],
+    },
+    "access_report": {"routes": ["portal:privacy"], "code": ["confide.portal.privacy:access_pdf"]},
+    "messaging_opt_outs": {"routes": ["messaging:unsubscribe"], "code": ["confide.messaging.keywords:keyword"]},
+}  # fmt: skip
+
+
+def test_pol3_every_capability_stated_as_automated_has_its_workflow_in_code():
+    import importlib
+
+    from django.urls import reverse
+
+    from confide.core.routes import ROUTE_POLICY
+    from tests.security.routes_helpers import random_kwargs_for
+
+    automated = {key for key, capability in protections.CAPABILITIES.items() if capability.automated}
+    assert automated <= set(WORKFLOWS), f"say which routes and code do {sorted(automated - set(WORKFLOWS))}"
+    for key in automated:
+        for name in WORKFLOWS[key]["routes"]:
+            assert name in ROUTE_POLICY, (key, name)
+            reverse(name, kwargs=random_kwargs_for(name))  # wired to a view
+        for path in WORKFLOWS[key]["code"]:
+            module, function = path.split(":")
+            assert callable(getattr(importlib.import_module(module), function, None)), (key, path)
+
+
+def test_the_workflow_check_fails_for_a_capability_switched_on_without_code(monkeypatch):
+    monkeypatch.setitem(protections.CAPABILITIES, "recordings", dataclasses.replace(protections.CAPABILITIES["recordings"], automated=True))
+    with pytest.raises(AssertionError, match="say which routes and code do"):
+        test_pol3_every_capability_stated_as_automated_has_its_workflow_in_code()
