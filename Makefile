@@ -55,6 +55,9 @@ run: install
 	@$(BIN)/confide messaging sweep --schedule > /dev/null
 	@$(BIN)/confide scheduling sweep --schedule > /dev/null
 	@$(BIN)/confide directory purge --schedule > /dev/null
+	@$(BIN)/confide rights sweep --schedule > /dev/null
+	@$(BIN)/confide disclosures sweep --schedule > /dev/null
+	@$(BIN)/confide retention run --schedule > /dev/null
 	@echo "Serving Confide on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop; a task worker and the audit sealer run beside it)"
 	@echo "Links in e-mails point to $(CONFIDE_BASE_URL) (the outbox: $(CONFIDE_DATA_DIR)/outbox/)"
 	@$(BIN)/confide db_worker --no-startup-delay --interval 2 -v 0 & worker=$$!; \

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from confide.access import policy
 from confide.access.door import DISCLOSURE_JOB, open_chart
-from confide.audit.chain import record
+from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core.errors import InvalidInput
 from confide.core.purposes import Purpose
@@ -93,7 +93,7 @@ def record_disclosure(
                     categories=sorted(set(categories)), source_id=source_id, **fields,
                 )  # fmt: skip
             record(
-                AuditEvent.DISCLOSURE_RECORDED, practice_id=practice_id, actor=job, purpose=purpose_of_opening.value,
+                AuditEvent.DISCLOSURE_RECORDED, practice_id=practice_id, actor=system_actor(job.name), purpose=purpose_of_opening.value,
                 subject_id=chart.patient.pk, resource_ids=[made.pk], categories=[policy.DISCLOSURES],
                 detail={"basis": checked_basis.value, "source": checked_source.value, "compelled": compelled}, request=request,
             )  # fmt: skip

@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from confide.access.door import RIGHTS_LETTER_JOB, open_chart
-from confide.audit.chain import record
+from confide.audit.chain import record, system_actor
 from confide.audit.events import AuditEvent
 from confide.core.purposes import Purpose
 from confide.core.tenancy import tenant_context
@@ -63,7 +63,7 @@ def keep_letter(
     def write(**sealed) -> Letter:
         made = Letter.objects.create(**fields, **sealed)
         record(
-            AuditEvent.RIGHTS_LETTER_SENT, practice_id=practice_id, actor=job, purpose=Purpose.PATIENT_REQUEST.value,
+            AuditEvent.RIGHTS_LETTER_SENT, practice_id=practice_id, actor=system_actor(job.name), purpose=Purpose.PATIENT_REQUEST.value,
             subject_id=patient_id, resource_ids=[r for r in (request_row.pk if request_row else None, made.pk) if r],
             categories=[MESSAGES] if sealed else [], detail={"kind": kind.value, "channel": channel, "status": made.status},
             request=request,

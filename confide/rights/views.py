@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from confide.core.decorators import route
 from confide.core.errors import Forbidden, InvalidInput, NotFound
+from confide.core.permissions import Perm
 from confide.rights import amendments, decisions, release, services
 from confide.rights.queue import build_queue
 from confide.rights.services import ChangedMeanwhile
@@ -40,7 +41,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         requests, timezone.localdate(), kind=request.GET.get("kind", "")[:20], status=request.GET.get("status", "")[:20],
         overdue=request.GET.get("overdue") == "1",
     )  # fmt: skip
-    return render(request, "rights/queue.html", {"requests": view.rows, "queue": view})
+    return render(request, "rights/queue.html", {"requests": view.rows, "queue": view, "perms_log": request.actor.has(Perm.RIGHTS_REQUEST_LOG)})
 
 
 # --- disc part: preparing the accounting of disclosures a request asked for -----------------------
@@ -62,7 +63,7 @@ def accounting_prepare(request: HttpRequest, request_id) -> HttpResponse:
     except InvalidInput as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     messages.success(request, "The accounting is prepared, kept with the request, and the request is closed.")
-    return redirect("rights:queue")
+    return redirect("rights:request", request_id=request_id)
 
 
 # --- part retention: a deletion request's plan and its execution (confide/rights/deletion.py) ---
