@@ -11,7 +11,9 @@ from confide.rights.models import DETAIL_MAX, RequestKind
 class RightsRequestForm(forms.Form):
     record = forms.UUIDField(widget=forms.HiddenInput)  # the record the page was shown for
     kind = forms.ChoiceField(
-        label="What would you like us to do?", choices=RequestKind.choices, widget=forms.RadioSelect,
+        # An appeal names the decision it appeals: filed with "Appeal this decision" beside it.
+        label="What would you like us to do?", choices=[c for c in RequestKind.choices if c[0] != RequestKind.APPEAL],
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         error_messages={"required": "Choose what you would like us to do.", "invalid_choice": "Choose what you would like us to do."},
     )  # fmt: skip
     detail = forms.CharField(

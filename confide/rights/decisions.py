@@ -143,6 +143,7 @@ class RequestPage:
     outcomes: tuple = ()
     reasons: tuple = ()
     letters: list[LetterRow] = field(default_factory=list)
+    regime_labels: tuple = ()  # the regimes that set the deadlines, as the declaration names them
     timeline: list[TimelineItem] = field(default_factory=list)
     panel: str | None = None
     can_decide: bool = False
@@ -265,7 +266,15 @@ def get_request_page(*, actor: StaffActor, request_id, request=None) -> RequestP
                            channel=x.channel, sent_at=x.sent_at) for x in letters],  # fmt: skip
         timeline=_timeline(row, {str(x.pk) for x in letters}),
         panel=panel_template(row.kind), can_decide=actor.has(Perm.RIGHTS_REQUEST_DECIDE),
+        regime_labels=_regime_labels(row),
     )  # fmt: skip
+
+
+def _regime_labels(row: RightsRequest) -> tuple:
+    from confide.policy.services import declaration_in_force
+
+    regimes = declaration_in_force(row.practice_id, row.received_at).regimes
+    return tuple(getattr(getattr(regimes, key, None), "label", key) for key in row.regimes)
 
 
 def get_letter(*, actor: StaffActor, letter_id, request=None) -> tuple[Letter, str]:

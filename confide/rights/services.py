@@ -80,6 +80,8 @@ def check_open_request(*, actor: PatientActor, kind, detail: str = "", request=N
     if not isinstance(actor, PatientActor) or actor.user_id is None:
         raise Forbidden("a rights request is opened by a signed-in portal account")
     checked = parse_kind(kind)
+    if checked == RequestKind.APPEAL:  # an appeal names its decision (decisions.check_file_appeal)
+        raise InvalidInput("To appeal a decision, use “Appeal this decision” beside the decided request.")
     text = _clean_detail(detail)
     # As the patient: the door re-reads the account's link (ended, another's: NotFound).
     with open_chart(actor, actor.patient_id, Purpose.PATIENT_REQUEST, categories={policy.NAME}, request=request) as chart:

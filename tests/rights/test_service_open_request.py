@@ -126,3 +126,12 @@ def _with_email_agreement(world):
     do_publish_policy(actor=StaffActor.from_membership(world.a.memberships[Role.PRIVACY_OFFICER]),
                       override_toml='[[processors]]\nid = "email"\nbaa_on_file = true\n', effective_at=timezone.now(),
                       material=False, summary="A change.")  # fmt: skip
+
+
+def test_rts7_an_appeal_names_its_decision_so_the_portal_form_refuses_a_free_one(portal):
+    import pytest
+
+    from confide.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="Appeal this decision"):
+        services.check_open_request(actor=portal.adult.actor, kind="appeal")
