@@ -321,7 +321,7 @@ EVENT_LABELS: dict[str, str] = {
     AuditEvent.RIGHTS_EXPORT_MADE: "Prepared a copy of the record for a privacy request",
     AuditEvent.RIGHTS_EXPORT_FAILED: "Could not prepare a copy of the record",
     AuditEvent.RIGHTS_EXPORT_DOWNLOADED: "Downloaded the copy of the record",
-    AuditEvent.RIGHTS_EXPORT_DELETED: "Deleted an expired copy of the record",
+    AuditEvent.RIGHTS_EXPORT_DELETED: "Deleted an expired copy made for a privacy request",
     AuditEvent.RIGHTS_FEE_SET: "Set the fee for copies of the record",
     AuditEvent.RIGHTS_PSYCHOTHERAPY_AUTHORIZATION: "Recorded the patient's authorization to include psychotherapy notes in a copy",
     # end part "export"

@@ -85,6 +85,22 @@ def test_empty_and_none_are_left_to_the_required_check():
 # vocabulary, names it generates — or that record a request exactly as it arrived. Each says why.
 # A new text field must carry `single_line` or `multi_line`, or be added here with its reason.
 SET_BY_CODE = {
+    # issue 17: rights requests, disclosures, retention
+    "retention.ArchivedRecord.rule": "the id of the declaration's retention rule applied, set by retention/plan.py",
+    "rights.RightsRequest.state": "a US state's two-letter code for an appeal's deadline, checked by rights/decisions.py",
+    "rights.Letter.channel": "the delivery channel's code (email, sms, portal, post), set by rights/letters.py",
+    "rights.Letter.template": "the path of the letter's template, set by the code that sends it",
+    "rights.IdentityCheck.token": "a random URL token (secrets.token_urlsafe), made by rights/intake.py",
+    "rights.IdentityCheck.code_hash": "a keyed hash of the one-time code",
+    "rights.IdentityCheck.document_name": "the name the vault's encrypted storage gave an agent's document",
+    "rights.IdentityCheck.document_type": "the content type the upload validation detected",
+    "rights.AgentDocument.storage_name": "the name the vault's encrypted storage gave the document",
+    "rights.AgentDocument.content_type": "the content type the upload validation detected",
+    "rights.Amendment.target_model": "a model label chosen from the amendment targets, set by rights/amendments.py",
+    "rights.Amendment.target_field": "a field name chosen from the amendment targets, set by rights/amendments.py",
+    "rights.Amendment.target_category": "a category code from the taxonomy, set by rights/amendments.py",
+    "rights.ReleaseLink.token_hash": "a SHA-256 hash of the release link's token",
+    "rights.Export.stored_name": "the name the vault's encrypted storage gave the copy",
     "accounts.User.password": "a password hash",
     "accounts.TOTPDevice.name": "django-otp's device name, set by the enrolment service",
     "accounts.TOTPDevice.sealed_key": "a sealed secret (base64)",

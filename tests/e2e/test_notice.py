@@ -19,5 +19,7 @@ def test_pol3_the_notice_says_how_information_is_protected_and_fits_a_phone(page
     expect(section).to_be_visible()
     expect(section.get_by_test_id("protections")).to_contain_text("it can never be changed, only added to by a dated addendum")
     expect(section.get_by_test_id("protections")).to_contain_text("You can see who has opened your record")
-    expect(section.get_by_test_id("handled-by-staff")).to_contain_text("make one on the Privacy page of the patient portal")
+    # Issue 17: rights requests are the software's now, said in its own words among the protections.
+    expect(section.get_by_test_id("protections")).to_contain_text("on our website's privacy request form")
+    expect(section.get_by_test_id("handled-by-staff")).to_contain_text("This software does not record sessions")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

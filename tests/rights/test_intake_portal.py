@@ -9,7 +9,9 @@ from confide.rights import services
 
 def test_the_portal_form_offers_every_kind_a_patient_may_ask_for():
     offered = {value for value, _ in RightsRequestForm.base_fields["kind"].choices}
-    assert {"accounting", "opt_out_sale", "limit_sensitive", "opt_out_profiling", "shine_the_light", "appeal", "delete"} <= offered
+    assert {"accounting", "opt_out_sale", "limit_sensitive", "opt_out_profiling", "shine_the_light", "delete"} <= offered
+    # An appeal names the decision it appeals: "Appeal this decision" beside it, not a free choice here.
+    assert "appeal" not in offered
 
 
 def test_min3_a_parent_asks_for_the_accounting_of_a_minors_disclosures_in_the_portal(portal):
